@@ -1,0 +1,440 @@
+//! Finding, reading and parsing `orx.yaml` into a validated [`Config`].
+//!
+//! The pipeline is: read the file → interpolate environment variables on the text (line numbers
+//! stay exact) → deserialise with yaml_serde (unknown keys and wrong types fail here, with their
+//! position) → validate the semantic rules (each problem located by searching its key path in
+//! the text). [`parse_str`] is the pure core, with the environment passed in, so every error
+//! path is testable without touching the process environment or the disk. [`load`] adds the
+//! discovery rules and the fallback to workspace defaults when there is no file.
+
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{config_error, from_yaml};
+use super::interpolate::interpolate;
+use super::types::Config;
+use super::validate::validate;
+use super::workspace::{defaults_for, detect, WorkspaceKind};
+use crate::error::{OrxError, Result};
+
+/// The file name orx looks for in the repository root.
+pub const CONFIG_FILE_NAME: &str = "orx.yaml";
+
+/// Where a loaded configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Parsed from this file.
+    File(PathBuf),
+    /// No file: built-in defaults for the detected workspace.
+    Defaults { workspace: WorkspaceKind },
+}
+
+/// A validated configuration plus where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub source: ConfigSource,
+    /// The folder relative paths in the config resolve against: the config file's folder,
+    /// or the repository root when there is no file. Absolute when it could be made so.
+    pub base_dir: PathBuf,
+}
+
+impl LoadedConfig {
+    /// `path` resolved against [`LoadedConfig::base_dir`] (absolute paths are kept).
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// The fake engine's scenario file, resolved against the config file's folder.
+    pub fn scenario_path(&self) -> Option<PathBuf> {
+        self.config
+            .engine
+            .scenario
+            .as_deref()
+            .map(|p| self.resolve(p))
+    }
+}
+
+/// Loads the configuration for the repository at `repo_root`.
+///
+/// `explicit` is `--config PATH`, which must exist. Otherwise `<repo_root>/orx.yaml` is used
+/// when present, else the defaults for the detected workspace.
+pub fn load(repo_root: &Path, explicit: Option<&Path>) -> Result<LoadedConfig> {
+    let (file, shown) = match explicit {
+        Some(path) => {
+            if !path.exists() {
+                return Err(OrxError::usage(format!(
+                    "config file {} does not exist",
+                    path.display()
+                ))
+                .with_hint("check the --config path, or drop --config to use ./orx.yaml"));
+            }
+            if path.is_dir() {
+                return Err(OrxError::usage(format!(
+                    "config path {} is a folder, not a file",
+                    path.display()
+                ))
+                .with_hint("pass the YAML file itself, e.g. --config path/to/orx.yaml"));
+            }
+            (path.to_path_buf(), path.to_path_buf())
+        }
+        None => {
+            let file = repo_root.join(CONFIG_FILE_NAME);
+            if !file.is_file() {
+                let workspace = detect(repo_root);
+                return Ok(LoadedConfig {
+                    config: defaults_for(workspace, repo_root),
+                    source: ConfigSource::Defaults { workspace },
+                    base_dir: absolute(repo_root),
+                });
+            }
+            let shown = relative_to_cwd(&file);
+            (file, shown)
+        }
+    };
+    let bytes = std::fs::read(&file).map_err(|e| OrxError::io("read", &shown, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        OrxError::config(format!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            shown.display(),
+            e.utf8_error().valid_up_to()
+        ))
+        .with_hint("save the file as UTF-8")
+    })?;
+    let config = parse_str(&text, &shown, &|name| std::env::var(name).ok())?;
+    let base_dir = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => absolute(parent),
+        _ => absolute(Path::new(".")),
+    };
+    Ok(LoadedConfig {
+        config,
+        source: ConfigSource::File(file),
+        base_dir,
+    })
+}
+
+/// Parses and validates config `text`; `path` is only used to name the file in errors, and
+/// `env` looks up environment variables for `${VAR}` interpolation.
+pub fn parse_str(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let text = interpolate(text, env)
+        .map_err(|e| config_error(path, Some((e.line, e.column)), &e.message, Some(e.hint)))?;
+    // An empty file, or one holding only comments or `~`, is the default configuration.
+    let config = yaml_serde::from_str::<Option<Config>>(&text)
+        .map_err(|e| from_yaml(path, &text, &e))?
+        .unwrap_or_default();
+    match validate(&config).first() {
+        Some(problem) => Err(problem.to_error(path, Some(&text))),
+        None => Ok(config),
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `path` relative to the current folder when it lies inside it, so errors read `orx.yaml:4:3`.
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use std::fs;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "ORX_TEST_MODEL" => Some("opus".to_string()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config> {
+        parse_str(text, Path::new("orx.yaml"), &env)
+    }
+
+    /// The error's message and hint, asserting it is a Config error.
+    fn fail(text: &str) -> (String, Option<String>) {
+        let err = parse(text).expect_err("the config should be rejected");
+        assert_eq!(err.kind, ErrorKind::Config, "{}", err.message);
+        assert!(!err.message.contains('\n'), "one line: {}", err.message);
+        (err.message, err.hint)
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_the_defaults() {
+        for text in ["", "\n", "# nothing yet\n", "~\n", "---\n"] {
+            assert_eq!(parse(text).unwrap(), Config::default(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn version_spellings_normalise_to_one() {
+        for v in ["\"1\"", "\"1.0\"", "1", "1.0", "'1'"] {
+            let c = parse(&format!("version: {v}\n")).unwrap();
+            assert_eq!(c.version, "1", "{v}");
+        }
+        let (m, h) = fail("git:\n  remote: up\nversion: 2\n");
+        assert_eq!(m, "orx.yaml:3:1: `version` must be \"1\", found \"2\"");
+        assert!(h.unwrap().contains("version: \"1\""));
+        let (m, _) = fail("version: [1]\n");
+        assert!(
+            m.starts_with("orx.yaml:1:10: `version` must be the version \"1\", found a list"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_nested_key_names_line_column_and_suggestion() {
+        let (m, h) = fail("version: \"1\"\ngit:\n  remote: origin\n  auto_pushh: true\n");
+        assert_eq!(m, "orx.yaml:4:3: unknown key `auto_pushh` in `git`");
+        assert_eq!(h.as_deref(), Some("did you mean `auto_push`?"));
+        let (m, h) = fail("executors:\n  codex:\n    default:\n      modle: o3\n");
+        assert_eq!(
+            m,
+            "orx.yaml:4:7: unknown key `modle` in `executors.codex.default`"
+        );
+        assert_eq!(h.as_deref(), Some("did you mean `model`?"));
+    }
+
+    #[test]
+    fn unknown_top_level_key_without_a_close_match_lists_the_valid_keys() {
+        let (m, h) = fail("engine:\n  type: fake\nenginee: 1\n");
+        assert_eq!(m, "orx.yaml:3:1: unknown top-level key `enginee`");
+        assert_eq!(h.as_deref(), Some("did you mean `engine`?"));
+        let (_, h) = fail("colour: blue\n");
+        assert_eq!(
+            h.as_deref(),
+            Some(
+                "keys allowed in the top level: version, engine, executors, stages, git, \
+                 gates, guardrails, run, pipelines"
+            )
+        );
+        let (m, h) = fail("stages:\n  plann:\n    executor: codex\n");
+        assert_eq!(m, "orx.yaml:2:3: unknown key `plann` in `stages`");
+        assert_eq!(h.as_deref(), Some("did you mean `plan`?"));
+    }
+
+    #[test]
+    fn wrong_types_are_said_in_plain_words() {
+        let text =
+            "gates:\n  - name: a\n    command: b\n  - name: c\n    command: d\n    timeout: ten\n";
+        let (m, _) = fail(text);
+        assert_eq!(
+            m,
+            "orx.yaml:6:14: `gates[1].timeout` must be an unsigned integer, found the string \"ten\""
+        );
+        let (m, _) = fail("git:\n  auto_push: yes\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:14: `git.auto_push` must be true or false, found the string \"yes\""
+        );
+        let (m, _) = fail("guardrails:\n  forbidden_patterns: \"*.env\"\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:23: `guardrails.forbidden_patterns` must be a list, found the string \"*.env\""
+        );
+        let (m, _) = fail("- a\n- b\n");
+        assert_eq!(m, "orx.yaml:1:1: the file must be a mapping, found a list");
+    }
+
+    #[test]
+    fn missing_and_duplicate_keys_are_reported() {
+        let (m, _) = fail("gates:\n  - name: lint\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:5: `gates[0]` is missing the required key `command`"
+        );
+        let (m, h) = fail("git:\n  remote: a\n  remote: b\n");
+        assert!(m.starts_with("orx.yaml:"), "{m}");
+        assert!(m.contains("key `remote` appears twice in `git`"), "{m}");
+        assert_eq!(h.as_deref(), Some("keep one of them"));
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let (m, _) = fail("git:\n  remote: \"origin\n");
+        assert!(m.starts_with("orx.yaml:3:1: invalid YAML: "), "{m}");
+        assert!(m.contains("while scanning a quoted scalar"), "{m}");
+        let (m, h) = fail("git:\n\tremote: x\n");
+        assert!(m.starts_with("orx.yaml:2:1: invalid YAML"), "{m}");
+        assert!(h.unwrap().contains("tabs"));
+        let (m, _) = fail("? [a, b]\n: c\n");
+        assert_eq!(
+            m,
+            "orx.yaml:1:3: keys in the top level must be plain names, found a list"
+        );
+        let (m, _) = fail("git:\n  remote: *origin\n");
+        assert!(
+            m.starts_with("orx.yaml:2:11: this alias (`*name`) refers to an anchor"),
+            "{m}"
+        );
+        let (m, h) = fail("git: {}\n---\ngit: {}\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:1: a second YAML document starts here; orx reads one"
+        );
+        assert!(h.unwrap().contains("`---`"));
+        let (m, _) = fail("# c\n  version: \"1\"\n  run: {}\nengine: {}\n");
+        assert_eq!(
+            m,
+            "orx.yaml:4:1: this line is indented less than the first key (line 2), \
+             which YAML reads as a second document"
+        );
+    }
+
+    #[test]
+    fn interpolation_happens_before_parsing() {
+        let text = "engine:\n  model: ${ORX_TEST_MODEL}\n  binary: ${ORX_NOPE:-claude}\n  # ${ORX_NOPE}\nexecutors:\n  codex:\n    extra_args: [\"$${HOME}\"] # ${ORX_NOPE}\n";
+        let c = parse(text).unwrap();
+        assert_eq!(c.engine.model.as_deref(), Some("opus"));
+        assert_eq!(c.engine.binary.as_deref(), Some("claude"));
+        assert_eq!(c.executors["codex"].extra_args, ["${HOME}"]);
+        let (m, h) = fail("executors:\n  cursor:\n    api_key: ${CURSOR_API_KEY}\n");
+        assert_eq!(
+            m,
+            "orx.yaml:3:14: environment variable `CURSOR_API_KEY` is not set"
+        );
+        assert_eq!(
+            h.as_deref(),
+            Some("export it, or write ${CURSOR_API_KEY:-default}")
+        );
+    }
+
+    #[test]
+    fn validation_errors_point_at_the_offending_key() {
+        let (m, h) = fail("engine:\n  timeout: 30\n  type: codx\n");
+        assert_eq!(
+            m,
+            "orx.yaml:3:3: `engine.type` is `codx`, which is not a known executor"
+        );
+        assert_eq!(h.as_deref(), Some("did you mean `codex`?"));
+        let (m, _) = fail("stages:\n  review:\n    executor: gemini\n  fix:\n    executor: gpt\n");
+        assert!(
+            m.starts_with("orx.yaml:5:5: `stages.fix.executor` is `gpt`"),
+            "{m}"
+        );
+        let (m, _) = fail("executors:\n  claude: {}\n  cusor: {}\n");
+        assert!(
+            m.starts_with("orx.yaml:3:3: `executors.cusor` is not a known executor"),
+            "{m}"
+        );
+        let text = "gates:\n  - name: t\n    command: x\n  - name: t\n    command: y\n";
+        let (m, _) = fail(text);
+        assert_eq!(
+            m,
+            "orx.yaml:4:5: gate name `t` is used twice (`gates[0]` and `gates[1]`)"
+        );
+        let (m, _) = fail("gates:\n  - name: t\n    command: \"\"\n");
+        assert_eq!(m, "orx.yaml:3:5: `gates[0].command` is empty");
+        let (m, _) = fail("gates:\n  - name: \"\"\n    command: x\n");
+        assert_eq!(m, "orx.yaml:2:5: `gates[0].name` is empty");
+        let (m, _) = fail("gates:\n- name: t\n  command: x\n  timeout: 0\n");
+        assert_eq!(
+            m,
+            "orx.yaml:4:3: `gates[0].timeout` must be greater than 0 seconds"
+        );
+        let (m, _) = fail("run:\n  max_fix_attempts: 21\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:3: `run.max_fix_attempts` is 21, above the limit of 20"
+        );
+        let (m, _) = fail("pipelines:\n  quick:\n    - plan\n    - implment\n");
+        assert_eq!(
+            m,
+            "orx.yaml:4:7: pipeline `quick` lists `implment`, which is not a pipeline stage"
+        );
+        let (m, _) = fail("pipelines:\n  full: [plan]\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:3: pipeline `full` is built in and cannot be redefined"
+        );
+        let (m, _) = fail("engine:\n  idle_timeout: 0\n");
+        assert_eq!(
+            m,
+            "orx.yaml:2:3: `engine.idle_timeout` must be greater than 0 seconds"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_path_as_given() {
+        let err = parse_str("nope: 1\n", Path::new("conf/team.yaml"), &env).unwrap_err();
+        assert!(
+            err.message.starts_with("conf/team.yaml:1:1: "),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn load_with_a_missing_explicit_path_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.yaml");
+        let err = load(dir.path(), Some(&missing)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(
+            err.message.contains(&missing.display().to_string()),
+            "{}",
+            err.message
+        );
+        let err = load(dir.path(), Some(dir.path())).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+    }
+
+    #[test]
+    fn load_without_a_file_uses_the_workspace_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Cargo.toml"), "[package]\n").unwrap();
+        let loaded = load(dir.path(), None).unwrap();
+        assert_eq!(
+            loaded.source,
+            ConfigSource::Defaults {
+                workspace: WorkspaceKind::Rust
+            }
+        );
+        assert_eq!(loaded.config, defaults_for(WorkspaceKind::Rust, dir.path()));
+        assert_eq!(loaded.base_dir, dir.path());
+    }
+
+    #[test]
+    fn load_reads_the_repository_file_and_resolves_paths_next_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orx.yaml");
+        fs::write(&file, "engine:\n  scenario: scenarios/ok.yaml\n").unwrap();
+        let loaded = load(dir.path(), None).unwrap();
+        assert_eq!(loaded.source, ConfigSource::File(file.clone()));
+        assert_eq!(
+            loaded.scenario_path(),
+            Some(dir.path().join("scenarios/ok.yaml"))
+        );
+
+        let other = dir.path().join("ci");
+        fs::create_dir(&other).unwrap();
+        fs::write(other.join("orx.yaml"), "git:\n  remote: upstream\n").unwrap();
+        let loaded = load(dir.path(), Some(&other.join("orx.yaml"))).unwrap();
+        assert_eq!(loaded.config.git.remote, "upstream");
+        assert_eq!(loaded.base_dir, other);
+
+        fs::write(&file, "git:\n  remot: x\n").unwrap();
+        let err = load(dir.path(), None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(
+            err.message.contains("orx.yaml:2:3: unknown key `remot`"),
+            "{}",
+            err.message
+        );
+
+        fs::write(&file, b"git:\n  remote: \xff\n").unwrap();
+        let err = load(dir.path(), None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(err.message.contains("not UTF-8"), "{}", err.message);
+    }
+}
