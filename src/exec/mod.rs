@@ -1,0 +1,155 @@
+//! The one supervisor every child process of orx goes through (design principle 5): agent CLIs
+//! that may run for an hour and print gigabytes, and quality gates.
+//!
+//! [`run`] starts the program in its own process group with the prompt on stdin (then closed,
+//! never in argv), streams stdout and stderr line by line to the caller's callback and raw to
+//! log files, and enforces a wall-clock timeout, an idle timeout, Ctrl-C and the callback's
+//! own [`Control::Stop`]. Stopping means SIGTERM to the group, a grace period, then SIGKILL.
+//! Whatever way the child ends, its leftovers are killed and reaped before `run` returns, so no
+//! orphan or zombie survives a call. The design is synchronous (std threads, no async runtime)
+//! because the runner is: one reader thread per pipe, one optional stdin writer, and the
+//! calling thread runs the loop.
+//!
+//! - [`stream`]: reader threads, line splitting, the byte-bounded queue (memory stays bounded
+//!   however much the child prints: readers block, the pipe fills, the child waits).
+//! - [`supervisor`]: spawning and the supervision loop.
+//! - [`reap`]: group kill, stray-descendant hunt by the `ORX_SPAWN_ID` marker, targeted reaping.
+//! - [`signals`]: Ctrl-C/SIGTERM handling. A child in its own process group does not receive the
+//!   terminal's Ctrl-C (only the foreground group does), which is why orx forwards it, as
+//!   cargo-nextest does for its per-test groups and uv does for `uv run`.
+//!
+//! A spawn failure (program missing: [`std::io::ErrorKind::NotFound`]) is the only `Err`; a
+//! failing, killed or timed-out child is described by [`ExitInfo`] (principle 2).
+
+mod reap;
+mod signals;
+mod stream;
+mod supervisor;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use signals::{
+    clear_interrupt, install_interrupt_handler, interrupt_requested, request_interrupt,
+};
+
+/// What to run and how to supervise it.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    /// Added on top of the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Removed from the inherited environment (before `env` is applied).
+    pub env_remove: Vec<String>,
+    /// Written by a thread, then closed; `None` gives the child `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    /// Raw stdout bytes are appended here as they arrive (parent folders are created).
+    pub stdout_log: Option<PathBuf>,
+    /// Raw stderr bytes are appended here as they arrive (parent folders are created).
+    pub stderr_log: Option<PathBuf>,
+    pub wall_timeout: Option<Duration>,
+    /// No byte on stdout or stderr for this long stops the child.
+    pub idle_timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL to the group.
+    pub grace: Duration,
+    /// Exported to the child as `ORX_RUN_ID`.
+    pub run_id: Option<String>,
+    /// Longer lines reach the callback truncated (the logs keep every byte).
+    pub max_line_bytes: usize,
+}
+
+impl CommandSpec {
+    /// A spec with a 5 s grace period, 8 MiB line limit, no timeouts and no stdin.
+    pub fn new(program: impl Into<String>, cwd: impl Into<PathBuf>) -> Self {
+        CommandSpec {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: cwd.into(),
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            stdin: None,
+            stdout_log: None,
+            stderr_log: None,
+            wall_timeout: None,
+            idle_timeout: None,
+            grace: Duration::from_secs(5),
+            run_id: None,
+            max_line_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+/// The callback's verdict after each line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// Stop the child (SIGTERM, grace, SIGKILL); the reason ends up in [`Termination::Stopped`].
+    Stop(String),
+}
+
+/// Why the child ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Termination {
+    /// It exited (or died of a signal) on its own.
+    Exited,
+    WallTimeout,
+    IdleTimeout,
+    /// Ctrl-C, SIGTERM to orx, or [`request_interrupt`].
+    Interrupted,
+    /// The callback returned [`Control::Stop`] with this reason.
+    Stopped(String),
+}
+
+/// How a supervised child ended, with the evidence.
+#[derive(Debug, Clone)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub termination: Termination,
+    /// From spawn until the child was seen to exit.
+    pub duration: Duration,
+    /// Last 8 KiB of stdout, lossy UTF-8.
+    pub stdout_tail: String,
+    /// Last 8 KiB of stderr, lossy UTF-8.
+    pub stderr_tail: String,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    /// Lines that reached the callback cut to `max_line_bytes`.
+    pub truncated_lines: u64,
+    /// Descendants still alive after the child ended (group members, escaped daemons) that
+    /// were killed.
+    pub strays_killed: u32,
+}
+
+impl ExitInfo {
+    /// The child exited on its own with code 0.
+    pub fn success(&self) -> bool {
+        self.termination == Termination::Exited && self.code == Some(0)
+    }
+}
+
+/// Run `spec` to completion under supervision, calling `on_line` for every output line (in
+/// arrival order per stream) on the calling thread.
+///
+/// Spawn failure (program missing: [`std::io::ErrorKind::NotFound`], working directory
+/// missing, log file not creatable) is the `Err`; everything else is in [`ExitInfo`].
+/// Lines that arrive while the child is being stopped are still delivered (a further
+/// [`Control::Stop`] is ignored). While an interrupt is pending nothing is spawned: the result
+/// is [`Termination::Interrupted`] with no exit code.
+pub fn run(
+    spec: &CommandSpec,
+    on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
+) -> std::io::Result<ExitInfo> {
+    supervisor::run_with(spec, on_line, &interrupt_requested)
+}

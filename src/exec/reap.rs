@@ -1,0 +1,252 @@
+//! Killing a child's whole process tree and reaping what is left, so no orphan or zombie
+//! outlives a supervised run.
+//!
+//! Signalling the process group covers well-behaved descendants, but agent CLIs and test
+//! runners start daemons that call `setsid` or double-fork out of the group. Those are found by
+//! the per-spawn marker `ORX_SPAWN_ID=<id>` that every descendant inherits in its environment:
+//! a scan of `/proc/*/environ` names them whatever group or session they moved to. Group
+//! members are also found by their process group in `/proc/*/stat`, which still works for
+//! members that are already zombies. orx makes itself a child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`), so orphaned descendants become our children instead of init's;
+//! each one we killed is then reaped with a targeted `waitpid(pid, WNOHANG)`, never
+//! `waitpid(-1)`, which would steal the exit status of another supervised child.
+//!
+//! Known limit: a descendant that clears its environment *and* leaves the group cannot be
+//! found; the supervisor's bounded wait on the output readers keeps such a process from
+//! hanging orx, but it is not killed.
+
+use std::collections::BTreeSet;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// How many scan-and-kill rounds to run at most (each round catches children forked by a
+/// process between the previous scan and its death).
+const MAX_ROUNDS: usize = 8;
+/// How long to wait in total for killed strays to die and be reaped.
+const REAP_WAIT: Duration = Duration::from_secs(2);
+
+/// Make orx the reaper of orphaned descendants (once per process). Failure is logged, not
+/// fatal: strays are still killed, they are just reaped by init instead of us.
+pub(crate) fn become_subreaper() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER only reads its integer arguments.
+        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        if rc != 0 {
+            tracing::warn!(
+                "cannot make orx a child subreaper: {}; orphaned child processes are reaped by init",
+                std::io::Error::last_os_error()
+            );
+        }
+    });
+}
+
+/// Send `signal` to every process of group `pgid`. A group that no longer exists is fine.
+pub(crate) fn signal_group(pgid: i32, signal: i32) {
+    if pgid <= 1 {
+        return; // never signal "every process" (-1) or our own group (0)
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// One process seen in `/proc`.
+struct ProcEntry {
+    pid: i32,
+    zombie: bool,
+}
+
+/// `(state, pgrp)` from `/proc/<pid>/stat`.
+fn read_stat(pid: i32) -> Option<(u8, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain ") ", so cut at the last one.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// Whether `/proc/<pid>/environ` holds exactly the entry `needle` (`ORX_SPAWN_ID=...`).
+fn has_marker(pid: i32, needle: &[u8]) -> bool {
+    match std::fs::read(format!("/proc/{pid}/environ")) {
+        Ok(env) => env.split(|b| *b == 0).any(|entry| entry == needle),
+        Err(_) => false, // another user's process, or gone: not ours
+    }
+}
+
+/// Every process except `exclude` that belongs to group `pgid` or carries `marker`.
+fn scan(pgid: i32, marker: &[u8], exclude: &[i32]) -> Vec<ProcEntry> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if exclude.contains(&pid) {
+            continue;
+        }
+        let Some((state, pgrp)) = read_stat(pid) else {
+            continue;
+        };
+        let zombie = state == b'Z' || state == b'X';
+        if pgrp == pgid || (!zombie && has_marker(pid, marker)) {
+            found.push(ProcEntry { pid, zombie });
+        }
+    }
+    found
+}
+
+/// After the direct child `child_pid` has exited (but before it is reaped, so its pid and
+/// group id cannot be reused), kill everything left of its tree and reap what became ours.
+/// Returns how many live descendants were killed.
+pub(crate) fn kill_remaining(pgid: i32, child_pid: i32, marker: &str) -> u32 {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    let exclude = [me, child_pid];
+    let needle = marker.as_bytes();
+    let mut seen = BTreeSet::new();
+    let mut killed = 0u32;
+    for round in 0..MAX_ROUNDS {
+        let found = scan(pgid, needle, &exclude);
+        if round == 0 {
+            signal_group(pgid, libc::SIGKILL);
+        }
+        let mut new = 0;
+        for p in found {
+            if !p.zombie {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(p.pid, libc::SIGKILL);
+                }
+            }
+            if seen.insert(p.pid) {
+                new += 1;
+                if !p.zombie {
+                    killed += 1;
+                }
+            }
+        }
+        if new == 0 {
+            break;
+        }
+    }
+    if killed > 0 {
+        tracing::debug!("killed {killed} leftover process(es) of child {child_pid}");
+    }
+    reap_all(&seen);
+    killed
+}
+
+/// Reap each pid in `pids` that is (or is about to become) our child, waiting at most
+/// [`REAP_WAIT`] in total.
+fn reap_all(pids: &BTreeSet<i32>) {
+    let deadline = Instant::now() + REAP_WAIT;
+    let mut pending: Vec<i32> = pids.iter().copied().collect();
+    while !pending.is_empty() {
+        pending.retain(|&pid| !reap_one(pid));
+        if pending.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if !pending.is_empty() {
+        tracing::debug!("leftover processes not reaped in time: {pending:?}");
+    }
+}
+
+/// One non-blocking attempt; true when `pid` needs no more attention.
+fn reap_one(pid: i32) -> bool {
+    let mut status = 0;
+    // SAFETY: waitpid writes only to `status`, a valid local.
+    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if rc == pid {
+        return true;
+    }
+    if rc == 0 {
+        return false; // our child, not dead yet
+    }
+    // ECHILD: not our child (yet). It may still be reparented to us when its killed parent
+    // finishes dying, so it only needs no more attention once it is gone.
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        // A command name containing ") " must not shift the fields.
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("we) ird");
+        // A symlink, not a copy: exec'ing a freshly written file races with other tests'
+        // forks (ETXTBSY).
+        std::os::unix::fs::symlink("/bin/sleep", &odd).unwrap();
+        let mut child = Command::new(&odd)
+            .arg("1000")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        std::thread::sleep(Duration::from_millis(50));
+        let (state, pgrp) = read_stat(pid).unwrap();
+        assert!(state == b'S' || state == b'R', "state {}", state as char);
+        assert_eq!(pgrp, pid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(read_stat(pid), None);
+    }
+
+    #[test]
+    fn kill_remaining_kills_marked_processes_outside_the_group_and_reaps_them() {
+        become_subreaper();
+        let marker = format!("ORX_SPAWN_ID=reap-test-{}", std::process::id());
+        let value = marker.trim_start_matches("ORX_SPAWN_ID=").to_string();
+        // A process in its own group carrying the marker, and one in a second group.
+        let mut leader = Command::new("sleep")
+            .arg("1000")
+            .env("ORX_SPAWN_ID", &value)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut other = Command::new("sleep")
+            .arg("1000")
+            .env("ORX_SPAWN_ID", &value)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let unrelated = Command::new("sleep").arg("1000").spawn().unwrap();
+        let (lpid, opid) = (leader.id() as i32, other.id() as i32);
+        std::thread::sleep(Duration::from_millis(100)); // let exec publish the environment
+        signal_group(lpid, libc::SIGKILL);
+        std::thread::sleep(Duration::from_millis(50));
+        let killed = kill_remaining(lpid, lpid, &marker);
+        assert_eq!(
+            killed, 1,
+            "only the marked process outside the group is live"
+        );
+        // `other` was reaped by kill_remaining: waiting on it again fails with ECHILD.
+        let err = other.wait().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "pid {opid}");
+        assert!(leader.wait().is_ok());
+        let mut unrelated = unrelated;
+        assert!(
+            unrelated.try_wait().unwrap().is_none(),
+            "unmarked process untouched"
+        );
+        unrelated.kill().unwrap();
+        unrelated.wait().unwrap();
+    }
+}

@@ -1,0 +1,226 @@
+//! Ctrl-C and SIGTERM handling for orx and the registry of live child process groups.
+//!
+//! Every supervised child runs in its own process group, so the terminal's Ctrl-C (SIGINT to
+//! the *foreground* group) reaches orx but not the child. That isolation is deliberate (a
+//! Ctrl-C must not kill an agent halfway through writing a file while orx is not looking) and
+//! it is the same reasoning cargo-nextest documents for its per-test process groups and uv
+//! applies in `uv run`: the parent owns the signal and forwards it. Here the first SIGINT or
+//! SIGTERM only raises a flag; the supervisor's loop sees it, stops its child gracefully
+//! (SIGTERM to the group, grace period, SIGKILL) and reports `Termination::Interrupted`, and
+//! the runner records the interruption. A second signal means "now": every registered group
+//! is SIGKILLed and orx exits with code 130.
+//!
+//! The signals are received by signal-hook's iterator on a background thread, so nothing here
+//! runs in async-signal context and plain locks are fine.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::stream::lock;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INSTALL: Once = Once::new();
+/// Process group ids of the children currently being supervised.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Route SIGINT, SIGTERM and SIGHUP (terminal closed) to orx's interrupt handling. Safe to call more than once; only
+/// the first call installs anything. Until it is called, the signals keep their default
+/// action (orx dies at once, and its children in their own groups are left running).
+pub fn install_interrupt_handler() {
+    INSTALL.call_once(|| {
+        let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot install the Ctrl-C handler: {e}; Ctrl-C kills orx at once");
+                return;
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("orx-signals".to_string())
+            .spawn(move || {
+                let mut received = 0u32;
+                for sig in signals.forever() {
+                    received += 1;
+                    if received == 1 {
+                        INTERRUPTED.store(true, Ordering::SeqCst);
+                        tracing::warn!(
+                            "signal {sig} received: stopping the running child (send it again to kill it now)"
+                        );
+                    } else {
+                        kill_all_groups();
+                        std::process::exit(130);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the signal thread: {e}; Ctrl-C is ignored by orx");
+        }
+    });
+}
+
+/// Whether an interrupt (first Ctrl-C, SIGTERM or [`request_interrupt`]) is pending.
+pub fn interrupt_requested() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Ask the running supervisor loops to stop their children as if Ctrl-C had been pressed.
+pub fn request_interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Forget a pending interrupt (for a server that handled it, and for tests).
+#[doc(hidden)]
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Record a live child group so a second Ctrl-C can kill it.
+pub(crate) fn register_group(pgid: i32) {
+    lock(&LIVE_GROUPS).push(pgid);
+}
+
+/// Forget a group once its child is reaped.
+pub(crate) fn unregister_group(pgid: i32) {
+    let mut groups = lock(&LIVE_GROUPS);
+    if let Some(i) = groups.iter().position(|g| *g == pgid) {
+        groups.swap_remove(i);
+    }
+}
+
+/// SIGKILL every registered group (the second Ctrl-C).
+fn kill_all_groups() {
+    for pgid in lock(&LIVE_GROUPS).iter() {
+        super::reap::signal_group(*pgid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    /// Set in the re-executed test binary to run [`signal_helper`] for real.
+    const HELPER_ENV: &str = "ORX_EXEC_SIGNAL_HELPER";
+
+    #[test]
+    fn group_registry_adds_and_removes() {
+        register_group(999_999_001);
+        assert!(lock(&LIVE_GROUPS).contains(&999_999_001));
+        unregister_group(999_999_001);
+        assert!(!lock(&LIVE_GROUPS).contains(&999_999_001));
+    }
+
+    /// Not a test on its own: the body of the helper process used by the tests below. It
+    /// installs the handler, supervises a child and prints how it ended.
+    #[test]
+    #[ignore = "helper process for the signal tests"]
+    fn signal_helper() {
+        let Ok(mode) = std::env::var(HELPER_ENV) else {
+            return;
+        };
+        install_interrupt_handler();
+        install_interrupt_handler(); // idempotent
+
+        // Watchdog: a broken handler must fail the test, not hang it.
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_secs(20));
+            kill_all_groups();
+            std::process::exit(3);
+        });
+        let script = match mode.as_str() {
+            "graceful" => "echo started $$; sleep 1000",
+            _ => "trap '' TERM; echo started $$; while :; do sleep 0.05; done",
+        };
+        let mut spec = super::super::CommandSpec::new("sh", std::env::temp_dir());
+        spec.args = vec!["-c".into(), script.into()];
+        spec.grace = Duration::from_secs(60);
+        let info = super::super::run(&spec, &mut |_, line| {
+            println!("child: {line}");
+            super::super::Control::Continue
+        })
+        .unwrap();
+        println!("ended: {:?}", info.termination);
+    }
+
+    /// Run the helper in `mode`, send it `signals` SIGINTs once its child has started, and
+    /// return its exit code, the lines it printed and the pid of its child.
+    fn run_helper(mode: &str, signals: usize) -> (Option<i32>, Vec<String>, i32) {
+        // The helper's killed children are reparented to us when it exits: reap them below.
+        super::super::reap::become_subreaper();
+        let exe = std::env::current_exe().unwrap();
+        let mut helper = Command::new(exe)
+            .args([
+                "--exact",
+                "exec::signals::tests::signal_helper",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(HELPER_ENV, mode)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(helper.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let mut child = 0;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            // libtest prints "test ... " without a newline before the helper's own output.
+            if let Some(pid) = line.split("child: started ").nth(1) {
+                child = pid.trim().parse().unwrap();
+                seen.push(line);
+                break;
+            }
+            seen.push(line);
+        }
+        assert!(child > 0, "the helper's child never started: {seen:?}");
+        for _ in 0..signals {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(helper.id() as i32, libc::SIGINT) };
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        seen.extend(lines.map_while(Result::ok));
+        (helper.wait().unwrap().code(), seen, child)
+    }
+
+    /// Whether `pid` is still a running (not dead, not zombie) process.
+    fn running(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn first_ctrl_c_stops_the_child_gracefully() {
+        let (code, lines, child) = run_helper("graceful", 1);
+        assert!(
+            lines.iter().any(|l| l.contains("ended: Interrupted")),
+            "{lines:?}"
+        );
+        assert_eq!(code, Some(0), "{lines:?}");
+        assert!(!running(child));
+    }
+
+    #[test]
+    fn second_ctrl_c_kills_the_child_group_and_exits_130() {
+        let (code, lines, child) = run_helper("stubborn", 2);
+        assert_eq!(code, Some(130), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("ended:")), "{lines:?}");
+        // The child ignores SIGTERM and the grace period is a minute: only the SIGKILL of
+        // the second signal can have ended it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while running(child) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!running(child), "child {child} survived the second Ctrl-C");
+        // Its zombies became ours when the helper exited: reap the group (no marker).
+        super::super::reap::kill_remaining(child, 0, "ORX_SPAWN_ID=");
+        assert!(!std::path::Path::new(&format!("/proc/{child}")).exists());
+    }
+}

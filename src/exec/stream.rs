@@ -1,0 +1,493 @@
+//! The reader side of the supervisor: one thread per output pipe, the line splitter and the
+//! byte-bounded queue that carries lines to the calling thread.
+//!
+//! An agent CLI may run for an hour and print gigabytes, sometimes as one enormous line, so
+//! nothing here ever holds a whole stream or a whole line. Each reader takes the pipe in 64 KiB
+//! chunks, appends every raw byte to the stream's log file at once, keeps running statistics
+//! (byte count, the last 8 KiB, truncated lines) and cuts the chunk into lines. A line is kept
+//! only up to `max_line_bytes`; the rest is counted, never stored. The lines of one chunk
+//! travel as one [`Batch`] (one string, a list of end offsets) so a flood of tiny lines costs
+//! one queue operation per chunk, not per line. The [`LineQueue`] is bounded by total bytes:
+//! a reader blocks when it is full, which stalls the pipe, which stalls the child. That
+//! backpressure is what keeps memory flat however fast the child prints; one batch is always
+//! admitted into an empty queue so an oversized batch cannot deadlock.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::StreamKind;
+
+/// Size of one read from a child pipe.
+const CHUNK: usize = 64 * 1024;
+/// How much of each stream's end is kept for [`super::ExitInfo`].
+pub(crate) const TAIL_BYTES: usize = 8 * 1024;
+
+/// Lock a mutex, ignoring poisoning: the guarded data is plain counters and buffers that stay
+/// consistent even if a thread panicked while holding the lock.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The lines cut from one chunk of one stream: `text` holds them back to back and `ends[i]`
+/// is the byte offset where line `i` stops.
+pub(crate) struct Batch {
+    pub kind: StreamKind,
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    fn new(kind: StreamKind) -> Self {
+        Batch {
+            kind,
+            text: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn push_line(&mut self, bytes: &[u8]) {
+        self.text.push_str(&String::from_utf8_lossy(bytes));
+        self.ends.push(self.text.len());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// What this batch costs against the queue's byte budget: the memory it really holds,
+    /// so a flood of empty lines is bounded as well as one huge line.
+    fn cost(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
+    /// The lines in order.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let line = self.text.get(start..end).unwrap_or("");
+            start = end;
+            line
+        })
+    }
+}
+
+/// What [`LineQueue::pop`] found.
+pub(crate) enum Pop {
+    Batch(Batch),
+    /// Nothing arrived within the timeout; readers are still open.
+    Empty,
+    /// Every reader has finished and the queue is drained.
+    Closed,
+}
+
+struct QueueState {
+    items: VecDeque<Batch>,
+    bytes: usize,
+    open_producers: usize,
+    consumer_gone: bool,
+}
+
+/// A multi-producer, single-consumer queue of [`Batch`]es bounded by total bytes.
+pub(crate) struct LineQueue {
+    state: Mutex<QueueState>,
+    not_empty: Condvar,
+    not_full: Condvar,
+    capacity: usize,
+}
+
+impl LineQueue {
+    pub fn new(capacity: usize, producers: usize) -> Self {
+        LineQueue {
+            state: Mutex::new(QueueState {
+                items: VecDeque::new(),
+                bytes: 0,
+                open_producers: producers,
+                consumer_gone: false,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// Add a batch, blocking while the queue is full. Returns false (dropping the batch) once
+    /// the consumer has gone away.
+    fn push(&self, batch: Batch) -> bool {
+        let cost = batch.cost();
+        let mut st = lock(&self.state);
+        while !st.consumer_gone && st.bytes > 0 && st.bytes + cost > self.capacity {
+            st = self
+                .not_full
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if st.consumer_gone {
+            return false;
+        }
+        st.bytes += cost;
+        st.items.push_back(batch);
+        self.not_empty.notify_one();
+        true
+    }
+
+    /// Take the oldest batch, waiting at most `timeout` for one.
+    pub fn pop(&self, timeout: Duration) -> Pop {
+        let deadline = Instant::now() + timeout;
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(batch) = st.items.pop_front() {
+                st.bytes -= batch.cost();
+                self.not_full.notify_all();
+                return Pop::Batch(batch);
+            }
+            if st.open_producers == 0 {
+                return Pop::Closed;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Pop::Empty;
+            }
+            st = self
+                .not_empty
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// One producer has finished (also used when a pipe was never there).
+    pub fn producer_done(&self) {
+        let mut st = lock(&self.state);
+        st.open_producers = st.open_producers.saturating_sub(1);
+        self.not_empty.notify_all();
+    }
+
+    /// The consumer stops listening: queued batches are dropped and blocked readers released,
+    /// so a reader stuck on a pipe held open by an unknown process can never block on us.
+    pub fn close_consumer(&self) {
+        let mut st = lock(&self.state);
+        st.consumer_gone = true;
+        st.items.clear();
+        st.bytes = 0;
+        self.not_full.notify_all();
+    }
+}
+
+/// Running statistics of one stream, shared with the supervisor so it can report them even if
+/// it has to abandon a reader that never saw end-of-file.
+#[derive(Default)]
+pub(crate) struct StreamStats {
+    pub bytes: u64,
+    pub truncated_lines: u64,
+    tail: Vec<u8>,
+}
+
+impl StreamStats {
+    fn record(&mut self, chunk: &[u8]) {
+        self.bytes += chunk.len() as u64;
+        if chunk.len() >= TAIL_BYTES {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&chunk[chunk.len() - TAIL_BYTES..]);
+        } else {
+            let excess = (self.tail.len() + chunk.len()).saturating_sub(TAIL_BYTES);
+            self.tail.drain(..excess);
+            self.tail.extend_from_slice(chunk);
+        }
+    }
+
+    /// The last bytes of the stream as lossy UTF-8, without a leading broken character.
+    pub fn tail_text(&self) -> String {
+        let skip = self
+            .tail
+            .iter()
+            .take(3)
+            .take_while(|b| (**b & 0xC0) == 0x80)
+            .count();
+        String::from_utf8_lossy(&self.tail[skip..]).into_owned()
+    }
+}
+
+/// Cuts a byte stream into lines, keeping at most `max` bytes of each.
+struct LineSplitter {
+    max: usize,
+    /// Head of the line in progress (at most `max` bytes).
+    partial: Vec<u8>,
+    /// Total length of the line in progress, including bytes not kept.
+    partial_len: usize,
+    /// Whether the last byte of the line in progress was `\r`.
+    partial_cr: bool,
+    truncated: u64,
+}
+
+impl LineSplitter {
+    fn new(max: usize) -> Self {
+        LineSplitter {
+            max,
+            partial: Vec::new(),
+            partial_len: 0,
+            partial_cr: false,
+            truncated: 0,
+        }
+    }
+
+    /// Feed one chunk; complete lines are appended to `out`.
+    fn feed(&mut self, mut chunk: &[u8], out: &mut Batch) {
+        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+            let (segment, rest) = chunk.split_at(nl);
+            if self.partial_len == 0 {
+                self.emit_whole(segment, out);
+            } else {
+                self.extend(segment);
+                self.finish(out);
+            }
+            chunk = &rest[1..];
+        }
+        if !chunk.is_empty() {
+            self.extend(chunk);
+        }
+    }
+
+    /// End of stream: a final line without `\n` is delivered too.
+    fn flush(&mut self, out: &mut Batch) {
+        if self.partial_len > 0 {
+            self.finish(out);
+        }
+    }
+
+    /// A line that lies entirely inside one chunk: no copy into `partial`.
+    fn emit_whole(&mut self, line: &[u8], out: &mut Batch) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > self.max {
+            self.truncated += 1;
+            out.push_line(cut_at_char(&line[..self.max]));
+        } else {
+            out.push_line(line);
+        }
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let room = self.max.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&bytes[..room.min(bytes.len())]);
+        self.partial_len += bytes.len();
+        self.partial_cr = bytes.last() == Some(&b'\r');
+    }
+
+    fn finish(&mut self, out: &mut Batch) {
+        let len = self.partial_len - usize::from(self.partial_cr);
+        self.partial.truncate(len);
+        if len > self.max {
+            self.truncated += 1;
+            out.push_line(cut_at_char(&self.partial));
+        } else {
+            out.push_line(&self.partial);
+        }
+        self.partial.clear();
+        if self.partial.capacity() > CHUNK {
+            self.partial.shrink_to(CHUNK);
+        }
+        self.partial_len = 0;
+        self.partial_cr = false;
+    }
+}
+
+/// Drop an incomplete UTF-8 character left at the end by truncation.
+fn cut_at_char(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
+        _ => bytes,
+    }
+}
+
+/// Everything a reader thread shares with the supervisor.
+pub(crate) struct ReaderShared {
+    pub queue: Arc<LineQueue>,
+    /// Nanoseconds since `epoch` at which the last byte arrived on any stream.
+    pub last_byte: Arc<AtomicU64>,
+    pub epoch: Instant,
+}
+
+/// Marks the producer finished even if the reader thread unwinds.
+struct ProducerGuard(Arc<LineQueue>);
+
+impl Drop for ProducerGuard {
+    fn drop(&mut self) {
+        self.0.producer_done();
+    }
+}
+
+/// Start the thread that drains `pipe` until end-of-file.
+pub(crate) fn spawn_reader<R: Read + Send + 'static>(
+    kind: StreamKind,
+    mut pipe: R,
+    mut log: Option<(File, std::path::PathBuf)>,
+    max_line_bytes: usize,
+    shared: ReaderShared,
+    stats: Arc<Mutex<StreamStats>>,
+) -> io::Result<JoinHandle<()>> {
+    let name = match kind {
+        StreamKind::Stdout => "orx-exec-stdout",
+        StreamKind::Stderr => "orx-exec-stderr",
+    };
+    let queue = Arc::clone(&shared.queue);
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let _guard = ProducerGuard(queue);
+            let mut splitter = LineSplitter::new(max_line_bytes.max(1));
+            let mut buf = vec![0u8; CHUNK];
+            let mut consumer_gone = false;
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        tracing::warn!("reading the child's {kind:?} failed: {e}");
+                        break;
+                    }
+                };
+                let chunk = &buf[..n];
+                let nanos = u64::try_from(shared.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                shared.last_byte.fetch_max(nanos, Ordering::Relaxed);
+                if let Some((file, path)) = &mut log {
+                    if let Err(e) = file.write_all(chunk) {
+                        tracing::warn!(
+                            "cannot append to log {}: {e}; the rest of this stream is not logged",
+                            path.display()
+                        );
+                        log = None;
+                    }
+                }
+                let mut batch = Batch::new(kind);
+                splitter.feed(chunk, &mut batch);
+                {
+                    let mut st = lock(&stats);
+                    st.record(chunk);
+                    st.truncated_lines = splitter.truncated;
+                }
+                if !batch.is_empty() && !consumer_gone {
+                    consumer_gone = !shared.queue.push(batch);
+                }
+            }
+            let mut batch = Batch::new(kind);
+            splitter.flush(&mut batch);
+            lock(&stats).truncated_lines = splitter.truncated;
+            if !batch.is_empty() && !consumer_gone {
+                shared.queue.push(batch);
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]], max: usize) -> (Vec<String>, u64) {
+        let mut s = LineSplitter::new(max);
+        let mut out = Batch::new(StreamKind::Stdout);
+        for c in chunks {
+            s.feed(c, &mut out);
+        }
+        s.flush(&mut out);
+        (out.lines().map(str::to_string).collect(), s.truncated)
+    }
+
+    #[test]
+    fn splits_lines_across_chunks_and_strips_crlf() {
+        let (lines, t) = split(&[b"ab", b"c\r\nd\n\nxy", b"z\r", b"\n", b"tail"], 100);
+        assert_eq!(lines, ["abc", "d", "", "xyz", "tail"]);
+        assert_eq!(t, 0);
+    }
+
+    #[test]
+    fn truncates_long_lines_keeping_the_head_and_counting_them() {
+        let (lines, t) = split(&[b"abcdefgh\n123", b"456789\nok\n"], 4);
+        assert_eq!(lines, ["abcd", "1234", "ok"]);
+        assert_eq!(t, 2);
+        // A trailing \r does not count towards the limit.
+        let (lines, t) = split(&[b"abcd\r\n", b"abc", b"d\r", b"\n"], 4);
+        assert_eq!(lines, ["abcd", "abcd"]);
+        assert_eq!(t, 0);
+    }
+
+    #[test]
+    fn truncation_never_splits_a_utf8_character() {
+        let (lines, t) = split(&["aé€x\n".as_bytes()], 4);
+        assert_eq!(lines, ["aé"]);
+        assert_eq!(t, 1);
+        let (lines, _) = split(&[b"a\xffb\n"], 100);
+        assert_eq!(lines, ["a\u{fffd}b"]);
+    }
+
+    #[test]
+    fn stats_keep_the_last_8_kib_without_a_broken_leading_character() {
+        let mut st = StreamStats::default();
+        st.record(&[b'x'; 10_000]);
+        st.record("é".repeat(100).as_bytes());
+        assert_eq!(st.bytes, 10_200);
+        let tail = st.tail_text();
+        assert!(tail.ends_with(&"é".repeat(100)));
+        assert_eq!(tail.len(), TAIL_BYTES);
+        st.record(&[b'y'; TAIL_BYTES - 1]);
+        // The tail now starts with the second byte of an 'é': it is skipped.
+        assert_eq!(st.tail_text(), "y".repeat(TAIL_BYTES - 1));
+    }
+
+    #[test]
+    fn queue_blocks_producers_when_full_and_admits_one_oversized_batch() {
+        let q = Arc::new(LineQueue::new(100, 1));
+        let mut big = Batch::new(StreamKind::Stdout);
+        big.push_line(&[b'a'; 500]);
+        assert!(q.push(big)); // empty queue: admitted although over capacity
+        let q2 = Arc::clone(&q);
+        let producer = std::thread::spawn(move || {
+            let mut small = Batch::new(StreamKind::Stderr);
+            small.push_line(b"small");
+            let pushed = q2.push(small);
+            q2.producer_done();
+            pushed
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !producer.is_finished(),
+            "the producer must block while the queue is full"
+        );
+        let Pop::Batch(b) = q.pop(Duration::from_millis(10)) else {
+            panic!("expected the big batch")
+        };
+        assert_eq!(b.lines().next().map(str::len), Some(500));
+        assert!(producer.join().unwrap());
+        let Pop::Batch(b) = q.pop(Duration::from_secs(1)) else {
+            panic!("expected the small batch")
+        };
+        assert_eq!(b.kind, StreamKind::Stderr);
+        assert!(matches!(q.pop(Duration::from_millis(10)), Pop::Closed));
+    }
+
+    #[test]
+    fn closing_the_consumer_releases_a_blocked_producer() {
+        let q = Arc::new(LineQueue::new(10, 1));
+        let mut b = Batch::new(StreamKind::Stdout);
+        b.push_line(b"0123456789");
+        assert!(q.push(b));
+        let q2 = Arc::clone(&q);
+        let producer = std::thread::spawn(move || {
+            let mut b = Batch::new(StreamKind::Stdout);
+            b.push_line(b"more");
+            q2.push(b)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        q.close_consumer();
+        assert!(!producer.join().unwrap());
+    }
+}

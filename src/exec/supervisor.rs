@@ -1,0 +1,804 @@
+//! Spawning a child and the supervision loop that runs on the calling thread.
+//!
+//! The loop owns every decision about the child: it pops line batches from the reader
+//! threads and hands them to the callback, and between batches (at least every 50 ms while the
+//! child is silent) it checks the wall and idle deadlines, the interrupt flag and the
+//! callback's verdict. Exit is detected with `waitid(WNOWAIT)`, which leaves the child a zombie
+//! until the tree cleanup is done: while the zombie exists its pid, and therefore its process
+//! group id, cannot be reused, so signalling `-pgid` can never hit an unrelated group. Only
+//! then is the child reaped. The interrupt check is a parameter so tests can drive it without
+//! touching the process-wide flag.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::reap::{become_subreaper, kill_remaining, signal_group};
+use super::signals::{register_group, unregister_group};
+use super::stream::{lock, spawn_reader, Batch, LineQueue, Pop, ReaderShared, StreamStats};
+use super::{CommandSpec, Control, ExitInfo, StreamKind, Termination};
+
+/// Total bytes of lines waiting for the callback before readers block.
+const QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Longest the loop sleeps without re-checking deadlines and the child.
+const POLL: Duration = Duration::from_millis(50);
+/// After the child is gone: how long readers may make no progress before we stop waiting.
+const READER_IDLE_LIMIT: Duration = Duration::from_secs(2);
+/// After the child is gone: the most we wait for readers at all.
+const READER_HARD_LIMIT: Duration = Duration::from_secs(10);
+
+/// A unique value for `ORX_SPAWN_ID`: our pid, a counter and the clock.
+fn next_spawn_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{n}-{nanos}", std::process::id())
+}
+
+fn open_log(path: Option<&Path>) -> io::Result<Option<(File, std::path::PathBuf)>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let fail = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot open log file {}: {e}", path.display()),
+        )
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(fail)?;
+    Ok(Some((file, path.to_path_buf())))
+}
+
+/// Whether the child has exited, without reaping it.
+fn exited_without_reaping(pid: i32) -> bool {
+    // SAFETY: siginfo_t is plain data for which all-zero bytes are a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes only to `info`, a valid local.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if rc != 0 {
+        // ECHILD: it is not waitable at all, so there is nothing left to wait for.
+        return io::Error::last_os_error().raw_os_error() != Some(libc::EINTR);
+    }
+    // SAFETY: after a successful waitid the pid field is initialised (0 when none exited).
+    unsafe { info.si_pid() != 0 }
+}
+
+/// The spawned child; dropping it without [`Supervised::finish`] (early error, panic in the
+/// callback) still kills and reaps the whole tree.
+struct Supervised {
+    child: Child,
+    pid: i32,
+    marker: String,
+    done: bool,
+}
+
+impl Supervised {
+    /// Kill what is left of the tree, then reap the child. The child must already have exited
+    /// unless `force` is set, in which case it is SIGKILLed first.
+    fn finish(&mut self, force: bool) -> (Option<ExitStatus>, u32) {
+        self.done = true;
+        if force {
+            signal_group(self.pid, libc::SIGKILL);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !exited_without_reaping(self.pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let strays = kill_remaining(self.pid, self.pid, &self.marker);
+        let status = self.child.wait().ok();
+        unregister_group(self.pid);
+        (status, strays)
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(true);
+        }
+    }
+}
+
+/// Releases the readers if the loop is left early (a panicking callback, an error), so they
+/// never stay blocked on a full queue nobody drains.
+struct ConsumerGuard(Arc<LineQueue>);
+
+impl Drop for ConsumerGuard {
+    fn drop(&mut self) {
+        self.0.close_consumer();
+    }
+}
+
+/// How the loop is currently treating the child.
+struct Stopping {
+    reason: Termination,
+    term_sent: Instant,
+    killed: bool,
+}
+
+/// [`super::run`] with the interrupt check injected.
+pub(crate) fn run_with(
+    spec: &CommandSpec,
+    on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
+    interrupted: &dyn Fn() -> bool,
+) -> io::Result<ExitInfo> {
+    become_subreaper();
+    if !spec.cwd.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "cannot start `{}`: working directory {} does not exist",
+                spec.program,
+                spec.cwd.display()
+            ),
+        ));
+    }
+    let stdout_log = open_log(spec.stdout_log.as_deref())?;
+    let stderr_log = open_log(spec.stderr_log.as_deref())?;
+    if interrupted() {
+        // Nothing is started after Ctrl-C: report the interruption without a process.
+        return Ok(ExitInfo {
+            code: None,
+            signal: None,
+            termination: Termination::Interrupted,
+            duration: Duration::ZERO,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            truncated_lines: 0,
+            strays_killed: 0,
+        });
+    }
+    let spawn_id = next_spawn_id();
+
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .process_group(0)
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for key in &spec.env_remove {
+        cmd.env_remove(key);
+    }
+    for (key, value) in &spec.env {
+        cmd.env(key, value);
+    }
+    if let Some(run_id) = &spec.run_id {
+        cmd.env("ORX_RUN_ID", run_id);
+    }
+    cmd.env("ORX_SPAWN_ID", &spawn_id);
+    // If orx itself dies without a chance to clean up (`kill -9`, OOM), the kernel kills the
+    // direct child too, so an agent can never keep editing a worktree whose run is being
+    // resumed by another orx. Grandchildren are covered by the group kill and the spawn-id
+    // scan on the next supervised exit.
+    // SAFETY: the closure runs between fork and exec and only makes an async-signal-safe
+    // syscall (prctl); it allocates nothing and touches no lock.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            Ok(())
+        });
+    }
+
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot start `{}` in {}: {e}",
+                spec.program,
+                spec.cwd.display()
+            ),
+        )
+    })?;
+    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    register_group(pid);
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let mut sup = Supervised {
+        child,
+        pid,
+        marker: format!("ORX_SPAWN_ID={spawn_id}"),
+        done: false,
+    };
+    tracing::debug!("spawned `{}` as pid {pid} ({spawn_id})", spec.program);
+
+    if let (Some(data), Some(mut pipe)) = (&spec.stdin, stdin) {
+        let data = data.clone();
+        std::thread::Builder::new()
+            .name("orx-exec-stdin".to_string())
+            .spawn(move || {
+                if let Err(e) = pipe.write_all(&data) {
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        tracing::warn!("writing the child's stdin failed: {e}");
+                    }
+                }
+                // `pipe` is dropped here: the child sees end-of-file.
+            })?;
+    }
+
+    let queue = Arc::new(LineQueue::new(QUEUE_BYTES, 2));
+    let _consumer = ConsumerGuard(Arc::clone(&queue));
+    let last_byte = Arc::new(AtomicU64::new(0));
+    let out_stats = Arc::new(Mutex::new(StreamStats::default()));
+    let err_stats = Arc::new(Mutex::new(StreamStats::default()));
+    let mut readers: Vec<JoinHandle<()>> = Vec::new();
+    for (kind, pipe, log, stats) in [
+        (
+            StreamKind::Stdout,
+            stdout.map(PipeReader::Out),
+            stdout_log,
+            &out_stats,
+        ),
+        (
+            StreamKind::Stderr,
+            stderr.map(PipeReader::Err),
+            stderr_log,
+            &err_stats,
+        ),
+    ] {
+        let shared = ReaderShared {
+            queue: Arc::clone(&queue),
+            last_byte: Arc::clone(&last_byte),
+            epoch: start,
+        };
+        match pipe {
+            Some(pipe) => readers.push(spawn_reader(
+                kind,
+                pipe,
+                log,
+                spec.max_line_bytes,
+                shared,
+                Arc::clone(stats),
+            )?),
+            None => queue.producer_done(), // cannot happen: both pipes are requested
+        }
+    }
+
+    let mut deliver = |batch: Batch, stopping: &mut Option<Stopping>, may_stop: bool| {
+        for line in batch.lines() {
+            if let Control::Stop(reason) = on_line(batch.kind, line) {
+                if may_stop && stopping.is_none() {
+                    begin_stop(pid, spec.grace, Termination::Stopped(reason), stopping);
+                }
+            }
+        }
+    };
+
+    let mut stopping: Option<Stopping> = None;
+    let mut readers_open = true;
+    let mut last_exit_check = start;
+    let exit_seen = loop {
+        let mut check_exit = true;
+        if readers_open {
+            match queue.pop(POLL) {
+                Pop::Batch(batch) => {
+                    touch(&last_byte, start);
+                    deliver(batch, &mut stopping, true);
+                    check_exit = last_exit_check.elapsed() >= POLL;
+                }
+                Pop::Empty => {}
+                Pop::Closed => readers_open = false,
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let now = Instant::now();
+        if check_exit {
+            last_exit_check = now;
+            if exited_without_reaping(pid) {
+                break now;
+            }
+        }
+        match &mut stopping {
+            None => {
+                let running = now.duration_since(start);
+                let silent =
+                    running.saturating_sub(Duration::from_nanos(last_byte.load(Ordering::Relaxed)));
+                let reason = if interrupted() {
+                    Some(Termination::Interrupted)
+                } else if spec.wall_timeout.is_some_and(|t| running >= t) {
+                    Some(Termination::WallTimeout)
+                } else if spec.idle_timeout.is_some_and(|t| silent >= t) {
+                    Some(Termination::IdleTimeout)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    begin_stop(pid, spec.grace, reason, &mut stopping);
+                }
+            }
+            Some(s) => {
+                if !s.killed && now.duration_since(s.term_sent) >= spec.grace {
+                    tracing::debug!("pid {pid} outlived its grace period: SIGKILL to the group");
+                    signal_group(pid, libc::SIGKILL);
+                    s.killed = true;
+                }
+            }
+        }
+    };
+    let duration = exit_seen - start;
+    let (status, strays_killed) = sup.finish(false);
+
+    // The tree is dead, so the pipes are at end-of-file unless an unfound process holds them.
+    if readers_open {
+        let drain_start = Instant::now();
+        let mut progress = drain_start;
+        loop {
+            match queue.pop(POLL) {
+                Pop::Batch(batch) => {
+                    progress = Instant::now();
+                    deliver(batch, &mut stopping, false);
+                }
+                Pop::Closed => break,
+                Pop::Empty => {
+                    let now = Instant::now();
+                    if now - progress >= READER_IDLE_LIMIT || now - drain_start >= READER_HARD_LIMIT
+                    {
+                        tracing::warn!(
+                            "`{}` left a process holding its output open; not waiting for it",
+                            spec.program
+                        );
+                        queue.close_consumer();
+                        readers.clear(); // detach: they end when that process does
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
+
+    let (out, err) = (lock(&out_stats), lock(&err_stats));
+    Ok(ExitInfo {
+        code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+        termination: stopping.map_or(Termination::Exited, |s| s.reason),
+        duration,
+        stdout_tail: out.tail_text(),
+        stderr_tail: err.tail_text(),
+        stdout_bytes: out.bytes,
+        stderr_bytes: err.bytes,
+        truncated_lines: out.truncated_lines + err.truncated_lines,
+        strays_killed,
+    })
+}
+
+/// Start stopping the child: SIGTERM to its group now, SIGKILL after `grace`.
+fn begin_stop(pid: i32, grace: Duration, reason: Termination, stopping: &mut Option<Stopping>) {
+    tracing::debug!("stopping pid {pid}: {reason:?}");
+    let killed = grace.is_zero();
+    signal_group(pid, if killed { libc::SIGKILL } else { libc::SIGTERM });
+    *stopping = Some(Stopping {
+        reason,
+        term_sent: Instant::now(),
+        killed,
+    });
+}
+
+/// Count consumption by the callback as activity for the idle timeout, so a slow callback
+/// (which stalls the readers through backpressure) is not mistaken for a silent child.
+fn touch(last_byte: &AtomicU64, epoch: Instant) {
+    let nanos = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    last_byte.fetch_max(nanos, Ordering::Relaxed);
+}
+
+/// Either pipe, so both readers share one thread body.
+enum PipeReader {
+    Out(std::process::ChildStdout),
+    Err(std::process::ChildStderr),
+}
+
+impl io::Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            PipeReader::Out(p) => p.read(buf),
+            PipeReader::Err(p) => p.read(buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn never() -> bool {
+        false
+    }
+
+    fn sh(dir: &Path, script: &str) -> CommandSpec {
+        let mut spec = CommandSpec::new("sh", dir);
+        spec.args = vec!["-c".into(), script.into()];
+        spec
+    }
+
+    /// Run `spec`, collecting every line.
+    fn collect(spec: &CommandSpec) -> (ExitInfo, Vec<(StreamKind, String)>) {
+        let mut lines = Vec::new();
+        let info = run_with(
+            spec,
+            &mut |kind, line| {
+                lines.push((kind, line.to_string()));
+                Control::Continue
+            },
+            &never,
+        )
+        .unwrap();
+        (info, lines)
+    }
+
+    fn stdout_lines(lines: &[(StreamKind, String)]) -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|(k, _)| *k == StreamKind::Stdout)
+            .map(|(_, l)| l.as_str())
+            .collect()
+    }
+
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')))
+            .unwrap_or(false)
+    }
+
+    fn read_pids(path: &Path) -> Vec<i32> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect()
+    }
+
+    fn vm_hwm_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn delivers_lines_from_both_streams_and_the_exit_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh(
+            dir.path(),
+            r#"printf 'one\ntwo\r\n\nthree'; echo "$ORX_RUN_ID $KEEP ${GONE:-unset}" >&2; exit 3"#,
+        );
+        spec.run_id = Some("run-42".into());
+        spec.env = vec![("KEEP".into(), "kept".into())];
+        spec.env_remove = vec!["GONE".into()];
+        // Inherited by every child spawned from now on; only this test looks at it.
+        std::env::set_var("GONE", "inherited");
+        let (info, lines) = collect(&spec);
+        assert_eq!(stdout_lines(&lines), ["one", "two", "", "three"]);
+        assert!(lines.contains(&(StreamKind::Stderr, "run-42 kept unset".into())));
+        assert_eq!(info.code, Some(3));
+        assert_eq!(info.signal, None);
+        assert_eq!(info.termination, Termination::Exited);
+        assert!(!info.success());
+        assert_eq!(info.stdout_bytes, 15);
+        assert_eq!(info.stdout_tail, "one\ntwo\r\n\nthree");
+        assert_eq!(info.stderr_tail, "run-42 kept unset\n");
+        assert_eq!(info.strays_killed, 0);
+    }
+
+    #[test]
+    fn a_final_partial_line_is_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (info, lines) = collect(&sh(dir.path(), "printf partial"));
+        assert!(info.success());
+        assert_eq!(stdout_lines(&lines), ["partial"]);
+    }
+
+    #[test]
+    fn stdin_is_written_then_closed_and_defaults_to_dev_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = CommandSpec::new("cat", dir.path());
+        spec.stdin = Some(b"hello\nworld\n".to_vec());
+        let (info, lines) = collect(&spec);
+        assert!(info.success(), "{info:?}");
+        assert_eq!(stdout_lines(&lines), ["hello", "world"]);
+        // Without stdin, `cat` reads /dev/null and ends at once.
+        let (info, lines) = collect(&CommandSpec::new("cat", dir.path()));
+        assert!(info.success());
+        assert!(lines.is_empty());
+        assert!(info.duration < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn logs_keep_every_raw_byte_and_are_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh(dir.path(), r"printf 'a\r\nb\377\000c'; printf 'E' >&2");
+        let out: PathBuf = dir.path().join("logs/deep/out.log");
+        spec.stdout_log = Some(out.clone());
+        spec.stderr_log = Some(dir.path().join("logs/err.log"));
+        let (info, lines) = collect(&spec);
+        assert_eq!(std::fs::read(&out).unwrap(), b"a\r\nb\xff\x00c");
+        assert_eq!(stdout_lines(&lines), ["a", "b\u{fffd}\u{0}c"]);
+        assert_eq!(info.stdout_bytes, 7);
+        collect(&spec);
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            b"a\r\nb\xff\x00ca\r\nb\xff\x00c"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("logs/err.log")).unwrap(),
+            b"EE"
+        );
+    }
+
+    #[test]
+    fn floods_keep_memory_bounded_and_logs_complete() {
+        const FLOOD: u64 = 200 * 1024 * 1024;
+        let dir = tempfile::tempdir().unwrap();
+        let before = vm_hwm_kib();
+
+        // One giant line, then a normal one.
+        let mut spec = sh(
+            dir.path(),
+            &format!("head -c {FLOOD} /dev/zero | tr '\\0' a; echo; echo after"),
+        );
+        spec.stdout_log = Some(dir.path().join("giant.log"));
+        let mut seen = Vec::new();
+        let info = run_with(
+            &spec,
+            &mut |_, line| {
+                seen.push((line.len(), line.get(..5).unwrap_or(line).to_string()));
+                Control::Continue
+            },
+            &never,
+        )
+        .unwrap();
+        assert!(info.success(), "{info:?}");
+        assert_eq!(
+            seen,
+            [(8 * 1024 * 1024, "aaaaa".into()), (5, "after".into())]
+        );
+        assert_eq!(info.truncated_lines, 1);
+        assert_eq!(info.stdout_bytes, FLOOD + 7);
+        let log_len = std::fs::metadata(dir.path().join("giant.log"))
+            .unwrap()
+            .len();
+        assert_eq!(log_len, FLOOD + 7);
+        std::fs::remove_file(dir.path().join("giant.log")).unwrap();
+
+        // Many 100-byte lines, cut to 16 bytes for the callback.
+        let mut spec = sh(
+            dir.path(),
+            &format!("yes \"$(printf '%099d' 0)\" | head -c {FLOOD}"),
+        );
+        spec.stdout_log = Some(dir.path().join("many.log"));
+        spec.max_line_bytes = 16;
+        let (mut count, mut bad) = (0u64, 0u64);
+        let info = run_with(
+            &spec,
+            &mut |_, line| {
+                count += 1;
+                bad += u64::from(line != "0000000000000000");
+                Control::Continue
+            },
+            &never,
+        )
+        .unwrap();
+        assert!(info.success(), "{info:?}");
+        assert_eq!(count, FLOOD / 100);
+        assert_eq!(bad, 0);
+        assert_eq!(info.truncated_lines, FLOOD / 100);
+        let log_len = std::fs::metadata(dir.path().join("many.log"))
+            .unwrap()
+            .len();
+        assert_eq!(log_len, FLOOD);
+
+        let grown = vm_hwm_kib().saturating_sub(before);
+        assert!(grown < 80 * 1024, "peak memory grew by {grown} KiB");
+    }
+
+    #[test]
+    fn wall_timeout_stops_a_sleeping_child_near_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh(dir.path(), "sleep 1000");
+        spec.wall_timeout = Some(Duration::from_millis(400));
+        spec.idle_timeout = Some(Duration::MAX); // must not overflow
+        let (info, _) = collect(&spec);
+        assert_eq!(info.termination, Termination::WallTimeout);
+        assert_eq!(info.signal, Some(libc::SIGTERM));
+        assert!(!info.success());
+        assert!(info.duration >= Duration::from_millis(400), "{info:?}");
+        assert!(info.duration < Duration::from_millis(900), "{info:?}");
+    }
+
+    #[test]
+    fn idle_timeout_fires_on_silence_but_not_on_a_steady_trickle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh(dir.path(), "echo hi; sleep 1000");
+        spec.idle_timeout = Some(Duration::from_millis(400));
+        let (info, lines) = collect(&spec);
+        assert_eq!(info.termination, Termination::IdleTimeout);
+        assert_eq!(stdout_lines(&lines), ["hi"]);
+        assert!(info.duration >= Duration::from_millis(400), "{info:?}");
+        assert!(info.duration < Duration::from_millis(900), "{info:?}");
+
+        let mut spec = sh(
+            dir.path(),
+            "for i in 1 2 3 4 5 6 7 8; do echo $i >&2; sleep 0.1; done",
+        );
+        spec.idle_timeout = Some(Duration::from_millis(400));
+        let (info, lines) = collect(&spec);
+        assert!(info.success(), "{info:?}");
+        assert_eq!(lines.len(), 8);
+    }
+
+    #[test]
+    fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh(dir.path(), "trap '' TERM; while :; do sleep 0.1; done");
+        spec.wall_timeout = Some(Duration::from_millis(300));
+        spec.grace = Duration::from_millis(300);
+        let (info, _) = collect(&spec);
+        assert_eq!(info.termination, Termination::WallTimeout);
+        assert_eq!(info.signal, Some(libc::SIGKILL));
+        assert!(info.duration >= Duration::from_millis(600), "{info:?}");
+        assert!(info.duration < Duration::from_millis(1200), "{info:?}");
+    }
+
+    #[test]
+    fn grandchildren_in_the_group_do_not_survive_a_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let mut spec = sh(
+            dir.path(),
+            "sleep 1000 & echo $! >> pids; sleep 1000 & echo $! >> pids; echo ready; wait",
+        );
+        spec.wall_timeout = Some(Duration::from_millis(300));
+        let (info, lines) = collect(&spec);
+        assert_eq!(stdout_lines(&lines), ["ready"]);
+        assert_eq!(info.termination, Termination::WallTimeout);
+        let pids = read_pids(&pids);
+        assert_eq!(pids.len(), 2);
+        for pid in pids {
+            // Reaped, not merely dead: no /proc entry (a zombie would still have one).
+            assert!(
+                !Path::new(&format!("/proc/{pid}")).exists(),
+                "sleep {pid} survived"
+            );
+        }
+    }
+
+    #[test]
+    fn a_detached_grandchild_of_a_successful_child_is_killed_and_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        // `setsid` moves the sleep to its own session and group, out of reach of the group
+        // kill; it also keeps stdout open, which must not hang the readers.
+        let spec = sh(
+            dir.path(),
+            "setsid sh -c 'echo $$ > pid; exec sleep 1000' & \
+             while [ ! -s pid ]; do sleep 0.01; done; echo done",
+        );
+        let (info, lines) = collect(&spec);
+        assert!(info.success(), "{info:?}");
+        assert_eq!(stdout_lines(&lines), ["done"]);
+        assert_eq!(info.strays_killed, 1);
+        let pid = read_pids(&dir.path().join("pid"))[0];
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "detached sleep {pid} survived (alive: {})",
+            alive(pid)
+        );
+        assert!(info.duration < Duration::from_secs(2), "{info:?}");
+    }
+
+    #[test]
+    fn control_stop_from_the_callback_stops_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = sh(dir.path(), "while :; do echo tick; sleep 0.05; done");
+        let mut ticks = 0;
+        let info = run_with(
+            &spec,
+            &mut |_, _| {
+                ticks += 1;
+                if ticks == 3 {
+                    Control::Stop("budget crossed".into())
+                } else {
+                    Control::Continue
+                }
+            },
+            &never,
+        )
+        .unwrap();
+        assert_eq!(
+            info.termination,
+            Termination::Stopped("budget crossed".into())
+        );
+        assert!(info.duration < Duration::from_secs(2), "{info:?}");
+    }
+
+    #[test]
+    fn the_interrupt_check_stops_the_child_as_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        let after_300ms = move || start.elapsed() >= Duration::from_millis(300);
+        let info = run_with(
+            &sh(dir.path(), "sleep 1000"),
+            &mut |_, _| Control::Continue,
+            &after_300ms,
+        )
+        .unwrap();
+        assert_eq!(info.termination, Termination::Interrupted);
+        assert!(info.duration < Duration::from_secs(1), "{info:?}");
+    }
+
+    #[test]
+    fn nothing_is_spawned_once_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let info = run_with(
+            &sh(dir.path(), "touch ran"),
+            &mut |_, _| Control::Continue,
+            &|| true,
+        )
+        .unwrap();
+        assert_eq!(info.termination, Termination::Interrupted);
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn a_panicking_callback_still_kills_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = sh(dir.path(), "echo $$ > pid; echo go; exec sleep 1000");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_with(&spec, &mut |_, _| panic!("callback bug"), &never)
+        }));
+        assert!(result.is_err());
+        let pid = read_pids(&dir.path().join("pid"))[0];
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} survived"
+        );
+    }
+
+    #[test]
+    fn a_missing_program_or_folder_is_a_not_found_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CommandSpec::new("orx-no-such-program-xyz", dir.path());
+        let err = run_with(&spec, &mut |_, _| Control::Continue, &never).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("orx-no-such-program-xyz"), "{err}");
+        let spec = CommandSpec::new("sh", dir.path().join("missing"));
+        let err = run_with(&spec, &mut |_, _| Control::Continue, &never).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("working directory"), "{err}");
+    }
+}
