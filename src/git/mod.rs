@@ -1,0 +1,403 @@
+//! Everything orx does with git, and the one place that runs the `git` binary.
+//!
+//! orx never touches the user's checkout: each run works in a worktree of its own at
+//! `<root>/.worktrees/<run_id>` on branch `orx/<run_id>` ([`Repo`], in `repo.rs` and
+//! `worktree.rs`), and checkpoints that worktree as plain commit objects kept alive under
+//! `refs/orx/<run_id>/...` ([`Worktree`], in `snapshot.rs`). The git CLI is driven through
+//! short plumbing calls rather than libgit2, so orx behaves exactly like the user's git
+//! (same config, same filters, same on-disk formats) and adds no native dependency.
+//!
+//! Every call goes through [`Git`], which pins what must not vary between machines: the C
+//! locale (so messages can be parsed), no terminal prompts, no user hooks (a checkpoint commit
+//! must not run the user's pre-commit lint), no inherited `GIT_DIR`-style variables that would
+//! point git somewhere else, and a fallback identity so commits work on a fresh machine. The
+//! extra environment is data on the runner, so tests can point git at an empty `HOME` without
+//! touching the process environment.
+
+mod repo;
+mod snapshot;
+mod worktree;
+
+pub use repo::Repo;
+pub use worktree::Worktree;
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{OrxError, Result};
+
+/// Variables that would redirect git away from the directory it is run in.
+const REDIRECTING_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+];
+
+/// Where hooks are looked up: a path that can hold no hook, so user hooks never run.
+const NO_HOOKS: &str = if cfg!(windows) {
+    "core.hooksPath=NUL"
+} else {
+    "core.hooksPath=/dev/null"
+};
+
+/// The identity used for commits when the repository and the user configure none.
+const FALLBACK_NAME: &str = "orx";
+const FALLBACK_EMAIL: &str = "orx@localhost";
+
+/// Runs `git` in one directory with a fixed, predictable environment.
+#[derive(Debug, Clone)]
+pub struct Git {
+    /// The directory git runs in (a checkout or worktree top level).
+    pub dir: PathBuf,
+    /// Variables added to every call, after orx's own (tests use it to isolate `HOME`).
+    pub extra_env: Vec<(OsString, OsString)>,
+}
+
+/// What a finished git process left behind.
+#[derive(Debug, Clone)]
+pub struct GitOutput {
+    /// The exit code, `None` when git was killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl GitOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+    /// Standard output as text, with the trailing newline removed.
+    pub fn text(&self) -> String {
+        let s = String::from_utf8_lossy(&self.stdout);
+        s.strip_suffix('\n').unwrap_or(&s).to_string()
+    }
+    /// The first non-empty line of standard error, the part worth putting in a message.
+    pub fn first_error_line(&self) -> String {
+        String::from_utf8_lossy(&self.stderr)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no error output")
+            .to_string()
+    }
+}
+
+/// One git invocation being assembled: arguments, extra variables and optional stdin.
+pub struct GitCall<'a> {
+    git: &'a Git,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Git {
+    pub fn new(dir: impl Into<PathBuf>) -> Git {
+        Git {
+            dir: dir.into(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// The same runner with one more variable in every call's environment.
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Git {
+        self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The same runner pointed at another directory, keeping the extra environment.
+    pub fn at(&self, dir: impl Into<PathBuf>) -> Git {
+        Git {
+            dir: dir.into(),
+            extra_env: self.extra_env.clone(),
+        }
+    }
+
+    /// Start a call with these arguments (everything after `git`).
+    pub fn call<I, S>(&self, args: I) -> GitCall<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        GitCall {
+            git: self,
+            args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            env: Vec::new(),
+            stdin: None,
+        }
+    }
+
+    /// Run a call that must succeed and return its standard output without the last newline.
+    pub fn run<I, S>(&self, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.call(args).run()
+    }
+
+    /// The value of a config key as git resolves it here, empty when unset.
+    pub fn config_value(&self, key: &str) -> Result<String> {
+        let out = self.call(["config", "--get", key]).output()?;
+        match out.code {
+            Some(0) => Ok(out.text().trim().to_string()),
+            // 1 means "not set"; anything else is a broken config file, worth reporting.
+            Some(1) => Ok(String::new()),
+            _ => Err(self.failure(&["config", "--get", key], &out)),
+        }
+    }
+
+    /// Variables that give commits an author and committer when none is configured.
+    ///
+    /// A variable already set in the environment (the process's or [`Git::extra_env`]) wins,
+    /// so a CI job that exports `GIT_AUTHOR_EMAIL` keeps its identity.
+    pub fn identity_env(&self) -> Result<Vec<(OsString, OsString)>> {
+        let email_missing = self.config_value("user.email")?.is_empty();
+        let name_missing = email_missing || self.config_value("user.name")?.is_empty();
+        let mut env = Vec::new();
+        let mut add = |key: &str, value: &str| {
+            let set_here = self.extra_env.iter().any(|(k, _)| k == key);
+            let set_outside = std::env::var_os(key).is_some_and(|v| !v.is_empty());
+            if !set_here && !set_outside {
+                env.push((OsString::from(key), OsString::from(value)));
+            }
+        };
+        if name_missing {
+            add("GIT_AUTHOR_NAME", FALLBACK_NAME);
+            add("GIT_COMMITTER_NAME", FALLBACK_NAME);
+        }
+        if email_missing {
+            add("GIT_AUTHOR_EMAIL", FALLBACK_EMAIL);
+            add("GIT_COMMITTER_EMAIL", FALLBACK_EMAIL);
+        }
+        Ok(env)
+    }
+
+    /// The error for a git call that exited non-zero: the command and git's first stderr line.
+    pub fn failure<S: AsRef<OsStr>>(&self, args: &[S], out: &GitOutput) -> OrxError {
+        let cmd: Vec<String> = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        OrxError::internal(format!(
+            "`git {}` failed in {}: {}",
+            cmd.join(" "),
+            self.dir.display(),
+            out.first_error_line()
+        ))
+    }
+}
+
+impl GitCall<'_> {
+    /// Add a variable for this call only.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Add several variables for this call only.
+    pub fn envs(mut self, vars: Vec<(OsString, OsString)>) -> Self {
+        self.env.extend(vars);
+        self
+    }
+
+    /// Feed these bytes to git's standard input (then close it).
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// Run git and return whatever it produced, whatever its exit code.
+    pub fn output(self) -> Result<GitOutput> {
+        let mut cmd = Command::new("git");
+        cmd.arg("-c").arg(NO_HOOKS).args(&self.args);
+        cmd.current_dir(&self.git.dir);
+        for var in REDIRECTING_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.env("LC_ALL", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_PAGER", "cat");
+        cmd.envs(self.git.extra_env.iter().cloned());
+        cmd.envs(self.env.iter().cloned());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
+        // Feed stdin from another thread so a chatty git cannot deadlock on a full pipe.
+        let feeder = match (self.stdin.clone(), child.stdin.take()) {
+            (Some(input), Some(mut pipe)) => Some(std::thread::spawn(move || {
+                // A write error means git exited early; its exit status tells the story.
+                let _ = pipe.write_all(&input);
+            })),
+            _ => None,
+        };
+        let out = child.wait_with_output().map_err(|e| self.spawn_error(e))?;
+        if let Some(handle) = feeder {
+            // The feeder only writes to a pipe and never panics; a join error changes nothing.
+            let _ = handle.join();
+        }
+        Ok(GitOutput {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Run git, require exit code 0, and return stdout without its last newline.
+    pub fn run(self) -> Result<String> {
+        let git = self.git;
+        let args = self.args.clone();
+        let out = self.output()?;
+        if out.success() {
+            Ok(out.text())
+        } else {
+            Err(git.failure(&args, &out))
+        }
+    }
+
+    /// Run git and return its exit code; a code outside `allowed` is an error.
+    pub fn code(self, allowed: &[i32]) -> Result<i32> {
+        let git = self.git;
+        let args = self.args.clone();
+        let out = self.output()?;
+        match out.code {
+            Some(c) if allowed.contains(&c) => Ok(c),
+            _ => Err(git.failure(&args, &out)),
+        }
+    }
+
+    fn spawn_error(&self, err: std::io::Error) -> OrxError {
+        let first = self
+            .args
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let err = OrxError::internal(format!(
+            "cannot run `git {first}` in {}: {err}",
+            self.git.dir.display()
+        ));
+        if self.git.dir.is_dir() {
+            err.with_hint("install git and make sure it is on PATH")
+        } else {
+            err
+        }
+    }
+}
+
+/// `path` made absolute and free of symlinks where it exists, so two spellings compare equal.
+///
+/// A path that does not exist yet keeps its last component under its canonical parent.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+            normalize(parent).join(name)
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Real repositories in temp folders for the tests of every git file.
+    use super::Git;
+    use std::path::Path;
+
+    /// Run git in `dir` for test setup, with an identity given on the command line only.
+    pub fn sh(dir: &Path, args: &[&str]) -> String {
+        let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.com"];
+        all.extend_from_slice(args);
+        Git::new(dir)
+            .run(&all)
+            .unwrap_or_else(|e| panic!("git {args:?}: {e}"))
+    }
+
+    /// A fresh repository with one commit holding `a.txt` and `b.txt`, on branch `main`.
+    pub fn repo() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        sh(dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+        std::fs::write(dir.join("b.txt"), "b\n").unwrap();
+        sh(dir, &["add", "-A"]);
+        sh(dir, &["commit", "-q", "-m", "initial"]);
+        tmp
+    }
+
+    pub fn status(dir: &Path) -> String {
+        sh(dir, &["status", "--porcelain", "--untracked-files=all"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{repo, sh};
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn failures_name_the_command_and_the_first_stderr_line() {
+        let tmp = repo();
+        let err = Git::new(tmp.path())
+            .run(["rev-parse", "--verify", "no-such-rev"])
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Internal);
+        assert!(
+            err.message.contains("git rev-parse --verify no-such-rev"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("fatal"), "{}", err.message);
+    }
+
+    #[test]
+    fn stdin_reaches_git() {
+        let tmp = repo();
+        let sha = Git::new(tmp.path())
+            .call(["hash-object", "-w", "--stdin"])
+            .stdin("hello\n")
+            .run()
+            .unwrap();
+        let back = Git::new(tmp.path()).run(["cat-file", "-p", &sha]).unwrap();
+        assert_eq!(back, "hello");
+    }
+
+    #[test]
+    fn identity_falls_back_to_orx_only_when_none_is_configured() {
+        let tmp = repo();
+        let home = tempfile::tempdir().unwrap();
+        let bare = Git::new(tmp.path())
+            .with_env("HOME", home.path())
+            .with_env("XDG_CONFIG_HOME", home.path())
+            .with_env("GIT_CONFIG_NOSYSTEM", "1");
+        let env = bare.identity_env().unwrap();
+        if std::env::var_os("GIT_AUTHOR_EMAIL").is_none() {
+            assert!(env
+                .iter()
+                .any(|(k, v)| k == "GIT_AUTHOR_EMAIL" && v == FALLBACK_EMAIL));
+        }
+        sh(tmp.path(), &["config", "user.email", "me@example.com"]);
+        sh(tmp.path(), &["config", "user.name", "Me"]);
+        assert!(bare.identity_env().unwrap().is_empty());
+    }
+
+    #[test]
+    fn normalize_handles_missing_leaves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().canonicalize().unwrap();
+        assert_eq!(normalize(&tmp.path().join("x/y")), real.join("x/y"));
+        assert_eq!(normalize(tmp.path()), real);
+    }
+}

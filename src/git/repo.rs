@@ -1,0 +1,322 @@
+//! The user's repository as orx sees it: where it is, which commits and branches it has, and
+//! the refs orx keeps in it.
+//!
+//! A [`Repo`] is found once from the folder orx was started in and then only read, except for
+//! what orx itself owns: the `/runs/` and `/.worktrees/` lines in `info/exclude` (so the user's
+//! `git status` stays clean without editing their `.gitignore`), the `orx/<run_id>` branches
+//! and the `refs/orx/...` refs. Worktree management lives next door in `worktree.rs`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::Git;
+use crate::error::{OrxError, Result};
+
+/// A git repository: the main checkout's top level and the shared `.git` folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    /// Top level of the checkout orx was started in.
+    pub root: PathBuf,
+    /// The folder shared by all worktrees (`.git` of the main checkout), absolute.
+    pub common_dir: PathBuf,
+}
+
+impl Repo {
+    /// The repository containing `dir`.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let not_a_repo = || {
+            OrxError::usage(format!("{} is not inside a git repository", dir.display()))
+                .with_hint("run orx from the root of a git repository, or pass --dir")
+        };
+        if !dir.is_dir() {
+            return Err(not_a_repo());
+        }
+        let git = Git::new(dir);
+        let args = ["rev-parse", "--show-toplevel", "--git-common-dir"];
+        let out = git.call(args).output()?;
+        if !out.success() {
+            let line = out.first_error_line();
+            if line.contains("not a git repository") || line.contains("must be run in a work tree")
+            {
+                return Err(not_a_repo());
+            }
+            return Err(git.failure(&args, &out));
+        }
+        let text = out.text();
+        let mut lines = text.lines();
+        let (Some(root), Some(common)) = (lines.next(), lines.next()) else {
+            return Err(OrxError::internal(format!(
+                "`git rev-parse --show-toplevel --git-common-dir` in {} printed `{text}`, \
+                 expected two paths",
+                dir.display()
+            )));
+        };
+        // `--git-common-dir` is relative to the folder git ran in unless it is absolute.
+        let common_dir = super::normalize(&dir.join(common));
+        Ok(Repo {
+            root: PathBuf::from(root),
+            common_dir,
+        })
+    }
+
+    /// The runner for calls made at the repository root.
+    pub(crate) fn git(&self) -> Git {
+        Git::new(&self.root)
+    }
+
+    /// The branch checked out in the main checkout, `None` when HEAD is detached.
+    pub fn current_branch(&self) -> Result<Option<String>> {
+        let git = self.git();
+        let args = ["symbolic-ref", "-q", "--short", "HEAD"];
+        let out = git.call(args).output()?;
+        match out.code {
+            Some(0) => Ok(Some(out.text())),
+            Some(1) => Ok(None),
+            _ => Err(git.failure(&args, &out)),
+        }
+    }
+
+    /// The full sha of the commit `rev` names (a branch, tag or sha).
+    pub fn resolve_commit(&self, rev: &str) -> Result<String> {
+        let spec = format!("{rev}^{{commit}}");
+        let out = self
+            .git()
+            .call([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ])
+            .output()?;
+        if out.success() && !rev.is_empty() {
+            return Ok(out.text());
+        }
+        let branches = self.local_branches(5)?;
+        let hint = if branches.is_empty() {
+            "the repository has no branches yet; make a first commit".to_string()
+        } else {
+            format!("local branches: {}", branches.join(", "))
+        };
+        Err(OrxError::usage(format!("unknown base branch `{rev}`")).with_hint(hint))
+    }
+
+    /// Up to `limit` local branch names, in ref order.
+    fn local_branches(&self, limit: usize) -> Result<Vec<String>> {
+        let count = format!("--count={limit}");
+        let text = self.git().run([
+            "for-each-ref",
+            &count,
+            "--format=%(refname:short)",
+            "refs/heads/",
+        ])?;
+        Ok(text.lines().map(str::to_string).collect())
+    }
+
+    /// Make sure each pattern is a line of `<common_dir>/info/exclude`.
+    ///
+    /// Missing lines are appended in a single `write` on a file opened with `O_APPEND`, so two
+    /// orx processes doing this at once cannot interleave partial lines (at worst a line is
+    /// listed twice, which git does not mind).
+    pub fn ensure_excluded(&self, patterns: &[&str]) -> Result<()> {
+        let info = self.common_dir.join("info");
+        let path = info.join("exclude");
+        let existing = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(OrxError::io("read", &path, e)),
+        };
+        let present: Vec<&str> = existing.lines().map(str::trim).collect();
+        let mut add = String::new();
+        for pattern in patterns {
+            let pattern = pattern.trim();
+            if pattern.is_empty() || present.contains(&pattern) || add.lines().any(|l| l == pattern)
+            {
+                continue;
+            }
+            add.push_str(pattern);
+            add.push('\n');
+        }
+        if add.is_empty() {
+            return Ok(());
+        }
+        if !existing.is_empty() && !existing.ends_with('\n') {
+            add.insert(0, '\n');
+        }
+        std::fs::create_dir_all(&info).map_err(|e| OrxError::io("create", &info, e))?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| OrxError::io("open", &path, e))?;
+        file.write_all(add.as_bytes())
+            .map_err(|e| OrxError::io("append to", &path, e))
+    }
+
+    /// Whether `refs/heads/<branch>` exists.
+    pub fn branch_exists(&self, branch: &str) -> Result<bool> {
+        let full = format!("refs/heads/{branch}");
+        let code = self
+            .git()
+            .call(["show-ref", "--verify", "--quiet", &full])
+            .code(&[0, 1])?;
+        Ok(code == 0)
+    }
+
+    /// Delete a local branch; a branch that does not exist is already deleted.
+    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+        if !self.branch_exists(branch)? {
+            return Ok(());
+        }
+        self.git()
+            .run(["branch", "-q", "-D", "--", branch])
+            .map(drop)
+    }
+
+    /// Delete one ref such as `refs/orx/<run_id>/wip`; a missing ref is already deleted.
+    pub fn delete_ref(&self, name: &str) -> Result<()> {
+        let exists = self
+            .git()
+            .call(["rev-parse", "--verify", "--quiet", "--end-of-options", name])
+            .code(&[0, 1])?
+            == 0;
+        if !exists {
+            return Ok(());
+        }
+        self.git().run(["update-ref", "-d", name]).map(drop)
+    }
+
+    /// Delete every ref under `prefix` (such as `refs/orx/<run_id>/`) in one transaction.
+    pub fn delete_refs_with_prefix(&self, prefix: &str) -> Result<()> {
+        if !prefix.starts_with("refs/") {
+            return Err(OrxError::internal(format!(
+                "refusing to delete refs under `{prefix}`: the prefix must start with refs/"
+            )));
+        }
+        let refs = self
+            .git()
+            .run(["for-each-ref", "--format=%(refname)", prefix])?;
+        let script: String = refs
+            .lines()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("delete {r}\n"))
+            .collect();
+        if script.is_empty() {
+            return Ok(());
+        }
+        self.git()
+            .call(["update-ref", "--stdin"])
+            .stdin(script)
+            .run()
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{repo, sh, status};
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn discover_outside_a_repository_is_a_usage_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = Repo::discover(tmp.path()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(
+            err.message.contains("is not inside a git repository"),
+            "{}",
+            err.message
+        );
+        assert!(err.hint.unwrap().contains("--dir"));
+        let missing = Repo::discover(&tmp.path().join("nope")).unwrap_err();
+        assert_eq!(missing.kind, ErrorKind::Usage);
+    }
+
+    #[test]
+    fn discover_from_a_subfolder_finds_the_top_level() {
+        let tmp = repo();
+        let sub = tmp.path().join("deep/er");
+        std::fs::create_dir_all(&sub).unwrap();
+        let found = Repo::discover(&sub).unwrap();
+        let top = tmp.path().canonicalize().unwrap();
+        assert_eq!(found.root, top);
+        assert_eq!(found.common_dir, top.join(".git"));
+    }
+
+    #[test]
+    fn current_branch_is_none_when_detached() {
+        let tmp = repo();
+        let r = Repo::discover(tmp.path()).unwrap();
+        assert_eq!(r.current_branch().unwrap().as_deref(), Some("main"));
+        sh(tmp.path(), &["checkout", "-q", "--detach"]);
+        assert_eq!(r.current_branch().unwrap(), None);
+    }
+
+    #[test]
+    fn resolve_commit_gives_full_shas_and_lists_branches_for_unknown_ones() {
+        let tmp = repo();
+        sh(tmp.path(), &["branch", "feature"]);
+        let r = Repo::discover(tmp.path()).unwrap();
+        let head = sh(tmp.path(), &["rev-parse", "HEAD"]);
+        assert_eq!(r.resolve_commit("main").unwrap(), head);
+        assert_eq!(r.resolve_commit(&head[..8]).unwrap(), head);
+        for bad in ["nope", "--all", ""] {
+            let err = r.resolve_commit(bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Usage);
+            assert_eq!(err.message, format!("unknown base branch `{bad}`"));
+            let hint = err.hint.unwrap();
+            assert!(hint.contains("feature") && hint.contains("main"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn ensure_excluded_is_idempotent_and_hides_orx_folders() {
+        let tmp = repo();
+        let r = Repo::discover(tmp.path()).unwrap();
+        let exclude = r.common_dir.join("info/exclude");
+        // A file without a final newline must not get its last line glued to ours.
+        std::fs::write(&exclude, "*.tmp").unwrap();
+        r.ensure_excluded(&["/runs/", "/.worktrees/"]).unwrap();
+        r.ensure_excluded(&["/runs/", "/.worktrees/"]).unwrap();
+        let text = std::fs::read_to_string(&exclude).unwrap();
+        assert_eq!(text, "*.tmp\n/runs/\n/.worktrees/\n");
+        std::fs::create_dir_all(tmp.path().join("runs/x")).unwrap();
+        std::fs::write(tmp.path().join("runs/x/state.json"), "{}").unwrap();
+        std::fs::create_dir_all(tmp.path().join(".worktrees/x")).unwrap();
+        std::fs::write(tmp.path().join(".worktrees/x/f"), "f").unwrap();
+        assert_eq!(status(tmp.path()), "");
+    }
+
+    #[test]
+    fn ensure_excluded_creates_a_missing_info_folder() {
+        let tmp = repo();
+        let r = Repo::discover(tmp.path()).unwrap();
+        let _ = std::fs::remove_dir_all(r.common_dir.join("info"));
+        r.ensure_excluded(&["/runs/"]).unwrap();
+        let text = std::fs::read_to_string(r.common_dir.join("info/exclude")).unwrap();
+        assert_eq!(text, "/runs/\n");
+    }
+
+    #[test]
+    fn branches_and_refs_can_be_deleted_twice() {
+        let tmp = repo();
+        let r = Repo::discover(tmp.path()).unwrap();
+        sh(tmp.path(), &["branch", "orx/r1"]);
+        assert!(r.branch_exists("orx/r1").unwrap());
+        r.delete_branch("orx/r1").unwrap();
+        r.delete_branch("orx/r1").unwrap();
+        assert!(!r.branch_exists("orx/r1").unwrap());
+
+        sh(tmp.path(), &["update-ref", "refs/orx/r1/wip", "HEAD"]);
+        sh(tmp.path(), &["update-ref", "refs/orx/r1/item/1", "HEAD"]);
+        sh(tmp.path(), &["update-ref", "refs/orx/r2/wip", "HEAD"]);
+        r.delete_ref("refs/orx/r2/wip").unwrap();
+        r.delete_ref("refs/orx/r2/wip").unwrap();
+        r.delete_refs_with_prefix("refs/orx/r1/").unwrap();
+        r.delete_refs_with_prefix("refs/orx/r1/").unwrap();
+        let left = sh(tmp.path(), &["for-each-ref", "refs/orx/"]);
+        assert_eq!(left, "");
+        assert!(r.delete_refs_with_prefix("heads/").is_err());
+    }
+}

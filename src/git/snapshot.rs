@@ -1,0 +1,578 @@
+//! Checkpoints of a worktree's files as commit objects, and the diffs and commits made from them.
+//!
+//! An agent leaves its work as plain files: modified, new (untracked) and deleted. A snapshot
+//! captures all of that as a commit whose parent is HEAD, without touching HEAD, the index or
+//! a single file, so it can be taken at any moment (even while a stage is running) and kept
+//! alive by a ref under `refs/orx/<run_id>/`. The trick is a private index: the worktree's real
+//! index is copied (so unchanged files keep their stat data and are not hashed again, which
+//! keeps this fast on a 100k-file repository), `git add -A` runs against the copy, and
+//! `write-tree` + `commit-tree` turn it into a commit. The same "tree of the working state"
+//! powers `changed_paths`, `has_changes_since` and `diff_worktree`, so untracked files are
+//! always counted. `restore` runs the same machinery backwards with a two-tree `read-tree -u`,
+//! which touches only the paths that differ.
+//!
+//! Every function here takes the [`Git`] runner explicitly; [`Worktree`]'s methods pass
+//! their default one. That is how the tests run commits with no identity configured.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{Git, Worktree};
+use crate::error::{OrxError, Result};
+
+/// The message of snapshot commits; they are never on a branch, so it only shows in `git log`.
+const SNAPSHOT_MESSAGE: &str = "orx snapshot\n";
+
+impl Worktree {
+    /// Capture the full working state as a commit on top of HEAD, kept alive by `keep_ref`.
+    pub fn snapshot(&self, keep_ref: &str) -> Result<String> {
+        snapshot_in(&self.git(), Some(keep_ref))
+    }
+
+    /// Make the files exactly the snapshot's tree; HEAD stays, the index is reset to HEAD,
+    /// ignored files are left alone.
+    pub fn restore(&self, snapshot: &str) -> Result<()> {
+        restore_in(&self.git(), snapshot)
+    }
+
+    /// Commit the snapshot's tree on `branch` (checked out here) on top of HEAD.
+    ///
+    /// Calling it again after a crash returns the commit already made instead of a second one.
+    pub fn commit_snapshot(&self, snapshot: &str, message: &str, branch: &str) -> Result<String> {
+        commit_snapshot_in(&self.git(), snapshot, message, branch)
+    }
+
+    /// Paths that differ between `base` and the working state, untracked files included.
+    pub fn changed_paths(&self, base: &str) -> Result<Vec<String>> {
+        let git = self.git();
+        let now = working_tree(&git)?;
+        let out = git.run([
+            "diff-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            "--no-renames",
+            "--end-of-options",
+            base,
+            &now,
+        ])?;
+        let mut paths: Vec<String> = out
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
+    }
+
+    /// Whether the working state (untracked files included) differs from that commit's tree.
+    pub fn has_changes_since(&self, snapshot_or_commit: &str) -> Result<bool> {
+        Ok(working_tree(&self.git())? != self.tree_of(snapshot_or_commit)?)
+    }
+
+    /// The binary-safe patch from one commit to another.
+    pub fn diff(&self, from: &str, to: &str) -> Result<String> {
+        diff_in(&self.git(), from, to)
+    }
+
+    /// The binary-safe patch from a commit to the working state, untracked files included.
+    pub fn diff_worktree(&self, from: &str) -> Result<String> {
+        let git = self.git();
+        let now = working_tree(&git)?;
+        diff_in(&git, from, &now)
+    }
+
+    /// Files changed, insertions and deletions between two commits.
+    pub fn diff_stat(&self, from: &str, to: &str) -> Result<(u32, u32, u32)> {
+        let out = self.git().run([
+            "diff",
+            "--shortstat",
+            "--no-ext-diff",
+            "--no-color",
+            from,
+            to,
+            "--",
+        ])?;
+        Ok(parse_shortstat(&out))
+    }
+
+    /// `git add -A && git commit`; `None` when there is nothing to commit.
+    pub fn commit_all(&self, message: &str) -> Result<Option<String>> {
+        commit_all_in(&self.git(), message)
+    }
+}
+
+/// A private copy of a worktree's index, deleted when dropped.
+struct TempIndex {
+    path: PathBuf,
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        // Best effort: a leftover file in the git folder is harmless and named as ours.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Copy the worktree's index next to itself under a name no other call uses.
+fn temp_index(git: &Git) -> Result<TempIndex> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let real = git.dir.join(git.run(["rev-parse", "--git-path", "index"])?);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!("orx-index-{}-{n}", std::process::id());
+    let path = real.with_file_name(name);
+    let tmp = TempIndex { path };
+    match std::fs::copy(&real, &tmp.path) {
+        Ok(_) => Ok(tmp),
+        // No index yet: git starts from an empty one.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(tmp),
+        Err(e) => Err(OrxError::io("copy the git index to", &tmp.path, e)),
+    }
+}
+
+/// A temp index holding the full working state, and the tree sha written from it.
+fn stage_working_state(git: &Git) -> Result<(TempIndex, String)> {
+    let index = temp_index(git)?;
+    git.call(["add", "-A"])
+        .env("GIT_INDEX_FILE", &index.path)
+        .run()?;
+    let tree = git
+        .call(["write-tree"])
+        .env("GIT_INDEX_FILE", &index.path)
+        .run()?;
+    Ok((index, tree))
+}
+
+/// The tree sha of the working state (tracked changes, untracked non-ignored files, deletions).
+fn working_tree(git: &Git) -> Result<String> {
+    stage_working_state(git).map(|(_, tree)| tree)
+}
+
+fn snapshot_in(git: &Git, keep_ref: Option<&str>) -> Result<String> {
+    let tree = working_tree(git)?;
+    let head = git.run(["rev-parse", "--verify", "HEAD"])?;
+    let commit = git
+        .call([
+            "commit-tree",
+            "--no-gpg-sign",
+            &tree,
+            "-p",
+            &head,
+            "-F",
+            "-",
+        ])
+        .envs(git.identity_env()?)
+        .stdin(SNAPSHOT_MESSAGE)
+        .run()?;
+    if let Some(name) = keep_ref {
+        git.run(["update-ref", "-m", "orx snapshot", name, &commit])?;
+    }
+    Ok(commit)
+}
+
+fn restore_in(git: &Git, snapshot: &str) -> Result<()> {
+    let spec = format!("{snapshot}^{{tree}}");
+    let target = git.run(["rev-parse", "--verify", "--end-of-options", &spec])?;
+    let (index, current) = stage_working_state(git)?;
+    if current != target {
+        // Two-tree switch: the temp index equals `current` and matches the files, so git
+        // updates, creates and deletes exactly the paths that differ.
+        git.call(["read-tree", "-m", "-u", &current, &target])
+            .env("GIT_INDEX_FILE", &index.path)
+            .run()?;
+    }
+    drop(index);
+    git.run(["reset", "-q"]).map(drop)
+}
+
+fn commit_snapshot_in(git: &Git, snapshot: &str, message: &str, branch: &str) -> Result<String> {
+    let full = format!("refs/heads/{branch}");
+    let head_ref = ["symbolic-ref", "-q", "HEAD"];
+    let out = git.call(head_ref).output()?;
+    let on = match out.code {
+        Some(0) => out.text(),
+        // 1: HEAD is detached.
+        Some(1) => String::new(),
+        _ => return Err(git.failure(&head_ref, &out)),
+    };
+    if on != full {
+        return Err(OrxError::internal(format!(
+            "cannot commit on `{branch}` in {}: its HEAD is `{}`",
+            git.dir.display(),
+            if on.is_empty() { "detached" } else { &on }
+        )));
+    }
+    let head = git.run(["rev-parse", "--verify", "HEAD"])?;
+    let tree_spec = format!("{snapshot}^{{tree}}");
+    let tree = git.run(["rev-parse", "--verify", "--end-of-options", &tree_spec])?;
+    let message = with_final_newline(message);
+    let head_tree = git.run(["rev-parse", "--verify", "HEAD^{tree}"])?;
+    if head_tree == tree {
+        let head_message = git.run(["log", "-1", "--no-show-signature", "--format=%B", &head])?;
+        if head_message.trim_end() == message.trim_end() {
+            // Already committed before a crash; only the index may lag behind.
+            git.run(["reset", "-q"])?;
+            return Ok(head);
+        }
+    }
+    let commit = git
+        .call([
+            "commit-tree",
+            "--no-gpg-sign",
+            &tree,
+            "-p",
+            &head,
+            "-F",
+            "-",
+        ])
+        .envs(git.identity_env()?)
+        .stdin(message.as_bytes())
+        .run()?;
+    let reflog = format!("orx: {}", message.lines().next().unwrap_or(""));
+    git.run(["update-ref", "-m", &reflog, &full, &commit, &head])?;
+    git.run(["reset", "-q"])?;
+    Ok(commit)
+}
+
+fn commit_all_in(git: &Git, message: &str) -> Result<Option<String>> {
+    git.run(["add", "-A"])?;
+    let changed = git
+        .call(["diff", "--cached", "--quiet", "--no-ext-diff"])
+        .code(&[0, 1])?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    git.call([
+        "commit",
+        "-q",
+        "--no-verify",
+        "--no-gpg-sign",
+        "--cleanup=verbatim",
+        "-F",
+        "-",
+    ])
+    .envs(git.identity_env()?)
+    .stdin(with_final_newline(message))
+    .run()?;
+    git.run(["rev-parse", "--verify", "HEAD"]).map(Some)
+}
+
+fn diff_in(git: &Git, from: &str, to: &str) -> Result<String> {
+    git.run([
+        "diff",
+        "--binary",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        from,
+        to,
+        "--",
+    ])
+    .map(|mut text| {
+        if !text.is_empty() {
+            // `run` trims the last newline; a patch needs it to apply.
+            text.push('\n');
+        }
+        text
+    })
+}
+
+fn with_final_newline(message: &str) -> String {
+    let mut m = message.trim_end().to_string();
+    m.push('\n');
+    m
+}
+
+/// Parse ` 3 files changed, 10 insertions(+), 2 deletions(-)` (each part optional).
+fn parse_shortstat(text: &str) -> (u32, u32, u32) {
+    let (mut files, mut ins, mut del) = (0, 0, 0);
+    for part in text.split(',') {
+        let mut words = part.split_whitespace();
+        let (Some(n), Some(what)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else { continue };
+        if what.starts_with("file") {
+            files = n;
+        } else if what.starts_with("insertion") {
+            ins = n;
+        } else if what.starts_with("deletion") {
+            del = n;
+        }
+    }
+    (files, ins, del)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{repo, sh, status};
+    use super::super::Repo;
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// A repo with a run worktree at `.worktrees/r1` on `orx/r1`, ignoring `*.log`.
+    fn setup() -> (tempfile::TempDir, Worktree) {
+        let tmp = repo();
+        std::fs::write(tmp.path().join(".gitignore"), "*.log\nnode_modules/\n").unwrap();
+        sh(tmp.path(), &["add", ".gitignore"]);
+        sh(tmp.path(), &["commit", "-q", "-m", "ignore logs"]);
+        let r = Repo::discover(tmp.path()).unwrap();
+        r.ensure_excluded(&["/.worktrees/"]).unwrap();
+        let base = r.resolve_commit("main").unwrap();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        (tmp, r.worktree(&p))
+    }
+
+    /// Every file under `dir` except `.git`, with its content.
+    fn files(dir: &Path) -> BTreeMap<String, String> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if rel == ".git" {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else {
+                    out.insert(rel, std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Modify a.txt, delete b.txt, add new/c.txt, and an ignored debug.log.
+    fn agent_work(dir: &Path) {
+        write(dir, "a.txt", "a changed\n");
+        std::fs::remove_file(dir.join("b.txt")).unwrap();
+        write(dir, "new/c.txt", "c\n");
+        write(dir, "debug.log", "log\n");
+    }
+
+    #[test]
+    fn snapshot_captures_everything_and_touches_nothing() {
+        let (_tmp, wt) = setup();
+        let p = &wt.path;
+        agent_work(p);
+        let head = wt.head().unwrap();
+        let before = (status(p), sh(p, &["ls-files", "--stage"]), files(p));
+
+        let snap = wt.snapshot("refs/orx/r1/wip").unwrap();
+
+        assert_eq!(
+            before,
+            (status(p), sh(p, &["ls-files", "--stage"]), files(p))
+        );
+        assert_eq!(wt.head().unwrap(), head);
+        assert_eq!(sh(p, &["rev-parse", "refs/orx/r1/wip"]), snap);
+        assert_eq!(sh(p, &["rev-parse", &format!("{snap}^")]), head);
+        let tree = sh(p, &["ls-tree", "-r", "--name-only", &snap]);
+        assert_eq!(tree, ".gitignore\na.txt\nnew/c.txt");
+        assert_eq!(sh(p, &["show", &format!("{snap}:a.txt")]), "a changed");
+    }
+
+    #[test]
+    fn restore_brings_back_exactly_the_snapshot() {
+        let (_tmp, wt) = setup();
+        let p = &wt.path;
+        agent_work(p);
+        let snap = wt.snapshot("refs/orx/r1/wip").unwrap();
+        let head = wt.head().unwrap();
+        let expected = files(p);
+
+        write(p, "a.txt", "later edit\n");
+        write(p, "junk/deep/j.txt", "junk\n");
+        write(p, "b.txt", "b is back\n");
+        std::fs::remove_file(p.join("new/c.txt")).unwrap();
+        write(p, ".gitignore", "*.log\nnode_modules/\n*.tmp\n");
+        write(p, "other.log", "ignored, survives\n");
+
+        wt.restore(&snap).unwrap();
+
+        let mut want = expected;
+        want.insert("other.log".into(), "ignored, survives\n".into());
+        assert_eq!(files(p), want);
+        assert!(!p.join("junk").exists());
+        assert_eq!(wt.head().unwrap(), head);
+        let staged = sh(p, &["diff", "--cached", "--name-only"]);
+        assert_eq!(staged, "");
+        assert!(!wt.has_changes_since(&snap).unwrap());
+    }
+
+    #[test]
+    fn restore_after_reset_and_keeps_ignored_files() {
+        let (_tmp, wt) = setup();
+        let p = &wt.path;
+        agent_work(p);
+        write(p, "node_modules/dep/index.js", "dep\n");
+        let snap = wt.snapshot("refs/orx/r1/wip").unwrap();
+        let expected = files(p);
+        let head = wt.head().unwrap();
+        wt.reset_hard(&head).unwrap();
+        assert_eq!(std::fs::read_to_string(p.join("a.txt")).unwrap(), "a\n");
+        assert!(p.join("node_modules/dep/index.js").exists());
+        wt.restore(&snap).unwrap();
+        assert_eq!(files(p), expected);
+        // Restoring onto identical content is a no-op that still leaves the index at HEAD.
+        wt.restore(&snap).unwrap();
+        assert_eq!(files(p), expected);
+        assert_eq!(sh(p, &["diff", "--cached", "--name-only"]), "");
+    }
+
+    #[test]
+    fn restore_handles_files_that_became_folders_and_back() {
+        let (_tmp, wt) = setup();
+        let p = &wt.path;
+        write(p, "x/inner.txt", "inner\n");
+        let snap = wt.snapshot("refs/orx/r1/wip").unwrap();
+        let expected = files(p);
+        std::fs::remove_dir_all(p.join("x")).unwrap();
+        write(p, "x", "now a file\n");
+        std::fs::remove_file(p.join("a.txt")).unwrap();
+        write(p, "a.txt/deep.txt", "now a folder\n");
+        wt.restore(&snap).unwrap();
+        assert_eq!(files(p), expected);
+    }
+
+    #[test]
+    fn commit_snapshot_moves_the_branch_once() {
+        let (tmp, wt) = setup();
+        let p = &wt.path;
+        agent_work(p);
+        let head = wt.head().unwrap();
+        let snap = wt.snapshot("refs/orx/r1/wip").unwrap();
+        let c1 = wt
+            .commit_snapshot(&snap, "item 1: add c", "orx/r1")
+            .unwrap();
+        assert_ne!(c1, head);
+        assert_eq!(sh(tmp.path(), &["rev-parse", "orx/r1"]), c1);
+        assert_eq!(sh(p, &["rev-parse", &format!("{c1}^")]), head);
+        assert_eq!(wt.tree_of(&c1).unwrap(), wt.tree_of(&snap).unwrap());
+        assert_eq!(sh(p, &["log", "-1", "--format=%s", &c1]), "item 1: add c");
+        assert_eq!(status(p), "");
+        let again = wt
+            .commit_snapshot(&snap, "item 1: add c", "orx/r1")
+            .unwrap();
+        assert_eq!(again, c1);
+        assert_eq!(sh(p, &["rev-list", "--count", "HEAD"]), "3");
+        // The main checkout did not move.
+        assert_eq!(sh(tmp.path(), &["rev-parse", "main"]), head);
+        let err = wt.commit_snapshot(&snap, "x", "orx/other").unwrap_err();
+        assert!(err.message.contains("refs/heads/orx/r1"), "{}", err.message);
+    }
+
+    #[test]
+    fn changes_and_diffs_include_untracked_files() {
+        let (_tmp, wt) = setup();
+        let p = &wt.path;
+        let base = wt.head().unwrap();
+        assert!(!wt.has_changes_since(&base).unwrap());
+        assert_eq!(wt.changed_paths(&base).unwrap(), Vec::<String>::new());
+        assert_eq!(wt.diff_worktree(&base).unwrap(), "");
+        agent_work(p);
+        assert!(wt.has_changes_since(&base).unwrap());
+        assert_eq!(
+            wt.changed_paths(&base).unwrap(),
+            vec!["a.txt", "b.txt", "new/c.txt"]
+        );
+        let patch = wt.diff_worktree(&base).unwrap();
+        assert!(
+            patch.contains("diff --git a/new/c.txt b/new/c.txt"),
+            "{patch}"
+        );
+        assert!(patch.contains("deleted file mode"), "{patch}");
+        assert!(!patch.contains("debug.log"), "{patch}");
+        assert!(patch.ends_with('\n'));
+
+        let c1 = wt.commit_all("work").unwrap().unwrap();
+        assert_eq!(wt.commit_all("nothing").unwrap(), None);
+        assert_eq!(wt.diff(&base, &c1).unwrap(), patch);
+        assert_eq!(wt.diff_stat(&base, &c1).unwrap(), (3, 2, 2));
+        assert_eq!(wt.diff_stat(&c1, &c1).unwrap(), (0, 0, 0));
+        // A patch from diff applies cleanly on the base.
+        wt.reset_hard(&base).unwrap();
+        std::fs::write(p.join("x.patch.tmp"), &patch).unwrap();
+        sh(p, &["apply", "--index", "x.patch.tmp"]);
+        std::fs::remove_file(p.join("x.patch.tmp")).unwrap();
+        assert!(!wt.has_changes_since(&c1).unwrap());
+    }
+
+    #[test]
+    fn renames_count_as_two_paths() {
+        let (_tmp, wt) = setup();
+        let base = wt.head().unwrap();
+        std::fs::rename(wt.path.join("a.txt"), wt.path.join("z.txt")).unwrap();
+        assert_eq!(wt.changed_paths(&base).unwrap(), vec!["a.txt", "z.txt"]);
+    }
+
+    #[test]
+    fn commits_work_with_no_identity_configured() {
+        let (_tmp, wt) = setup();
+        let home = tempfile::tempdir().unwrap();
+        let git = wt
+            .git()
+            .with_env("HOME", home.path())
+            .with_env("XDG_CONFIG_HOME", home.path())
+            .with_env("GIT_CONFIG_NOSYSTEM", "1");
+        let outside_identity = ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL", "EMAIL"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
+        if !outside_identity {
+            // Prove the environment really has no identity: a bare commit-tree fails.
+            let tree = git.run(["write-tree"]).unwrap();
+            let bare = git
+                .call(["commit-tree", &tree, "-m", "x"])
+                .output()
+                .unwrap();
+            assert!(!bare.success(), "{}", bare.text());
+        }
+        agent_work(&wt.path);
+        let snap = snapshot_in(&git, Some("refs/orx/r1/wip")).unwrap();
+        let c1 = commit_snapshot_in(&git, &snap, "item 1", "orx/r1").unwrap();
+        write(&wt.path, "d.txt", "d\n");
+        let c2 = commit_all_in(&git, "item 2").unwrap().unwrap();
+        assert_eq!(sh(&wt.path, &["rev-parse", "HEAD^"]), c1);
+        if !outside_identity {
+            let who = sh(
+                &wt.path,
+                &["log", "-1", "--format=%an <%ae>|%cn <%ce>", &c2],
+            );
+            assert_eq!(who, "orx <orx@localhost>|orx <orx@localhost>");
+        }
+    }
+
+    #[test]
+    fn shortstat_parses_every_form() {
+        assert_eq!(
+            parse_shortstat(" 3 files changed, 10 insertions(+), 2 deletions(-)"),
+            (3, 10, 2)
+        );
+        assert_eq!(
+            parse_shortstat(" 1 file changed, 1 insertion(+)"),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            parse_shortstat(" 1 file changed, 4 deletions(-)"),
+            (1, 0, 4)
+        );
+        assert_eq!(parse_shortstat(""), (0, 0, 0));
+    }
+}

@@ -1,0 +1,308 @@
+//! The run's own worktree: creating, finding and removing it, and the simple moves inside it.
+//!
+//! Each run gets `<root>/.worktrees/<run_id>` on branch `orx/<run_id>`, so the user's checkout,
+//! index and current branch are never touched, and two runs never share files. Creation is
+//! idempotent because `resume` calls it again: an existing worktree on the right branch is
+//! reused, and a run branch whose folder was lost is checked out again rather than recreated
+//! from the base, so its commits survive. Snapshots and commits live in `snapshot.rs`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use super::{normalize, Git, Repo};
+use crate::error::{OrxError, Result};
+
+/// A checked-out worktree (usually a run's), addressed by its top-level folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worktree {
+    pub path: PathBuf,
+}
+
+impl Repo {
+    /// Check out `base_sha` at `path` on a new branch `branch`.
+    ///
+    /// Already done (a worktree on `branch` at `path`) is success. If `branch` exists but has
+    /// no worktree (its folder was deleted), it is checked out at `path` as it is.
+    pub fn add_worktree(&self, path: &Path, branch: &str, base_sha: &str) -> Result<()> {
+        let want = normalize(path);
+        for (existing, on) in self.list_worktrees()? {
+            if normalize(&existing) != want {
+                continue;
+            }
+            if on.as_deref() == Some(branch) && existing.is_dir() {
+                return Ok(());
+            }
+            if existing.is_dir() {
+                let on = on.map_or("a detached HEAD".to_string(), |b| format!("branch `{b}`"));
+                return Err(OrxError::state(format!(
+                    "{} is already a worktree on {on}, not on `{branch}`",
+                    path.display()
+                ))
+                .with_hint("remove it with `git worktree remove --force` or pick another run"));
+            }
+        }
+        // Forget worktrees whose folders are gone, so their paths and branches are free again.
+        self.git().run(["worktree", "prune"])?;
+        let mut args: Vec<&OsStr> = vec!["worktree".as_ref(), "add".as_ref(), "-q".as_ref()];
+        if self.branch_exists(branch)? {
+            args.extend([path.as_os_str(), branch.as_ref()]);
+        } else {
+            args.extend([
+                "-b".as_ref(),
+                branch.as_ref(),
+                path.as_os_str(),
+                base_sha.as_ref(),
+            ]);
+        }
+        self.git().run(args).map(drop)
+    }
+
+    /// Remove the worktree at `path`, modified or not; a worktree already gone is fine.
+    pub fn remove_worktree(&self, path: &Path) -> Result<()> {
+        let want = normalize(path);
+        let registered = self
+            .list_worktrees()?
+            .into_iter()
+            .any(|(p, _)| normalize(&p) == want);
+        if registered && path.exists() {
+            // Twice forced: also removes a worktree left locked by an interrupted `add`.
+            let args: [&OsStr; 5] = [
+                "worktree".as_ref(),
+                "remove".as_ref(),
+                "--force".as_ref(),
+                "--force".as_ref(),
+                path.as_os_str(),
+            ];
+            self.git().run(args)?;
+        }
+        self.git().run(["worktree", "prune"]).map(drop)
+    }
+
+    /// Every worktree of the repository (the main checkout first) with its branch, if any.
+    pub fn list_worktrees(&self) -> Result<Vec<(PathBuf, Option<String>)>> {
+        let text = self.git().run(["worktree", "list", "--porcelain"])?;
+        Ok(parse_worktree_list(&text))
+    }
+
+    /// A handle on the worktree at `path` (nothing is checked).
+    pub fn worktree(&self, path: &Path) -> Worktree {
+        Worktree {
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+/// Parse `git worktree list --porcelain`: blocks of `worktree <path>`, `branch refs/heads/x`.
+fn parse_worktree_list(text: &str) -> Vec<(PathBuf, Option<String>)> {
+    let mut out: Vec<(PathBuf, Option<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(path) = line.strip_prefix("worktree ") {
+            out.push((PathBuf::from(path), None));
+        } else if let Some(branch) = line.strip_prefix("branch ") {
+            if let Some(last) = out.last_mut() {
+                let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+                last.1 = Some(short.to_string());
+            }
+        }
+    }
+    out
+}
+
+impl Worktree {
+    /// The runner for calls made in this worktree.
+    pub(crate) fn git(&self) -> Git {
+        Git::new(&self.path)
+    }
+
+    /// The full sha of HEAD.
+    pub fn head(&self) -> Result<String> {
+        self.git().run(["rev-parse", "--verify", "HEAD"])
+    }
+
+    /// The tree sha of `rev` (a commit or a tree).
+    pub fn tree_of(&self, rev: &str) -> Result<String> {
+        let spec = format!("{rev}^{{tree}}");
+        self.git()
+            .run(["rev-parse", "--verify", "--end-of-options", &spec])
+    }
+
+    /// Move HEAD, index and files to `commit`, and delete untracked files.
+    ///
+    /// Ignored files (`node_modules/`, build output) are kept: they are expensive to rebuild
+    /// and never part of a checkpoint.
+    pub fn reset_hard(&self, commit: &str) -> Result<()> {
+        let git = self.git();
+        git.run(["reset", "-q", "--hard", commit, "--"])?;
+        git.run(["clean", "-f", "-d", "-q"]).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{repo, sh, status};
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Repo, String) {
+        let tmp = repo();
+        let r = Repo::discover(tmp.path()).unwrap();
+        r.ensure_excluded(&["/runs/", "/.worktrees/"]).unwrap();
+        let base = r.resolve_commit("main").unwrap();
+        (tmp, r, base)
+    }
+
+    #[test]
+    fn add_worktree_leaves_the_user_checkout_alone_and_is_idempotent() {
+        let (tmp, r, base) = setup();
+        std::fs::write(tmp.path().join("a.txt"), "user edit\n").unwrap();
+        std::fs::write(tmp.path().join("b.txt"), "staged edit\n").unwrap();
+        sh(tmp.path(), &["add", "b.txt"]);
+        std::fs::write(tmp.path().join("notes.txt"), "untracked\n").unwrap();
+        let before = (status(tmp.path()), sh(tmp.path(), &["rev-parse", "HEAD"]));
+
+        let wt_path = r.root.join(".worktrees/r1");
+        r.add_worktree(&wt_path, "orx/r1", &base).unwrap();
+        r.add_worktree(&wt_path, "orx/r1", &base).unwrap();
+
+        let after = (status(tmp.path()), sh(tmp.path(), &["rev-parse", "HEAD"]));
+        assert_eq!(before, after);
+        assert_eq!(r.current_branch().unwrap().as_deref(), Some("main"));
+        let wt = r.worktree(&wt_path);
+        assert_eq!(wt.head().unwrap(), base);
+        assert_eq!(
+            std::fs::read_to_string(wt_path.join("a.txt")).unwrap(),
+            "a\n"
+        );
+        assert!(!wt_path.join("notes.txt").exists());
+        let list = r.list_worktrees().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].1.as_deref(), Some("main"));
+        assert_eq!(normalize(&list[1].0), normalize(&wt_path));
+        assert_eq!(list[1].1.as_deref(), Some("orx/r1"));
+    }
+
+    #[test]
+    fn add_worktree_refuses_a_path_on_another_branch() {
+        let (_tmp, r, base) = setup();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        let err = r.add_worktree(&p, "orx/other", &base).unwrap_err();
+        assert!(err.message.contains("orx/r1"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_lost_worktree_folder_is_recreated_on_the_existing_branch() {
+        let (_tmp, r, base) = setup();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        std::fs::write(p.join("new.txt"), "work\n").unwrap();
+        sh(&p, &["add", "-A"]);
+        sh(&p, &["commit", "-q", "-m", "item 1"]);
+        let item = r.worktree(&p).head().unwrap();
+        std::fs::remove_dir_all(&p).unwrap();
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        assert_eq!(r.worktree(&p).head().unwrap(), item);
+        assert!(p.join("new.txt").exists());
+    }
+
+    #[test]
+    fn two_worktrees_of_one_repo_do_not_collide() {
+        let (_tmp, r, base) = setup();
+        let r2 = r.clone();
+        let base2 = base.clone();
+        let other = std::thread::spawn(move || {
+            let p = r2.root.join(".worktrees/r2");
+            r2.add_worktree(&p, "orx/r2", &base2).map(|_| p)
+        });
+        let p1 = r.root.join(".worktrees/r1");
+        r.add_worktree(&p1, "orx/r1", &base).unwrap();
+        let p2 = other.join().unwrap().unwrap();
+        std::fs::write(p1.join("a.txt"), "one\n").unwrap();
+        std::fs::write(p2.join("a.txt"), "two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(p1.join("a.txt")).unwrap(), "one\n");
+        assert_eq!(status(&p1), " M a.txt");
+        assert_eq!(status(&p2), " M a.txt");
+        let branches: Vec<_> = r
+            .list_worktrees()
+            .unwrap()
+            .into_iter()
+            .map(|w| w.1)
+            .collect();
+        assert!(branches.contains(&Some("orx/r1".into())));
+        assert!(branches.contains(&Some("orx/r2".into())));
+        assert_eq!(status(&r.root), "");
+    }
+
+    #[test]
+    fn remove_worktree_branch_and_refs_leave_nothing_behind() {
+        let (tmp, r, base) = setup();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        std::fs::write(p.join("dirty.txt"), "x\n").unwrap();
+        std::fs::write(p.join("a.txt"), "changed\n").unwrap();
+        sh(&p, &["update-ref", "refs/orx/r1/wip", "HEAD"]);
+
+        r.remove_worktree(&p).unwrap();
+        r.remove_worktree(&p).unwrap();
+        r.delete_branch("orx/r1").unwrap();
+        r.delete_refs_with_prefix("refs/orx/r1/").unwrap();
+
+        assert!(!p.exists());
+        assert_eq!(r.list_worktrees().unwrap().len(), 1);
+        assert_eq!(
+            sh(tmp.path(), &["branch", "--format=%(refname:short)"]),
+            "main"
+        );
+        assert_eq!(sh(tmp.path(), &["for-each-ref", "refs/orx/"]), "");
+        let listed = sh(tmp.path(), &["worktree", "list", "--porcelain"]);
+        assert_eq!(listed.matches("worktree ").count(), 1, "{listed}");
+    }
+
+    #[test]
+    fn remove_worktree_prunes_a_folder_deleted_by_hand() {
+        let (_tmp, r, base) = setup();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        std::fs::remove_dir_all(&p).unwrap();
+        r.remove_worktree(&p).unwrap();
+        assert_eq!(r.list_worktrees().unwrap().len(), 1);
+        r.delete_branch("orx/r1").unwrap();
+        assert!(!r.branch_exists("orx/r1").unwrap());
+    }
+
+    #[test]
+    fn reset_hard_keeps_ignored_files_and_drops_untracked_ones() {
+        let (_tmp, r, base) = setup();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        std::fs::write(p.join(".gitignore"), "node_modules/\n").unwrap();
+        sh(&p, &["add", ".gitignore"]);
+        sh(&p, &["commit", "-q", "-m", "ignore"]);
+        let wt = r.worktree(&p);
+        let ignore_commit = wt.head().unwrap();
+        std::fs::create_dir_all(p.join("node_modules/x")).unwrap();
+        std::fs::write(p.join("node_modules/x/i.js"), "1").unwrap();
+        std::fs::create_dir_all(p.join("junk")).unwrap();
+        std::fs::write(p.join("junk/j.txt"), "j").unwrap();
+        std::fs::write(p.join("a.txt"), "changed\n").unwrap();
+        wt.reset_hard(&ignore_commit).unwrap();
+        assert_eq!(status(&p), "");
+        assert!(p.join("node_modules/x/i.js").exists());
+        assert!(!p.join("junk").exists());
+        assert_eq!(std::fs::read_to_string(p.join("a.txt")).unwrap(), "a\n");
+        assert_eq!(wt.tree_of(&base).unwrap().len(), 40);
+        assert!(wt.tree_of("no-such").is_err());
+    }
+
+    #[test]
+    fn porcelain_lists_parse_branches_and_detached_heads() {
+        let text = "worktree /r\nHEAD 1\nbranch refs/heads/main\n\nworktree /r/.worktrees/x\nHEAD 2\ndetached\n";
+        let parsed = parse_worktree_list(text);
+        assert_eq!(
+            parsed,
+            vec![
+                (PathBuf::from("/r"), Some("main".into())),
+                (PathBuf::from("/r/.worktrees/x"), None)
+            ]
+        );
+    }
+}
