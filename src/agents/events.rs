@@ -1,0 +1,161 @@
+//! The normalised agent event model every CLI's stream is parsed into.
+//!
+//! Claude's `stream-json`, Codex's JSONL, Gemini's `stream-json` and Cursor's stream all differ;
+//! orx's runner, metrics, budgets and dashboard see only these events (design principle 1, one
+//! level down). The fake engine prints exactly this model as JSON lines, so it exercises the
+//! same parse → event → outcome path as a real CLI.
+
+use serde::{Deserialize, Serialize};
+
+/// Token use and cost of one call (or a running total).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cost_usd: f64,
+    /// True when the cost was computed by orx from a price table, not reported by the CLI.
+    pub cost_estimated: bool,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost_usd += other.cost_usd;
+        self.cost_estimated |= other.cost_estimated;
+    }
+    pub fn total_tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// Why an agent call did not succeed. Each is a named, recorded outcome (principle 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The CLI reported an error (`is_error`, `turn.failed`, `status: error`, fake `error:`).
+    AgentError,
+    /// The process exited non-zero without reporting an error in its stream.
+    ExitNonZero,
+    /// The stream ended without a final result.
+    NoResult,
+    PermissionDenied,
+    RateLimited,
+    NotInstalled,
+    SpawnFailed,
+    Timeout,
+    IdleTimeout,
+    Interrupted,
+    /// orx stopped it (a budget was crossed).
+    Stopped,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::AgentError => "agent_error",
+            FailureKind::ExitNonZero => "exit_non_zero",
+            FailureKind::NoResult => "no_result",
+            FailureKind::PermissionDenied => "permission_denied",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::NotInstalled => "not_installed",
+            FailureKind::SpawnFailed => "spawn_failed",
+            FailureKind::Timeout => "timeout",
+            FailureKind::IdleTimeout => "idle_timeout",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::Stopped => "stopped",
+        }
+    }
+}
+
+/// One normalised event from an agent's stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    SessionStarted {
+        session_id: String,
+        #[serde(default)]
+        model: Option<String>,
+    },
+    Text {
+        text: String,
+    },
+    Reasoning {
+        text: String,
+    },
+    ToolCall {
+        name: String,
+        #[serde(default)]
+        input: String,
+    },
+    CommandRun {
+        command: String,
+        #[serde(default)]
+        exit_code: Option<i32>,
+    },
+    FileChange {
+        path: String,
+        kind: String,
+    },
+    /// Usage of this turn (a delta, never a cumulative total).
+    Usage {
+        usage: Usage,
+    },
+    RateLimited {
+        #[serde(default)]
+        reset_at: Option<String>,
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+    Finished {
+        final_text: String,
+        #[serde(default)]
+        is_error: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_as_tagged_json_lines() {
+        let ev = AgentEvent::FileChange {
+            path: "src/a.py".into(),
+            kind: "write".into(),
+        };
+        let line = serde_json::to_string(&ev).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"file_change","path":"src/a.py","kind":"write"}"#
+        );
+        assert_eq!(serde_json::from_str::<AgentEvent>(&line).unwrap(), ev);
+    }
+
+    #[test]
+    fn usage_adds_up() {
+        let mut a = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cost_usd: 0.5,
+            ..Usage::default()
+        };
+        a.add(&Usage {
+            input_tokens: 1,
+            output_tokens: 2,
+            cost_usd: 0.25,
+            cost_estimated: true,
+            ..Usage::default()
+        });
+        assert_eq!(a.total_tokens(), 18);
+        assert!((a.cost_usd - 0.75).abs() < 1e-9);
+        assert!(a.cost_estimated);
+    }
+}

@@ -1,0 +1,189 @@
+//! The `fake` executor: the scripted agent behind tests, demos and benchmarks.
+//!
+//! It is a real subprocess, not an in-process stub: orx re-executes its own binary as
+//! `orx __fake-agent`, which reads the prompt from stdin, looks up its step in the scenario,
+//! writes files in the worktree and prints [`AgentEvent`]s as JSON lines. It therefore runs
+//! through the same supervisor (process group, logs, timeouts, Ctrl-C, `kill -9` mid-call),
+//! the same parser seam and the same metrics as Claude Code or Codex would.
+
+use std::path::PathBuf;
+
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind, StreamParser, Usage};
+use crate::exec::{CommandSpec, ExitInfo};
+
+/// The hidden subcommand that plays the agent.
+pub const FAKE_AGENT_SUBCOMMAND: &str = "__fake-agent";
+
+#[derive(Debug, Clone)]
+pub struct FakeCli {
+    /// The orx binary to re-execute.
+    pub program: PathBuf,
+    /// The scenario file; `None` plays the embedded demo scenario.
+    pub scenario: Option<PathBuf>,
+}
+
+impl FakeCli {
+    pub fn new(scenario: Option<PathBuf>) -> Self {
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("orx"));
+        FakeCli { program, scenario }
+    }
+}
+
+impl AgentCli for FakeCli {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn command(&self, req: &AgentRequest) -> CommandSpec {
+        let mut spec = CommandSpec::new(self.program.to_string_lossy(), &req.cwd);
+        spec.args = vec![
+            FAKE_AGENT_SUBCOMMAND.into(),
+            "--stage".into(),
+            req.stage.clone(),
+            "--n".into(),
+            req.n.to_string(),
+        ];
+        if let Some(item) = &req.item {
+            spec.args.extend(["--item".into(), item.clone()]);
+        }
+        if let Some(s) = &self.scenario {
+            spec.args
+                .extend(["--scenario".into(), s.to_string_lossy().into_owned()]);
+        }
+        if let Some(sid) = &req.resume_session {
+            spec.args.extend(["--resume".into(), sid.clone()]);
+        }
+        spec.stdin = Some(req.prompt.clone().into_bytes());
+        spec.stdout_log = Some(req.stdout_log.clone());
+        spec.stderr_log = Some(req.stderr_log.clone());
+        spec.wall_timeout = req.timeout;
+        spec.idle_timeout = req.idle_timeout;
+        spec.run_id = Some(req.run_id.clone());
+        spec
+    }
+
+    fn parser(&self) -> Box<dyn StreamParser> {
+        Box::<NativeParser>::default()
+    }
+}
+
+/// Parses orx's native stream: one serialized [`AgentEvent`] per line.
+#[derive(Debug, Default)]
+pub struct NativeParser {
+    session_id: Option<String>,
+    usage: Usage,
+    final_text: Option<String>,
+    error: Option<String>,
+    finished_with_error: bool,
+    unparsed: u64,
+}
+
+impl StreamParser for NativeParser {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        if line.trim().is_empty() {
+            return Vec::new();
+        }
+        let Ok(ev) = serde_json::from_str::<AgentEvent>(line) else {
+            self.unparsed += 1;
+            return Vec::new();
+        };
+        match &ev {
+            AgentEvent::SessionStarted { session_id, .. } => {
+                self.session_id = Some(session_id.clone())
+            }
+            AgentEvent::Usage { usage } => self.usage.add(usage),
+            AgentEvent::Error { message } => self.error = Some(message.clone()),
+            AgentEvent::Finished {
+                final_text,
+                is_error,
+            } => {
+                self.final_text = Some(final_text.clone());
+                self.finished_with_error = *is_error;
+            }
+            _ => {}
+        }
+        vec![ev]
+    }
+
+    fn finish(&mut self, _exit: &ExitInfo) -> AgentOutcome {
+        let (failure, message) = if let Some(err) = &self.error {
+            (Some(FailureKind::AgentError), Some(err.clone()))
+        } else if self.finished_with_error {
+            (
+                Some(FailureKind::AgentError),
+                Some("agent reported an error".into()),
+            )
+        } else if self.final_text.is_none() {
+            (
+                Some(FailureKind::NoResult),
+                Some(format!(
+                    "agent stream ended without a result ({} unparsed lines)",
+                    self.unparsed
+                )),
+            )
+        } else {
+            (None, None)
+        };
+        AgentOutcome {
+            failure,
+            message,
+            final_text: self.final_text.clone().unwrap_or_default(),
+            session_id: self.session_id.clone(),
+            usage: self.usage.clone(),
+            exit_code: None,
+            duration_ms: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Termination;
+    use std::time::Duration;
+
+    fn exit() -> ExitInfo {
+        ExitInfo {
+            code: Some(0),
+            signal: None,
+            termination: Termination::Exited,
+            duration: Duration::from_millis(1),
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            truncated_lines: 0,
+            strays_killed: 0,
+        }
+    }
+
+    #[test]
+    fn a_finished_stream_is_success_with_summed_usage() {
+        let mut p = NativeParser::default();
+        p.feed(r#"{"type":"session_started","session_id":"s1"}"#);
+        p.feed("not json");
+        p.feed(r#"{"type":"usage","usage":{"input_tokens":10,"output_tokens":3,"cost_usd":0.01}}"#);
+        p.feed(r#"{"type":"usage","usage":{"input_tokens":5,"output_tokens":2}}"#);
+        p.feed(r#"{"type":"finished","final_text":"done"}"#);
+        let o = p.finish(&exit());
+        assert!(o.succeeded(), "{o:?}");
+        assert_eq!(o.final_text, "done");
+        assert_eq!(o.session_id.as_deref(), Some("s1"));
+        assert_eq!(o.usage.input_tokens, 15);
+        assert_eq!(o.usage.output_tokens, 5);
+    }
+
+    #[test]
+    fn errors_and_missing_results_are_failures() {
+        let mut p = NativeParser::default();
+        p.feed(r#"{"type":"error","message":"model overloaded"}"#);
+        p.feed(r#"{"type":"finished","final_text":"","is_error":true}"#);
+        let o = p.finish(&exit());
+        assert_eq!(o.failure, Some(FailureKind::AgentError));
+        assert_eq!(o.message.as_deref(), Some("model overloaded"));
+
+        let mut p = NativeParser::default();
+        p.feed(r#"{"type":"text","text":"half"}"#);
+        assert_eq!(p.finish(&exit()).failure, Some(FailureKind::NoResult));
+    }
+}

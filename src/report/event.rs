@@ -1,0 +1,124 @@
+//! `RunEvent`: the one stream every observer of a run subscribes to (design principle 1).
+//!
+//! The runner never prints. It emits these events; `events.jsonl` stores them as history, the
+//! terminal reporter renders them, `--json` prints them, and later the dashboard's SSE feed and
+//! the MCP server replay them by `seq`, which is strictly increasing across resumes and so
+//! doubles as the cursor for "events since".
+
+use serde::{Deserialize, Serialize};
+
+use crate::agents::{AgentEvent, Usage};
+use crate::gates::GateResult;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    pub seq: u64,
+    pub ts: String,
+    pub run_id: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    RunStarted {
+        task: String,
+        engine: String,
+        pipeline: String,
+        branch: String,
+        worktree: String,
+        base_branch: String,
+        config: String,
+    },
+    RunResumed {
+        stage: Option<String>,
+        item: Option<String>,
+        resumes: u32,
+    },
+    StageStarted {
+        stage: String,
+    },
+    StageFinished {
+        stage: String,
+        status: String,
+        duration_ms: u64,
+    },
+    ItemStarted {
+        item: String,
+        title: String,
+    },
+    AttemptStarted {
+        item: String,
+        attempt: u32,
+        kind: String,
+    },
+    Agent {
+        stage: String,
+        #[serde(default)]
+        item: Option<String>,
+        agent: AgentEvent,
+    },
+    AgentFinished {
+        stage: String,
+        #[serde(default)]
+        item: Option<String>,
+        ok: bool,
+        #[serde(default)]
+        failure: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+        duration_ms: u64,
+        usage: Usage,
+    },
+    GateStarted {
+        gate: String,
+        item: String,
+        attempt: u32,
+    },
+    GateFinished {
+        item: String,
+        attempt: u32,
+        result: GateResult,
+    },
+    AttemptFinished {
+        item: String,
+        attempt: u32,
+        outcome: String,
+        #[serde(default)]
+        signature: Option<String>,
+    },
+    ItemFinished {
+        item: String,
+        status: String,
+        #[serde(default)]
+        commit: Option<String>,
+    },
+    BacklogReady {
+        items: Vec<String>,
+    },
+    ReviewVerdict {
+        verdict: String,
+        summary: String,
+        changes: usize,
+        round: u32,
+    },
+    Shipped {
+        branch: String,
+        patch: String,
+        files: u32,
+        insertions: u32,
+        deletions: u32,
+    },
+    Warning {
+        message: String,
+    },
+    RunFinished {
+        status: String,
+        duration_ms: u64,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+}

@@ -1,0 +1,30 @@
+//! Reporters: the sinks that turn the run's event stream into something a person or a script
+//! reads.
+//!
+//! The runner calls [`Reporter::event`] for every event it appends to `events.jsonl`; it never
+//! prints on its own. Three renderings exist, picked once by the CLI: a live indicatif line on a
+//! terminal, plain timestamped lines when there is no TTY, `CI=true` or `--no-progress`, and JSON
+//! lines with `--json` (the same objects as `events.jsonl`, then one summary object last).
+//! Human output goes to stderr, so stdout carries only the run id line and the summary.
+
+pub mod event;
+pub mod render;
+pub mod terminal;
+
+pub use event::{EventKind, RunEvent};
+pub use terminal::{pick_reporter, OutputMode};
+
+/// A sink for run events.
+pub trait Reporter {
+    fn event(&mut self, ev: &RunEvent);
+    /// The run is over: clear progress bars.
+    fn finish(&mut self) {}
+}
+
+/// A reporter that drops everything (used by tests and the MCP server later).
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn event(&mut self, _ev: &RunEvent) {}
+}

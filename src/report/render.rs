@@ -1,0 +1,174 @@
+//! Human renderings of run events, shared by the plain and the progress reporters.
+//!
+//! One function decides what a person sees for each event, so the TTY and the CI log never
+//! disagree. Chatty agent events (text deltas, reasoning) are left to `events.jsonl` and the
+//! logs; file changes, commands, gate results and stage ends are shown.
+
+use super::event::{EventKind, RunEvent};
+use crate::agents::AgentEvent;
+
+/// One line for an event, or `None` when it is too chatty to print.
+pub fn line(ev: &RunEvent) -> Option<String> {
+    Some(match &ev.kind {
+        EventKind::RunStarted {
+            task,
+            engine,
+            pipeline,
+            branch,
+            config,
+            ..
+        } => format!(
+            "run {} started: engine {engine}, pipeline {pipeline}, branch {branch}, {config}\n  task: {}",
+            ev.run_id,
+            crate::store::meta::headline(task)
+        ),
+        EventKind::RunResumed { stage, item, resumes } => format!(
+            "run {} resumed (#{resumes}) at {}{}",
+            ev.run_id,
+            stage.as_deref().unwrap_or("start"),
+            item.as_ref().map(|i| format!(" {i}")).unwrap_or_default()
+        ),
+        EventKind::StageStarted { stage } => format!("▶ {stage}"),
+        EventKind::StageFinished {
+            stage,
+            status,
+            duration_ms,
+        } => format!("  {stage} {status} in {}", secs(*duration_ms)),
+        EventKind::ItemStarted { item, title } => format!("  item {item}: {title}"),
+        EventKind::AttemptStarted { item, attempt, kind } => {
+            format!("    {item} attempt {attempt} ({kind})")
+        }
+        EventKind::Agent { agent, .. } => match agent {
+            AgentEvent::FileChange { path, kind } => format!("      {kind} {path}"),
+            AgentEvent::CommandRun { command, exit_code } => format!(
+                "      $ {command}{}",
+                exit_code.map(|c| format!(" → {c}")).unwrap_or_default()
+            ),
+            AgentEvent::RateLimited { message, .. } => format!("      rate limited: {message}"),
+            AgentEvent::Error { message } => format!("      agent error: {message}"),
+            _ => return None,
+        },
+        EventKind::AgentFinished {
+            stage,
+            ok,
+            failure,
+            message,
+            duration_ms,
+            usage,
+            ..
+        } => {
+            if *ok {
+                format!(
+                    "    agent {stage} done in {} ({} tokens)",
+                    secs(*duration_ms),
+                    usage.total_tokens()
+                )
+            } else {
+                format!(
+                    "    agent {stage} failed: {} {}",
+                    failure.as_deref().unwrap_or("?"),
+                    message.as_deref().unwrap_or("")
+                )
+            }
+        }
+        EventKind::GateStarted { .. } => return None,
+        EventKind::GateFinished { result, .. } => format!(
+            "      gate {} {}{} ({})",
+            result.name,
+            if result.passed { "passed" } else { "FAILED" },
+            match (&result.error, result.exit_code) {
+                (Some(e), _) => format!(": {e}"),
+                (None, Some(c)) if !result.passed => format!(" with exit {c}"),
+                _ => String::new(),
+            },
+            secs(result.duration_ms)
+        ),
+        EventKind::AttemptFinished {
+            item,
+            attempt,
+            outcome,
+            ..
+        } => format!("    {item} attempt {attempt}: {outcome}"),
+        EventKind::ItemFinished { item, status, commit } => format!(
+            "  item {item} {status}{}",
+            commit
+                .as_ref()
+                .map(|c| format!(" at {}", &c[..c.len().min(10)]))
+                .unwrap_or_default()
+        ),
+        EventKind::BacklogReady { items } => format!("  backlog: {}", items.join(", ")),
+        EventKind::ReviewVerdict {
+            verdict,
+            summary,
+            changes,
+            round,
+        } => format!(
+            "  review round {round}: {verdict}{} — {}",
+            if *changes > 0 {
+                format!(" ({changes} changes)")
+            } else {
+                String::new()
+            },
+            crate::store::meta::headline(summary)
+        ),
+        EventKind::Shipped {
+            branch,
+            patch,
+            files,
+            insertions,
+            deletions,
+        } => format!("  shipped {branch}: {files} files, +{insertions} -{deletions}, patch {patch}"),
+        EventKind::Warning { message } => format!("  warning: {message}"),
+        EventKind::RunFinished { status, duration_ms, message, .. } => format!(
+            "run {} {status} in {}{}",
+            ev.run_id,
+            secs(*duration_ms),
+            message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+        ),
+    })
+}
+
+/// What the progress line shows while this event's step runs.
+pub fn status(ev: &RunEvent) -> Option<String> {
+    Some(match &ev.kind {
+        EventKind::StageStarted { stage } => stage.clone(),
+        EventKind::AttemptStarted {
+            item,
+            attempt,
+            kind,
+        } => {
+            format!("{kind} {item} · attempt {attempt}")
+        }
+        EventKind::GateStarted {
+            gate,
+            item,
+            attempt,
+        } => format!("verify {item} · attempt {attempt} · gate {gate}"),
+        _ => return None,
+    })
+}
+
+pub fn secs(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        let s = ms / 1000;
+        if s < 60 {
+            format!("{s}s")
+        } else {
+            format!("{}m{:02}s", s / 60, s % 60)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(secs(1234), "1.2s");
+        assert_eq!(secs(42_000), "42s");
+        assert_eq!(secs(125_000), "2m05s");
+    }
+}

@@ -1,0 +1,135 @@
+//! `events.jsonl`: the append-only history of a run.
+//!
+//! Each event is one JSON line written with a single `write` on an `O_APPEND` descriptor, so
+//! lines from one writer never interleave and a crash can at worst leave a torn *last* line.
+//! Readers skip a torn line; a writer that reopens the file (resume) first terminates it, and
+//! continues numbering after the highest `seq` it finds, so `seq` stays a valid cursor.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{OrxError, Result};
+use crate::report::event::{EventKind, RunEvent};
+use crate::store::state::now_rfc3339;
+
+/// Appends events to `events.jsonl`.
+#[derive(Debug)]
+pub struct EventLog {
+    file: File,
+    path: PathBuf,
+    next_seq: u64,
+    run_id: String,
+}
+
+impl EventLog {
+    pub fn open(path: &Path, run_id: &str) -> Result<EventLog> {
+        let last = last_seq(path);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(|e| OrxError::io("open", path, e))?;
+        // Terminate a torn last line left by a crash.
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > 0 {
+            let mut last_byte = [0u8; 1];
+            if file.seek(SeekFrom::Start(len - 1)).is_ok()
+                && file.read_exact(&mut last_byte).is_ok()
+                && last_byte[0] != b'\n'
+            {
+                let _ = file.write_all(b"\n");
+            }
+        }
+        Ok(EventLog {
+            file,
+            path: path.to_path_buf(),
+            next_seq: last.map(|s| s + 1).unwrap_or(1),
+            run_id: run_id.to_string(),
+        })
+    }
+
+    /// Stamp and append one event; returns it for the other sinks.
+    pub fn append(&mut self, kind: EventKind) -> Result<RunEvent> {
+        let ev = RunEvent {
+            seq: self.next_seq,
+            ts: now_rfc3339(),
+            run_id: self.run_id.clone(),
+            kind,
+        };
+        let mut line = serde_json::to_vec(&ev)
+            .map_err(|e| OrxError::internal(format!("cannot encode event: {e}")))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| OrxError::io("append to", &self.path, e))?;
+        self.next_seq += 1;
+        Ok(ev)
+    }
+}
+
+/// The highest `seq` in the file (None when empty or missing).
+pub fn last_seq(path: &Path) -> Option<u64> {
+    let mut last = None;
+    for_each_event(path, |ev| {
+        last = Some(ev.seq);
+        true
+    });
+    last
+}
+
+/// Read events with `seq > since`, at most `limit`.
+pub fn read_since(path: &Path, since: u64, limit: usize) -> Vec<RunEvent> {
+    let mut out = Vec::new();
+    for_each_event(path, |ev| {
+        if ev.seq > since {
+            out.push(ev);
+        }
+        out.len() < limit
+    });
+    out
+}
+
+/// Visit parsable events in order until `f` returns false. Torn or foreign lines are skipped.
+pub fn for_each_event(path: &Path, mut f: impl FnMut(RunEvent) -> bool) {
+    let Ok(file) = File::open(path) else { return };
+    for line in BufReader::new(file).lines() {
+        let Ok(line) = line else { break };
+        if let Ok(ev) = serde_json::from_str::<RunEvent>(&line) {
+            if !f(ev) {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warn(m: &str) -> EventKind {
+        EventKind::Warning { message: m.into() }
+    }
+
+    #[test]
+    fn seq_continues_across_reopen_and_torn_lines_are_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("events.jsonl");
+        let mut log = EventLog::open(&p, "r").unwrap();
+        log.append(warn("a")).unwrap();
+        log.append(warn("b")).unwrap();
+        drop(log);
+        // Simulate a crash mid-write.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"seq\":3,\"ts\":\"x\",\"ru").unwrap();
+        drop(f);
+        let mut log = EventLog::open(&p, "r").unwrap();
+        let ev = log.append(warn("c")).unwrap();
+        assert_eq!(ev.seq, 3);
+        let all = read_since(&p, 0, 100);
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(read_since(&p, 2, 100).len(), 1);
+        assert_eq!(read_since(&p, 0, 2).len(), 2);
+    }
+}

@@ -1,0 +1,141 @@
+//! Where everything of a run lives on disk: `runs/<id>/…` and `.worktrees/<id>`.
+//!
+//! One struct computes every path so that no other module hard-codes a file name. The layout
+//! is the compatibility baseline of the Python orx plus `events.jsonl`, `lock` and `metrics/`
+//! (shared/DESIGN.md, "Run directory").
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{OrxError, Result};
+
+/// The folder names orx adds to `.git/info/exclude`.
+pub const RUNS_DIR: &str = "runs";
+pub const WORKTREES_DIR: &str = ".worktrees";
+
+/// Paths of one run.
+#[derive(Debug, Clone)]
+pub struct RunPaths {
+    pub id: String,
+    pub dir: PathBuf,
+    pub worktree: PathBuf,
+}
+
+impl RunPaths {
+    pub fn new(repo_root: &Path, id: &str) -> Self {
+        RunPaths {
+            id: id.to_string(),
+            dir: repo_root.join(RUNS_DIR).join(id),
+            worktree: repo_root.join(WORKTREES_DIR).join(id),
+        }
+    }
+    pub fn branch(&self) -> String {
+        format!("orx/{}", self.id)
+    }
+    /// The ref that keeps work-in-progress snapshots alive for `git gc`.
+    pub fn wip_ref(&self) -> String {
+        format!("refs/orx/{}/wip", self.id)
+    }
+    pub fn meta(&self) -> PathBuf {
+        self.dir.join("meta.json")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    pub fn events(&self) -> PathBuf {
+        self.dir.join("events.jsonl")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+    pub fn context(&self, name: &str) -> PathBuf {
+        self.dir.join("context").join(name)
+    }
+    pub fn prompt(&self, name: &str) -> PathBuf {
+        self.dir.join("prompts").join(format!("{name}.md"))
+    }
+    pub fn artifact(&self, name: &str) -> PathBuf {
+        self.dir.join("artifacts").join(name)
+    }
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(name)
+    }
+    pub fn stage_metrics(&self) -> PathBuf {
+        self.dir.join("metrics").join("stages.jsonl")
+    }
+    pub fn run_metrics(&self) -> PathBuf {
+        self.dir.join("metrics").join("run.json")
+    }
+
+    /// Create the run folder and its sub-folders. The run folder itself is created with
+    /// `create_dir` (not `_all`) so two processes can never claim the same id.
+    pub fn create(&self) -> Result<()> {
+        let runs = self.dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(runs).map_err(|e| OrxError::io("create", runs, e))?;
+        std::fs::create_dir(&self.dir).map_err(|e| OrxError::io("create", &self.dir, e))?;
+        for sub in ["context", "prompts", "artifacts", "logs", "metrics"] {
+            let p = self.dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| OrxError::io("create", &p, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A fresh run id: `YYYYMMDD-HHMMSS-xxxxxx` (UTC, then 24 random bits). Sortable by start time
+/// and unique across concurrent processes in one repository.
+pub fn new_run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // "2026-11-21T12:00:59Z" → "20261121-120059"
+    let digits: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
+    let (date, time) = digits.split_at(digits.len().min(8));
+    format!("{date}-{time}-{:06x}", random_u32() & 0xff_ffff)
+}
+
+fn random_u32() -> u32 {
+    use std::io::Read;
+    let mut buf = [0u8; 4];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        if f.read_exact(&mut buf).is_ok() {
+            return u32::from_le_bytes(buf);
+        }
+    }
+    // Fallback: time and pid mixed; still distinct between processes.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+/// True when `id` has the shape of a run id and is safe as a path component.
+pub fn is_valid_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_sortable_unique_and_path_safe() {
+        let a = new_run_id();
+        let b = new_run_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "20261121-120059-a1b2c3".len(), "{a}");
+        assert!(is_valid_run_id(&a));
+        assert!(!is_valid_run_id("../etc"));
+        assert!(!is_valid_run_id(""));
+    }
+
+    #[test]
+    fn create_refuses_an_existing_run_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = RunPaths::new(dir.path(), "x1");
+        p.create().unwrap();
+        assert!(p.dir.join("logs").is_dir());
+        assert!(p.create().is_err());
+    }
+}

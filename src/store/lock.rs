@@ -1,0 +1,112 @@
+//! The run lock: exactly one orx process may drive (or clean) a run at a time.
+//!
+//! shared/DESIGN.md suggests a lock file holding the pid and the process start time. orx takes
+//! that further: the authority is an `flock` on `runs/<id>/lock`, which the kernel releases
+//! when the holder dies, even by `kill -9`, so a stale lock can never block a resume and two
+//! resumers can never both win. The pid and start time are still written into the file, and
+//! `orx status` reads them to tell a live run from a dead one *without* taking the lock, so a
+//! status probe never races a resume. A pid reused by another program is detected through the
+//! start time in `/proc/<pid>/stat`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+use crate::error::{ErrorKind, OrxError, Result};
+
+/// A held run lock; released on drop (or by the kernel if the process dies).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Take the lock or fail with a `Busy` error naming the holder.
+    pub fn acquire(path: &Path, run_id: &str) -> Result<RunLock> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| OrxError::io("open", path, e))?;
+        // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let holder = read_holder(path)
+                .map(|(pid, _)| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            return Err(OrxError::new(
+                ErrorKind::Busy,
+                format!("run {run_id} is in use by another orx process{holder}"),
+            )
+            .with_hint("wait for it to finish, or stop it with Ctrl-C / `kill <pid>`"));
+        }
+        let me = std::process::id();
+        let start = process_start_time(me).unwrap_or(0);
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = writeln!(file, "{me} {start}");
+        let _ = file.sync_all();
+        Ok(RunLock { _file: file })
+    }
+}
+
+/// The pid and start time recorded in a lock file.
+pub fn read_holder(path: &Path) -> Option<(u32, u64)> {
+    let mut s = String::new();
+    File::open(path).ok()?.read_to_string(&mut s).ok()?;
+    let mut parts = s.split_whitespace();
+    let pid = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    Some((pid, start))
+}
+
+/// Whether the process recorded in the lock file is alive and is the same process (same start
+/// time), read without taking the lock.
+pub fn holder_alive(path: &Path) -> Option<u32> {
+    let (pid, start) = read_holder(path)?;
+    match process_start_time(pid) {
+        Some(s) if s == start => Some(pid),
+        _ => None,
+    }
+}
+
+/// Field 22 of `/proc/<pid>/stat`: start time in clock ticks since boot.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parens; skip past its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // rest starts at field 3; field 22 is index 19 here.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        let held = RunLock::acquire(&p, "r1").unwrap();
+        let err = RunLock::acquire(&p, "r1").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Busy);
+        assert!(err.message.contains(&std::process::id().to_string()));
+        assert_eq!(holder_alive(&p), Some(std::process::id()));
+        drop(held);
+        RunLock::acquire(&p, "r1").unwrap();
+    }
+
+    #[test]
+    fn a_dead_or_reused_pid_is_not_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        // Our own pid with a wrong start time: a reused pid.
+        std::fs::write(&p, format!("{} 1\n", std::process::id())).unwrap();
+        assert_eq!(holder_alive(&p), None);
+        std::fs::write(&p, "999999999 5\n").unwrap();
+        assert_eq!(holder_alive(&p), None);
+    }
+}
