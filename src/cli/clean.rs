@@ -1,0 +1,110 @@
+//! `orx clean RUN_ID|all [--keep-branch]`: remove runs and report the space freed.
+//!
+//! Cleaning takes the run's lock first, so it can never pull a worktree out from under a live
+//! run or race a resume: a busy run is refused (or, with `all`, skipped and reported). It
+//! removes the worktree, the `orx/<id>` branch (unless `--keep-branch`), the run's snapshot
+//! refs under `refs/orx/<id>/`, and the run folder.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::DirArg;
+use crate::error::{ErrorKind, OrxError};
+use crate::git::Repo;
+use crate::runner::setup::open_run;
+use crate::store::layout::RUNS_DIR;
+use crate::store::lock::RunLock;
+use crate::store::RunPaths;
+
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// A run id, or `all`.
+    pub target: String,
+    /// Keep the `orx/<id>` branch (and its commits).
+    #[arg(long)]
+    pub keep_branch: bool,
+    #[command(flatten)]
+    pub dir: DirArg,
+}
+
+pub fn run(a: CleanArgs) -> Result<i32, OrxError> {
+    let repo = Repo::discover(&a.dir.dir)?;
+    let ids: Vec<String> = if a.target == "all" {
+        let mut ids: Vec<String> = std::fs::read_dir(repo.root.join(RUNS_DIR))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    } else {
+        open_run(&repo, &a.target)?;
+        vec![a.target.clone()]
+    };
+    let mut freed = 0u64;
+    let mut cleaned = 0;
+    let mut out = std::io::stdout().lock();
+    for id in &ids {
+        match clean_one(&repo, id, a.keep_branch) {
+            Ok(bytes) => {
+                freed += bytes;
+                cleaned += 1;
+                let _ = writeln!(out, "removed {id}");
+            }
+            Err(e) if a.target == "all" && e.kind == ErrorKind::Busy => {
+                let _ = writeln!(out, "skipped {id}: {}", e.message);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let _ = writeln!(
+        out,
+        "cleaned {cleaned} run(s), freed {}",
+        human_bytes(freed)
+    );
+    Ok(0)
+}
+
+/// Remove one run; returns the bytes freed.
+pub fn clean_one(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64, OrxError> {
+    let paths = RunPaths::new(&repo.root, id);
+    let lock = RunLock::acquire(&paths.lock(), id)?;
+    let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree);
+    repo.remove_worktree(&paths.worktree)?;
+    if !keep_branch {
+        repo.delete_branch(&paths.branch())?;
+    }
+    repo.delete_refs_with_prefix(&format!("refs/orx/{id}/"))?;
+    drop(lock);
+    std::fs::remove_dir_all(&paths.dir).map_err(|e| OrxError::io("remove", &paths.dir, e))?;
+    Ok(bytes)
+}
+
+pub fn dir_size(p: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,232 @@
+//! `orx status [RUN_ID] [--json]`: the table of runs, or one run in detail.
+//!
+//! The table reads only each run's small `meta.json` (never the full state), so it stays fast
+//! with thousands of runs. A run whose meta says `running` but whose lock holder is gone (a
+//! crash, `kill -9`, a reboot) is shown as `interrupted`: the file cannot know it died, the
+//! lock can.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use super::DirArg;
+use crate::error::OrxError;
+use crate::git::Repo;
+use crate::report::render::secs;
+use crate::runner::setup::open_run;
+use crate::store::layout::RUNS_DIR;
+use crate::store::lock::holder_alive;
+use crate::store::meta::Meta;
+use crate::store::{RunPaths, RunState};
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Show this run in detail.
+    pub run_id: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub dir: DirArg,
+}
+
+pub fn run(a: StatusArgs) -> Result<i32, OrxError> {
+    let repo = Repo::discover(&a.dir.dir)?;
+    match &a.run_id {
+        Some(id) => detail(&repo, id, a.json),
+        None => table(&repo, a.json),
+    }
+}
+
+/// Every run's meta, newest first, with the live status corrected through the lock.
+pub fn list_runs(repo: &Repo) -> Vec<Meta> {
+    let dir = repo.root.join(RUNS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut metas: Vec<Meta> = entries
+        .flatten()
+        .filter_map(|e| {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let paths = RunPaths::new(&repo.root, &id);
+            let mut m = Meta::load(&paths.meta()).ok()?;
+            m.status = live_status(&m.status, &paths);
+            Some(m)
+        })
+        .collect();
+    metas.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    metas
+}
+
+fn live_status(status: &str, paths: &RunPaths) -> String {
+    if status == "running" && holder_alive(&paths.lock()).is_none() {
+        "interrupted".to_string()
+    } else {
+        status.to_string()
+    }
+}
+
+fn table(repo: &Repo, as_json: bool) -> Result<i32, OrxError> {
+    let metas = list_runs(repo);
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&metas).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(0);
+    }
+    if metas.is_empty() {
+        let _ = writeln!(out, "no runs yet; start one with `orx run \"task\"`");
+        return Ok(0);
+    }
+    let _ = writeln!(
+        out,
+        "{:<24} {:<12} {:<10} {:<8} {:>6}  TASK",
+        "ID", "STATUS", "STAGE", "ITEM", "AGE"
+    );
+    for m in metas {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<12} {:<10} {:<8} {:>6}  {}",
+            m.run_id,
+            m.status,
+            m.stage.as_deref().unwrap_or("-"),
+            m.item.as_deref().unwrap_or("-"),
+            age(&m.created_at),
+            m.task.chars().take(60).collect::<String>()
+        );
+    }
+    Ok(0)
+}
+
+/// "42s", "5m", "3h", "2d" since an RFC 3339 time.
+pub fn age(ts: &str) -> String {
+    let Ok(t) = humantime::parse_rfc3339_weak(ts) else {
+        return "?".into();
+    };
+    let s = SystemTime::now()
+        .duration_since(t)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
+    let paths = open_run(repo, id)?;
+    let mut state = RunState::load(&paths.state())?;
+    let status = live_status(state.status.as_str(), &paths);
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let mut v = serde_json::to_value(&state).unwrap_or_else(|_| json!({}));
+        v["live_status"] = json!(status);
+        v["pid"] = json!(holder_alive(&paths.lock()));
+        let _ = writeln!(out, "{v}");
+        return Ok(0);
+    }
+    state.task = crate::store::meta::headline(&state.task);
+    let _ = writeln!(out, "run       {}", state.run_id);
+    let _ = writeln!(
+        out,
+        "status    {status}{}",
+        holder_alive(&paths.lock())
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(out, "task      {}", state.task);
+    let _ = writeln!(
+        out,
+        "engine    {}{}",
+        state.engine,
+        state
+            .model
+            .as_ref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "branch    {} from {} ({})",
+        state.worktree.branch,
+        state.worktree.base_branch,
+        &state.worktree.base_sha[..state.worktree.base_sha.len().min(10)]
+    );
+    let _ = writeln!(out, "worktree  {}", state.worktree.path.display());
+    let _ = writeln!(
+        out,
+        "created   {} ({} ago), resumed {} time(s)",
+        state.created_at,
+        age(&state.created_at),
+        state.resumes
+    );
+    let _ = writeln!(
+        out,
+        "\nSTAGE      STATUS    ATTEMPTS  DURATION  TOKENS   COST"
+    );
+    for r in &state.stages {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<9} {:>8}  {:>8}  {:>6}  ${:.4}{}",
+            r.stage.as_str(),
+            format!("{:?}", r.status).to_lowercase(),
+            r.attempts,
+            secs(r.duration_ms),
+            r.usage.total_tokens(),
+            r.usage.cost_usd,
+            if state.current_stage == Some(r.stage) && status != "succeeded" {
+                "  ◀"
+            } else {
+                ""
+            }
+        );
+    }
+    if !state.items.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nITEM     STATUS       ATTEMPTS  GATES                    TITLE"
+        );
+        for i in &state.items {
+            let gates: Vec<String> = i
+                .gates
+                .iter()
+                .map(|g| format!("{}{}", g.name, if g.passed { "✓" } else { "✗" }))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{:<8} {:<12} {:>8}  {:<24} {}",
+                i.id,
+                format!("{:?}", i.status).to_lowercase(),
+                i.attempts,
+                gates.join(" "),
+                i.title
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nusage     {} in / {} out tokens, ${:.4}{}",
+        state.usage.input_tokens,
+        state.usage.output_tokens,
+        state.usage.cost_usd,
+        if state.usage.cost_estimated {
+            " (estimated)"
+        } else {
+            ""
+        }
+    );
+    if let Some(f) = &state.last_failure {
+        let _ = writeln!(out, "failure   [{}] {}: {}", f.stage, f.reason, f.message);
+        if let Some(p) = &f.evidence_path {
+            let _ = writeln!(out, "evidence  {}", paths.dir.join(p).display());
+        }
+    }
+    let _ = writeln!(out, "folder    {}", paths.dir.display());
+    Ok(0)
+}

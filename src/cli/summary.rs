@@ -1,0 +1,153 @@
+//! What `orx run` and `orx resume` print on stdout: the run id first, the summary last.
+//!
+//! Scripts rely on this shape: the first stdout line is `run <id>` (or, with `--json`, the
+//! first JSON line carries `run_id`), and the last is the summary (a JSON object with `"event":
+//! "summary"` under `--json`). Progress and diagnostics go to stderr.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::report::render::secs;
+use crate::report::{EventKind, OutputMode, Reporter, RunEvent};
+use crate::runner::RunOutcome;
+use crate::store::state::RunStatus;
+
+/// Prints `run <id>` on stdout as soon as the run has an id, then delegates.
+pub struct IdFirst<'a> {
+    inner: &'a mut dyn Reporter,
+    mode: OutputMode,
+    printed: bool,
+}
+
+impl<'a> IdFirst<'a> {
+    pub fn new(inner: &'a mut dyn Reporter, mode: OutputMode) -> Self {
+        IdFirst {
+            inner,
+            mode,
+            printed: false,
+        }
+    }
+}
+
+impl Reporter for IdFirst<'_> {
+    fn event(&mut self, ev: &RunEvent) {
+        if !self.printed
+            && self.mode != OutputMode::Json
+            && matches!(
+                ev.kind,
+                EventKind::RunStarted { .. } | EventKind::RunResumed { .. }
+            )
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "run {}", ev.run_id);
+            let _ = out.flush();
+            self.printed = true;
+        }
+        self.inner.event(ev);
+    }
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
+}
+
+/// The summary as a JSON value (also what `--json` prints last).
+pub fn summary_json(o: &RunOutcome) -> serde_json::Value {
+    let s = &o.state;
+    let gates: Vec<_> = s
+        .items
+        .iter()
+        .flat_map(|i| {
+            i.gates.iter().map(move |g| {
+                json!({"item": i.id, "gate": g.name, "passed": g.passed, "required": g.required,
+                       "exit_code": g.exit_code, "duration_ms": g.duration_ms, "log": g.log})
+            })
+        })
+        .collect();
+    json!({
+        "event": "summary",
+        "run_id": s.run_id,
+        "status": s.status,
+        "exit_code": o.exit_code(),
+        "task": crate::store::meta::headline(&s.task),
+        "branch": s.worktree.branch,
+        "worktree": s.worktree.path,
+        "base_branch": s.worktree.base_branch,
+        "pr_url": serde_json::Value::Null,
+        "duration_ms": o.duration_ms,
+        "usage": s.usage,
+        "cost_usd": s.usage.cost_usd,
+        "items": s.items.iter().map(|i| json!({"id": i.id, "title": i.title, "status": i.status, "attempts": i.attempts, "commit": i.commit})).collect::<Vec<_>>(),
+        "gates": gates,
+        "failure": s.last_failure,
+        "patch": "artifacts/patch.diff",
+    })
+}
+
+pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
+    let mut out = std::io::stdout().lock();
+    if mode == OutputMode::Json {
+        let _ = writeln!(out, "{}", summary_json(o));
+        return;
+    }
+    let s = &o.state;
+    let _ = writeln!(
+        out,
+        "run {} {} in {}",
+        s.run_id,
+        s.status.as_str(),
+        secs(o.duration_ms)
+    );
+    let _ = writeln!(
+        out,
+        "  branch    {} (worktree {})",
+        s.worktree.branch,
+        s.worktree.path.display()
+    );
+    if !s.items.is_empty() {
+        let items: Vec<String> = s
+            .items
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {} ({} attempt{})",
+                    i.id,
+                    format!("{:?}", i.status).to_lowercase(),
+                    i.attempts,
+                    if i.attempts == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  items     {}", items.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "  usage     {} tokens in, {} out, ${:.4}{}",
+        s.usage.input_tokens,
+        s.usage.output_tokens,
+        s.usage.cost_usd,
+        if s.usage.cost_estimated {
+            " (estimated)"
+        } else {
+            ""
+        }
+    );
+    let run_dir = format!("runs/{}", s.run_id);
+    match s.status {
+        RunStatus::Succeeded => {
+            let _ = writeln!(out, "  patch     {run_dir}/artifacts/patch.diff");
+            let _ = writeln!(out, "  merge     git merge {}", s.worktree.branch);
+        }
+        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Running => {
+            if let Some(f) = &s.last_failure {
+                if s.status == RunStatus::Failed {
+                    let _ = writeln!(out, "  failure   [{}] {}: {}", f.stage, f.reason, f.message);
+                    if let Some(p) = &f.evidence_path {
+                        let _ = writeln!(out, "  evidence  {run_dir}/{}", p.display());
+                    }
+                }
+            }
+            let _ = writeln!(out, "  resume    orx resume {}", s.run_id);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! orx: a local orchestrator for AI coding agents.
+//!
+//! A task goes through a staged state machine (plan → spec → decompose → implement → verify →
+//! review → ship → knowledge) in a git worktree of its own, with every step checkpointed under
+//! `runs/<id>/` so that `orx resume` continues exactly. The crate is laid out after
+//! shared/DESIGN.md: `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
+//! FSM, `stages` what each stage does, `agents` the executor seam, `exec` the one process
+//! supervisor, `gates` the quality gates, `git` every git call, `store` the run folder, and
+//! `report` the event stream's sinks.
+
+pub mod agents;
+pub mod backlog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod gates;
+pub mod git;
+pub mod prompts;
+pub mod report;
+pub mod review;
+pub mod runner;
+pub mod stages;
+pub mod store;

@@ -1,0 +1,528 @@
+//! The runner: drives one run through its pipeline, checkpointing every step.
+//!
+//! [`Run`] holds everything a stage needs (repository, worktree, config, state, event log,
+//! reporter) and the two primitives every stage goes through: [`Run::emit`] (the one event
+//! stream) and [`Run::call_agent`] (the one way to call an agent, which saves the prompt,
+//! streams the log, records usage, sessions and metrics). The loop in [`Run::drive`] is
+//! deliberately thin: it asks a stage to run, then asks the pure `fsm::next` where to go.
+//! `start` and `resume` differ only in how they build the `Run`; a resumed run re-enters the
+//! exact phase its `state.json` names, after putting the worktree back to the matching
+//! checkpoint or snapshot.
+
+pub mod fsm;
+pub mod setup;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::agents::fake::FakeCli;
+use crate::agents::{self, AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind, Mode};
+use crate::config::Config;
+use crate::error::{ErrorKind, OrxError, Result};
+use crate::exec::Control;
+use crate::git::{Repo, Worktree};
+use crate::report::event::EventKind;
+use crate::report::Reporter;
+use crate::store::events::EventLog;
+use crate::store::lock::RunLock;
+use crate::store::meta::Meta;
+use crate::store::metrics::{append_stage_metric, StageMetric};
+use crate::store::state::{FailureRecord, StageStatus};
+use crate::store::{now_rfc3339, RunPaths, RunState, RunStatus};
+use fsm::{Next, Stage, StageEnd};
+
+/// What `orx run` / `orx resume` hand back to the CLI.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub state: RunState,
+    pub duration_ms: u64,
+}
+
+impl RunOutcome {
+    pub fn exit_code(&self) -> i32 {
+        match self.state.status {
+            RunStatus::Succeeded => 0,
+            RunStatus::Interrupted => 130,
+            RunStatus::Failed | RunStatus::Running => 1,
+        }
+    }
+}
+
+/// A run being driven by this process.
+pub struct Run<'r> {
+    pub repo: Repo,
+    pub paths: RunPaths,
+    pub config: Config,
+    pub state: RunState,
+    pub wt: Worktree,
+    events: EventLog,
+    reporter: &'r mut dyn Reporter,
+    last_meta: Option<Meta>,
+    /// Set on resume: the first step puts the worktree back to its checkpoint.
+    pub needs_restore: bool,
+    /// Verify's accumulated time when the current stage began (see `end_stage`).
+    verify_ms_at_begin: u64,
+    started: Instant,
+    _lock: RunLock,
+}
+
+impl<'r> Run<'r> {
+    /// Assemble a run from its parts (used by `setup`).
+    pub(crate) fn assemble(
+        repo: Repo,
+        paths: RunPaths,
+        config: Config,
+        state: RunState,
+        lock: RunLock,
+        reporter: &'r mut dyn Reporter,
+    ) -> Result<Run<'r>> {
+        let events = EventLog::open(&paths.events(), &paths.id)?;
+        let wt = repo.worktree(&state.worktree.path);
+        Ok(Run {
+            repo,
+            paths,
+            config,
+            state,
+            wt,
+            events,
+            reporter,
+            last_meta: None,
+            needs_restore: false,
+            verify_ms_at_begin: 0,
+            started: Instant::now(),
+            _lock: lock,
+        })
+    }
+
+    /// Append an event to the history and hand it to the reporter.
+    pub fn emit(&mut self, kind: EventKind) -> Result<()> {
+        let ev = self.events.append(kind)?;
+        self.reporter.event(&ev);
+        Ok(())
+    }
+
+    /// Persist `state.json` (and `meta.json` when its summary changed).
+    pub fn save(&mut self) -> Result<()> {
+        self.state.save(&self.paths.state())?;
+        let meta = Meta::from_state(&self.state);
+        let changed = match &self.last_meta {
+            Some(m) => {
+                m.status != meta.status
+                    || m.stage != meta.stage
+                    || m.item != meta.item
+                    || m.finished_at != meta.finished_at
+            }
+            None => true,
+        };
+        if changed {
+            meta.save(&self.paths.meta())?;
+            self.last_meta = Some(meta);
+        }
+        Ok(())
+    }
+
+    /// Record why the run (or a stage) failed.
+    pub fn fail(&mut self, stage: Stage, item: Option<&str>, reason: &str, message: String) {
+        self.state.last_failure = Some(FailureRecord {
+            stage,
+            item: item.map(String::from),
+            reason: reason.to_string(),
+            message,
+            evidence_path: None,
+        });
+    }
+
+    /// Drive the run until it succeeds, fails, or is interrupted.
+    pub fn drive(mut self) -> Result<RunOutcome> {
+        let stages = self.state.stage_names();
+        loop {
+            if crate::exec::interrupt_requested() {
+                return self.stop_interrupted();
+            }
+            let Some(stage) = self.state.current_stage else {
+                break;
+            };
+            self.begin_stage(stage)?;
+            self.verify_ms_at_begin = self
+                .state
+                .stage(Stage::Verify)
+                .map(|r| r.duration_ms)
+                .unwrap_or(0);
+            let t0 = Instant::now();
+            let end = match stage {
+                Stage::Plan => crate::stages::text::run(&mut self, Stage::Plan),
+                Stage::Spec => crate::stages::text::run(&mut self, Stage::Spec),
+                Stage::Decompose => crate::stages::decompose::run(&mut self),
+                Stage::Implement | Stage::Verify => crate::stages::implement::run(&mut self),
+                Stage::Review => crate::stages::review::run(&mut self),
+                Stage::Ship => crate::stages::ship::run(&mut self),
+                Stage::Knowledge => crate::stages::knowledge::run(&mut self),
+            };
+            let end = match end {
+                Ok(end) => end,
+                Err(e) if e.kind == ErrorKind::Interrupted => return self.stop_interrupted(),
+                Err(e) => {
+                    // orx itself failed: record it so `status` shows why, keep it resumable.
+                    self.fail(stage, None, "orx_error", e.message.clone());
+                    self.end_stage(stage, StageStatus::Failed, t0)?;
+                    self.finish(RunStatus::Failed)?;
+                    return Err(e);
+                }
+            };
+            let status = if end == StageEnd::Failed {
+                StageStatus::Failed
+            } else {
+                StageStatus::Done
+            };
+            self.end_stage(stage, status, t0)?;
+            match fsm::next(&stages, stage, end) {
+                Next::Stage(s) => {
+                    if s == Stage::Implement {
+                        // A review loop re-opens implement and verify.
+                        for st in [Stage::Implement, Stage::Verify] {
+                            if let Some(r) = self.state.stage_mut(st) {
+                                r.status = StageStatus::Pending;
+                            }
+                        }
+                    }
+                    self.state.current_stage = Some(s);
+                    self.state.current_item = None;
+                    self.save()?;
+                }
+                Next::Succeeded => {
+                    self.state.current_stage = None;
+                    return self.finish(RunStatus::Succeeded);
+                }
+                Next::Failed => return self.finish(RunStatus::Failed),
+            }
+        }
+        self.finish(RunStatus::Succeeded)
+    }
+
+    fn begin_stage(&mut self, stage: Stage) -> Result<()> {
+        let rec = self
+            .state
+            .stage_mut(stage)
+            .ok_or_else(|| OrxError::state(format!("stage {stage} is not in this pipeline")))?;
+        if rec.status == StageStatus::Running {
+            return Ok(()); // resumed mid-stage
+        }
+        rec.status = StageStatus::Running;
+        if rec.started_at.is_none() {
+            rec.started_at = Some(now_rfc3339());
+        }
+        self.save()?;
+        self.emit(EventKind::StageStarted {
+            stage: stage.to_string(),
+        })
+    }
+
+    fn end_stage(&mut self, stage: Stage, status: StageStatus, t0: Instant) -> Result<()> {
+        let elapsed = t0.elapsed().as_millis() as u64;
+        let mut touched = vec![stage];
+        if stage == Stage::Implement || stage == Stage::Verify {
+            touched = vec![Stage::Implement, Stage::Verify];
+        }
+        // Implement's wall time includes the gate runs, which verify already accounted for.
+        let verify_ms = self
+            .state
+            .stage(Stage::Verify)
+            .map(|r| r.duration_ms)
+            .unwrap_or(0);
+        let own = if touched.len() > 1 {
+            elapsed.saturating_sub(verify_ms.saturating_sub(self.verify_ms_at_begin))
+        } else {
+            elapsed
+        };
+        for st in &touched {
+            if let Some(rec) = self.state.stage_mut(*st) {
+                rec.status = status;
+                rec.finished_at = Some(now_rfc3339());
+                if *st != Stage::Verify {
+                    rec.duration_ms += own;
+                }
+            }
+        }
+        self.save()?;
+        for st in touched {
+            if self.state.stage(st).is_some() {
+                let duration_ms = if st == Stage::Verify {
+                    verify_ms.saturating_sub(self.verify_ms_at_begin)
+                } else {
+                    own
+                };
+                self.emit(EventKind::StageFinished {
+                    stage: st.to_string(),
+                    status: format!("{status:?}").to_lowercase(),
+                    duration_ms,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_interrupted(mut self) -> Result<RunOutcome> {
+        self.state.status = RunStatus::Interrupted;
+        self.save()?;
+        self.emit(EventKind::RunFinished {
+            status: "interrupted".into(),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            reason: Some("interrupted".into()),
+            message: Some(format!("resume with `orx resume {}`", self.paths.id)),
+        })?;
+        self.write_run_metrics();
+        Ok(RunOutcome {
+            state: self.state.clone(),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        })
+    }
+
+    fn finish(&mut self, status: RunStatus) -> Result<RunOutcome> {
+        self.state.status = status;
+        self.state.finished_at = Some(now_rfc3339());
+        if status == RunStatus::Succeeded {
+            self.state.current_item = None;
+        }
+        self.save()?;
+        let (reason, message) = match (&self.state.last_failure, status) {
+            (Some(f), RunStatus::Failed) => (Some(f.reason.clone()), Some(f.message.clone())),
+            _ => (None, None),
+        };
+        self.emit(EventKind::RunFinished {
+            status: status.as_str().into(),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            reason,
+            message,
+        })?;
+        self.write_run_metrics();
+        Ok(RunOutcome {
+            state: self.state.clone(),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        })
+    }
+
+    fn write_run_metrics(&self) {
+        let stages: Vec<_> = self
+            .state
+            .stages
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "stage": r.stage, "status": r.status, "attempts": r.attempts,
+                    "duration_ms": r.duration_ms, "usage": r.usage,
+                })
+            })
+            .collect();
+        let items: Vec<_> = self
+            .state
+            .items
+            .iter()
+            .map(|i| serde_json::json!({"id": i.id, "status": i.status, "attempts": i.attempts}))
+            .collect();
+        let body = serde_json::json!({
+            "version": 1,
+            "run_id": self.state.run_id,
+            "status": self.state.status,
+            "created_at": self.state.created_at,
+            "finished_at": self.state.finished_at,
+            "resumes": self.state.resumes,
+            "usage": self.state.usage,
+            "stages": stages,
+            "items": items,
+        });
+        let _ = crate::store::atomic::write_json_atomic(&self.paths.run_metrics(), &body);
+    }
+
+    /// The executor and model for a stage key, after `stages:` routing.
+    pub fn route(&self, stage_key: &str) -> (String, Option<String>) {
+        let ov = self.config.stages.get(stage_key);
+        let executor = ov
+            .and_then(|o| o.executor.clone())
+            .unwrap_or_else(|| self.state.engine.clone());
+        let model = ov
+            .and_then(|o| o.model.clone())
+            .or_else(|| self.state.model.clone())
+            .or_else(|| {
+                self.config
+                    .executors
+                    .get(&executor)
+                    .and_then(|e| e.default.model.clone())
+            });
+        (executor, model)
+    }
+
+    /// Call the agent for one stage step. Failed agents are an `Ok` outcome; only an interrupt
+    /// (or orx's own failure) is an `Err`.
+    pub fn call_agent(
+        &mut self,
+        stage_key: &str,
+        item: Option<&str>,
+        n: u32,
+        mode: Mode,
+        prompt: String,
+    ) -> Result<AgentOutcome> {
+        let (executor, model) = self.route(stage_key);
+        let cli = build_cli(&executor, &self.state)?;
+        let name = match item {
+            Some(i) => format!("{stage_key}_{i}_{n}"),
+            None if n > 1 => format!("{stage_key}_{n}"),
+            None => stage_key.to_string(),
+        };
+        let prompt_path = self.paths.prompt(&name);
+        std::fs::write(&prompt_path, &prompt)
+            .map_err(|e| OrxError::io("write", &prompt_path, e))?;
+        let ov = self.config.stages.get(stage_key);
+        let timeout = ov
+            .and_then(|o| o.timeout)
+            .or_else(|| self.config.executors.get(&executor).and_then(|e| e.timeout))
+            .unwrap_or(self.config.engine.timeout);
+        let idle = ov
+            .and_then(|o| o.idle_timeout)
+            .or_else(|| {
+                self.config
+                    .executors
+                    .get(&executor)
+                    .and_then(|e| e.idle_timeout)
+            })
+            .or(self.config.engine.idle_timeout);
+        let session_key = |st: &str| match item {
+            Some(i) => format!("{st}:{i}"),
+            None => st.to_string(),
+        };
+        let resume_session = if stage_key == "fix" {
+            self.state
+                .sessions
+                .get(&session_key("fix"))
+                .or_else(|| self.state.sessions.get(&session_key("implement")))
+                .cloned()
+        } else {
+            None
+        };
+        let req = AgentRequest {
+            run_id: self.paths.id.clone(),
+            stage: stage_key.to_string(),
+            item: item.map(String::from),
+            n,
+            mode,
+            prompt,
+            model: model.clone(),
+            cwd: self.state.worktree.path.clone(),
+            resume_session,
+            timeout: Some(std::time::Duration::from_secs(timeout.max(1))),
+            idle_timeout: idle.map(std::time::Duration::from_secs),
+            stdout_log: self.paths.log(&format!("agent_{name}.jsonl")),
+            stderr_log: self.paths.log(&format!("agent_{name}.stderr")),
+        };
+        let started_at = now_rfc3339();
+        let stage_name = stage_key.to_string();
+        let item_name = item.map(String::from);
+        let mut emit_error: Option<OrxError> = None;
+        let outcome = agents::invoke(cli.as_ref(), &req, &mut |ev: &AgentEvent| {
+            let kind = EventKind::Agent {
+                stage: stage_name.clone(),
+                item: item_name.clone(),
+                agent: ev.clone(),
+            };
+            if let Err(e) = self.emit(kind) {
+                emit_error.get_or_insert(e);
+            }
+            Control::Continue
+        });
+        if let Some(e) = emit_error {
+            return Err(e);
+        }
+        if let Some(sid) = &outcome.session_id {
+            self.state
+                .sessions
+                .insert(session_key(stage_key), sid.clone());
+        }
+        self.state.usage.add(&outcome.usage);
+        if let Some(st) = self.state.current_stage {
+            if let Some(rec) = self.state.stage_mut(st) {
+                rec.usage.add(&outcome.usage);
+                rec.attempts += 1;
+            }
+        }
+        append_stage_metric(
+            &self.paths.stage_metrics(),
+            &StageMetric {
+                stage: stage_key.to_string(),
+                item: item.map(String::from),
+                attempt: n,
+                status: outcome
+                    .failure
+                    .map(|f| f.as_str().to_string())
+                    .unwrap_or_else(|| "ok".into()),
+                started_at,
+                duration_ms: outcome.duration_ms,
+                executor: executor.clone(),
+                model,
+                usage: outcome.usage.clone(),
+            },
+        )?;
+        self.emit(EventKind::AgentFinished {
+            stage: stage_key.to_string(),
+            item: item.map(String::from),
+            ok: outcome.succeeded(),
+            failure: outcome.failure.map(|f| f.as_str().to_string()),
+            message: outcome.message.clone(),
+            duration_ms: outcome.duration_ms,
+            usage: outcome.usage.clone(),
+        })?;
+        self.save()?;
+        if outcome.failure == Some(FailureKind::Interrupted) {
+            return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"));
+        }
+        Ok(outcome)
+    }
+
+    /// Variables shared by every prompt.
+    pub fn base_vars(&self) -> BTreeMap<&'static str, String> {
+        let read =
+            |name: &str| std::fs::read_to_string(self.paths.context(name)).unwrap_or_default();
+        let mut v = BTreeMap::new();
+        v.insert("task", self.state.task.clone());
+        v.insert("plan", read("plan.md"));
+        v.insert("spec", read("spec.md"));
+        v.insert("project_map", read("project_map.md"));
+        v.insert("lessons", read("lessons.md"));
+        v.insert("decisions", read("decisions.md"));
+        v.insert(
+            "review_summary",
+            self.state.review_summary.clone().unwrap_or_default(),
+        );
+        v
+    }
+
+    /// Render a stage template with `vars`; unknown placeholders become a warning.
+    pub fn prompt(
+        &mut self,
+        template: &str,
+        vars: &BTreeMap<&'static str, String>,
+    ) -> Result<String> {
+        let t = crate::prompts::template(&self.repo.root, template)?;
+        let (text, unknown) = crate::prompts::render(&t, vars);
+        if !unknown.is_empty() {
+            self.emit(EventKind::Warning {
+                message: format!(
+                    "prompt `{template}` uses unknown placeholders: {}",
+                    unknown.join(", ")
+                ),
+            })?;
+        }
+        Ok(text)
+    }
+}
+
+/// The executor named in config, as a CLI orx can drive.
+pub fn build_cli(executor: &str, state: &RunState) -> Result<Box<dyn AgentCli>> {
+    match executor {
+        "fake" => Ok(Box::new(FakeCli::new(state.scenario.clone()))),
+        "claude" | "codex" | "gemini" | "cursor" => Err(OrxError::config(format!(
+            "executor `{executor}` is not available in this orx build yet"
+        ))
+        .with_hint("use `--engine fake` (or engine.type: fake) until the real executors land")),
+        other => Err(OrxError::config(format!("unknown executor `{other}`"))
+            .with_hint("known executors: fake, claude, codex, gemini, cursor")),
+    }
+}

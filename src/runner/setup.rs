@@ -1,0 +1,361 @@
+//! Building a [`Run`]: a fresh one for `orx run`, or one rebuilt from disk for `orx resume`.
+//!
+//! Start resolves every input once (repository, config, task text, engine, base branch and its
+//! sha, scenario path) and records the result in `state.json`, so a resume never re-resolves a
+//! moving target such as a branch that advanced. Bad input is rejected *before* anything is
+//! created on disk. Resume refuses a live run (lock), a finished one and a corrupt state, then
+//! re-enters the recorded phase; items that failed get a fresh fix budget, because resuming a
+//! failed run means "try again now that I fixed the cause or raised the limits".
+
+use std::path::{Path, PathBuf};
+
+use super::fsm::{pipeline_stages, Stage};
+use super::{Run, RunOutcome};
+use crate::config::{self, ConfigSource, LoadedConfig};
+use crate::error::{OrxError, Result};
+use crate::gates::{gate_program, program_exists};
+use crate::git::Repo;
+use crate::report::event::EventKind;
+use crate::report::Reporter;
+use crate::store::layout::{is_valid_run_id, RUNS_DIR, WORKTREES_DIR};
+use crate::store::lock::RunLock;
+use crate::store::state::{
+    ItemPhase, ItemStatus, StageRecord, StageStatus, WorktreeInfo, STATE_VERSION,
+};
+use crate::store::{new_run_id, now_rfc3339, RunPaths, RunState, RunStatus};
+
+/// Everything `orx run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Where to look for the repository (`--dir`, default the current folder).
+    pub dir: PathBuf,
+    /// The task, or `@path` to read it from a file.
+    pub task: String,
+    pub engine: Option<String>,
+    pub model: Option<String>,
+    pub base_branch: Option<String>,
+    pub config: Option<PathBuf>,
+    pub scenario: Option<PathBuf>,
+    pub pipeline: String,
+}
+
+/// Read the task argument: literal text, or `@file`.
+pub fn read_task(arg: &str) -> Result<String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => {
+            let p = Path::new(path);
+            std::fs::read_to_string(p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    OrxError::usage(format!("task file {path} does not exist")).with_hint(
+                        "give the path of a markdown file after @, or the task text itself",
+                    )
+                } else {
+                    OrxError::io("read task file", p, e)
+                }
+            })?
+        }
+        None => arg.to_string(),
+    };
+    if text.trim().is_empty() {
+        return Err(OrxError::usage("the task is empty")
+            .with_hint("describe what to do: orx run \"add a --json flag to status\""));
+    }
+    Ok(text)
+}
+
+/// Describe where the config came from, for the run header and the note on stderr.
+pub fn config_note(loaded: &LoadedConfig) -> String {
+    match &loaded.source {
+        ConfigSource::File(p) => format!("config {}", p.display()),
+        ConfigSource::Defaults { workspace } => format!(
+            "no orx.yaml: built-in defaults for a {workspace} workspace (run `orx init` to write one)"
+        ),
+    }
+}
+
+/// Check what can be checked before anything is written: executor known, gate programs present.
+fn preflight(cfg: &config::Config, engine: &str) -> Result<()> {
+    super::build_cli(engine, &placeholder_state())?;
+    for (i, gate) in cfg.gates.iter().enumerate() {
+        if !gate.enabled {
+            continue;
+        }
+        if let Some(program) = gate_program(gate) {
+            if !program_exists(&program) {
+                return Err(OrxError::config(format!(
+                    "gate `{}` needs `{program}`, which is not on PATH",
+                    gate.name
+                ))
+                .with_hint(format!(
+                    "install {program}, or set gates[{i}].enabled: false in orx.yaml"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn placeholder_state() -> RunState {
+    RunState {
+        version: STATE_VERSION,
+        run_id: String::new(),
+        task: String::new(),
+        status: RunStatus::Running,
+        pipeline: String::new(),
+        stages: Vec::new(),
+        current_stage: None,
+        current_item: None,
+        items: Vec::new(),
+        worktree: WorktreeInfo {
+            path: PathBuf::new(),
+            branch: String::new(),
+            base_branch: String::new(),
+            base_sha: String::new(),
+        },
+        engine: String::new(),
+        model: None,
+        config_path: None,
+        scenario: None,
+        sessions: Default::default(),
+        usage: Default::default(),
+        decompose_attempts: 0,
+        review_rounds: 0,
+        review_summary: None,
+        last_failure: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+        finished_at: None,
+        resumes: 0,
+    }
+}
+
+/// `orx run`: validate everything, create the run, drive it.
+pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
+    let repo = Repo::discover(&opts.dir)?;
+    let loaded = config::load(&repo.root, opts.config.as_deref())?;
+    let task = read_task(&opts.task)?;
+    let cfg = loaded.config.clone();
+    let engine = opts
+        .engine
+        .clone()
+        .unwrap_or_else(|| cfg.engine.kind.clone());
+    let stages = pipeline_stages(&opts.pipeline, &cfg.pipelines)?;
+    let scenario = match (&opts.scenario, &cfg.engine.scenario) {
+        (Some(p), _) => Some(absolute(p)?),
+        (None, Some(p)) => Some(loaded.base_dir.join(p)),
+        (None, None) => None,
+    };
+    if let Some(s) = &scenario {
+        // A malformed or missing scenario is a usage/config error now, not a failed run later.
+        crate::agents::scenario::load_scenario(s)?;
+    }
+    preflight(&cfg, &engine)?;
+    for key in [
+        "plan",
+        "spec",
+        "decompose",
+        "implement",
+        "fix",
+        "review",
+        "knowledge_update",
+    ] {
+        if let Some(exe) = cfg.stages.get(key).and_then(|o| o.executor.as_deref()) {
+            super::build_cli(exe, &placeholder_state())?;
+        }
+    }
+    let base_branch = match opts.base_branch.clone().or(cfg.git.base_branch.clone()) {
+        Some(b) => b,
+        None => repo.current_branch()?.unwrap_or_else(|| "HEAD".to_string()),
+    };
+    let base_sha = repo.resolve_commit(&base_branch)?;
+
+    let id = new_run_id();
+    let paths = RunPaths::new(&repo.root, &id);
+    repo.ensure_excluded(&[&format!("/{RUNS_DIR}/"), &format!("/{WORKTREES_DIR}/")])?;
+    paths.create()?;
+    let lock = RunLock::acquire(&paths.lock(), &id)?;
+    let now = now_rfc3339();
+    let mut state = RunState {
+        version: STATE_VERSION,
+        run_id: id.clone(),
+        task: task.clone(),
+        status: RunStatus::Running,
+        pipeline: opts.pipeline.clone(),
+        stages: stages
+            .iter()
+            .map(|s| StageRecord {
+                stage: *s,
+                status: StageStatus::Pending,
+                started_at: None,
+                finished_at: None,
+                attempts: 0,
+                duration_ms: 0,
+                usage: Default::default(),
+            })
+            .collect(),
+        current_stage: stages.first().copied(),
+        current_item: None,
+        items: Vec::new(),
+        worktree: WorktreeInfo {
+            path: paths.worktree.clone(),
+            branch: paths.branch(),
+            base_branch: base_branch.clone(),
+            base_sha: base_sha.clone(),
+        },
+        engine: engine.clone(),
+        model: opts.model.clone().or(cfg.engine.model.clone()),
+        config_path: match &loaded.source {
+            ConfigSource::File(p) => Some(absolute(p)?),
+            ConfigSource::Defaults { .. } => None,
+        },
+        scenario,
+        ..placeholder_state()
+    };
+    state.created_at = now.clone();
+    state.updated_at = now;
+    std::fs::write(paths.context("task.md"), &task)
+        .map_err(|e| OrxError::io("write", &paths.context("task.md"), e))?;
+    // Written before the worktree exists, so a crash here is still visible and cleanable.
+    state.save(&paths.state())?;
+    repo.add_worktree(&paths.worktree, &paths.branch(), &base_sha)?;
+    write_project_map(&paths.worktree, &paths.context("project_map.md"));
+
+    let mut run = Run::assemble(repo, paths, cfg, state, lock, reporter)?;
+    run.save()?;
+    run.emit(EventKind::RunStarted {
+        task,
+        engine,
+        pipeline: opts.pipeline.clone(),
+        branch: run.state.worktree.branch.clone(),
+        worktree: run.state.worktree.path.display().to_string(),
+        base_branch,
+        config: config_note(&loaded),
+    })?;
+    run.drive()
+}
+
+/// `orx resume`: rebuild the run from disk and continue where it stopped.
+pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
+    let repo = Repo::discover(dir)?;
+    let paths = open_run(&repo, run_id)?;
+    let lock = RunLock::acquire(&paths.lock(), run_id)?;
+    let mut state = RunState::load(&paths.state())?;
+    if state.status == RunStatus::Succeeded {
+        return Err(OrxError::state(format!(
+            "run {run_id} already finished (succeeded); there is nothing to resume"
+        ))
+        .with_hint("start a new run with `orx run`"));
+    }
+    let loaded = config::load(&repo.root, state.config_path.as_deref())?;
+    if !state.worktree.path.exists() {
+        // The worktree folder was deleted: re-attach it to the run branch, nothing is lost.
+        repo.add_worktree(
+            &state.worktree.path,
+            &state.worktree.branch,
+            &state.worktree.base_sha,
+        )?;
+    }
+    state.status = RunStatus::Running;
+    state.resumes += 1;
+    state.finished_at = None;
+    if state.current_stage.is_none() {
+        state.current_stage = state.stages.first().map(|r| r.stage);
+    }
+    for item in &mut state.items {
+        match item.status {
+            ItemStatus::Failed | ItemStatus::Stuck => {
+                item.status = ItemStatus::InProgress;
+                item.phase = Some(ItemPhase::Agent {
+                    attempt: item.attempts + 1,
+                });
+                item.fix_budget_start = item.attempts;
+                item.signatures.clear();
+            }
+            ItemStatus::Blocked => item.status = ItemStatus::Pending,
+            _ => {}
+        }
+    }
+    let in_progress = state
+        .items
+        .iter()
+        .any(|i| i.status == ItemStatus::InProgress);
+    let stage = state.current_stage;
+    let item = state.current_item.clone();
+    let resumes = state.resumes;
+    let mut run = Run::assemble(repo, paths, loaded.config, state, lock, reporter)?;
+    if in_progress && matches!(stage, Some(Stage::Implement | Stage::Verify)) {
+        run.needs_restore = true;
+    } else {
+        // Back to the last checkpoint: whatever an interrupted step left behind is dropped.
+        run.wt.reset_hard("HEAD")?;
+    }
+    run.save()?;
+    run.emit(EventKind::RunResumed {
+        stage: stage.map(|s| s.to_string()),
+        item,
+        resumes,
+    })?;
+    run.drive()
+}
+
+/// The paths of an existing run, or a usage error for an unknown or malformed id.
+pub fn open_run(repo: &Repo, run_id: &str) -> Result<RunPaths> {
+    if !is_valid_run_id(run_id) {
+        return Err(OrxError::usage(format!("`{run_id}` is not a run id"))
+            .with_hint("run ids look like 20261121-120059-a1b2c3; list them with `orx status`"));
+    }
+    let paths = RunPaths::new(&repo.root, run_id);
+    if !paths.dir.is_dir() {
+        return Err(OrxError::usage(format!("unknown run id `{run_id}`"))
+            .with_hint("list runs with `orx status`"));
+    }
+    Ok(paths)
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| OrxError::internal(e.to_string()))?;
+    Ok(cwd.join(p))
+}
+
+/// A bounded listing of the worktree's files for the planning prompts.
+fn write_project_map(root: &Path, out: &Path) {
+    const MAX: usize = 400;
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == ".git" || name == "node_modules" || name == "target" {
+                continue;
+            }
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                files.push(rel.display().to_string());
+            }
+        }
+        if files.len() > MAX {
+            break;
+        }
+    }
+    files.sort();
+    let total = files.len();
+    files.truncate(MAX);
+    let mut text = format!(
+        "# Project map\n\n{total} files{}\n\n",
+        if total > MAX { " (first 400)" } else { "" }
+    );
+    for f in files {
+        text.push_str(&format!("- {f}\n"));
+    }
+    let _ = std::fs::write(out, text);
+}

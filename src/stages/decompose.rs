@@ -1,0 +1,72 @@
+//! Decompose: the agent splits the spec into backlog items, which orx validates.
+//!
+//! The answer must parse as a backlog with unique ids, known dependencies and no cycles. An
+//! invalid answer gets exactly one retry, with the validation error as feedback in the prompt;
+//! a second invalid answer fails the run with that error. The retry count lives in
+//! `state.decompose_attempts`, so a resume does not grant extra tries.
+
+use crate::agents::Mode;
+use crate::backlog::{parse_backlog, to_yaml, validate, Backlog};
+use crate::error::{OrxError, Result};
+use crate::report::event::EventKind;
+use crate::runner::fsm::{Stage, StageEnd};
+use crate::runner::Run;
+
+const MAX_TRIES: u32 = 2;
+
+pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+    loop {
+        let n = run.state.decompose_attempts + 1;
+        let mut vars = run.base_vars();
+        let feedback = match (&run.state.last_failure, n) {
+            (Some(f), n) if n > 1 && f.reason == "invalid_backlog" => format!(
+                "\n## Your previous answer was rejected\n\n{}\n\nReturn a corrected YAML block.\n",
+                f.message
+            ),
+            _ => String::new(),
+        };
+        vars.insert("feedback", feedback);
+        let prompt = run.prompt("decompose", &vars)?;
+        let outcome = run.call_agent("decompose", None, n, Mode::Text, prompt)?;
+        if !outcome.succeeded() {
+            return Ok(super::agent_failed(run, Stage::Decompose, None, &outcome));
+        }
+        let parsed: std::result::Result<Backlog, String> =
+            parse_backlog(&outcome.final_text).and_then(|b| validate(&b).map(|_| b));
+        run.state.decompose_attempts = n;
+        match parsed {
+            Ok(backlog) => {
+                let path = run.paths.context("backlog.yaml");
+                std::fs::write(&path, to_yaml(&backlog))
+                    .map_err(|e| OrxError::io("write", &path, e))?;
+                run.state.items = backlog
+                    .items
+                    .iter()
+                    .map(|i| super::item_state(i, 0))
+                    .collect();
+                if run
+                    .state
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|f| f.reason == "invalid_backlog")
+                {
+                    run.state.last_failure = None;
+                }
+                run.save()?;
+                let ids = backlog.items.iter().map(|i| i.id.clone()).collect();
+                run.emit(EventKind::BacklogReady { items: ids })?;
+                return Ok(StageEnd::Done);
+            }
+            Err(err) => {
+                run.fail(Stage::Decompose, None, "invalid_backlog", err.clone());
+                run.save()?;
+                run.emit(EventKind::Warning {
+                    message: format!("decompose answer {n} rejected: {err}"),
+                })?;
+                if n >= MAX_TRIES {
+                    return Ok(StageEnd::Failed);
+                }
+            }
+        }
+    }
+}

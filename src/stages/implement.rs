@@ -1,0 +1,563 @@
+//! Implement and verify: each backlog item, in dependency order, through its fix loop.
+//!
+//! An item moves through three checkpointed phases, recorded in `state.json` *before* each
+//! step starts, so `orx resume` re-enters exactly where a crash left it:
+//!
+//! - `Agent{n}`: attempt n (1 = implement, ≥2 = fix) asks the agent to edit the worktree. When
+//!   it returns, the worktree is snapshotted (a dangling commit kept alive by a ref) without
+//!   touching the branch. An attempt that changed nothing is a failed attempt.
+//! - `Verify{n}`: every enabled gate runs; the evidence of each failing one is kept.
+//! - `Commit{n}`: the snapshot becomes the item's checkpoint commit on `orx/<run_id>`.
+//!
+//! On resume the worktree is first put back to the snapshot of the last completed attempt (or
+//! the item's base commit), so an interrupted attempt is re-run from the same starting point
+//! and the final patch equals that of an uninterrupted run. Completed attempts are never
+//! forgotten: the count and the failure signatures survive. An item stops as `stuck` when
+//! `run.stuck_threshold` consecutive attempts fail with the same signature, and as `failed` when
+//! its fix budget is spent.
+
+use std::collections::BTreeMap;
+
+use crate::agents::Mode;
+use crate::error::{OrxError, Result};
+use crate::gates::{self, GateContext, GateResult};
+use crate::report::event::EventKind;
+use crate::runner::fsm::{Stage, StageEnd};
+use crate::runner::Run;
+use crate::store::state::{FailureRecord, ItemPhase, ItemStatus};
+
+const EMPTY_DIFF: &str = "empty_diff";
+
+pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+    if run.state.items.is_empty() {
+        // fast-fix (or any pipeline without decompose): the task is the one item.
+        let def = crate::backlog::Item {
+            id: "W001".into(),
+            title: crate::store::meta::headline(&run.state.task),
+            objective: run.state.task.clone(),
+            acceptance: Vec::new(),
+            files_hint: Vec::new(),
+            depends_on: Vec::new(),
+        };
+        run.state.items.push(super::item_state(&def, 0));
+        run.save()?;
+    }
+    let mut any_failed = false;
+    while let Some(id) = next_item(run) {
+        let ok = run_item(run, &id)?;
+        if !ok {
+            any_failed = true;
+            let agent_broke = run.state.last_failure.as_ref().is_some_and(|f| {
+                f.reason != "stuck" && f.reason != "gates_failed" && f.reason != EMPTY_DIFF
+            });
+            if run.config.run.stop_on_first_failure || agent_broke {
+                break;
+            }
+        }
+    }
+    block_dependents(run)?;
+    let done = run.state.items.iter().all(|i| i.status == ItemStatus::Done);
+    if done && !any_failed {
+        Ok(StageEnd::Done)
+    } else {
+        Ok(StageEnd::Failed)
+    }
+}
+
+/// The in-progress item (resume), else the first pending item whose dependencies are done.
+fn next_item(run: &mut Run<'_>) -> Option<String> {
+    if let Some(i) = run
+        .state
+        .items
+        .iter()
+        .find(|i| i.status == ItemStatus::InProgress)
+    {
+        return Some(i.id.clone());
+    }
+    let done: Vec<String> = run
+        .state
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Done)
+        .map(|i| i.id.clone())
+        .collect();
+    run.state
+        .items
+        .iter()
+        .find(|i| i.status == ItemStatus::Pending && i.depends_on.iter().all(|d| done.contains(d)))
+        .map(|i| i.id.clone())
+}
+
+/// Pending items that can no longer start (a dependency failed) become `blocked`.
+fn block_dependents(run: &mut Run<'_>) -> Result<()> {
+    loop {
+        let bad: Vec<String> = run
+            .state
+            .items
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.status,
+                    ItemStatus::Failed | ItemStatus::Stuck | ItemStatus::Blocked
+                )
+            })
+            .map(|i| i.id.clone())
+            .collect();
+        let mut changed = false;
+        for item in &mut run.state.items {
+            if item.status == ItemStatus::Pending && item.depends_on.iter().any(|d| bad.contains(d))
+            {
+                item.status = ItemStatus::Blocked;
+                item.note = Some("a dependency did not finish".into());
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    run.save()
+}
+
+/// Drive one item to done (true) or to a recorded failure (false).
+fn run_item(run: &mut Run<'_>, id: &str) -> Result<bool> {
+    let item = run
+        .state
+        .item(id)
+        .cloned()
+        .ok_or_else(|| OrxError::internal(format!("no item {id}")))?;
+    if item.status == ItemStatus::Pending {
+        let head = run.wt.head()?;
+        if let Some(it) = run.state.item_mut(id) {
+            it.status = ItemStatus::InProgress;
+            it.base_commit = Some(head);
+            it.phase = Some(ItemPhase::Agent { attempt: 1 });
+        }
+        run.state.current_item = Some(id.to_string());
+        run.save()?;
+        run.emit(EventKind::ItemStarted {
+            item: id.to_string(),
+            title: item.title.clone(),
+        })?;
+    }
+    run.state.current_item = Some(id.to_string());
+    loop {
+        let Some(it) = run.state.item(id).cloned() else {
+            return Err(OrxError::internal(format!("item {id} vanished from state")));
+        };
+        let Some(phase) = it.phase.clone() else {
+            return Ok(it.status == ItemStatus::Done);
+        };
+        if run.needs_restore {
+            restore(run, id)?;
+            run.needs_restore = false;
+        }
+        match phase {
+            ItemPhase::Agent { attempt } => {
+                if !agent_attempt(run, id, attempt)? {
+                    return Ok(false);
+                }
+            }
+            ItemPhase::Verify { attempt } => verify_attempt(run, id, attempt)?,
+            ItemPhase::Commit { attempt } => {
+                commit_item(run, id, attempt)?;
+                return Ok(true);
+            }
+        }
+        if matches!(
+            run.state.item(id).map(|i| i.status),
+            Some(ItemStatus::Failed | ItemStatus::Stuck)
+        ) {
+            return Ok(false);
+        }
+    }
+}
+
+/// Put the worktree back to where the item's recorded phase expects it.
+fn restore(run: &mut Run<'_>, id: &str) -> Result<()> {
+    let Some(it) = run.state.item(id).cloned() else {
+        return Ok(());
+    };
+    let base = it.base_commit.clone().unwrap_or_else(|| "HEAD".into());
+    // A crash between the checkpoint commit and the state write leaves HEAD past the base;
+    // commit_snapshot recognises that, so only the files need restoring here.
+    match (&it.phase, &it.snapshot) {
+        (Some(ItemPhase::Agent { attempt: 1 }), _) | (_, None) => run.wt.reset_hard(&base),
+        (_, Some(snap)) => {
+            let head = run.wt.head()?;
+            if head != base
+                && it
+                    .phase
+                    .as_ref()
+                    .is_some_and(|p| !matches!(p, ItemPhase::Commit { .. }))
+            {
+                run.wt.reset_hard(&base)?;
+            }
+            run.wt.restore(snap)
+        }
+    }
+}
+
+/// Run the agent for `attempt`. Returns false when the agent itself failed (run stops).
+fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
+    run.state.current_stage = Some(Stage::Implement);
+    run.save()?;
+    let it = run
+        .state
+        .item(id)
+        .cloned()
+        .ok_or_else(|| OrxError::internal("item vanished"))?;
+    let base = it.base_commit.clone().unwrap_or_else(|| "HEAD".into());
+    let kind = if attempt == 1 { "implement" } else { "fix" };
+    run.emit(EventKind::AttemptStarted {
+        item: id.to_string(),
+        attempt,
+        kind: kind.to_string(),
+    })?;
+    let mut vars = run.base_vars();
+    vars.insert("item_id", id.to_string());
+    vars.insert("item", super::describe_item(&it));
+    vars.insert("attempt", attempt.to_string());
+    vars.insert("gates", gate_list(run));
+    if attempt > 1 {
+        vars.insert("evidence", evidence(&it.gates, it.note.as_deref()));
+        vars.insert("diff", run.wt.diff_worktree(&base)?);
+    }
+    let prompt = run.prompt(kind, &vars)?;
+    let n = if attempt == 1 { 1 } else { attempt - 1 };
+    let outcome = run.call_agent(kind, Some(id), n, Mode::Apply, prompt)?;
+    if !outcome.succeeded() {
+        super::agent_failed(run, Stage::Implement, Some(id), &outcome);
+        run.save()?;
+        return Ok(false);
+    }
+    let previous = it.snapshot.clone().unwrap_or(base);
+    let changed = run.wt.has_changes_since(&previous)?;
+    if !changed {
+        let note = format!("attempt {attempt} changed no file: the diff was empty");
+        if let Some(i) = run.state.item_mut(id) {
+            i.note = Some(note.clone());
+            i.gates.clear();
+        }
+        judge_failure(run, id, attempt, EMPTY_DIFF.to_string(), EMPTY_DIFF, note)?;
+        return Ok(true);
+    }
+    let snap = run.wt.snapshot(&run.paths.wip_ref())?;
+    if let Some(i) = run.state.item_mut(id) {
+        i.snapshot = Some(snap);
+        i.note = None;
+        i.phase = Some(ItemPhase::Verify { attempt });
+    }
+    run.save()?;
+    Ok(true)
+}
+
+fn gate_list(run: &Run<'_>) -> String {
+    let gates: Vec<String> = run
+        .config
+        .gates
+        .iter()
+        .filter(|g| g.enabled)
+        .map(|g| {
+            let (p, a) = gates::gate_argv(g);
+            format!("- {}: `{} {}`", g.name, p, a.join(" "))
+        })
+        .collect();
+    if gates.is_empty() {
+        "(none configured)".into()
+    } else {
+        gates.join("\n")
+    }
+}
+
+fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
+    run.state.current_stage = Some(Stage::Verify);
+    if let Some(rec) = run.state.stage_mut(Stage::Verify) {
+        if rec.status != crate::store::state::StageStatus::Running {
+            rec.status = crate::store::state::StageStatus::Running;
+            rec.started_at.get_or_insert_with(crate::store::now_rfc3339);
+        }
+        rec.attempts += 1;
+    }
+    run.save()?;
+    let gate_cfgs: Vec<_> = run
+        .config
+        .gates
+        .iter()
+        .filter(|g| g.enabled)
+        .cloned()
+        .collect();
+    let mut results: Vec<GateResult> = Vec::new();
+    let started_at = crate::store::now_rfc3339();
+    let t0 = std::time::Instant::now();
+    for g in &gate_cfgs {
+        run.emit(EventKind::GateStarted {
+            gate: g.name.clone(),
+            item: id.to_string(),
+            attempt,
+        })?;
+        let ctx = GateContext {
+            cwd: &run.state.worktree.path,
+            run_dir: &run.paths.dir,
+            log_name: format!("{}_{id}_{attempt}.log", g.name),
+            run_id: &run.paths.id,
+        };
+        let r = gates::run_gate(g, &ctx);
+        if gates::interrupted(std::slice::from_ref(&r)) {
+            return Err(OrxError::new(
+                crate::error::ErrorKind::Interrupted,
+                "interrupted",
+            ));
+        }
+        run.emit(EventKind::GateFinished {
+            item: id.to_string(),
+            attempt,
+            result: r.clone(),
+        })?;
+        results.push(r);
+    }
+    // Gates may leave byproducts (`__pycache__`, coverage files, build output that is not
+    // ignored). Only what the agent wrote may reach a commit or the next attempt, so the
+    // worktree goes back to the attempt's snapshot; ignored files (caches) are left alone.
+    if let Some(snap) = run.state.item(id).and_then(|i| i.snapshot.clone()) {
+        run.wt.restore(&snap)?;
+    }
+    let gate_ms: u64 = results.iter().map(|r| r.duration_ms).sum();
+    if let Some(rec) = run.state.stage_mut(Stage::Verify) {
+        rec.duration_ms += gate_ms;
+    }
+    let blocking: Vec<&GateResult> = results.iter().filter(|r| r.blocks()).collect();
+    let status = if blocking.is_empty() {
+        "passed"
+    } else {
+        "failed"
+    };
+    crate::store::metrics::append_stage_metric(
+        &run.paths.stage_metrics(),
+        &crate::store::metrics::StageMetric {
+            stage: "verify".into(),
+            item: Some(id.to_string()),
+            attempt,
+            status: status.into(),
+            started_at,
+            duration_ms: t0.elapsed().as_millis() as u64,
+            executor: "gates".into(),
+            model: None,
+            usage: Default::default(),
+        },
+    )?;
+    let signature = {
+        let mut sigs: Vec<String> = blocking
+            .iter()
+            .map(|r| format!("{}:{}", r.name, r.signature.clone().unwrap_or_default()))
+            .collect();
+        sigs.sort();
+        sigs.join("+")
+    };
+    let message = blocking
+        .iter()
+        .map(|r| {
+            format!(
+                "gate `{}` failed{}",
+                r.name,
+                r.exit_code
+                    .map(|c| format!(" (exit {c})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let failed = !blocking.is_empty();
+    if let Some(i) = run.state.item_mut(id) {
+        i.gates = results;
+    }
+    if failed {
+        judge_failure(run, id, attempt, signature, "gates_failed", message)?;
+    } else {
+        if let Some(i) = run.state.item_mut(id) {
+            i.phase = Some(ItemPhase::Commit { attempt });
+        }
+        run.save()?;
+    }
+    Ok(())
+}
+
+/// A failed attempt: record it, then decide between another fix, stuck, and out of attempts.
+fn judge_failure(
+    run: &mut Run<'_>,
+    id: &str,
+    attempt: u32,
+    signature: String,
+    reason: &str,
+    message: String,
+) -> Result<()> {
+    let max_fix = run.config.run.max_fix_attempts;
+    let threshold = run.config.run.stuck_threshold.max(2) as usize;
+    let evidence_rel = format!("artifacts/evidence_{id}_{attempt}.md");
+    let it = run
+        .state
+        .item(id)
+        .cloned()
+        .ok_or_else(|| OrxError::internal("item vanished"))?;
+    let body = format!(
+        "# Evidence for {id}, attempt {attempt}\n\n{}\n",
+        evidence(&it.gates, it.note.as_deref())
+    );
+    let evidence_path = run.paths.dir.join(&evidence_rel);
+    std::fs::write(&evidence_path, body).map_err(|e| OrxError::io("write", &evidence_path, e))?;
+
+    let mut sigs = it.signatures.clone();
+    sigs.push(signature.clone());
+    let stuck = sigs.len() >= threshold
+        && sigs[sigs.len() - threshold..]
+            .iter()
+            .all(|s| *s == signature);
+    let limit = it.fix_budget_start.max(1) + max_fix;
+    let (outcome, final_status) = if stuck {
+        ("stuck", Some(ItemStatus::Stuck))
+    } else if attempt >= limit {
+        ("failed", Some(ItemStatus::Failed))
+    } else {
+        (
+            if reason == EMPTY_DIFF {
+                EMPTY_DIFF
+            } else {
+                "gates_failed"
+            },
+            None,
+        )
+    };
+    if let Some(i) = run.state.item_mut(id) {
+        i.attempts = attempt;
+        i.signatures = sigs;
+        match final_status {
+            Some(st) => {
+                i.status = st;
+                i.phase = None;
+            }
+            None => {
+                i.phase = Some(ItemPhase::Agent {
+                    attempt: attempt + 1,
+                })
+            }
+        }
+    }
+    if let Some(st) = final_status {
+        let why = if st == ItemStatus::Stuck {
+            format!(
+                "item {id} is stuck: the same failure repeated {threshold} times in a row ({message})"
+            )
+        } else {
+            format!("item {id} failed after {attempt} attempts: {message}")
+        };
+        run.state.last_failure = Some(FailureRecord {
+            stage: Stage::Verify,
+            item: Some(id.to_string()),
+            reason: if st == ItemStatus::Stuck {
+                "stuck".into()
+            } else {
+                reason.to_string()
+            },
+            message: why,
+            evidence_path: Some(evidence_rel.into()),
+        });
+    }
+    run.save()?;
+    run.emit(EventKind::AttemptFinished {
+        item: id.to_string(),
+        attempt,
+        outcome: outcome.to_string(),
+        signature: Some(signature),
+    })?;
+    if let Some(st) = final_status {
+        run.emit(EventKind::ItemFinished {
+            item: id.to_string(),
+            status: format!("{st:?}").to_lowercase(),
+            commit: None,
+        })?;
+    }
+    Ok(())
+}
+
+fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
+    let it = run
+        .state
+        .item(id)
+        .cloned()
+        .ok_or_else(|| OrxError::internal("item vanished"))?;
+    let snap = it
+        .snapshot
+        .clone()
+        .ok_or_else(|| OrxError::state(format!("item {id} has no snapshot to commit")))?;
+    let message = format!(
+        "orx: {id} {}\n\nOrx-Run: {}\nOrx-Item: {id}\nOrx-Attempts: {attempt}\n",
+        it.title, run.paths.id
+    );
+    let commit = run
+        .wt
+        .commit_snapshot(&snap, &message, &run.state.worktree.branch)?;
+    if let Some(i) = run.state.item_mut(id) {
+        i.status = ItemStatus::Done;
+        i.attempts = attempt;
+        i.commit = Some(commit.clone());
+        i.phase = None;
+    }
+    run.save()?;
+    run.emit(EventKind::AttemptFinished {
+        item: id.to_string(),
+        attempt,
+        outcome: "passed".into(),
+        signature: None,
+    })?;
+    run.emit(EventKind::ItemFinished {
+        item: id.to_string(),
+        status: "done".into(),
+        commit: Some(commit),
+    })
+}
+
+/// The fix prompt's evidence: every failing gate with exit code, parsed failures and log tail.
+pub fn evidence(gates: &[GateResult], note: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(n) = note {
+        s.push_str(&format!("- {n}\n"));
+    }
+    let mut by_gate: BTreeMap<&str, &GateResult> = BTreeMap::new();
+    for g in gates.iter().filter(|g| !g.passed) {
+        by_gate.insert(&g.name, g);
+    }
+    for (name, g) in by_gate {
+        s.push_str(&format!(
+            "\n### Gate `{name}` failed{}{}\n\n",
+            g.exit_code
+                .map(|c| format!(" with exit code {c}"))
+                .unwrap_or_default(),
+            if g.required { "" } else { " (optional)" }
+        ));
+        if let Some(e) = &g.error {
+            s.push_str(&format!("Error: {e}\n\n"));
+        }
+        if !g.failures.is_empty() {
+            s.push_str("Failures:\n");
+            for f in &g.failures {
+                let loc = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!("{file}:{line}: "),
+                    (Some(file), None) => format!("{file}: "),
+                    _ => String::new(),
+                };
+                let code = f.code.as_ref().map(|c| format!("{c} ")).unwrap_or_default();
+                s.push_str(&format!("- {loc}{code}{}\n", f.message));
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "Log tail ({}):\n\n```\n{}\n```\n",
+            g.log,
+            g.tail.trim_end()
+        ));
+    }
+    if s.is_empty() {
+        s.push_str("(no evidence recorded)\n");
+    }
+    s
+}

@@ -1,0 +1,101 @@
+//! Review: a read-only agent judges the whole change and returns a machine-readable verdict.
+//!
+//! The verdict is the last fenced ```json block of the reply. A reply without a parseable
+//! verdict is a failure, never an approval. `changes_requested` turns each requested change
+//! into a new backlog item and sends the run back to implement, for at most
+//! `run.max_review_rounds` rounds; a review that still wants changes after that fails the run
+//! (the work stays committed on the run branch).
+
+use crate::agents::Mode;
+use crate::backlog::Item;
+use crate::error::{OrxError, Result};
+use crate::report::event::EventKind;
+use crate::review::{parse_verdict, VerdictKind};
+use crate::runner::fsm::{Stage, StageEnd};
+use crate::runner::Run;
+
+pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+    let round = run.state.review_rounds + 1;
+    let mut vars = run.base_vars();
+    let diff = run.wt.diff(&run.state.worktree.base_sha, "HEAD")?;
+    vars.insert("diff", diff);
+    vars.insert("review_round", round.to_string());
+    vars.insert("backlog", backlog_summary(run));
+    let prompt = run.prompt("review", &vars)?;
+    let outcome = run.call_agent("review", None, round, Mode::Text, prompt)?;
+    if !outcome.succeeded() {
+        return Ok(super::agent_failed(run, Stage::Review, None, &outcome));
+    }
+    let name = if round == 1 {
+        "review.md".to_string()
+    } else {
+        format!("review_{round}.md")
+    };
+    let path = run.paths.artifact(&name);
+    std::fs::write(&path, &outcome.final_text).map_err(|e| OrxError::io("write", &path, e))?;
+    let verdict = match parse_verdict(&outcome.final_text) {
+        Ok(v) => v,
+        Err(e) => {
+            run.fail(
+                Stage::Review,
+                None,
+                "no_verdict",
+                format!("review round {round} gave no usable verdict: {e}"),
+            );
+            return Ok(StageEnd::Failed);
+        }
+    };
+    run.state.review_rounds = round;
+    run.state.review_summary = Some(verdict.summary.clone());
+    run.save()?;
+    run.emit(EventKind::ReviewVerdict {
+        verdict: match verdict.verdict {
+            VerdictKind::Approved => "approved".into(),
+            VerdictKind::ChangesRequested => "changes_requested".into(),
+        },
+        summary: verdict.summary.clone(),
+        changes: verdict.changes.len(),
+        round,
+    })?;
+    if verdict.verdict == VerdictKind::Approved {
+        return Ok(StageEnd::Done);
+    }
+    if round > run.config.run.max_review_rounds {
+        run.fail(
+            Stage::Review,
+            None,
+            "changes_requested",
+            format!(
+                "review still requests changes after {} round(s) (run.max_review_rounds = {}): {}",
+                round, run.config.run.max_review_rounds, verdict.summary
+            ),
+        );
+        return Ok(StageEnd::Failed);
+    }
+    for (k, change) in verdict.changes.iter().enumerate() {
+        let def = Item {
+            id: format!("R{round}-{:02}", k + 1),
+            title: change.title.clone(),
+            objective: if change.objective.is_empty() {
+                change.title.clone()
+            } else {
+                change.objective.clone()
+            },
+            acceptance: Vec::new(),
+            files_hint: change.files_hint.clone(),
+            depends_on: Vec::new(),
+        };
+        run.state.items.push(super::item_state(&def, round));
+    }
+    run.save()?;
+    Ok(StageEnd::ChangesRequested)
+}
+
+fn backlog_summary(run: &Run<'_>) -> String {
+    run.state
+        .items
+        .iter()
+        .map(|i| format!("- {} [{:?}] {}", i.id, i.status, i.title))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

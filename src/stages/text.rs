@@ -1,0 +1,32 @@
+//! Plan and spec: read-only agent calls whose answer becomes `context/plan.md` / `spec.md`.
+//!
+//! Success means the agent finished without error *and* returned text; an empty answer is a
+//! failure, because the later stages would otherwise plan from nothing.
+
+use crate::agents::Mode;
+use crate::error::{OrxError, Result};
+use crate::runner::fsm::{Stage, StageEnd};
+use crate::runner::Run;
+
+pub fn run(run: &mut Run<'_>, stage: Stage) -> Result<StageEnd> {
+    let key = stage.as_str();
+    let vars = run.base_vars();
+    let prompt = run.prompt(key, &vars)?;
+    let n = run.state.stage(stage).map(|r| r.attempts + 1).unwrap_or(1);
+    let outcome = run.call_agent(key, None, n, Mode::Text, prompt)?;
+    if !outcome.succeeded() {
+        return Ok(super::agent_failed(run, stage, None, &outcome));
+    }
+    if outcome.final_text.trim().is_empty() {
+        run.fail(
+            stage,
+            None,
+            "empty_output",
+            format!("the {key} agent returned no text"),
+        );
+        return Ok(StageEnd::Failed);
+    }
+    let out = run.paths.context(&format!("{key}.md"));
+    std::fs::write(&out, &outcome.final_text).map_err(|e| OrxError::io("write", &out, e))?;
+    Ok(StageEnd::Done)
+}
