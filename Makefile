@@ -1,0 +1,31 @@
+# orx — the two commands a fresh machine needs are `make demo` and `make test`.
+CARGO ?= cargo
+ORX := target/debug/orx
+
+.PHONY: build demo test lint fmt schema clean-demo
+
+build:
+	$(CARGO) build --locked
+
+## Create a sample repository under demo/ and run the whole FSM on the fake engine (fix loop included).
+demo: build
+	scripts/demo.sh $(ORX)
+
+## Every test: unit tests, the integration suite, formatting and clippy.
+test:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) test --locked -- --test-threads=2
+
+lint:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+## Regenerate orx.schema.json from the config types.
+schema:
+	ORX_BLESS=1 $(CARGO) test --locked --lib config -- schema
+
+clean-demo:
+	rm -rf demo

@@ -1,0 +1,8 @@
+//! orx's integration suite: one test binary, every test on a real temporary git repository,
+//! driving the real `orx` binary with the fake engine (itself a real subprocess).
+
+mod bad_input;
+mod commands;
+mod flows;
+mod resume;
+mod support;

@@ -1,0 +1,197 @@
+//! Resume: SIGKILL at many points, Ctrl-C, live-run refusal, retrying a failed run.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn kill(pid: u32, sig: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status();
+}
+
+/// The id of the single run in `runs/` not in `known`.
+fn new_run(repo: &Repo, known: &[String]) -> Option<String> {
+    std::fs::read_dir(repo.path().join("runs"))
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|id| !known.contains(id))
+}
+
+#[test]
+fn sigkill_at_many_points_then_resume_gives_the_same_patch() {
+    // Delays make each step long enough to be hit; the fix loop makes W001 take two attempts.
+    let repo = Repo::new(
+        &standard_config("run:\n  max_fix_attempts: 3\n"),
+        &standard_scenario(120),
+    );
+    let t0 = Instant::now();
+    let clean = repo.run("Add add() and mul()", &[]);
+    clean.expect_code(0);
+    let total = t0.elapsed();
+    let reference = repo.read(&clean.id, "artifacts/patch.diff");
+    let mut known = vec![clean.id.clone()];
+
+    let points = 12;
+    let mut resumed = 0;
+    for k in 1..=points {
+        let at = total.mul_f64(k as f64 / (points + 1) as f64);
+        let mut child = repo
+            .cmd(&[
+                "run",
+                "Add add() and mul()",
+                "--scenario",
+                "scenario.yaml",
+                "--no-progress",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        kill(child.id(), "-KILL");
+        let _ = child.wait();
+        let Some(id) = new_run(&repo, &known) else {
+            continue; // killed before the run folder existed: nothing to resume
+        };
+        known.push(id.clone());
+        // state.json always parses, whatever instant the kill hit.
+        let state_path = repo.run_dir(&id).join("state.json");
+        if state_path.exists() {
+            let text = std::fs::read_to_string(&state_path).unwrap();
+            let st: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("point {k}: corrupt state: {e}\n{text}"));
+            if st["status"] == "succeeded" {
+                assert_eq!(repo.read(&id, "artifacts/patch.diff"), reference);
+                continue;
+            }
+        } else {
+            continue;
+        }
+        let out = RunResult::from(repo.orx(&["resume", &id, "--no-progress"]));
+        out.expect_code(0);
+        resumed += 1;
+        assert_eq!(
+            repo.read(&id, "artifacts/patch.diff"),
+            reference,
+            "point {k} ({at:?}): patch differs after resume"
+        );
+        let st = repo.state(&id);
+        assert_eq!(st["resumes"], 1);
+        assert_eq!(
+            st["items"][0]["attempts"], 2,
+            "point {k}: the fix count survived"
+        );
+    }
+    assert!(
+        resumed >= points / 2,
+        "only {resumed} of {points} kills landed mid-run"
+    );
+    // No stray worktrees: one per run, all registered with git.
+    let worktrees = git(repo.path(), &["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        worktrees.matches("worktree ").count(),
+        known.len() + 1,
+        "{worktrees}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_gracefully_with_130_and_the_run_resumes() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(400));
+    let child = repo
+        .cmd(&[
+            "run",
+            "task",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    kill(child.id(), "-INT");
+    let r = RunResult::from(child.wait_with_output().unwrap());
+    r.expect_code(130);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "interrupted");
+    assert!(
+        r.stdout.contains(&format!("orx resume {}", r.id)),
+        "{}",
+        r.stdout
+    );
+    // Nothing left running: the agent's process group was terminated.
+    let status = RunResult::from(repo.orx(&["status"]));
+    assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
+    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"])).expect_code(0);
+    assert_eq!(repo.state(&r.id)["status"], "succeeded");
+}
+
+#[test]
+fn a_live_run_cannot_be_resumed_or_cleaned_by_another_process() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(300));
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "task",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        if let Some(id) = new_run(&repo, &[]) {
+            if repo.run_dir(&id).join("meta.json").exists() {
+                break id;
+            }
+        }
+        assert!(Instant::now() < deadline, "run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let r = RunResult::from(repo.orx(&["resume", &id]));
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("in use by another orx process"),
+        "{}",
+        r.stderr
+    );
+    let r = RunResult::from(repo.orx(&["clean", &id]));
+    r.expect_code(2);
+    let status = RunResult::from(repo.orx(&["status"]));
+    assert!(status.stdout.contains("running"), "{}", status.stdout);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn a_failed_run_resumes_with_a_fresh_fix_budget() {
+    // Two fixes fail; the third succeeds. With max_fix_attempts 1 the first drive fails.
+    let scenario = format!(
+        "decompose: {}\nimplement:\n  W001: {}\nfix:\n  W001:\n    - {}\n    - {}\nreview: {}\n",
+        text_step(&backlog_text(&[("W001", &[])])),
+        files_step(&[("n.txt", "1")]),
+        files_step(&[("n.txt", "2")]),
+        files_step(&[("n.txt", "3")]),
+        text_step(&approve("ok")),
+    );
+    let cfg = config_with_gates(
+        &[("three", "echo got $(cat n.txt); test \"$(cat n.txt)\" = 3")],
+        "run:\n  max_fix_attempts: 1\n",
+    );
+    let repo = Repo::new(&cfg, &scenario);
+    let r = repo.run("task", &[]);
+    r.expect_code(1);
+    assert_eq!(repo.state(&r.id)["items"][0]["attempts"], 2);
+    let out = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    out.expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(st["items"][0]["attempts"], 3);
+    assert_eq!(st["status"], "succeeded");
+}
