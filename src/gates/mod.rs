@@ -104,6 +104,7 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateContext<'_>) -> GateResult {
     spec.run_id = Some(ctx.run_id.to_string());
     spec.env.push(("ORX_GATE".into(), gate.name.clone()));
 
+    tracing::info!(gate = %gate.name, program = %program, ?args, "running gate");
     let mut output = String::new();
     let result = exec::run(&spec, &mut |_kind, line| {
         output.push_str(line);

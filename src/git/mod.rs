@@ -215,6 +215,7 @@ impl GitCall<'_> {
 
     /// Run git and return whatever it produced, whatever its exit code.
     pub fn output(self) -> Result<GitOutput> {
+        tracing::debug!(dir = %self.git.dir.display(), args = ?self.args, "git");
         let mut cmd = Command::new("git");
         cmd.arg("-c").arg(NO_HOOKS).args(&self.args);
         cmd.current_dir(&self.git.dir);

@@ -142,6 +142,7 @@ impl<'r> Run<'r> {
             let Some(stage) = self.state.current_stage else {
                 break;
             };
+            tracing::debug!(stage = %stage, run = %self.paths.id, "entering stage");
             self.begin_stage(stage)?;
             self.verify_ms_at_begin = self
                 .state
@@ -413,6 +414,14 @@ impl<'r> Run<'r> {
             stdout_log: self.paths.log(&format!("agent_{name}.jsonl")),
             stderr_log: self.paths.log(&format!("agent_{name}.stderr")),
         };
+        tracing::info!(
+            stage = stage_key,
+            item = item.unwrap_or("-"),
+            n,
+            executor = %executor,
+            model = model.as_deref().unwrap_or("-"),
+            "calling agent"
+        );
         let started_at = now_rfc3339();
         let stage_name = stage_key.to_string();
         let item_name = item.map(String::from);
