@@ -217,6 +217,11 @@ impl GitCall<'_> {
     pub fn output(self) -> Result<GitOutput> {
         tracing::debug!(dir = %self.git.dir.display(), args = ?self.args, "git");
         let mut cmd = Command::new("git");
+        // Its own process group: the terminal's Ctrl-C goes to orx alone, which finishes the
+        // current git step and then stops at a checkpoint, instead of git dying half-way
+        // through an update-ref and leaving a lock file behind.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.arg("-c").arg(NO_HOOKS).args(&self.args);
         cmd.current_dir(&self.git.dir);
         for var in REDIRECTING_VARS {

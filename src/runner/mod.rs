@@ -161,7 +161,12 @@ impl<'r> Run<'r> {
             };
             let end = match end {
                 Ok(end) => end,
-                Err(e) if e.kind == ErrorKind::Interrupted => return self.stop_interrupted(),
+                // An error raised while an interrupt is pending is the interrupt's doing.
+                Err(e)
+                    if e.kind == ErrorKind::Interrupted || crate::exec::interrupt_requested() =>
+                {
+                    return self.stop_interrupted()
+                }
                 Err(e) => {
                     // orx itself failed: record it so `status` shows why, keep it resumable.
                     self.fail(stage, None, "orx_error", e.message.clone());
