@@ -65,6 +65,8 @@ pub enum Command {
         scenario: Option<PathBuf>,
         #[arg(long)]
         resume: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
     },
 }
 
@@ -118,12 +120,14 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
             n,
             scenario,
             resume,
+            model,
         } => crate::agents::fake_agent::play(&crate::agents::fake_agent::FakeAgentArgs {
             stage,
             item,
             n,
             scenario,
             resume,
+            model,
         }),
     }
 }
