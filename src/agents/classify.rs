@@ -82,6 +82,9 @@ pub fn classify_message(message: &str) -> Option<FailureKind> {
         "internal server error",
         "service unavailable",
         "bad gateway",
+        "high demand",
+        "temporarily unavailable",
+        "server-side issue",
     ]) {
         return Some(FailureKind::ApiError);
     }

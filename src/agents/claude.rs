@@ -19,7 +19,9 @@
 //! `is_error`, `subtype`, `terminal_reason`, `api_error_status`, the final text, usage,
 //! `total_cost_usd` and `permission_denials`. The usage inside `assistant` lines is ignored
 //! (it is per message, partial, and repeated per content block); the `result` is the
-//! authoritative total and is emitted as one `Usage` delta. Live budget enforcement for Claude
+//! authoritative total and is emitted as one `Usage` delta. Its `total_cost_usd` is cumulative
+//! over a resumed session (usage is per invocation): the runner keeps the last total per session
+//! and the parser subtracts it, so a fix attempt is charged only for itself. Live budget enforcement for Claude
 //! therefore leans on its own `--max-budget-usd` and `--max-turns`, which orx passes down.
 //!
 //! Verdicts. No `result` line: `NoResult`. `subtype: error_max_turns`: `TurnLimit`;
@@ -101,6 +103,17 @@ impl AgentCli for ClaudeCli {
     fn parser(&self) -> Box<dyn StreamParser> {
         Box::<ClaudeParser>::default()
     }
+
+    fn parser_for(&self, req: &AgentRequest) -> Box<dyn StreamParser> {
+        Box::new(ClaudeParser {
+            cost_baseline: req
+                .usage_baseline
+                .as_ref()
+                .map(|u| u.cost_usd)
+                .unwrap_or(0.0),
+            ..ClaudeParser::default()
+        })
+    }
 }
 
 /// A pending tool call, until its result arrives.
@@ -119,6 +132,8 @@ pub struct ClaudeParser {
     result: Option<Value>,
     rate_limit: Option<(Option<String>, String)>,
     api_error: Option<String>,
+    /// `total_cost_usd` is cumulative over a resumed session: the total it reported last time.
+    cost_baseline: f64,
     unparsed: u64,
 }
 
@@ -167,7 +182,8 @@ impl StreamParser for ClaudeParser {
                     output_tokens: u64_at(&v, "usage.output_tokens"),
                     cache_read_tokens: u64_at(&v, "usage.cache_read_input_tokens"),
                     cache_write_tokens: u64_at(&v, "usage.cache_creation_input_tokens"),
-                    cost_usd: f64_at(&v, "total_cost_usd").unwrap_or(0.0),
+                    cost_usd: (f64_at(&v, "total_cost_usd").unwrap_or(0.0) - self.cost_baseline)
+                        .max(0.0),
                     cost_estimated: false,
                 };
                 if !u.is_empty() {
@@ -227,9 +243,13 @@ impl StreamParser for ClaudeParser {
             output_tokens: u64_at(r, "usage.output_tokens"),
             cache_read_tokens: u64_at(r, "usage.cache_read_input_tokens"),
             cache_write_tokens: u64_at(r, "usage.cache_creation_input_tokens"),
-            cost_usd: f64_at(r, "total_cost_usd").unwrap_or(0.0),
+            cost_usd: (f64_at(r, "total_cost_usd").unwrap_or(0.0) - self.cost_baseline).max(0.0),
             cost_estimated: false,
         };
+        out.cumulative_usage = f64_at(r, "total_cost_usd").map(|c| Usage {
+            cost_usd: c,
+            ..Usage::default()
+        });
         if let Some(sid) = string_at(r, "session_id") {
             out.session_id = Some(sid);
         }

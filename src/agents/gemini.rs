@@ -269,7 +269,11 @@ impl StreamParser for GeminiParser {
                     format!("API error HTTP {status} (exit {c})"),
                 )),
                 None => Some((
-                    classify_message(&evidence).unwrap_or(FailureKind::ExitNonZero),
+                    classify_message(&evidence).unwrap_or(if self.result.is_none() {
+                        FailureKind::NoResult
+                    } else {
+                        FailureKind::ExitNonZero
+                    }),
                     format!("exited with code {c}"),
                 )),
             },

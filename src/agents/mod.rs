@@ -21,6 +21,8 @@ pub mod fallback;
 pub mod gemini;
 pub mod json;
 pub mod pricing;
+#[cfg(test)]
+mod recorded;
 pub mod scenario;
 #[cfg(test)]
 pub(crate) mod testutil;
