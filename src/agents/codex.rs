@@ -272,19 +272,17 @@ impl CodexParser {
                     .and_then(Value::as_i64)
                     .map(|c| c as i32),
             }),
-            "file_change" => {
-                if str_at(item, "status") != Some("failed") {
-                    for c in item
-                        .get("changes")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        out.push(AgentEvent::FileChange {
-                            path: string_at(c, "path").unwrap_or_default(),
-                            kind: string_at(c, "kind").unwrap_or_else(|| "update".into()),
-                        });
-                    }
+            "file_change" if str_at(item, "status") != Some("failed") => {
+                for c in item
+                    .get("changes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    out.push(AgentEvent::FileChange {
+                        path: string_at(c, "path").unwrap_or_default(),
+                        kind: string_at(c, "kind").unwrap_or_else(|| "update".into()),
+                    });
                 }
             }
             "error" => out.push(AgentEvent::Error {
