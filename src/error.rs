@@ -23,6 +23,9 @@ pub enum ErrorKind {
     Busy,
     /// The run was interrupted (Ctrl-C, SIGTERM).
     Interrupted,
+    /// A run budget (`run.max_budget_usd`, `run.max_tokens`, `max_turns`) was crossed; the
+    /// runner turns it into the `budget_exceeded` run status (exit code 1).
+    BudgetExceeded,
     /// git, the file system or a child process failed underneath orx.
     Internal,
 }
@@ -33,6 +36,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Usage | ErrorKind::Config | ErrorKind::State | ErrorKind::Busy => 2,
             ErrorKind::Interrupted => 130,
+            ErrorKind::BudgetExceeded => 1,
             ErrorKind::Internal => 3,
         }
     }

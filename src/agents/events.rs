@@ -32,6 +32,29 @@ impl Usage {
     pub fn total_tokens(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
+    /// Every token the call processed: fresh input, cache reads and writes, output. This is what
+    /// `run.max_tokens` counts.
+    pub fn all_tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+    /// `self - earlier`, field by field, never below zero (codex's cumulative totals → deltas).
+    pub fn minus(&self, earlier: &Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.saturating_sub(earlier.input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
+            cache_read_tokens: self
+                .cache_read_tokens
+                .saturating_sub(earlier.cache_read_tokens),
+            cache_write_tokens: self
+                .cache_write_tokens
+                .saturating_sub(earlier.cache_write_tokens),
+            cost_usd: (self.cost_usd - earlier.cost_usd).max(0.0),
+            cost_estimated: self.cost_estimated,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.all_tokens() == 0 && self.cost_usd == 0.0
+    }
 }
 
 /// Why an agent call did not succeed. Each is a named, recorded outcome (principle 3).
@@ -53,6 +76,20 @@ pub enum FailureKind {
     Interrupted,
     /// orx stopped it (a budget was crossed).
     Stopped,
+    /// Credentials missing or rejected (HTTP 401/403, Gemini exit 41, "not logged in").
+    AuthFailed,
+    /// The requested model does not exist or is not available to this account (HTTP 404).
+    ModelNotFound,
+    /// The CLI's own turn limit ended the call (Claude `error_max_turns`, Gemini exit 53).
+    TurnLimit,
+    /// A run or stage budget (cost, tokens, turns) was crossed while the agent ran.
+    BudgetExceeded,
+    /// The CLI rejected its input (Gemini exit 42, HTTP 400).
+    InputError,
+    /// The CLI refused an untrusted folder (Gemini exit 55).
+    Untrusted,
+    /// The model API failed in another way (HTTP 5xx, overload, Claude `terminal_reason: api_error`).
+    ApiError,
 }
 
 impl FailureKind {
@@ -69,6 +106,13 @@ impl FailureKind {
             FailureKind::IdleTimeout => "idle_timeout",
             FailureKind::Interrupted => "interrupted",
             FailureKind::Stopped => "stopped",
+            FailureKind::AuthFailed => "auth_failed",
+            FailureKind::ModelNotFound => "model_not_found",
+            FailureKind::TurnLimit => "turn_limit",
+            FailureKind::BudgetExceeded => "budget_exceeded",
+            FailureKind::InputError => "input_error",
+            FailureKind::Untrusted => "untrusted",
+            FailureKind::ApiError => "api_error",
         }
     }
 }

@@ -8,7 +8,9 @@
 
 use std::path::PathBuf;
 
-use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind, StreamParser, Usage};
+use super::{
+    classify, AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind, StreamParser, Usage,
+};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The hidden subcommand that plays the agent.
@@ -53,6 +55,9 @@ impl AgentCli for FakeCli {
         if let Some(sid) = &req.resume_session {
             spec.args.extend(["--resume".into(), sid.clone()]);
         }
+        if let Some(model) = &req.model {
+            spec.args.extend(["--model".into(), model.clone()]);
+        }
         spec.stdin = Some(req.prompt.clone().into_bytes());
         spec.stdout_log = Some(req.stdout_log.clone());
         spec.stderr_log = Some(req.stderr_log.clone());
@@ -75,6 +80,8 @@ pub struct NativeParser {
     final_text: Option<String>,
     error: Option<String>,
     finished_with_error: bool,
+    rate_limited: Option<String>,
+    reset_at: Option<String>,
     unparsed: u64,
 }
 
@@ -93,6 +100,10 @@ impl StreamParser for NativeParser {
             }
             AgentEvent::Usage { usage } => self.usage.add(usage),
             AgentEvent::Error { message } => self.error = Some(message.clone()),
+            AgentEvent::RateLimited { reset_at, message } => {
+                self.rate_limited = Some(message.clone());
+                self.reset_at = reset_at.clone().or_else(|| classify::parse_reset(message));
+            }
             AgentEvent::Finished {
                 final_text,
                 is_error,
@@ -106,8 +117,15 @@ impl StreamParser for NativeParser {
     }
 
     fn finish(&mut self, _exit: &ExitInfo) -> AgentOutcome {
-        let (failure, message) = if let Some(err) = &self.error {
-            (Some(FailureKind::AgentError), Some(err.clone()))
+        let (failure, message) = if let Some(msg) = &self.rate_limited {
+            (Some(FailureKind::RateLimited), Some(msg.clone()))
+        } else if let Some(err) = &self.error {
+            // The same words mean the same failure whichever engine said them.
+            let kind = classify::classify_message(err).unwrap_or(FailureKind::AgentError);
+            if kind == FailureKind::RateLimited && self.reset_at.is_none() {
+                self.reset_at = classify::parse_reset(err);
+            }
+            (Some(kind), Some(err.clone()))
         } else if self.finished_with_error {
             (
                 Some(FailureKind::AgentError),
@@ -132,6 +150,8 @@ impl StreamParser for NativeParser {
             usage: self.usage.clone(),
             exit_code: None,
             duration_ms: 0,
+            cumulative_usage: None,
+            reset_at: self.reset_at.clone(),
         }
     }
 }
@@ -179,8 +199,22 @@ mod tests {
         p.feed(r#"{"type":"error","message":"model overloaded"}"#);
         p.feed(r#"{"type":"finished","final_text":"","is_error":true}"#);
         let o = p.finish(&exit());
-        assert_eq!(o.failure, Some(FailureKind::AgentError));
+        assert_eq!(
+            o.failure,
+            Some(FailureKind::ApiError),
+            "named from its words"
+        );
         assert_eq!(o.message.as_deref(), Some("model overloaded"));
+
+        let mut p = NativeParser::default();
+        p.feed(r#"{"type":"error","message":"the tests would not pass"}"#);
+        assert_eq!(p.finish(&exit()).failure, Some(FailureKind::AgentError));
+
+        let mut p = NativeParser::default();
+        p.feed(r#"{"type":"error","message":"rate limit exceeded; resets in 30s"}"#);
+        let o = p.finish(&exit());
+        assert_eq!(o.failure, Some(FailureKind::RateLimited));
+        assert!(o.reset_at.is_some());
 
         let mut p = NativeParser::default();
         p.feed(r#"{"type":"text","text":"half"}"#);

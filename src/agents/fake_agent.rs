@@ -22,6 +22,8 @@ pub struct FakeAgentArgs {
     pub n: u32,
     pub scenario: Option<PathBuf>,
     pub resume: Option<String>,
+    /// The model orx asked for (`--model`); scenario steps may fail only for one model.
+    pub model: Option<String>,
 }
 
 /// Play one step. Returns the process exit code.
@@ -49,9 +51,24 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
         &mut out,
         &AgentEvent::SessionStarted {
             session_id: session,
-            model: Some("fake".into()),
+            model: Some(args.model.clone().unwrap_or_else(|| "fake".into())),
         },
     );
+    // Usage first, then the delay: a budget watching the stream sees it while the agent is
+    // still running, as it would with a real CLI reporting usage per turn.
+    if let Some(u) = &step.usage {
+        emit(
+            &mut out,
+            &AgentEvent::Usage {
+                usage: Usage {
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                    cost_usd: u.cost_usd.unwrap_or(0.0),
+                    ..Usage::default()
+                },
+            },
+        );
+    }
     if let Some(ms) = step.delay_ms {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
@@ -82,20 +99,11 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
             },
         );
     }
-    if let Some(u) = &step.usage {
-        emit(
-            &mut out,
-            &AgentEvent::Usage {
-                usage: Usage {
-                    input_tokens: u.input_tokens,
-                    output_tokens: u.output_tokens,
-                    cost_usd: u.cost_usd.unwrap_or(0.0),
-                    ..Usage::default()
-                },
-            },
-        );
-    }
-    if let Some(message) = &step.error {
+    let error = step.error.as_ref().filter(|_| match &step.error_model {
+        Some(m) => args.model.as_deref() == Some(m.as_str()),
+        None => true,
+    });
+    if let Some(message) = error {
         emit(
             &mut out,
             &AgentEvent::Error {

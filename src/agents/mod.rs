@@ -9,10 +9,23 @@
 //! binary) and the parser's verdict into one [`AgentOutcome`]. A failed agent is an outcome,
 //! never an `Err` (design principle 2); `Err` is kept for orx's own failures.
 
+pub mod budget;
+pub mod classify;
+pub mod claude;
+pub mod codex;
+pub mod cursor;
 pub mod events;
 pub mod fake;
 pub mod fake_agent;
+pub mod fallback;
+pub mod gemini;
+pub mod json;
+pub mod pricing;
+#[cfg(test)]
+mod recorded;
 pub mod scenario;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +35,17 @@ use serde::{Deserialize, Serialize};
 pub use events::{AgentEvent, FailureKind, Usage};
 
 use crate::exec::{self, CommandSpec, Control, ExitInfo, StreamKind, Termination};
+
+/// The binary an executor runs when `executors.<name>.bin` does not say.
+pub fn default_bin(executor: &str) -> &'static str {
+    match executor {
+        "claude" => "claude",
+        "codex" => "codex",
+        "gemini" => "gemini",
+        "cursor" => "cursor-agent",
+        _ => "orx",
+    }
+}
 
 /// Whether the agent may edit files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +78,44 @@ pub struct AgentRequest {
     /// Where the raw stream and stderr go.
     pub stdout_log: PathBuf,
     pub stderr_log: PathBuf,
+    /// The stage's turn limit, passed to CLIs that enforce one natively (Claude `--max-turns`);
+    /// orx also counts tool calls against it (see `budget`).
+    pub max_turns: Option<u32>,
+    /// What is left of `run.max_budget_usd`, passed to CLIs that stop themselves
+    /// (Claude `--max-budget-usd`).
+    pub max_budget_usd: Option<f64>,
+    /// The cumulative usage the CLI last reported for `resume_session` (codex reports running
+    /// totals per thread; its parser subtracts this to get the deltas of this call).
+    pub usage_baseline: Option<Usage>,
+}
+
+/// How one executor is configured: the binary and what `executors.<name>` adds.
+#[derive(Debug, Clone, Default)]
+pub struct CliSettings {
+    pub bin: String,
+    pub env: Vec<(String, String)>,
+    pub extra_args: Vec<String>,
+    pub api_key: Option<String>,
+    pub reasoning_effort: Option<String>,
+}
+
+impl CliSettings {
+    /// The spec every real CLI starts from: program, prompt on stdin, logs, timeouts, env
+    /// (`env` from config, then the API key in `key_var`).
+    pub fn base_spec(&self, req: &AgentRequest, key_var: &str) -> CommandSpec {
+        let mut spec = CommandSpec::new(self.bin.clone(), &req.cwd);
+        spec.stdin = Some(req.prompt.clone().into_bytes());
+        spec.stdout_log = Some(req.stdout_log.clone());
+        spec.stderr_log = Some(req.stderr_log.clone());
+        spec.wall_timeout = req.timeout;
+        spec.idle_timeout = req.idle_timeout;
+        spec.run_id = Some(req.run_id.clone());
+        spec.env = self.env.clone();
+        if let Some(key) = self.api_key.as_deref().filter(|k| !k.is_empty()) {
+            spec.env.push((key_var.to_string(), key.to_string()));
+        }
+        spec
+    }
 }
 
 /// A CLI's verdict on one call.
@@ -67,11 +129,33 @@ pub struct AgentOutcome {
     pub usage: Usage,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
+    /// The CLI's own running total for the session, where it reports one (codex), so the next
+    /// resumed call can turn its totals into deltas.
+    #[serde(default)]
+    pub cumulative_usage: Option<Usage>,
+    /// When a rate limit lifts, if the CLI said.
+    #[serde(default)]
+    pub reset_at: Option<String>,
 }
 
 impl AgentOutcome {
     pub fn succeeded(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// A failed outcome with nothing else known.
+    pub fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
+        AgentOutcome {
+            failure: Some(kind),
+            message: Some(message.into()),
+            final_text: String::new(),
+            session_id: None,
+            usage: Usage::default(),
+            exit_code: None,
+            duration_ms: 0,
+            cumulative_usage: None,
+            reset_at: None,
+        }
     }
 }
 
@@ -89,6 +173,11 @@ pub trait AgentCli: Send + Sync {
     /// The command for a request. The prompt travels on stdin (`spec.stdin`).
     fn command(&self, req: &AgentRequest) -> CommandSpec;
     fn parser(&self) -> Box<dyn StreamParser>;
+    /// The parser for one request (codex needs the request's usage baseline and its
+    /// last-message file); by default the request does not matter.
+    fn parser_for(&self, _req: &AgentRequest) -> Box<dyn StreamParser> {
+        self.parser()
+    }
 }
 
 /// Run one agent call through the supervisor. `on_event` sees every event as it streams and
@@ -99,7 +188,7 @@ pub fn invoke(
     on_event: &mut dyn FnMut(&AgentEvent) -> Control,
 ) -> AgentOutcome {
     let spec = cli.command(req);
-    let mut parser = cli.parser();
+    let mut parser = cli.parser_for(req);
     let mut stderr_lines = 0u64;
     let result = exec::run(&spec, &mut |kind, line| match kind {
         StreamKind::Stdout => {
@@ -117,19 +206,18 @@ pub fn invoke(
         }
     });
     match result {
-        Err(e) => AgentOutcome {
-            failure: Some(if e.kind() == std::io::ErrorKind::NotFound {
-                FailureKind::NotInstalled
-            } else {
-                FailureKind::SpawnFailed
-            }),
-            message: Some(format!("cannot start `{}`: {e}", spec.program)),
-            final_text: String::new(),
-            session_id: None,
-            usage: Usage::default(),
-            exit_code: None,
-            duration_ms: 0,
-        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => AgentOutcome::failed(
+            FailureKind::NotInstalled,
+            format!(
+                "{} is not installed: {}",
+                cli.name(),
+                classify::not_installed_hint(cli.name(), &spec.program)
+            ),
+        ),
+        Err(e) => AgentOutcome::failed(
+            FailureKind::SpawnFailed,
+            format!("cannot start `{}`: {e}", spec.program),
+        ),
         Ok(exit) => {
             let mut out = parser.finish(&exit);
             out.exit_code = exit.code;
@@ -140,6 +228,9 @@ pub fn invoke(
                 Termination::WallTimeout => Some((FailureKind::Timeout, "wall-clock timeout")),
                 Termination::IdleTimeout => Some((FailureKind::IdleTimeout, "no output")),
                 Termination::Interrupted => Some((FailureKind::Interrupted, "interrupted")),
+                Termination::Stopped(r) if r.starts_with(budget::BUDGET_STOP) => {
+                    Some((FailureKind::BudgetExceeded, "stopped by orx"))
+                }
                 Termination::Stopped(_) => Some((FailureKind::Stopped, "stopped by orx")),
             };
             if let Some((kind, why)) = supervised {

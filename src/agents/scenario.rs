@@ -41,6 +41,10 @@ pub struct Step {
     /// The agent reports this error instead of succeeding.
     #[serde(default)]
     pub error: Option<String>,
+    /// When set, `error` applies only to calls made with this model, and the step succeeds
+    /// with any other (scripts a `fallback:` to another model).
+    #[serde(default)]
+    pub error_model: Option<String>,
     #[serde(default)]
     pub usage: Option<StepUsage>,
 }

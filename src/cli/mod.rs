@@ -8,6 +8,7 @@
 //! of a backtrace.
 
 pub mod clean;
+pub mod doctor;
 pub mod init;
 pub mod resume;
 pub mod run;
@@ -47,6 +48,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Remove a run's worktree, branch and run folder (or all runs).
     Clean(clean::CleanArgs),
+    /// Check the agent CLIs, their versions and credentials, git and gh.
+    Doctor(doctor::DoctorArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -65,6 +68,8 @@ pub enum Command {
         scenario: Option<PathBuf>,
         #[arg(long)]
         resume: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
     },
 }
 
@@ -106,6 +111,7 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
         Command::Resume(a) => resume::run(a),
         Command::Status(a) => status::run(a),
         Command::Clean(a) => clean::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -118,12 +124,14 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
             n,
             scenario,
             resume,
+            model,
         } => crate::agents::fake_agent::play(&crate::agents::fake_agent::FakeAgentArgs {
             stage,
             item,
             n,
             scenario,
             resume,
+            model,
         }),
     }
 }

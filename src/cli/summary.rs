@@ -138,9 +138,13 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
             let _ = writeln!(out, "  patch     {run_dir}/artifacts/patch.diff");
             let _ = writeln!(out, "  merge     git merge {}", s.worktree.branch);
         }
-        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Running => {
+        RunStatus::Failed
+        | RunStatus::Interrupted
+        | RunStatus::Running
+        | RunStatus::Waiting
+        | RunStatus::BudgetExceeded => {
             if let Some(f) = &s.last_failure {
-                if s.status == RunStatus::Failed {
+                if matches!(s.status, RunStatus::Failed | RunStatus::BudgetExceeded) {
                     let _ = writeln!(out, "  failure   [{}] {}: {}", f.stage, f.reason, f.message);
                     if let Some(p) = &f.evidence_path {
                         let _ = writeln!(out, "  evidence  {run_dir}/{}", p.display());

@@ -87,6 +87,12 @@ pub struct Config {
         "propertyNames" = {"not": {"enum": ["full", "fast-fix", "plan-only"]}}
     ))]
     pub pipelines: BTreeMap<String, Vec<String>>,
+    /// Switch executor or model when an agent call fails in a known way (rate limit, unknown
+    /// model, bad credentials); each rule is tried once per call, in order, and recorded.
+    pub fallback: Vec<FallbackRule>,
+    /// Prices per million tokens, keyed by model name, used to estimate the cost of CLIs that
+    /// report none (codex, gemini, cursor). They override orx's approximate built-in table.
+    pub pricing: BTreeMap<String, ModelPrice>,
 }
 
 impl Default for Config {
@@ -101,6 +107,8 @@ impl Default for Config {
             guardrails: GuardrailsConfig::default(),
             run: RunConfig::default(),
             pipelines: BTreeMap::new(),
+            fallback: Vec::new(),
+            pricing: BTreeMap::new(),
         }
     }
 }
@@ -243,6 +251,64 @@ pub struct StageOverride {
     /// Idle limit for one call in this stage, in seconds.
     #[schemars(range(min = 1))]
     pub idle_timeout: Option<u64>,
+    /// Most agent turns (tool calls) one call in this stage may take; the agent is stopped
+    /// when it crosses it. Passed to Claude as `--max-turns`. Default: no limit.
+    #[schemars(range(min = 1))]
+    pub max_turns: Option<u32>,
+}
+
+/// Which failure a fallback rule reacts to.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackOn {
+    /// The model API's rate or usage limit was hit.
+    RateLimited,
+    /// The model does not exist or the account cannot use it.
+    ModelNotFound,
+    /// Credentials are missing or rejected.
+    AuthFailed,
+    /// Any failed agent call (not a timeout, interrupt or budget stop).
+    AnyError,
+}
+
+/// One fallback rule: on a matching failure, retry the call once with another executor and/or
+/// model.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackRule {
+    /// The failure that triggers the rule: rate_limited, model_not_found, auth_failed or
+    /// any_error.
+    pub on: FallbackOn,
+    /// Only for this stage (plan, spec, decompose, implement, fix, review, knowledge_update);
+    /// default: every stage.
+    #[serde(default)]
+    #[schemars(extend("enum" = ["plan", "spec", "decompose", "implement", "fix", "review", "knowledge_update", null]))]
+    pub stage: Option<String>,
+    /// The executor to switch to; default: the same executor.
+    #[serde(default)]
+    #[schemars(extend("enum" = ["fake", "claude", "codex", "gemini", "cursor", null]))]
+    pub executor: Option<String>,
+    /// The model to switch to; default: the substitute executor's default model.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// The price of one model, in US dollars per million tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelPrice {
+    /// Fresh (uncached) input tokens.
+    #[schemars(range(min = 0.0))]
+    pub input_per_mtok: f64,
+    /// Output tokens (reasoning included).
+    #[schemars(range(min = 0.0))]
+    pub output_per_mtok: f64,
+    /// Cached input tokens read; default: the input price.
+    #[schemars(range(min = 0.0))]
+    pub cache_read_per_mtok: Option<f64>,
+    /// Input tokens written to the cache; default: the input price.
+    #[schemars(range(min = 0.0))]
+    pub cache_write_per_mtok: Option<f64>,
 }
 
 /// What orx does with git beyond its own worktree.
@@ -371,6 +437,17 @@ pub struct RunConfig {
     /// signature.
     #[schemars(range(min = 1))]
     pub stuck_threshold: u32,
+    /// Most US dollars the whole run may spend on agents (reported or estimated cost); the agent
+    /// is stopped when it is crossed and the run ends `budget_exceeded`, resumable after raising
+    /// it. Default: no limit.
+    pub max_budget_usd: Option<f64>,
+    /// Most tokens (input, cache reads and writes, output) the whole run may use; enforced like
+    /// `max_budget_usd`. Default: no limit.
+    #[schemars(range(min = 1))]
+    pub max_tokens: Option<u64>,
+    /// Longest wait, in seconds, for a rate limit to reset before the call is retried once.
+    #[schemars(range(min = 1))]
+    pub max_wait_secs: u64,
 }
 
 impl Default for RunConfig {
@@ -380,6 +457,9 @@ impl Default for RunConfig {
             stop_on_first_failure: false,
             max_review_rounds: 1,
             stuck_threshold: 2,
+            max_budget_usd: None,
+            max_tokens: None,
+            max_wait_secs: 900,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::diagnostic::{config_error, suggestion};
 use super::locate::{locate, KeyPath};
 use super::types::{
     Config, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
+    STAGE_NAMES,
 };
 use crate::error::OrxError;
 
@@ -117,8 +118,88 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         ));
     }
 
+    if let Some(usd) = config.run.max_budget_usd {
+        if !(usd > 0.0 && usd.is_finite()) {
+            problems.push(Problem::new(
+                run.key("max_budget_usd"),
+                format!("`run.max_budget_usd` must be a positive amount, found {usd}"),
+                "give US dollars, e.g. `max_budget_usd: 5.0`, or remove the key for no limit"
+                    .to_string(),
+            ));
+        }
+    }
+    if config.run.max_tokens == Some(0) {
+        problems.push(Problem::new(
+            run.key("max_tokens"),
+            "`run.max_tokens` must be at least 1".to_string(),
+            "remove the key for no limit".to_string(),
+        ));
+    }
+    if config.run.max_wait_secs == 0 {
+        problems.push(Problem::new(
+            run.key("max_wait_secs"),
+            "`run.max_wait_secs` must be greater than 0 seconds".to_string(),
+            "the default is 900 (15 minutes)".to_string(),
+        ));
+    }
+    for (name, stage) in config.stages.iter() {
+        if stage.max_turns == Some(0) {
+            problems.push(Problem::new(
+                KeyPath::default().key("stages").key(name).key("max_turns"),
+                format!("`stages.{name}.max_turns` must be at least 1"),
+                "remove the key for no limit".to_string(),
+            ));
+        }
+    }
+    check_fallback(&mut problems, config);
+    for (model, price) in &config.pricing {
+        let all = [
+            Some(price.input_per_mtok),
+            Some(price.output_per_mtok),
+            price.cache_read_per_mtok,
+            price.cache_write_per_mtok,
+        ];
+        if all
+            .into_iter()
+            .flatten()
+            .any(|p| !(p >= 0.0 && p.is_finite()))
+        {
+            problems.push(Problem::new(
+                KeyPath::default().key("pricing").key(model),
+                format!("`pricing.{model}` has a negative or invalid price"),
+                "prices are US dollars per million tokens, 0 or more".to_string(),
+            ));
+        }
+    }
+
     check_pipelines(&mut problems, &config.pipelines);
     problems
+}
+
+fn check_fallback(problems: &mut Vec<Problem>, config: &Config) {
+    let root = KeyPath::default().key("fallback");
+    for (i, rule) in config.fallback.iter().enumerate() {
+        let path = root.index(i);
+        if rule.executor.is_none() && rule.model.is_none() {
+            problems.push(Problem::new(
+                path.clone(),
+                format!("`fallback[{i}]` names neither an executor nor a model to switch to"),
+                "add `executor:` and/or `model:` to the rule".to_string(),
+            ));
+        }
+        if let Some(executor) = &rule.executor {
+            check_executor(problems, path.key("executor"), executor);
+        }
+        if let Some(stage) = &rule.stage {
+            if !STAGE_NAMES.contains(&stage.as_str()) {
+                problems.push(Problem::new(
+                    path.key("stage"),
+                    format!("`fallback[{i}].stage` is `{stage}`, which is not a stage"),
+                    suggestion(stage, &STAGE_NAMES, "stages"),
+                ));
+            }
+        }
+    }
 }
 
 fn check_executor(problems: &mut Vec<Problem>, path: KeyPath, name: &str) {

@@ -113,6 +113,30 @@ pub enum EventKind {
     Warning {
         message: String,
     },
+    /// A `fallback:` rule switched executor or model after a failed call.
+    Fallback {
+        stage: String,
+        #[serde(default)]
+        item: Option<String>,
+        failure: String,
+        from_executor: String,
+        #[serde(default)]
+        from_model: Option<String>,
+        to_executor: String,
+        #[serde(default)]
+        to_model: Option<String>,
+    },
+    /// The run waits for a rate limit to reset (emitted at the start and every ~10 s).
+    Waiting {
+        stage: String,
+        #[serde(default)]
+        item: Option<String>,
+        #[serde(default)]
+        reset_at: Option<String>,
+        wait_secs: u64,
+        remaining_secs: u64,
+        message: String,
+    },
     RunFinished {
         status: String,
         duration_ms: u64,

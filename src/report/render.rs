@@ -119,6 +119,31 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             deletions,
         } => format!("  shipped {branch}: {files} files, +{insertions} -{deletions}, patch {patch}"),
         EventKind::Warning { message } => format!("  warning: {message}"),
+        EventKind::Fallback {
+            stage,
+            failure,
+            from_executor,
+            from_model,
+            to_executor,
+            to_model,
+            ..
+        } => format!(
+            "  fallback [{stage}] {failure}: {from_executor}{} → {to_executor}{}",
+            from_model.as_ref().map(|m| format!("/{m}")).unwrap_or_default(),
+            to_model.as_ref().map(|m| format!("/{m}")).unwrap_or_default()
+        ),
+        EventKind::Waiting {
+            stage,
+            remaining_secs,
+            reset_at,
+            ..
+        } => format!(
+            "  waiting [{stage}] rate limited: retry in {remaining_secs}s{}",
+            reset_at
+                .as_ref()
+                .map(|r| format!(" (resets at {r})"))
+                .unwrap_or_default()
+        ),
         EventKind::RunFinished { status, duration_ms, message, .. } => format!(
             "run {} {status} in {}{}",
             ev.run_id,

@@ -9,26 +9,25 @@
 //! exact phase its `state.json` names, after putting the worktree back to the matching
 //! checkpoint or snapshot.
 
+pub mod call;
 pub mod fsm;
 pub mod setup;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::agents::fake::FakeCli;
-use crate::agents::{self, AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind, Mode};
 use crate::config::Config;
 use crate::error::{ErrorKind, OrxError, Result};
-use crate::exec::Control;
 use crate::git::{Repo, Worktree};
 use crate::report::event::EventKind;
 use crate::report::Reporter;
 use crate::store::events::EventLog;
 use crate::store::lock::RunLock;
 use crate::store::meta::Meta;
-use crate::store::metrics::{append_stage_metric, StageMetric};
 use crate::store::state::{FailureRecord, StageStatus};
 use crate::store::{now_rfc3339, RunPaths, RunState, RunStatus};
+pub use call::build_cli;
 use fsm::{Next, Stage, StageEnd};
 
 /// What `orx run` / `orx resume` hand back to the CLI.
@@ -43,7 +42,10 @@ impl RunOutcome {
         match self.state.status {
             RunStatus::Succeeded => 0,
             RunStatus::Interrupted => 130,
-            RunStatus::Failed | RunStatus::Running => 1,
+            RunStatus::Failed
+            | RunStatus::Running
+            | RunStatus::BudgetExceeded
+            | RunStatus::Waiting => 1,
         }
     }
 }
@@ -166,6 +168,11 @@ impl<'r> Run<'r> {
                     if e.kind == ErrorKind::Interrupted || crate::exec::interrupt_requested() =>
                 {
                     return self.stop_interrupted()
+                }
+                Err(e) if e.kind == ErrorKind::BudgetExceeded => {
+                    // The stage stays running and the item in progress: `orx resume` re-enters
+                    // the same step once the limit was raised.
+                    return self.finish(RunStatus::BudgetExceeded);
                 }
                 Err(e) => {
                     // orx itself failed: record it so `status` shows why, keep it resumable.
@@ -291,7 +298,9 @@ impl<'r> Run<'r> {
         }
         self.save()?;
         let (reason, message) = match (&self.state.last_failure, status) {
-            (Some(f), RunStatus::Failed) => (Some(f.reason.clone()), Some(f.message.clone())),
+            (Some(f), RunStatus::Failed | RunStatus::BudgetExceeded) => {
+                (Some(f.reason.clone()), Some(f.message.clone()))
+            }
             _ => (None, None),
         };
         self.emit(EventKind::RunFinished {
@@ -357,139 +366,6 @@ impl<'r> Run<'r> {
         (executor, model)
     }
 
-    /// Call the agent for one stage step. Failed agents are an `Ok` outcome; only an interrupt
-    /// (or orx's own failure) is an `Err`.
-    pub fn call_agent(
-        &mut self,
-        stage_key: &str,
-        item: Option<&str>,
-        n: u32,
-        mode: Mode,
-        prompt: String,
-    ) -> Result<AgentOutcome> {
-        let (executor, model) = self.route(stage_key);
-        let cli = build_cli(&executor, &self.state)?;
-        let name = match item {
-            Some(i) => format!("{stage_key}_{i}_{n}"),
-            None if n > 1 => format!("{stage_key}_{n}"),
-            None => stage_key.to_string(),
-        };
-        let prompt_path = self.paths.prompt(&name);
-        std::fs::write(&prompt_path, &prompt)
-            .map_err(|e| OrxError::io("write", &prompt_path, e))?;
-        let ov = self.config.stages.get(stage_key);
-        let timeout = ov
-            .and_then(|o| o.timeout)
-            .or_else(|| self.config.executors.get(&executor).and_then(|e| e.timeout))
-            .unwrap_or(self.config.engine.timeout);
-        let idle = ov
-            .and_then(|o| o.idle_timeout)
-            .or_else(|| {
-                self.config
-                    .executors
-                    .get(&executor)
-                    .and_then(|e| e.idle_timeout)
-            })
-            .or(self.config.engine.idle_timeout);
-        let session_key = |st: &str| match item {
-            Some(i) => format!("{st}:{i}"),
-            None => st.to_string(),
-        };
-        let resume_session = if stage_key == "fix" {
-            self.state
-                .sessions
-                .get(&session_key("fix"))
-                .or_else(|| self.state.sessions.get(&session_key("implement")))
-                .cloned()
-        } else {
-            None
-        };
-        let req = AgentRequest {
-            run_id: self.paths.id.clone(),
-            stage: stage_key.to_string(),
-            item: item.map(String::from),
-            n,
-            mode,
-            prompt,
-            model: model.clone(),
-            cwd: self.state.worktree.path.clone(),
-            resume_session,
-            timeout: Some(std::time::Duration::from_secs(timeout.max(1))),
-            idle_timeout: idle.map(std::time::Duration::from_secs),
-            stdout_log: self.paths.log(&format!("agent_{name}.jsonl")),
-            stderr_log: self.paths.log(&format!("agent_{name}.stderr")),
-        };
-        tracing::info!(
-            stage = stage_key,
-            item = item.unwrap_or("-"),
-            n,
-            executor = %executor,
-            model = model.as_deref().unwrap_or("-"),
-            "calling agent"
-        );
-        let started_at = now_rfc3339();
-        let stage_name = stage_key.to_string();
-        let item_name = item.map(String::from);
-        let mut emit_error: Option<OrxError> = None;
-        let outcome = agents::invoke(cli.as_ref(), &req, &mut |ev: &AgentEvent| {
-            let kind = EventKind::Agent {
-                stage: stage_name.clone(),
-                item: item_name.clone(),
-                agent: ev.clone(),
-            };
-            if let Err(e) = self.emit(kind) {
-                emit_error.get_or_insert(e);
-            }
-            Control::Continue
-        });
-        if let Some(e) = emit_error {
-            return Err(e);
-        }
-        if let Some(sid) = &outcome.session_id {
-            self.state
-                .sessions
-                .insert(session_key(stage_key), sid.clone());
-        }
-        self.state.usage.add(&outcome.usage);
-        if let Some(st) = self.state.current_stage {
-            if let Some(rec) = self.state.stage_mut(st) {
-                rec.usage.add(&outcome.usage);
-                rec.attempts += 1;
-            }
-        }
-        append_stage_metric(
-            &self.paths.stage_metrics(),
-            &StageMetric {
-                stage: stage_key.to_string(),
-                item: item.map(String::from),
-                attempt: n,
-                status: outcome
-                    .failure
-                    .map(|f| f.as_str().to_string())
-                    .unwrap_or_else(|| "ok".into()),
-                started_at,
-                duration_ms: outcome.duration_ms,
-                executor: executor.clone(),
-                model,
-                usage: outcome.usage.clone(),
-            },
-        )?;
-        self.emit(EventKind::AgentFinished {
-            stage: stage_key.to_string(),
-            item: item.map(String::from),
-            ok: outcome.succeeded(),
-            failure: outcome.failure.map(|f| f.as_str().to_string()),
-            message: outcome.message.clone(),
-            duration_ms: outcome.duration_ms,
-            usage: outcome.usage.clone(),
-        })?;
-        self.save()?;
-        if outcome.failure == Some(FailureKind::Interrupted) {
-            return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"));
-        }
-        Ok(outcome)
-    }
-
     /// Variables shared by every prompt.
     pub fn base_vars(&self) -> BTreeMap<&'static str, String> {
         let read =
@@ -525,18 +401,5 @@ impl<'r> Run<'r> {
             })?;
         }
         Ok(text)
-    }
-}
-
-/// The executor named in config, as a CLI orx can drive.
-pub fn build_cli(executor: &str, state: &RunState) -> Result<Box<dyn AgentCli>> {
-    match executor {
-        "fake" => Ok(Box::new(FakeCli::new(state.scenario.clone()))),
-        "claude" | "codex" | "gemini" | "cursor" => Err(OrxError::config(format!(
-            "executor `{executor}` is not available in this orx build yet"
-        ))
-        .with_hint("use `--engine fake` (or engine.type: fake) until the real executors land")),
-        other => Err(OrxError::config(format!("unknown executor `{other}`"))
-            .with_hint("known executors: fake, claude, codex, gemini, cursor")),
     }
 }

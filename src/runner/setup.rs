@@ -75,7 +75,7 @@ pub fn config_note(loaded: &LoadedConfig) -> String {
 
 /// Check what can be checked before anything is written: executor known, gate programs present.
 fn preflight(cfg: &config::Config, engine: &str) -> Result<()> {
-    super::build_cli(engine, &placeholder_state())?;
+    super::build_cli(engine, &placeholder_state(), cfg)?;
     for (i, gate) in cfg.gates.iter().enumerate() {
         if !gate.enabled {
             continue;
@@ -126,6 +126,8 @@ fn placeholder_state() -> RunState {
         updated_at: String::new(),
         finished_at: None,
         resumes: 0,
+        session_meta: Default::default(),
+        fallbacks: Vec::new(),
     }
 }
 
@@ -160,7 +162,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         "knowledge_update",
     ] {
         if let Some(exe) = cfg.stages.get(key).and_then(|o| o.executor.as_deref()) {
-            super::build_cli(exe, &placeholder_state())?;
+            super::build_cli(exe, &placeholder_state(), &cfg)?;
         }
     }
     let base_branch = match opts.base_branch.clone().or(cfg.git.base_branch.clone()) {

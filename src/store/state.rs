@@ -27,6 +27,12 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Interrupted,
+    /// Stopped because `run.max_budget_usd`, `run.max_tokens` or a stage's `max_turns` was
+    /// crossed; resumable after raising the limit.
+    BudgetExceeded,
+    /// Sleeping until a rate limit resets (only while the process lives; a crash leaves it for
+    /// `resume`).
+    Waiting,
 }
 
 impl RunStatus {
@@ -36,6 +42,8 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::BudgetExceeded => "budget_exceeded",
+            RunStatus::Waiting => "waiting",
         }
     }
     pub fn is_finished(self) -> bool {
@@ -204,6 +212,36 @@ pub struct RunState {
     /// How many times the run was resumed.
     #[serde(default)]
     pub resumes: u32,
+    /// What orx knows about each agent session, by session id: the executor it belongs to
+    /// (a session is only resumed by the same executor) and the CLI's cumulative usage (codex).
+    #[serde(default)]
+    pub session_meta: BTreeMap<String, SessionMeta>,
+    /// Every executor or model switch made by a `fallback:` rule.
+    #[serde(default)]
+    pub fallbacks: Vec<FallbackRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    pub executor: String,
+    #[serde(default)]
+    pub cumulative_usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FallbackRecord {
+    pub at: String,
+    pub stage: String,
+    #[serde(default)]
+    pub item: Option<String>,
+    /// The failure that triggered it (rate_limited, model_not_found, …).
+    pub failure: String,
+    pub from_executor: String,
+    #[serde(default)]
+    pub from_model: Option<String>,
+    pub to_executor: String,
+    #[serde(default)]
+    pub to_model: Option<String>,
 }
 
 impl RunState {
@@ -322,6 +360,8 @@ mod tests {
             updated_at: now_rfc3339(),
             finished_at: None,
             resumes: 0,
+            session_meta: BTreeMap::new(),
+            fallbacks: Vec::new(),
         }
     }
 

@@ -326,7 +326,8 @@ fn an_agent_error_fails_the_run_resumably() {
     let r = repo.run("task", &[]);
     r.expect_code(1);
     let st = repo.state(&r.id);
-    assert_eq!(st["last_failure"]["reason"], "agent_error");
+    // "overloaded" names the failure: an API error (HTTP 529), not a generic agent error.
+    assert_eq!(st["last_failure"]["reason"], "api_error");
     assert_eq!(st["last_failure"]["message"], "model overloaded");
     assert!(r.stdout.contains(&format!("orx resume {}", r.id)));
 }

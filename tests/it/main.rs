@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod commands;
+mod executors;
 mod flows;
 mod resume;
 mod support;

@@ -1,0 +1,616 @@
+//! Claude Code (`claude`, tested with 2.1.330): argv, environment and the `stream-json` parser.
+//!
+//! Invocation: `claude -p --output-format stream-json --verbose [--model M] [--max-turns N]
+//! [--max-budget-usd X] [--resume SID] …extra_args`, the prompt on stdin (then closed).
+//!
+//! Modes. *Text* (plan, spec, decompose, review) removes the tools that change things with
+//! `--disallowedTools Bash,Edit,MultiEdit,Write,NotebookEdit` and keeps the default permission
+//! mode: the model can still read and search, cannot try to write, and so never produces a
+//! permission denial that would fail a read-only stage. `--permission-mode plan` was not used
+//! because in print mode it turns the answer into an `ExitPlanMode` tool call instead of the
+//! final text. *Apply* (implement, fix, knowledge) runs with
+//! `--permission-mode bypassPermissions`; Claude refuses that as root unless `IS_SANDBOX=1`, so
+//! orx sets it when it runs as root (containers, CI).
+//!
+//! Stream. `system/init` gives the session id and model; `assistant` lines carry text,
+//! thinking and `tool_use` blocks; `user` lines carry `tool_result`s, which is where a Bash
+//! call's outcome and a Write/Edit's success become `CommandRun` and `FileChange`; a
+//! `rate_limit_event` with `status: rejected` is a rate limit; the final `result` line carries
+//! `is_error`, `subtype`, `terminal_reason`, `api_error_status`, the final text, usage,
+//! `total_cost_usd` and `permission_denials`. The usage inside `assistant` lines is ignored
+//! (it is per message, partial, and repeated per content block); the `result` is the
+//! authoritative total and is emitted as one `Usage` delta. Its `total_cost_usd` is cumulative
+//! over a resumed session (usage is per invocation): the runner keeps the last total per session
+//! and the parser subtracts it, so a fix attempt is charged only for itself. Live budget enforcement for Claude
+//! therefore leans on its own `--max-budget-usd` and `--max-turns`, which orx passes down.
+//!
+//! Verdicts. No `result` line: `NoResult`. `subtype: error_max_turns`: `TurnLimit`;
+//! `error_max_budget_usd`: `BudgetExceeded`; `api_error_status`: by HTTP status; a rejected
+//! rate-limit event: `RateLimited`; any other `is_error`: named from its text, else
+//! `AgentError`. A non-empty `permission_denials` fails the call as `PermissionDenied` even
+//! when `is_error` is false: a tool the agent needed was refused, so what it reports as done
+//! is not what happened.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::classify::{classify_http, classify_message, parse_reset};
+use super::json::{bool_at, compact, f64_at, parse_line, str_at, string_at, u64_at};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
+use super::{StreamParser, Usage};
+use crate::exec::{CommandSpec, ExitInfo};
+
+/// The release this module was verified against.
+pub const TESTED_VERSION: &str = "2.1.330";
+
+/// Tools removed in text mode.
+pub const TEXT_MODE_DISALLOWED: &str = "Bash,Edit,MultiEdit,Write,NotebookEdit";
+
+#[derive(Debug, Clone)]
+pub struct ClaudeCli {
+    pub settings: CliSettings,
+    /// Whether orx runs as root (then apply mode needs `IS_SANDBOX=1`).
+    pub as_root: bool,
+}
+
+impl ClaudeCli {
+    pub fn new(settings: CliSettings) -> Self {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        ClaudeCli { settings, as_root }
+    }
+}
+
+impl AgentCli for ClaudeCli {
+    fn name(&self) -> &str {
+        "claude"
+    }
+
+    fn command(&self, req: &AgentRequest) -> CommandSpec {
+        let mut spec = self.settings.base_spec(req, "ANTHROPIC_API_KEY");
+        let mut a: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
+            .map(String::from)
+            .to_vec();
+        match req.mode {
+            Mode::Text => {
+                a.extend(["--disallowedTools".into(), TEXT_MODE_DISALLOWED.into()]);
+            }
+            Mode::Apply => {
+                a.extend(["--permission-mode".into(), "bypassPermissions".into()]);
+                if self.as_root {
+                    spec.env.push(("IS_SANDBOX".into(), "1".into()));
+                }
+            }
+        }
+        if let Some(m) = &req.model {
+            a.extend(["--model".into(), m.clone()]);
+        }
+        if let Some(n) = req.max_turns {
+            a.extend(["--max-turns".into(), n.to_string()]);
+        }
+        if let Some(usd) = req.max_budget_usd {
+            a.extend(["--max-budget-usd".into(), format!("{:.4}", usd.max(0.0))]);
+        }
+        if let Some(sid) = &req.resume_session {
+            a.extend(["--resume".into(), sid.clone()]);
+        }
+        a.extend(self.settings.extra_args.iter().cloned());
+        spec.args = a;
+        spec
+    }
+
+    fn parser(&self) -> Box<dyn StreamParser> {
+        Box::<ClaudeParser>::default()
+    }
+
+    fn parser_for(&self, req: &AgentRequest) -> Box<dyn StreamParser> {
+        Box::new(ClaudeParser {
+            cost_baseline: req
+                .usage_baseline
+                .as_ref()
+                .map(|u| u.cost_usd)
+                .unwrap_or(0.0),
+            ..ClaudeParser::default()
+        })
+    }
+}
+
+/// A pending tool call, until its result arrives.
+#[derive(Debug, Clone)]
+struct Pending {
+    name: String,
+    command: Option<String>,
+    path: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct ClaudeParser {
+    session_id: Option<String>,
+    last_text: Option<String>,
+    pending: HashMap<String, Pending>,
+    result: Option<Value>,
+    rate_limit: Option<(Option<String>, String)>,
+    api_error: Option<String>,
+    /// `total_cost_usd` is cumulative over a resumed session: the total it reported last time.
+    cost_baseline: f64,
+    unparsed: u64,
+}
+
+impl StreamParser for ClaudeParser {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let Some(v) = parse_line(line) else {
+            if !line.trim().is_empty() {
+                self.unparsed += 1;
+            }
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if self.session_id.is_none() {
+            self.session_id = string_at(&v, "session_id");
+        }
+        match str_at(&v, "type").unwrap_or("") {
+            "system" if str_at(&v, "subtype") == Some("init") => {
+                if let Some(sid) = string_at(&v, "session_id") {
+                    self.session_id = Some(sid.clone());
+                    out.push(AgentEvent::SessionStarted {
+                        session_id: sid,
+                        model: string_at(&v, "model"),
+                    });
+                }
+            }
+            "assistant" => self.assistant(&v, &mut out),
+            "user" => self.user(&v, &mut out),
+            "rate_limit_event" => {
+                let status = str_at(&v, "rate_limit_info.status").unwrap_or("");
+                if status == "rejected" {
+                    let reset = super::json::at(&v, "rate_limit_info.resetsAt")
+                        .map(|r| compact(r, 64))
+                        .and_then(|r| parse_reset(&r));
+                    let kind = str_at(&v, "rate_limit_info.rateLimitType").unwrap_or("usage");
+                    let message = format!("claude: {kind} rate limit reached");
+                    self.rate_limit = Some((reset.clone(), message.clone()));
+                    out.push(AgentEvent::RateLimited {
+                        reset_at: reset,
+                        message,
+                    });
+                }
+            }
+            "result" => {
+                let u = Usage {
+                    input_tokens: u64_at(&v, "usage.input_tokens"),
+                    output_tokens: u64_at(&v, "usage.output_tokens"),
+                    cache_read_tokens: u64_at(&v, "usage.cache_read_input_tokens"),
+                    cache_write_tokens: u64_at(&v, "usage.cache_creation_input_tokens"),
+                    cost_usd: (f64_at(&v, "total_cost_usd").unwrap_or(0.0) - self.cost_baseline)
+                        .max(0.0),
+                    cost_estimated: false,
+                };
+                if !u.is_empty() {
+                    out.push(AgentEvent::Usage { usage: u });
+                }
+                let text = string_at(&v, "result").unwrap_or_default();
+                let is_error = bool_at(&v, "is_error")
+                    || str_at(&v, "subtype").is_some_and(|s| s != "success");
+                if is_error {
+                    out.push(AgentEvent::Error {
+                        message: error_text(&v),
+                    });
+                }
+                out.push(AgentEvent::Finished {
+                    final_text: if is_error { String::new() } else { text },
+                    is_error,
+                });
+                self.result = Some(v);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        let mut out = AgentOutcome {
+            failure: None,
+            message: None,
+            final_text: String::new(),
+            session_id: self.session_id.clone(),
+            usage: Usage::default(),
+            exit_code: exit.code,
+            duration_ms: 0,
+            cumulative_usage: None,
+            reset_at: self.rate_limit.as_ref().and_then(|r| r.0.clone()),
+        };
+        let Some(r) = &self.result else {
+            let tail = last_line(&exit.stderr_tail);
+            let kind = classify_message(&tail)
+                .or_else(|| self.api_error.as_deref().and_then(classify_message))
+                .unwrap_or(FailureKind::NoResult);
+            out.failure = Some(kind);
+            out.message = Some(format!(
+                "claude ended without a result line ({} unparsed lines){}",
+                self.unparsed,
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {tail}")
+                }
+            ));
+            out.final_text = self.last_text.clone().unwrap_or_default();
+            return out;
+        };
+        out.usage = Usage {
+            input_tokens: u64_at(r, "usage.input_tokens"),
+            output_tokens: u64_at(r, "usage.output_tokens"),
+            cache_read_tokens: u64_at(r, "usage.cache_read_input_tokens"),
+            cache_write_tokens: u64_at(r, "usage.cache_creation_input_tokens"),
+            cost_usd: (f64_at(r, "total_cost_usd").unwrap_or(0.0) - self.cost_baseline).max(0.0),
+            cost_estimated: false,
+        };
+        out.cumulative_usage = f64_at(r, "total_cost_usd").map(|c| Usage {
+            cost_usd: c,
+            ..Usage::default()
+        });
+        if let Some(sid) = string_at(r, "session_id") {
+            out.session_id = Some(sid);
+        }
+        let subtype = str_at(r, "subtype").unwrap_or("success");
+        let is_error = bool_at(r, "is_error") || subtype != "success";
+        let denials: Vec<String> = r
+            .get("permission_denials")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|d| str_at(d, "tool_name").unwrap_or("a tool").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if is_error {
+            let message = error_text(r);
+            let kind = if subtype == "error_max_turns" {
+                FailureKind::TurnLimit
+            } else if subtype == "error_max_budget_usd" {
+                FailureKind::BudgetExceeded
+            } else if let Some(status) = r.get("api_error_status").and_then(Value::as_u64) {
+                classify_http(status as u16)
+            } else if self.rate_limit.is_some() {
+                FailureKind::RateLimited
+            } else if let Some(k) = classify_message(&message) {
+                k
+            } else if str_at(r, "terminal_reason") == Some("api_error") {
+                FailureKind::ApiError
+            } else {
+                FailureKind::AgentError
+            };
+            if kind == FailureKind::RateLimited && out.reset_at.is_none() {
+                out.reset_at = parse_reset(&message);
+            }
+            out.failure = Some(kind);
+            out.message = Some(format!("claude: {message}"));
+        } else if !denials.is_empty() {
+            out.failure = Some(FailureKind::PermissionDenied);
+            out.message = Some(format!(
+                "claude was denied permission for {} ({} denial{})",
+                dedup(&denials).join(", "),
+                denials.len(),
+                if denials.len() == 1 { "" } else { "s" }
+            ));
+            out.final_text = string_at(r, "result").unwrap_or_default();
+        } else {
+            out.final_text = string_at(r, "result").unwrap_or_default();
+        }
+        out
+    }
+}
+
+impl ClaudeParser {
+    fn assistant(&mut self, v: &Value, out: &mut Vec<AgentEvent>) {
+        if let Some(err) = str_at(v, "error") {
+            // Synthetic API-error messages (`"error": "rate_limit"`, `is_api_error_message`).
+            self.api_error = Some(format!("{err}: {}", content_text(v).unwrap_or_default()));
+        }
+        let Some(blocks) = super::json::at(v, "message.content").and_then(Value::as_array) else {
+            return;
+        };
+        for b in blocks {
+            match str_at(b, "type").unwrap_or("") {
+                "text" => {
+                    let text = str_at(b, "text").unwrap_or("").to_string();
+                    if !text.is_empty() {
+                        self.last_text = Some(text.clone());
+                        out.push(AgentEvent::Text { text });
+                    }
+                }
+                "thinking" | "redacted_thinking" => {
+                    let text = str_at(b, "thinking").unwrap_or("").to_string();
+                    out.push(AgentEvent::Reasoning { text });
+                }
+                "tool_use" => {
+                    let name = str_at(b, "name").unwrap_or("tool").to_string();
+                    let input = b.get("input").cloned().unwrap_or(Value::Null);
+                    let id = str_at(b, "id").unwrap_or("").to_string();
+                    self.pending.insert(
+                        id,
+                        Pending {
+                            name: name.clone(),
+                            command: string_at(&input, "command"),
+                            path: string_at(&input, "file_path")
+                                .or_else(|| string_at(&input, "notebook_path")),
+                        },
+                    );
+                    out.push(AgentEvent::ToolCall {
+                        name,
+                        input: compact(&input, 400),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn user(&mut self, v: &Value, out: &mut Vec<AgentEvent>) {
+        let Some(blocks) = super::json::at(v, "message.content").and_then(Value::as_array) else {
+            return;
+        };
+        for b in blocks {
+            if str_at(b, "type") != Some("tool_result") {
+                continue;
+            }
+            let id = str_at(b, "tool_use_id").unwrap_or("");
+            let Some(p) = self.pending.remove(id) else {
+                continue;
+            };
+            let failed = bool_at(b, "is_error");
+            match p.name.as_str() {
+                "Bash" => out.push(AgentEvent::CommandRun {
+                    command: p.command.unwrap_or_default(),
+                    exit_code: Some(if failed {
+                        exit_code_in(&compact(b.get("content").unwrap_or(&Value::Null), 2000))
+                            .unwrap_or(1)
+                    } else {
+                        0
+                    }),
+                }),
+                "Write" | "Edit" | "MultiEdit" | "NotebookEdit" if !failed => {
+                    if let Some(path) = p.path {
+                        let kind = if p.name == "Write" { "write" } else { "edit" };
+                        out.push(AgentEvent::FileChange {
+                            path,
+                            kind: kind.into(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The error a `result` line reports, in one line.
+fn error_text(r: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = str_at(r, "result").filter(|t| !t.trim().is_empty()) {
+        parts.push(t.trim().to_string());
+    }
+    if let Some(errs) = r.get("errors").and_then(Value::as_array) {
+        let e: Vec<String> = errs.iter().map(|e| compact(e, 300)).collect();
+        if !e.is_empty() {
+            parts.push(e.join("; "));
+        }
+    }
+    let subtype = str_at(r, "subtype").unwrap_or("success");
+    if parts.is_empty() || subtype != "success" {
+        parts.push(format!("subtype {subtype}"));
+    }
+    if let Some(t) = str_at(r, "terminal_reason") {
+        parts.push(format!("terminal_reason {t}"));
+    }
+    if let Some(s) = r.get("api_error_status").and_then(Value::as_u64) {
+        parts.push(format!("HTTP {s}"));
+    }
+    parts.join(" · ")
+}
+
+fn content_text(v: &Value) -> Option<String> {
+    super::json::at(v, "message.content")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find_map(|b| string_at(b, "text")))
+}
+
+/// "Exit code 2" inside a failed Bash result.
+fn exit_code_in(text: &str) -> Option<i32> {
+    let lower = text.to_ascii_lowercase();
+    let pos = lower.find("exit code")?;
+    lower[pos + 9..]
+        .trim_start_matches([' ', ':'])
+        .split(|c: char| !c.is_ascii_digit() && c != '-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn dedup(v: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in v {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+pub(crate) fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::testutil::{exited, play, request};
+
+    #[test]
+    fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
+        let cli = ClaudeCli {
+            settings: CliSettings {
+                bin: "claude".into(),
+                extra_args: vec!["--fallback-model".into(), "haiku".into()],
+                api_key: Some("k".into()),
+                ..CliSettings::default()
+            },
+            as_root: true,
+        };
+        let mut req = request(Mode::Text);
+        let spec = cli.command(&req);
+        assert_eq!(
+            spec.args,
+            [
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--disallowedTools",
+                TEXT_MODE_DISALLOWED,
+                "--model",
+                "sonnet",
+                "--fallback-model",
+                "haiku"
+            ]
+        );
+        assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
+        assert!(!spec.args.iter().any(|a| a.contains("PROMPT")));
+        assert!(spec.env.contains(&("ANTHROPIC_API_KEY".into(), "k".into())));
+        assert!(!spec.env.iter().any(|(k, _)| k == "IS_SANDBOX"));
+
+        req.mode = Mode::Apply;
+        req.resume_session = Some("sid-1".into());
+        req.max_turns = Some(12);
+        req.max_budget_usd = Some(0.5);
+        let spec = cli.command(&req);
+        let argv = spec.args.join(" ");
+        assert!(
+            argv.contains("--permission-mode bypassPermissions"),
+            "{argv}"
+        );
+        assert!(argv.contains("--resume sid-1"), "{argv}");
+        assert!(argv.contains("--max-turns 12"), "{argv}");
+        assert!(argv.contains("--max-budget-usd 0.5000"), "{argv}");
+        assert!(spec.env.contains(&("IS_SANDBOX".into(), "1".into())));
+    }
+
+    #[test]
+    fn a_tool_using_session_succeeds_with_its_events_and_cost() {
+        let (events, o) = play(
+            &mut ClaudeParser::default(),
+            include_str!("testdata/claude/success_tools.jsonl"),
+            exited(0),
+        );
+        assert!(o.succeeded(), "{o:?}");
+        assert_eq!(
+            o.session_id.as_deref(),
+            Some("9a1f2c4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+        );
+        assert_eq!(o.final_text, "Added `add` to calc.py; the tests pass.");
+        assert_eq!(o.usage.input_tokens, 24);
+        assert_eq!(o.usage.cache_read_tokens, 31_020);
+        assert_eq!(o.usage.cache_write_tokens, 4_410);
+        assert_eq!(o.usage.output_tokens, 412);
+        assert!((o.usage.cost_usd - 0.04231).abs() < 1e-9);
+        assert!(!o.usage.cost_estimated);
+        assert!(events.contains(&AgentEvent::CommandRun {
+            command: "python -m pytest -q".into(),
+            exit_code: Some(1)
+        }));
+        assert!(events.contains(&AgentEvent::CommandRun {
+            command: "python -m pytest -q".into(),
+            exit_code: Some(0)
+        }));
+        assert!(events.contains(&AgentEvent::FileChange {
+            path: "/w/calc.py".into(),
+            kind: "write".into()
+        }));
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Reasoning { .. })));
+        let usages = events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Usage { .. }))
+            .count();
+        assert_eq!(usages, 1, "assistant-line usage is ignored");
+        assert!(matches!(
+            events.first(),
+            Some(AgentEvent::SessionStarted { .. })
+        ));
+    }
+
+    #[test]
+    fn every_failure_shape_is_named() {
+        let cases: [(&str, i32, FailureKind); 6] = [
+            (
+                include_str!("testdata/claude/rate_limit.jsonl"),
+                1,
+                FailureKind::RateLimited,
+            ),
+            (
+                include_str!("testdata/claude/max_turns.jsonl"),
+                1,
+                FailureKind::TurnLimit,
+            ),
+            (
+                include_str!("testdata/claude/auth.jsonl"),
+                1,
+                FailureKind::AuthFailed,
+            ),
+            (
+                include_str!("testdata/claude/permission_denied.jsonl"),
+                0,
+                FailureKind::PermissionDenied,
+            ),
+            (
+                include_str!("testdata/claude/model_not_found.jsonl"),
+                1,
+                FailureKind::ModelNotFound,
+            ),
+            (
+                include_str!("testdata/claude/no_result.jsonl"),
+                1,
+                FailureKind::NoResult,
+            ),
+        ];
+        for (rec, code, want) in cases {
+            let (_, o) = play(&mut ClaudeParser::default(), rec, exited(code));
+            assert_eq!(o.failure, Some(want), "{o:?}");
+            assert!(!o.succeeded());
+            assert!(o.message.is_some());
+        }
+    }
+
+    #[test]
+    fn a_rejected_rate_limit_carries_its_reset_time() {
+        let (events, o) = play(
+            &mut ClaudeParser::default(),
+            include_str!("testdata/claude/rate_limit.jsonl"),
+            exited(1),
+        );
+        assert_eq!(o.reset_at.as_deref(), Some("2026-07-04T09:00:00Z"));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            AgentEvent::RateLimited {
+                reset_at: Some(_),
+                ..
+            }
+        )));
+        assert!(o.message.unwrap().contains("session limit"));
+    }
+
+    #[test]
+    fn exit_codes_inside_bash_errors() {
+        assert_eq!(exit_code_in("Error: Exit code 2\nboom"), Some(2));
+        assert_eq!(exit_code_in("nothing"), None);
+    }
+}

@@ -1,0 +1,482 @@
+//! Codex (`codex exec`, tested with 0.169.0): argv, environment and the `--json` parser.
+//!
+//! Invocation: `codex exec --json -o <log>.last.md -s read-only|workspace-write [-m M]
+//! [-c model_reasoning_effort="E"] --skip-git-repo-check …extra_args -`; a fix attempt resumes
+//! the thread with `… resume THREAD_ID -`. The trailing `-` makes codex read the prompt from
+//! stdin. `--full-auto` no longer exists; `exec` never asks for approval, so the sandbox flag
+//! alone decides what the agent may do: *text* mode is `-s read-only`, *apply* mode
+//! `-s workspace-write` (edits inside the working directory only). The API key, when
+//! configured, goes in both `CODEX_API_KEY` (what `exec` reads) and `OPENAI_API_KEY`.
+//!
+//! Stream. `thread.started` gives the session (thread) id; `item.started`/`item.completed`
+//! carry `agent_message` (text; the last one is the answer, also written to the `-o` file,
+//! which wins when present), `reasoning`, `command_execution` (command, exit code),
+//! `file_change` (path and kind per change), `mcp_tool_call`, `web_search` and non-fatal
+//! `error` items; `turn.completed` carries usage; `turn.failed` and a top-level `error` carry
+//! failures. Every tool-like item becomes exactly one `ToolCall` (at start, or at completion
+//! when no start was seen), which is what the turn budget counts.
+//!
+//! Usage is cumulative per thread: each `turn.completed` reports the thread's running totals.
+//! The parser keeps the previous totals (seeded from the request's `usage_baseline`, the
+//! totals state recorded for that session) and emits deltas; `input_tokens` includes the
+//! cached ones, so orx's `input_tokens` is `input - cached` and `cache_read_tokens` is
+//! `cached`. Codex reports no cost: the runner prices the tokens from the price table and marks
+//! the cost estimated.
+//!
+//! Verdicts. `turn.failed`: named from its message (rate limit, unknown model, auth), else
+//! `AgentError`. A top-level `error` fails the call only when no `turn.completed` follows it
+//! (codex also reports transient reconnects that way). No `turn.completed` at all: `NoResult`.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::classify::{classify_message, parse_reset};
+use super::claude::last_line;
+use super::json::{at, compact, parse_line, str_at, string_at, u64_at};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
+use super::{StreamParser, Usage};
+use crate::exec::{CommandSpec, ExitInfo};
+
+pub const TESTED_VERSION: &str = "0.169.0";
+
+#[derive(Debug, Clone)]
+pub struct CodexCli {
+    pub settings: CliSettings,
+}
+
+/// Where `-o` writes the last message for a request: next to its stream log.
+pub fn last_message_path(req: &AgentRequest) -> PathBuf {
+    req.stdout_log.with_extension("last.md")
+}
+
+impl AgentCli for CodexCli {
+    fn name(&self) -> &str {
+        "codex"
+    }
+
+    fn command(&self, req: &AgentRequest) -> CommandSpec {
+        let mut spec = self.settings.base_spec(req, "CODEX_API_KEY");
+        if let Some(key) = self.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
+            spec.env.push(("OPENAI_API_KEY".into(), key.to_string()));
+        }
+        let mut a: Vec<String> = vec![
+            "exec".into(),
+            "--json".into(),
+            "-o".into(),
+            last_message_path(req).to_string_lossy().into_owned(),
+            "-s".into(),
+            match req.mode {
+                Mode::Text => "read-only".into(),
+                Mode::Apply => "workspace-write".into(),
+            },
+        ];
+        if let Some(m) = &req.model {
+            a.extend(["-m".into(), m.clone()]);
+        }
+        if let Some(e) = &self.settings.reasoning_effort {
+            a.extend(["-c".into(), format!("model_reasoning_effort=\"{e}\"")]);
+        }
+        a.push("--skip-git-repo-check".into());
+        a.extend(self.settings.extra_args.iter().cloned());
+        if let Some(thread) = &req.resume_session {
+            a.extend(["resume".into(), thread.clone()]);
+        }
+        a.push("-".into());
+        spec.args = a;
+        spec
+    }
+
+    fn parser(&self) -> Box<dyn StreamParser> {
+        Box::<CodexParser>::default()
+    }
+
+    fn parser_for(&self, req: &AgentRequest) -> Box<dyn StreamParser> {
+        Box::new(CodexParser {
+            previous: req.usage_baseline.clone().unwrap_or_default(),
+            last_message_file: Some(last_message_path(req)),
+            ..CodexParser::default()
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CodexParser {
+    thread_id: Option<String>,
+    /// The thread's cumulative totals as last reported (or the baseline).
+    previous: Usage,
+    latest_total: Option<Usage>,
+    usage: Usage,
+    last_message: Option<String>,
+    last_message_file: Option<PathBuf>,
+    started: HashSet<String>,
+    turn_completed: bool,
+    turn_failed: Option<String>,
+    error: Option<String>,
+    unparsed: u64,
+}
+
+impl StreamParser for CodexParser {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let Some(v) = parse_line(line) else {
+            if !line.trim().is_empty() {
+                self.unparsed += 1;
+            }
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        match str_at(&v, "type").unwrap_or("") {
+            "thread.started" => {
+                if let Some(id) = string_at(&v, "thread_id") {
+                    self.thread_id = Some(id.clone());
+                    out.push(AgentEvent::SessionStarted {
+                        session_id: id,
+                        model: None,
+                    });
+                }
+            }
+            "item.started" => {
+                if let Some(item) = v.get("item") {
+                    if let Some(call) = tool_call(item) {
+                        if let Some(id) = str_at(item, "id") {
+                            self.started.insert(id.to_string());
+                        }
+                        out.push(call);
+                    }
+                }
+            }
+            "item.completed" => {
+                if let Some(item) = v.get("item") {
+                    self.item_completed(item, &mut out);
+                }
+            }
+            "turn.completed" => {
+                self.turn_completed = true;
+                let total = Usage {
+                    input_tokens: u64_at(&v, "usage.input_tokens")
+                        .saturating_sub(u64_at(&v, "usage.cached_input_tokens")),
+                    cache_read_tokens: u64_at(&v, "usage.cached_input_tokens"),
+                    output_tokens: u64_at(&v, "usage.output_tokens"),
+                    ..Usage::default()
+                };
+                let delta = total.minus(&self.previous);
+                self.previous = total.clone();
+                self.latest_total = Some(total);
+                self.usage.add(&delta);
+                if !delta.is_empty() {
+                    out.push(AgentEvent::Usage { usage: delta });
+                }
+            }
+            "turn.failed" => {
+                let msg = string_at(&v, "error.message")
+                    .unwrap_or_else(|| "turn failed without a message".into());
+                self.turn_failed = Some(msg.clone());
+                out.push(AgentEvent::Error { message: msg });
+            }
+            "error" => {
+                let msg = string_at(&v, "message").unwrap_or_else(|| compact(&v, 300));
+                self.error = Some(msg.clone());
+                out.push(AgentEvent::Error { message: msg });
+            }
+            _ => {}
+        }
+        if let Some(AgentEvent::Error { message }) = out.last() {
+            if classify_message(message) == Some(FailureKind::RateLimited) {
+                let message = message.clone();
+                out.push(AgentEvent::RateLimited {
+                    reset_at: parse_reset(&message),
+                    message,
+                });
+            }
+        }
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        let from_file = self
+            .last_message_file
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .filter(|t| !t.trim().is_empty());
+        let final_text = from_file
+            .or_else(|| self.last_message.clone())
+            .unwrap_or_default();
+        let mut out = AgentOutcome {
+            failure: None,
+            message: None,
+            final_text,
+            session_id: self.thread_id.clone(),
+            usage: self.usage.clone(),
+            exit_code: exit.code,
+            duration_ms: 0,
+            cumulative_usage: self.latest_total.clone(),
+            reset_at: None,
+        };
+        let failure = if let Some(msg) = &self.turn_failed {
+            Some(msg.clone())
+        } else if !self.turn_completed {
+            self.error.clone().or_else(|| {
+                let tail = last_line(&exit.stderr_tail);
+                Some(format!(
+                    "codex ended without turn.completed ({} unparsed lines){}",
+                    self.unparsed,
+                    if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {tail}")
+                    }
+                ))
+            })
+        } else {
+            None
+        };
+        if let Some(msg) = failure {
+            let kind = classify_message(&msg).unwrap_or(
+                if self.turn_failed.is_some() || self.error.is_some() {
+                    FailureKind::AgentError
+                } else {
+                    FailureKind::NoResult
+                },
+            );
+            if kind == FailureKind::RateLimited {
+                out.reset_at = parse_reset(&msg);
+            }
+            out.failure = Some(kind);
+            out.message = Some(format!("codex: {msg}"));
+        }
+        out
+    }
+}
+
+impl CodexParser {
+    fn item_completed(&mut self, item: &Value, out: &mut Vec<AgentEvent>) {
+        let id = str_at(item, "id").unwrap_or("");
+        if !self.started.contains(id) {
+            if let Some(call) = tool_call(item) {
+                out.push(call);
+            }
+        }
+        match str_at(item, "type").unwrap_or("") {
+            "agent_message" => {
+                let text = string_at(item, "text").unwrap_or_default();
+                self.last_message = Some(text.clone());
+                out.push(AgentEvent::Text { text });
+            }
+            "reasoning" => out.push(AgentEvent::Reasoning {
+                text: string_at(item, "text").unwrap_or_default(),
+            }),
+            "command_execution" => out.push(AgentEvent::CommandRun {
+                command: string_at(item, "command").unwrap_or_default(),
+                exit_code: at(item, "exit_code")
+                    .and_then(Value::as_i64)
+                    .map(|c| c as i32),
+            }),
+            "file_change" if str_at(item, "status") != Some("failed") => {
+                for c in item
+                    .get("changes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    out.push(AgentEvent::FileChange {
+                        path: string_at(c, "path").unwrap_or_default(),
+                        kind: string_at(c, "kind").unwrap_or_else(|| "update".into()),
+                    });
+                }
+            }
+            "error" => out.push(AgentEvent::Error {
+                message: string_at(item, "message").unwrap_or_default(),
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// The `ToolCall` an item stands for, if it is a tool.
+fn tool_call(item: &Value) -> Option<AgentEvent> {
+    let (name, input) = match str_at(item, "type")? {
+        "command_execution" => ("shell".to_string(), string_at(item, "command")?),
+        "file_change" => (
+            "apply_patch".to_string(),
+            item.get("changes")
+                .map(|c| compact(c, 400))
+                .unwrap_or_default(),
+        ),
+        "mcp_tool_call" => (
+            format!(
+                "{}.{}",
+                str_at(item, "server").unwrap_or("mcp"),
+                str_at(item, "tool").unwrap_or("tool")
+            ),
+            item.get("arguments")
+                .map(|a| compact(a, 400))
+                .unwrap_or_default(),
+        ),
+        "web_search" => (
+            "web_search".to_string(),
+            string_at(item, "query").unwrap_or_default(),
+        ),
+        _ => return None,
+    };
+    Some(AgentEvent::ToolCall { name, input })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::testutil::{exited, play, request};
+
+    fn cli() -> CodexCli {
+        CodexCli {
+            settings: CliSettings {
+                bin: "codex".into(),
+                reasoning_effort: Some("high".into()),
+                api_key: Some("sk-test".into()),
+                ..CliSettings::default()
+            },
+        }
+    }
+
+    #[test]
+    fn argv_per_mode_and_resume() {
+        let mut req = request(Mode::Text);
+        req.model = Some("gpt-5".into());
+        let spec = cli().command(&req);
+        assert_eq!(
+            spec.args,
+            [
+                "exec",
+                "--json",
+                "-o",
+                "/runs/r1/logs/agent_implement_W001_1.last.md",
+                "-s",
+                "read-only",
+                "-m",
+                "gpt-5",
+                "-c",
+                "model_reasoning_effort=\"high\"",
+                "--skip-git-repo-check",
+                "-"
+            ]
+        );
+        assert!(spec
+            .env
+            .contains(&("CODEX_API_KEY".into(), "sk-test".into())));
+        assert!(spec
+            .env
+            .contains(&("OPENAI_API_KEY".into(), "sk-test".into())));
+        assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
+        req.mode = Mode::Apply;
+        req.resume_session = Some("0199a213-81c0".into());
+        let argv = cli().command(&req).args.join(" ");
+        assert!(
+            argv.contains("-s workspace-write") && argv.ends_with("resume 0199a213-81c0 -"),
+            "{argv}"
+        );
+    }
+
+    #[test]
+    fn a_turn_with_commands_and_patches() {
+        let (events, o) = play(
+            &mut CodexParser::default(),
+            include_str!("testdata/codex/success.jsonl"),
+            exited(0),
+        );
+        assert!(o.succeeded(), "{o:?}");
+        assert_eq!(
+            o.session_id.as_deref(),
+            Some("0199a213-81c0-7800-8aa1-bbab2a035a53")
+        );
+        assert_eq!(o.final_text, "Implemented add() in calc.py; pytest passes.");
+        assert_eq!(o.usage.input_tokens, 24_763 - 24_448);
+        assert_eq!(o.usage.cache_read_tokens, 24_448);
+        assert_eq!(o.usage.output_tokens, 1_122);
+        assert!(events.contains(&AgentEvent::CommandRun {
+            command: "bash -lc 'python -m pytest -q'".into(),
+            exit_code: Some(0)
+        }));
+        assert!(events.contains(&AgentEvent::FileChange {
+            path: "/w/calc.py".into(),
+            kind: "update".into()
+        }));
+        let tools = events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::ToolCall { .. }))
+            .count();
+        assert_eq!(tools, 2, "one ToolCall per tool item: {events:?}");
+    }
+
+    #[test]
+    fn cumulative_usage_becomes_deltas_from_the_baseline() {
+        let mut req = request(Mode::Apply);
+        req.resume_session = Some("t".into());
+        req.usage_baseline = Some(Usage {
+            input_tokens: 1_000,
+            cache_read_tokens: 500,
+            output_tokens: 100,
+            ..Usage::default()
+        });
+        let mut p = cli().parser_for(&req);
+        let evs = p.feed(r#"{"type":"turn.completed","usage":{"input_tokens":2000,"cached_input_tokens":800,"output_tokens":150}}"#);
+        assert_eq!(
+            evs,
+            [AgentEvent::Usage {
+                usage: Usage {
+                    input_tokens: 200,
+                    cache_read_tokens: 300,
+                    output_tokens: 50,
+                    ..Usage::default()
+                }
+            }]
+        );
+        let o = p.finish(&exited(0));
+        assert_eq!(o.usage.output_tokens, 50);
+        assert_eq!(o.cumulative_usage.unwrap().input_tokens, 1_200);
+    }
+
+    #[test]
+    fn failures_are_named() {
+        let cases = [
+            ("turn_failed_rate_limit.jsonl", FailureKind::RateLimited),
+            ("model_not_found.jsonl", FailureKind::ModelNotFound),
+            ("error_no_turn.jsonl", FailureKind::AuthFailed),
+        ];
+        for (file, want) in cases {
+            let rec = match file {
+                "turn_failed_rate_limit.jsonl" => {
+                    include_str!("testdata/codex/turn_failed_rate_limit.jsonl")
+                }
+                "model_not_found.jsonl" => include_str!("testdata/codex/model_not_found.jsonl"),
+                _ => include_str!("testdata/codex/error_no_turn.jsonl"),
+            };
+            let (_, o) = play(&mut CodexParser::default(), rec, exited(1));
+            assert_eq!(o.failure, Some(want), "{file}: {o:?}");
+        }
+        // A transient reconnect error followed by a completed turn is still a success.
+        let (_, o) = play(
+            &mut CodexParser::default(),
+            "{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n{\"type\":\"error\",\"message\":\"Reconnecting... 1/5\"}\n{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"ok\"}}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}",
+            exited(0),
+        );
+        assert!(o.succeeded(), "{o:?}");
+        let (_, o) = play(
+            &mut CodexParser::default(),
+            "{\"type\":\"thread.started\",\"thread_id\":\"t\"}",
+            exited(0),
+        );
+        assert_eq!(o.failure, Some(FailureKind::NoResult));
+    }
+
+    #[test]
+    fn the_last_message_file_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut req = request(Mode::Text);
+        req.stdout_log = dir.path().join("agent_plan.jsonl");
+        std::fs::write(last_message_path(&req), "# Plan\n\nfrom the file\n").unwrap();
+        let mut p = cli().parser_for(&req);
+        p.feed(r#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"from the stream"}}"#);
+        p.feed(r#"{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}"#);
+        assert_eq!(p.finish(&exited(0)).final_text, "# Plan\n\nfrom the file\n");
+    }
+}

@@ -1,0 +1,444 @@
+//! Gemini CLI (`gemini`, tested with 0.61.0): argv, environment and the `stream-json` parser.
+//!
+//! Invocation: `gemini -o stream-json -m M --approval-mode default|yolo --skip-trust
+//! -p "Carry out the instructions above." [-r SID] …extra_args`, the prompt on stdin. Gemini
+//! appends the `-p` text to what stdin carries, so the prompt still travels on stdin and argv
+//! holds only that fixed one-line instruction. `-m` is always passed (with `auto`, Gemini adds
+//! router calls): the stage's model, else [`DEFAULT_MODEL`]. *Text* mode uses
+//! `--approval-mode default`: headless, every tool that would need a confirmation (writes,
+//! shell) is withheld from the model, which leaves it read-only. *Apply* mode uses `yolo`.
+//! `--skip-trust` keeps a fresh worktree from being refused as an untrusted folder. The API key
+//! goes in `GEMINI_API_KEY`.
+//!
+//! Stream. `init` (session id, model); `message` lines with `role: assistant` (with
+//! `delta: true` they are pieces of one reply, concatenated into the final text); `tool_use`
+//! and `tool_result` (a shell call becomes `CommandRun`, a write or replace a `FileChange`);
+//! `error` (warnings and errors); the final `result` with `status` and `stats`
+//! (`input_tokens` includes `cached`; orx records `input - cached` as input and `cached` as
+//! cache reads). Gemini reports no cost: the runner prices it and marks it estimated.
+//!
+//! Verdicts. The exit code is evidence of its own: 41 auth (`AuthFailed`), 42 bad input
+//! (`InputError`), 53 turn limit (`TurnLimit`), 55 untrusted folder (`Untrusted`); an API error
+//! in JSON mode exits with the HTTP status truncated to a byte (429 → 173, 404 → 148), which is
+//! mapped back and classified, with the message from stderr. `result.status: error` is named
+//! from its message; no `result` line is `NoResult`; a non-zero exit after a successful result
+//! is still a failure.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::classify::{classify_http, classify_message, http_from_truncated_exit, parse_reset};
+use super::claude::last_line;
+use super::json::{at, compact, parse_line, str_at, string_at, u64_at};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
+use super::{StreamParser, Usage};
+use crate::exec::{CommandSpec, ExitInfo};
+
+pub const TESTED_VERSION: &str = "0.61.0";
+
+/// The model when neither the stage nor the executor names one (`auto` would add router calls).
+pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
+
+/// The fixed `-p` text, appended by Gemini after the prompt read from stdin.
+pub const STDIN_INSTRUCTION: &str = "Carry out the instructions above.";
+
+#[derive(Debug, Clone)]
+pub struct GeminiCli {
+    pub settings: CliSettings,
+}
+
+impl AgentCli for GeminiCli {
+    fn name(&self) -> &str {
+        "gemini"
+    }
+
+    fn command(&self, req: &AgentRequest) -> CommandSpec {
+        let mut spec = self.settings.base_spec(req, "GEMINI_API_KEY");
+        let mut a: Vec<String> = vec![
+            "-o".into(),
+            "stream-json".into(),
+            "-m".into(),
+            req.model.clone().unwrap_or_else(|| DEFAULT_MODEL.into()),
+            "--approval-mode".into(),
+            match req.mode {
+                Mode::Text => "default".into(),
+                Mode::Apply => "yolo".into(),
+            },
+            "--skip-trust".into(),
+            "-p".into(),
+            STDIN_INSTRUCTION.into(),
+        ];
+        if let Some(sid) = &req.resume_session {
+            a.extend(["-r".into(), sid.clone()]);
+        }
+        a.extend(self.settings.extra_args.iter().cloned());
+        spec.args = a;
+        spec
+    }
+
+    fn parser(&self) -> Box<dyn StreamParser> {
+        Box::<GeminiParser>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct GeminiParser {
+    session_id: Option<String>,
+    reply: String,
+    tools: HashMap<String, (String, Value)>,
+    result: Option<Value>,
+    usage: Usage,
+    error: Option<String>,
+    unparsed: u64,
+}
+
+impl StreamParser for GeminiParser {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let Some(v) = parse_line(line) else {
+            if !line.trim().is_empty() {
+                self.unparsed += 1;
+            }
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        match str_at(&v, "type").unwrap_or("") {
+            "init" => {
+                if let Some(sid) = string_at(&v, "session_id") {
+                    self.session_id = Some(sid.clone());
+                    out.push(AgentEvent::SessionStarted {
+                        session_id: sid,
+                        model: string_at(&v, "model"),
+                    });
+                }
+            }
+            "message" if str_at(&v, "role") == Some("assistant") => {
+                let text = string_at(&v, "content").unwrap_or_default();
+                if at(&v, "delta").and_then(Value::as_bool) == Some(true) {
+                    self.reply.push_str(&text);
+                } else {
+                    self.reply = text.clone();
+                }
+                if !text.is_empty() {
+                    out.push(AgentEvent::Text { text });
+                }
+            }
+            "tool_use" => {
+                let name = string_at(&v, "tool_name").unwrap_or_else(|| "tool".into());
+                let params = v.get("parameters").cloned().unwrap_or(Value::Null);
+                if let Some(id) = str_at(&v, "tool_id") {
+                    self.tools
+                        .insert(id.to_string(), (name.clone(), params.clone()));
+                }
+                out.push(AgentEvent::ToolCall {
+                    name,
+                    input: compact(&params, 400),
+                });
+            }
+            "tool_result" => {
+                let id = str_at(&v, "tool_id").unwrap_or("");
+                let ok = str_at(&v, "status") == Some("success");
+                if let Some((name, params)) = self.tools.remove(id) {
+                    match name.as_str() {
+                        "run_shell_command" => {
+                            let output = compact(v.get("output").unwrap_or(&Value::Null), 4000);
+                            out.push(AgentEvent::CommandRun {
+                                command: string_at(&params, "command").unwrap_or_default(),
+                                exit_code: shell_exit_code(&output).or(Some(if ok {
+                                    0
+                                } else {
+                                    1
+                                })),
+                            });
+                        }
+                        "write_file" | "replace" | "edit" if ok => {
+                            if let Some(path) = string_at(&params, "file_path")
+                                .or_else(|| string_at(&params, "absolute_path"))
+                            {
+                                out.push(AgentEvent::FileChange {
+                                    path,
+                                    kind: if name == "write_file" {
+                                        "write".into()
+                                    } else {
+                                        "edit".into()
+                                    },
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "error" => {
+                let message = string_at(&v, "message").unwrap_or_else(|| compact(&v, 300));
+                if str_at(&v, "severity") != Some("warning") {
+                    self.error = Some(message.clone());
+                }
+                out.push(AgentEvent::Error { message });
+            }
+            "result" => {
+                let cached = u64_at(&v, "stats.cached");
+                let input = match at(&v, "stats.input").and_then(Value::as_u64) {
+                    Some(i) => i,
+                    None => u64_at(&v, "stats.input_tokens").saturating_sub(cached),
+                };
+                let u = Usage {
+                    input_tokens: input,
+                    output_tokens: u64_at(&v, "stats.output_tokens"),
+                    cache_read_tokens: cached,
+                    ..Usage::default()
+                };
+                self.usage = u.clone();
+                if !u.is_empty() {
+                    out.push(AgentEvent::Usage { usage: u });
+                }
+                let is_error = str_at(&v, "status") != Some("success");
+                if is_error {
+                    let message = string_at(&v, "error.message")
+                        .unwrap_or_else(|| "gemini reported status error".into());
+                    out.push(AgentEvent::Error { message });
+                }
+                out.push(AgentEvent::Finished {
+                    final_text: if is_error {
+                        String::new()
+                    } else {
+                        self.reply.clone()
+                    },
+                    is_error,
+                });
+                self.result = Some(v);
+            }
+            _ => {}
+        }
+        if let Some(AgentEvent::Error { message }) = out.last() {
+            if classify_message(message) == Some(FailureKind::RateLimited) {
+                let message = message.clone();
+                out.push(AgentEvent::RateLimited {
+                    reset_at: parse_reset(&message),
+                    message,
+                });
+            }
+        }
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        let mut out = AgentOutcome {
+            failure: None,
+            message: None,
+            final_text: String::new(),
+            session_id: self.session_id.clone(),
+            usage: self.usage.clone(),
+            exit_code: exit.code,
+            duration_ms: 0,
+            cumulative_usage: None,
+            reset_at: None,
+        };
+        let stderr = stderr_error(&exit.stderr_tail);
+        let result_error = self.result.as_ref().and_then(|r| {
+            (str_at(r, "status") != Some("success"))
+                .then(|| string_at(r, "error.message").unwrap_or_else(|| "status error".into()))
+        });
+        let evidence = result_error
+            .clone()
+            .or_else(|| self.error.clone())
+            .or_else(|| (!stderr.is_empty()).then(|| stderr.clone()))
+            .unwrap_or_default();
+        let code = exit.code.unwrap_or(0);
+        let by_code = match code {
+            0 => None,
+            41 => Some((
+                FailureKind::AuthFailed,
+                "authentication failed (exit 41)".to_string(),
+            )),
+            42 => Some((
+                FailureKind::InputError,
+                "input rejected (exit 42)".to_string(),
+            )),
+            53 => Some((
+                FailureKind::TurnLimit,
+                "turn limit reached (exit 53)".to_string(),
+            )),
+            55 => Some((
+                FailureKind::Untrusted,
+                "folder not trusted (exit 55)".to_string(),
+            )),
+            c => match http_from_truncated_exit(c) {
+                Some(status) => Some((
+                    classify_http(status),
+                    format!("API error HTTP {status} (exit {c})"),
+                )),
+                None => Some((
+                    classify_message(&evidence).unwrap_or(if self.result.is_none() {
+                        FailureKind::NoResult
+                    } else {
+                        FailureKind::ExitNonZero
+                    }),
+                    format!("exited with code {c}"),
+                )),
+            },
+        };
+        let failure = if let Some((kind, what)) = by_code {
+            Some((kind, what))
+        } else if let Some(msg) = &result_error {
+            Some((
+                classify_message(msg).unwrap_or(FailureKind::AgentError),
+                "status error".to_string(),
+            ))
+        } else if self.result.is_none() {
+            Some((
+                classify_message(&evidence).unwrap_or(FailureKind::NoResult),
+                format!(
+                    "ended without a result line ({} unparsed lines)",
+                    self.unparsed
+                ),
+            ))
+        } else {
+            None
+        };
+        match failure {
+            Some((kind, what)) => {
+                out.failure = Some(kind);
+                out.message = Some(if evidence.is_empty() {
+                    format!("gemini: {what}")
+                } else {
+                    format!("gemini: {what}: {evidence}")
+                });
+                if kind == FailureKind::RateLimited {
+                    out.reset_at = parse_reset(&evidence);
+                }
+            }
+            None => out.final_text = self.reply.clone(),
+        }
+        out
+    }
+}
+
+/// "Exit Code: 2" in a shell tool's output.
+fn shell_exit_code(output: &str) -> Option<i32> {
+    let lower = output.to_ascii_lowercase();
+    let pos = lower.find("exit code:")?;
+    lower[pos + 10..].split_whitespace().next()?.parse().ok()
+}
+
+/// The most telling stderr line: the last one that mentions an error, else the last line.
+fn stderr_error(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error") || l.contains("status")
+        })
+        .map(|l| l.trim().chars().take(300).collect())
+        .unwrap_or_else(|| last_line(stderr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::testutil::{exited, exited_with_stderr, play, request};
+
+    #[test]
+    fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {
+        let cli = GeminiCli {
+            settings: CliSettings {
+                bin: "gemini".into(),
+                ..CliSettings::default()
+            },
+        };
+        let mut req = request(Mode::Text);
+        req.model = None;
+        let spec = cli.command(&req);
+        assert_eq!(
+            spec.args,
+            [
+                "-o",
+                "stream-json",
+                "-m",
+                DEFAULT_MODEL,
+                "--approval-mode",
+                "default",
+                "--skip-trust",
+                "-p",
+                STDIN_INSTRUCTION
+            ]
+        );
+        assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
+        req.mode = Mode::Apply;
+        req.resume_session = Some("s-1".into());
+        let argv = cli.command(&req).args.join(" ");
+        assert!(
+            argv.contains("--approval-mode yolo") && argv.ends_with("-r s-1"),
+            "{argv}"
+        );
+    }
+
+    #[test]
+    fn deltas_make_the_final_text_and_tools_become_events() {
+        let (events, o) = play(
+            &mut GeminiParser::default(),
+            include_str!("testdata/gemini/success.jsonl"),
+            exited(0),
+        );
+        assert!(o.succeeded(), "{o:?}");
+        assert_eq!(
+            o.session_id.as_deref(),
+            Some("5e0c7a8b-1f2d-4c3e-9a8b-7c6d5e4f3a2b")
+        );
+        assert_eq!(o.final_text, "Added add() to calc.py and the tests pass.");
+        assert_eq!(o.usage.input_tokens, 3_210);
+        assert_eq!(o.usage.cache_read_tokens, 8_000);
+        assert_eq!(o.usage.output_tokens, 180);
+        assert!(events.contains(&AgentEvent::CommandRun {
+            command: "python -m pytest -q".into(),
+            exit_code: Some(0)
+        }));
+        assert!(events.contains(&AgentEvent::FileChange {
+            path: "/w/calc.py".into(),
+            kind: "write".into()
+        }));
+    }
+
+    #[test]
+    fn exit_codes_and_status_errors_are_named() {
+        let rec = include_str!("testdata/gemini/api_error.jsonl");
+        let cases = [
+            (41, FailureKind::AuthFailed),
+            (42, FailureKind::InputError),
+            (53, FailureKind::TurnLimit),
+            (55, FailureKind::Untrusted),
+            (173, FailureKind::RateLimited),
+            (145, FailureKind::AuthFailed),
+            (148, FailureKind::ModelNotFound),
+            (244, FailureKind::ApiError),
+            (247, FailureKind::ApiError),
+        ];
+        for (code, want) in cases {
+            let (_, o) = play(
+                &mut GeminiParser::default(),
+                rec,
+                exited_with_stderr(
+                    code,
+                    "Error when talking to Gemini API\n[API Error: status 429]",
+                ),
+            );
+            assert_eq!(o.failure, Some(want), "exit {code}: {o:?}");
+        }
+        let (_, o) = play(
+            &mut GeminiParser::default(),
+            include_str!("testdata/gemini/status_error.jsonl"),
+            exited(1),
+        );
+        assert_eq!(o.failure, Some(FailureKind::RateLimited), "{o:?}");
+        // A result that says success but an exit code that does not is still a failure.
+        let (_, o) = play(
+            &mut GeminiParser::default(),
+            include_str!("testdata/gemini/success.jsonl"),
+            exited(1),
+        );
+        assert_eq!(o.failure, Some(FailureKind::ExitNonZero));
+        let (_, o) = play(&mut GeminiParser::default(), "", exited(0));
+        assert_eq!(o.failure, Some(FailureKind::NoResult));
+    }
+}

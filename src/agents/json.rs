@@ -1,0 +1,62 @@
+//! Small, forgiving accessors over `serde_json::Value` for the stream parsers.
+//!
+//! The CLIs add and rename fields between releases, so the parsers read their lines as loose
+//! JSON values rather than strict structs: a missing or retyped field reads as `None` or 0 and
+//! the line still counts, instead of failing to deserialize and being dropped whole.
+
+use serde_json::Value;
+
+/// Parse one stream line; `None` for blank lines and anything that is not a JSON object.
+pub fn parse_line(line: &str) -> Option<Value> {
+    let t = line.trim();
+    if !t.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Value>(t)
+        .ok()
+        .filter(|v| v.is_object())
+}
+
+/// The value at a dotted path (`"message.usage.input_tokens"`).
+pub fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(v, |cur, key| cur.get(key))
+}
+
+pub fn str_at<'v>(v: &'v Value, path: &str) -> Option<&'v str> {
+    at(v, path).and_then(Value::as_str)
+}
+
+pub fn string_at(v: &Value, path: &str) -> Option<String> {
+    str_at(v, path).map(str::to_string)
+}
+
+pub fn u64_at(v: &Value, path: &str) -> u64 {
+    at(v, path)
+        .and_then(|x| x.as_u64().or_else(|| x.as_f64().map(|f| f.max(0.0) as u64)))
+        .unwrap_or(0)
+}
+
+pub fn f64_at(v: &Value, path: &str) -> Option<f64> {
+    at(v, path).and_then(Value::as_f64)
+}
+
+pub fn bool_at(v: &Value, path: &str) -> bool {
+    at(v, path).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// A value as short text for events: strings as they are, anything else as compact JSON,
+/// cut to `max` characters.
+pub fn compact(v: &Value, max: usize) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > max {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}

@@ -1,0 +1,347 @@
+//! [`Run::call_agent`]: the one way a stage calls an agent, with routing, budgets, fallback and
+//! rate-limit waiting around the single supervised call.
+//!
+//! One stage step is at most two agent processes: the routed call, then either one retry with
+//! a `fallback:` substitute (a matching failure and a rule that names something different), or
+//! one retry on the same executor after waiting out a rate limit (see `wait`). Never a loop:
+//! a second failure is the step's recorded outcome. Each process is one [`Run::call_once`]:
+//! build the CLI from config, refuse to start when a run budget is already spent, stream the
+//! events to the log and the [`Budget`] (which stops the agent when it crosses a limit),
+//! estimate missing costs from the price table, and record usage, sessions, metrics and the
+//! `agent_finished` event. A crossed budget and an interrupt come back as `Err` so the runner
+//! ends the run (`budget_exceeded`, `interrupted`) with the step left to re-run on resume;
+//! every other failure is an `Ok` outcome for the stage to judge.
+
+use std::time::Duration;
+
+use super::Run;
+use crate::agents::budget::{Budget, Limits};
+use crate::agents::claude::ClaudeCli;
+use crate::agents::codex::CodexCli;
+use crate::agents::cursor::CursorCli;
+use crate::agents::fake::FakeCli;
+use crate::agents::gemini::GeminiCli;
+use crate::agents::pricing::PriceTable;
+use crate::agents::{
+    self, default_bin, fallback, AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings,
+    FailureKind, Mode,
+};
+use crate::config::Config;
+use crate::error::{ErrorKind, OrxError, Result};
+use crate::exec::Control;
+use crate::report::event::EventKind;
+use crate::store::metrics::{append_stage_metric, StageMetric};
+use crate::store::state::{FailureRecord, FallbackRecord};
+use crate::store::{now_rfc3339, RunState};
+
+/// One process of a stage step.
+struct Call<'a> {
+    stage_key: &'a str,
+    item: Option<&'a str>,
+    n: u32,
+    mode: Mode,
+    prompt: &'a str,
+    executor: String,
+    model: Option<String>,
+    /// Names the logs: `agent_<log_name>.jsonl`.
+    log_name: String,
+}
+
+impl<'r> Run<'r> {
+    /// Call the agent for one stage step. Failed agents are an `Ok` outcome; an interrupt, a
+    /// crossed budget (or orx's own failure) is an `Err`.
+    pub fn call_agent(
+        &mut self,
+        stage_key: &str,
+        item: Option<&str>,
+        n: u32,
+        mode: Mode,
+        prompt: String,
+    ) -> Result<AgentOutcome> {
+        let (executor, model) = self.route(stage_key);
+        let name = match item {
+            Some(i) => format!("{stage_key}_{i}_{n}"),
+            None if n > 1 => format!("{stage_key}_{n}"),
+            None => stage_key.to_string(),
+        };
+        let prompt_path = self.paths.prompt(&name);
+        std::fs::write(&prompt_path, &prompt)
+            .map_err(|e| OrxError::io("write", &prompt_path, e))?;
+        let mut call = Call {
+            stage_key,
+            item,
+            n,
+            mode,
+            prompt: &prompt,
+            executor: executor.clone(),
+            model: model.clone(),
+            log_name: name.clone(),
+        };
+        let outcome = self.call_once(&call)?;
+        let Some(kind) = outcome.failure else {
+            return Ok(outcome);
+        };
+        let executors = self.config.executors.clone();
+        let default_model = |e: &str| executors.get(e).and_then(|x| x.default.model.clone());
+        let substitute = fallback::pick(
+            &self.config.fallback,
+            stage_key,
+            kind,
+            &executor,
+            model.as_deref(),
+            &default_model,
+        )
+        .map(|(_, e, m)| (e, m));
+        if let Some((to_exec, to_model)) = substitute {
+            let rec = FallbackRecord {
+                at: now_rfc3339(),
+                stage: stage_key.to_string(),
+                item: item.map(String::from),
+                failure: kind.as_str().to_string(),
+                from_executor: executor.clone(),
+                from_model: model.clone(),
+                to_executor: to_exec.clone(),
+                to_model: to_model.clone(),
+            };
+            self.state.fallbacks.push(rec.clone());
+            self.save()?;
+            self.emit(EventKind::Fallback {
+                stage: rec.stage,
+                item: rec.item,
+                failure: rec.failure,
+                from_executor: rec.from_executor,
+                from_model: rec.from_model,
+                to_executor: rec.to_executor,
+                to_model: rec.to_model,
+            })?;
+            call.executor = to_exec;
+            call.model = to_model;
+            call.log_name = format!("{name}_fallback");
+            return self.call_once(&call);
+        }
+        if kind == FailureKind::RateLimited {
+            super::wait::wait_for_reset(self, stage_key, item, &outcome)?;
+            call.log_name = format!("{name}_retry");
+            return self.call_once(&call);
+        }
+        Ok(outcome)
+    }
+
+    /// One supervised agent process, fully recorded.
+    fn call_once(&mut self, c: &Call<'_>) -> Result<AgentOutcome> {
+        let cli = build_cli(&c.executor, &self.state, &self.config)?;
+        let ov = self.config.stages.get(c.stage_key);
+        let exec_cfg = self.config.executors.get(&c.executor);
+        let timeout = ov
+            .and_then(|o| o.timeout)
+            .or_else(|| exec_cfg.and_then(|e| e.timeout))
+            .unwrap_or(self.config.engine.timeout);
+        let idle = ov
+            .and_then(|o| o.idle_timeout)
+            .or_else(|| exec_cfg.and_then(|e| e.idle_timeout))
+            .or(self.config.engine.idle_timeout);
+        let limits = Limits {
+            max_usd: self.config.run.max_budget_usd,
+            max_tokens: self.config.run.max_tokens,
+            max_turns: ov.and_then(|o| o.max_turns),
+        };
+        let mut budget = Budget::new(limits, &self.state.usage);
+        if let Some(why) = budget.exhausted() {
+            return Err(self.budget_stop(c, why));
+        }
+        let session_key = |st: &str| match c.item {
+            Some(i) => format!("{st}:{i}"),
+            None => st.to_string(),
+        };
+        // Fix attempts continue the implement (or previous fix) session, when it belongs to the
+        // same executor: context is not paid for twice.
+        let resume_session = if c.stage_key == "fix" {
+            self.state
+                .sessions
+                .get(&session_key("fix"))
+                .or_else(|| self.state.sessions.get(&session_key("implement")))
+                .filter(|sid| {
+                    self.state
+                        .session_meta
+                        .get(*sid)
+                        .is_none_or(|m| m.executor == c.executor)
+                })
+                .cloned()
+        } else {
+            None
+        };
+        let usage_baseline = resume_session
+            .as_ref()
+            .and_then(|sid| self.state.session_meta.get(sid))
+            .and_then(|m| m.cumulative_usage.clone());
+        let req = AgentRequest {
+            run_id: self.paths.id.clone(),
+            stage: c.stage_key.to_string(),
+            item: c.item.map(String::from),
+            n: c.n,
+            mode: c.mode,
+            prompt: c.prompt.to_string(),
+            model: c.model.clone(),
+            cwd: self.state.worktree.path.clone(),
+            resume_session,
+            timeout: Some(Duration::from_secs(timeout.max(1))),
+            idle_timeout: idle.map(Duration::from_secs),
+            stdout_log: self.paths.log(&format!("agent_{}.jsonl", c.log_name)),
+            stderr_log: self.paths.log(&format!("agent_{}.stderr", c.log_name)),
+            max_turns: limits.max_turns,
+            max_budget_usd: budget.remaining_usd(),
+            usage_baseline,
+        };
+        tracing::info!(
+            stage = c.stage_key,
+            item = c.item.unwrap_or("-"),
+            executor = %c.executor,
+            model = c.model.as_deref().unwrap_or("-"),
+            "calling agent"
+        );
+        let prices = PriceTable::new(&self.config.pricing);
+        let mut live_model = c.model.clone();
+        let started_at = now_rfc3339();
+        let stage_name = c.stage_key.to_string();
+        let item_name = c.item.map(String::from);
+        let mut emit_error: Option<OrxError> = None;
+        let mut outcome = agents::invoke(cli.as_ref(), &req, &mut |ev: &AgentEvent| {
+            let mut ev = ev.clone();
+            match &mut ev {
+                AgentEvent::SessionStarted { model: Some(m), .. } if live_model.is_none() => {
+                    live_model = Some(m.clone());
+                }
+                AgentEvent::Usage { usage } => prices.fill_cost(usage, live_model.as_deref()),
+                _ => {}
+            }
+            let stop = budget.observe(&ev);
+            let kind = EventKind::Agent {
+                stage: stage_name.clone(),
+                item: item_name.clone(),
+                agent: ev,
+            };
+            if let Err(e) = self.emit(kind) {
+                emit_error.get_or_insert(e);
+            }
+            match stop {
+                Some(why) => Control::Stop(why),
+                None => Control::Continue,
+            }
+        });
+        if let Some(e) = emit_error {
+            return Err(e);
+        }
+        prices.fill_cost(&mut outcome.usage, live_model.as_deref());
+        // A turn limit orx itself passed down is the stage's budget, not the agent's failure.
+        if outcome.failure == Some(FailureKind::TurnLimit) && req.max_turns.is_some() {
+            outcome.failure = Some(FailureKind::BudgetExceeded);
+        }
+        if let Some(sid) = &outcome.session_id {
+            self.state
+                .sessions
+                .insert(session_key(c.stage_key), sid.clone());
+            let meta = self.state.session_meta.entry(sid.clone()).or_default();
+            meta.executor = c.executor.clone();
+            if outcome.cumulative_usage.is_some() {
+                meta.cumulative_usage = outcome.cumulative_usage.clone();
+            }
+        }
+        self.state.usage.add(&outcome.usage);
+        if let Some(st) = self.state.current_stage {
+            if let Some(rec) = self.state.stage_mut(st) {
+                rec.usage.add(&outcome.usage);
+                rec.attempts += 1;
+            }
+        }
+        append_stage_metric(
+            &self.paths.stage_metrics(),
+            &StageMetric {
+                stage: c.stage_key.to_string(),
+                item: c.item.map(String::from),
+                attempt: c.n,
+                status: outcome
+                    .failure
+                    .map(|f| f.as_str().to_string())
+                    .unwrap_or_else(|| "ok".into()),
+                started_at,
+                duration_ms: outcome.duration_ms,
+                executor: c.executor.clone(),
+                model: c.model.clone().or(live_model),
+                usage: outcome.usage.clone(),
+            },
+        )?;
+        self.emit(EventKind::AgentFinished {
+            stage: c.stage_key.to_string(),
+            item: c.item.map(String::from),
+            ok: outcome.succeeded(),
+            failure: outcome.failure.map(|f| f.as_str().to_string()),
+            message: outcome.message.clone(),
+            duration_ms: outcome.duration_ms,
+            usage: outcome.usage.clone(),
+        })?;
+        self.save()?;
+        match outcome.failure {
+            Some(FailureKind::Interrupted) => {
+                Err(OrxError::new(ErrorKind::Interrupted, "interrupted"))
+            }
+            Some(FailureKind::BudgetExceeded) => {
+                let why = outcome
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "budget_exceeded".into());
+                Err(self.budget_stop(c, why))
+            }
+            _ => Ok(outcome),
+        }
+    }
+
+    /// Record a crossed budget as the run's failure and build the error that ends the run.
+    fn budget_stop(&mut self, c: &Call<'_>, why: String) -> OrxError {
+        let stage = self
+            .state
+            .current_stage
+            .unwrap_or(super::fsm::Stage::Implement);
+        self.state.last_failure = Some(FailureRecord {
+            stage,
+            item: c.item.map(String::from),
+            reason: "budget_exceeded".into(),
+            message: format!(
+                "{why}; raise the limit in orx.yaml (run.max_budget_usd, run.max_tokens or stages.{}.max_turns) and run `orx resume {}`",
+                c.stage_key, self.paths.id
+            ),
+            evidence_path: None,
+        });
+        let _ = self.save();
+        OrxError::new(ErrorKind::BudgetExceeded, why)
+    }
+}
+
+/// The executor named in config, as a CLI orx can drive.
+pub fn build_cli(executor: &str, state: &RunState, config: &Config) -> Result<Box<dyn AgentCli>> {
+    let ex = config.executors.get(executor).cloned().unwrap_or_default();
+    let bin = ex
+        .bin
+        .clone()
+        .or_else(|| {
+            (config.engine.kind == executor)
+                .then(|| config.engine.binary.clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| default_bin(executor).to_string());
+    let settings = CliSettings {
+        bin,
+        env: ex.env.into_iter().collect(),
+        extra_args: ex.extra_args,
+        api_key: ex.api_key,
+        reasoning_effort: ex.default.reasoning_effort,
+    };
+    match executor {
+        "fake" => Ok(Box::new(FakeCli::new(state.scenario.clone()))),
+        "claude" => Ok(Box::new(ClaudeCli::new(settings))),
+        "codex" => Ok(Box::new(CodexCli { settings })),
+        "gemini" => Ok(Box::new(GeminiCli { settings })),
+        "cursor" => Ok(Box::new(CursorCli { settings })),
+        other => Err(OrxError::config(format!("unknown executor `{other}`"))
+            .with_hint("known executors: fake, claude, codex, gemini, cursor")),
+    }
+}
