@@ -126,6 +126,7 @@ fn placeholder_state() -> RunState {
         updated_at: String::new(),
         finished_at: None,
         resumes: 0,
+        ship: Default::default(),
     }
 }
 

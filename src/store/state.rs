@@ -204,6 +204,23 @@ pub struct RunState {
     /// How many times the run was resumed.
     #[serde(default)]
     pub resumes: u32,
+    /// What the ship stage has done beyond the local branch (push, pull request).
+    #[serde(default)]
+    pub ship: ShipState,
+}
+
+/// The ship steps already done, so a resumed ship stage skips them instead of repeating them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShipState {
+    /// The remote the branch was pushed to.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The commit last pushed to `remote` (the lease for the next push).
+    #[serde(default)]
+    pub pushed_sha: Option<String>,
+    /// The pull request opened (or found) for the run branch.
+    #[serde(default)]
+    pub pr_url: Option<String>,
 }
 
 impl RunState {
@@ -322,6 +339,7 @@ mod tests {
             updated_at: now_rfc3339(),
             finished_at: None,
             resumes: 0,
+            ship: ShipState::default(),
         }
     }
 
