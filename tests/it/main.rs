@@ -5,4 +5,5 @@ mod bad_input;
 mod commands;
 mod flows;
 mod resume;
+mod ship;
 mod support;
