@@ -125,7 +125,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             already,
         } => format!(
             "  pushed {branch} to {remote} at {}{}",
-            &sha[..sha.len().min(10)],
+            sha.chars().take(10).collect::<String>(),
             if *already { " (already there)" } else { "" }
         ),
         EventKind::PullRequest { url, created } => format!(

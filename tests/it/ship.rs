@@ -242,6 +242,10 @@ fn ships_to_a_bare_remote_and_opens_a_draft_pr_with_json_and_junit() {
     let prs = events_named(&repo, &id, "pull_request");
     assert_eq!(prs.len(), 1);
     assert_eq!(prs[0]["created"], true);
+    let shown = repo.orx(&["status", &id]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(&format!("pr        {PR_URL}")), "{shown}");
+    assert!(shown.contains("pushed    to origin at "), "{shown}");
 
     // JUnit: every gate run of every attempt, the failure with its escaped tail.
     let gate_runs = events_named(&repo, &id, "gate_finished").len();
