@@ -2,8 +2,9 @@
 //!
 //! Push goes through the git CLI (like everything in `crate::git`), so the user's remotes,
 //! `insteadOf` rewrites, SSH keys and credential helpers all work as they do for them; orx
-//! only disables terminal prompts, so a missing credential fails at once instead of hanging a
-//! CI job. Two rules make a push safe to repeat on resume:
+//! only disables terminal prompts (and, unless the user configured their own SSH command,
+//! runs ssh with `BatchMode=yes`), so a missing credential or an unknown host key fails at once
+//! instead of hanging a CI job. Two rules make a push safe to repeat on resume:
 //!
 //! - **Already there is done.** `git ls-remote` first: when the remote branch already points
 //!   at the local head, nothing is sent.
@@ -72,6 +73,7 @@ pub fn classify_push_failure(stderr: &str) -> PushFailure {
         "could not read username",
         "could not read password",
         "permission denied (publickey",
+        "host key verification failed",
         "terminal prompts disabled",
         "invalid username or password",
         "http basic: access denied",
@@ -154,6 +156,21 @@ impl Repo {
     }
 }
 
+/// Variables for a call that talks to a remote: ssh must never wait for a passphrase or a
+/// host-key answer, unless the user chose their own ssh command (then it is theirs to tune).
+fn no_prompt_env(git: &Git) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+    let user_set = ["GIT_SSH_COMMAND", "GIT_SSH"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+        || git.extra_env.iter().any(|(k, _)| k == "GIT_SSH_COMMAND")
+        || !git.config_value("core.sshCommand")?.is_empty();
+    Ok(if user_set {
+        Vec::new()
+    } else {
+        vec![("GIT_SSH_COMMAND".into(), "ssh -o BatchMode=yes".into())]
+    })
+}
+
 fn remote_branch_in(
     git: &Git,
     remote: &str,
@@ -162,6 +179,7 @@ fn remote_branch_in(
     let full = format!("refs/heads/{branch}");
     let out = git
         .call(["ls-remote", "--end-of-options", remote, &full])
+        .envs(no_prompt_env(git)?)
         .output()?;
     if !out.success() {
         let text = String::from_utf8_lossy(&out.stderr);
@@ -214,7 +232,7 @@ fn push_in(
         remote,
         &refspec,
     ];
-    let out = git.call(args).output()?;
+    let out = git.call(args).envs(no_prompt_env(git)?).output()?;
     if out.success() {
         return Ok(Ok(Pushed {
             sha: head,
@@ -270,6 +288,7 @@ mod tests {
             ("remote: Permission to acme/demo.git denied to bot.\nfatal: unable to access 'https://github.com/acme/demo.git/': The requested URL returned error: 403", PushFailure::Auth),
             ("fatal: '/tmp/nope.git' does not appear to be a git repository\nfatal: Could not read from remote repository.", PushFailure::RemoteMissing),
             ("remote: Repository not found.\nfatal: repository 'https://github.com/a/b.git/' not found", PushFailure::RemoteMissing),
+            ("Host key verification failed.\nfatal: Could not read from remote repository.", PushFailure::Auth),
             ("fatal: unable to access 'https://example.com/': Could not resolve host: example.com", PushFailure::Other),
         ];
         for (text, want) in cases {
@@ -362,6 +381,19 @@ mod tests {
         sh(local.path(), &["remote", "set-url", "origin", &rel]);
         let pushed = r.push_branch("origin", "orx/r1", None).unwrap().unwrap();
         assert_eq!(sh(bare.path(), &["rev-parse", "orx/r1"]), pushed.sha);
+    }
+
+    #[test]
+    fn ssh_runs_in_batch_mode_unless_the_user_chose_an_ssh_command() {
+        let tmp = repo();
+        let git = Git::new(tmp.path());
+        if std::env::var_os("GIT_SSH_COMMAND").is_none() && std::env::var_os("GIT_SSH").is_none() {
+            let env = no_prompt_env(&git).unwrap();
+            assert_eq!(env.len(), 1);
+            assert_eq!(env[0].1, "ssh -o BatchMode=yes");
+        }
+        sh(tmp.path(), &["config", "core.sshCommand", "ssh -i /k"]);
+        assert!(no_prompt_env(&git).unwrap().is_empty());
     }
 
     #[test]
