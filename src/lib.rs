@@ -5,8 +5,8 @@
 //! `runs/<id>/` so that `orx resume` continues exactly. The crate is laid out after
 //! shared/DESIGN.md: `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
 //! FSM, `stages` what each stage does, `agents` the executor seam, `exec` the one process
-//! supervisor, `gates` the quality gates, `git` every git call, `store` the run folder, and
-//! `report` the event stream's sinks.
+//! supervisor, `gates` the quality gates, `git` every git call, `ship` the GitHub CLI adapter,
+//! `store` the run folder, and `report` the event stream's sinks.
 
 pub mod agents;
 pub mod backlog;
@@ -20,5 +20,6 @@ pub mod prompts;
 pub mod report;
 pub mod review;
 pub mod runner;
+pub mod ship;
 pub mod stages;
 pub mod store;

@@ -4,6 +4,7 @@ use super::summary::{print_summary, IdFirst};
 use super::DirArg;
 use crate::error::OrxError;
 use crate::report::{pick_reporter, OutputMode, Reporter};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {
@@ -15,6 +16,9 @@ pub struct ResumeArgs {
     /// Plain progress lines instead of a live progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Write every gate run (each item attempt) as JUnit XML to this file when the run ends.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub dir: DirArg,
 }
@@ -28,5 +32,8 @@ pub fn run(a: ResumeArgs) -> Result<i32, OrxError> {
     reporter.finish();
     let outcome = outcome?;
     print_summary(&outcome, mode);
+    if let Some(path) = &a.junit {
+        super::summary::write_junit(path, &a.dir.dir, &outcome)?;
+    }
     Ok(outcome.exit_code())
 }

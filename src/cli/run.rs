@@ -36,6 +36,9 @@ pub struct RunArgs {
     /// Plain progress lines instead of a live progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Write every gate run (each item attempt) as JUnit XML to this file when the run ends.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub dir: DirArg,
 }
@@ -59,5 +62,8 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
     reporter.finish();
     let outcome = outcome?;
     print_summary(&outcome, mode);
+    if let Some(path) = &a.junit {
+        super::summary::write_junit(path, &opts.dir, &outcome)?;
+    }
     Ok(outcome.exit_code())
 }

@@ -159,6 +159,16 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
         &state.worktree.base_sha[..state.worktree.base_sha.len().min(10)]
     );
     let _ = writeln!(out, "worktree  {}", state.worktree.path.display());
+    if let (Some(remote), Some(sha)) = (&state.ship.remote, &state.ship.pushed_sha) {
+        let _ = writeln!(
+            out,
+            "pushed    to {remote} at {}",
+            sha.chars().take(10).collect::<String>()
+        );
+    }
+    if let Some(url) = &state.ship.pr_url {
+        let _ = writeln!(out, "pr        {url}");
+    }
     let _ = writeln!(
         out,
         "created   {} ({} ago), resumed {} time(s)",

@@ -73,7 +73,8 @@ pub fn summary_json(o: &RunOutcome) -> serde_json::Value {
         "branch": s.worktree.branch,
         "worktree": s.worktree.path,
         "base_branch": s.worktree.base_branch,
-        "pr_url": serde_json::Value::Null,
+        "pr_url": s.ship.pr_url,
+        "pushed": s.ship.pushed_sha.as_ref().map(|sha| json!({"remote": s.ship.remote, "sha": sha})),
         "duration_ms": o.duration_ms,
         "usage": s.usage,
         "cost_usd": s.usage.cost_usd,
@@ -82,6 +83,17 @@ pub fn summary_json(o: &RunOutcome) -> serde_json::Value {
         "failure": s.last_failure,
         "patch": "artifacts/patch.diff",
     })
+}
+
+/// Write `--junit PATH` for the run that just ended (its whole gate history, across resumes).
+pub fn write_junit(
+    path: &std::path::Path,
+    dir: &std::path::Path,
+    o: &RunOutcome,
+) -> crate::error::Result<()> {
+    let repo = crate::git::Repo::discover(dir)?;
+    let paths = crate::store::RunPaths::new(&repo.root, &o.state.run_id);
+    crate::report::junit::write_junit(path, &o.state.run_id, &paths.events())
 }
 
 pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
@@ -135,6 +147,12 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
     let run_dir = format!("runs/{}", s.run_id);
     match s.status {
         RunStatus::Succeeded => {
+            if let (Some(remote), Some(_)) = (&s.ship.remote, &s.ship.pushed_sha) {
+                let _ = writeln!(out, "  pushed    {} to {remote}", s.worktree.branch);
+            }
+            if let Some(url) = &s.ship.pr_url {
+                let _ = writeln!(out, "  pr        {url}");
+            }
             let _ = writeln!(out, "  patch     {run_dir}/artifacts/patch.diff");
             let _ = writeln!(out, "  merge     git merge {}", s.worktree.branch);
         }

@@ -3,7 +3,8 @@
 //! orx never touches the user's checkout: each run works in a worktree of its own at
 //! `<root>/.worktrees/<run_id>` on branch `orx/<run_id>` ([`Repo`], in `repo.rs` and
 //! `worktree.rs`), and checkpoints that worktree as plain commit objects kept alive under
-//! `refs/orx/<run_id>/...` ([`Worktree`], in `snapshot.rs`). The git CLI is driven through
+//! `refs/orx/<run_id>/...` ([`Worktree`], in `snapshot.rs`), and pushes the run branch to the
+//! user's remote (`remote.rs`). The git CLI is driven through
 //! short plumbing calls rather than libgit2, so orx behaves exactly like the user's git
 //! (same config, same filters, same on-disk formats) and adds no native dependency.
 //!
@@ -14,10 +15,12 @@
 //! extra environment is data on the runner, so tests can point git at an empty `HOME` without
 //! touching the process environment.
 
+mod remote;
 mod repo;
 mod snapshot;
 mod worktree;
 
+pub use remote::{classify_push_failure, PushError, PushFailure, Pushed};
 pub use repo::Repo;
 pub use worktree::Worktree;
 

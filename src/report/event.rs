@@ -110,6 +110,19 @@ pub enum EventKind {
         insertions: u32,
         deletions: u32,
     },
+    /// The run branch is on the remote at `sha` (`already`: it was there, nothing was sent).
+    Pushed {
+        remote: String,
+        branch: String,
+        sha: String,
+        #[serde(default)]
+        already: bool,
+    },
+    /// The run's pull request (`created`: opened now, else an open one was found and reused).
+    PullRequest {
+        url: String,
+        created: bool,
+    },
     Warning {
         message: String,
     },

@@ -118,6 +118,20 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             insertions,
             deletions,
         } => format!("  shipped {branch}: {files} files, +{insertions} -{deletions}, patch {patch}"),
+        EventKind::Pushed {
+            remote,
+            branch,
+            sha,
+            already,
+        } => format!(
+            "  pushed {branch} to {remote} at {}{}",
+            sha.chars().take(10).collect::<String>(),
+            if *already { " (already there)" } else { "" }
+        ),
+        EventKind::PullRequest { url, created } => format!(
+            "  pull request {}: {url}",
+            if *created { "opened" } else { "found" }
+        ),
         EventKind::Warning { message } => format!("  warning: {message}"),
         EventKind::Fallback {
             stage,

@@ -128,6 +128,7 @@ fn placeholder_state() -> RunState {
         resumes: 0,
         session_meta: Default::default(),
         fallbacks: Vec::new(),
+        ship: Default::default(),
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! The run has already shipped, so this stage can never fail it: an agent error becomes a
 //! warning and a `failed` stage record, and the run still succeeds. When the agent changed
-//! files, they are committed, and the patch is rewritten so it includes them.
+//! files, they are committed, and the patch is rewritten so it includes them. When ship pushed
+//! the branch, the new head is pushed too (so the knowledge commit lands in the pull request);
+//! a push failure here is only a warning, for the same reason.
 
 use crate::agents::Mode;
 use crate::error::Result;
@@ -30,5 +32,19 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     // Always rewrite the patch, not only after a new commit: a resume after a crash between
     // the commit and the patch write finds nothing new to commit but a stale patch.
     super::ship::write_patch(run)?;
+    if super::ship::wants_push(run) && run.state.ship.pushed_sha.is_some() {
+        if let Err(e) = super::ship::push(run)? {
+            let remote = run.config.git.remote.clone();
+            let branch = run.state.worktree.branch.clone();
+            let said = e.detail.lines().next().unwrap_or("").trim().to_string();
+            run.emit(EventKind::Warning {
+                message: format!(
+                    "the knowledge commit was not pushed to `{remote}` ({}: {said}); push it \
+                     with `git push {remote} {branch}`",
+                    e.failure.reason()
+                ),
+            })?;
+        }
+    }
     Ok(StageEnd::Done)
 }

@@ -219,6 +219,9 @@ pub struct RunState {
     /// Every executor or model switch made by a `fallback:` rule.
     #[serde(default)]
     pub fallbacks: Vec<FallbackRecord>,
+    /// What the ship stage has done beyond the local branch (push, pull request).
+    #[serde(default)]
+    pub ship: ShipState,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -242,6 +245,20 @@ pub struct FallbackRecord {
     pub to_executor: String,
     #[serde(default)]
     pub to_model: Option<String>,
+}
+
+/// The ship steps already done, so a resumed ship stage skips them instead of repeating them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShipState {
+    /// The remote the branch was pushed to.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The commit last pushed to `remote` (the lease for the next push).
+    #[serde(default)]
+    pub pushed_sha: Option<String>,
+    /// The pull request opened (or found) for the run branch.
+    #[serde(default)]
+    pub pr_url: Option<String>,
 }
 
 impl RunState {
@@ -362,6 +379,7 @@ mod tests {
             resumes: 0,
             session_meta: BTreeMap::new(),
             fallbacks: Vec::new(),
+            ship: ShipState::default(),
         }
     }
 

@@ -6,4 +6,5 @@ mod commands;
 mod executors;
 mod flows;
 mod resume;
+mod ship;
 mod support;
