@@ -215,7 +215,7 @@ mod tests {
             h.as_deref(),
             Some(
                 "keys allowed in the top level: version, engine, executors, stages, git, \
-                 gates, guardrails, run, pipelines"
+                 gates, guardrails, run, pipelines, knowledge, hooks, worktree, retention"
             )
         );
         let (m, h) = fail("stages:\n  plann:\n    executor: codex\n");

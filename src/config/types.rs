@@ -87,6 +87,15 @@ pub struct Config {
         "propertyNames" = {"not": {"enum": ["full", "fast-fix", "plan-only"]}}
     ))]
     pub pipelines: BTreeMap<String, Vec<String>>,
+    /// The knowledge update after ship (AGENTS.md / ARCHITECTURE.md, confined to orx blocks).
+    pub knowledge: super::lifecycle::KnowledgeConfig,
+    /// Commands run on lifecycle events (run_start, stage_start, stage_end, gate_failed,
+    /// run_end, run_failed); blocking hooks can veto.
+    pub hooks: super::lifecycle::HooksConfig,
+    /// Preparing each new worktree: ignored files to copy in, setup commands to run once.
+    pub worktree: super::lifecycle::WorktreeConfig,
+    /// Old runs removed automatically when `orx run` starts.
+    pub retention: super::lifecycle::RetentionConfig,
 }
 
 impl Default for Config {
@@ -101,6 +110,10 @@ impl Default for Config {
             guardrails: GuardrailsConfig::default(),
             run: RunConfig::default(),
             pipelines: BTreeMap::new(),
+            knowledge: Default::default(),
+            hooks: Default::default(),
+            worktree: Default::default(),
+            retention: Default::default(),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! extra environment is data on the runner, so tests can point git at an empty `HOME` without
 //! touching the process environment.
 
+mod lifecycle;
 mod repo;
 mod snapshot;
 mod worktree;

@@ -126,6 +126,7 @@ fn placeholder_state() -> RunState {
         updated_at: String::new(),
         finished_at: None,
         resumes: 0,
+        worktree_setup_done: false,
     }
 }
 
@@ -231,6 +232,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         base_branch,
         config: config_note(&loaded),
     })?;
+    crate::cleanup::apply_retention(&mut run)?;
     run.drive()
 }
 
@@ -254,6 +256,8 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
             &state.worktree.branch,
             &state.worktree.base_sha,
         )?;
+        // A new worktree: its ignored files and installed dependencies are gone.
+        state.worktree_setup_done = false;
     }
     state.status = RunStatus::Running;
     state.resumes += 1;

@@ -204,6 +204,14 @@ pub struct RunState {
     /// How many times the run was resumed.
     #[serde(default)]
     pub resumes: u32,
+    /// `worktree.copy` and `worktree.setup` ran for the current worktree. A state written
+    /// before this field existed belongs to a worktree that needed no set-up, hence true.
+    #[serde(default = "default_true")]
+    pub worktree_setup_done: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl RunState {
@@ -322,6 +330,7 @@ mod tests {
             updated_at: now_rfc3339(),
             finished_at: None,
             resumes: 0,
+            worktree_setup_done: true,
         }
     }
 
