@@ -4,5 +4,6 @@
 mod bad_input;
 mod commands;
 mod flows;
+mod lifecycle;
 mod resume;
 mod support;
