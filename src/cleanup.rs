@@ -37,7 +37,7 @@ pub struct RunInfo {
 
 /// Every run folder of the repository, oldest first.
 pub fn list_runs(root: &Path) -> Vec<RunInfo> {
-    let mut ids: Vec<String> = std::fs::read_dir(root.join(RUNS_DIR))
+    let ids: Vec<String> = std::fs::read_dir(root.join(RUNS_DIR))
         .map(|rd| {
             rd.flatten()
                 .filter(|e| e.path().is_dir())
