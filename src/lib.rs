@@ -10,12 +10,14 @@
 
 pub mod agents;
 pub mod backlog;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exec;
 pub mod gates;
 pub mod git;
+pub mod hooks;
 pub mod prompts;
 pub mod report;
 pub mod review;

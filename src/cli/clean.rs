@@ -1,9 +1,11 @@
-//! `orx clean RUN_ID|all [--keep-branch]`: remove runs and report the space freed.
+//! `orx clean [RUN_ID|all] [--older-than DURATION] [--orphans] [--keep-branch]`: remove runs
+//! and report the space freed.
 //!
 //! Cleaning takes the run's lock first, so it can never pull a worktree out from under a live
 //! run or race a resume: a busy run is refused (or, with `all`, skipped and reported). It
 //! removes the worktree, the `orx/<id>` branch (unless `--keep-branch`), the run's snapshot
-//! refs under `refs/orx/<id>/`, and the run folder.
+//! refs under `refs/orx/<id>/`, and the run folder. `--older-than` and `--orphans` choose what
+//! to remove through `crate::cleanup`, which also holds the `retention:` policy `orx run` applies.
 
 use std::io::Write;
 use std::path::Path;
@@ -18,8 +20,15 @@ use crate::store::RunPaths;
 
 #[derive(Debug, clap::Args)]
 pub struct CleanArgs {
-    /// A run id, or `all`.
-    pub target: String,
+    /// A run id, or `all`. Optional with --older-than or --orphans.
+    pub target: Option<String>,
+    /// Remove runs created longer ago than this (e.g. 7d, 12h, 30m); live runs are kept.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Remove worktrees, `orx/*` branches, `refs/orx/*` refs and processes of runs whose run
+    /// folder is gone.
+    #[arg(long)]
+    pub orphans: bool,
     /// Keep the `orx/<id>` branch (and its commits).
     #[arg(long)]
     pub keep_branch: bool,
@@ -29,20 +38,42 @@ pub struct CleanArgs {
 
 pub fn run(a: CleanArgs) -> Result<i32, OrxError> {
     let repo = Repo::discover(&a.dir.dir)?;
-    let ids: Vec<String> = if a.target == "all" {
-        let mut ids: Vec<String> = std::fs::read_dir(repo.root.join(RUNS_DIR))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort();
-        ids
-    } else {
-        open_run(&repo, &a.target)?;
-        vec![a.target.clone()]
+    if a.target.is_none() && a.older_than.is_none() && !a.orphans {
+        return Err(OrxError::usage("tell `orx clean` what to remove")
+            .with_hint("give a run id, `all`, --older-than 7d, or --orphans"));
+    }
+    let age = a
+        .older_than
+        .as_deref()
+        .map(crate::cleanup::parse_age)
+        .transpose()?;
+    let mut ids: Vec<String> = match a.target.as_deref() {
+        Some("all") => {
+            let mut ids: Vec<String> = std::fs::read_dir(repo.root.join(RUNS_DIR))
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            ids.sort();
+            ids
+        }
+        Some(id) => {
+            open_run(&repo, id)?;
+            vec![id.to_string()]
+        }
+        None => Vec::new(),
     };
+    let single = a.target.as_deref().is_some_and(|t| t != "all");
+    if let Some(age) = age {
+        let runs = crate::cleanup::list_runs(&repo.root);
+        for id in crate::cleanup::older_than(&runs, std::time::SystemTime::now(), age) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
     let mut freed = 0u64;
     let mut cleaned = 0;
     let mut out = std::io::stdout().lock();
@@ -53,11 +84,35 @@ pub fn run(a: CleanArgs) -> Result<i32, OrxError> {
                 cleaned += 1;
                 let _ = writeln!(out, "removed {id}");
             }
-            Err(e) if a.target == "all" && e.kind == ErrorKind::Busy => {
+            Err(e) if !single && e.kind == ErrorKind::Busy => {
                 let _ = writeln!(out, "skipped {id}: {}", e.message);
             }
             Err(e) => return Err(e),
         }
+    }
+    if a.orphans {
+        let o = crate::cleanup::clean_orphans(&repo)?;
+        for id in &o.worktrees {
+            let _ = writeln!(out, "removed orphan worktree .worktrees/{id}");
+        }
+        for b in &o.branches {
+            let _ = writeln!(out, "removed orphan branch {b}");
+        }
+        for r in &o.refs {
+            let _ = writeln!(out, "removed orphan refs {r}");
+        }
+        for pid in &o.processes {
+            let _ = writeln!(out, "killed stray process {pid}");
+        }
+        freed += o.freed;
+        let _ = writeln!(
+            out,
+            "orphans: {} worktree(s), {} branch(es), {} ref set(s), {} process(es)",
+            o.worktrees.len(),
+            o.branches.len(),
+            o.refs.len(),
+            o.processes.len()
+        );
     }
     let _ = writeln!(
         out,

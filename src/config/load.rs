@@ -215,7 +215,8 @@ mod tests {
             h.as_deref(),
             Some(
                 "keys allowed in the top level: version, engine, executors, stages, git, \
-                 gates, guardrails, run, pipelines, fallback, pricing"
+                 gates, guardrails, run, pipelines, fallback, pricing, \
+                 knowledge, hooks, worktree, retention"
             )
         );
         let (m, h) = fail("stages:\n  plann:\n    executor: codex\n");

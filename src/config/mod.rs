@@ -11,6 +11,8 @@
 
 mod diagnostic;
 mod interpolate;
+mod lifecycle;
+mod lifecycle_rules;
 mod load;
 mod locate;
 mod types;
@@ -19,6 +21,7 @@ mod workspace;
 
 pub use diagnostic::did_you_mean;
 pub use interpolate::{interpolate, InterpolationError};
+pub use lifecycle::{HookConfig, HooksConfig, KnowledgeConfig, RetentionConfig, WorktreeConfig};
 pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
 pub use types::{

@@ -93,6 +93,15 @@ pub struct Config {
     /// Prices per million tokens, keyed by model name, used to estimate the cost of CLIs that
     /// report none (codex, gemini, cursor). They override orx's approximate built-in table.
     pub pricing: BTreeMap<String, ModelPrice>,
+    /// The knowledge update after ship (AGENTS.md / ARCHITECTURE.md, confined to orx blocks).
+    pub knowledge: super::lifecycle::KnowledgeConfig,
+    /// Commands run on lifecycle events (run_start, stage_start, stage_end, gate_failed,
+    /// run_end, run_failed); blocking hooks can veto.
+    pub hooks: super::lifecycle::HooksConfig,
+    /// Preparing each new worktree: ignored files to copy in, setup commands to run once.
+    pub worktree: super::lifecycle::WorktreeConfig,
+    /// Old runs removed automatically when `orx run` starts.
+    pub retention: super::lifecycle::RetentionConfig,
 }
 
 impl Default for Config {
@@ -109,6 +118,10 @@ impl Default for Config {
             pipelines: BTreeMap::new(),
             fallback: Vec::new(),
             pricing: BTreeMap::new(),
+            knowledge: Default::default(),
+            hooks: Default::default(),
+            worktree: Default::default(),
+            retention: Default::default(),
         }
     }
 }

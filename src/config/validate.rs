@@ -29,7 +29,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(path: KeyPath, message: String, hint: impl Into<Option<String>>) -> Problem {
+    pub(super) fn new(path: KeyPath, message: String, hint: impl Into<Option<String>>) -> Problem {
         Problem {
             path,
             message,
@@ -173,6 +173,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
 
     check_pipelines(&mut problems, &config.pipelines);
+    super::lifecycle_rules::check(&mut problems, config);
     problems
 }
 

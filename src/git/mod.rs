@@ -15,6 +15,7 @@
 //! extra environment is data on the runner, so tests can point git at an empty `HOME` without
 //! touching the process environment.
 
+mod lifecycle;
 mod remote;
 mod repo;
 mod snapshot;

@@ -117,6 +117,12 @@ mod tests {
             "review_summary",
             "lessons",
             "decisions",
+            "knowledge_files",
+            "knowledge_blocks",
+            "max_added_lines",
+            "max_deleted_lines",
+            "begin_marker",
+            "end_marker",
         ];
         let vars: BTreeMap<&str, String> = known.iter().map(|k| (*k, String::new())).collect();
         for (name, t) in BUILTIN {

@@ -150,6 +150,54 @@ pub enum EventKind {
         remaining_secs: u64,
         message: String,
     },
+    /// A lifecycle hook ran (`hook` is the lifecycle event: run_start, stage_start, …).
+    Hook {
+        hook: String,
+        index: usize,
+        command: String,
+        #[serde(default)]
+        stage: Option<String>,
+        ok: bool,
+        blocking: bool,
+        #[serde(default)]
+        exit_code: Option<i32>,
+        #[serde(default)]
+        error: Option<String>,
+        duration_ms: u64,
+        log: String,
+    },
+    /// `worktree.copy` put these ignored files into the new worktree.
+    FilesCopied {
+        files: Vec<String>,
+    },
+    /// One `worktree.setup` command ran.
+    SetupCommand {
+        index: usize,
+        command: String,
+        ok: bool,
+        #[serde(default)]
+        exit_code: Option<i32>,
+        #[serde(default)]
+        error: Option<String>,
+        duration_ms: u64,
+        log: String,
+    },
+    /// The knowledge stage wrote these files' orx blocks (lines added/deleted in total).
+    KnowledgeUpdated {
+        files: Vec<String>,
+        added: u32,
+        deleted: u32,
+    },
+    /// A stage did not run because the configuration turned it off.
+    StageSkipped {
+        stage: String,
+        reason: String,
+    },
+    /// `retention` removed these old runs when this run started.
+    RetentionApplied {
+        removed: Vec<String>,
+        freed_bytes: u64,
+    },
     RunFinished {
         status: String,
         duration_ms: u64,

@@ -158,6 +158,68 @@ pub fn line(ev: &RunEvent) -> Option<String> {
                 .map(|r| format!(" (resets at {r})"))
                 .unwrap_or_default()
         ),
+        EventKind::Hook {
+            hook,
+            index,
+            command,
+            ok,
+            blocking,
+            exit_code,
+            error,
+            ..
+        } => format!(
+            "  hook {hook}[{index}] `{}` {}{}",
+            crate::store::meta::headline(command),
+            if *ok {
+                "ok".to_string()
+            } else if *blocking {
+                "FAILED (blocking)".to_string()
+            } else {
+                "failed".to_string()
+            },
+            match (error, exit_code) {
+                (Some(e), _) if !*ok => format!(": {e}"),
+                (None, Some(c)) if !*ok => format!(" with exit {c}"),
+                _ => String::new(),
+            }
+        ),
+        EventKind::FilesCopied { files } => {
+            format!("  copied into the worktree: {}", files.join(", "))
+        }
+        EventKind::SetupCommand {
+            index,
+            command,
+            ok,
+            exit_code,
+            error,
+            duration_ms,
+            ..
+        } => format!(
+            "  setup[{index}] `{}` {}{} ({})",
+            crate::store::meta::headline(command),
+            if *ok { "ok" } else { "FAILED" },
+            match (error, exit_code) {
+                (Some(e), _) => format!(": {e}"),
+                (None, Some(c)) if !*ok => format!(" with exit {c}"),
+                _ => String::new(),
+            },
+            secs(*duration_ms)
+        ),
+        EventKind::KnowledgeUpdated {
+            files,
+            added,
+            deleted,
+        } => format!("  knowledge: {} (+{added} -{deleted})", files.join(", ")),
+        EventKind::StageSkipped { stage, reason } => format!("  {stage} skipped: {reason}"),
+        EventKind::RetentionApplied {
+            removed,
+            freed_bytes,
+        } => format!(
+            "  retention removed {} old run(s) ({}), freed {}",
+            removed.len(),
+            removed.join(", "),
+            crate::cli::clean::human_bytes(*freed_bytes)
+        ),
         EventKind::RunFinished { status, duration_ms, message, .. } => format!(
             "run {} {status} in {}{}",
             ev.run_id,

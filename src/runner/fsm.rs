@@ -116,6 +116,8 @@ pub enum StageEnd {
     /// Review asked for changes and rounds remain: new items were added.
     ChangesRequested,
     Failed,
+    /// The stage was turned off in config; the run moves on as after `Done`.
+    Skipped,
 }
 
 /// Where the run goes next.
@@ -138,7 +140,7 @@ pub fn next(stages: &[Stage], current: Stage, end: StageEnd) -> Next {
                 Next::Failed
             }
         }
-        StageEnd::Done => {
+        StageEnd::Done | StageEnd::Skipped => {
             let from = if current == Stage::Implement && stages.contains(&Stage::Verify) {
                 Stage::Verify
             } else {
@@ -201,6 +203,7 @@ mod tests {
             Next::Stage(Implement)
         );
         assert_eq!(next(&s, Knowledge, StageEnd::Done), Next::Succeeded);
+        assert_eq!(next(&s, Knowledge, StageEnd::Skipped), Next::Succeeded);
         assert_eq!(next(&s, Spec, StageEnd::Failed), Next::Failed);
         let no_impl = vec![Plan, Review];
         assert_eq!(

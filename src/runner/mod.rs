@@ -11,6 +11,7 @@
 
 pub mod call;
 pub mod fsm;
+mod prepare;
 pub mod setup;
 pub mod wait;
 
@@ -137,6 +138,16 @@ impl<'r> Run<'r> {
     /// Drive the run until it succeeds, fails, or is interrupted.
     pub fn drive(mut self) -> Result<RunOutcome> {
         let stages = self.state.stage_names();
+        let resumed = self.state.resumes > 0;
+        match self.prepare(resumed) {
+            Ok(None) => {}
+            Ok(Some(stop)) => {
+                self.fail_before_start(stop);
+                return self.finish(RunStatus::Failed);
+            }
+            Err(e) if e.kind == ErrorKind::Interrupted => return self.stop_interrupted(),
+            Err(e) => return Err(e),
+        }
         loop {
             if crate::exec::interrupt_requested() {
                 return self.stop_interrupted();
@@ -145,7 +156,25 @@ impl<'r> Run<'r> {
                 break;
             };
             tracing::debug!(stage = %stage, run = %self.paths.id, "entering stage");
-            self.begin_stage(stage)?;
+            let fresh = self.begin_stage(stage)?;
+            if fresh {
+                let veto = match self.fire_hooks(
+                    "stage_start",
+                    Some(stage),
+                    Some("running"),
+                    None,
+                    None,
+                ) {
+                    Ok(v) => v,
+                    Err(e) if e.kind == ErrorKind::Interrupted => return self.stop_interrupted(),
+                    Err(e) => return Err(e),
+                };
+                if let Some(message) = veto {
+                    self.fail(stage, None, "hook_veto", message);
+                    self.end_stage(stage, StageStatus::Failed, Instant::now())?;
+                    return self.finish(RunStatus::Failed);
+                }
+            }
             self.verify_ms_at_begin = self
                 .state
                 .stage(Stage::Verify)
@@ -182,10 +211,10 @@ impl<'r> Run<'r> {
                     return Err(e);
                 }
             };
-            let status = if end == StageEnd::Failed {
-                StageStatus::Failed
-            } else {
-                StageStatus::Done
+            let status = match end {
+                StageEnd::Failed => StageStatus::Failed,
+                StageEnd::Skipped => StageStatus::Skipped,
+                StageEnd::Done | StageEnd::ChangesRequested => StageStatus::Done,
             };
             self.end_stage(stage, status, t0)?;
             match fsm::next(&stages, stage, end) {
@@ -212,13 +241,14 @@ impl<'r> Run<'r> {
         self.finish(RunStatus::Succeeded)
     }
 
-    fn begin_stage(&mut self, stage: Stage) -> Result<()> {
+    /// Mark the stage running; false when it already was (resumed mid-stage).
+    fn begin_stage(&mut self, stage: Stage) -> Result<bool> {
         let rec = self
             .state
             .stage_mut(stage)
             .ok_or_else(|| OrxError::state(format!("stage {stage} is not in this pipeline")))?;
         if rec.status == StageStatus::Running {
-            return Ok(()); // resumed mid-stage
+            return Ok(false); // resumed mid-stage
         }
         rec.status = StageStatus::Running;
         if rec.started_at.is_none() {
@@ -227,7 +257,8 @@ impl<'r> Run<'r> {
         self.save()?;
         self.emit(EventKind::StageStarted {
             stage: stage.to_string(),
-        })
+        })?;
+        Ok(true)
     }
 
     fn end_stage(&mut self, stage: Stage, status: StageStatus, t0: Instant) -> Result<()> {
@@ -271,6 +302,8 @@ impl<'r> Run<'r> {
                 })?;
             }
         }
+        let status = format!("{status:?}").to_lowercase();
+        self.fire_hooks("stage_end", Some(stage), Some(&status), None, None)?;
         Ok(())
     }
 
@@ -297,6 +330,11 @@ impl<'r> Run<'r> {
             self.state.current_item = None;
         }
         self.save()?;
+        let stage = self.state.current_stage;
+        self.fire_hooks("run_end", stage, Some(status.as_str()), None, None)?;
+        if status == RunStatus::Failed {
+            self.fire_hooks("run_failed", stage, Some("failed"), None, None)?;
+        }
         let (reason, message) = match (&self.state.last_failure, status) {
             (Some(f), RunStatus::Failed | RunStatus::BudgetExceeded) => {
                 (Some(f.reason.clone()), Some(f.message.clone()))

@@ -129,6 +129,7 @@ fn placeholder_state() -> RunState {
         session_meta: Default::default(),
         fallbacks: Vec::new(),
         ship: Default::default(),
+        worktree_setup_done: false,
     }
 }
 
@@ -234,6 +235,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         base_branch,
         config: config_note(&loaded),
     })?;
+    crate::cleanup::apply_retention(&mut run)?;
     run.drive()
 }
 
@@ -257,6 +259,8 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
             &state.worktree.branch,
             &state.worktree.base_sha,
         )?;
+        // A new worktree: its ignored files and installed dependencies are gone.
+        state.worktree_setup_done = false;
     }
     state.status = RunStatus::Running;
     state.resumes += 1;

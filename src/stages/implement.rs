@@ -314,6 +314,9 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             attempt,
             result: r.clone(),
         })?;
+        if !r.passed {
+            crate::hooks::gate_failed(run, id, &r)?;
+        }
         results.push(r);
     }
     // Gates may leave byproducts (`__pycache__`, coverage files, build output that is not
@@ -463,6 +466,10 @@ fn judge_failure(
         });
     }
     run.save()?;
+    let lesson = format!("{id} attempt {attempt}: {message} (signature `{signature}`)");
+    if let Some(message) = super::lessons::append(run, &lesson) {
+        run.emit(EventKind::Warning { message })?;
+    }
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,
@@ -503,6 +510,15 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         i.phase = None;
     }
     run.save()?;
+    if let Some(last) = it.signatures.last().filter(|_| attempt > 1) {
+        let lesson = format!(
+            "{id} passed on attempt {attempt}; what fixed it is in commit {}, after `{last}`",
+            &commit[..commit.len().min(10)]
+        );
+        if let Some(message) = super::lessons::append(run, &lesson) {
+            run.emit(EventKind::Warning { message })?;
+        }
+    }
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,

@@ -9,6 +9,8 @@
 pub mod decompose;
 pub mod implement;
 pub mod knowledge;
+pub mod knowledge_blocks;
+pub(crate) mod lessons;
 pub mod review;
 pub mod ship;
 pub mod text;

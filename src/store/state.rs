@@ -222,6 +222,10 @@ pub struct RunState {
     /// What the ship stage has done beyond the local branch (push, pull request).
     #[serde(default)]
     pub ship: ShipState,
+    /// `worktree.copy` and `worktree.setup` ran for the current worktree. A state written
+    /// before this field existed belongs to a worktree that needed no set-up, hence true.
+    #[serde(default = "default_true")]
+    pub worktree_setup_done: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -259,6 +263,10 @@ pub struct ShipState {
     /// The pull request opened (or found) for the run branch.
     #[serde(default)]
     pub pr_url: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl RunState {
@@ -380,6 +388,7 @@ mod tests {
             session_meta: BTreeMap::new(),
             fallbacks: Vec::new(),
             ship: ShipState::default(),
+            worktree_setup_done: true,
         }
     }
 

@@ -196,7 +196,7 @@ pub fn standard_scenario(delay_ms: u64) -> String {
         d(files_step(&[("mul.py", "def mul(a, b):\n    return a * b\n")])),
         d(files_step(&[("calc.py", "def add(a, b):\n    return a + b\n")])),
         d(text_step(&approve("add and mul implemented"))),
-        d(files_step(&[("AGENTS.md", "# Agents\n\n- gates are shell checks\n")])),
+        d(files_step(&[("AGENTS.md", "<!-- orx:begin -->\n- gates are shell checks\n<!-- orx:end -->\n")])),
     )
 }
 
