@@ -5,7 +5,8 @@
 //! `runs/<id>/` so that `orx resume` continues exactly. The crate is laid out after
 //! shared/DESIGN.md: `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
 //! FSM, `stages` what each stage does, `agents` the executor seam, `exec` the one process
-//! supervisor, `gates` the quality gates, `git` every git call, `store` the run folder, and
+//! supervisor, `gates` the quality gates, `git` every git call, `guard` the guardrails and
+//! secret redaction, `store` the run folder, and
 //! `report` the event stream's sinks.
 
 pub mod agents;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod exec;
 pub mod gates;
 pub mod git;
+pub mod guard;
 pub mod prompts;
 pub mod report;
 pub mod review;

@@ -23,8 +23,8 @@ pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
 pub use types::{
     Config, EngineConfig, ExecutorConfig, ExecutorDefaults, GateConfig, GitConfig,
-    GuardrailsConfig, RunConfig, StageOverride, StagesConfig, BUILTIN_PIPELINES, CONFIG_VERSION,
-    EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES, STAGE_NAMES,
+    GuardrailsConfig, RunConfig, SecretsConfig, StageOverride, StagesConfig, BUILTIN_PIPELINES,
+    CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES, STAGE_NAMES,
 };
 pub use validate::{validate, Problem, MAX_FIX_ATTEMPTS};
 pub use workspace::{default_gates, defaults_for, detect, render_init, WorkspaceKind};
