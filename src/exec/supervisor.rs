@@ -566,7 +566,8 @@ mod tests {
         struct Upper;
         impl crate::exec::LineFilter for Upper {
             fn filter(&mut self, line: &str) -> Option<String> {
-                line.contains("secret").then(|| line.replace("secret", "[X]"))
+                line.contains("secret")
+                    .then(|| line.replace("secret", "[X]"))
             }
         }
         let dir = tempfile::tempdir().unwrap();

@@ -99,12 +99,21 @@ impl Redactor {
                 }
                 Cow::Borrowed(_) => false,
             },
-            serde_json::Value::Array(a) => a
-                .iter_mut()
-                .fold(false, |acc, x| self.redact_json(x) || acc),
-            serde_json::Value::Object(m) => m
-                .values_mut()
-                .fold(false, |acc, x| self.redact_json(x) || acc),
+            // Every element must be visited: no short-circuiting `any`.
+            serde_json::Value::Array(a) => {
+                let mut changed = false;
+                for x in a {
+                    changed |= self.redact_json(x);
+                }
+                changed
+            }
+            serde_json::Value::Object(m) => {
+                let mut changed = false;
+                for x in m.values_mut() {
+                    changed |= self.redact_json(x);
+                }
+                changed
+            }
             _ => false,
         }
     }

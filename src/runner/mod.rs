@@ -8,11 +8,17 @@
 //! `start` and `resume` differ only in how they build the `Run`; a resumed run re-enters the
 //! exact phase its `state.json` names, after putting the worktree back to the matching
 //! checkpoint or snapshot.
+//!
+//! Everything the run writes under `runs/<id>/` passes through its [`crate::guard::Redactor`]:
+//! events in `emit`, `state.json`/`meta.json` in `save` (the state in memory keeps the real
+//! text), prompts (also as sent to the agent), agent logs (as they stream), metrics.
 
 pub mod fsm;
 pub mod setup;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::agents::fake::FakeCli;
@@ -64,6 +70,8 @@ pub struct Run<'r> {
     verify_ms_at_begin: u64,
     started: Instant,
     _lock: RunLock,
+    /// Hides secrets in everything the run writes (events, state, prompts, logs, artifacts).
+    pub redactor: Arc<crate::guard::Redactor>,
 }
 
 impl<'r> Run<'r> {
@@ -91,11 +99,13 @@ impl<'r> Run<'r> {
             verify_ms_at_begin: 0,
             started: Instant::now(),
             _lock: lock,
+            redactor: Arc::new(crate::guard::Redactor::from_env()),
         })
     }
 
     /// Append an event to the history and hand it to the reporter.
     pub fn emit(&mut self, kind: EventKind) -> Result<()> {
+        let kind = self.redact_event(kind);
         let ev = self.events.append(kind)?;
         self.reporter.event(&ev);
         Ok(())
@@ -103,8 +113,16 @@ impl<'r> Run<'r> {
 
     /// Persist `state.json` (and `meta.json` when its summary changed).
     pub fn save(&mut self) -> Result<()> {
-        self.state.save(&self.paths.state())?;
-        let meta = Meta::from_state(&self.state);
+        // What is on disk is redacted; the state in memory keeps the real text.
+        let mut json = serde_json::to_value(&self.state)
+            .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
+        if self.redactor.redact_json(&mut json) {
+            crate::store::atomic::write_json_atomic(&self.paths.state(), &json)?;
+        } else {
+            self.state.save(&self.paths.state())?;
+        }
+        let mut meta = Meta::from_state(&self.state);
+        meta.task = self.redactor.redact(&meta.task).into_owned();
         let changed = match &self.last_meta {
             Some(m) => {
                 m.status != meta.status
@@ -330,6 +348,8 @@ impl<'r> Run<'r> {
             "stages": stages,
             "items": items,
         });
+        let mut body = body;
+        self.redactor.redact_json(&mut body);
         let _ = crate::store::atomic::write_json_atomic(&self.paths.run_metrics(), &body);
     }
 
@@ -368,6 +388,8 @@ impl<'r> Run<'r> {
             None if n > 1 => format!("{stage_key}_{n}"),
             None => stage_key.to_string(),
         };
+        // The prompt is redacted for the agent too: a secret never travels to a model.
+        let prompt = self.redactor.redact(&prompt).into_owned();
         let prompt_path = self.paths.prompt(&name);
         std::fs::write(&prompt_path, &prompt)
             .map_err(|e| OrxError::io("write", &prompt_path, e))?;
@@ -417,17 +439,23 @@ impl<'r> Run<'r> {
         let stage_name = stage_key.to_string();
         let item_name = item.map(String::from);
         let mut emit_error: Option<OrxError> = None;
-        let outcome = agents::invoke(cli.as_ref(), &req, &mut |ev: &AgentEvent| {
-            let kind = EventKind::Agent {
-                stage: stage_name.clone(),
-                item: item_name.clone(),
-                agent: ev.clone(),
-            };
-            if let Err(e) = self.emit(kind) {
-                emit_error.get_or_insert(e);
-            }
-            Control::Continue
-        });
+        let log_filter = self.redactor.log_filter();
+        let outcome = agents::invoke_filtered(
+            cli.as_ref(),
+            &req,
+            Some(log_filter),
+            &mut |ev: &AgentEvent| {
+                let kind = EventKind::Agent {
+                    stage: stage_name.clone(),
+                    item: item_name.clone(),
+                    agent: ev.clone(),
+                };
+                if let Err(e) = self.emit(kind) {
+                    emit_error.get_or_insert(e);
+                }
+                Control::Continue
+            },
+        );
         if let Some(e) = emit_error {
             return Err(e);
         }
@@ -447,7 +475,7 @@ impl<'r> Run<'r> {
             &self.paths.stage_metrics(),
             &StageMetric {
                 stage: stage_key.to_string(),
-                item: item.map(String::from),
+                item: item.map(|i| self.redact(i).into_owned()),
                 attempt: n,
                 status: outcome
                     .failure
@@ -456,7 +484,7 @@ impl<'r> Run<'r> {
                 started_at,
                 duration_ms: outcome.duration_ms,
                 executor: executor.clone(),
-                model,
+                model: model.map(|m| self.redact(&m).into_owned()),
                 usage: outcome.usage.clone(),
             },
         )?;
@@ -474,6 +502,25 @@ impl<'r> Run<'r> {
             return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"));
         }
         Ok(outcome)
+    }
+
+    /// `text` with the run's secrets replaced, for anything written under `runs/`.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redactor.redact(text)
+    }
+
+    /// An event with every string redacted. Should the redacted event no longer decode, a
+    /// warning takes its place: a secret is never written for want of a redaction.
+    fn redact_event(&self, kind: EventKind) -> EventKind {
+        let Ok(mut json) = serde_json::to_value(&kind) else {
+            return kind;
+        };
+        if !self.redactor.redact_json(&mut json) {
+            return kind;
+        }
+        serde_json::from_value(json).unwrap_or_else(|_| EventKind::Warning {
+            message: "an event was withheld: it carried a secret".into(),
+        })
     }
 
     /// Variables shared by every prompt.

@@ -12,6 +12,12 @@ use crate::runner::fsm::{Stage, StageEnd};
 use crate::runner::Run;
 
 pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+    // The last line of defence: the whole change (committed items and leftovers) is checked
+    // before anything more is committed or shipped.
+    let violations = crate::guard::check_worktree(run)?;
+    if !violations.is_empty() {
+        return crate::guard::fail_stage(run, Stage::Ship, &violations);
+    }
     if run.config.git.auto_commit {
         let msg = format!(
             "orx: leftover changes of run {}\n\nOrx-Run: {}\n",
@@ -31,7 +37,8 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     }
     let body = pr_body(run, files, insertions, deletions);
     let path = run.paths.artifact("pr_body.md");
-    std::fs::write(&path, body).map_err(|e| OrxError::io("write", &path, e))?;
+    std::fs::write(&path, run.redact(&body).as_bytes())
+        .map_err(|e| OrxError::io("write", &path, e))?;
     run.emit(EventKind::Shipped {
         branch: run.state.worktree.branch.clone(),
         patch: "artifacts/patch.diff".into(),
@@ -47,7 +54,7 @@ pub fn write_patch(run: &mut Run<'_>) -> Result<(u32, u32, u32)> {
     let base = run.state.worktree.base_sha.clone();
     let patch = run.wt.diff(&base, "HEAD")?;
     let path = run.paths.artifact("patch.diff");
-    crate::store::atomic::write_atomic(&path, patch.as_bytes())?;
+    crate::store::atomic::write_atomic(&path, run.redact(&patch).as_bytes())?;
     run.wt.diff_stat(&base, "HEAD")
 }
 

@@ -4,5 +4,6 @@
 mod bad_input;
 mod commands;
 mod flows;
+mod guard;
 mod resume;
 mod support;
