@@ -148,6 +148,11 @@ impl Guard {
     }
 }
 
+/// [`Guard::check`] for a config, compiled on the spot.
+pub fn check(changed: &[String], diff: &str, cfg: &GuardrailsConfig) -> Result<Vec<Violation>> {
+    Ok(Guard::new(cfg)?.check(changed, diff))
+}
+
 /// Prefix of a `guardrails.secrets.allow` entry that names an exact matched text.
 pub const ALLOW_MATCH_PREFIX: &str = "match:";
 
@@ -301,6 +306,24 @@ mod tests {
         assert_eq!(Guard::new(&c).unwrap().check(&changed(), DIFF).len(), 1);
         c.enabled = false;
         assert!(Guard::new(&c).unwrap().check(&changed(), DIFF).is_empty());
+    }
+
+    #[test]
+    fn a_bad_glob_in_orx_yaml_is_located() {
+        let text = "guardrails:\n  secrets:\n    allow:\n      - \"match:[\"\n      - \"a/[\"\n";
+        let e = crate::config::parse_str(text, std::path::Path::new("orx.yaml"), &|_| None)
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("orx.yaml:") && e.message.contains("`a/[`"),
+            "{}",
+            e.message
+        );
+        let ok = "guardrails:\n  secrets:\n    enabled: false\n    allow: [\"t/**\"]\n";
+        let cfg =
+            crate::config::parse_str(ok, std::path::Path::new("orx.yaml"), &|_| None).unwrap();
+        assert!(!cfg.guardrails.secrets.enabled);
+        let v = check(&[".env".into()], "", &cfg.guardrails).unwrap();
+        assert_eq!(v.len(), 1, "path rules still apply: {v:?}");
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //! Guardrails (`crate::guard`) are checked after every attempt, before the snapshot: a change
 //! that breaks them is never snapshotted (so no ref keeps it) nor committed. Its masked report
 //! goes back to the agent once, as a failing `guardrails` gate; a second breach by the same
-//! item fails it with reason `guardrail`, which stops the run.
+//! item fails it with reason `guardrail`, which stops the run. (A resume between the two puts
+//! the worktree back to the last good snapshot, so the fix starts without the breach.)
 
 use std::collections::BTreeMap;
 
