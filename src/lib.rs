@@ -6,7 +6,8 @@
 //! shared/DESIGN.md: `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
 //! FSM, `stages` what each stage does, `agents` the executor seam, `exec` the one process
 //! supervisor, `gates` the quality gates, `git` every git call, `ship` the GitHub CLI adapter,
-//! `store` the run folder, and `report` the event stream's sinks.
+//! `guard` the guardrails and secret redaction, `hooks` the lifecycle hooks, `store` the run
+//! folder, and `report` the event stream's sinks.
 
 pub mod agents;
 pub mod backlog;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod exec;
 pub mod gates;
 pub mod git;
+pub mod guard;
 pub mod hooks;
 pub mod prompts;
 pub mod report;

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use events::{AgentEvent, FailureKind, Usage};
 
-use crate::exec::{self, CommandSpec, Control, ExitInfo, StreamKind, Termination};
+use crate::exec::{self, CommandSpec, Control, ExitInfo, LogFilter, StreamKind, Termination};
 
 /// The binary an executor runs when `executors.<name>.bin` does not say.
 pub fn default_bin(executor: &str) -> &'static str {
@@ -187,7 +187,21 @@ pub fn invoke(
     req: &AgentRequest,
     on_event: &mut dyn FnMut(&AgentEvent) -> Control,
 ) -> AgentOutcome {
-    let spec = cli.command(req);
+    invoke_filtered(cli, req, None, on_event)
+}
+
+/// [`invoke`], with the agent's logs written through `log_filter` (the run's redaction)
+/// whatever the CLI's own command says.
+pub fn invoke_filtered(
+    cli: &dyn AgentCli,
+    req: &AgentRequest,
+    log_filter: Option<LogFilter>,
+    on_event: &mut dyn FnMut(&AgentEvent) -> Control,
+) -> AgentOutcome {
+    let mut spec = cli.command(req);
+    if log_filter.is_some() {
+        spec.log_filter = log_filter;
+    }
     let mut parser = cli.parser_for(req);
     let mut stderr_lines = 0u64;
     let result = exec::run(&spec, &mut |kind, line| match kind {

@@ -26,7 +26,7 @@ pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
 pub use types::{
     Config, EngineConfig, ExecutorConfig, ExecutorDefaults, FallbackOn, FallbackRule, GateConfig,
-    GitConfig, GuardrailsConfig, ModelPrice, RunConfig, StageOverride, StagesConfig,
+    GitConfig, GuardrailsConfig, ModelPrice, RunConfig, SecretsConfig, StageOverride, StagesConfig,
     BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
 };

@@ -418,6 +418,28 @@ pub struct GuardrailsConfig {
     pub allowed_patterns: Vec<String>,
     /// Most files one run may change; null means no limit.
     pub max_files_changed: Option<u32>,
+    /// The scan of the diff's content for secrets and `.env` files.
+    pub secrets: SecretsConfig,
+}
+
+/// The secret scan run on every change before it can be committed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Set to false to skip the secret and `.env` scan (the path rules still apply).
+    pub enabled: bool,
+    /// Exemptions: a path glob (e.g. `tests/fixtures/**`) exempts matching files, and
+    /// `match:<text>` exempts one exact matched text (e.g. `match:AKIAIOSFODNN7EXAMPLE`).
+    pub allow: Vec<String>,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            enabled: true,
+            allow: Vec::new(),
+        }
+    }
 }
 
 impl Default for GuardrailsConfig {
@@ -431,6 +453,7 @@ impl Default for GuardrailsConfig {
             ],
             allowed_patterns: Vec::new(),
             max_files_changed: Some(50),
+            secrets: SecretsConfig::default(),
         }
     }
 }

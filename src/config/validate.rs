@@ -174,6 +174,18 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     check_pipelines(&mut problems, &config.pipelines);
     super::lifecycle_rules::check(&mut problems, config);
+    let guardrails = root.key("guardrails");
+    for (key, message) in crate::guard::pattern_problems(&config.guardrails) {
+        let path = match key {
+            "secrets" => guardrails.key("secrets").key("allow"),
+            k => guardrails.key(k),
+        };
+        problems.push(Problem::new(
+            path,
+            format!("guardrails: {message}"),
+            "globs use *, ** and [..]; a literal [ or { must be escaped as [[] or [{]".to_string(),
+        ));
+    }
     problems
 }
 

@@ -27,6 +27,7 @@ mod stream;
 mod supervisor;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -58,8 +59,42 @@ pub struct CommandSpec {
     pub grace: Duration,
     /// Exported to the child as `ORX_RUN_ID`.
     pub run_id: Option<String>,
-    /// Longer lines reach the callback truncated (the logs keep every byte).
+    /// Longer lines reach the callback truncated (the logs keep every byte, unless
+    /// `log_filter` is set).
     pub max_line_bytes: usize,
+    /// When set, the logs are written line by line through this filter (secret redaction)
+    /// instead of as raw chunks: lines are lossy UTF-8, end in `\n`, and a line longer than
+    /// `max_line_bytes` is cut there with a `[orx: line truncated]` marker, since a secret in
+    /// an unbounded line could only be found by buffering the line whole.
+    pub log_filter: Option<LogFilter>,
+}
+
+/// Rewrites one stream's lines on their way to its log file. One instance per stream, so it
+/// may keep state from line to line (a private key block spans lines).
+pub trait LineFilter: Send {
+    /// The line (without its newline) as the log should show it; `None` keeps it as is.
+    fn filter(&mut self, line: &str) -> Option<String>;
+}
+
+/// Makes a fresh [`LineFilter`] for each stream of each child.
+#[derive(Clone)]
+pub struct LogFilter(Arc<dyn Fn() -> Box<dyn LineFilter> + Send + Sync>);
+
+impl LogFilter {
+    pub fn new(make: impl Fn() -> Box<dyn LineFilter> + Send + Sync + 'static) -> LogFilter {
+        LogFilter(Arc::new(make))
+    }
+
+    /// A filter for one stream.
+    pub fn start(&self) -> Box<dyn LineFilter> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for LogFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogFilter")
+    }
 }
 
 impl CommandSpec {
@@ -79,6 +114,7 @@ impl CommandSpec {
             grace: Duration::from_secs(5),
             run_id: None,
             max_line_bytes: 8 * 1024 * 1024,
+            log_filter: None,
         }
     }
 }

@@ -11,6 +11,10 @@
 //! a reader blocks when it is full, which stalls the pipe, which stalls the child. That
 //! backpressure is what keeps memory flat however fast the child prints; one batch is always
 //! admitted into an empty queue so an oversized batch cannot deadlock.
+//!
+//! With a [`super::LineFilter`] (secret redaction), the log is written from the split lines
+//! instead of the raw chunk, each line through the filter; a line cut at `max_line_bytes` is
+//! logged cut, with a marker, because redacting it whole would mean holding it whole.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -39,6 +43,8 @@ pub(crate) struct Batch {
     pub kind: StreamKind,
     text: String,
     ends: Vec<usize>,
+    /// Indices of the lines cut at `max_line_bytes` (usually none).
+    cuts: Vec<usize>,
 }
 
 impl Batch {
@@ -47,7 +53,20 @@ impl Batch {
             kind,
             text: String::new(),
             ends: Vec::new(),
+            cuts: Vec::new(),
         }
+    }
+
+    /// Mark the line just pushed as cut.
+    fn mark_cut(&mut self) {
+        self.cuts.push(self.ends.len().saturating_sub(1));
+    }
+
+    /// The lines in order, each with whether it was cut.
+    fn lines_cut(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.lines()
+            .enumerate()
+            .map(|(i, l)| (l, self.cuts.contains(&i)))
     }
 
     fn push_line(&mut self, bytes: &[u8]) {
@@ -266,6 +285,7 @@ impl LineSplitter {
         if line.len() > self.max {
             self.truncated += 1;
             out.push_line(cut_at_char(&line[..self.max]));
+            out.mark_cut();
         } else {
             out.push_line(line);
         }
@@ -288,6 +308,7 @@ impl LineSplitter {
         if len > self.max {
             self.truncated += 1;
             out.push_line(cut_at_char(&self.partial));
+            out.mark_cut();
         } else {
             out.push_line(&self.partial);
         }
@@ -305,6 +326,33 @@ fn cut_at_char(bytes: &[u8]) -> &[u8] {
     match std::str::from_utf8(bytes) {
         Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
         _ => bytes,
+    }
+}
+
+/// Append a batch's lines to the log through `filter`; a failed write stops the logging.
+fn write_filtered(
+    log: &mut Option<(File, std::path::PathBuf)>,
+    filter: &mut dyn super::LineFilter,
+    batch: &Batch,
+) {
+    let Some((file, path)) = log else { return };
+    let mut buf = String::new();
+    for (line, cut) in batch.lines_cut() {
+        match filter.filter(line) {
+            Some(l) => buf.push_str(&l),
+            None => buf.push_str(line),
+        }
+        if cut {
+            buf.push_str(" [orx: line truncated]");
+        }
+        buf.push('\n');
+    }
+    if let Err(e) = file.write_all(buf.as_bytes()) {
+        tracing::warn!(
+            "cannot append to log {}: {e}; the rest of this stream is not logged",
+            path.display()
+        );
+        *log = None;
     }
 }
 
@@ -330,6 +378,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     kind: StreamKind,
     mut pipe: R,
     mut log: Option<(File, std::path::PathBuf)>,
+    mut filter: Option<Box<dyn super::LineFilter>>,
     max_line_bytes: usize,
     shared: ReaderShared,
     stats: Arc<Mutex<StreamStats>>,
@@ -359,7 +408,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                 let chunk = &buf[..n];
                 let nanos = u64::try_from(shared.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 shared.last_byte.fetch_max(nanos, Ordering::Relaxed);
-                if let Some((file, path)) = &mut log {
+                if let (Some((file, path)), None) = (&mut log, &filter) {
                     if let Err(e) = file.write_all(chunk) {
                         tracing::warn!(
                             "cannot append to log {}: {e}; the rest of this stream is not logged",
@@ -370,6 +419,9 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                 }
                 let mut batch = Batch::new(kind);
                 splitter.feed(chunk, &mut batch);
+                if let Some(f) = filter.as_deref_mut() {
+                    write_filtered(&mut log, f, &batch);
+                }
                 {
                     let mut st = lock(&stats);
                     st.record(chunk);
@@ -381,6 +433,9 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
             }
             let mut batch = Batch::new(kind);
             splitter.flush(&mut batch);
+            if let Some(f) = filter.as_deref_mut() {
+                write_filtered(&mut log, f, &batch);
+            }
             lock(&stats).truncated_lines = splitter.truncated;
             if !batch.is_empty() && !consumer_gone {
                 shared.queue.push(batch);

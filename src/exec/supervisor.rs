@@ -278,6 +278,7 @@ pub(crate) fn run_with(
                 kind,
                 pipe,
                 log,
+                spec.log_filter.as_ref().map(|f| f.start()),
                 spec.max_line_bytes,
                 shared,
                 Arc::clone(stats),
@@ -557,6 +558,40 @@ mod tests {
         assert_eq!(
             std::fs::read(dir.path().join("logs/err.log")).unwrap(),
             b"EE"
+        );
+    }
+
+    #[test]
+    fn a_log_filter_rewrites_lines_and_cuts_overlong_ones() {
+        struct Upper;
+        impl crate::exec::LineFilter for Upper {
+            fn filter(&mut self, line: &str) -> Option<String> {
+                line.contains("secret")
+                    .then(|| line.replace("secret", "[X]"))
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let script = r"printf 'a secret\nplain\n'; printf 'no newline secret'; printf 'err secret\n' >&2; head -c 100 /dev/zero | tr '\0' 's'; echo";
+        let mut spec = sh(dir.path(), script);
+        let out = dir.path().join("out.log");
+        spec.stdout_log = Some(out.clone());
+        spec.stderr_log = Some(dir.path().join("err.log"));
+        spec.max_line_bytes = 40;
+        spec.log_filter = Some(crate::exec::LogFilter::new(|| Box::new(Upper)));
+        let (info, lines) = collect(&spec);
+        assert!(info.success());
+        // The callback still sees the raw lines; the logs see the filtered ones.
+        assert_eq!(stdout_lines(&lines)[0], "a secret");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            format!(
+                "a [X]\nplain\nno newline [X]{} [orx: line truncated]\n",
+                "s".repeat(40 - "no newline secret".len())
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("err.log")).unwrap(),
+            "err [X]\n"
         );
     }
 

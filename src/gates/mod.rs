@@ -93,6 +93,16 @@ pub struct GateContext<'a> {
 
 /// Run one gate to completion.
 pub fn run_gate(gate: &GateConfig, ctx: &GateContext<'_>) -> GateResult {
+    run_gate_redacted(gate, ctx, None)
+}
+
+/// [`run_gate`] with secrets redacted from its log and from the output its evidence (tail,
+/// parsed failures) is made of.
+pub fn run_gate_redacted(
+    gate: &GateConfig,
+    ctx: &GateContext<'_>,
+    redactor: Option<&std::sync::Arc<crate::guard::Redactor>>,
+) -> GateResult {
     let (program, args) = gate_argv(gate);
     let log_rel = PathBuf::from("logs").join(&ctx.log_name);
     let log_path = ctx.run_dir.join(&log_rel);
@@ -103,11 +113,15 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateContext<'_>) -> GateResult {
     spec.wall_timeout = Some(Duration::from_secs(gate.timeout.max(1)));
     spec.run_id = Some(ctx.run_id.to_string());
     spec.env.push(("ORX_GATE".into(), gate.name.clone()));
+    spec.log_filter = redactor.map(|r| r.log_filter());
 
     tracing::info!(gate = %gate.name, program = %program, ?args, "running gate");
     let mut output = String::new();
     let result = exec::run(&spec, &mut |_kind, line| {
-        output.push_str(line);
+        match redactor {
+            Some(r) => output.push_str(&r.redact(line)),
+            None => output.push_str(line),
+        }
         output.push('\n');
         if output.len() > KEEP_BYTES * 2 {
             let cut = output.len() - KEEP_BYTES;

@@ -64,6 +64,8 @@ impl<'r> Run<'r> {
             None if n > 1 => format!("{stage_key}_{n}"),
             None => stage_key.to_string(),
         };
+        // The prompt is redacted for the agent too: a secret never travels to a model.
+        let prompt = self.redactor.redact(&prompt).into_owned();
         let prompt_path = self.paths.prompt(&name);
         std::fs::write(&prompt_path, &prompt)
             .map_err(|e| OrxError::io("write", &prompt_path, e))?;
@@ -205,29 +207,35 @@ impl<'r> Run<'r> {
         let stage_name = c.stage_key.to_string();
         let item_name = c.item.map(String::from);
         let mut emit_error: Option<OrxError> = None;
-        let mut outcome = agents::invoke(cli.as_ref(), &req, &mut |ev: &AgentEvent| {
-            let mut ev = ev.clone();
-            match &mut ev {
-                AgentEvent::SessionStarted { model: Some(m), .. } if live_model.is_none() => {
-                    live_model = Some(m.clone());
+        let log_filter = self.redactor.log_filter();
+        let mut outcome = agents::invoke_filtered(
+            cli.as_ref(),
+            &req,
+            Some(log_filter),
+            &mut |ev: &AgentEvent| {
+                let mut ev = ev.clone();
+                match &mut ev {
+                    AgentEvent::SessionStarted { model: Some(m), .. } if live_model.is_none() => {
+                        live_model = Some(m.clone());
+                    }
+                    AgentEvent::Usage { usage } => prices.fill_cost(usage, live_model.as_deref()),
+                    _ => {}
                 }
-                AgentEvent::Usage { usage } => prices.fill_cost(usage, live_model.as_deref()),
-                _ => {}
-            }
-            let stop = budget.observe(&ev);
-            let kind = EventKind::Agent {
-                stage: stage_name.clone(),
-                item: item_name.clone(),
-                agent: ev,
-            };
-            if let Err(e) = self.emit(kind) {
-                emit_error.get_or_insert(e);
-            }
-            match stop {
-                Some(why) => Control::Stop(why),
-                None => Control::Continue,
-            }
-        });
+                let stop = budget.observe(&ev);
+                let kind = EventKind::Agent {
+                    stage: stage_name.clone(),
+                    item: item_name.clone(),
+                    agent: ev,
+                };
+                if let Err(e) = self.emit(kind) {
+                    emit_error.get_or_insert(e);
+                }
+                match stop {
+                    Some(why) => Control::Stop(why),
+                    None => Control::Continue,
+                }
+            },
+        );
         if let Some(e) = emit_error {
             return Err(e);
         }
@@ -257,7 +265,7 @@ impl<'r> Run<'r> {
             &self.paths.stage_metrics(),
             &StageMetric {
                 stage: c.stage_key.to_string(),
-                item: c.item.map(String::from),
+                item: c.item.map(|i| self.redact(i).into_owned()),
                 attempt: c.n,
                 status: outcome
                     .failure
@@ -266,7 +274,11 @@ impl<'r> Run<'r> {
                 started_at,
                 duration_ms: outcome.duration_ms,
                 executor: c.executor.clone(),
-                model: c.model.clone().or(live_model),
+                model: c
+                    .model
+                    .clone()
+                    .or(live_model)
+                    .map(|m| self.redact(&m).into_owned()),
                 usage: outcome.usage.clone(),
             },
         )?;

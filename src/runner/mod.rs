@@ -8,6 +8,10 @@
 //! `start` and `resume` differ only in how they build the `Run`; a resumed run re-enters the
 //! exact phase its `state.json` names, after putting the worktree back to the matching
 //! checkpoint or snapshot.
+//!
+//! Everything the run writes under `runs/<id>/` passes through its [`crate::guard::Redactor`]:
+//! events in `emit`, `state.json`/`meta.json` in `save` (the state in memory keeps the real
+//! text), prompts (also as sent to the agent), agent logs (as they stream), metrics.
 
 pub mod call;
 pub mod fsm;
@@ -15,7 +19,9 @@ mod prepare;
 pub mod setup;
 pub mod wait;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
@@ -67,6 +73,8 @@ pub struct Run<'r> {
     verify_ms_at_begin: u64,
     started: Instant,
     _lock: RunLock,
+    /// Hides secrets in everything the run writes (events, state, prompts, logs, artifacts).
+    pub redactor: Arc<crate::guard::Redactor>,
 }
 
 impl<'r> Run<'r> {
@@ -94,11 +102,13 @@ impl<'r> Run<'r> {
             verify_ms_at_begin: 0,
             started: Instant::now(),
             _lock: lock,
+            redactor: Arc::new(crate::guard::Redactor::from_env()),
         })
     }
 
     /// Append an event to the history and hand it to the reporter.
     pub fn emit(&mut self, kind: EventKind) -> Result<()> {
+        let kind = self.redact_event(kind);
         let ev = self.events.append(kind)?;
         self.reporter.event(&ev);
         Ok(())
@@ -106,8 +116,16 @@ impl<'r> Run<'r> {
 
     /// Persist `state.json` (and `meta.json` when its summary changed).
     pub fn save(&mut self) -> Result<()> {
-        self.state.save(&self.paths.state())?;
-        let meta = Meta::from_state(&self.state);
+        // What is on disk is redacted; the state in memory keeps the real text.
+        let mut json = serde_json::to_value(&self.state)
+            .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
+        if self.redactor.redact_json(&mut json) {
+            crate::store::atomic::write_json_atomic(&self.paths.state(), &json)?;
+        } else {
+            self.state.save(&self.paths.state())?;
+        }
+        let mut meta = Meta::from_state(&self.state);
+        meta.task = self.redactor.redact(&meta.task).into_owned();
         let changed = match &self.last_meta {
             Some(m) => {
                 m.status != meta.status
@@ -383,6 +401,8 @@ impl<'r> Run<'r> {
             "stages": stages,
             "items": items,
         });
+        let mut body = body;
+        self.redactor.redact_json(&mut body);
         let _ = crate::store::atomic::write_json_atomic(&self.paths.run_metrics(), &body);
     }
 
@@ -402,6 +422,25 @@ impl<'r> Run<'r> {
                     .and_then(|e| e.default.model.clone())
             });
         (executor, model)
+    }
+
+    /// `text` with the run's secrets replaced, for anything written under `runs/`.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redactor.redact(text)
+    }
+
+    /// An event with every string redacted. Should the redacted event no longer decode, a
+    /// warning takes its place: a secret is never written for want of a redaction.
+    fn redact_event(&self, kind: EventKind) -> EventKind {
+        let Ok(mut json) = serde_json::to_value(&kind) else {
+            return kind;
+        };
+        if !self.redactor.redact_json(&mut json) {
+            return kind;
+        }
+        serde_json::from_value(json).unwrap_or_else(|_| EventKind::Warning {
+            message: "an event was withheld: it carried a secret".into(),
+        })
     }
 
     /// Variables shared by every prompt.

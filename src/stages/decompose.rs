@@ -37,7 +37,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         match parsed {
             Ok(backlog) => {
                 let path = run.paths.context("backlog.yaml");
-                std::fs::write(&path, to_yaml(&backlog))
+                std::fs::write(&path, run.redact(&to_yaml(&backlog)).as_bytes())
                     .map_err(|e| OrxError::io("write", &path, e))?;
                 run.state.items = backlog
                     .items

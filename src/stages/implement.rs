@@ -15,6 +15,12 @@
 //! forgotten: the count and the failure signatures survive. An item stops as `stuck` when
 //! `run.stuck_threshold` consecutive attempts fail with the same signature, and as `failed` when
 //! its fix budget is spent.
+//!
+//! Guardrails (`crate::guard`) are checked after every attempt, before the snapshot: a change
+//! that breaks them is never snapshotted (so no ref keeps it) nor committed. Its masked report
+//! goes back to the agent once, as a failing `guardrails` gate; a second breach by the same
+//! item fails it with reason `guardrail`, which stops the run. (A resume between the two puts
+//! the worktree back to the last good snapshot, so the fix starts without the breach.)
 
 use std::collections::BTreeMap;
 
@@ -27,6 +33,10 @@ use crate::runner::Run;
 use crate::store::state::{FailureRecord, ItemPhase, ItemStatus};
 
 const EMPTY_DIFF: &str = "empty_diff";
+/// The failure reason (and attempt outcome) of a change that breaks the guardrails.
+pub const GUARDRAIL: &str = "guardrail";
+/// The name of the synthetic gate that carries guardrail violations to the fix prompt.
+pub const GUARDRAIL_GATE: &str = "guardrails";
 
 pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     if run.state.items.is_empty() {
@@ -221,7 +231,8 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
     vars.insert("gates", gate_list(run));
     if attempt > 1 {
         vars.insert("evidence", evidence(&it.gates, it.note.as_deref()));
-        vars.insert("diff", run.wt.diff_worktree(&base)?);
+        let diff = run.wt.diff_worktree(&base)?;
+        vars.insert("diff", crate::guard::secrets::mask_env_files(&diff));
     }
     let prompt = run.prompt(kind, &vars)?;
     let n = if attempt == 1 { 1 } else { attempt - 1 };
@@ -240,6 +251,11 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
             i.gates.clear();
         }
         judge_failure(run, id, attempt, EMPTY_DIFF.to_string(), EMPTY_DIFF, note)?;
+        return Ok(true);
+    }
+    let violations = crate::guard::check_worktree(run)?;
+    if !violations.is_empty() {
+        guard_failed(run, id, attempt, &violations)?;
         return Ok(true);
     }
     let snap = run.wt.snapshot(&run.paths.wip_ref())?;
@@ -302,7 +318,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             log_name: format!("{}_{id}_{attempt}.log", g.name),
             run_id: &run.paths.id,
         };
-        let r = gates::run_gate(g, &ctx);
+        let r = gates::run_gate_redacted(g, &ctx, Some(&run.redactor));
         if gates::interrupted(std::slice::from_ref(&r)) {
             return Err(OrxError::new(
                 crate::error::ErrorKind::Interrupted,
@@ -385,6 +401,61 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
     Ok(())
 }
 
+/// An attempt whose change breaks the guardrails. Its report (secrets masked) becomes the
+/// item's only gate result, so the fix prompt's evidence carries it; the change stays in the
+/// worktree for the fix agent to repair but is not snapshotted. A second breach fails the item.
+fn guard_failed(
+    run: &mut Run<'_>,
+    id: &str,
+    attempt: u32,
+    violations: &[crate::guard::Violation],
+) -> Result<()> {
+    let signature = crate::guard::signature(violations);
+    let repeated = run.state.item(id).is_some_and(|i| {
+        i.signatures
+            .iter()
+            .any(|s| s.starts_with(crate::guard::SIGNATURE_PREFIX))
+    });
+    let gate = GateResult {
+        name: GUARDRAIL_GATE.into(),
+        required: true,
+        passed: false,
+        exit_code: None,
+        duration_ms: 0,
+        log: format!("artifacts/evidence_{id}_{attempt}.md"),
+        tail: crate::guard::REPORT_INTRO.to_string(),
+        failures: violations
+            .iter()
+            .map(|v| crate::gates::evidence::Failure {
+                file: v.file.clone(),
+                line: v.line,
+                code: Some(v.kind.as_str().to_string()),
+                message: v.detail.clone(),
+            })
+            .collect(),
+        signature: Some(signature.clone()),
+        error: None,
+    };
+    if let Some(i) = run.state.item_mut(id) {
+        i.gates = vec![gate];
+        i.note = Some(format!(
+            "attempt {attempt} broke the guardrails; nothing of it was committed"
+        ));
+    }
+    let message = format!(
+        "the change breaks the guardrails ({})",
+        violations
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    run.emit(EventKind::Warning {
+        message: format!("item {id}, attempt {attempt}: {message}"),
+    })?;
+    judge_failure_with(run, id, attempt, signature, GUARDRAIL, message, repeated)
+}
+
 /// A failed attempt: record it, then decide between another fix, stuck, and out of attempts.
 fn judge_failure(
     run: &mut Run<'_>,
@@ -393,6 +464,19 @@ fn judge_failure(
     signature: String,
     reason: &str,
     message: String,
+) -> Result<()> {
+    judge_failure_with(run, id, attempt, signature, reason, message, false)
+}
+
+/// [`judge_failure`]; `final_failure` fails the item whatever budget is left.
+fn judge_failure_with(
+    run: &mut Run<'_>,
+    id: &str,
+    attempt: u32,
+    signature: String,
+    reason: &str,
+    message: String,
+    final_failure: bool,
 ) -> Result<()> {
     let max_fix = run.config.run.max_fix_attempts;
     let threshold = run.config.run.stuck_threshold.max(2) as usize;
@@ -407,6 +491,7 @@ fn judge_failure(
         evidence(&it.gates, it.note.as_deref())
     );
     let evidence_path = run.paths.dir.join(&evidence_rel);
+    let body = run.redact(&body).into_owned();
     std::fs::write(&evidence_path, body).map_err(|e| OrxError::io("write", &evidence_path, e))?;
 
     let mut sigs = it.signatures.clone();
@@ -416,14 +501,16 @@ fn judge_failure(
             .iter()
             .all(|s| *s == signature);
     let limit = it.fix_budget_start.max(1) + max_fix;
-    let (outcome, final_status) = if stuck {
+    let (outcome, final_status) = if final_failure {
+        ("failed", Some(ItemStatus::Failed))
+    } else if stuck {
         ("stuck", Some(ItemStatus::Stuck))
     } else if attempt >= limit {
         ("failed", Some(ItemStatus::Failed))
     } else {
         (
-            if reason == EMPTY_DIFF {
-                EMPTY_DIFF
+            if reason == EMPTY_DIFF || reason == GUARDRAIL {
+                reason
             } else {
                 "gates_failed"
             },
@@ -446,7 +533,9 @@ fn judge_failure(
         }
     }
     if let Some(st) = final_status {
-        let why = if st == ItemStatus::Stuck {
+        let why = if final_failure {
+            format!("item {id} failed: {message}, again after a fix attempt was asked to remove it")
+        } else if st == ItemStatus::Stuck {
             format!(
                 "item {id} is stuck: the same failure repeated {threshold} times in a row ({message})"
             )

@@ -154,6 +154,19 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     for message in warnings {
         run.emit(EventKind::Warning { message })?;
     }
+    let violations = crate::guard::check_worktree(run)?;
+    if !violations.is_empty() {
+        // Shipped work stays; the update that breaks the guardrails is thrown away.
+        run.wt.reset_hard("HEAD")?;
+        let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        run.emit(EventKind::Warning {
+            message: format!(
+                "knowledge update discarded: it breaks the guardrails ({})",
+                listed.join("; ")
+            ),
+        })?;
+        return Ok(StageEnd::Done);
+    }
     let msg = format!("orx: knowledge update\n\nOrx-Run: {}\n", run.paths.id);
     run.wt.commit_all(&msg)?;
     // Always rewrite the patch, not only after a new commit: a resume after a crash between

@@ -32,7 +32,8 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         format!("review_{round}.md")
     };
     let path = run.paths.artifact(&name);
-    std::fs::write(&path, &outcome.final_text).map_err(|e| OrxError::io("write", &path, e))?;
+    std::fs::write(&path, run.redact(&outcome.final_text).as_bytes())
+        .map_err(|e| OrxError::io("write", &path, e))?;
     let verdict = match parse_verdict(&outcome.final_text) {
         Ok(v) => v,
         Err(e) => {

@@ -24,6 +24,12 @@ use crate::runner::Run;
 use crate::ship::pr::{ensure_pr, PrFailure, PrRequest};
 
 pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+    // The last line of defence: the whole change (committed items and leftovers) is checked
+    // before anything more is committed or shipped.
+    let violations = crate::guard::check_worktree(run)?;
+    if !violations.is_empty() {
+        return crate::guard::fail_stage(run, Stage::Ship, &violations);
+    }
     if run.config.git.auto_commit {
         let msg = commit_message(run);
         run.wt.commit_all(&msg)?;
@@ -40,7 +46,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     }
     let body = pr_body(run, files, insertions, deletions);
     let path = run.paths.artifact("pr_body.md");
-    crate::store::atomic::write_atomic(&path, body.as_bytes())?;
+    crate::store::atomic::write_atomic(&path, run.redact(&body).as_bytes())?;
     run.emit(EventKind::Shipped {
         branch: run.state.worktree.branch.clone(),
         patch: "artifacts/patch.diff".into(),
@@ -227,7 +233,7 @@ pub fn write_patch(run: &mut Run<'_>) -> Result<(u32, u32, u32)> {
     let base = run.state.worktree.base_sha.clone();
     let patch = run.wt.diff(&base, "HEAD")?;
     let path = run.paths.artifact("patch.diff");
-    crate::store::atomic::write_atomic(&path, patch.as_bytes())?;
+    crate::store::atomic::write_atomic(&path, run.redact(&patch).as_bytes())?;
     run.wt.diff_stat(&base, "HEAD")
 }
 

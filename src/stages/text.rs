@@ -27,6 +27,7 @@ pub fn run(run: &mut Run<'_>, stage: Stage) -> Result<StageEnd> {
         return Ok(StageEnd::Failed);
     }
     let out = run.paths.context(&format!("{key}.md"));
-    std::fs::write(&out, &outcome.final_text).map_err(|e| OrxError::io("write", &out, e))?;
+    std::fs::write(&out, run.redact(&outcome.final_text).as_bytes())
+        .map_err(|e| OrxError::io("write", &out, e))?;
     Ok(StageEnd::Done)
 }

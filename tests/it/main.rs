@@ -5,6 +5,7 @@ mod bad_input;
 mod commands;
 mod executors;
 mod flows;
+mod guard;
 mod lifecycle;
 mod resume;
 mod ship;

@@ -1,0 +1,242 @@
+//! Redaction: keeping secrets out of everything orx writes (events, state, prompts, context,
+//! artifacts, metrics, agent and gate logs).
+//!
+//! A [`Redactor`] is built once per run from two sources: the known credential shapes of
+//! `secrets.rs` (plus high-entropy secret assignments), and the values of the environment
+//! variables whose *name* looks secret (`*_KEY`, `*_TOKEN`, `*_SECRET`, `*PASSWORD*`, …) and
+//! whose value is at least 8 characters long, since those values are the ones most likely to
+//! leak through an agent's output or a failing test's log. A match becomes
+//! `[REDACTED:<kind>]` (`[REDACTED:env:NAME]` for an environment value), so the text keeps its
+//! shape and a reader can still tell what was there.
+//!
+//! Logs are redacted while they stream: [`Redactor::log_filter`] gives the supervisor one
+//! stateful line filter per stream, which also hides the body lines of a private key block
+//! that opened on an earlier line. JSON documents (events, state) are redacted string by
+//! string ([`Redactor::redact_json`]) so that an escaped quote in a secret cannot hide it.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::secrets;
+use crate::exec::{LineFilter, LogFilter};
+
+/// The shortest environment value that is redacted (shorter ones would match everywhere).
+pub const MIN_ENV_VALUE: usize = 8;
+
+/// Replaces secrets in text; cheap to share (`Arc`) between the run and its log threads.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// (variable name, value), longest value first.
+    values: Vec<(String, String)>,
+}
+
+impl Redactor {
+    /// From this process's environment.
+    pub fn from_env() -> Redactor {
+        Redactor::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    /// From explicit variables; only secret-looking names with long enough values count.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Redactor {
+        let mut values: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, v)| secrets::secret_name(k) && v.trim().len() >= MIN_ENV_VALUE)
+            .collect();
+        values.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+        values.dedup_by(|a, b| a.1 == b.1);
+        Redactor { values }
+    }
+
+    /// Names of the environment variables whose values are redacted.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// `text` with every secret replaced; borrowed when there was none.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut spans: Vec<(usize, usize, Cow<'static, str>)> = secrets::find(text)
+            .into_iter()
+            .map(|f| (f.start, f.end, Cow::Borrowed(f.kind)))
+            .collect();
+        for (name, value) in &self.values {
+            for (pos, _) in text.match_indices(value.as_str()) {
+                spans.push((pos, pos + value.len(), Cow::Owned(format!("env:{name}"))));
+            }
+        }
+        if spans.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        spans.sort_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end, kind) in spans {
+            if end <= at {
+                continue; // inside a span already replaced
+            }
+            if start >= at {
+                out.push_str(&text[at..start]);
+                out.push_str("[REDACTED:");
+                out.push_str(&kind);
+                out.push(']');
+            }
+            // An overlapping span just extends the one already written.
+            at = end;
+        }
+        out.push_str(&text[at..]);
+        Cow::Owned(out)
+    }
+
+    /// Redact every string inside a JSON value; returns whether anything changed.
+    pub fn redact_json(&self, v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => match self.redact(s) {
+                Cow::Owned(r) => {
+                    *s = r;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            // Every element must be visited: no short-circuiting `any`.
+            serde_json::Value::Array(a) => {
+                let mut changed = false;
+                for x in a {
+                    changed |= self.redact_json(x);
+                }
+                changed
+            }
+            serde_json::Value::Object(m) => {
+                let mut changed = false;
+                for x in m.values_mut() {
+                    changed |= self.redact_json(x);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+
+    /// The supervisor's log filter: one stateful [`LineRedactor`] per stream.
+    pub fn log_filter(self: &Arc<Self>) -> LogFilter {
+        let me = Arc::clone(self);
+        LogFilter::new(move || {
+            Box::new(LineRedactor {
+                redactor: Arc::clone(&me),
+                in_private_key: false,
+            })
+        })
+    }
+}
+
+/// Redacts a stream line by line, hiding the lines of a private key block opened earlier.
+pub struct LineRedactor {
+    redactor: Arc<Redactor>,
+    in_private_key: bool,
+}
+
+const KEY_MARK: &str = "[REDACTED:private_key]";
+
+impl LineFilter for LineRedactor {
+    fn filter(&mut self, line: &str) -> Option<String> {
+        if self.in_private_key {
+            let Some(end) = line.find("-----END ") else {
+                return Some(KEY_MARK.to_string());
+            };
+            self.in_private_key = false;
+            let after = end + "-----END ".len();
+            let close = line[after..]
+                .find("-----")
+                .map(|c| after + c + 5)
+                .unwrap_or(line.len());
+            return Some(format!(
+                "{KEY_MARK}{}",
+                self.redactor.redact(&line[close..])
+            ));
+        }
+        if line.contains("-----BEGIN ") {
+            self.in_private_key = secrets::find_shapes(line)
+                .iter()
+                .any(|f| f.kind == "private_key" && !line[f.start..f.end].contains("-----END "));
+        }
+        match self.redactor.redact(line) {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AWS: &str = "AKIA2QZ7XW4RTY9PLM3K";
+
+    fn env(pairs: &[(&str, &str)]) -> Redactor {
+        Redactor::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn shapes_and_secret_env_values_are_replaced() {
+        let r = env(&[
+            ("MY_SERVICE_TOKEN", "supersecretvalue123"),
+            ("HOME", "/home/someone/long"),
+            ("SHORT_KEY", "abc"),
+        ]);
+        assert_eq!(r.env_names().collect::<Vec<_>>(), ["MY_SERVICE_TOKEN"]);
+        let text = format!("key {AWS} and supersecretvalue123, /home/someone/long stays");
+        assert_eq!(
+            r.redact(&text),
+            "key [REDACTED:aws_access_key_id] and [REDACTED:env:MY_SERVICE_TOKEN], /home/someone/long stays"
+        );
+        assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn overlapping_matches_collapse_into_one() {
+        let r = env(&[("AWS_KEY", AWS), ("OTHER_TOKEN", "RTY9PLM3K-and-more")]);
+        let text = format!("{AWS}-and-more!");
+        let out = r.redact(&text);
+        assert_eq!(out, "[REDACTED:aws_access_key_id]!");
+    }
+
+    #[test]
+    fn json_strings_are_redacted_in_place() {
+        let r = env(&[("DB_PASSWORD", "quote\"inside-pw")]);
+        let mut v =
+            serde_json::json!({"a": [format!("x {AWS}")], "b": {"c": "quote\"inside-pw"}, "n": 1});
+        assert!(r.redact_json(&mut v));
+        let s = v.to_string();
+        assert!(!s.contains(AWS) && !s.contains("inside-pw"), "{s}");
+        let mut clean = serde_json::json!({"a": "fine"});
+        assert!(!r.redact_json(&mut clean));
+    }
+
+    #[test]
+    fn the_line_filter_hides_a_private_key_block_across_lines() {
+        let r = Arc::new(Redactor::default());
+        let mut f = r.log_filter().start();
+        let lines = [
+            "log start",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "MIIEowIBAAKCAQEAsecretbody",
+            "-----END RSA PRIVATE KEY----- tail",
+            "after",
+        ];
+        let out: Vec<String> = lines
+            .iter()
+            .map(|l| f.filter(l).unwrap_or_else(|| l.to_string()))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                "log start",
+                "[REDACTED:private_key]",
+                "[REDACTED:private_key]",
+                "[REDACTED:private_key] tail",
+                "after"
+            ]
+        );
+    }
+}

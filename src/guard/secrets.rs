@@ -1,0 +1,715 @@
+//! Secret detection: the shapes of known credentials, high-entropy assignments to secret-named
+//! variables, `.env` files, and the scan of a unified diff's added lines.
+//!
+//! The matchers are hand-written (a prefix, a character class, a length) rather than regexes:
+//! each shape is a dozen lines, a scan is one pass over the bytes that only looks closer at the
+//! few bytes a prefix can start with, and the crate stays lean. The same [`find`] powers both
+//! the scan that blocks a commit (here) and the redaction of everything orx writes
+//! (`redact.rs`), so what is blocked and what is hidden never drift apart.
+//!
+//! Assignments are judged by Shannon entropy: `API_TOKEN = "9fQ2…"` with at least 16 characters
+//! and 3.5 bits per character is a secret, `API_TOKEN = os.environ["API_TOKEN"]` or
+//! `API_TOKEN = "${API_TOKEN}"` or `"changeme"` is not. The diff scan keeps the file and the
+//! new-file line number of every added line from the hunk headers, so a violation points at
+//! `config.py:3`, and only ever reports a masked value ([`mask`]).
+
+use super::{Violation, ViolationKind};
+
+/// One secret found in a text: its kind and byte span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub start: usize,
+    pub end: usize,
+}
+
+const AWS_PREFIXES: [&str; 11] = [
+    "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA",
+];
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn is_key_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Length of the run of bytes satisfying `ok` starting at `from`.
+fn run_len(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
+    b.get(from..)
+        .map(|s| s.iter().take_while(|&&c| ok(c)).count())
+        .unwrap_or(0)
+}
+
+/// Every known credential shape in `text`, plus high-entropy secret assignments, sorted by
+/// position with overlaps removed.
+pub fn find(text: &str) -> Vec<Finding> {
+    let mut out = find_shapes(text);
+    out.extend(find_assignments(text));
+    out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
+    for f in out {
+        match merged.last_mut() {
+            Some(last) if f.start < last.end => last.end = last.end.max(f.end),
+            _ => merged.push(f),
+        }
+    }
+    merged
+}
+
+/// Known credential shapes (cloud and provider keys, private keys) in `text`.
+pub fn find_shapes(text: &str) -> Vec<Finding> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !matches!(c, b'A' | b'g' | b's' | b'x' | b'r' | b'-') || (i > 0 && is_alnum(b[i - 1])) {
+            i += 1;
+            continue;
+        }
+        match shape_at(b, i) {
+            Some((kind, end)) => {
+                out.push(Finding {
+                    kind,
+                    start: i,
+                    end,
+                });
+                i = end.max(i + 1);
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// The credential starting exactly at `i`, if any: (kind, end).
+fn shape_at(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
+    let rest = &b[i..];
+    let after = |p: &str| i + p.len();
+    if rest.starts_with(b"-----BEGIN ") {
+        return pem_at(b, i);
+    }
+    for p in AWS_PREFIXES {
+        if rest.starts_with(p.as_bytes()) {
+            let n = run_len(b, after(p), |c| {
+                c.is_ascii_uppercase() || c.is_ascii_digit()
+            });
+            let next = b.get(after(p) + n).copied().unwrap_or(b' ');
+            if n == 16 && !is_alnum(next) {
+                return Some(("aws_access_key_id", after(p) + 16));
+            }
+            return None;
+        }
+    }
+    for p in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+        if rest.starts_with(p.as_bytes()) {
+            let n = run_len(b, after(p), is_alnum);
+            return (n >= 36).then(|| ("github_token", after(p) + n));
+        }
+    }
+    if rest.starts_with(b"github_pat_") {
+        let n = run_len(b, after("github_pat_"), |c| is_alnum(c) || c == b'_');
+        return (n >= 22).then(|| ("github_token", after("github_pat_") + n));
+    }
+    if rest.starts_with(b"sk-ant-") {
+        let n = run_len(b, after("sk-ant-"), is_key_char);
+        return (n >= 32).then(|| ("anthropic_api_key", after("sk-ant-") + n));
+    }
+    if rest.starts_with(b"sk-") {
+        let start = after("sk-");
+        let n = run_len(b, start, is_key_char);
+        let body = &b[start..start + n];
+        let mixed = body.iter().any(u8::is_ascii_uppercase)
+            && body.iter().any(u8::is_ascii_lowercase)
+            && body.iter().any(u8::is_ascii_digit);
+        return (n >= 20 && mixed).then(|| ("openai_api_key", start + n));
+    }
+    if rest.starts_with(b"AIza") {
+        let n = run_len(b, after("AIza"), is_key_char);
+        return (n == 35).then(|| ("google_api_key", after("AIza") + n));
+    }
+    if rest.starts_with(b"xox") && rest.len() > 4 && b"baprs".contains(&rest[3]) && rest[4] == b'-'
+    {
+        let n = run_len(b, i + 5, |c| is_alnum(c) || c == b'-');
+        return (n >= 10).then(|| ("slack_token", i + 5 + n));
+    }
+    for p in ["sk_live_", "rk_live_"] {
+        if rest.starts_with(p.as_bytes()) {
+            let n = run_len(b, after(p), is_alnum);
+            return (n >= 20).then(|| ("stripe_key", after(p) + n));
+        }
+    }
+    None
+}
+
+/// `-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----`, up to its END marker or the end of the text.
+fn pem_at(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
+    let label_start = i + "-----BEGIN ".len();
+    let n = run_len(b, label_start, |c| c.is_ascii_uppercase() || c == b' ');
+    let label = &b[label_start..label_start + n];
+    let is_private = label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK");
+    if !is_private || !b[label_start + n..].starts_with(b"-----") {
+        return None;
+    }
+    let body = label_start + n + 5;
+    let end = find_bytes(&b[body..], b"-----END ")
+        .and_then(|e| {
+            let marker = body + e + "-----END ".len();
+            let close = find_bytes(&b[marker..], b"-----")?;
+            Some(marker + close + 5)
+        })
+        .unwrap_or(b.len());
+    Some(("private_key", end))
+}
+
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether a variable name says it holds a secret: `*_KEY`, `*_TOKEN`, `*_SECRET`,
+/// `*PASSWORD*` (and `*_API_KEY`, `*SECRET`, `*APIKEY`, `*PASSWD*`), case-insensitively.
+pub fn secret_name(name: &str) -> bool {
+    // Called for every identifier of every redacted line: compare bytes, allocate nothing.
+    let n = name.as_bytes();
+    let eq = |a: u8, b: u8| a.to_ascii_uppercase() == b || (a == b'-' && b == b'_');
+    let ends = |suf: &[u8]| {
+        n.len() >= suf.len()
+            && n[n.len() - suf.len()..]
+                .iter()
+                .zip(suf)
+                .all(|(&a, &b)| eq(a, b))
+    };
+    let contains = |needle: &[u8]| {
+        n.windows(needle.len())
+            .any(|w| w.iter().zip(needle).all(|(&a, &b)| eq(a, b)))
+    };
+    ends(b"_KEY")
+        || ends(b"APIKEY")
+        || (ends(b"TOKEN") && n.len() > 5)
+        || ends(b"SECRET")
+        || contains(b"PASSWORD")
+        || contains(b"PASSWD")
+}
+
+/// Shannon entropy of `s` in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    let mut total = 0u32;
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+        total += 1;
+    }
+    if total == 0 {
+        return 0.0;
+    }
+    let t = f64::from(total);
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / t;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Minimum length of a value for the entropy rule.
+pub const MIN_SECRET_LEN: usize = 16;
+/// Bits per character above which a secret-named value is taken for a real secret.
+pub const ENTROPY_THRESHOLD: f64 = 3.5;
+
+/// Values that are obviously not secrets: interpolations, templates, stand-ins.
+fn placeholder(v: &str) -> bool {
+    let l = v.to_ascii_lowercase();
+    v.starts_with("${")
+        || v.starts_with("$(")
+        || v.starts_with("{{")
+        || v.starts_with('<')
+        || v.starts_with('%')
+        || [
+            "changeme",
+            "change_me",
+            "xxx",
+            "placeholder",
+            "your_",
+            "your-",
+            "dummy",
+            "redacted",
+            "***",
+            "example",
+        ]
+        .iter()
+        .any(|p| l.contains(p))
+}
+
+/// `NAME = "value"` (also `:`, `:=`, `=>`, quoted names, `export NAME=value`) where NAME looks
+/// secret and the value is long and random enough; the span is the value alone.
+pub fn find_assignments(text: &str) -> Vec<Finding> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let starts_ident = (c.is_ascii_alphabetic() || c == b'_')
+            && (i == 0 || !(is_alnum(b[i - 1]) || b[i - 1] == b'_'));
+        if !starts_ident {
+            i += 1;
+            continue;
+        }
+        let name_len = run_len(b, i, |c| is_alnum(c) || c == b'_' || c == b'-');
+        let name = &text[i..i + name_len];
+        i += name_len;
+        if !secret_name(name) {
+            continue;
+        }
+        if let Some(f) = value_after(b, i) {
+            let v = &text[f.0..f.1];
+            if v.len() >= MIN_SECRET_LEN
+                && !placeholder(v)
+                && !v.contains("[REDACTED")
+                && entropy(v) >= ENTROPY_THRESHOLD
+            {
+                out.push(Finding {
+                    kind: "secret_assignment",
+                    start: f.0,
+                    end: f.1,
+                });
+                i = f.1;
+            }
+        }
+    }
+    out
+}
+
+/// The span of the value assigned right after a name ending at `j`.
+fn value_after(b: &[u8], mut j: usize) -> Option<(usize, usize)> {
+    if matches!(b.get(j), Some(b'"' | b'\'')) {
+        j += 1; // closing quote of a quoted key: "API_TOKEN": "…"
+    }
+    j += run_len(b, j, |c| c == b' ' || c == b'\t');
+    match (b.get(j), b.get(j + 1)) {
+        (Some(b'='), Some(b'=')) => return None, // a comparison
+        (Some(b'='), Some(b'>')) | (Some(b':'), Some(b'=')) => j += 2,
+        (Some(b'=') | Some(b':'), _) => j += 1,
+        _ => return None,
+    }
+    j += run_len(b, j, |c| c == b' ' || c == b'\t');
+    match b.get(j) {
+        Some(&q @ (b'"' | b'\'' | b'`')) => {
+            let start = j + 1;
+            let len = run_len(b, start, |c| c != q && c != b'\n');
+            (b.get(start + len) == Some(&q)).then_some((start, start + len))
+        }
+        Some(_) => {
+            let len = run_len(b, j, |c| {
+                !c.is_ascii_whitespace() && !matches!(c, b',' | b';' | b')' | b'}' | b'"' | b'\'')
+            });
+            let v = &b[j..j + len];
+            let code = v
+                .iter()
+                .any(|c| matches!(c, b'(' | b'[' | b'{' | b'$' | b'<'))
+                || v.starts_with(b"os.")
+                || v.starts_with(b"process.");
+            (!code && len > 0).then_some((j, j + len))
+        }
+        None => None,
+    }
+}
+
+/// `.env` and `.env.*` (at any depth), except the committed templates.
+pub fn is_env_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name == ".env" {
+        return true;
+    }
+    match name.strip_prefix(".env.") {
+        Some(suffix) => !matches!(
+            suffix,
+            "example" | "sample" | "template" | "dist" | "defaults"
+        ),
+        None => false,
+    }
+}
+
+/// A secret as it may appear in a report: its first 4 characters, an ellipsis and its length.
+pub fn mask(secret: &str) -> String {
+    let head: String = secret.chars().take(4).collect();
+    format!("{head}…({} chars)", secret.chars().count())
+}
+
+/// One file section of a unified diff.
+struct FileSection {
+    path: String,
+    deleted: bool,
+}
+
+/// Strip `b/` (or `a/`) and git's C-style quoting from a diff header path.
+fn header_path(raw: &str) -> String {
+    let raw = raw.trim_end_matches(['\t', '\r']);
+    let unquoted = if raw.starts_with('"') && raw.ends_with('"') && raw.len() >= 2 {
+        unquote(&raw[1..raw.len() - 1])
+    } else {
+        raw.to_string()
+    };
+    unquoted
+        .strip_prefix("b/")
+        .or_else(|| unquoted.strip_prefix("a/"))
+        .unwrap_or(&unquoted)
+        .to_string()
+}
+
+fn unquote(s: &str) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            let c = b[i + 1];
+            let oct = b
+                .get(i + 1..i + 4)
+                .filter(|o| o.iter().all(|d| (b'0'..=b'7').contains(d)));
+            if let Some(o) = oct {
+                let v = o.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+                continue;
+            }
+            out.push(match c {
+                b'n' => b'\n',
+                b't' => b'\t',
+                other => other,
+            });
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path of `diff --git a/P b/P` when both sides agree (renames are off).
+fn git_header_path(rest: &str) -> String {
+    // rest = "a/P b/P": both halves have the same length.
+    let n = rest.len();
+    if n >= 5 && (n - 1) % 2 == 0 && rest.is_char_boundary((n - 1) / 2) {
+        let (a, b) = rest.split_at((n - 1) / 2);
+        let b = &b[1..];
+        if a.get(2..) == b.get(2..) {
+            return header_path(b);
+        }
+    }
+    header_path(rest.rsplit(' ').next().unwrap_or(rest))
+}
+
+/// Which findings to let through.
+pub trait Allow {
+    fn allowed(&self, file: &str, matched: &str) -> bool;
+}
+
+impl<F: Fn(&str, &str) -> bool> Allow for F {
+    fn allowed(&self, file: &str, matched: &str) -> bool {
+        self(file, matched)
+    }
+}
+
+/// Scan the added lines of a unified diff for secrets, and its new files for `.env` files.
+pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut file: Option<FileSection> = None;
+    let mut in_hunk = false;
+    let mut line_no: u32 = 0;
+    let flush = |f: Option<FileSection>, out: &mut Vec<Violation>| {
+        if let Some(f) = f {
+            if !f.deleted && is_env_file(&f.path) && !allow.allowed(&f.path, "") {
+                out.push(Violation {
+                    kind: ViolationKind::EnvFile,
+                    file: Some(f.path),
+                    line: None,
+                    detail: "`.env` files hold local secrets and must not be committed".into(),
+                });
+            }
+        }
+    };
+    for line in diff.split('\n') {
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            flush(file.take(), &mut out);
+            file = Some(FileSection {
+                path: git_header_path(rest),
+                deleted: false,
+            });
+            in_hunk = false;
+            continue;
+        }
+        let Some(f) = file.as_mut() else { continue };
+        if !in_hunk {
+            if line.starts_with("deleted file mode") || line == "+++ /dev/null" {
+                f.deleted = true;
+            } else if let Some(p) = line.strip_prefix("+++ ") {
+                f.path = header_path(p);
+            }
+        }
+        if let Some(h) = line.strip_prefix("@@ ") {
+            in_hunk = true;
+            line_no = hunk_new_start(h).unwrap_or(1);
+            continue;
+        }
+        if !in_hunk {
+            continue;
+        }
+        match line.as_bytes().first() {
+            Some(b'+') => {
+                let added = &line[1..];
+                for finding in find(added) {
+                    let matched = &added[finding.start..finding.end];
+                    if allow.allowed(&f.path, matched) {
+                        continue;
+                    }
+                    out.push(Violation {
+                        kind: ViolationKind::Secret,
+                        file: Some(f.path.clone()),
+                        line: Some(line_no),
+                        detail: format!("{} {}", finding.kind, mask(matched)),
+                    });
+                }
+                line_no += 1;
+            }
+            Some(b' ') => line_no += 1,
+            Some(b'-') | Some(b'\\') => {}
+            _ => in_hunk = false,
+        }
+    }
+    flush(file.take(), &mut out);
+    out
+}
+
+/// `diff` with the added lines of `.env` files replaced by `+[REDACTED:env_file]`, for text
+/// that shows a diff (the fix prompt): their values are secrets whatever their shape.
+pub fn mask_env_files(diff: &str) -> String {
+    let mut out = String::with_capacity(diff.len());
+    let mut env = false;
+    let mut in_hunk = false;
+    for (i, line) in diff.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            env = is_env_file(&git_header_path(rest));
+            in_hunk = false;
+        } else if line.starts_with("@@ ") {
+            in_hunk = true;
+        } else if env && in_hunk && line.starts_with('+') {
+            out.push_str("+[REDACTED:env_file]");
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The new-file start line of a hunk header body: `-a,b +c,d @@ …` → c.
+fn hunk_new_start(h: &str) -> Option<u32> {
+    let plus = h.split(' ').find(|t| t.starts_with('+'))?;
+    plus[1..].split(',').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<&'static str> {
+        find(text).into_iter().map(|f| f.kind).collect()
+    }
+
+    fn matched(text: &str) -> Vec<&str> {
+        find(text).iter().map(|f| &text[f.start..f.end]).collect()
+    }
+
+    const AWS: &str = "AKIA2QZ7XW4RTY9PLM3K";
+
+    #[test]
+    fn aws_access_key_ids() {
+        assert_eq!(matched(&format!("key = \"{AWS}\"")), [AWS]);
+        assert_eq!(kinds(&format!("x={AWS}")), ["aws_access_key_id"]);
+        assert_eq!(kinds("ASIAY34FZKBOKMUTVV7A"), ["aws_access_key_id"]);
+        // Near misses: 15 characters, lowercase, glued to a word, too long.
+        assert!(kinds("AKIA2QZ7XW4RTY9PLM3").is_empty());
+        assert!(kinds("AKIA2qz7xw4rty9plm3k").is_empty());
+        assert!(kinds(&format!("X{AWS}")).is_empty());
+        assert!(kinds(&format!("{AWS}Q")).is_empty());
+    }
+
+    #[test]
+    fn github_tokens() {
+        let t = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+        assert_eq!(matched(&format!("token: {t}")), [t.as_str()]);
+        let pat = format!("github_pat_11ABCDEFG0{}", "x_Y9".repeat(10));
+        assert_eq!(kinds(&pat), ["github_token"]);
+        assert!(kinds("ghp_short123").is_empty());
+        assert!(kinds("ghx_a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5").is_empty());
+    }
+
+    #[test]
+    fn openai_and_anthropic_keys() {
+        let oa = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXyZ";
+        assert_eq!(kinds(oa), ["openai_api_key"]);
+        assert_eq!(
+            kinds("sk-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXyZ0a1b2c3d4e5f6"),
+            ["openai_api_key"]
+        );
+        let an = format!("sk-ant-api03-{}", "Zx9_Qw8-Er7Ty6".repeat(4));
+        assert_eq!(kinds(&an), ["anthropic_api_key"]);
+        // Near misses: prose, lowercase-only slugs, too short, inside a word.
+        assert!(kinds("sk-learn is a library").is_empty());
+        assert!(kinds("sk-this-is-a-very-long-css-class-name").is_empty());
+        assert!(kinds("task-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXyZ").is_empty());
+        assert!(kinds("sk-ant-short").is_empty());
+    }
+
+    #[test]
+    fn google_slack_stripe_keys() {
+        let g = format!("AIza{}", "Sy9_b-Zx8Q".repeat(3) + "abcde");
+        assert_eq!(kinds(&g), ["google_api_key"]);
+        assert!(kinds("AIzaShort").is_empty());
+        assert_eq!(kinds("xoxb-1234567890-abcdefABCDEF"), ["slack_token"]);
+        assert!(kinds("xoxz-1234567890-abcdef").is_empty());
+        assert!(kinds("xoxb-12").is_empty());
+        assert_eq!(kinds("sk_live_51Habcdefghijklmnopqrstu"), ["stripe_key"]);
+        assert_eq!(kinds("rk_live_51Habcdefghijklmnopqrstu"), ["stripe_key"]);
+        assert!(kinds("sk_live_short").is_empty());
+    }
+
+    #[test]
+    fn private_keys_span_to_their_end_marker() {
+        let pem =
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----";
+        let text = format!("before\n{pem}\nafter");
+        assert_eq!(matched(&text), [pem]);
+        assert_eq!(
+            kinds("-----BEGIN OPENSSH PRIVATE KEY-----"),
+            ["private_key"]
+        );
+        assert_eq!(kinds("-----BEGIN PRIVATE KEY-----"), ["private_key"]);
+        assert!(kinds("-----BEGIN PUBLIC KEY-----").is_empty());
+        assert!(kinds("-----BEGIN CERTIFICATE-----").is_empty());
+    }
+
+    #[test]
+    fn entropy_rule_for_secret_named_assignments() {
+        assert!((entropy("aaaa") - 0.0).abs() < 1e-9);
+        assert!((entropy("abcd") - 2.0).abs() < 1e-9);
+        let v = "q9Zr2LmX7vTk4WpB8sNe";
+        for line in [
+            format!("DB_PASSWORD = \"{v}\""),
+            format!("export SERVICE_TOKEN={v}"),
+            format!("\"stripe_secret\": \"{v}\","),
+            format!("api_key: {v}"),
+            format!("MY_API_KEY := '{v}'"),
+        ] {
+            assert_eq!(matched(&line), [v], "{line}");
+        }
+        // Not secret-named, too short, too regular, placeholders, code.
+        for line in [
+            format!("USER_NAME = \"{v}\""),
+            "API_TOKEN = \"q9Zr2LmX7v\"".to_string(),
+            "API_TOKEN = \"aaaaaaaaaaaaaaaaaaaaaaaa\"".to_string(),
+            "API_TOKEN = \"${API_TOKEN_FROM_THE_ENVIRONMENT}\"".to_string(),
+            "API_TOKEN = \"<your token goes here please>\"".to_string(),
+            "DB_PASSWORD = \"changeme-changeme-2024\"".to_string(),
+            "API_TOKEN = \"xxxxxxxxxxxxxxxxxxxxxxxx\"".to_string(),
+            "API_TOKEN = os.environ[\"API_TOKEN\"]".to_string(),
+            "if API_TOKEN == \"q9Zr2LmX7vTk4WpB8sNe\":".to_string(),
+            "MONKEY = \"q9Zr2LmX7vTk4WpB8sNe\"".to_string(),
+        ] {
+            assert!(kinds(&line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn env_files_by_path() {
+        for p in [".env", "app/.env", ".env.local", "x/.env.production"] {
+            assert!(is_env_file(p), "{p}");
+        }
+        for p in [
+            ".env.example",
+            ".env.sample",
+            "a/.env.template",
+            "env.py",
+            ".envrc",
+            "prod.env",
+        ] {
+            assert!(!is_env_file(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn masking_keeps_four_characters_and_the_length() {
+        assert_eq!(mask(AWS), "AKIA…(20 chars)");
+        assert_eq!(mask("ab"), "ab…(2 chars)");
+    }
+
+    fn no_allow(_: &str, _: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn diff_scan_reports_file_and_new_line_numbers() {
+        let diff = format!(
+            "diff --git a/config.py b/config.py\nindex 1..2 100644\n--- a/config.py\n+++ b/config.py\n@@ -1,3 +1,4 @@\n import os\n-OLD = 1\n+NEW = 2\n+AWS_ACCESS_KEY_ID = \"{AWS}\"\n keep\n@@ -10,2 +11,3 @@ def f():\n ctx\n+x = \"{AWS}\"\n-gone\n\\ No newline at end of file\n"
+        );
+        let v = scan_diff(&diff, &no_allow);
+        let at: Vec<_> = v
+            .iter()
+            .map(|v| (v.file.clone().unwrap(), v.line))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("config.py".to_string(), Some(3)),
+                ("config.py".to_string(), Some(12))
+            ]
+        );
+        assert_eq!(v[0].kind, ViolationKind::Secret);
+        assert_eq!(v[0].detail, "aws_access_key_id AKIA…(20 chars)");
+        assert!(!format!("{v:?}").contains(AWS));
+    }
+
+    #[test]
+    fn diff_scan_flags_new_env_files_but_not_deleted_ones() {
+        let diff = "diff --git a/.env b/.env\nnew file mode 100644\nindex 0..1\n--- /dev/null\n+++ b/.env\n@@ -0,0 +1 @@\n+DEBUG=1\ndiff --git a/old/.env.local b/old/.env.local\ndeleted file mode 100644\n--- a/old/.env.local\n+++ /dev/null\n@@ -1 +0,0 @@\n-X=1\ndiff --git a/empty dir/.env b/empty dir/.env\nnew file mode 100644\nindex 0..e69de29\n";
+        let v = scan_diff(diff, &no_allow);
+        let files: Vec<_> = v.iter().map(|v| v.file.clone().unwrap()).collect();
+        assert_eq!(files, [".env", "empty dir/.env"]);
+        assert!(v.iter().all(|v| v.kind == ViolationKind::EnvFile));
+    }
+
+    #[test]
+    fn diff_scan_honours_the_allowlist_and_ignores_removed_lines() {
+        let diff = format!(
+            "diff --git a/tests/fixtures.py b/tests/fixtures.py\n--- a/tests/fixtures.py\n+++ b/tests/fixtures.py\n@@ -1 +1 @@\n-K = \"{AWS}\"\n+K = \"AKIAIOSFODNN7EXAMPLE\"\n"
+        );
+        assert!(scan_diff(&diff, &no_allow).len() == 1);
+        let allow = |_: &str, m: &str| m == "AKIAIOSFODNN7EXAMPLE";
+        assert!(scan_diff(&diff, &allow).is_empty());
+        let by_path = |f: &str, _: &str| f.starts_with("tests/");
+        assert!(scan_diff(&diff, &by_path).is_empty());
+    }
+
+    #[test]
+    fn env_file_lines_are_masked_in_shown_diffs() {
+        let diff = "diff --git a/.env b/.env\n--- /dev/null\n+++ b/.env\n@@ -0,0 +1,2 @@\n+A=hunter2hunter2\n+B=2\ndiff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n+y = 1\n";
+        let m = mask_env_files(diff);
+        assert!(
+            !m.contains("hunter2") && m.contains("+[REDACTED:env_file]\n+[REDACTED:env_file]\n")
+        );
+        assert!(m.contains("+++ b/.env") && m.ends_with("+y = 1\n"), "{m}");
+    }
+
+    #[test]
+    fn quoted_header_paths_are_unquoted() {
+        assert_eq!(header_path("\"b/caf\\303\\251.py\""), "café.py");
+        assert_eq!(git_header_path("a/x y b/x y"), "x y");
+    }
+}

@@ -1,0 +1,248 @@
+//! Guardrails end to end: a planted secret or `.env` file never reaches a commit, goes back to
+//! the agent once (masked), then fails the run; path rules; and nothing under `runs/` ever
+//! holds a secret (known shapes, secret-named environment values).
+
+use std::path::Path;
+
+use crate::support::*;
+
+/// A made-up AWS access key id, assembled at run time so this file does not carry one.
+fn planted_key() -> String {
+    format!("AKIA{}", "Q7R2ZK4M9XW3TB6P")
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    hits.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// The whole history reachable from any ref, with patches.
+fn all_history(repo: &Repo) -> String {
+    git(repo.path(), &["log", "-p", "--all", "--format=%H %s"])
+}
+
+fn fast_fix(implement: String, fixes: &[String]) -> String {
+    let fix = if fixes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "fix:\n  W001:\n{}",
+            fixes
+                .iter()
+                .map(|f| format!("    - {f}\n"))
+                .collect::<String>()
+        )
+    };
+    format!(
+        "implement:\n  W001: {implement}\n{fix}review: {}\n",
+        text_step(&approve("ok"))
+    )
+}
+
+#[test]
+fn a_planted_aws_key_is_fixed_before_any_commit_and_never_written_under_runs() {
+    let key = planted_key();
+    let with_key = format!("import os\nAWS_ACCESS_KEY_ID = \"{key}\"\nREGION = \"eu-west-1\"\n");
+    let implement = format!(
+        "{{text: {}, files: {{\"config.py\": {}}}}}",
+        yaml_str(&format!("I hard-coded the key {key} for now.")),
+        yaml_str(&with_key)
+    );
+    let fixed = files_step(&[(
+        "config.py",
+        "import os\nAWS_ACCESS_KEY_ID = os.environ[\"AWS_ACCESS_KEY_ID\"]\nREGION = \"eu-west-1\"\n",
+    )]);
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], ""),
+        &fast_fix(implement, &[fixed]),
+    );
+    let r = repo.run("Read the AWS key", &["--pipeline", "fast-fix"]);
+    r.expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(st["items"][0]["attempts"], 2, "one fix after the breach");
+
+    // The breach was a failed attempt whose masked report reached the fix prompt.
+    let ev = repo.events(&r.id);
+    assert!(ev
+        .iter()
+        .any(|e| e["event"] == "attempt_finished" && e["outcome"] == "guardrail"));
+    let fix_prompt = repo.read(&r.id, "prompts/fix_W001_1.md");
+    assert!(
+        fix_prompt.contains("config.py:2") && fix_prompt.contains("AKIA…(20 chars)"),
+        "{fix_prompt}"
+    );
+    assert!(fix_prompt.contains("[REDACTED:aws_access_key_id]"));
+    let evidence = repo.read(&r.id, "artifacts/evidence_W001_1.md");
+    assert!(evidence.contains("guardrails") && evidence.contains("config.py"));
+
+    // The agent's own words carried the key: its log and the events show it redacted.
+    assert!(repo
+        .read(&r.id, "logs/agent_implement_W001_1.jsonl")
+        .contains("I hard-coded the key [REDACTED:aws_access_key_id]"));
+    assert!(repo
+        .read(&r.id, "events.jsonl")
+        .contains("[REDACTED:aws_access_key_id]"));
+
+    // The key is in no commit reachable from any ref, and in no file under runs/.
+    let history = all_history(&repo);
+    assert!(history.contains("os.environ"), "the fix was committed");
+    assert!(!history.contains(&key), "the key reached git history");
+    let hits = files_containing(&repo.path().join("runs"), &key);
+    assert!(hits.is_empty(), "the key was written to {hits:?}");
+}
+
+#[test]
+fn an_env_file_that_stays_fails_the_run_with_nothing_committed() {
+    let implement = files_step(&[(".env", "DEBUG=1\n"), ("app.py", "print('hi')\n")]);
+    let fix = files_step(&[("app.py", "print('hello')\n")]);
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], "run:\n  max_fix_attempts: 3\n"),
+        &fast_fix(implement, &[fix]),
+    );
+    let r = repo.run("Say hello", &["--pipeline", "fast-fix"]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "failed");
+    assert_eq!(st["last_failure"]["reason"], "guardrail");
+    assert_eq!(st["items"][0]["status"], "failed");
+    assert_eq!(st["items"][0]["attempts"], 2, "told once, then failed");
+    let msg = st["last_failure"]["message"].as_str().unwrap();
+    assert!(msg.contains(".env: env_file"), "{msg}");
+    // Nothing was committed, and no snapshot of the breach is kept by a ref.
+    let branch = format!("orx/{}", r.id);
+    assert_eq!(
+        git(repo.path(), &["rev-list", &format!("main..{branch}")]),
+        ""
+    );
+    let names = git(repo.path(), &["log", "--all", "--name-only", "--format="]);
+    assert!(!names.contains(".env"), "{names}");
+    assert!(r.stdout.contains("guardrail"), "{}", r.stdout);
+}
+
+#[test]
+fn forbidden_paths_are_fixed_and_too_many_files_fail() {
+    // A forbidden path that the fix removes: the run goes on.
+    let cfg = config_with_gates(
+        &[("ok", "true")],
+        "guardrails:\n  forbidden_patterns: [\"migrations/**\"]\n  max_files_changed: 2\n",
+    );
+    let implement = files_step(&[("migrations/001.sql", "drop table x;\n"), ("a.txt", "a\n")]);
+    let fix = "{delete: [\"migrations/001.sql\"]}".to_string();
+    let repo = Repo::new(&cfg, &fast_fix(implement, &[fix]));
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(0);
+    assert!(repo
+        .read(&r.id, "prompts/fix_W001_1.md")
+        .contains("migrations/001.sql: path_forbidden"));
+    let files = git(
+        repo.path(),
+        &[
+            "log",
+            "--name-only",
+            "--format=",
+            &format!("main..orx/{}", r.id),
+        ],
+    );
+    assert!(
+        files.contains("a.txt") && !files.contains("migrations"),
+        "{files}"
+    );
+
+    // Three files against a limit of two, never reduced: failed with reason guardrail.
+    let implement = files_step(&[("a.txt", "a\n"), ("b.txt", "b\n"), ("c.txt", "c\n")]);
+    let fix = files_step(&[("a.txt", "a2\n")]);
+    let repo = Repo::new(&cfg, &fast_fix(implement, &[fix]));
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["last_failure"]["reason"], "guardrail");
+    let ev = repo.read(&r.id, "artifacts/evidence_W001_2.md");
+    assert!(ev.contains("too_many_files"), "{ev}");
+}
+
+#[test]
+fn ship_refuses_leftovers_that_break_the_guardrails() {
+    // The review agent leaves a `.env` behind; ship finds it before committing leftovers.
+    let scenario = format!(
+        "implement:\n  W001: {}\nreview: {{text: {}, files: {{\".env\": \"A=1\\n\"}}}}\n",
+        files_step(&[("a.txt", "a\n")]),
+        yaml_str(&approve("ok"))
+    );
+    let repo = Repo::new(&config_with_gates(&[("ok", "true")], ""), &scenario);
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["last_failure"]["reason"], "guardrail");
+    assert_eq!(st["last_failure"]["stage"], "ship");
+    assert!(repo
+        .read(&r.id, "artifacts/guardrails_ship.md")
+        .contains(".env: env_file"));
+    let names = git(repo.path(), &["log", "--all", "--name-only", "--format="]);
+    assert!(!names.contains(".env"), "{names}");
+}
+
+#[test]
+fn secret_named_environment_values_never_reach_the_run_folder() {
+    let secret = "supersecretvalue123";
+    let scenario = format!(
+        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n  W001: {}\nreview: {}\n",
+        text_step(&format!("# Plan\n\nCall the service with {secret}.")),
+        text_step("# Spec\n\nUse the token from the environment."),
+        text_step(&backlog_text(&[("W001", &[])])),
+        files_step(&[(
+            "client.py",
+            "import os\nTOKEN = os.environ['MY_SERVICE_TOKEN']\n"
+        )]),
+        text_step(&approve(&format!("uses {secret} safely"))),
+    );
+    let repo = Repo::new(
+        &config_with_gates(&[("echoes", "echo \"token is $MY_SERVICE_TOKEN\"")], ""),
+        &scenario,
+    );
+    let out = repo
+        .cmd(&[
+            "run",
+            &format!("Call the service using {secret}"),
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .env("MY_SERVICE_TOKEN", secret)
+        .output()
+        .unwrap();
+    let r = RunResult::from(out);
+    r.expect_code(0);
+    // The value did flow through the run (plan, review, gate output) ...
+    let plan = repo.read(&r.id, "context/plan.md");
+    assert!(plan.contains("[REDACTED:env:MY_SERVICE_TOKEN]"), "{plan}");
+    let gate_log = repo.read(&r.id, "logs/echoes_W001_1.log");
+    assert!(
+        gate_log.contains("token is [REDACTED:env:MY_SERVICE_TOKEN]"),
+        "{gate_log}"
+    );
+    let st = repo.state(&r.id);
+    assert_eq!(
+        st["task"],
+        "Call the service using [REDACTED:env:MY_SERVICE_TOKEN]"
+    );
+    assert!(repo
+        .read(&r.id, "prompts/spec.md")
+        .contains("[REDACTED:env:"));
+    // ... yet no file under runs/ holds it.
+    let hits = files_containing(&repo.path().join("runs"), secret);
+    assert!(hits.is_empty(), "the value was written to {hits:?}");
+}
