@@ -41,6 +41,9 @@ pub struct HookContext {
     pub worktree: Option<PathBuf>,
     /// Extra fields merged into the JSON on stdin (the gate result for gate_failed).
     pub extra: Option<Value>,
+    /// The run's redactor: hook logs (and the command line in their header, which may carry
+    /// an interpolated `${TOKEN}`) are written through it.
+    pub redactor: Option<std::sync::Arc<crate::guard::Redactor>>,
 }
 
 impl HookContext {
@@ -138,6 +141,10 @@ pub fn run_hooks(
                 .unwrap_or_default(),
             crate::store::now_rfc3339()
         );
+        let header = match &ctx.redactor {
+            Some(r) => r.redact(&header).into_owned(),
+            None => header,
+        };
         append_log(&log_path, &header);
         let mut spec = CommandSpec::new("sh", cwd);
         spec.args = vec!["-c".into(), hook.command.clone()];
@@ -145,6 +152,7 @@ pub fn run_hooks(
         spec.stdin = Some(payload.clone().into_bytes());
         spec.stdout_log = Some(log_path.clone());
         spec.stderr_log = Some(log_path);
+        spec.log_filter = ctx.redactor.as_ref().map(|r| r.log_filter());
         spec.wall_timeout = Some(Duration::from_secs(hook.timeout.max(1)));
         spec.grace = Duration::from_secs(2);
         spec.run_id = Some(ctx.run_id.clone());
@@ -247,6 +255,7 @@ impl Run<'_> {
             run_dir: self.paths.dir.clone(),
             worktree,
             extra,
+            redactor: Some(self.redactor.clone()),
         };
         let mut emitted: Vec<EventKind> = Vec::new();
         let results = run_hooks(&hooks, &ctx, &cwd, &mut |r| {
@@ -329,6 +338,7 @@ mod tests {
             run_dir: dir.path().to_path_buf(),
             worktree: Some(dir.path().to_path_buf()),
             extra: Some(json!({"x": 1})),
+            redactor: None,
         };
         let hooks = [
             hook(

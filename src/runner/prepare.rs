@@ -65,6 +65,7 @@ impl Run<'_> {
             spec.args = vec!["-c".into(), command.clone()];
             spec.stdout_log = Some(self.paths.dir.join(&log));
             spec.stderr_log = Some(self.paths.dir.join(&log));
+            spec.log_filter = Some(self.redactor.log_filter());
             spec.wall_timeout = Some(Duration::from_secs(cfg.setup_timeout.max(1)));
             spec.run_id = Some(self.paths.id.clone());
             spec.env = vec![

@@ -40,6 +40,8 @@ pub struct PrRequest {
     /// Appended with every call's command line and output.
     pub log: PathBuf,
     pub run_id: String,
+    /// The run's redactor: the log is written through it.
+    pub redactor: Option<std::sync::Arc<crate::guard::Redactor>>,
 }
 
 /// Why no pull request could be opened or found.
@@ -218,7 +220,11 @@ impl GhCall {
 }
 
 fn gh(req: &PrRequest, args: &[String]) -> Result<GhCall> {
-    append_log(&req.log, &format!("$ gh {}\n", args.join(" ")))?;
+    let line = format!("$ gh {}\n", args.join(" "));
+    match &req.redactor {
+        Some(r) => append_log(&req.log, &r.redact(&line))?,
+        None => append_log(&req.log, &line)?,
+    }
     let mut spec = CommandSpec::new(GH, &req.cwd);
     spec.args = args.to_vec();
     spec.env = [
@@ -233,6 +239,7 @@ fn gh(req: &PrRequest, args: &[String]) -> Result<GhCall> {
     .collect();
     spec.stdout_log = Some(req.log.clone());
     spec.stderr_log = Some(req.log.clone());
+    spec.log_filter = req.redactor.as_ref().map(|r| r.log_filter());
     spec.wall_timeout = Some(GH_TIMEOUT);
     spec.run_id = Some(req.run_id.clone());
     let mut stdout = String::new();
@@ -302,6 +309,7 @@ mod tests {
             cwd: "/w".into(),
             log: "/runs/r1/logs/gh.log".into(),
             run_id: "r1".into(),
+            redactor: None,
         }
     }
 

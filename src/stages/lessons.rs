@@ -25,7 +25,7 @@ pub(crate) fn append(run: &Run<'_>, line: &str) -> Option<String> {
             if fresh {
                 text.push_str("# Lessons\n\n");
             }
-            text.push_str(&format!("- {}\n", line.trim()));
+            text.push_str(&format!("- {}\n", run.redact(line.trim())));
             f.write_all(text.as_bytes())
         });
     result

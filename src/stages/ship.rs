@@ -174,6 +174,7 @@ fn pull_request(run: &mut Run<'_>) -> Result<StageEnd> {
         cwd: run.state.worktree.path.clone(),
         log: run.paths.log("gh.log"),
         run_id: run.paths.id.clone(),
+        redactor: Some(run.redactor.clone()),
     };
     match ensure_pr(&req)? {
         Ok(pr) => {

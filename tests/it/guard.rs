@@ -210,7 +210,12 @@ fn secret_named_environment_values_never_reach_the_run_folder() {
         text_step(&approve(&format!("uses {secret} safely"))),
     );
     let repo = Repo::new(
-        &config_with_gates(&[("echoes", "echo \"token is $MY_SERVICE_TOKEN\"")], ""),
+        &config_with_gates(
+            &[("echoes", "echo \"token is $MY_SERVICE_TOKEN\"")],
+            // Hooks and worktree set-up print it too: their logs go through the redactor.
+            "hooks:\n  stage_end:\n    - command: echo \"hook sees ${MY_SERVICE_TOKEN}\"\n\
+             worktree:\n  setup:\n    - echo \"setup sees $MY_SERVICE_TOKEN\"\n",
+        ),
         &scenario,
     );
     let out = repo
@@ -233,6 +238,16 @@ fn secret_named_environment_values_never_reach_the_run_folder() {
     assert!(
         gate_log.contains("token is [REDACTED:env:MY_SERVICE_TOKEN]"),
         "{gate_log}"
+    );
+    let hook_log = repo.read(&r.id, "logs/hook_stage_end_1.log");
+    assert!(
+        hook_log.contains("hook sees [REDACTED:env:MY_SERVICE_TOKEN]"),
+        "{hook_log}"
+    );
+    let setup_log = repo.read(&r.id, "logs/setup_1.log");
+    assert!(
+        setup_log.contains("setup sees [REDACTED:env:MY_SERVICE_TOKEN]"),
+        "{setup_log}"
     );
     let st = repo.state(&r.id);
     assert_eq!(
