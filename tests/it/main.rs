@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod commands;
+mod conformance;
 mod flows;
+mod mock_server;
 mod resume;
 mod support;

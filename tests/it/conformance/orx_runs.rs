@@ -1,0 +1,1 @@
+//! `orx run` with each real CLI as the engine (filled in below).
