@@ -16,7 +16,12 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// The final answer a CLI printed, from its own stream format.
 fn final_text(d: &Direct) -> String {
     match d.cli {
-        Cli::Claude => d.of_type("result").last().and_then(|r| r["result"].as_str()).unwrap_or("").into(),
+        Cli::Claude => d
+            .of_type("result")
+            .last()
+            .and_then(|r| r["result"].as_str())
+            .unwrap_or("")
+            .into(),
         Cli::Codex => d
             .of_type("item.completed")
             .iter()
@@ -37,16 +42,40 @@ fn reported_tokens(d: &Direct) -> (u64, u64) {
     let n = |v: &Value| v.as_u64().unwrap_or(0);
     match d.cli {
         Cli::Claude => {
-            let r = d.of_type("result").last().cloned().cloned().unwrap_or(Value::Null);
-            (n(&r["usage"]["input_tokens"]), n(&r["usage"]["output_tokens"]))
+            let r = d
+                .of_type("result")
+                .last()
+                .cloned()
+                .cloned()
+                .unwrap_or(Value::Null);
+            (
+                n(&r["usage"]["input_tokens"]),
+                n(&r["usage"]["output_tokens"]),
+            )
         }
         Cli::Codex => {
-            let r = d.of_type("turn.completed").last().cloned().cloned().unwrap_or(Value::Null);
-            (n(&r["usage"]["input_tokens"]), n(&r["usage"]["output_tokens"]))
+            let r = d
+                .of_type("turn.completed")
+                .last()
+                .cloned()
+                .cloned()
+                .unwrap_or(Value::Null);
+            (
+                n(&r["usage"]["input_tokens"]),
+                n(&r["usage"]["output_tokens"]),
+            )
         }
         Cli::Gemini => {
-            let r = d.of_type("result").last().cloned().cloned().unwrap_or(Value::Null);
-            (n(&r["stats"]["input_tokens"]), n(&r["stats"]["output_tokens"]))
+            let r = d
+                .of_type("result")
+                .last()
+                .cloned()
+                .cloned()
+                .unwrap_or(Value::Null);
+            (
+                n(&r["stats"]["input_tokens"]),
+                n(&r["stats"]["output_tokens"]),
+            )
         }
     }
 }
@@ -70,7 +99,12 @@ fn text_answer(cli: Cli) {
     d.record("success");
     assert!(succeeded(&d), "{}", d.dump(&server));
     assert_eq!(final_text(&d), FINAL, "{}", d.dump(&server));
-    assert_eq!(reported_tokens(&d), (INPUT_TOKENS, OUTPUT_TOKENS), "{}", d.dump(&server));
+    assert_eq!(
+        reported_tokens(&d),
+        (INPUT_TOKENS, OUTPUT_TOKENS),
+        "{}",
+        d.dump(&server)
+    );
     assert!(cli.session_id(&d.lines).is_some(), "{}", d.dump(&server));
     assert_eq!(server.model_requests().len(), 1, "{}", d.dump(&server));
 }
@@ -88,24 +122,43 @@ fn tool_call_then_resume(cli: Cli) {
     d.record("tool_call");
     assert!(succeeded(&d), "{}", d.dump(&server));
     assert_eq!(
-        std::fs::read_to_string(sb.work().join("hello.txt")).ok().as_deref(),
+        std::fs::read_to_string(sb.work().join("hello.txt"))
+            .ok()
+            .as_deref(),
         Some("hello from the mock\n"),
         "the CLI's own tool wrote the file\n{}",
         d.dump(&server)
     );
     assert_eq!(final_text(&d), FINAL, "{}", d.dump(&server));
     let models = server.model_requests();
-    assert_eq!(models.len(), 2, "tool call + final answer\n{}", d.dump(&server));
+    assert_eq!(
+        models.len(),
+        2,
+        "tool call + final answer\n{}",
+        d.dump(&server)
+    );
     // Usage adds up over the two model calls of the turn.
-    assert_eq!(reported_tokens(&d), (2 * INPUT_TOKENS, 2 * OUTPUT_TOKENS), "{}", d.dump(&server));
+    assert_eq!(
+        reported_tokens(&d),
+        (2 * INPUT_TOKENS, 2 * OUTPUT_TOKENS),
+        "{}",
+        d.dump(&server)
+    );
     match cli {
         Cli::Claude => {
             let r = d.of_type("result")[0];
             assert!(r["total_cost_usd"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
-            assert!(d.of_type("assistant").iter().any(|a| a["message"]["content"][0]["name"] == "Write"));
+            assert!(d
+                .of_type("assistant")
+                .iter()
+                .any(|a| a["message"]["content"][0]["name"] == "Write"));
         }
         Cli::Codex => {
-            let changes: Vec<&Value> = d.of_type("item.completed").into_iter().filter(|l| l["item"]["type"] == "file_change").collect();
+            let changes: Vec<&Value> = d
+                .of_type("item.completed")
+                .into_iter()
+                .filter(|l| l["item"]["type"] == "file_change")
+                .collect();
             assert_eq!(changes.len(), 1, "{}", d.dump(&server));
             assert_eq!(changes[0]["item"]["changes"][0]["kind"], "add");
             let usage = &d.of_type("turn.completed")[0]["usage"];
@@ -120,11 +173,28 @@ fn tool_call_then_resume(cli: Cli) {
     }
     let first_sid = cli.session_id(&d.lines).expect("session id");
 
-    let d2 = run_direct(&bin, cli, &sb, &server, "Anything left?\n", Some(&first_sid), Until::Exit(LIMIT));
+    let d2 = run_direct(
+        &bin,
+        cli,
+        &sb,
+        &server,
+        "Anything left?\n",
+        Some(&first_sid),
+        Until::Exit(LIMIT),
+    );
     d2.record("resume");
     assert!(succeeded(&d2), "{}", d2.dump(&server));
-    assert_eq!(final_text(&d2), "Resumed: nothing left to do.", "{}", d2.dump(&server));
-    assert_eq!(cli.session_id(&d2.lines).as_deref(), Some(first_sid.as_str()), "same session");
+    assert_eq!(
+        final_text(&d2),
+        "Resumed: nothing left to do.",
+        "{}",
+        d2.dump(&server)
+    );
+    assert_eq!(
+        cli.session_id(&d2.lines).as_deref(),
+        Some(first_sid.as_str()),
+        "same session"
+    );
     let models = server.model_requests();
     assert_eq!(models.len(), 3, "{}", d2.dump(&server));
     assert!(!cli.carries_history(&models[0].body));
@@ -174,13 +244,21 @@ fn failure(cli: Cli, f: Failure, case: &str) {
             let msg = last["error"]["message"].as_str().unwrap_or("");
             match f {
                 Failure::Unauthorized => assert!(msg.contains("401"), "{msg}"),
-                Failure::RateLimited { .. } => assert!(msg.contains("usage limit") && msg.contains("try again at"), "{msg}"),
+                Failure::RateLimited { .. } => assert!(
+                    msg.contains("usage limit") && msg.contains("try again at"),
+                    "{msg}"
+                ),
                 _ => assert!(!msg.is_empty()),
             }
         }
         Cli::Gemini => {
             // API errors exit with the HTTP status truncated to a byte.
-            assert_eq!(d.code, Some(i32::from(status & 0xff)), "{}", d.dump(&server));
+            assert_eq!(
+                d.code,
+                Some(i32::from(status & 0xff)),
+                "{}",
+                d.dump(&server)
+            );
             assert_eq!(last["type"], "result");
             assert_eq!(last["status"], "error", "{}", d.dump(&server));
         }
@@ -192,19 +270,38 @@ fn stall(cli: Cli) {
     let Some(bin) = bin_dir() else { return };
     let sb = Sandbox::new();
     let server = sb.server(vec![Turn::Fail(Failure::Stall)]);
-    let d = run_direct(&bin, cli, &sb, &server, PROMPT, None, Until::StalledFor(Duration::from_secs(4)));
+    let d = run_direct(
+        &bin,
+        cli,
+        &sb,
+        &server,
+        PROMPT,
+        None,
+        Until::StalledFor(Duration::from_secs(4)),
+    );
     d.record("stall_killed");
-    assert_eq!(d.code, None, "still running when killed\n{}", d.dump(&server));
+    assert_eq!(
+        d.code,
+        None,
+        "still running when killed\n{}",
+        d.dump(&server)
+    );
     assert!(cli.session_id(&d.lines).is_some(), "{}", d.dump(&server));
     assert!(
-        !d.lines.iter().any(|l| l["type"] == "result" || l["type"] == "turn.completed" || l["type"] == "turn.failed"),
+        !d.lines.iter().any(|l| l["type"] == "result"
+            || l["type"] == "turn.completed"
+            || l["type"] == "turn.failed"),
         "{}",
         d.dump(&server)
     );
 }
 
 fn server_paths(server: &MockServer) -> Vec<String> {
-    let mut p: Vec<String> = server.requests().iter().map(|r| format!("{} {}", r.method, r.path())).collect();
+    let mut p: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect();
     p.dedup();
     p
 }
@@ -221,7 +318,12 @@ fn endpoints(cli: Cli) {
         Cli::Codex => "POST /v1/responses",
         Cli::Gemini => "POST /v1beta/models/gemini-2.5-flash:streamGenerateContent",
     };
-    assert_eq!(server_paths(&server), vec![want.to_string()], "{}", d.dump(&server));
+    assert_eq!(
+        server_paths(&server),
+        vec![want.to_string()],
+        "{}",
+        d.dump(&server)
+    );
 }
 
 macro_rules! per_cli {

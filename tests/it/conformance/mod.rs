@@ -213,7 +213,8 @@ impl Cli {
     /// Whether a logged model request carries an earlier assistant turn: the conversation was
     /// resumed rather than started afresh.
     pub fn carries_history(self, body: &Value) -> bool {
-        let any = |v: &Value, f: &dyn Fn(&Value) -> bool| v.as_array().is_some_and(|a| a.iter().any(f));
+        let any =
+            |v: &Value, f: &dyn Fn(&Value) -> bool| v.as_array().is_some_and(|a| a.iter().any(f));
         match self {
             Cli::Claude => any(&body["messages"], &|m| m["role"] == "assistant"),
             Cli::Codex => any(&body["input"], &|i| {

@@ -29,7 +29,10 @@ pub fn reply(body: &Value, step: impl FnOnce(Ask) -> Step) -> Reply {
         has_file_tool,
         cwd,
     });
-    let model = body["model"].as_str().unwrap_or("claude-sonnet-4-5").to_string();
+    let model = body["model"]
+        .as_str()
+        .unwrap_or("claude-sonnet-4-5")
+        .to_string();
     let (blocks, stop) = match step {
         Step::Fail(f) => return failure(f),
         Step::Text(text) => {

@@ -18,7 +18,11 @@ pub fn reply(path: &str, body: &Value, step: impl FnOnce(Ask) -> Step) -> Reply 
     }
     let stream = path.ends_with(":streamGenerateContent");
     if !stream && !path.ends_with(":generateContent") {
-        return Reply::Json(404, vec![], json!({"error": {"code": 404, "message": format!("the mock does not serve {path}"), "status": "NOT_FOUND"}}));
+        return Reply::Json(
+            404,
+            vec![],
+            json!({"error": {"code": 404, "message": format!("the mock does not serve {path}"), "status": "NOT_FOUND"}}),
+        );
     }
     let last = body["contents"]
         .as_array()
@@ -51,17 +55,22 @@ pub fn reply(path: &str, body: &Value, step: impl FnOnce(Ask) -> Step) -> Reply 
         "cachedContentTokenCount": CACHED_TOKENS, "totalTokenCount": INPUT_TOKENS + OUTPUT_TOKENS});
     let chunks = match step {
         Step::Fail(f) => return failure(f),
-        Step::Tool {
-            path, content, ..
-        } => vec![json!({"candidates": [{"content": {"role": "model", "parts": [
+        Step::Tool { path, content, .. } => vec![
+            json!({"candidates": [{"content": {"role": "model", "parts": [
                 {"functionCall": {"name": "write_file", "args": {"file_path": path, "content": content}}}]},
-                "finishReason": "STOP", "index": 0}], "usageMetadata": usage, "modelVersion": model})],
+                "finishReason": "STOP", "index": 0}], "usageMetadata": usage, "modelVersion": model}),
+        ],
         Step::Text(text) => {
             if !stream && !has_file_tool {
                 // Side calls ask for JSON (next-speaker check): say the user speaks next.
-                let t = json!({"reasoning": "the turn is complete", "next_speaker": "user"}).to_string();
-                return Reply::Json(200, vec![], json!({"candidates": [{"content": {"role": "model", "parts": [{"text": t}]},
-                    "finishReason": "STOP", "index": 0}], "usageMetadata": usage}));
+                let t = json!({"reasoning": "the turn is complete", "next_speaker": "user"})
+                    .to_string();
+                return Reply::Json(
+                    200,
+                    vec![],
+                    json!({"candidates": [{"content": {"role": "model", "parts": [{"text": t}]},
+                    "finishReason": "STOP", "index": 0}], "usageMetadata": usage}),
+                );
             }
             let (a, b) = text.split_at(text.len() / 2);
             vec![

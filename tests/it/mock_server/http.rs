@@ -38,7 +38,10 @@ pub fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request>>
     }
     let mut parts = line.split_whitespace();
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad request line"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad request line",
+        ));
     };
     let (method, target) = (method.to_string(), target.to_string());
     let mut headers = Vec::new();
@@ -73,7 +76,7 @@ pub fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request>>
             if n == 0 {
                 // Trailers (none expected) end with an empty line.
                 let mut end = String::new();
-                while r.read_line(&mut end)? > 0 && end.trim_end().len() > 0 {
+                while r.read_line(&mut end)? > 0 && !end.trim_end().is_empty() {
                     end.clear();
                 }
                 break;

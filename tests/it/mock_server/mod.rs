@@ -135,7 +135,6 @@ pub struct MockServer {
     port: u16,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<Logged>>>,
-    script: Arc<Mutex<Script>>,
     log_path: PathBuf,
 }
 
@@ -154,7 +153,6 @@ impl MockServer {
             port,
             stop: stop.clone(),
             log: log.clone(),
-            script: script.clone(),
             log_path: log_path.to_path_buf(),
         };
         let log_path = log_path.to_path_buf();
@@ -176,10 +174,6 @@ impl MockServer {
         server
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// `http://127.0.0.1:<port>`
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -195,11 +189,6 @@ impl MockServer {
             .into_iter()
             .filter(|r| is_model_call(&r.target))
             .collect()
-    }
-
-    /// Turns not yet used.
-    pub fn remaining_turns(&self) -> usize {
-        self.script.lock().unwrap().turns.len()
     }
 
     pub fn log_path(&self) -> &Path {
@@ -244,14 +233,15 @@ impl Ctx {
         let Ok(mut w) = conn.try_clone() else { return };
         let mut r = BufReader::new(conn);
         while let Ok(Some(req)) = http::read_request(&mut r) {
-            let body: Value = serde_json::from_slice(&req.body).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&req.body).into_owned())
-            });
+            let body: Value = serde_json::from_slice(&req.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&req.body).into_owned()));
             self.record(&req, &body);
             let reply = self.answer(&req, &body);
             let ok = match reply {
                 Reply::Sse(events) => http::write_sse(&mut w, &events).is_ok(),
-                Reply::Json(status, headers, v) => http::write_json(&mut w, status, &headers, &v).is_ok(),
+                Reply::Json(status, headers, v) => {
+                    http::write_json(&mut w, status, &headers, &v).is_ok()
+                }
                 Reply::Stall => {
                     while !self.stop.load(Ordering::SeqCst) {
                         std::thread::sleep(Duration::from_millis(50));
@@ -297,7 +287,11 @@ impl Ctx {
             return anthropic::reply(body, |ask| self.step(ask));
         }
         if path == "/v1/messages/count_tokens" {
-            return Reply::Json(200, vec![], serde_json::json!({"input_tokens": INPUT_TOKENS}));
+            return Reply::Json(
+                200,
+                vec![],
+                serde_json::json!({"input_tokens": INPUT_TOKENS}),
+            );
         }
         if path == "/v1/responses" {
             return openai::reply(body, |ask| self.step(ask));
@@ -359,7 +353,11 @@ pub fn find_line_after(v: &Value, marker: &str) -> Option<String> {
     match v {
         Value::String(s) => s.find(marker).map(|i| {
             let rest = &s[i + marker.len()..];
-            rest.split(['\n', '<']).next().unwrap_or("").trim().to_string()
+            rest.split(['\n', '<'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
         }),
         Value::Array(a) => a.iter().find_map(|x| find_line_after(x, marker)),
         Value::Object(o) => o.values().find_map(|x| find_line_after(x, marker)),

@@ -50,8 +50,10 @@ pub fn reply(body: &Value, step: impl FnOnce(Ask) -> Step) -> Reply {
         json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
     ];
     if let Some(text) = item["content"][0]["text"].as_str() {
-        events.push(json!({"type": "response.output_text.delta", "item_id": "msg_orxmock",
-            "output_index": 0, "content_index": 0, "delta": text}));
+        events.push(
+            json!({"type": "response.output_text.delta", "item_id": "msg_orxmock",
+            "output_index": 0, "content_index": 0, "delta": text}),
+        );
     }
     let mut done = base.clone();
     done["status"] = json!("completed");
