@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test lint fmt schema clean-demo
+.PHONY: build demo test conformance lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -16,6 +16,12 @@ test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) test --locked -- --test-threads=2
+
+## The conformance suite: install the pinned agent CLIs (cached outside the clone), then run the
+## tests that drive them against the mock model server.
+conformance:
+	ORX_CONFORMANCE_BIN="$$(conformance/install.sh)" && export ORX_CONFORMANCE_BIN && \
+	  $(CARGO) test --locked --test it conformance -- --test-threads=2
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings

@@ -3,10 +3,12 @@
 
 mod bad_input;
 mod commands;
+mod conformance;
 mod executors;
 mod flows;
 mod guard;
 mod lifecycle;
+mod mock_server;
 mod resume;
 mod ship;
 mod support;
