@@ -15,7 +15,6 @@
 //! reason `hook_veto` (resumable: fix the cause, `orx resume`). Any other failing hook, and a
 //! non-blocking one anywhere, is a warning: a notification script must not break a run.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -145,7 +144,8 @@ pub fn run_hooks(
             Some(r) => r.redact(&header).into_owned(),
             None => header,
         };
-        append_log(&log_path, &header);
+        // Best effort: the supervisor reports a log it cannot open as a spawn error anyway.
+        let _ = crate::store::atomic::append_text(&log_path, &header);
         let mut spec = CommandSpec::new("sh", cwd);
         spec.args = vec!["-c".into(), hook.command.clone()];
         spec.env = ctx.env();
@@ -190,20 +190,6 @@ pub fn run_hooks(
         }
     }
     out
-}
-
-fn append_log(path: &Path, text: &str) {
-    if let Some(parent) = path.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    // Best effort: the supervisor reports a log it cannot open as a spawn error anyway.
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = f.write_all(text.as_bytes());
-    }
 }
 
 /// The veto sentence for a blocking hook that failed.

@@ -32,6 +32,21 @@ impl Usage {
     pub fn total_tokens(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
+    /// "1200 in / 300 out tokens, $0.0123 (estimated)", as summaries, status and PR bodies
+    /// show it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} in / {} out tokens, ${:.4}{}",
+            self.input_tokens,
+            self.output_tokens,
+            self.cost_usd,
+            if self.cost_estimated {
+                " (estimated)"
+            } else {
+                ""
+            }
+        )
+    }
     /// Every token the call processed: fresh input, cache reads and writes, output. This is what
     /// `run.max_tokens` counts.
     pub fn all_tokens(&self) -> u64 {

@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::summary::{print_summary, IdFirst};
+use super::summary::{drive_and_report, OutputArgs};
 use super::DirArg;
 use crate::error::OrxError;
-use crate::report::{pick_reporter, OutputMode, Reporter};
 use crate::runner::setup::{start, StartOptions};
 
 #[derive(Debug, clap::Args)]
@@ -30,24 +29,13 @@ pub struct RunArgs {
     /// Stage set: full, fast-fix, plan-only, or a name from `pipelines:` in orx.yaml.
     #[arg(long, default_value = "full")]
     pub pipeline: String,
-    /// Print events as JSON lines on stdout, with a summary object last.
-    #[arg(long)]
-    pub json: bool,
-    /// Plain progress lines instead of a live progress bar.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// Write every gate run (each item attempt) as JUnit XML to this file when the run ends.
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub dir: DirArg,
 }
 
 pub fn run(a: RunArgs) -> Result<i32, OrxError> {
-    crate::exec::install_interrupt_handler();
-    let mode = OutputMode::pick(a.json, a.no_progress);
-    let mut inner = pick_reporter(mode);
-    let mut reporter = IdFirst::new(inner.as_mut(), mode);
     let opts = StartOptions {
         dir: a.dir.dir,
         task: a.task,
@@ -58,12 +46,5 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
         scenario: a.scenario,
         pipeline: a.pipeline,
     };
-    let outcome = start(&opts, &mut reporter);
-    reporter.finish();
-    let outcome = outcome?;
-    print_summary(&outcome, mode);
-    if let Some(path) = &a.junit {
-        super::summary::write_junit(path, &opts.dir, &outcome)?;
-    }
-    Ok(outcome.exit_code())
+    drive_and_report(&a.output, &opts.dir, |reporter| start(&opts, reporter))
 }

@@ -221,15 +221,9 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
     }
     let _ = writeln!(
         out,
-        "\nusage     {} in / {} out tokens, ${:.4}{}",
-        state.usage.input_tokens,
-        state.usage.output_tokens,
-        state.usage.cost_usd,
-        if state.usage.cost_estimated {
-            " (estimated)"
-        } else {
-            ""
-        }
+        "
+usage     {}",
+        state.usage.describe()
     );
     if let Some(f) = &state.last_failure {
         let _ = writeln!(out, "failure   [{}] {}: {}", f.stage, f.reason, f.message);

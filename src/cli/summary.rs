@@ -13,6 +13,41 @@ use crate::report::{EventKind, OutputMode, Reporter, RunEvent};
 use crate::runner::RunOutcome;
 use crate::store::state::RunStatus;
 
+/// The output flags `orx run` and `orx resume` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Print events as JSON lines on stdout, with a summary object last.
+    #[arg(long)]
+    pub json: bool,
+    /// Plain progress lines instead of a live progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Write every gate run (each item attempt) as JUnit XML to this file when the run ends.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<std::path::PathBuf>,
+}
+
+/// Drive a run with the reporter the flags pick, then print the summary (and the JUnit file).
+/// `drive` is `setup::start` or `setup::resume`; returns the run's exit code.
+pub fn drive_and_report(
+    out: &OutputArgs,
+    dir: &std::path::Path,
+    drive: impl FnOnce(&mut dyn Reporter) -> Result<RunOutcome, crate::error::OrxError>,
+) -> Result<i32, crate::error::OrxError> {
+    crate::exec::install_interrupt_handler();
+    let mode = OutputMode::pick(out.json, out.no_progress);
+    let mut inner = crate::report::pick_reporter(mode);
+    let mut reporter = IdFirst::new(inner.as_mut(), mode);
+    let outcome = drive(&mut reporter);
+    reporter.finish();
+    let outcome = outcome?;
+    print_summary(&outcome, mode);
+    if let Some(path) = &out.junit {
+        write_junit(path, dir, &outcome)?;
+    }
+    Ok(outcome.exit_code())
+}
+
 /// Prints `run <id>` on stdout as soon as the run has an id, then delegates.
 pub struct IdFirst<'a> {
     inner: &'a mut dyn Reporter,
@@ -132,18 +167,7 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
             .collect();
         let _ = writeln!(out, "  items     {}", items.join(", "));
     }
-    let _ = writeln!(
-        out,
-        "  usage     {} tokens in, {} out, ${:.4}{}",
-        s.usage.input_tokens,
-        s.usage.output_tokens,
-        s.usage.cost_usd,
-        if s.usage.cost_estimated {
-            " (estimated)"
-        } else {
-            ""
-        }
-    );
+    let _ = writeln!(out, "  usage     {}", s.usage.describe());
     let run_dir = format!("runs/{}", s.run_id);
     match s.status {
         RunStatus::Succeeded => {

@@ -154,15 +154,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         crate::agents::scenario::load_scenario(s)?;
     }
     preflight(&cfg, &engine)?;
-    for key in [
-        "plan",
-        "spec",
-        "decompose",
-        "implement",
-        "fix",
-        "review",
-        "knowledge_update",
-    ] {
+    for key in crate::config::STAGE_NAMES {
         if let Some(exe) = cfg.stages.get(key).and_then(|o| o.executor.as_deref()) {
             super::build_cli(exe, &placeholder_state(), &cfg)?;
         }

@@ -12,8 +12,7 @@
 //! opening a second. Argument building and output parsing are pure functions, unit tested
 //! here; the integration suite drives a stand-in `gh` that records its argv.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{ErrorKind, OrxError, Result};
@@ -222,8 +221,8 @@ impl GhCall {
 fn gh(req: &PrRequest, args: &[String]) -> Result<GhCall> {
     let line = format!("$ gh {}\n", args.join(" "));
     match &req.redactor {
-        Some(r) => append_log(&req.log, &r.redact(&line))?,
-        None => append_log(&req.log, &line)?,
+        Some(r) => crate::store::atomic::append_text(&req.log, &r.redact(&line))?,
+        None => crate::store::atomic::append_text(&req.log, &line)?,
     }
     let mut spec = CommandSpec::new(GH, &req.cwd);
     spec.args = args.to_vec();
@@ -280,19 +279,6 @@ fn gh(req: &PrRequest, args: &[String]) -> Result<GhCall> {
             stderr: format!("gh was stopped ({other:?}) after {:?}", info.duration),
         }),
     }
-}
-
-fn append_log(path: &Path, text: &str) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| OrxError::io("create", parent, e))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| OrxError::io("open", path, e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| OrxError::io("append to", path, e))
 }
 
 #[cfg(test)]

@@ -50,6 +50,21 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<
     write_atomic(path, &bytes)
 }
 
+/// Append `text` to a log-like file (created with its folder when missing). Appends are not
+/// atomic replacements: they are for files that only ever grow, such as `logs/*.log`.
+pub fn append_text(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| OrxError::io("create", parent, e))?;
+    }
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| OrxError::io("open", path, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| OrxError::io("append to", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
