@@ -597,6 +597,8 @@ mod tests {
 
     #[test]
     fn floods_keep_memory_bounded_and_logs_complete() {
+        // 1 GiB in one line (the worst case for a line splitter), then 200 MiB of short lines.
+        const GIANT: u64 = 1024 * 1024 * 1024;
         const FLOOD: u64 = 200 * 1024 * 1024;
         let dir = tempfile::tempdir().unwrap();
         let before = vm_hwm_kib();
@@ -604,7 +606,7 @@ mod tests {
         // One giant line, then a normal one.
         let mut spec = sh(
             dir.path(),
-            &format!("head -c {FLOOD} /dev/zero | tr '\\0' a; echo; echo after"),
+            &format!("head -c {GIANT} /dev/zero | tr '\\0' a; echo; echo after"),
         );
         spec.stdout_log = Some(dir.path().join("giant.log"));
         let mut seen = Vec::new();
@@ -623,11 +625,11 @@ mod tests {
             [(8 * 1024 * 1024, "aaaaa".into()), (5, "after".into())]
         );
         assert_eq!(info.truncated_lines, 1);
-        assert_eq!(info.stdout_bytes, FLOOD + 7);
+        assert_eq!(info.stdout_bytes, GIANT + 7);
         let log_len = std::fs::metadata(dir.path().join("giant.log"))
             .unwrap()
             .len();
-        assert_eq!(log_len, FLOOD + 7);
+        assert_eq!(log_len, GIANT + 7);
         std::fs::remove_file(dir.path().join("giant.log")).unwrap();
 
         // Many 100-byte lines, cut to 16 bytes for the callback.
