@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
-use super::json::{bool_at, compact, f64_at, parse_line, str_at, string_at, u64_at};
+use super::json::{bool_at, compact, f64_at, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -139,10 +139,7 @@ pub struct ClaudeParser {
 
 impl StreamParser for ClaudeParser {
     fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = parse_line(line) else {
-            if !line.trim().is_empty() {
-                self.unparsed += 1;
-            }
+        let Some(v) = parse_counted(line, &mut self.unparsed) else {
             return Vec::new();
         };
         let mut out = Vec::new();

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, http_from_truncated_exit, parse_reset};
 use super::claude::last_line;
-use super::json::{at, compact, parse_line, str_at, string_at, u64_at};
+use super::json::{at, compact, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -95,10 +95,7 @@ pub struct GeminiParser {
 
 impl StreamParser for GeminiParser {
     fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = parse_line(line) else {
-            if !line.trim().is_empty() {
-                self.unparsed += 1;
-            }
+        let Some(v) = parse_counted(line, &mut self.unparsed) else {
             return Vec::new();
         };
         let mut out = Vec::new();

@@ -17,6 +17,16 @@ pub fn parse_line(line: &str) -> Option<Value> {
         .filter(|v| v.is_object())
 }
 
+/// [`parse_line`], counting a non-blank line that is not a JSON object in `unparsed` (so an
+/// outcome can say how much of a stream was not protocol).
+pub fn parse_counted(line: &str, unparsed: &mut u64) -> Option<Value> {
+    let v = parse_line(line);
+    if v.is_none() && !line.trim().is_empty() {
+        *unparsed += 1;
+    }
+    v
+}
+
 /// The value at a dotted path (`"message.usage.input_tokens"`).
 pub fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(v, |cur, key| cur.get(key))
