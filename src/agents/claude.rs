@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
+use super::events::result_events;
 use super::json::{bool_at, compact, f64_at, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
@@ -189,15 +190,12 @@ impl StreamParser for ClaudeParser {
                 let text = string_at(&v, "result").unwrap_or_default();
                 let is_error = bool_at(&v, "is_error")
                     || str_at(&v, "subtype").is_some_and(|s| s != "success");
-                if is_error {
-                    out.push(AgentEvent::Error {
-                        message: error_text(&v),
-                    });
-                }
-                out.push(AgentEvent::Finished {
-                    final_text: if is_error { String::new() } else { text },
-                    is_error,
-                });
+                let error = if is_error {
+                    error_text(&v)
+                } else {
+                    String::new()
+                };
+                result_events(&mut out, text, is_error, error);
                 self.result = Some(v);
             }
             _ => {}

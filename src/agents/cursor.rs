@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::classify::{classify_message, parse_reset};
 use super::claude::last_line;
+use super::events::result_events;
 use super::json::{at, bool_at, compact, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
@@ -170,15 +171,12 @@ impl StreamParser for CursorParser {
                 }
                 let is_error = bool_at(&v, "is_error");
                 let text = string_at(&v, "result").unwrap_or_default();
-                if is_error {
-                    out.push(AgentEvent::Error {
-                        message: text.clone(),
-                    });
-                }
-                out.push(AgentEvent::Finished {
-                    final_text: if is_error { String::new() } else { text },
-                    is_error,
-                });
+                let error = if is_error {
+                    text.clone()
+                } else {
+                    String::new()
+                };
+                result_events(&mut out, text, is_error, error);
                 self.result = Some(v);
             }
             _ => {}

@@ -180,6 +180,18 @@ pub enum AgentEvent {
     },
 }
 
+/// The events that close a stream's final result: an `Error` when it failed, then `Finished`
+/// (whose text is empty for a failure, so an error message is never taken for an answer).
+pub fn result_events(out: &mut Vec<AgentEvent>, text: String, is_error: bool, error: String) {
+    if is_error {
+        out.push(AgentEvent::Error { message: error });
+    }
+    out.push(AgentEvent::Finished {
+        final_text: if is_error { String::new() } else { text },
+        is_error,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,6 +144,22 @@ fn stage_working_state(git: &Git) -> Result<(TempIndex, String)> {
     Ok((index, tree))
 }
 
+/// A commit of `tree` with parent `parent`, unsigned, with orx's identity when none is set.
+fn commit_tree(git: &Git, tree: &str, parent: &str, message: &[u8]) -> Result<String> {
+    git.call([
+        "commit-tree",
+        "--no-gpg-sign",
+        tree,
+        "-p",
+        parent,
+        "-F",
+        "-",
+    ])
+    .envs(git.identity_env()?)
+    .stdin(message.to_vec())
+    .run()
+}
+
 /// The tree sha of the working state (tracked changes, untracked non-ignored files, deletions).
 fn working_tree(git: &Git) -> Result<String> {
     stage_working_state(git).map(|(_, tree)| tree)
@@ -152,19 +168,7 @@ fn working_tree(git: &Git) -> Result<String> {
 fn snapshot_in(git: &Git, keep_ref: Option<&str>) -> Result<String> {
     let tree = working_tree(git)?;
     let head = git.run(["rev-parse", "--verify", "HEAD"])?;
-    let commit = git
-        .call([
-            "commit-tree",
-            "--no-gpg-sign",
-            &tree,
-            "-p",
-            &head,
-            "-F",
-            "-",
-        ])
-        .envs(git.identity_env()?)
-        .stdin(SNAPSHOT_MESSAGE)
-        .run()?;
+    let commit = commit_tree(git, &tree, &head, SNAPSHOT_MESSAGE.as_bytes())?;
     if let Some(name) = keep_ref {
         git.run(["update-ref", "-m", "orx snapshot", name, &commit])?;
     }
@@ -216,19 +220,7 @@ fn commit_snapshot_in(git: &Git, snapshot: &str, message: &str, branch: &str) ->
             return Ok(head);
         }
     }
-    let commit = git
-        .call([
-            "commit-tree",
-            "--no-gpg-sign",
-            &tree,
-            "-p",
-            &head,
-            "-F",
-            "-",
-        ])
-        .envs(git.identity_env()?)
-        .stdin(message.as_bytes())
-        .run()?;
+    let commit = commit_tree(git, &tree, &head, message.as_bytes())?;
     let reflog = format!("orx: {}", message.lines().next().unwrap_or(""));
     git.run(["update-ref", "-m", &reflog, &full, &commit, &head])?;
     git.run(["reset", "-q"])?;
