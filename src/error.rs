@@ -15,6 +15,8 @@ use std::path::Path;
 pub enum ErrorKind {
     /// Wrong command-line use, an unknown run id, a missing `@file`, not a git repository.
     Usage,
+    /// Something asked for by name does not exist (a run, an artifact); the API's 404.
+    NotFound,
     /// `orx.yaml`, a scenario or another input file is malformed.
     Config,
     /// A run's on-disk state cannot be used (corrupt `state.json`, finished run resumed).
@@ -34,7 +36,11 @@ impl ErrorKind {
     /// The process exit code for this kind, as documented in the README.
     pub fn exit_code(self) -> i32 {
         match self {
-            ErrorKind::Usage | ErrorKind::Config | ErrorKind::State | ErrorKind::Busy => 2,
+            ErrorKind::Usage
+            | ErrorKind::NotFound
+            | ErrorKind::Config
+            | ErrorKind::State
+            | ErrorKind::Busy => 2,
             ErrorKind::Interrupted => 130,
             ErrorKind::BudgetExceeded => 1,
             ErrorKind::Internal => 3,
@@ -68,6 +74,9 @@ impl OrxError {
     }
     pub fn state(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::State, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
@@ -104,6 +113,7 @@ mod tests {
     fn exit_codes_follow_the_documented_contract() {
         assert_eq!(ErrorKind::Usage.exit_code(), 2);
         assert_eq!(ErrorKind::Config.exit_code(), 2);
+        assert_eq!(ErrorKind::NotFound.exit_code(), 2);
         assert_eq!(ErrorKind::State.exit_code(), 2);
         assert_eq!(ErrorKind::Busy.exit_code(), 2);
         assert_eq!(ErrorKind::Interrupted.exit_code(), 130);

@@ -53,6 +53,8 @@ pub fn run(a: CleanArgs) -> Result<i32, OrxError> {
                 .map(|rd| {
                     rd.flatten()
                         .map(|e| e.file_name().to_string_lossy().into_owned())
+                        // `runs/.launch` (orx serve's logs) and other non-runs are not runs.
+                        .filter(|id| crate::store::layout::is_valid_run_id(id))
                         .collect()
                 })
                 .unwrap_or_default();

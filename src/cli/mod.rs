@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod init;
 pub mod resume;
 pub mod run;
+pub mod serve;
 pub mod status;
 pub mod summary;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Clean(clean::CleanArgs),
     /// Check the agent CLIs, their versions and credentials, git and gh.
     Doctor(doctor::DoctorArgs),
+    /// Serve the dashboard and the REST API for this repository's runs.
+    Serve(serve::ServeArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -112,6 +115,7 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
         Command::Status(a) => status::run(a),
         Command::Clean(a) => clean::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

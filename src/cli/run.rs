@@ -29,6 +29,9 @@ pub struct RunArgs {
     /// Stage set: full, fast-fix, plan-only, or a name from `pipelines:` in orx.yaml.
     #[arg(long, default_value = "full")]
     pub pipeline: String,
+    /// Use this run id instead of a fresh one (`orx serve` picks it so it can answer at once).
+    #[arg(long, hide = true, value_name = "ID")]
+    pub run_id: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -36,6 +39,12 @@ pub struct RunArgs {
 }
 
 pub fn run(a: RunArgs) -> Result<i32, OrxError> {
+    if let Some(id) = &a.run_id {
+        if !crate::store::layout::is_valid_run_id(id) {
+            return Err(OrxError::usage(format!("`{id}` is not a valid run id"))
+                .with_hint("use letters, digits, `-` and `_`, at most 64 characters"));
+        }
+    }
     let opts = StartOptions {
         dir: a.dir.dir,
         task: a.task,
@@ -45,6 +54,7 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
         config: a.config,
         scenario: a.scenario,
         pipeline: a.pipeline,
+        run_id: a.run_id,
     };
     drive_and_report(&a.output, &opts.dir, |reporter| start(&opts, reporter))
 }

@@ -15,7 +15,6 @@ use crate::error::OrxError;
 use crate::git::Repo;
 use crate::report::render::secs;
 use crate::runner::setup::open_run;
-use crate::store::layout::RUNS_DIR;
 use crate::store::lock::holder_alive;
 use crate::store::meta::Meta;
 use crate::store::{RunPaths, RunState};
@@ -39,32 +38,14 @@ pub fn run(a: StatusArgs) -> Result<i32, OrxError> {
     }
 }
 
-/// Every run's meta, newest first, with the live status corrected through the lock.
+/// Every run's meta, newest first, with the live status corrected through the lock (shared
+/// with the API through `crate::control::runs`).
 pub fn list_runs(repo: &Repo) -> Vec<Meta> {
-    let dir = repo.root.join(RUNS_DIR);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut metas: Vec<Meta> = entries
-        .flatten()
-        .filter_map(|e| {
-            let id = e.file_name().to_string_lossy().into_owned();
-            let paths = RunPaths::new(&repo.root, &id);
-            let mut m = Meta::load(&paths.meta()).ok()?;
-            m.status = live_status(&m.status, &paths);
-            Some(m)
-        })
-        .collect();
-    metas.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-    metas
+    crate::control::runs::list_metas(&repo.root)
 }
 
 fn live_status(status: &str, paths: &RunPaths) -> String {
-    if status == "running" && holder_alive(&paths.lock()).is_none() {
-        "interrupted".to_string()
-    } else {
-        status.to_string()
-    }
+    crate::control::runs::live_status(status, paths)
 }
 
 fn table(repo: &Repo, as_json: bool) -> Result<i32, OrxError> {

@@ -37,6 +37,8 @@ pub struct StartOptions {
     pub config: Option<PathBuf>,
     pub scenario: Option<PathBuf>,
     pub pipeline: String,
+    /// A run id chosen by the caller (`orx serve`); a fresh one when `None`.
+    pub run_id: Option<String>,
 }
 
 /// Read the task argument: literal text, or `@file`.
@@ -165,7 +167,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
     };
     let base_sha = repo.resolve_commit(&base_branch)?;
 
-    let id = new_run_id();
+    let id = opts.run_id.clone().unwrap_or_else(new_run_id);
     let paths = RunPaths::new(&repo.root, &id);
     repo.ensure_excluded(&[&format!("/{RUNS_DIR}/"), &format!("/{WORKTREES_DIR}/")])?;
     paths.create()?;

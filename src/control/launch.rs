@@ -1,0 +1,357 @@
+//! Driving runs from outside: start, resume, cancel and clean.
+//!
+//! A run started from the server must outlive the server (issue 5), so it is not a thread of
+//! the server but a separate `orx run` process, spawned *detached*: in a session of its own
+//! (`setsid`, so a Ctrl-C or SIGTERM to the server's terminal or process group never reaches
+//! it), stdin from /dev/null, stdout and stderr appended to `runs/.launch/<id>.log`. A reaper
+//! thread waits on it so it never lingers as a zombie while the server lives; when the server
+//! dies first, init adopts it. The server picks the run id (`orx run --run-id`) so it can
+//! answer at once; it waits only until the child created the run folder or died, so that a
+//! task the runner rejects (unknown pipeline, broken orx.yaml) is reported as the runner's own
+//! one-line error instead of a run that never appears. The task is handed over in a file
+//! (`@runs/.launch/<id>.task.md`), never on the command line, so a task that starts with `@`
+//! cannot make the runner read an arbitrary file. Cancel sends SIGINT to the process holding
+//! the run's lock: the runner stops gracefully and records `interrupted`, which is resumable.
+//! The server's token is removed from the child's environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Control, Workspace};
+use crate::error::{ErrorKind, OrxError, Result};
+use crate::store::layout::{new_run_id, RUNS_DIR};
+use crate::store::lock::holder_alive;
+use crate::store::{RunState, RunStatus};
+
+/// The executors `engine` may name.
+pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
+/// Where launched processes log, under `runs/`; not a run id, so listings skip it.
+pub const LAUNCH_DIR: &str = ".launch";
+/// How long a launch waits for the child to create its run folder (or fail).
+const START_WAIT: Duration = Duration::from_secs(10);
+
+/// What to start.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchRequest {
+    pub task: String,
+    #[serde(default)]
+    pub engine: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub base_branch: Option<String>,
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// The served repository (its name); default the first.
+    #[serde(default)]
+    pub repo: Option<String>,
+}
+
+/// A run that was started or resumed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Launched {
+    pub run_id: String,
+    pub repo: String,
+    /// The launched process (it may already have finished).
+    pub pid: u32,
+    /// Its stdout and stderr, relative to the repository.
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CancelResult {
+    pub run_id: String,
+    pub pid: u32,
+    pub signal: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanResult {
+    pub run_id: String,
+    pub freed_bytes: u64,
+}
+
+fn launch_dir(w: &Workspace) -> PathBuf {
+    w.root.join(RUNS_DIR).join(LAUNCH_DIR)
+}
+
+/// The `error:`/`hint:` lines a failed child printed, as an error of the kind its exit code
+/// says.
+fn child_error(code: Option<i32>, log: &Path, what: &str) -> OrxError {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = |p: &str| {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(p).map(|s| s.trim().to_string()))
+    };
+    let kind = match code {
+        Some(2) => ErrorKind::Usage,
+        _ => ErrorKind::Internal,
+    };
+    let msg = line("error: ").unwrap_or_else(|| {
+        format!(
+            "{what} exited with code {} before the run started",
+            code.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
+        )
+    });
+    let mut e = OrxError::new(kind, msg);
+    if let Some(h) = line("hint: ") {
+        e = e.with_hint(h);
+    }
+    e
+}
+
+/// Spawn `orx <args>` detached, logging to `log`; a reaper thread reports its exit.
+fn spawn_detached(
+    root: &Path,
+    args: &[String],
+    log: &Path,
+) -> Result<(u32, mpsc::Receiver<Option<i32>>)> {
+    let exe = std::env::current_exe()
+        .map_err(|e| OrxError::internal(format!("cannot find the orx executable: {e}")))?;
+    if let Some(parent) = log.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| OrxError::io("create", parent, e))?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| OrxError::io("open", log, e))?;
+    let err = out.try_clone().map_err(|e| OrxError::io("open", log, e))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .env_remove("ORX_SERVE_TOKEN")
+        .env_remove("ORX_RUN_ID");
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent; it is
+        // the only call made between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| OrxError::internal(format!("cannot start orx: {e}")))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("orx-reaper-{pid}"))
+        .spawn(move || {
+            let code = child.wait().ok().and_then(|s| s.code());
+            let _ = tx.send(code);
+        })
+        .map_err(|e| OrxError::internal(format!("cannot start a reaper thread: {e}")))?;
+    Ok((pid, rx))
+}
+
+impl Control {
+    /// Validate and start a run in the background; returns its id once its folder exists.
+    pub fn launch(&self, req: &LaunchRequest) -> Result<Launched> {
+        let w = self.workspace(req.repo.as_deref())?;
+        if req.task.trim().is_empty() {
+            return Err(OrxError::usage("the task is empty")
+                .with_hint("describe what to do, e.g. \"add a --json flag to status\""));
+        }
+        if let Some(e) = req.engine.as_deref() {
+            if !ENGINES.contains(&e) {
+                return Err(OrxError::usage(format!("unknown engine `{e}`"))
+                    .with_hint(format!("known engines: {}", ENGINES.join(", "))));
+            }
+        }
+        let repo = w.repo()?;
+        if let Some(b) = req.base_branch.as_deref() {
+            if b.trim().is_empty() || b.starts_with('-') || repo.resolve_commit(b).is_err() {
+                return Err(OrxError::usage(format!(
+                    "base branch `{b}` does not exist in {}",
+                    w.name
+                ))
+                .with_hint("give an existing branch, tag or commit"));
+            }
+        }
+        for (what, v) in [("model", &req.model), ("pipeline", &req.pipeline)] {
+            if v.as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.starts_with('-'))
+            {
+                return Err(OrxError::usage(format!(
+                    "the {what} is empty or starts with `-`"
+                )));
+            }
+        }
+        let id = new_run_id();
+        let dir = launch_dir(w);
+        std::fs::create_dir_all(&dir).map_err(|e| OrxError::io("create", &dir, e))?;
+        let task_file = dir.join(format!("{id}.task.md"));
+        std::fs::write(&task_file, req.task.as_bytes())
+            .map_err(|e| OrxError::io("write", &task_file, e))?;
+        let log = dir.join(format!("{id}.log"));
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            format!("@{}", task_file.display()),
+            "--run-id".into(),
+            id.clone(),
+            "--no-progress".into(),
+            "--dir".into(),
+            w.root.display().to_string(),
+        ];
+        for (flag, v) in [
+            ("--engine", &req.engine),
+            ("--model", &req.model),
+            ("--base-branch", &req.base_branch),
+            ("--pipeline", &req.pipeline),
+        ] {
+            if let Some(v) = v {
+                args.push(flag.into());
+                args.push(v.clone());
+            }
+        }
+        let (pid, exited) = spawn_detached(&w.root, &args, &log)?;
+        let state = w.root.join(RUNS_DIR).join(&id).join("state.json");
+        let started = Instant::now();
+        loop {
+            if state.is_file() {
+                // The runner has read the task by now (it does before creating the folder).
+                let _ = std::fs::remove_file(&task_file);
+                break;
+            }
+            match exited.recv_timeout(Duration::from_millis(25)) {
+                Ok(code) => {
+                    if state.is_file() {
+                        break;
+                    }
+                    let _ = std::fs::remove_file(&task_file);
+                    return Err(child_error(code, &log, "orx run"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if started.elapsed() > START_WAIT {
+                break;
+            }
+        }
+        Ok(Launched {
+            run_id: id.clone(),
+            repo: w.name.clone(),
+            pid,
+            log: format!("{RUNS_DIR}/{LAUNCH_DIR}/{id}.log"),
+        })
+    }
+
+    /// Resume run `id` in the background (refused while it is live or once it succeeded).
+    pub fn resume(&self, id: &str) -> Result<Launched> {
+        let (w, paths) = self.find_run(id)?;
+        if let Some(pid) = holder_alive(&paths.lock()) {
+            return Err(OrxError::new(
+                ErrorKind::Busy,
+                format!("run {id} is running (pid {pid}); there is nothing to resume"),
+            )
+            .with_hint("cancel it first, or wait for it to stop"));
+        }
+        let state = RunState::load(&paths.state())?;
+        if state.status == RunStatus::Succeeded {
+            return Err(OrxError::state(format!(
+                "run {id} already finished (succeeded); there is nothing to resume"
+            ))
+            .with_hint("start a new run"));
+        }
+        let log = launch_dir(w).join(format!("{id}.log"));
+        let args: Vec<String> = vec![
+            "resume".into(),
+            id.to_string(),
+            "--no-progress".into(),
+            "--dir".into(),
+            w.root.display().to_string(),
+        ];
+        let before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let (pid, exited) = spawn_detached(&w.root, &args, &log)?;
+        let started = Instant::now();
+        // Wait until the child holds the lock (or failed before it could).
+        while holder_alive(&paths.lock()) != Some(pid) && started.elapsed() < START_WAIT {
+            match exited.recv_timeout(Duration::from_millis(25)) {
+                Ok(code) if code != Some(0) && code != Some(1) => {
+                    let text = std::fs::read(&log).unwrap_or_default();
+                    let tail = text.get(before as usize..).unwrap_or(&[]);
+                    let tmp = launch_dir(w).join(format!("{id}.resume-error.log"));
+                    let _ = std::fs::write(&tmp, tail);
+                    let e = child_error(code, &tmp, "orx resume");
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+                Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        Ok(Launched {
+            run_id: id.to_string(),
+            repo: w.name.clone(),
+            pid,
+            log: format!("{RUNS_DIR}/{LAUNCH_DIR}/{id}.log"),
+        })
+    }
+
+    /// Ask the process driving run `id` to stop (SIGINT): it records `interrupted`.
+    pub fn cancel(&self, id: &str) -> Result<CancelResult> {
+        let (_, paths) = self.find_run(id)?;
+        let Some(pid) = holder_alive(&paths.lock()) else {
+            return Err(
+                OrxError::state(format!("run {id} is not running")).with_hint(
+                    "only a live run can be cancelled; resume it first if you want it to go on",
+                ),
+            );
+        };
+        let p = i32::try_from(pid)
+            .map_err(|_| OrxError::internal(format!("pid {pid} is out of range")))?;
+        // SAFETY: kill(2) with a positive pid and a valid signal has no memory-safety
+        // preconditions; the pid is the live lock holder (start time checked).
+        let rc = unsafe { libc::kill(p, libc::SIGINT) };
+        if rc != 0 {
+            return Err(OrxError::internal(format!(
+                "cannot signal pid {pid}: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(CancelResult {
+            run_id: id.to_string(),
+            pid,
+            signal: "SIGINT".into(),
+        })
+    }
+
+    /// Remove run `id` (worktree, branch, refs, folder); refused while it is live.
+    pub fn clean(&self, id: &str) -> Result<CleanResult> {
+        let (w, paths) = self.find_run(id)?;
+        if let Some(pid) = holder_alive(&paths.lock()) {
+            return Err(OrxError::new(
+                ErrorKind::Busy,
+                format!("run {id} is running (pid {pid}); it cannot be cleaned"),
+            )
+            .with_hint("cancel it first"));
+        }
+        let repo = w.repo()?;
+        let removal = crate::cleanup::remove_runs(&repo, &[id.to_string()], false)?;
+        if let Some((_, why)) = removal.skipped.first() {
+            return Err(OrxError::new(ErrorKind::Busy, why.clone()));
+        }
+        for f in [format!("{id}.log"), format!("{id}.task.md")] {
+            let _ = std::fs::remove_file(launch_dir(w).join(f));
+        }
+        Ok(CleanResult {
+            run_id: id.to_string(),
+            freed_bytes: removal.freed,
+        })
+    }
+}

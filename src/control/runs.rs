@@ -1,0 +1,301 @@
+//! Listing runs: every `runs/<id>/meta.json` of every served repository, filtered, newest
+//! first, paginated.
+//!
+//! The dashboard and the API must stay fast with 10,000 runs on disk, so each listing costs
+//! one `read_dir` and one `stat` per run: a run's parsed meta is cached in memory under its
+//! path and reused while the file's modification time and size are unchanged (meta.json is
+//! replaced atomically, so a change always shows as a new mtime or size). The status shown is
+//! the *live* one: a run whose meta says `running` but whose lock holder is gone is
+//! `interrupted`, exactly as `orx status` shows it ([`live_status`] is shared with it).
+//! Folders that are not run ids (`runs/.launch`, editor droppings) are ignored.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::Control;
+use crate::error::Result;
+use crate::store::layout::{is_valid_run_id, RUNS_DIR};
+use crate::store::lock::holder_alive;
+use crate::store::meta::Meta;
+use crate::store::RunPaths;
+
+/// The default and the largest page size.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+
+/// What to list. Every filter is optional; `q` matches the id, task, branch and engine,
+/// case-insensitively.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunQuery {
+    pub status: Option<String>,
+    pub engine: Option<String>,
+    pub q: Option<String>,
+    pub repo: Option<String>,
+    pub offset: Option<usize>,
+    pub limit: Option<usize>,
+}
+
+/// One row of the run list: the run's meta with its live status and repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub repo: String,
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The pid driving the run, when one is alive.
+    pub pid: Option<u32>,
+}
+
+/// One page of runs and how many matched in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<RunSummary>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct RunIndex {
+    entries: Mutex<HashMap<PathBuf, Cached>>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    mtime: SystemTime,
+    len: u64,
+    meta: Meta,
+}
+
+impl RunIndex {
+    /// The meta of every run under `root`, unsorted, from the cache where still fresh.
+    fn metas(&self, root: &Path) -> Vec<Meta> {
+        let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut entries = match self.entries.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut seen = Vec::new();
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if !is_valid_run_id(&id) {
+                continue;
+            }
+            let path = e.path().join("meta.json");
+            let Ok(md) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let mtime = md.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let len = md.len();
+            if let Some(c) = entries.get(&path) {
+                if c.mtime == mtime && c.len == len {
+                    out.push(c.meta.clone());
+                    seen.push(path);
+                    continue;
+                }
+            }
+            if let Ok(meta) = Meta::load(&path) {
+                entries.insert(
+                    path.clone(),
+                    Cached {
+                        mtime,
+                        len,
+                        meta: meta.clone(),
+                    },
+                );
+                out.push(meta);
+                seen.push(path);
+            }
+        }
+        // Forget removed runs of this repository so the cache cannot grow without bound.
+        let runs_dir = root.join(RUNS_DIR);
+        if entries.len() > seen.len() {
+            let seen: std::collections::HashSet<&PathBuf> = seen.iter().collect();
+            entries.retain(|p, _| !p.starts_with(&runs_dir) || seen.contains(p));
+        }
+        out
+    }
+}
+
+/// A run's status as it really is: `running`/`waiting` in the file but nobody holding the
+/// lock means the process died (crash, `kill -9`, reboot): `interrupted`.
+pub fn live_status(status: &str, paths: &RunPaths) -> String {
+    if matches!(status, "running" | "waiting") && holder_alive(&paths.lock()).is_none() {
+        "interrupted".to_string()
+    } else {
+        status.to_string()
+    }
+}
+
+/// Every run's meta under `root`, newest first, with the live status (no cache: the CLI's
+/// one-shot `orx status`).
+pub fn list_metas(root: &Path) -> Vec<Meta> {
+    let mut metas = RunIndex::default().metas(root);
+    for m in &mut metas {
+        m.status = live_status(&m.status, &RunPaths::new(root, &m.run_id));
+    }
+    metas.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    metas
+}
+
+impl Control {
+    /// One page of runs matching `q`, newest first.
+    pub fn list_runs(&self, q: &RunQuery) -> Result<RunPage> {
+        let workspaces: Vec<&super::Workspace> = match q.repo.as_deref() {
+            Some(name) if !name.is_empty() => vec![self.workspace(Some(name))?],
+            _ => self.workspaces.iter().collect(),
+        };
+        let needle =
+            q.q.as_deref()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty());
+        let status = q.status.as_deref().filter(|s| !s.is_empty());
+        let engine = q.engine.as_deref().filter(|s| !s.is_empty());
+        let mut rows: Vec<RunSummary> = Vec::new();
+        for w in workspaces {
+            for mut meta in self.index.metas(&w.root) {
+                let paths = RunPaths::new(&w.root, &meta.run_id);
+                let pid = if matches!(meta.status.as_str(), "running" | "waiting") {
+                    holder_alive(&paths.lock())
+                } else {
+                    None
+                };
+                if pid.is_none() && matches!(meta.status.as_str(), "running" | "waiting") {
+                    meta.status = "interrupted".to_string();
+                }
+                if status.is_some_and(|s| s != meta.status) {
+                    continue;
+                }
+                if engine.is_some_and(|e| e != meta.engine) {
+                    continue;
+                }
+                if let Some(n) = &needle {
+                    let hit = [&meta.run_id, &meta.task, &meta.branch, &meta.engine]
+                        .iter()
+                        .any(|f| f.to_lowercase().contains(n.as_str()));
+                    if !hit {
+                        continue;
+                    }
+                }
+                rows.push(RunSummary {
+                    repo: w.name.clone(),
+                    meta,
+                    pid,
+                });
+            }
+        }
+        rows.sort_by(|a, b| {
+            (&b.meta.created_at, &b.meta.run_id).cmp(&(&a.meta.created_at, &a.meta.run_id))
+        });
+        let total = rows.len();
+        let offset = q.offset.unwrap_or(0);
+        let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let runs = rows.into_iter().skip(offset).take(limit).collect();
+        Ok(RunPage {
+            runs,
+            total,
+            offset,
+            limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::Workspace;
+
+    fn meta(id: &str, status: &str, engine: &str, task: &str) -> Meta {
+        Meta {
+            version: 1,
+            run_id: id.into(),
+            task: task.into(),
+            status: status.into(),
+            stage: None,
+            item: None,
+            branch: format!("orx/{id}"),
+            base_branch: "main".into(),
+            engine: engine.into(),
+            pipeline: "full".into(),
+            created_at: format!("2026-01-01T00:00:{}Z", &id[id.len() - 2..]),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: None,
+            orx_version: "0".into(),
+        }
+    }
+
+    fn seed(root: &Path, m: &Meta) {
+        let d = root.join("runs").join(&m.run_id);
+        std::fs::create_dir_all(&d).unwrap();
+        m.save(&d.join("meta.json")).unwrap();
+    }
+
+    #[test]
+    fn filters_paginates_and_sees_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for i in 10..40 {
+            let engine = if i % 2 == 0 { "fake" } else { "claude" };
+            seed(
+                root,
+                &meta(&format!("r-{i}"), "succeeded", engine, &format!("task {i}")),
+            );
+        }
+        seed(root, &meta("r-50", "running", "fake", "Add a Flag"));
+        std::fs::create_dir_all(root.join("runs/.launch")).unwrap();
+        let c = Control::new(vec![Workspace {
+            name: "w".into(),
+            root: root.to_path_buf(),
+        }])
+        .unwrap();
+        let all = c.list_runs(&RunQuery::default()).unwrap();
+        assert_eq!(all.total, 31);
+        assert_eq!(all.runs[0].meta.run_id, "r-50", "newest first");
+        assert_eq!(all.runs[0].meta.status, "interrupted", "no lock holder");
+        let page = c
+            .list_runs(&RunQuery {
+                offset: Some(5),
+                limit: Some(10),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(page.runs.len(), 10);
+        assert_eq!(page.runs[0].meta.run_id, "r-35");
+        let fake = c
+            .list_runs(&RunQuery {
+                engine: Some("fake".into()),
+                status: Some("succeeded".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(fake.total, 15);
+        let q = c
+            .list_runs(&RunQuery {
+                q: Some("a flag".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(q.total, 1);
+        // A changed meta is seen; a removed run disappears.
+        let mut m = meta("r-10", "failed", "fake", "task 10 changed");
+        m.updated_at = "2026-01-02T00:00:00Z".into();
+        seed(root, &m);
+        std::fs::remove_dir_all(root.join("runs/r-11")).unwrap();
+        let failed = c
+            .list_runs(&RunQuery {
+                status: Some("failed".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(failed.total, 1);
+        assert_eq!(failed.runs[0].meta.task, "task 10 changed");
+        assert_eq!(c.list_runs(&RunQuery::default()).unwrap().total, 30);
+        assert_eq!(list_metas(root).len(), 30);
+    }
+}
