@@ -1,48 +1,344 @@
-//! The dashboard (server-rendered HTML with htmx). This is the seam the dashboard plugs into:
-//! `router()` returns routes on the shared [`Shared`](super::Shared) state and reads runs only
-//! through `state.control` (the same [`crate::control`] layer the API uses), so every page is a
-//! view of the run folders. For now it serves a minimal placeholder at `/`.
+//! The dashboard: server-rendered HTML with htmx, every asset embedded in the binary.
+//!
+//! `router()` adds the pages to the shared [`Shared`](super::Shared) state; every page reads
+//! runs only through `state.control` (the same [`crate::control`] layer the API uses), so the
+//! dashboard is a view of the run folders with no state of its own, and it sits behind the same
+//! security layer (Host/Origin checks, token). Handlers are thin: one control call on the
+//! blocking pool, then one of the render functions of the view modules ([`list`],
+//! [`run_page`], [`diff`], [`artifacts`], all plain `format!` over [`escape::escape`]d text).
+//!
+//! Routes: `GET /` (start form, filters, runs), `GET /ui/runs` (the run table fragment),
+//! `POST /ui/runs` (start), `GET /runs/{id}` (run page), `GET /ui/runs/{id}/live` (its live
+//! fragment), `GET /runs/{id}/diff`, `GET /runs/{id}/files[/{path}]`, `POST
+//! /runs/{id}/cancel|resume`, `GET /assets/{name}`. A POST that succeeds answers 303 to the run
+//! page; one that fails renders the page again with the error as a visible banner and the
+//! status of its kind. An unknown run is a 404 page. HTML answers carry a strict
+//! Content-Security-Policy: scripts and styles only from `/assets`.
 
-use axum::extract::State;
-use axum::response::Html;
-use axum::routing::get;
+pub mod artifacts;
+pub mod assets;
+pub mod diff;
+pub mod escape;
+pub mod layout;
+pub mod list;
+pub mod run_page;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
 
-use super::Shared;
+use super::{blocking, ApiError, Shared};
+use crate::control::artifacts::ByteRange;
+use crate::control::{LaunchRequest, RunQuery};
+pub use escape::escape as html_escape;
+use escape::url_part;
 
 /// The dashboard's routes.
 pub fn router() -> Router<Shared> {
-    Router::new().route("/", get(index))
+    Router::new()
+        .route("/", get(home))
+        .route("/ui/runs", get(runs_fragment).post(start))
+        .route("/ui/runs/{id}/live", get(live_fragment))
+        .route("/runs/{id}", get(run))
+        .route("/runs/{id}/diff", get(run_diff))
+        .route("/runs/{id}/files", get(files))
+        .route("/runs/{id}/files/{*path}", get(file))
+        .route("/runs/{id}/cancel", post(cancel))
+        .route("/runs/{id}/resume", post(resume))
+        .route("/assets/{name}", get(assets::serve))
 }
 
-async fn index(State(state): State<Shared>) -> Html<String> {
-    let names: Vec<String> = state
-        .control
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// An HTML answer with the dashboard's security headers.
+pub fn html(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// An error as a page: its message (and hint) in a banner, with its status.
+fn error_page(e: &ApiError, title: &str) -> Response {
+    let mut msg = e.error.message.clone();
+    if let Some(h) = &e.error.hint {
+        msg.push_str(" — ");
+        msg.push_str(h);
+    }
+    let body = "<p><a href=\"/\">Back to the runs</a></p>";
+    html(e.status, layout::page(title, Some(&msg), body))
+}
+
+fn repo_names(st: &Shared) -> Vec<String> {
+    st.control
         .workspaces()
         .iter()
-        .map(|w| html_escape(&w.name))
-        .collect();
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>orx</title></head><body>\
-         <h1>orx</h1><p>Serving {}.</p><p>The API is described at \
-         <a href=\"/api/openapi.json\">/api/openapi.json</a>; runs are listed at \
-         <a href=\"/api/runs\">/api/runs</a>.</p></body></html>",
-        names.join(", ")
-    ))
+        .map(|w| w.name.clone())
+        .collect()
 }
 
-/// Escape text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+async fn render_home(
+    st: &Shared,
+    q: RunQuery,
+    form: list::StartForm,
+    error: Option<&ApiError>,
+) -> Response {
+    let qq = q.clone();
+    let page = match blocking(st, move |c| c.list_runs(&qq)).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e, "Runs"),
+    };
+    let body = list::body(&page, &q, &form, &repo_names(st));
+    let (status, msg) = match error {
+        Some(e) => {
+            let mut m = e.error.message.clone();
+            if let Some(h) = &e.error.hint {
+                m.push_str(" — ");
+                m.push_str(h);
+            }
+            (e.status, Some(m))
+        }
+        None => (StatusCode::OK, None),
+    };
+    html(status, layout::page("Runs", msg.as_deref(), &body))
+}
+
+async fn home(State(st): State<Shared>, q: Result<Query<RunQuery>, QueryRejection>) -> Response {
+    match q {
+        Ok(Query(q)) => render_home(&st, q, list::StartForm::default(), None).await,
+        Err(e) => {
+            let err = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("bad filter: {}", e.body_text()),
+            );
+            render_home(
+                &st,
+                RunQuery::default(),
+                list::StartForm::default(),
+                Some(&err),
+            )
+            .await
         }
     }
-    out
+}
+
+async fn runs_fragment(
+    State(st): State<Shared>,
+    q: Result<Query<RunQuery>, QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let qq = q.clone();
+    match blocking(&st, move |c| c.list_runs(&qq)).await {
+        Ok(page) => html(StatusCode::OK, list::runs_fragment(&page, &q)),
+        Err(e) => html(e.status, layout::error_banner(&e.error.message)),
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+async fn start(
+    State(st): State<Shared>,
+    form: Result<Form<list::StartForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Form(form) = match form {
+        Ok(f) => f,
+        Err(e) => {
+            let err = ApiError::new(e.status(), format!("bad form: {}", e.body_text()));
+            return render_home(
+                &st,
+                RunQuery::default(),
+                list::StartForm::default(),
+                Some(&err),
+            )
+            .await;
+        }
+    };
+    let req = LaunchRequest {
+        task: form.task.clone(),
+        engine: opt(&form.engine),
+        model: opt(&form.model),
+        base_branch: opt(&form.base_branch),
+        pipeline: None,
+        repo: opt(&form.repo),
+    };
+    match blocking(&st, move |c| c.launch(&req)).await {
+        Ok(l) => Redirect::to(&format!("/runs/{}", url_part(&l.run_id, false))).into_response(),
+        Err(e) => render_home(&st, RunQuery::default(), form, Some(&e)).await,
+    }
+}
+
+async fn run(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    match blocking(&st, move |c| c.detail(&id)).await {
+        Ok(d) => html(
+            StatusCode::OK,
+            layout::page(&format!("Run {}", d.run_id), None, &run_page::body(&d)),
+        ),
+        Err(e) => error_page(&e, "Run not found"),
+    }
+}
+
+async fn live_fragment(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    match blocking(&st, move |c| c.detail(&id)).await {
+        Ok(d) => html(StatusCode::OK, run_page::live_fragment(&d)),
+        Err(e) => html(e.status, layout::error_banner(&e.error.message)),
+    }
+}
+
+async fn run_diff(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    let r = blocking(&st, move |c| Ok((c.detail(&id)?, c.diff(&id)?))).await;
+    match r {
+        Ok((d, diff)) => {
+            let source = match diff.source.as_str() {
+                "patch" => "the shipped patch (artifacts/patch.diff)",
+                "worktree" => "the worktree against the base commit (live)",
+                _ => "nothing: the worktree is gone and nothing was shipped",
+            };
+            let inner = format!(
+                "<p class=\"note\">Diff from {source}. <a href=\"{raw}\">raw</a></p><div id=\"diff\">{}</div>",
+                diff::render(&diff.diff, &diff::raw_link(&d.run_id)),
+                raw = escape::escape(&diff::raw_link(&d.run_id)),
+            );
+            let title = format!("Diff of {}", d.run_id);
+            html(
+                StatusCode::OK,
+                layout::page(&title, None, &run_page::sub_page(&d, "diff", &inner)),
+            )
+        }
+        Err(e) => error_page(&e, "Diff"),
+    }
+}
+
+async fn files(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    let r = blocking(&st, move |c| Ok((c.detail(&id)?, c.list_artifacts(&id)?))).await;
+    match r {
+        Ok((d, list)) => {
+            let inner = artifacts::listing(&d.run_id, &list);
+            let title = format!("Files of {}", d.run_id);
+            html(
+                StatusCode::OK,
+                layout::page(&title, None, &run_page::sub_page(&d, "files", &inner)),
+            )
+        }
+        Err(e) => error_page(&e, "Files"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FileQuery {
+    offset: Option<u64>,
+}
+
+async fn file(
+    State(st): State<Shared>,
+    Path((id, path)): Path<(String, String)>,
+    q: Result<Query<FileQuery>, QueryRejection>,
+) -> Response {
+    let offset = q.ok().and_then(|Query(q)| q.offset);
+    let r = blocking(&st, move |c| {
+        let d = c.detail(&id)?;
+        let start = match offset {
+            Some(o) => o,
+            None => {
+                // One tiny read learns the size, then the default chunk is read.
+                let probe = c.read_artifact(
+                    &id,
+                    &path,
+                    Some(ByteRange::From {
+                        start: 0,
+                        end: Some(0),
+                    }),
+                )?;
+                artifacts::default_offset(&path, probe.total)
+            }
+        };
+        let range = ByteRange::From {
+            start,
+            end: Some(start + artifacts::CHUNK - 1),
+        };
+        let mut chunk = c.read_artifact(&id, &path, Some(range))?;
+        if chunk.unsatisfiable {
+            // Past the end (or an empty file): show the start instead.
+            chunk = c.read_artifact(&id, &path, None)?;
+            chunk.bytes.truncate(artifacts::CHUNK as usize);
+            chunk.end = chunk.start + chunk.bytes.len() as u64;
+        }
+        Ok((d, chunk))
+    })
+    .await;
+    match r {
+        Ok((d, chunk)) => {
+            let inner = format!(
+                "<h2 class=\"path\">{}</h2>{}",
+                escape::escape(&chunk.path),
+                artifacts::viewer(&d.run_id, &chunk)
+            );
+            let title = format!("{} · {}", chunk.path, d.run_id);
+            html(
+                StatusCode::OK,
+                layout::page(&title, None, &run_page::sub_page(&d, "files", &inner)),
+            )
+        }
+        Err(e) => error_page(&e, "File"),
+    }
+}
+
+/// Run a POST action on run `id`; 303 to the run page, or the run page with the error.
+async fn action(st: Shared, id: String, what: &'static str) -> Response {
+    let rid = id.clone();
+    let r = blocking(&st, move |c| match what {
+        "cancel" => c.cancel(&rid).map(|_| ()),
+        _ => c.resume(&rid).map(|_| ()),
+    })
+    .await;
+    let err = match r {
+        Ok(()) => return Redirect::to(&format!("/runs/{}", url_part(&id, false))).into_response(),
+        Err(e) => e,
+    };
+    let msg = format!("Could not {what} the run: {}", {
+        let mut m = err.error.message.clone();
+        if let Some(h) = &err.error.hint {
+            m.push_str(" — ");
+            m.push_str(h);
+        }
+        m
+    });
+    match blocking(&st, move |c| c.detail(&id)).await {
+        Ok(d) => html(
+            err.status,
+            layout::page(
+                &format!("Run {}", d.run_id),
+                Some(&msg),
+                &run_page::body(&d),
+            ),
+        ),
+        Err(e) => error_page(&e, "Run not found"),
+    }
+}
+
+async fn cancel(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    action(st, id, "cancel").await
+}
+
+async fn resume(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    action(st, id, "resume").await
 }
