@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance lint fmt schema clean-demo
+.PHONY: build demo test conformance browser lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -22,6 +22,11 @@ test:
 conformance:
 	ORX_CONFORMANCE_BIN="$$(conformance/install.sh)" && export ORX_CONFORMANCE_BIN && \
 	  $(CARGO) test --locked --test it conformance -- --test-threads=2
+
+## The dashboard's browser test: a real `orx serve` driven by headless Chromium (installs Debian's
+## chromium if missing and the pinned playwright-core); screenshots in target/e2e-artifacts.
+browser: build
+	ORX_BIN="$${CARGO_TARGET_DIR:-target}/debug/orx" e2e/browser/run.sh
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings

@@ -1,5 +1,5 @@
 //! The dashboard's static files, embedded in the binary (no CDN, nothing read from disk):
-//! htmx (vendored, minified, with its license header), `app.css` and `app.js`.
+//! htmx (vendored, minified, with its license header), `app.css`, `app.js` and the icon.
 //!
 //! Pages link them with `?v=<orx version>`, so they are served with a one-year immutable
 //! cache; an unknown name is a plain 404.
@@ -20,6 +20,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static [u8])> {
             include_bytes!("assets/app.js"),
         )),
         "app.css" => Some(("text/css; charset=utf-8", include_bytes!("assets/app.css"))),
+        "favicon.svg" => Some(("image/svg+xml", include_bytes!("assets/favicon.svg"))),
         _ => None,
     }
 }

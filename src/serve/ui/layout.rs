@@ -17,6 +17,7 @@ pub fn page(title: &str, error: Option<&str>, body: &str) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <meta name=\"htmx-config\" content='{{\"includeIndicatorStyles\":false,\"allowEval\":false}}'>\
 <title>{title} · orx</title>\
+<link rel=\"icon\" href=\"/assets/favicon.svg?v={v}\" type=\"image/svg+xml\">\
 <link rel=\"stylesheet\" href=\"/assets/app.css?v={v}\">\
 <script src=\"/assets/htmx.min.js?v={v}\" defer></script>\
 <script src=\"/assets/app.js?v={v}\" defer></script></head>\

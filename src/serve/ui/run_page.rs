@@ -211,7 +211,7 @@ pub fn body(d: &RunDetail) -> String {
         branch = escape(&d.branch),
         base = escape(&d.base_branch),
         created = when(&d.created_at),
-        finished = d.finished_at.as_deref().map(when).unwrap_or_default(),
+        finished = d.finished_at.as_deref().map(when).unwrap_or_else(|| "—".into()),
         live = live_fragment(d),
     )
 }

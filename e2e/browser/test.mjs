@@ -1,0 +1,174 @@
+// Drives the orx dashboard in headless Chromium: the run list, a run started from the form
+// whose stages advance live, its diff and a gate log, a start error, and a second run that is
+// cancelled. Usage: node test.mjs BASE_URL ARTIFACT_DIR. Prints "N passed, N failed" and exits
+// non-zero on any failure. Started by run.sh, which owns the server and the temp repository.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [base, outDir] = process.argv.slice(2);
+if (!base || !outDir) {
+  console.error('usage: node test.mjs BASE_URL ARTIFACT_DIR');
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+const deadline = setTimeout(() => {
+  console.error('browser test: out of time (100 s)');
+  process.exit(1);
+}, 100_000);
+
+let passed = 0;
+let failed = 0;
+function check(cond, what) {
+  if (cond) {
+    passed++;
+    console.log(`ok   ${what}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${what}`);
+  }
+  return cond;
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'orx-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = context.pages()[0] || await context.newPage();
+const problems = [];
+// The steps that provoke a 400 or 404 on purpose set this, so the browser's own
+// "Failed to load resource" line for them is not counted as a problem.
+let expectHttpError = false;
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => {
+  if (m.type() !== 'error') return;
+  if (expectHttpError && m.text().startsWith('Failed to load resource')) return;
+  problems.push(`console error: ${m.text()}`);
+});
+const shot = (name) => page.screenshot({ path: join(outDir, name), fullPage: true });
+const stages = () => page.$$eval('#timeline tr.stage', (rows) => rows.map((r) => `${r.dataset.stage}:${r.dataset.status}`).join(' '));
+
+async function startRun(task) {
+  await page.goto(`${base}/`);
+  await page.fill('textarea[name=task]', task);
+  await page.selectOption('select[name=engine]', 'fake');
+  await Promise.all([page.waitForURL(/\/runs\/[0-9a-z-]+$/), page.click('#start button[type=submit]')]);
+  return page.url().split('/runs/')[1];
+}
+
+try {
+  // 1. The run list.
+  const resp = await page.goto(`${base}/`);
+  check(resp.status() === 200, 'GET / answers 200');
+  check(await page.isVisible('#start textarea[name=task]'), 'the run list has the start form');
+  check(await page.getAttribute('#runs .count', 'data-total') === '0', 'the run table renders, empty');
+
+  // 2. A start that fails shows a visible error and keeps the task.
+  expectHttpError = true;
+  await page.fill('textarea[name=task]', 'This should not start <b>bold</b>');
+  await page.fill('input[name=base_branch]', 'no-such-branch');
+  const [bad] = await Promise.all([page.waitForNavigation(), page.click('#start button[type=submit]')]);
+  check(bad.status() === 400, `a bad base branch answers 400 (got ${bad.status()})`);
+  check((await page.textContent('#error') || '').includes('no-such-branch'), 'the error is shown as a visible message');
+  check((await page.inputValue('textarea[name=task]')).includes('<b>bold</b>'), 'the task text is kept, as text');
+  expectHttpError = false;
+
+  // 3. Start a fake-engine run from the form and watch the timeline advance without a reload.
+  const id = await startRun('Add add() and mul() to calc, with gates');
+  check(/^\d{8}-\d{6}-[0-9a-f]+$/.test(id), `the form redirects to the new run page (${id})`);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const seen = [await stages()];
+  let midShot = false;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 60_000) {
+    const s = await stages();
+    if (s !== seen[seen.length - 1]) seen.push(s);
+    if (!midShot && /implement:running/.test(s)) {
+      await page.waitForSelector('#tail-log .ev');
+      await shot('02-run-live.png');
+      midShot = true;
+    }
+    if ((await page.getAttribute('#live', 'data-status')) === 'succeeded') break;
+    await page.waitForTimeout(150);
+  }
+  const final = await page.getAttribute('#live', 'data-status');
+  check(final === 'succeeded', `the run finished as succeeded on the page (${final})`);
+  check(seen.length >= 4, `the timeline changed ${seen.length - 1} times while watched`);
+  check(seen[0].includes('pending') && !(await stages()).includes('pending'), 'stages went from pending to done');
+  check(await page.evaluate(() => window.__sameDocument === true), 'it changed without a page reload');
+  check(await page.isVisible('#resume') === false && await page.isVisible('#cancel') === false,
+    'a succeeded run offers neither cancel nor resume');
+
+  // The live log tail (SSE) and its search box.
+  await page.waitForFunction(() => document.getElementById('tail-state').textContent.startsWith('ended'), null, { timeout: 10_000 });
+  const lines = await page.$$eval('#tail-log .ev', (els) => els.length);
+  check(lines >= 10, `the agent log tail received ${lines} events over SSE`);
+  check(await page.$('#tail-log .ev[data-event=stage_started]') !== null, 'the tail shows stage starts');
+  await page.fill('#tail-search', 'W001');
+  const shown = await page.$$eval('#tail-log .ev', (els) => els.filter((e) => !e.hidden).map((e) => e.textContent));
+  check(shown.length > 0 && shown.length < lines && shown.every((t) => t.includes('W001')), `search keeps only matching lines (${shown.length}/${lines})`);
+  check(await page.$('#tail-log mark') !== null, 'search highlights the matches');
+  await page.fill('#tail-search', '');
+  await shot('03-run-done.png');
+
+  // 4. The diff, highlighted.
+  await page.click('#diff-link');
+  await page.waitForSelector('.diff-file');
+  const files = await page.$$eval('.diff-file', (els) => els.map((e) => e.dataset.path));
+  check(files.includes('calc.py') && files.includes('mul.py'), `the diff lists the changed files (${files.join(', ')})`);
+  check(await page.$('.diff-file[data-path="calc.py"] tr.add .tk-kw') !== null, 'added Python lines are syntax-highlighted');
+  check(await page.$('tr.hunk') !== null, 'hunk headers are shown');
+  await shot('04-diff.png');
+
+  // 5. A gate log.
+  await page.goto(`${base}/runs/${id}`);
+  await page.click('a.gate-log >> nth=0');
+  await page.waitForSelector('.viewer pre.file');
+  check((await page.textContent('.viewer pre.file')).includes('add ok'), 'the gate log opens in the viewer');
+  await shot('05-gate-log.png');
+
+  // 6. Cancel a second run.
+  const id2 = await startRun('A run that will be cancelled');
+  await page.waitForSelector('#cancel', { timeout: 10_000 });
+  await page.waitForFunction(() => /plan|spec/.test(document.querySelector('#live .now')?.textContent || ''), null, { timeout: 10_000 });
+  await Promise.all([page.waitForNavigation(), page.click('#cancel')]);
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'interrupted', null, { timeout: 20_000 });
+  check(true, `the second run (${id2}) shows interrupted after cancel`);
+  check(await page.isVisible('#resume'), 'an interrupted run offers resume');
+  await shot('06-cancelled.png');
+
+  // 7. The list shows both.
+  await page.goto(`${base}/`);
+  await page.waitForSelector(`#run-${id2}`);
+  const st1 = await page.getAttribute(`#run-${id} .badge`, 'data-status');
+  const st2 = await page.getAttribute(`#run-${id2} .badge`, 'data-status');
+  check(st1 === 'succeeded' && st2 === 'interrupted', `the run list shows both runs (${st1}, ${st2})`);
+  await page.fill('form.filters input[name=q]', 'cancelled');
+  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 1, null, { timeout: 5_000 });
+  check(true, 'the live filter narrows the list without a reload');
+  await page.fill('form.filters input[name=q]', '');
+  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 2, null, { timeout: 5_000 });
+  await shot('01-runs.png');
+
+  // 8. Unknown run.
+  expectHttpError = true;
+  const nf = await page.goto(`${base}/runs/20000101-000000-abcdef`);
+  check(nf.status() === 404 && (await page.textContent('#error')).includes('unknown run'), 'an unknown run is a 404 page');
+
+  check(problems.length === 0, `no page errors or console errors (CSP included)${problems.length ? ': ' + problems.join('; ') : ''}`);
+} catch (e) {
+  failed++;
+  console.log(`FAIL ${e.stack || e}`);
+  await shot('failure.png').catch(() => {});
+} finally {
+  clearTimeout(deadline);
+  await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
