@@ -6,7 +6,7 @@
 //! it), stdin from /dev/null, stdout and stderr appended to `runs/.launch/<id>.log`. A reaper
 //! thread waits on it so it never lingers as a zombie while the server lives; when the server
 //! dies first, init adopts it. The server picks the run id (`orx run --run-id`) so it can
-//! answer at once; it waits only until the child created the run folder or died, so that a
+//! answer at once; it waits only until the child created the run (its meta.json) or died, so that a
 //! task the runner rejects (unknown pipeline, broken orx.yaml) is reported as the runner's own
 //! one-line error instead of a run that never appears. The task is handed over in a file
 //! (`@runs/.launch/<id>.task.md`), never on the command line, so a task that starts with `@`
@@ -220,20 +220,23 @@ impl Control {
             }
         }
         let (pid, exited) = spawn_detached(&w.root, &args, &log)?;
-        let state = w.root.join(RUNS_DIR).join(&id).join("state.json");
+        // meta.json is written once the worktree exists: from then on listings show the run.
+        let run_dir = w.root.join(RUNS_DIR).join(&id);
+        let (meta, state) = (run_dir.join("meta.json"), run_dir.join("state.json"));
         let started = Instant::now();
         loop {
-            if state.is_file() {
+            if meta.is_file() {
                 // The runner has read the task by now (it does before creating the folder).
                 let _ = std::fs::remove_file(&task_file);
                 break;
             }
             match exited.recv_timeout(Duration::from_millis(25)) {
                 Ok(code) => {
+                    let _ = std::fs::remove_file(&task_file);
                     if state.is_file() {
+                        // The run exists (and failed early): its folder tells why.
                         break;
                     }
-                    let _ = std::fs::remove_file(&task_file);
                     return Err(child_error(code, &log, "orx run"));
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,

@@ -10,5 +10,6 @@ mod guard;
 mod lifecycle;
 mod mock_server;
 mod resume;
+mod serve;
 mod ship;
 mod support;

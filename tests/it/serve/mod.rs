@@ -1,0 +1,158 @@
+//! `orx serve` end to end: a real server process (`--port 0`) on a temporary repository, driven
+//! over 127.0.0.1 with the tiny client in `client.rs`; runs are real `orx run` processes on the
+//! fake engine.
+
+mod api;
+pub mod client;
+mod security;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use client::{request, Resp};
+
+use crate::support::{standard_config, standard_scenario, Repo, ORX};
+
+/// A running `orx serve`; killed and reaped on drop.
+pub struct Server {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    pub port: u16,
+    pub token: Option<String>,
+}
+
+impl Server {
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(ORX);
+        cmd.arg("serve")
+            .args(["--port", "0"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env_remove("ORX_SERVE_TOKEN")
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("orx serve starts");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("orx serve: listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+        let mut token = None;
+        if !args.iter().any(|a| a.starts_with("127.")) && args.contains(&"--bind") {
+            let mut l2 = String::new();
+            out.read_line(&mut l2).unwrap();
+            token = l2
+                .trim()
+                .strip_prefix("orx serve: token ")
+                .and_then(|t| t.split_whitespace().next())
+                .map(String::from);
+        }
+        Server {
+            child,
+            _stdout: out,
+            port,
+            token,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn req(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        request(
+            self.port,
+            method,
+            target,
+            headers,
+            body,
+            Duration::from_secs(30),
+        )
+    }
+
+    pub fn get(&self, target: &str) -> Resp {
+        self.req("GET", target, &[], None)
+    }
+
+    pub fn post(&self, target: &str, body: &serde_json::Value) -> Resp {
+        let b = body.to_string();
+        self.req(
+            "POST",
+            target,
+            &[("Content-Type", "application/json")],
+            Some(b.as_bytes()),
+        )
+    }
+
+    /// Poll GET /api/runs/{id} until `pred` holds (panics after `secs`).
+    pub fn wait_run(
+        &self,
+        id: &str,
+        secs: u64,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self.get(&format!("/api/runs/{id}"));
+            if r.status == 200 {
+                let v = r.json();
+                if pred(&v) {
+                    return v;
+                }
+                if Instant::now() > deadline {
+                    panic!("run {id} never reached the expected state: {v}");
+                }
+            } else if Instant::now() > deadline {
+                panic!("run {id}: status {} {}", r.status, r.text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL the server (the runs it started must not care).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A repository whose orx.yaml points the fake engine at scenario.yaml (so runs started over
+/// the API need no extra flags), each agent step taking `delay_ms`.
+pub fn serve_repo(delay_ms: u64) -> Repo {
+    let config = standard_config("").replacen(
+        "  type: fake\n",
+        "  type: fake\n  scenario: scenario.yaml\n",
+        1,
+    );
+    Repo::new(&config, &standard_scenario(delay_ms))
+}
+
+/// Wait until no process holds run `id` (a run a test started must be over before its
+/// temporary repository goes away).
+pub fn wait_not_live(s: &Server, id: &str) {
+    s.wait_run(id, 60, |v| v["live"] == false);
+}
