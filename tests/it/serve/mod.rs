@@ -5,6 +5,7 @@
 mod api;
 pub mod client;
 mod security;
+mod ui;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
