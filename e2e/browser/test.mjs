@@ -1,6 +1,6 @@
 // Drives the orx dashboard in headless Chromium: the run list, a run started from the form
 // whose stages advance live, its diff and a gate log, a start error, and a second run that is
-// cancelled. Usage: node test.mjs BASE_URL ARTIFACT_DIR. Prints "N passed, N failed" and exits
+// cancelled and then resumed. Usage: node test.mjs BASE_URL ARTIFACT_DIR. Prints "N passed, N failed" and exits
 // non-zero on any failure. Started by run.sh, which owns the server and the temp repository.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -141,13 +141,18 @@ try {
   check(true, `the second run (${id2}) shows interrupted after cancel`);
   check(await page.isVisible('#resume'), 'an interrupted run offers resume');
   await shot('06-cancelled.png');
+  // Resume it from its page: it picks up where it stopped and finishes.
+  await Promise.all([page.waitForNavigation(), page.click('#resume')]);
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'succeeded', null, { timeout: 45_000 });
+  check(true, 'the resume button brings the cancelled run to success');
+  check(/resumes 1/.test(await page.textContent('#live .facts')), 'the page counts the resume');
 
   // 7. The list shows both.
   await page.goto(`${base}/`);
   await page.waitForSelector(`#run-${id2}`);
   const st1 = await page.getAttribute(`#run-${id} .badge`, 'data-status');
   const st2 = await page.getAttribute(`#run-${id2} .badge`, 'data-status');
-  check(st1 === 'succeeded' && st2 === 'interrupted', `the run list shows both runs (${st1}, ${st2})`);
+  check(st1 === 'succeeded' && st2 === 'succeeded', `the run list shows both runs (${st1}, ${st2})`);
   await page.fill('form.filters input[name=q]', 'cancelled');
   await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 1, null, { timeout: 5_000 });
   check(true, 'the live filter narrows the list without a reload');
@@ -170,5 +175,5 @@ try {
   await context.close().catch(() => {});
   rmSync(profile, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

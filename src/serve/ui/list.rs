@@ -1,6 +1,6 @@
 //! The home page `/`: the start form, the filter form and one page of runs.
 //!
-//! The run table is a fragment (`/ui/runs?<filters>`) that re-fetches itself every few seconds
+//! The run table is a fragment (`/ui/runs?<filters>`) that re-fetches itself every 5 seconds
 //! with htmx and replaces itself whole (`outerHTML`), carrying its own filters in its `hx-get`,
 //! so polling, filtering and paging never disagree. It renders only the page of rows the control
 //! layer's paginated listing returned, so 10,000 runs on disk cost one directory scan (cached
@@ -173,7 +173,7 @@ pub fn runs_fragment(page: &RunPage, q: &RunQuery) -> String {
         );
     }
     format!(
-        "<section id=\"runs\" class=\"card\" hx-get=\"/ui/runs?{qs}\" hx-trigger=\"every 3s\" hx-swap=\"outerHTML\">\
+        "<section id=\"runs\" class=\"card\" hx-get=\"/ui/runs?{qs}\" hx-trigger=\"every 5s\" hx-swap=\"outerHTML\">\
 <div class=\"pager\"><span class=\"count\" data-total=\"{total}\">{first}–{last} of {total} runs</span> {nav}</div>\
 <table class=\"runs\"><thead><tr><th>Run</th><th>Status</th><th>Stage</th><th>Task</th><th>Engine</th>\
 <th>Repo</th><th>Created</th></tr></thead><tbody>{rows}</tbody></table></section>",

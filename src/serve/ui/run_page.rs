@@ -24,14 +24,20 @@ fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
 fn timeline(d: &RunDetail) -> String {
     let mut rows = String::new();
     for s in &d.stages {
+        // state.json keeps `running` for the stage a dead or cancelled process was in.
+        let status = if !d.live && s.status == "running" {
+            "interrupted"
+        } else {
+            s.status.as_str()
+        };
         let _ = write!(
             rows,
             "<tr class=\"stage{cur}\" data-stage=\"{name}\" data-status=\"{st}\"><td>{name}</td><td>{badge}</td>\
 <td>{dur}</td><td>{att}</td><td>{tok}</td><td>{cost}</td><td>{start}</td></tr>",
             cur = if s.current { " current" } else { "" },
             name = escape(&s.stage),
-            st = escape(&s.status),
-            badge = badge(&s.status),
+            st = escape(status),
+            badge = badge(status),
             dur = if s.duration_ms > 0 || s.finished_at.is_some() {
                 duration(s.duration_ms)
             } else {
