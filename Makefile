@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance lint fmt schema clean-demo
+.PHONY: build demo test conformance mcp-test lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -22,6 +22,11 @@ test:
 conformance:
 	ORX_CONFORMANCE_BIN="$$(conformance/install.sh)" && export ORX_CONFORMANCE_BIN && \
 	  $(CARGO) test --locked --test it conformance -- --test-threads=2
+
+## The MCP client test: the official TypeScript MCP SDK (pinned in e2e/mcp/package-lock.json)
+## drives `orx mcp` through a whole fake-engine run. Needs node 20+.
+mcp-test: build
+	e2e/mcp/run.sh $(ORX)
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
