@@ -227,22 +227,17 @@ fn status_summary(d: &crate::control::RunDetail) -> Value {
 
 /// Read a page of `path` of run `id` (aliases resolved), or list the run's files.
 fn read_artifact(c: &Control, a: &ArtifactInput) -> Result<CallToolResult> {
-    let files: Vec<String> = c
-        .list_artifacts(&a.run_id)?
-        .into_iter()
-        .map(|e| e.path)
-        .collect();
+    let entries = c.list_artifacts(&a.run_id)?;
     let Some(path) = a.path.as_deref().filter(|p| !p.trim().is_empty()) else {
-        let entries = to_value(&c.list_artifacts(&a.run_id)?)?;
-        let aliases: Value = ALIASES
+        let aliases: serde_json::Map<String, Value> = ALIASES
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
+            .collect();
         return Ok(CallToolResult::structured(
-            json!({"run_id": a.run_id, "files": entries, "aliases": aliases}),
+            json!({"run_id": a.run_id, "files": to_value(&entries)?, "aliases": aliases}),
         ));
     };
+    let files: Vec<String> = entries.into_iter().map(|e| e.path).collect();
     let offset = a.offset.unwrap_or(0);
     let length = a.length.unwrap_or(DEFAULT_LENGTH).clamp(1, MAX_LENGTH);
     let (rel, source, total, bytes) = match artifact::target(path, &files) {
