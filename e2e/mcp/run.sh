@@ -8,8 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 orx="${1:-$root/target/debug/orx}"
-orx="$(cd "$(dirname "$orx")" && pwd)/$(basename "$orx")"
 [ -x "$orx" ] || { echo "error: $orx is not built; run cargo build first" >&2; exit 2; }
+orx="$(cd "$(dirname "$orx")" && pwd)/$(basename "$orx")"
 command -v node >/dev/null || { echo "error: node (20 or later) is needed for the MCP client test" >&2; exit 2; }
 
 work="$(mktemp -d)"
