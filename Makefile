@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance browser lint fmt schema clean-demo
+.PHONY: build demo test conformance browser mcp-test lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -27,6 +27,11 @@ conformance:
 ## chromium if missing and the pinned playwright-core); screenshots in target/e2e-artifacts.
 browser: build
 	ORX_BIN="$${CARGO_TARGET_DIR:-target}/debug/orx" e2e/browser/run.sh
+
+## The MCP client test: the official TypeScript MCP SDK (pinned in e2e/mcp/package-lock.json)
+## drives `orx mcp` through a whole fake-engine run. Needs node 20+.
+mcp-test: build
+	e2e/mcp/run.sh $(ORX)
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings

@@ -21,6 +21,7 @@ pub mod gates;
 pub mod git;
 pub mod guard;
 pub mod hooks;
+pub mod mcp;
 pub mod prompts;
 pub mod report;
 pub mod review;

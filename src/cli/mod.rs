@@ -10,6 +10,7 @@
 pub mod clean;
 pub mod doctor;
 pub mod init;
+pub mod mcp;
 pub mod resume;
 pub mod run;
 pub mod serve;
@@ -53,6 +54,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Serve the dashboard and the REST API for this repository's runs.
     Serve(serve::ServeArgs),
+    /// Serve this repository's runs to an MCP client over stdio (run_submit, run_status, …).
+    Mcp(mcp::McpArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -116,6 +119,7 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
         Command::Clean(a) => clean::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Mcp(a) => mcp::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

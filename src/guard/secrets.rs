@@ -394,7 +394,7 @@ fn unquote(s: &str) -> String {
 fn git_header_path(rest: &str) -> String {
     // rest = "a/P b/P": both halves have the same length.
     let n = rest.len();
-    if n >= 5 && (n - 1) % 2 == 0 && rest.is_char_boundary((n - 1) / 2) {
+    if n >= 5 && (n - 1).is_multiple_of(2) && rest.is_char_boundary((n - 1) / 2) {
         let (a, b) = rest.split_at((n - 1) / 2);
         let b = &b[1..];
         if a.get(2..) == b.get(2..) {

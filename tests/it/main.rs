@@ -8,6 +8,7 @@ mod executors;
 mod flows;
 mod guard;
 mod lifecycle;
+mod mcp;
 mod mock_server;
 mod resume;
 mod serve;

@@ -1,0 +1,228 @@
+// Drives `orx mcp` with the official TypeScript MCP SDK (@modelcontextprotocol/sdk), as an
+// MCP client such as Claude Code would: spawn it over stdio in a temporary git repository set
+// up for orx's scripted `fake` engine, list the tools, submit a run, poll it to completion,
+// read its patch, call workspace_sync, and check that errors come back as tool errors.
+//
+// Usage: node client.mjs PATH/TO/orx   (run.sh passes target/debug/orx)
+// Exits 0 when every check passed, 1 otherwise; prints one line per check.
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const orx = resolve(process.argv[2] ?? "target/debug/orx");
+let passed = 0;
+let failed = 0;
+
+function check(name, ok, detail = "") {
+  if (ok) {
+    passed++;
+    console.log(`ok - ${name}`);
+  } else {
+    failed++;
+    console.log(`not ok - ${name}${detail ? `: ${detail}` : ""}`);
+  }
+}
+
+// A repository on main with orx.yaml for the fake engine and its scenario (two backlog items,
+// the first needs one fix: the gate `add_is_right` fails on the first attempt).
+function makeRepo() {
+  const dir = mkdtempSync(join(tmpdir(), "orx-mcp-e2e-"));
+  const git = (...args) => execFileSync("git", args, { cwd: dir, stdio: "pipe" });
+  git("init", "-q", "-b", "main");
+  git("config", "user.email", "e2e@example.invalid");
+  git("config", "user.name", "orx mcp e2e");
+  writeFileSync(join(dir, "README.md"), "# sample\n");
+  git("add", "-A");
+  git("commit", "-q", "-m", "init");
+  writeFileSync(
+    join(dir, "orx.yaml"),
+    [
+      'version: "1"',
+      "engine:",
+      "  type: fake",
+      "  scenario: scenario.yaml",
+      "git:",
+      "  base_branch: main",
+      "gates:",
+      "  - name: add_is_right",
+      "    command: \"test ! -f calc.py || grep -q 'return a + b' calc.py\"",
+      "",
+    ].join("\n"),
+  );
+  const j = JSON.stringify;
+  const files = (o) =>
+    `{files: {${Object.entries(o).map(([p, c]) => `${j(p)}: ${j(c)}`).join(", ")}}}`;
+  const text = (t) => `{text: ${j(t)}}`;
+  const backlog =
+    "Here is the backlog.\n\n```yaml\nitems:\n" +
+    "  - id: W001\n    title: Work W001\n    objective: Do W001\n    acceptance: [it works]\n    files_hint: []\n    depends_on: []\n" +
+    "  - id: W002\n    title: Work W002\n    objective: Do W002\n    acceptance: [it works]\n    files_hint: []\n    depends_on: [W001]\n" +
+    "```\n";
+  const approve =
+    'Looks good.\n\n```json\n{"verdict": "approved", "summary": "add and mul implemented", "changes": []}\n```\n';
+  writeFileSync(
+    join(dir, "scenario.yaml"),
+    [
+      `plan: ${text("# Plan\n\nAdd add() and mul().")}`,
+      `spec: ${text("# Spec\n\nadd(a,b) returns a+b; mul(a,b) returns a*b.")}`,
+      `decompose: ${text(backlog)}`,
+      "implement:",
+      `  W001: ${files({ "calc.py": "def add(a, b):\n    return a - b\n" })}`,
+      `  W002: ${files({ "mul.py": "def mul(a, b):\n    return a * b\n" })}`,
+      "fix:",
+      "  W001:",
+      `    - ${files({ "calc.py": "def add(a, b):\n    return a + b\n" })}`,
+      `review: ${text(approve)}`,
+      `knowledge_update: ${files({ "AGENTS.md": "<!-- orx:begin -->\n- gates are shell checks\n<!-- orx:end -->\n" })}`,
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+const textOf = (r) => (r.content ?? []).map((c) => c.text ?? "").join("\n");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const repo = makeRepo();
+  const transport = new StdioClientTransport({
+    command: orx,
+    args: ["mcp", "--repo", repo],
+    cwd: repo,
+    stderr: "pipe",
+    env: { ...process.env, CI: "true" },
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (d) => (stderr += d));
+  const client = new Client({ name: "orx-mcp-e2e", version: "1.0.0" });
+  try {
+    await client.connect(transport);
+    const info = client.getServerVersion();
+    check("server names itself orx", info?.name === "orx", JSON.stringify(info));
+    check(
+      "instructions describe the workflow",
+      /run_submit[\s\S]*run_status[\s\S]*workspace_sync/.test(client.getInstructions() ?? ""),
+    );
+
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name).sort();
+    const want = [
+      "run_artifact", "run_cancel", "run_events", "run_list",
+      "run_resume", "run_status", "run_submit", "workspace_sync",
+    ];
+    check("lists the eight tools", JSON.stringify(names) === JSON.stringify(want), names.join(","));
+    const submitTool = tools.find((t) => t.name === "run_submit");
+    check(
+      "run_submit has a JSON schema requiring task",
+      submitTool?.inputSchema?.type === "object" &&
+        (submitTool.inputSchema.required ?? []).includes("task") &&
+        "engine" in (submitTool.inputSchema.properties ?? {}),
+      JSON.stringify(submitTool?.inputSchema),
+    );
+    check("every tool has a description", tools.every((t) => (t.description ?? "").length > 40));
+
+    const sub = await client.callTool({
+      name: "run_submit",
+      arguments: { task: "Add add() and mul()" },
+    });
+    const id = sub.structuredContent?.run_id;
+    check("run_submit returns a run id at once", !sub.isError && typeof id === "string", textOf(sub));
+    if (!id) throw new Error("no run id; stopping");
+
+    let status;
+    const deadline = Date.now() + 120_000;
+    const seen = new Set();
+    for (;;) {
+      const st = await client.callTool({ name: "run_status", arguments: { run_id: id } });
+      if (st.isError) throw new Error(`run_status failed: ${textOf(st)}`);
+      status = st.structuredContent;
+      if (status.stage) seen.add(status.stage);
+      if (!["running", "waiting"].includes(status.status)) break;
+      if (Date.now() > deadline) throw new Error(`run still ${status.status} after 120 s`);
+      await sleep(200);
+    }
+    check("the run succeeds", status.status === "succeeded", JSON.stringify(status));
+    check(
+      "run_status lists stages with durations",
+      status.stages.length >= 7 &&
+        status.stages.every((s) => s.status === "done" && typeof s.duration_ms === "number"),
+    );
+
+    const ev = await client.callTool({
+      name: "run_events",
+      arguments: { run_id: id, since: 0, limit: 1000 },
+    });
+    const events = ev.structuredContent?.events ?? [];
+    check(
+      "run_events returns the history and a cursor",
+      events[0]?.event === "run_started" && ev.structuredContent.next >= events.length,
+    );
+
+    const patch = await client.callTool({
+      name: "run_artifact",
+      arguments: { run_id: id, path: "patch" },
+    });
+    const diff = patch.content?.[0]?.text ?? "";
+    check(
+      "run_artifact patch returns the diff",
+      !patch.isError && diff.includes("+def mul(a, b):") && diff.includes("+    return a + b"),
+      diff.slice(0, 200),
+    );
+    const plan = await client.callTool({
+      name: "run_artifact",
+      arguments: { run_id: id, path: "context/plan.md" },
+    });
+    check("run_artifact reads context/plan.md", textOf(plan).includes("# Plan"));
+
+    const sync = await client.callTool({ name: "workspace_sync", arguments: { run_id: id } });
+    const s = sync.structuredContent ?? {};
+    check(
+      "workspace_sync names the branch, files and merge command",
+      s.branch === `orx/${id}` &&
+        s.files_changed?.includes("calc.py") &&
+        s.commands?.includes(`git merge --ff-only orx/${id}`),
+      JSON.stringify(s),
+    );
+
+    const list = await client.callTool({ name: "run_list", arguments: { limit: 5 } });
+    check("run_list shows the run", list.structuredContent?.runs?.[0]?.run_id === id);
+
+    const unknown = await client.callTool({
+      name: "run_status",
+      arguments: { run_id: "20990101-000000-abcdef" },
+    });
+    check(
+      "an unknown run is a tool error",
+      unknown.isError === true && textOf(unknown).includes("unknown run id"),
+      textOf(unknown),
+    );
+    const escape = await client.callTool({
+      name: "run_artifact",
+      arguments: { run_id: id, path: "../../../etc/passwd" },
+    });
+    check(
+      "a path out of the run folder is refused",
+      escape.isError === true && textOf(escape).includes("refused"),
+      textOf(escape),
+    );
+    const cancel = await client.callTool({ name: "run_cancel", arguments: { run_id: id } });
+    check(
+      "cancelling a finished run is a tool error",
+      cancel.isError === true && textOf(cancel).includes("not running"),
+      textOf(cancel),
+    );
+  } catch (e) {
+    check("the session completes", false, `${e?.stack ?? e}\nserver stderr:\n${stderr}`);
+  } finally {
+    await client.close().catch(() => {});
+    rmSync(repo, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+}
+
+main();
