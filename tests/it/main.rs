@@ -12,3 +12,4 @@ mod mock_server;
 mod resume;
 mod ship;
 mod support;
+mod torture;

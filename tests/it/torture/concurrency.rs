@@ -1,0 +1,1 @@
+//! Concurrency campaign (placeholder, filled in below).

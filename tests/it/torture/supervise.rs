@@ -1,0 +1,1 @@
+//! Supervision campaign (placeholder, filled in below).
