@@ -126,6 +126,7 @@ pub fn run(a: CleanArgs) -> Result<i32, OrxError> {
 pub fn clean_one(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64, OrxError> {
     let paths = RunPaths::new(&repo.root, id);
     let lock = RunLock::acquire(&paths.lock(), id)?;
+    crate::cleanup::stop_leftovers(&repo.root, id);
     let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree);
     repo.remove_worktree(&paths.worktree)?;
     if !keep_branch {

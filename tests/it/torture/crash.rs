@@ -58,7 +58,7 @@ fn crash_config() -> String {
         &[
             (
                 "add_is_right",
-                "sleep 0.15; test ! -f calc.py || grep -q 'return a + b' calc.py",
+                "sleep 0.1; test ! -f calc.py || grep -q 'return a + b' calc.py",
             ),
             ("syntax", "true"),
         ],
@@ -135,7 +135,7 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
     let runs = scale(20, 200);
     let mut rng = Rng::new("crash");
     let seed = rng.seed;
-    let repo = Repo::new(&crash_config(), &standard_scenario(60));
+    let repo = Repo::new(&crash_config(), &standard_scenario(30));
     let bare = tempfile::tempdir().unwrap();
     git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
     git(
@@ -288,4 +288,71 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
         "crash",
         &format!("children alive right after the kill (orphaned by it): {orphan_kinds:?}"),
     );
+}
+
+/// Waits until run `id`'s agent has started its grandchild; returns the run id.
+fn wait_for_grandchild(repo: &Repo, known: &[String]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(id) = run_ids(repo).into_iter().find(|i| !known.contains(i)) {
+            if repo.path().join(".worktrees").join(&id).join("started").exists() {
+                return id;
+            }
+        }
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A SIGKILLed orx cannot stop its agent's children: the agent itself dies with orx
+/// (PR_SET_PDEATHSIG), but what it started (a test run, a build, a tool) lives on in the
+/// agent's process group, working in the worktree. The next orx to take the run's lock (resume
+/// or clean) knows the previous driver is dead, and stops what it left running first.
+#[test]
+fn resume_and_clean_stop_what_a_sigkilled_orx_left_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir.path().join("agent.sh");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\ncat > /dev/null\nsh -c 'touch started; sleep 30; echo late > late.txt' &\nwait\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = format!(
+        "version: \"1\"\nengine:\n  type: claude\n  binary: {}\ngit:\n  base_branch: main\nstages:\n  plan:\n    timeout: 1\n",
+        yaml_str(agent.to_str().unwrap())
+    );
+    let repo = Repo::new(&cfg, "");
+    for verb in ["resume", "clean"] {
+        let known = run_ids(&repo);
+        let mut child = repo
+            .cmd(&["run", TASK, "--pipeline", "plan-only", "--no-progress"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let id = wait_for_grandchild(&repo, &known);
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(200));
+        let left = pids_with_env(&format!("ORX_RUN_ID={id}"));
+        assert!(!left.is_empty(), "the agent's child outlives a SIGKILL of orx");
+        let r = RunResult::from(repo.orx(&[verb, &id]));
+        let survivors: Vec<u32> = left.iter().copied().filter(|p| alive(*p)).collect();
+        kill_all(&left);
+        assert!(
+            survivors.is_empty(),
+            "`orx {verb}` left the dead run's processes {survivors:?} running\n{}{}",
+            r.stdout,
+            r.stderr
+        );
+        // resume: the new call times out (the stand-in hangs) and the run fails, recorded.
+        r.expect_code(if verb == "resume" { 1 } else { 0 });
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rfind(')').is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z')))
 }
