@@ -142,7 +142,12 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
         let branch = format!("refs/heads/orx/{id}");
         let refs = git(
             repo.path(),
-            &["for-each-ref", "--format=%(refname)", &branch, &format!("refs/orx/{id}/")],
+            &[
+                "for-each-ref",
+                "--format=%(refname)",
+                &branch,
+                &format!("refs/orx/{id}/"),
+            ],
         );
         if winners[0].verb == "resume" {
             resume_wins += 1;
@@ -155,11 +160,17 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
             assert!(!wt.exists(), "{ctx}: the worktree survived the clean");
             assert!(refs.is_empty(), "{ctx}: refs survived the clean: {refs}");
             let wts = git(repo.path(), &["worktree", "list", "--porcelain"]);
-            assert!(!wts.contains(&id), "{ctx}: git still lists the worktree\n{wts}");
+            assert!(
+                !wts.contains(&id),
+                "{ctx}: git still lists the worktree\n{wts}"
+            );
         }
         let left = pids_with_env(&format!("ORX_RUN_ID={id}"));
         kill_all(&left);
-        assert!(left.is_empty(), "{ctx}: processes of the run survived: {left:?}");
+        assert!(
+            left.is_empty(),
+            "{ctx}: processes of the run survived: {left:?}"
+        );
     }
     report(
         "concurrency",

@@ -104,8 +104,11 @@ fn inspect(repo: &Repo, id: &str, ctx: &str) -> KillSite {
     };
     let mid_state_write = std::fs::read_dir(&dir)
         .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with(".state.json.tmp-"))
+            rd.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".state.json.tmp-")
+            })
         })
         .unwrap_or(false);
     let orphans = pids_with_env(&format!("ORX_RUN_ID={id}"));
@@ -227,7 +230,11 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
             }
             let r = orx(&["resume", &id, "--no-progress"]);
             resumes += 1;
-            assert_eq!(r.code, 0, "{ctx}: resume failed\n{}\n{}", r.stdout, r.stderr);
+            assert_eq!(
+                r.code, 0,
+                "{ctx}: resume failed\n{}\n{}",
+                r.stdout, r.stderr
+            );
             site = inspect(&repo, &id, &ctx);
             assert_eq!(site.stage, "succeeded", "{ctx}");
         }
@@ -241,9 +248,12 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
             let branch = format!("orx/{id}");
             let local = git(repo.path(), &["rev-parse", &branch]);
             let remote = git(bare.path(), &["rev-parse", &branch]);
-            assert_eq!(local, remote, "{ctx}: the remote branch is not the run's head");
-            let creates = std::fs::read_to_string(ghdir.path().join("creates.log"))
-                .unwrap_or_default();
+            assert_eq!(
+                local, remote,
+                "{ctx}: the remote branch is not the run's head"
+            );
+            let creates =
+                std::fs::read_to_string(ghdir.path().join("creates.log")).unwrap_or_default();
             assert_eq!(
                 creates.lines().filter(|l| *l == branch).count(),
                 1,
@@ -252,16 +262,28 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
         }
         let left = pids_with_env(&format!("ORX_RUN_ID={id}"));
         kill_all(&left);
-        assert!(left.is_empty(), "{ctx}: processes of the run survived: {left:?}");
+        assert!(
+            left.is_empty(),
+            "{ctx}: processes of the run survived: {left:?}"
+        );
         let c = orx(&["clean", &id]);
         assert_eq!(c.code, 0, "{ctx}: clean failed\n{}", c.stderr);
     }
     // Nothing stray: only the main worktree, no run branch, no snapshot ref, no folder.
     let wts = git(repo.path(), &["worktree", "list", "--porcelain"]);
-    assert_eq!(wts.matches("worktree ").count(), 1, "stray worktrees:\n{wts}");
+    assert_eq!(
+        wts.matches("worktree ").count(),
+        1,
+        "stray worktrees:\n{wts}"
+    );
     let refs = git(
         repo.path(),
-        &["for-each-ref", "--format=%(refname)", "refs/heads/orx", "refs/orx"],
+        &[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/heads/orx",
+            "refs/orx",
+        ],
     );
     assert!(refs.is_empty(), "stray refs:\n{refs}");
     let wt_dir = repo.path().join(".worktrees");
@@ -295,7 +317,13 @@ fn wait_for_grandchild(repo: &Repo, known: &[String]) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(id) = run_ids(repo).into_iter().find(|i| !known.contains(i)) {
-            if repo.path().join(".worktrees").join(&id).join("started").exists() {
+            if repo
+                .path()
+                .join(".worktrees")
+                .join(&id)
+                .join("started")
+                .exists()
+            {
                 return id;
             }
         }
@@ -337,7 +365,10 @@ fn resume_and_clean_stop_what_a_sigkilled_orx_left_running() {
         let _ = child.wait();
         std::thread::sleep(Duration::from_millis(200));
         let left = pids_with_env(&format!("ORX_RUN_ID={id}"));
-        assert!(!left.is_empty(), "the agent's child outlives a SIGKILL of orx");
+        assert!(
+            !left.is_empty(),
+            "the agent's child outlives a SIGKILL of orx"
+        );
         let r = RunResult::from(repo.orx(&[verb, &id]));
         let survivors: Vec<u32> = left.iter().copied().filter(|p| alive(*p)).collect();
         kill_all(&left);
@@ -353,6 +384,8 @@ fn resume_and_clean_stop_what_a_sigkilled_orx_left_running() {
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rfind(')').is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rfind(')')
+            .is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z'))
+    })
 }

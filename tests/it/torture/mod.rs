@@ -50,9 +50,9 @@ impl Rng {
                     .unwrap_or(1)
                     % 1_000_000_007
             });
-        let mix = campaign
-            .bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        let mix = campaign.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
         report(
             campaign,
             &format!("seed {seed} (replay: ORX_TORTURE_SEED={seed})"),
@@ -137,6 +137,7 @@ pub fn kill_all(pids: &[u32]) {
     for pid in pids {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }

@@ -72,7 +72,13 @@ fn trial(kind: &'static str, n: usize) -> Trial {
     let marker = format!("ORX_TORTURE_TRIAL={}-{kind}-{n}", std::process::id());
     let (key, value) = marker.split_once('=').unwrap();
     let mut child = repo
-        .cmd(&["run", "misbehave", "--pipeline", "plan-only", "--no-progress"])
+        .cmd(&[
+            "run",
+            "misbehave",
+            "--pipeline",
+            "plan-only",
+            "--no-progress",
+        ])
         .env(key, value)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
