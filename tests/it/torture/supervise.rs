@@ -183,10 +183,11 @@ fn misbehaving_agents_are_stopped_with_no_orphans() {
                 v
             }
         };
+        let unmeasured = of.len() - ttk.len();
         report(
             "supervise",
             &format!(
-                "{kind}: {} trials, orphans {orphans}, time from SIGTERM to the last process gone: \
+                "{kind}: {} trials, orphans {orphans}, {unmeasured} without a SIGTERM stamp, time from SIGTERM to the last process gone: \
                  median {med:.0} ms, max {max:.0} ms (grace {GRACE_MS:.0} ms; overshoot past {}: \
                  median {:.0} ms, max {:.0} ms)",
                 of.len(),
@@ -202,10 +203,11 @@ fn misbehaving_agents_are_stopped_with_no_orphans() {
             if t.orphans > 0 {
                 failures.push(format!("{kind}: {} orphans", t.orphans));
             }
-            // A generous bound, not a timing claim: the machine is shared and noisy.
-            match t.ttk_ms {
-                Some(v) if v < GRACE_MS + 5000.0 => {}
-                other => failures.push(format!("{kind}: time to kill {other:?} ms")),
+            // A generous bound, not a timing claim: the machine is shared and noisy. No
+            // figure is not a failure: when the agent dies on SIGTERM, the supervisor's group
+            // SIGKILL can take the sentinel before its forked `date` wrote the stamp.
+            if let Some(v) = t.ttk_ms.filter(|v| *v >= GRACE_MS + 5000.0) {
+                failures.push(format!("{kind}: time to kill {v:.0} ms"));
             }
         }
     }
