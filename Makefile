@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance browser mcp-test lint fmt schema clean-demo
+.PHONY: build demo test conformance browser mcp-test lint fmt schema clean-demo torture
 
 build:
 	$(CARGO) build --locked
@@ -32,6 +32,16 @@ browser: build
 ## drives `orx mcp` through a whole fake-engine run. Needs node 20+.
 mcp-test: build
 	e2e/mcp/run.sh $(ORX)
+
+## The long fault campaigns of docs/RELIABILITY.md (200 crash/resume runs, 50 trials per
+## supervision fault, 20 concurrency rounds); `make test` runs the short ones. Replay a campaign
+## with ORX_TORTURE_SEED=<seed printed in the report>.
+TORTURE_REPORT = $${CARGO_TARGET_DIR:-target}/torture-report.txt
+torture:
+	mkdir -p "$${CARGO_TARGET_DIR:-target}" && rm -f "$(TORTURE_REPORT)"
+	ORX_TORTURE=long ORX_TORTURE_REPORT="$(TORTURE_REPORT)" \
+	  $(CARGO) test --locked --test it torture -- --nocapture --test-threads=1
+	@echo "== fault campaign report ($(TORTURE_REPORT))" && cat "$(TORTURE_REPORT)"
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings

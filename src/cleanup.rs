@@ -12,6 +12,11 @@
 //! names a run that is not live (no folder, or nobody holds its lock) is a stray; it is only
 //! killed when its working directory is inside this repository, so a clean in one repository
 //! never touches another repository's runs.
+//!
+//! The same hunt serves a run whose driver died ([`stop_leftovers`]): a `kill -9`ed orx takes its
+//! direct child with it (`PR_SET_PDEATHSIG`), but not what that child started, which keeps
+//! working in the worktree. Whoever takes the run's lock next (resume, clean) stops them first:
+//! holding the lock proves no orx drives the run, so every process naming it is a leftover.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -282,6 +287,12 @@ fn run_id_under(wt_root: &Path, path: &Path) -> Option<String> {
 fn same_dir(a: &Path, b: &Path) -> bool {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     canon(a) == canon(b)
+}
+
+/// Stop the processes a dead driver of run `id` left running (see the module doc). The caller
+/// must hold the run's lock. Returns their pids.
+pub fn stop_leftovers(root: &Path, id: &str) -> Vec<u32> {
+    kill_strays(root, &|other| other != id)
 }
 
 /// Kill processes whose environment names a run that `is_live` says is not live, and whose

@@ -128,14 +128,22 @@ pub fn run(a: CleanArgs) -> Result<i32, OrxError> {
 pub fn clean_one(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64, OrxError> {
     let paths = RunPaths::new(&repo.root, id);
     let lock = RunLock::acquire(&paths.lock(), id)?;
+    crate::cleanup::stop_leftovers(&repo.root, id);
     let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree);
     repo.remove_worktree(&paths.worktree)?;
     if !keep_branch {
         repo.delete_branch(&paths.branch())?;
     }
     repo.delete_refs_with_prefix(&format!("refs/orx/{id}/"))?;
+    // Rename the folder away before letting go of the lock: from then on a racing resume or
+    // clean finds no run (or a void lock, see `RunLock`), never a half-removed folder into
+    // which its `open(lock, O_CREAT)` would put a file that makes the removal fail.
+    let trash = paths
+        .dir
+        .with_file_name(format!(".removing-{id}-{}", std::process::id()));
+    std::fs::rename(&paths.dir, &trash).map_err(|e| OrxError::io("rename", &paths.dir, e))?;
     drop(lock);
-    std::fs::remove_dir_all(&paths.dir).map_err(|e| OrxError::io("remove", &paths.dir, e))?;
+    std::fs::remove_dir_all(&trash).map_err(|e| OrxError::io("remove", &trash, e))?;
     Ok(bytes)
 }
 

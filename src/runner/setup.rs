@@ -243,6 +243,8 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
     let repo = Repo::discover(dir)?;
     let paths = open_run(&repo, run_id)?;
     let lock = RunLock::acquire(&paths.lock(), run_id)?;
+    // What a SIGKILLed driver left running would keep writing into the worktree.
+    crate::cleanup::stop_leftovers(&repo.root, run_id);
     let mut state = RunState::load(&paths.state())?;
     if state.status == RunStatus::Succeeded {
         return Err(OrxError::state(format!(

@@ -7,9 +7,15 @@
 //! `orx status` reads them to tell a live run from a dead one *without* taking the lock, so a
 //! status probe never races a resume. A pid reused by another program is detected through the
 //! start time in `/proc/<pid>/stat`.
+//!
+//! `orx clean` renames the run folder away before it lets go of the lock, and a lock won on a
+//! file that is no longer at its path is refused, so a resume racing a clean sees either a busy
+//! run or a removed one, never a half-removed folder (found by the concurrency campaign,
+//! tests/it/torture/concurrency.rs).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
@@ -22,15 +28,27 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Take the lock or fail with a `Busy` error naming the holder.
+    /// Take the lock or fail with a `Busy` error naming the holder; a run removed meanwhile
+    /// (by `orx clean` in another process) is a usage error saying so.
     pub fn acquire(path: &Path, run_id: &str) -> Result<RunLock> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| OrxError::io("open", path, e))?;
+            .map_err(|e| match e.kind() {
+                // The run folder is gone: removed between the caller's check and this open.
+                std::io::ErrorKind::NotFound => removed(run_id),
+                _ => OrxError::io("open", path, e),
+            })?;
+        Self::lock_opened(file, path, run_id)
+    }
+
+    /// Lock a file opened at `path`. `orx clean` renames the run folder away while it holds
+    /// the lock, so a lock won after that on a file opened before it is void: the file must
+    /// still be the one at `path` (same device and inode).
+    fn lock_opened(mut file: File, path: &Path, run_id: &str) -> Result<RunLock> {
         // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -43,6 +61,13 @@ impl RunLock {
             )
             .with_hint("wait for it to finish, or stop it with Ctrl-C / `kill <pid>`"));
         }
+        let same = match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+            _ => false,
+        };
+        if !same {
+            return Err(removed(run_id));
+        }
         let me = std::process::id();
         let start = process_start_time(me).unwrap_or(0);
         let _ = file.set_len(0);
@@ -51,6 +76,14 @@ impl RunLock {
         let _ = file.sync_all();
         Ok(RunLock { _file: file })
     }
+}
+
+/// The error for a run whose folder another process removed while this one was getting to it.
+fn removed(run_id: &str) -> OrxError {
+    OrxError::usage(format!(
+        "run {run_id} no longer exists: another orx process removed it"
+    ))
+    .with_hint("list runs with `orx status`")
 }
 
 /// The pid and start time recorded in a lock file.
@@ -97,6 +130,25 @@ mod tests {
         assert_eq!(holder_alive(&p), Some(std::process::id()));
         drop(held);
         RunLock::acquire(&p, "r1").unwrap();
+    }
+
+    #[test]
+    fn a_lock_on_a_removed_run_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        std::fs::create_dir(&run).unwrap();
+        let p = run.join("lock");
+        drop(RunLock::acquire(&p, "r1").unwrap());
+        // Opened before `orx clean` renamed the folder away, locked after it let go.
+        let early = File::open(&p).unwrap();
+        std::fs::rename(&run, dir.path().join(".removing-r1")).unwrap();
+        let err = RunLock::lock_opened(early, &p, "r1").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(err.message.contains("no longer exists"), "{}", err.message);
+        // Opened after: the folder is gone, and nothing is created in its place.
+        let err = RunLock::acquire(&p, "r1").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(!run.exists());
     }
 
     #[test]

@@ -14,3 +14,4 @@ mod resume;
 mod serve;
 mod ship;
 mod support;
+mod torture;
