@@ -20,6 +20,8 @@ pub mod gates;
 pub mod git;
 pub mod guard;
 pub mod hooks;
+#[cfg(test)]
+mod hostile_input;
 pub mod prompts;
 pub mod report;
 pub mod review;
