@@ -4,6 +4,7 @@
 mod bad_input;
 mod commands;
 mod conformance;
+mod disk;
 mod executors;
 mod flows;
 mod guard;
