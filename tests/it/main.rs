@@ -8,6 +8,7 @@ mod disk;
 mod executors;
 mod flows;
 mod guard;
+mod hostile_input;
 mod lifecycle;
 mod mock_server;
 mod resume;
