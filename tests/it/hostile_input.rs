@@ -18,6 +18,7 @@ const LINE: u64 = 100 * 1024 * 1024;
 const MAX_RSS_MIB: i64 = 64;
 
 #[test]
+#[allow(clippy::zombie_processes)] // the child is reaped with wait4, which Child cannot do
 fn a_100_mib_line_from_an_agent_keeps_orx_memory_bounded_and_fails_the_call_cleanly() {
     let repo = Repo::new("", "");
     let bin = repo.path().join("fake-claude");
