@@ -106,12 +106,17 @@ fn config_with_fault(marks: &Path, fault: &str) -> String {
     config_with_gates(&[("fault", &cmd)], "")
 }
 
-/// The patch an undisturbed run of the same scenario produces.
+/// The patch an undisturbed run of the same scenario produces (computed once).
 fn reference_patch() -> String {
-    let repo = Repo::new(&config_with_gates(&[("fault", "true")], ""), &scenario());
-    let r = repo.run("two files", &[]);
-    r.expect_code(0);
-    repo.read(&r.id, "artifacts/patch.diff")
+    static PATCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATCH
+        .get_or_init(|| {
+            let repo = Repo::new(&config_with_gates(&[("fault", "true")], ""), &scenario());
+            let r = repo.run("two files", &[]);
+            r.expect_code(0);
+            repo.read(&r.id, "artifacts/patch.diff")
+        })
+        .clone()
 }
 
 /// The commit on the run's branch whose message names `item`.
