@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance lint fmt schema clean-demo
+.PHONY: build demo test conformance lint fmt schema clean-demo fuzz
 
 build:
 	$(CARGO) build --locked
@@ -22,6 +22,11 @@ test:
 conformance:
 	ORX_CONFORMANCE_BIN="$$(conformance/install.sh)" && export ORX_CONFORMANCE_BIN && \
 	  $(CARGO) test --locked --test it conformance -- --test-threads=2
+
+## Fuzz the config, scenario and backlog loaders and the agent stream parsers with cargo-fuzz
+## (installed on first use), FUZZ_SECONDS (default 60) per target; see docs/RELIABILITY.md.
+fuzz:
+	fuzz/run.sh
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
