@@ -9,7 +9,8 @@
 //! only honest read-only folder. The test thread enters a mount namespace of its own first
 //! (`unshare(CLONE_NEWNS)` applies to the calling thread and the processes it starts), so the
 //! mounts are invisible to other tests and vanish with the thread even if the test panics.
-//! Without root or mount rights the mount tests print why and pass without checking.
+//! Without root the read-only folder is made with `chmod` instead (which then works); without
+//! mount rights the full-disk test prints why and passes without checking.
 //!
 //! The fault is triggered by a gate command at the second item's gate, so it always lands at
 //! the same step: after W001 is committed, before the run can save W002's verification.
@@ -198,20 +199,36 @@ fn only_run(repo: &Repo) -> String {
 
 #[test]
 fn a_run_folder_turned_read_only_fails_clearly_and_resumes_once_writable() {
-    or_skip!(private_mounts());
     let marks = tempfile::tempdir().unwrap();
-    let runs_probe = tempfile::tempdir().unwrap();
-    or_skip!(sh(&format!(
-        "mount --bind {0} {0} && mount -o remount,bind,ro {0} && umount {0}",
-        runs_probe.path().display()
-    )));
     let reference = reference_patch();
     let repo = Repo::new("", &scenario());
     let runs = repo.path().join("runs");
-    let fault = format!(
-        "mount --bind {0} {0} && mount -o remount,bind,ro {0}",
-        runs.display()
-    );
+    // As root (CI) a read-only bind mount; otherwise `chmod`, which then does stop writes.
+    let mounts = private_mounts().and_then(|()| {
+        let probe = tempfile::tempdir().map_err(|e| e.to_string())?;
+        sh(&format!(
+            "mount --bind {0} {0} && mount -o remount,bind,ro {0} && umount {0}",
+            probe.path().display()
+        ))
+    });
+    let (fault, cause, fix) = match mounts {
+        Ok(()) => (
+            format!(
+                "mount --bind {0} {0} && mount -o remount,bind,ro {0}",
+                runs.display()
+            ),
+            "Read-only file system",
+            format!("umount {}", runs.display()),
+        ),
+        Err(why) => {
+            eprintln!("no read-only mount ({why}): using chmod instead");
+            (
+                format!("chmod a-w {}/*", runs.display()),
+                "Permission denied",
+                format!("chmod u+w {}/*", runs.display()),
+            )
+        }
+    };
     std::fs::write(
         repo.path().join("orx.yaml"),
         config_with_fault(marks.path(), &fault),
@@ -221,8 +238,8 @@ fn a_run_folder_turned_read_only_fails_clearly_and_resumes_once_writable() {
     if r.id.is_empty() {
         r.id = only_run(&repo);
     }
-    let w001 = check_failed(&repo, &r, "Read-only file system");
-    or_skip!(sh(&format!("umount {}", runs.display())));
+    let w001 = check_failed(&repo, &r, cause);
+    sh(&fix).unwrap();
     check_resumed(&repo, &r.id, &w001, &reference);
 }
 
