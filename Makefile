@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance browser mcp-test lint fmt schema clean-demo torture
+.PHONY: build demo test conformance browser mcp-test lint fmt schema clean-demo torture fuzz
 
 build:
 	$(CARGO) build --locked
@@ -42,6 +42,11 @@ torture:
 	ORX_TORTURE=long ORX_TORTURE_REPORT="$(TORTURE_REPORT)" \
 	  $(CARGO) test --locked --test it torture -- --nocapture --test-threads=1
 	@echo "== fault campaign report ($(TORTURE_REPORT))" && cat "$(TORTURE_REPORT)"
+
+## Fuzz the config, scenario and backlog loaders and the agent stream parsers with cargo-fuzz
+## (installed on first use), FUZZ_SECONDS (default 60) per target; see docs/RELIABILITY.md.
+fuzz:
+	fuzz/run.sh
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings

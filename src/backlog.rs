@@ -945,3 +945,94 @@ Let me know if you want changes.
         }
     }
 }
+
+/// Hostile input (issue 6): whatever a decompose reply holds, parsing, validation and ordering
+/// never panic and errors are one line; a backlog that validates survives the round trip
+/// through `context/backlog.yaml` unchanged, whatever its strings contain.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::hostile_input::{config, json_value, mutated, to_yaml as value_yaml};
+    use proptest::prelude::*;
+
+    const REPLY: &str = "Here is the backlog.\n\n```yaml\nitems:\n  - id: W001\n    title: Add\n    objective: Add add()\n    acceptance: [it adds]\n    files_hint: [calc.py]\n    depends_on: []\n  - id: W002\n    title: Mul\n    objective: Add mul()\n    acceptance: it multiplies\n    depends_on: W001\n```\n";
+    const KEYS: &[&str] = &[
+        "items",
+        "id",
+        "title",
+        "objective",
+        "acceptance",
+        "files_hint",
+        "depends_on",
+        "W001",
+        "W002",
+        "W003",
+        "1",
+        "yaml",
+    ];
+
+    fn check(text: &str) {
+        match parse_backlog(text) {
+            Ok(b) => match validate(&b) {
+                Ok(()) => {
+                    let order = topo_order(&b);
+                    let mut seen = order.clone();
+                    seen.sort_unstable();
+                    assert_eq!(seen, (0..b.items.len()).collect::<Vec<_>>());
+                    assert_eq!(parse_backlog(&to_yaml(&b)), Ok(b));
+                }
+                Err(e) => assert!(!e.contains('\n'), "{e}"),
+            },
+            Err(e) => assert!(!e.contains('\n'), "{e}"),
+        }
+    }
+
+    fn text() -> BoxedStrategy<String> {
+        prop_oneof![any::<String>(), "[ -~\n]{0,40}"].boxed()
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        (
+            prop_oneof!["W00[1-4]", text()],
+            text(),
+            text(),
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec("W00[1-4]", 0..3),
+        )
+            .prop_map(
+                |(id, title, objective, acceptance, files_hint, depends_on)| Item {
+                    id,
+                    title,
+                    objective,
+                    acceptance,
+                    files_hint,
+                    depends_on,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(config(200))]
+
+        #[test]
+        fn any_backlog_round_trips_or_is_refused_in_one_line(
+            items in proptest::collection::vec(item(), 0..5)
+        ) {
+            let b = Backlog { items };
+            check(&to_yaml(&b));
+            check(&format!("Done.\n\n```yaml\n{}```\n", to_yaml(&b)));
+        }
+
+        #[test]
+        fn replies_never_panic(
+            reply in prop_oneof![
+                mutated(REPLY),
+                json_value(KEYS, KEYS, 4).prop_map(|v| format!("```yaml\n{}```\n", value_yaml(&v))),
+                any::<String>(),
+            ]
+        ) {
+            check(&reply);
+        }
+    }
+}

@@ -86,14 +86,30 @@ impl OrxError {
         self.hint = Some(hint.into());
         self
     }
-    /// An I/O failure on `path`, phrased as one sentence.
+    /// An I/O failure on `path`, phrased as one sentence; a full disk or a read-only or
+    /// forbidden folder also gets the hint that fixes it (a run's state on disk is whole, so
+    /// `orx resume` continues once the condition is gone).
     pub fn io(action: &str, path: &Path, err: std::io::Error) -> Self {
-        let kind = if err.kind() == std::io::ErrorKind::NotFound {
+        use std::io::ErrorKind as Io;
+        let kind = if err.kind() == Io::NotFound {
             ErrorKind::Usage
         } else {
             ErrorKind::Internal
         };
-        Self::new(kind, format!("cannot {action} {}: {err}", path.display()))
+        let fix = match err.kind() {
+            Io::StorageFull | Io::QuotaExceeded => Some("free space on that disk"),
+            Io::ReadOnlyFilesystem => Some("remount that file system read-write"),
+            Io::PermissionDenied => Some("make that folder writable for this user"),
+            _ => None,
+        };
+        let e = Self::new(kind, format!("cannot {action} {}: {err}", path.display()));
+        match fix {
+            Some(fix) => e.with_hint(format!(
+                "{fix}, then run the command again; `orx resume <run id>` continues a run where \
+                 it stopped"
+            )),
+            None => e,
+        }
     }
 }
 

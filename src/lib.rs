@@ -22,6 +22,8 @@ pub mod git;
 pub mod guard;
 pub mod hooks;
 pub mod mcp;
+#[cfg(test)]
+mod hostile_input;
 pub mod prompts;
 pub mod report;
 pub mod review;

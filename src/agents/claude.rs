@@ -609,3 +609,46 @@ mod tests {
         assert_eq!(exit_code_in("nothing"), None);
     }
 }
+
+/// Hostile input (issue 6): no stream makes the parser panic, whatever its lines hold. The
+/// fuzz target `fuzz/fuzz_targets/stream_claude.rs` explores the same parser for longer.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::agents::testutil::{play_hostile, STREAM_KEYS};
+    use crate::hostile_input::{config, stream_line};
+    use proptest::prelude::*;
+
+    const TYPES: &[&str] = &[
+        "system",
+        "init",
+        "assistant",
+        "user",
+        "rate_limit_event",
+        "result",
+        "text",
+        "thinking",
+        "redacted_thinking",
+        "tool_use",
+        "tool_result",
+        "success",
+        "error_max_turns",
+        "error_max_budget_usd",
+        "error_during_execution",
+        "rejected",
+        "allowed",
+    ];
+    const FIXTURE: &str = include_str!("testdata/claude/success_tools.jsonl");
+
+    proptest! {
+        #![proptest_config(config(200))]
+
+        #[test]
+        fn hostile_streams_never_panic(
+            lines in proptest::collection::vec(stream_line(STREAM_KEYS, TYPES, FIXTURE), 0..12),
+            code in -1i32..3,
+        ) {
+            play_hostile(&mut ClaudeParser::default(), &lines, code);
+        }
+    }
+}

@@ -477,3 +477,44 @@ mod tests {
         assert_eq!(p.finish(&exited(0)).final_text, "# Plan\n\nfrom the file\n");
     }
 }
+
+/// Hostile input (issue 6): no stream makes the parser panic, whatever its lines hold. The
+/// fuzz target `fuzz/fuzz_targets/stream_codex.rs` explores the same parser for longer.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::agents::testutil::{play_hostile, STREAM_KEYS};
+    use crate::hostile_input::{config, stream_line};
+    use proptest::prelude::*;
+
+    const TYPES: &[&str] = &[
+        "thread.started",
+        "turn.started",
+        "item.started",
+        "item.updated",
+        "item.completed",
+        "turn.completed",
+        "turn.failed",
+        "error",
+        "agent_message",
+        "reasoning",
+        "command_execution",
+        "file_change",
+        "mcp_tool_call",
+        "web_search",
+        "todo_list",
+    ];
+    const FIXTURE: &str = include_str!("testdata/codex/success.jsonl");
+
+    proptest! {
+        #![proptest_config(config(200))]
+
+        #[test]
+        fn hostile_streams_never_panic(
+            lines in proptest::collection::vec(stream_line(STREAM_KEYS, TYPES, FIXTURE), 0..12),
+            code in -1i32..3,
+        ) {
+            play_hostile(&mut CodexParser::default(), &lines, code);
+        }
+    }
+}

@@ -439,3 +439,41 @@ mod tests {
         assert_eq!(o.failure, Some(FailureKind::NoResult));
     }
 }
+
+/// Hostile input (issue 6): no stream makes the parser panic, whatever its lines hold. The
+/// fuzz target `fuzz/fuzz_targets/stream_gemini.rs` explores the same parser for longer.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::agents::testutil::{play_hostile, STREAM_KEYS};
+    use crate::hostile_input::{config, stream_line};
+    use proptest::prelude::*;
+
+    const TYPES: &[&str] = &[
+        "init",
+        "message",
+        "tool_use",
+        "tool_result",
+        "run_shell_command",
+        "write_file",
+        "replace",
+        "error",
+        "result",
+        "success",
+        "assistant",
+        "user",
+    ];
+    const FIXTURE: &str = include_str!("testdata/gemini/success.jsonl");
+
+    proptest! {
+        #![proptest_config(config(200))]
+
+        #[test]
+        fn hostile_streams_never_panic(
+            lines in proptest::collection::vec(stream_line(STREAM_KEYS, TYPES, FIXTURE), 0..12),
+            code in -1i32..3,
+        ) {
+            play_hostile(&mut GeminiParser::default(), &lines, code);
+        }
+    }
+}

@@ -676,3 +676,79 @@ knowledge_update: {error: "rate limited", exit_code: 1}
         assert!(errors > 0);
     }
 }
+
+/// Hostile input (issue 6): any scenario text gives a scenario or one one-line error, never a
+/// panic, and a scenario that parses never names a file outside the working folder.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::hostile_input::{config, json_value, mutated, replace_some, to_yaml};
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "plan",
+        "spec",
+        "decompose",
+        "implement",
+        "fix",
+        "review",
+        "knowledge_update",
+        "W001",
+        "text",
+        "files",
+        "delete",
+        "exit_code",
+        "delay_ms",
+        "error",
+        "error_model",
+        "usage",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "calc.py",
+        "../x",
+        "/etc/x",
+    ];
+
+    fn check(text: &str) {
+        match parse_scenario(text, Path::new("scenario.yaml")) {
+            Ok(s) => {
+                for stage in ["plan", "implement", "fix", "review"] {
+                    for n in 0..3 {
+                        for step in [s.step(stage, None, n), s.step(stage, Some("W001"), n)] {
+                            for p in step.iter().flat_map(|st| st.files.keys().chain(&st.delete)) {
+                                assert!(is_safe_relative(p), "unsafe path accepted: {p:?}");
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => assert!(!e.message.contains('\n'), "{}", e.message),
+        }
+    }
+
+    fn demo_value() -> serde_json::Value {
+        yaml_serde::from_str(DEMO_SCENARIO).unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(config(200))]
+
+        #[test]
+        fn the_demo_with_values_replaced_never_panics(doc in replace_some(demo_value(), KEYS)) {
+            check(&to_yaml(&doc));
+        }
+
+        #[test]
+        fn vocabulary_documents_never_panic(doc in json_value(KEYS, KEYS, 4)) {
+            check(&to_yaml(&doc));
+        }
+
+        #[test]
+        fn damaged_or_arbitrary_text_never_panics(
+            text in prop_oneof![mutated(DEMO_SCENARIO), any::<String>()]
+        ) {
+            check(&text);
+        }
+    }
+}

@@ -60,3 +60,84 @@ pub fn play(
     let o = parser.finish(&exit);
     (events, o)
 }
+
+/// Field names the four CLIs' streams use (from the recordings and the parsers), for the
+/// hostile-input properties: random values under real keys reach the parsers' logic.
+pub const STREAM_KEYS: &[&str] = &[
+    "type",
+    "subtype",
+    "session_id",
+    "thread_id",
+    "message",
+    "content",
+    "text",
+    "thinking",
+    "usage",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cached_input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "total_cost_usd",
+    "result",
+    "is_error",
+    "error",
+    "terminal_reason",
+    "api_error_status",
+    "permission_denials",
+    "status",
+    "role",
+    "delta",
+    "model",
+    "id",
+    "item",
+    "command",
+    "exit_code",
+    "aggregated_output",
+    "changes",
+    "path",
+    "kind",
+    "name",
+    "input",
+    "tool_use_id",
+    "tool_id",
+    "tool_name",
+    "tool_call",
+    "args",
+    "file_path",
+    "notebook_path",
+    "absolute_path",
+    "parameters",
+    "output",
+    "stats",
+    "severity",
+    "rate_limit_info",
+    "resetsAt",
+    "retry_after",
+    "duration_ms",
+    "num_turns",
+    "cwd",
+    "shellToolCall",
+    "writeToolCall",
+    "editToolCall",
+    "readToolCall",
+    "deleteToolCall",
+    "success",
+    "failure",
+    "exitCode",
+    "stdout",
+    "stderr",
+    "result_index",
+];
+
+/// Feed `lines` (split at newlines, as the supervisor delivers them) then finish with `code`;
+/// the property is that nothing panics.
+pub fn play_hostile(parser: &mut dyn StreamParser, lines: &[String], code: i32) {
+    for line in lines.iter().flat_map(|l| l.split('\n')) {
+        let _ = parser.feed(line);
+    }
+    let _ = parser.finish(&exited(code));
+}

@@ -439,3 +439,77 @@ mod tests {
         assert!(err.message.contains("not UTF-8"), "{}", err.message);
     }
 }
+
+/// Hostile input (issue 6): whatever the text, `parse_str` gives a config or one one-line
+/// config error, never a panic. The fuzz target `fuzz/fuzz_targets/config.rs` explores the
+/// same function for longer.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::hostile_input::{
+        config, json_value, leak, mutated, replace_some, schema_keys, to_yaml,
+    };
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../orx.yaml.example");
+
+    fn vocabulary() -> &'static [&'static str] {
+        static WORDS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+        WORDS.get_or_init(|| {
+            let schema: serde_json::Value =
+                serde_json::from_str(&crate::config::json_schema()).unwrap_or_default();
+            let mut words = schema_keys(&schema);
+            words.extend(
+                [
+                    "fake", "claude", "codex", "gemini", "cursor", "main", "true", "pytest",
+                ]
+                .map(String::from),
+            );
+            leak(words)
+        })
+    }
+
+    fn example_value() -> serde_json::Value {
+        yaml_serde::from_str(EXAMPLE).unwrap_or_default()
+    }
+
+    /// Every variable is set except those starting with `U` (so both paths are taken).
+    fn env(name: &str) -> Option<String> {
+        (!name.starts_with('U')).then(|| format!("v-{name}"))
+    }
+
+    fn check(text: &str) {
+        if let Err(e) = parse_str(text, Path::new("orx.yaml"), &env) {
+            assert_eq!(e.kind, ErrorKind::Config, "{}", e.message);
+            assert!(
+                !e.message.is_empty() && !e.message.contains('\n'),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(200))]
+
+        #[test]
+        fn the_example_with_values_replaced_never_panics(
+            doc in replace_some(example_value(), vocabulary())
+        ) {
+            check(&to_yaml(&doc));
+        }
+
+        #[test]
+        fn vocabulary_documents_never_panic(doc in json_value(vocabulary(), vocabulary(), 4)) {
+            check(&to_yaml(&doc));
+        }
+
+        #[test]
+        fn damaged_or_arbitrary_text_never_panics(
+            text in prop_oneof![mutated(EXAMPLE), any::<String>()]
+        ) {
+            check(&text);
+        }
+    }
+}

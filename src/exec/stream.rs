@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -362,6 +362,10 @@ pub(crate) struct ReaderShared {
     /// Nanoseconds since `epoch` at which the last byte arrived on any stream.
     pub last_byte: Arc<AtomicU64>,
     pub epoch: Instant,
+    /// Readers that have reached end-of-file. One may still be busy with its last line (a
+    /// long final line through the log filter takes a while); the supervisor keeps waiting
+    /// for those and gives up only on readers whose pipe some stray process holds open.
+    pub at_eof: Arc<AtomicUsize>,
 }
 
 /// Marks the producer finished even if the reader thread unwinds.
@@ -431,6 +435,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                     consumer_gone = !shared.queue.push(batch);
                 }
             }
+            shared.at_eof.fetch_add(1, Ordering::Release);
             let mut batch = Batch::new(kind);
             splitter.flush(&mut batch);
             if let Some(f) = filter.as_deref_mut() {

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,9 +28,11 @@ use super::{CommandSpec, Control, ExitInfo, StreamKind, Termination};
 const QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Longest the loop sleeps without re-checking deadlines and the child.
 const POLL: Duration = Duration::from_millis(50);
-/// After the child is gone: how long readers may make no progress before we stop waiting.
+/// After the child is gone: how long readers still reading a pipe (held open by a process we
+/// could not find) may make no progress before we stop waiting. Readers already at
+/// end-of-file are only finishing their last lines and are always waited for.
 const READER_IDLE_LIMIT: Duration = Duration::from_secs(2);
-/// After the child is gone: the most we wait for readers at all.
+/// After the child is gone: the most we wait for readers still reading a pipe.
 const READER_HARD_LIMIT: Duration = Duration::from_secs(10);
 
 /// A unique value for `ORX_SPAWN_ID`: our pid, a counter and the clock.
@@ -251,6 +253,7 @@ pub(crate) fn run_with(
     let queue = Arc::new(LineQueue::new(QUEUE_BYTES, 2));
     let _consumer = ConsumerGuard(Arc::clone(&queue));
     let last_byte = Arc::new(AtomicU64::new(0));
+    let at_eof = Arc::new(AtomicUsize::new(0));
     let out_stats = Arc::new(Mutex::new(StreamStats::default()));
     let err_stats = Arc::new(Mutex::new(StreamStats::default()));
     let mut readers: Vec<JoinHandle<()>> = Vec::new();
@@ -272,6 +275,7 @@ pub(crate) fn run_with(
             queue: Arc::clone(&queue),
             last_byte: Arc::clone(&last_byte),
             epoch: start,
+            at_eof: Arc::clone(&at_eof),
         };
         match pipe {
             Some(pipe) => readers.push(spawn_reader(
@@ -365,7 +369,10 @@ pub(crate) fn run_with(
                 Pop::Closed => break,
                 Pop::Empty => {
                     let now = Instant::now();
-                    if now - progress >= READER_IDLE_LIMIT || now - drain_start >= READER_HARD_LIMIT
+                    let pipes_done = at_eof.load(Ordering::Acquire) >= readers.len();
+                    if !pipes_done
+                        && (now - progress >= READER_IDLE_LIMIT
+                            || now - drain_start >= READER_HARD_LIMIT)
                     {
                         tracing::warn!(
                             "`{}` left a process holding its output open; not waiting for it",
@@ -592,6 +599,34 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(dir.path().join("err.log")).unwrap(),
             "err [X]\n"
+        );
+    }
+
+    #[test]
+    fn a_slow_last_line_is_waited_for_after_the_child_exits() {
+        // Regression (issue 6 fuzzing): a long final line through the log filter (redaction of
+        // a multi-MiB line takes seconds in a debug build) kept its reader busy past
+        // READER_IDLE_LIMIT after the child exited, and the supervisor mistook that for a
+        // stray process holding the pipe: the line never reached the parser or the log.
+        struct Slow;
+        impl crate::exec::LineFilter for Slow {
+            fn filter(&mut self, line: &str) -> Option<String> {
+                if line.starts_with("last") {
+                    std::thread::sleep(READER_IDLE_LIMIT + Duration::from_millis(500));
+                }
+                None
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sh(dir.path(), "printf 'first\\nlast line, no newline'");
+        spec.stdout_log = Some(dir.path().join("out.log"));
+        spec.log_filter = Some(crate::exec::LogFilter::new(|| Box::new(Slow)));
+        let (info, lines) = collect(&spec);
+        assert!(info.success(), "{info:?}");
+        assert_eq!(stdout_lines(&lines), ["first", "last line, no newline"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out.log")).unwrap(),
+            "first\nlast line, no newline\n"
         );
     }
 

@@ -292,15 +292,22 @@ impl GitCall<'_> {
             .first()
             .map(|a| a.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let err = OrxError::internal(format!(
+        if !self.git.dir.is_dir() {
+            // The folder went away under orx (a worktree deleted mid-run), not git.
+            return OrxError::internal(format!(
+                "cannot run `git {first}`: the folder {} no longer exists",
+                self.git.dir.display()
+            ))
+            .with_hint(
+                "if it was a run's worktree, `orx resume <run id>` recreates it from the run's \
+                 branch and checkpoints",
+            );
+        }
+        OrxError::internal(format!(
             "cannot run `git {first}` in {}: {err}",
             self.git.dir.display()
-        ));
-        if self.git.dir.is_dir() {
-            err.with_hint("install git and make sure it is on PATH")
-        } else {
-            err
-        }
+        ))
+        .with_hint("install git and make sure it is on PATH")
     }
 }
 

@@ -4,9 +4,11 @@
 mod bad_input;
 mod commands;
 mod conformance;
+mod disk;
 mod executors;
 mod flows;
 mod guard;
+mod hostile_input;
 mod lifecycle;
 mod mcp;
 mod mock_server;
