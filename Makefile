@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance lint fmt schema clean-demo
+.PHONY: build demo test conformance contract lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -22,6 +22,11 @@ test:
 conformance:
 	ORX_CONFORMANCE_BIN="$$(conformance/install.sh)" && export ORX_CONFORMANCE_BIN && \
 	  $(CARGO) test --locked --test it conformance -- --test-threads=2
+
+## The REST API against its own OpenAPI document with schemathesis (pinned, installed into a
+## venv cached outside the clone), bounded in time; leaves no process behind.
+contract: build
+	e2e/contract/run.sh
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
