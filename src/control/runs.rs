@@ -71,10 +71,16 @@ struct Row {
     hay: String,
 }
 
+/// A sorted listing and when it was taken.
+type Snapshot = (std::time::Instant, Arc<Vec<Row>>);
+
+/// A listed run before paging: repository, meta, corrected status, live pid.
+type Hit<'a> = (&'a str, Arc<Meta>, Option<String>, Option<u32>);
+
 #[derive(Debug, Default)]
 pub(super) struct RunIndex {
     entries: Mutex<HashMap<PathBuf, Cached>>,
-    snapshots: Mutex<HashMap<PathBuf, (std::time::Instant, Arc<Vec<Row>>)>>,
+    snapshots: Mutex<HashMap<PathBuf, Snapshot>>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +93,7 @@ struct Cached {
 impl RunIndex {
     /// The runs under `root`, newest first, from a snapshot at most [`SNAPSHOT_TTL`] old.
     fn rows(&self, root: &Path) -> Arc<Vec<Row>> {
-        let fresh = |snaps: &HashMap<PathBuf, (std::time::Instant, Arc<Vec<Row>>)>| {
+        let fresh = |snaps: &HashMap<PathBuf, Snapshot>| {
             snaps
                 .get(root)
                 .filter(|(at, _)| at.elapsed() < SNAPSHOT_TTL)
@@ -225,7 +231,7 @@ impl Control {
         let status = q.status.as_deref().filter(|s| !s.is_empty());
         let engine = q.engine.as_deref().filter(|s| !s.is_empty());
         // Filter and sort shared metas; only the page is cloned.
-        let mut rows: Vec<(&str, Arc<Meta>, Option<String>, Option<u32>)> = Vec::new();
+        let mut rows: Vec<Hit<'_>> = Vec::new();
         for w in workspaces {
             let snapshot = self.index.rows(&w.root);
             for row in snapshot.iter() {
