@@ -102,7 +102,23 @@ impl RunIndex {
         if let Some(rows) = fresh(&lock(&self.snapshots)) {
             return rows;
         }
-        let mut metas = self.metas(root);
+        // One caller revalidates; the others keep serving the previous snapshot meanwhile
+        // instead of queueing behind it (10,000 stats under load take a while).
+        let mut entries = match self.entries.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if let Some((_, rows)) = lock(&self.snapshots).get(root) {
+                    return Arc::clone(rows);
+                }
+                lock(&self.entries)
+            }
+        };
+        if let Some(rows) = fresh(&lock(&self.snapshots)) {
+            return rows;
+        }
+        let mut metas = Self::metas_in(&mut entries, root);
+        drop(entries);
         metas.sort_by(|a, b| (&b.created_at, &b.run_id).cmp(&(&a.created_at, &a.run_id)));
         let rows: Arc<Vec<Row>> = Arc::new(
             metas
@@ -131,11 +147,14 @@ impl RunIndex {
 
     /// The meta of every run under `root`, unsorted, from the cache where still fresh.
     fn metas(&self, root: &Path) -> Vec<Arc<Meta>> {
+        Self::metas_in(&mut lock(&self.entries), root)
+    }
+
+    fn metas_in(entries: &mut HashMap<PathBuf, Cached>, root: &Path) -> Vec<Arc<Meta>> {
         let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        let mut entries = lock(&self.entries);
         let mut seen = Vec::new();
         for e in rd.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
