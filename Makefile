@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance browser mcp-test lint fmt schema clean-demo torture fuzz
+.PHONY: build demo test check e2e conformance browser mcp-test contract torture fuzz bench lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -11,11 +11,20 @@ build:
 demo: build
 	scripts/demo.sh $(ORX)
 
-## Every test: unit tests, the integration suite, formatting and clippy.
+## Every test, installing what the tests need on a fresh machine (scripts/test.sh): the pinned
+## agent CLIs, fmt, clippy, unit + integration tests (short fault campaigns included), then the
+## browser, MCP-SDK and contract suites. This is what CI (.ci/run) runs.
 test:
+	scripts/test.sh
+
+## The quick loop: formatting, clippy and the cargo tests only (no installs, no e2e suites).
+check:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) test --locked -- --test-threads=2
+
+## The three end-to-end suites against target/debug/orx.
+e2e: browser mcp-test contract
 
 ## The conformance suite: install the pinned agent CLIs (cached outside the clone), then run the
 ## tests that drive them against the mock model server.
@@ -47,6 +56,11 @@ torture:
 ## (installed on first use), FUZZ_SECONDS (default 60) per target; see docs/RELIABILITY.md.
 fuzz:
 	fuzz/run.sh
+
+## The REST API against its own OpenAPI document with schemathesis (pinned, installed into a
+## venv cached outside the clone), bounded in time; leaves no process behind.
+contract: build
+	e2e/contract/run.sh
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings

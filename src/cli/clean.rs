@@ -144,6 +144,14 @@ pub fn clean_one(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64, OrxErr
     std::fs::rename(&paths.dir, &trash).map_err(|e| OrxError::io("rename", &paths.dir, e))?;
     drop(lock);
     std::fs::remove_dir_all(&trash).map_err(|e| OrxError::io("remove", &trash, e))?;
+    // What `orx serve` kept about launching it (runs/.launch/<id>.log, .task.md).
+    let launch = repo
+        .root
+        .join(RUNS_DIR)
+        .join(crate::control::launch::LAUNCH_DIR);
+    for f in [format!("{id}.log"), format!("{id}.task.md")] {
+        let _ = std::fs::remove_file(launch.join(f));
+    }
     Ok(bytes)
 }
 

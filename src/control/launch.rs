@@ -246,6 +246,7 @@ impl Control {
                 break;
             }
         }
+        self.invalidate();
         Ok(Launched {
             run_id: id.clone(),
             repo: w.name.clone(),
@@ -298,6 +299,7 @@ impl Control {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
         }
+        self.invalidate();
         Ok(Launched {
             run_id: id.to_string(),
             repo: w.name.clone(),
@@ -327,6 +329,7 @@ impl Control {
                 std::io::Error::last_os_error()
             )));
         }
+        self.invalidate();
         Ok(CancelResult {
             run_id: id.to_string(),
             pid,
@@ -349,9 +352,7 @@ impl Control {
         if let Some((_, why)) = removal.skipped.first() {
             return Err(OrxError::new(ErrorKind::Busy, why.clone()));
         }
-        for f in [format!("{id}.log"), format!("{id}.task.md")] {
-            let _ = std::fs::remove_file(launch_dir(w).join(f));
-        }
+        self.invalidate();
         Ok(CleanResult {
             run_id: id.to_string(),
             freed_bytes: removal.freed,

@@ -1,17 +1,20 @@
 //! Listing runs: every `runs/<id>/meta.json` of every served repository, filtered, newest
 //! first, paginated.
 //!
-//! The dashboard and the API must stay fast with 10,000 runs on disk, so each listing costs
-//! one `read_dir` and one `stat` per run: a run's parsed meta is cached in memory under its
-//! path and reused while the file's modification time and size are unchanged (meta.json is
-//! replaced atomically, so a change always shows as a new mtime or size). The status shown is
+//! The dashboard and the API must stay fast with 10,000 runs on disk. A run's parsed meta is
+//! cached in memory under its path and reused while the file's modification time and size are
+//! unchanged (meta.json is replaced atomically, so a change always shows as a new mtime or
+//! size); revalidating costs one `read_dir` and one `stat` per run, so the sorted result is
+//! kept as a snapshot for [`SNAPSHOT_TTL`] (and dropped at once when this server starts,
+//! resumes, cancels or cleans a run): a listing is then a filter over memory, at most a
+//! second behind the disk. The live status is checked through the lock on every listing. The status shown is
 //! the *live* one: a run whose meta says `running` but whose lock holder is gone is
 //! `interrupted`, exactly as `orx status` shows it ([`live_status`] is shared with it).
 //! Folders that are not run ids (`runs/.launch`, editor droppings) are ignored.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -58,29 +61,100 @@ pub struct RunPage {
     pub limit: usize,
 }
 
+/// How long a listing snapshot is reused before the run folders are looked at again.
+pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One cached run: its meta and the lower-cased text `q` searches.
+#[derive(Debug)]
+struct Row {
+    meta: Arc<Meta>,
+    hay: String,
+}
+
+/// A sorted listing and when it was taken.
+type Snapshot = (std::time::Instant, Arc<Vec<Row>>);
+
+/// A listed run before paging: repository, meta, corrected status, live pid.
+type Hit<'a> = (&'a str, Arc<Meta>, Option<String>, Option<u32>);
+
 #[derive(Debug, Default)]
 pub(super) struct RunIndex {
     entries: Mutex<HashMap<PathBuf, Cached>>,
+    snapshots: Mutex<HashMap<PathBuf, Snapshot>>,
 }
 
 #[derive(Debug, Clone)]
 struct Cached {
     mtime: SystemTime,
     len: u64,
-    meta: Meta,
+    meta: Arc<Meta>,
 }
 
 impl RunIndex {
+    /// The runs under `root`, newest first, from a snapshot at most [`SNAPSHOT_TTL`] old.
+    fn rows(&self, root: &Path) -> Arc<Vec<Row>> {
+        let fresh = |snaps: &HashMap<PathBuf, Snapshot>| {
+            snaps
+                .get(root)
+                .filter(|(at, _)| at.elapsed() < SNAPSHOT_TTL)
+                .map(|(_, rows)| Arc::clone(rows))
+        };
+        if let Some(rows) = fresh(&lock(&self.snapshots)) {
+            return rows;
+        }
+        // One caller revalidates; the others keep serving the previous snapshot meanwhile
+        // instead of queueing behind it (10,000 stats under load take a while).
+        let mut entries = match self.entries.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if let Some((_, rows)) = lock(&self.snapshots).get(root) {
+                    return Arc::clone(rows);
+                }
+                lock(&self.entries)
+            }
+        };
+        if let Some(rows) = fresh(&lock(&self.snapshots)) {
+            return rows;
+        }
+        let mut metas = Self::metas_in(&mut entries, root);
+        drop(entries);
+        metas.sort_by(|a, b| (&b.created_at, &b.run_id).cmp(&(&a.created_at, &a.run_id)));
+        let rows: Arc<Vec<Row>> = Arc::new(
+            metas
+                .into_iter()
+                .map(|meta| Row {
+                    hay: format!(
+                        "{}\n{}\n{}\n{}",
+                        meta.run_id, meta.task, meta.branch, meta.engine
+                    )
+                    .to_lowercase(),
+                    meta,
+                })
+                .collect(),
+        );
+        lock(&self.snapshots).insert(
+            root.to_path_buf(),
+            (std::time::Instant::now(), Arc::clone(&rows)),
+        );
+        rows
+    }
+
+    /// Forget the snapshots (after this process changed runs).
+    pub(super) fn invalidate(&self) {
+        lock(&self.snapshots).clear();
+    }
+
     /// The meta of every run under `root`, unsorted, from the cache where still fresh.
-    fn metas(&self, root: &Path) -> Vec<Meta> {
+    fn metas(&self, root: &Path) -> Vec<Arc<Meta>> {
+        Self::metas_in(&mut lock(&self.entries), root)
+    }
+
+    fn metas_in(entries: &mut HashMap<PathBuf, Cached>, root: &Path) -> Vec<Arc<Meta>> {
         let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        let mut entries = match self.entries.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
         let mut seen = Vec::new();
         for e in rd.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
@@ -95,18 +169,19 @@ impl RunIndex {
             let len = md.len();
             if let Some(c) = entries.get(&path) {
                 if c.mtime == mtime && c.len == len {
-                    out.push(c.meta.clone());
+                    out.push(Arc::clone(&c.meta));
                     seen.push(path);
                     continue;
                 }
             }
             if let Ok(meta) = Meta::load(&path) {
+                let meta = Arc::new(meta);
                 entries.insert(
                     path.clone(),
                     Cached {
                         mtime,
                         len,
-                        meta: meta.clone(),
+                        meta: Arc::clone(&meta),
                     },
                 );
                 out.push(meta);
@@ -123,6 +198,14 @@ impl RunIndex {
     }
 }
 
+/// A mutex's guard, also after a panic in another holder (the data is a cache).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 /// A run's status as it really is: `running`/`waiting` in the file but nobody holding the
 /// lock means the process died (crash, `kill -9`, reboot): `interrupted`.
 pub fn live_status(status: &str, paths: &RunPaths) -> String {
@@ -136,7 +219,11 @@ pub fn live_status(status: &str, paths: &RunPaths) -> String {
 /// Every run's meta under `root`, newest first, with the live status (no cache: the CLI's
 /// one-shot `orx status`).
 pub fn list_metas(root: &Path) -> Vec<Meta> {
-    let mut metas = RunIndex::default().metas(root);
+    let mut metas: Vec<Meta> = RunIndex::default()
+        .metas(root)
+        .into_iter()
+        .map(|m| Arc::try_unwrap(m).unwrap_or_else(|a| (*a).clone()))
+        .collect();
     for m in &mut metas {
         m.status = live_status(&m.status, &RunPaths::new(root, &m.run_id));
     }
@@ -145,6 +232,11 @@ pub fn list_metas(root: &Path) -> Vec<Meta> {
 }
 
 impl Control {
+    /// Drop the listing snapshots, so the next listing reads the run folders.
+    pub fn invalidate(&self) {
+        self.index.invalidate();
+    }
+
     /// One page of runs matching `q`, newest first.
     pub fn list_runs(&self, q: &RunQuery) -> Result<RunPage> {
         let workspaces: Vec<&super::Workspace> = match q.repo.as_deref() {
@@ -157,46 +249,59 @@ impl Control {
                 .filter(|s| !s.is_empty());
         let status = q.status.as_deref().filter(|s| !s.is_empty());
         let engine = q.engine.as_deref().filter(|s| !s.is_empty());
-        let mut rows: Vec<RunSummary> = Vec::new();
+        // Filter and sort shared metas; only the page is cloned.
+        let mut rows: Vec<Hit<'_>> = Vec::new();
         for w in workspaces {
-            for mut meta in self.index.metas(&w.root) {
-                let paths = RunPaths::new(&w.root, &meta.run_id);
-                let pid = if matches!(meta.status.as_str(), "running" | "waiting") {
-                    holder_alive(&paths.lock())
+            let snapshot = self.index.rows(&w.root);
+            for row in snapshot.iter() {
+                let meta = &row.meta;
+                let live_kind = matches!(meta.status.as_str(), "running" | "waiting");
+                let pid = if live_kind {
+                    holder_alive(&RunPaths::new(&w.root, &meta.run_id).lock())
                 } else {
                     None
                 };
-                if pid.is_none() && matches!(meta.status.as_str(), "running" | "waiting") {
-                    meta.status = "interrupted".to_string();
-                }
-                if status.is_some_and(|s| s != meta.status) {
+                let corrected = (live_kind && pid.is_none()).then(|| "interrupted".to_string());
+                let shown = corrected.as_deref().unwrap_or(meta.status.as_str());
+                if status.is_some_and(|s| s != shown) {
                     continue;
                 }
                 if engine.is_some_and(|e| e != meta.engine) {
                     continue;
                 }
-                if let Some(n) = &needle {
-                    let hit = [&meta.run_id, &meta.task, &meta.branch, &meta.engine]
-                        .iter()
-                        .any(|f| f.to_lowercase().contains(n.as_str()));
-                    if !hit {
-                        continue;
-                    }
+                if needle
+                    .as_ref()
+                    .is_some_and(|n| !row.hay.contains(n.as_str()))
+                {
+                    continue;
                 }
-                rows.push(RunSummary {
-                    repo: w.name.clone(),
-                    meta,
-                    pid,
-                });
+                rows.push((w.name.as_str(), Arc::clone(meta), corrected, pid));
             }
         }
-        rows.sort_by(|a, b| {
-            (&b.meta.created_at, &b.meta.run_id).cmp(&(&a.meta.created_at, &a.meta.run_id))
-        });
+        if self.workspaces.len() > 1 {
+            rows.sort_by(|a, b| {
+                (&b.1.created_at, &b.1.run_id).cmp(&(&a.1.created_at, &a.1.run_id))
+            });
+        }
         let total = rows.len();
         let offset = q.offset.unwrap_or(0);
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let runs = rows.into_iter().skip(offset).take(limit).collect();
+        let runs = rows
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(repo, meta, corrected, pid)| {
+                let mut meta = (*meta).clone();
+                if let Some(s) = corrected {
+                    meta.status = s;
+                }
+                RunSummary {
+                    repo: repo.to_string(),
+                    meta,
+                    pid,
+                }
+            })
+            .collect();
         Ok(RunPage {
             runs,
             total,
@@ -287,6 +392,12 @@ mod tests {
         m.updated_at = "2026-01-02T00:00:00Z".into();
         seed(root, &m);
         std::fs::remove_dir_all(root.join("runs/r-11")).unwrap();
+        assert_eq!(
+            c.list_runs(&RunQuery::default()).unwrap().total,
+            31,
+            "snapshot"
+        );
+        c.invalidate();
         let failed = c
             .list_runs(&RunQuery {
                 status: Some("failed".into()),

@@ -344,10 +344,12 @@ async fn read_artifact(
     };
     let mut resp = (status, chunk.bytes).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&path)),
-    );
+    let mut ctype = content_type(&path);
+    if chunk.partial && ctype == "application/json" {
+        // A slice of a JSON document is not JSON.
+        ctype = "text/plain; charset=utf-8";
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -367,6 +367,7 @@ fn a_live_run_is_streamed_cancelled_resumed_and_cleaned() {
     assert_eq!(s.get(&format!("/api/runs/{id}")).status, 404);
     assert!(!repo.run_dir(&id).exists());
     assert!(!repo.path().join(".worktrees").join(&id).exists());
+    assert!(!repo.path().join(format!("runs/.launch/{id}.log")).exists());
     assert_eq!(
         s.post(&format!("/api/runs/{id}/cancel"), &json!({})).status,
         404
