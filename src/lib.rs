@@ -21,9 +21,9 @@ pub mod gates;
 pub mod git;
 pub mod guard;
 pub mod hooks;
-pub mod mcp;
 #[cfg(test)]
 mod hostile_input;
+pub mod mcp;
 pub mod prompts;
 pub mod report;
 pub mod review;
