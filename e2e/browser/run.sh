@@ -13,6 +13,7 @@ root="$(cd "$here/../.." && pwd)"
 orx="${ORX_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/orx}"
 artifacts="${ORX_E2E_ARTIFACTS:-$root/target/e2e-artifacts}"
 [ -x "$orx" ] || { echo "browser test: no orx binary at $orx (run cargo build first)" >&2; exit 2; }
+orx="$(cd "$(dirname "$orx")" && pwd)/$(basename "$orx")"   # the test cds into its repository
 
 if ! command -v chromium >/dev/null 2>&1; then
   echo "browser test: installing Debian's chromium" >&2

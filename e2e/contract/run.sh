@@ -29,6 +29,7 @@ orx="${ORX_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/orx}"
 if [[ ! -x "$orx" ]]; then
   (cd "$root" && cargo build --locked)
 fi
+orx="$(cd "$(dirname "$orx")" && pwd)/$(basename "$orx")"   # the test cds into its repository
 
 work="$(mktemp -d)"
 server=""
