@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test conformance lint fmt schema clean-demo
+.PHONY: build demo test conformance lint fmt schema clean-demo bench
 
 build:
 	$(CARGO) build --locked
@@ -35,3 +35,8 @@ schema:
 
 clean-demo:
 	rm -rf demo
+
+## The benchmark suite (issue 6): release build, six benchmarks with ratios against baselines,
+## docs/BENCHMARKS.md rewritten. One alone: `make bench BENCH=status`. Not run in CI.
+bench:
+	bench/run.sh $(BENCH)
