@@ -26,6 +26,8 @@ MIB = 1024 * 1024
 
 
 def ms(x):
+    if x < 0.1:
+        return f"{x * 1000:.1f} ms"
     return f"{x * 1000:.0f} ms" if x < 10 else f"{x:.1f} s"
 
 
@@ -122,7 +124,8 @@ def details(res):
                   f"`orx run --pipeline fast-fix` {ms(r['orx_e2e_median_s'])} vs the bench-1 script "
                   f"{ms(r['script_e2e_median_s'])}: **{r['ratio_e2e']:.2f}x**. Phases per run: "
                   + ", ".join(f"setup {ms(p['setup_s'])} + ship {ms(p['ship_s'])}" for p in ph) + ".", "",
-                  "git calls in one orx run on that repository (from a `git` shim on PATH):", "",
+                  "git calls in one orx run on that repository (from a `git` shim on PATH; that run "
+                  f"exited {r.get('git_calls_run_exit', 'unknown (not recorded)')}):", "",
                   "| git subcommand | calls | total |", "|---|---|---|"]
         for k, v in r["git_calls"].items():
             lines.append(f"| {k} | {v['calls']} | {ms(v['seconds'])} |")
@@ -156,7 +159,8 @@ def write_doc(results_dir):
         if p.exists():
             res[n] = json.loads(p.read_text())
     when = sorted({r["measured_at"] for r in res.values()})
-    machines = sorted({r["machine"] for r in res.values()})
+    loads = [float(r["machine"].split("load ")[1].split(" ")[0]) for r in res.values()
+             if "load " in r["machine"]]
     notes = (HERE / "notes.md").read_text() if (HERE / "notes.md").exists() else ""
     out = [
         "# Benchmarks",
@@ -172,7 +176,8 @@ def write_doc(results_dir):
         "",
         f"Measured {when[0] if when else '-'} to {when[-1] if when else '-'} on a **shared 2-core virtual "
         "machine** where up to five other builds were compiling at the same time "
-        f"({'; '.join(machines)}): absolute times are noisy and pessimistic, ratios less so.",
+        f"(1-minute load average between {min(loads, default=0):.1f} and {max(loads, default=0):.1f} "
+        "when each result was written): absolute times are noisy and pessimistic, ratios less so.",
         "",
         "| benchmark | orx | baseline | ratio | target | result | reproduce |",
         "|---|---|---|---|---|---|---|",
