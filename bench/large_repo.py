@@ -166,7 +166,7 @@ def main(smoke=False):
         "smoke": smoke, "files": files, "pairs": pairs, "repo_build_s": made,
         "orx_part_median_s": mo, "by_hand_median_s": mh, "ratio": mo / mh,
         "orx_e2e_median_s": me, "script_e2e_median_s": mb, "ratio_e2e": me / mb,
-        "orx_phases": phases, "orx_failures": failures, "git_calls": breakdown,
+        "orx_phases": phases, "by_hand_samples_s": hand_part, "orx_failures": failures, "git_calls": breakdown,
         "git_calls_run_exit": breakdown_exit,
         "target": "orx worktree creation + final diff <= 1.1x git worktree add + git diff",
         "met": failures == 0 and mo / mh <= 1.1,
