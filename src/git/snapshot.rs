@@ -115,10 +115,32 @@ impl Drop for TempIndex {
     }
 }
 
+/// The worktree's real index file. Read from `<dir>/.git` (a folder in a main checkout, a
+/// `gitdir:` file in a linked worktree) without starting git: every snapshot needs it, and
+/// the overhead benchmark counted this `rev-parse` as one git call in seven. Anything else
+/// (a `.git` that is neither) asks `git rev-parse --git-path index`.
+fn index_path(git: &Git) -> Result<PathBuf> {
+    let dot_git = git.dir.join(".git");
+    if dot_git.is_dir() {
+        return Ok(dot_git.join("index"));
+    }
+    if let Ok(text) = std::fs::read_to_string(&dot_git) {
+        if let Some(dir) = text.strip_prefix("gitdir:").map(str::trim) {
+            // `join` keeps an absolute gitdir as it is and resolves a relative one
+            // (worktree.useRelativePaths) against the worktree, as git does.
+            let gitdir = git.dir.join(dir);
+            if !dir.is_empty() && gitdir.is_dir() {
+                return Ok(gitdir.join("index"));
+            }
+        }
+    }
+    Ok(git.dir.join(git.run(["rev-parse", "--git-path", "index"])?))
+}
+
 /// Copy the worktree's index next to itself under a name no other call uses.
 fn temp_index(git: &Git) -> Result<TempIndex> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let real = git.dir.join(git.run(["rev-parse", "--git-path", "index"])?);
+    let real = index_path(git)?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = format!("orx-index-{}-{n}", std::process::id());
     let path = real.with_file_name(name);
@@ -357,6 +379,29 @@ mod tests {
         std::fs::remove_file(dir.join("b.txt")).unwrap();
         write(dir, "new/c.txt", "c\n");
         write(dir, "debug.log", "log\n");
+    }
+
+    #[test]
+    fn index_path_matches_git_in_a_checkout_a_worktree_and_a_relative_gitdir() {
+        let (tmp, wt) = setup();
+        let asked = |dir: &Path| {
+            let g = Git::new(dir);
+            let rel = g.run(["rev-parse", "--git-path", "index"]).unwrap();
+            std::fs::canonicalize(dir.join(rel)).unwrap()
+        };
+        let ours = |dir: &Path| std::fs::canonicalize(index_path(&Git::new(dir)).unwrap()).unwrap();
+        assert_eq!(ours(tmp.path()), asked(tmp.path()));
+        assert_eq!(ours(&wt.path), asked(&wt.path));
+        // A relative `gitdir:` (what worktree.useRelativePaths writes) resolves the same way.
+        let dot_git = wt.path.join(".git");
+        let text = std::fs::read_to_string(&dot_git).unwrap();
+        let abs = text.strip_prefix("gitdir:").unwrap().trim();
+        let rel = format!(
+            "gitdir: ../../.git/worktrees/{}\n",
+            Path::new(abs).file_name().unwrap().to_string_lossy()
+        );
+        std::fs::write(&dot_git, rel).unwrap();
+        assert_eq!(ours(&wt.path), asked(&wt.path));
     }
 
     #[test]

@@ -400,6 +400,7 @@ impl<'r> Run<'r> {
             "usage": self.state.usage,
             "stages": stages,
             "items": items,
+            "process": crate::store::metrics::process_usage(),
         });
         let mut body = body;
         self.redactor.redact_json(&mut body);

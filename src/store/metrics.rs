@@ -3,7 +3,9 @@
 //! `stages.jsonl` gets one line per agent call or gate pass (stage, item, attempt, status,
 //! duration, tokens, cost, executor, model), appended as it happens, so a crashed run keeps the
 //! measurements it paid for. `run.json` is the aggregate, rewritten atomically at the end of
-//! each process's drive of the run.
+//! each process's drive of the run, with that process's own CPU time and peak memory
+//! (`process`, from `getrusage(RUSAGE_SELF)`: orx alone, never its agents or gates), which is
+//! what the idle-cost and ingestion benchmarks read.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -48,4 +50,56 @@ pub fn read_stage_metrics(path: &Path) -> Vec<StageMetric> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// CPU time and peak resident memory of this orx process so far, children excluded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProcessUsage {
+    pub user_ms: u64,
+    pub sys_ms: u64,
+    pub max_rss_kib: u64,
+}
+
+/// `getrusage(RUSAGE_SELF)` for this process; `None` if the kernel refuses (it never should).
+pub fn process_usage() -> Option<ProcessUsage> {
+    // SAFETY: rusage is plain data for which all-zero bytes are a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes only to `ru`, a valid local.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return None;
+    }
+    let ms = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1000 + (t.tv_usec.max(0) as u64) / 1000;
+    Some(ProcessUsage {
+        user_ms: ms(ru.ru_utime),
+        sys_ms: ms(ru.ru_stime),
+        // Linux reports kibibytes.
+        max_rss_kib: ru.ru_maxrss.max(0) as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_usage_counts_this_process_cpu_and_memory() {
+        let before = process_usage().unwrap();
+        // Burn a little CPU and touch 8 MiB so both figures have something to show.
+        let mut v = vec![1u8; 8 << 20];
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < std::time::Duration::from_millis(60) {
+            for b in v.iter_mut().step_by(4096) {
+                *b = b.wrapping_add(1);
+                x = x.wrapping_add(*b as u64);
+            }
+        }
+        std::hint::black_box(x);
+        let after = process_usage().unwrap();
+        assert!(
+            after.user_ms + after.sys_ms > before.user_ms + before.sys_ms,
+            "{after:?}"
+        );
+        assert!(after.max_rss_kib >= 8 * 1024, "{after:?}");
+    }
 }

@@ -100,6 +100,16 @@ fn happy_path_with_a_fix_loop_ships_a_patch_and_leaves_the_checkout_alone() {
     let run_json: serde_json::Value =
         serde_json::from_str(&repo.read(&r.id, "metrics/run.json")).unwrap();
     assert_eq!(run_json["status"], "succeeded");
+    // orx's own CPU time and peak memory (children excluded), for the benchmarks.
+    let process = &run_json["process"];
+    assert!(
+        process["user_ms"].is_u64() && process["sys_ms"].is_u64(),
+        "{run_json}"
+    );
+    assert!(
+        process["max_rss_kib"].as_u64().unwrap() > 1024,
+        "{run_json}"
+    );
     let meta: serde_json::Value = serde_json::from_str(&repo.read(&r.id, "meta.json")).unwrap();
     assert_eq!(meta["status"], "succeeded");
 

@@ -1,0 +1,94 @@
+"""Bench 1, orchestration overhead: `orx run` on the fake engine (happy path, one item, one gate
+running `true`) against a shell script doing only the unavoidable steps: worktree add, write the
+file, run the gate, commit, diff, worktree remove. Pairs are interleaved (the order flips every
+pair) and the ratio is of the medians. Target: orx <= 1.5x the script.
+"""
+
+import sys
+from pathlib import Path
+
+import common as c
+
+BASELINE = r"""#!/usr/bin/env bash
+# The unavoidable steps of one run, by hand.
+set -e
+id="$1"; out="$2"
+git worktree add -q -b "base/$id" ".worktrees/base-$id" main
+cd ".worktrees/base-$id"
+printf 'hello\n' > hello.txt
+sh -c true
+git add -A
+git commit -q -m "W001: Write hello.txt"
+git diff main...HEAD > "$out/base-$id.diff"
+cd ../..
+git worktree remove --force ".worktrees/base-$id"
+"""
+
+
+def cleanup(repo, run_id):
+    """Outside the timing: drop the run's worktree and branch so every pair starts alike."""
+    c.sh(["git", "worktree", "remove", "--force", f".worktrees/{run_id}"], cwd=repo, check=False)
+    c.sh(["git", "branch", "-D", f"orx/{run_id}"], cwd=repo, check=False)
+
+
+def measure(repo, tmp, pairs, pipeline, label):
+    orx = c.orx_bin()
+    scenario = tmp / "scenario.yaml"
+    script = tmp / "baseline.sh"
+    orx_t, base_t, failures = [], [], 0
+    for i in range(pairs):
+        def run_orx():
+            nonlocal failures
+            before = set(p.name for p in (repo / "runs").glob("*")) if (repo / "runs").exists() else set()
+            cmd = [orx, "run", "Write hello.txt", "--scenario", str(scenario), "--no-progress",
+                   "--pipeline", pipeline]
+            wall, code, _ = c.timed(cmd, cwd=repo)
+            new = set(p.name for p in (repo / "runs").glob("*")) - before
+            if code != 0:
+                failures += 1
+            for rid in new:
+                cleanup(repo, rid)
+            orx_t.append(wall)
+
+        def run_base():
+            wall, code, _ = c.timed(["bash", str(script), f"{label}{i}", str(tmp)], cwd=repo)
+            if code != 0:
+                raise SystemExit(f"baseline script failed (exit {code})")
+            c.sh(["git", "branch", "-D", f"base/{label}{i}"], cwd=repo, check=False)
+            base_t.append(wall)
+
+        for f in ((run_orx, run_base) if i % 2 == 0 else (run_base, run_orx)):
+            f()
+    mo, mb = c.median(orx_t), c.median(base_t)
+    return {"pipeline": pipeline, "pairs": pairs, "orx_median_s": mo, "baseline_median_s": mb,
+            "ratio": mo / mb, "orx_failures": failures,
+            "orx_samples_s": orx_t, "baseline_samples_s": base_t}
+
+
+def main(smoke=False):
+    pairs = 2 if smoke else 12
+    with c.TempDir("overhead") as tmp:
+        repo = c.init_repo(tmp / "repo", config=c.FAKE_CONFIG)
+        (tmp / "scenario.yaml").write_text(c.ONE_ITEM_SCENARIO)
+        (tmp / "baseline.sh").write_text(BASELINE)
+        # One warm-up of each, untimed (page cache, git's first-run costs).
+        measure(repo, tmp, 1, "fast-fix", "warm")
+        full = measure(repo, tmp, pairs, "full", "full")
+        fast = measure(repo, tmp, pairs, "fast-fix", "fast")
+    for r in (full, fast):
+        c.report(f"overhead: orx run --pipeline {r['pipeline']} vs baseline script ({pairs} pairs)", [
+            ("orx median", c.fmt_s(r["orx_median_s"])),
+            ("script median", c.fmt_s(r["baseline_median_s"])),
+            ("ratio", f"{r['ratio']:.2f}x (target <= 1.5x)"),
+            ("orx failures", str(r["orx_failures"])),
+        ])
+    ok = full["orx_failures"] == 0 and fast["orx_failures"] == 0
+    return c.save("overhead", {
+        "smoke": smoke, "full": full, "fast_fix": fast,
+        "target": "orx <= 1.5x the script (median of >= 10 interleaved pairs)",
+        "met": ok and full["ratio"] <= 1.5,
+    })
+
+
+if __name__ == "__main__":
+    main(smoke="--smoke" in sys.argv)
