@@ -70,7 +70,12 @@ impl Batch {
     }
 
     fn push_line(&mut self, bytes: &[u8]) {
-        self.text.push_str(&String::from_utf8_lossy(bytes));
+        // Valid UTF-8 is the rule: `from_utf8` checks it several times faster than the lossy
+        // decoder's chunk iterator (8% of the ingestion profile), which only runs otherwise.
+        match std::str::from_utf8(bytes) {
+            Ok(s) => self.text.push_str(s),
+            Err(_) => self.text.push_str(&String::from_utf8_lossy(bytes)),
+        }
         self.ends.push(self.text.len());
     }
 

@@ -25,10 +25,12 @@ pub use remote::{classify_push_failure, PushError, PushFailure, Pushed};
 pub use repo::Repo;
 pub use worktree::Worktree;
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{OrxError, Result};
 
@@ -161,7 +163,27 @@ impl Git {
     ///
     /// A variable already set in the environment (the process's or [`Git::extra_env`]) wins,
     /// so a CI job that exports `GIT_AUTHOR_EMAIL` keeps its identity.
+    ///
+    /// Every checkpoint commit needs this, and it cost two `git config` processes each time
+    /// (a fifth of a run's git calls), so the answer is read once per process for each
+    /// directory and environment: a run is one process, and an identity configured while it
+    /// runs applies from the next run on.
     pub fn identity_env(&self) -> Result<Vec<(OsString, OsString)>> {
+        type Key = (PathBuf, Vec<(OsString, OsString)>);
+        type Cache = Mutex<HashMap<Key, Vec<(OsString, OsString)>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(Cache::default);
+        let key = (self.dir.clone(), self.extra_env.clone());
+        let lock = || cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(env) = lock().get(&key) {
+            return Ok(env.clone());
+        }
+        let env = self.identity_env_uncached()?;
+        lock().insert(key, env.clone());
+        Ok(env)
+    }
+
+    fn identity_env_uncached(&self) -> Result<Vec<(OsString, OsString)>> {
         let email_missing = self.config_value("user.email")?.is_empty();
         let name_missing = email_missing || self.config_value("user.name")?.is_empty();
         let mut env = Vec::new();
@@ -407,7 +429,15 @@ mod tests {
         }
         sh(tmp.path(), &["config", "user.email", "me@example.com"]);
         sh(tmp.path(), &["config", "user.name", "Me"]);
-        assert!(bare.identity_env().unwrap().is_empty());
+        // Read once per process and directory: the same runner keeps its first answer, a
+        // new directory (here a subfolder of the same repository) reads the new config.
+        assert_eq!(bare.identity_env().unwrap(), env);
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        assert!(bare
+            .at(tmp.path().join("sub"))
+            .identity_env()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -29,6 +29,12 @@ impl Worktree {
         snapshot_in(&self.git(), Some(keep_ref))
     }
 
+    /// [`Worktree::snapshot`] of a working tree already taken (nothing may have written to the
+    /// worktree since [`Worktree::working_tree`] returned it).
+    pub fn snapshot_of(&self, tree: &str, keep_ref: &str) -> Result<String> {
+        snapshot_of_tree(&self.git(), tree, Some(keep_ref))
+    }
+
     /// Make the files exactly the snapshot's tree; HEAD stays, the index is reset to HEAD,
     /// ignored files are left alone.
     pub fn restore(&self, snapshot: &str) -> Result<()> {
@@ -44,8 +50,20 @@ impl Worktree {
 
     /// Paths that differ between `base` and the working state, untracked files included.
     pub fn changed_paths(&self, base: &str) -> Result<Vec<String>> {
+        self.changed_paths_to(base, &self.working_tree()?)
+    }
+
+    /// The tree of the working state right now (tracked changes, untracked non-ignored files,
+    /// deletions). Code that asks several questions about the same moment (changed? which
+    /// paths? what diff? snapshot it) takes it once and passes it to the `*_to`/`*_of`
+    /// variants: each computation is an `add -A` and a `write-tree` over the whole worktree.
+    pub fn working_tree(&self) -> Result<String> {
+        working_tree(&self.git())
+    }
+
+    /// Paths that differ between `base` and the tree `now` (from [`Worktree::working_tree`]).
+    pub fn changed_paths_to(&self, base: &str, now: &str) -> Result<Vec<String>> {
         let git = self.git();
-        let now = working_tree(&git)?;
         let out = git.run([
             "diff-tree",
             "-r",
@@ -54,7 +72,7 @@ impl Worktree {
             "--no-renames",
             "--end-of-options",
             base,
-            &now,
+            now,
         ])?;
         let mut paths: Vec<String> = out
             .split('\0')
@@ -188,9 +206,12 @@ fn working_tree(git: &Git) -> Result<String> {
 }
 
 fn snapshot_in(git: &Git, keep_ref: Option<&str>) -> Result<String> {
-    let tree = working_tree(git)?;
+    snapshot_of_tree(git, &working_tree(git)?, keep_ref)
+}
+
+fn snapshot_of_tree(git: &Git, tree: &str, keep_ref: Option<&str>) -> Result<String> {
     let head = git.run(["rev-parse", "--verify", "HEAD"])?;
-    let commit = commit_tree(git, &tree, &head, SNAPSHOT_MESSAGE.as_bytes())?;
+    let commit = commit_tree(git, tree, &head, SNAPSHOT_MESSAGE.as_bytes())?;
     if let Some(name) = keep_ref {
         git.run(["update-ref", "-m", "orx snapshot", name, &commit])?;
     }

@@ -235,16 +235,30 @@ pub fn fail_stage(
 
 /// Check the run's whole change so far (base sha → working state, untracked files included).
 pub fn check_worktree(run: &crate::runner::Run<'_>) -> Result<Vec<Violation>> {
+    check_worktree_at(run, None)
+}
+
+/// [`check_worktree`] against a working tree the caller already took
+/// ([`crate::git::Worktree::working_tree`]), or a fresh one: the paths and the diff come from
+/// the same tree, computed once.
+pub fn check_worktree_at(
+    run: &crate::runner::Run<'_>,
+    now: Option<&str>,
+) -> Result<Vec<Violation>> {
     let guard = Guard::new(&run.config.guardrails)?;
     if !guard.enabled() {
         return Ok(Vec::new());
     }
     let base = run.state.worktree.base_sha.clone();
-    let changed = run.wt.changed_paths(&base)?;
+    let now = match now {
+        Some(t) => t.to_string(),
+        None => run.wt.working_tree()?,
+    };
+    let changed = run.wt.changed_paths_to(&base, &now)?;
     if changed.is_empty() {
         return Ok(Vec::new());
     }
-    let diff = run.wt.diff_worktree(&base)?;
+    let diff = run.wt.diff(&base, &now)?;
     Ok(guard.check(&changed, &diff))
 }
 

@@ -59,29 +59,47 @@ pub fn find(text: &str) -> Vec<Finding> {
 }
 
 /// Known credential shapes (cloud and provider keys, private keys) in `text`.
+///
+/// Every prefix [`shape_at`] knows holds an anchor byte at a fixed small offset: `A` at 0
+/// (AWS, Google), `-` at 0 (`-----BEGIN`), 2 (`sk-`) or 4 (`xoxb-`), `_` at 2 (`sk_live_`),
+/// 3 (`ghp_`) or 6 (`github_pat_`). So the scan jumps between anchors (`memchr3`, vectorised)
+/// and only tests the few positions up to [`MAX_ANCHOR_OFFSET`] bytes before each one, in
+/// increasing order and each once, which finds exactly what testing every byte finds.
 pub fn find_shapes(text: &str) -> Vec<Finding> {
     let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !matches!(c, b'A' | b'g' | b's' | b'x' | b'r' | b'-') || (i > 0 && is_alnum(b[i - 1])) {
-            i += 1;
+    // Every position below `next` has been tested or lies inside a finding.
+    let mut next = 0;
+    for anchor in memchr::memchr3_iter(b'A', b'-', b'_', b) {
+        if anchor < next {
             continue;
         }
-        match shape_at(b, i) {
-            Some((kind, end)) => {
-                out.push(Finding {
-                    kind,
-                    start: i,
-                    end,
-                });
-                i = end.max(i + 1);
+        let mut i = next.max(anchor.saturating_sub(MAX_ANCHOR_OFFSET));
+        while i <= anchor {
+            match shape_start(b, i).then(|| shape_at(b, i)).flatten() {
+                Some((kind, end)) => {
+                    out.push(Finding {
+                        kind,
+                        start: i,
+                        end,
+                    });
+                    i = end.max(i + 1);
+                }
+                None => i += 1,
             }
-            None => i += 1,
         }
+        next = next.max(i);
     }
     out
+}
+
+/// How far before its anchor byte (`A`, `-`, `_`) a credential prefix can start.
+const MAX_ANCHOR_OFFSET: usize = 6;
+
+/// Whether a credential can start at `i`: one of the first bytes of a prefix, not glued to
+/// the end of a word.
+fn shape_start(b: &[u8], i: usize) -> bool {
+    matches!(b[i], b'A' | b'g' | b's' | b'x' | b'r' | b'-') && (i == 0 || !is_alnum(b[i - 1]))
 }
 
 /// The credential starting exactly at `i`, if any: (kind, end).
@@ -255,28 +273,36 @@ fn placeholder(v: &str) -> bool {
 
 /// `NAME = "value"` (also `:`, `:=`, `=>`, quoted names, `export NAME=value`) where NAME looks
 /// secret and the value is long and random enough; the span is the value alone.
+///
+/// Every assignment has an operator byte (`=` or `:`), and those are rare next to the bytes of
+/// names and prose, so the scan jumps from operator to operator (`memchr2`, vectorised) and
+/// walks back to the name before it, instead of testing every byte for the start of a name
+/// (that byte loop was a third of the ingestion profile). The name found is the one a
+/// left-to-right reading takes: the run of `[A-Za-z0-9_-]` before the operator (after an
+/// optional closing quote and blanks), from its first byte that can start an identifier.
 pub fn find_assignments(text: &str) -> Vec<Finding> {
     let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let starts_ident = (c.is_ascii_alphabetic() || c == b'_')
-            && (i == 0 || !(is_alnum(b[i - 1]) || b[i - 1] == b'_'));
-        if !starts_ident {
-            i += 1;
+    // Bytes before this offset belong to a value already reported and start no name.
+    let mut skip_until = 0;
+    for op in memchr::memchr2_iter(b'=', b':', b) {
+        if op < skip_until {
             continue;
         }
-        let name_len = run_len(b, i, |c| is_alnum(c) || c == b'_' || c == b'-');
-        let name = &text[i..i + name_len];
-        i += name_len;
-        // The cheap test first: most identifiers (prose, code, JSON values) are not followed
-        // by `=` or `:`, and this looks at the next few bytes only, where `secret_name` scans
-        // the whole name (the ingestion benchmark spent a third of its time here).
-        if !assignment_follows(b, i) || !secret_name(name) {
+        let Some((start, end)) = name_before(b, op) else {
+            continue;
+        };
+        if start < skip_until || !assignment_follows(b, end) {
             continue;
         }
-        if let Some(f) = value_after(b, i) {
+        // `name_before` only returns ASCII spans, so these are char boundaries.
+        let Some(name) = text.get(start..end) else {
+            continue;
+        };
+        if !secret_name(name) {
+            continue;
+        }
+        if let Some(f) = value_after(b, end) {
             let v = &text[f.0..f.1];
             if v.len() >= MIN_SECRET_LEN
                 && !placeholder(v)
@@ -288,11 +314,35 @@ pub fn find_assignments(text: &str) -> Vec<Finding> {
                     start: f.0,
                     end: f.1,
                 });
-                i = f.1;
+                skip_until = f.1;
             }
         }
     }
     out
+}
+
+fn is_name_char(c: u8) -> bool {
+    is_alnum(c) || c == b'_' || c == b'-'
+}
+
+/// The name that an operator at `op` would follow: back over blanks and one optional quote to
+/// the end of a run of name bytes, then to the run's start, then forward to the first byte of
+/// the run that starts an identifier (a letter or `_` at the run's start or after a `-`).
+fn name_before(b: &[u8], op: usize) -> Option<(usize, usize)> {
+    let mut end = op;
+    while end > 0 && matches!(b[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    if end > 0 && matches!(b[end - 1], b'"' | b'\'') {
+        end -= 1;
+    }
+    let mut run = end;
+    while run > 0 && is_name_char(b[run - 1]) {
+        run -= 1;
+    }
+    (run..end)
+        .find(|&p| (b[p].is_ascii_alphabetic() || b[p] == b'_') && (p == run || b[p - 1] == b'-'))
+        .map(|start| (start, end))
 }
 
 /// Whether an assignment operator (`=`, `:`, `:=`, `=>`, not `==`) follows a name ending at
@@ -545,6 +595,76 @@ fn hunk_new_start(h: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// The byte-by-byte scan `find_shapes` replaced, kept as its oracle: known credential shapes (cloud and provider keys, private keys) in `text`.
+    fn find_shapes_reference(text: &str) -> Vec<Finding> {
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if !matches!(c, b'A' | b'g' | b's' | b'x' | b'r' | b'-')
+                || (i > 0 && is_alnum(b[i - 1]))
+            {
+                i += 1;
+                continue;
+            }
+            match shape_at(b, i) {
+                Some((kind, end)) => {
+                    out.push(Finding {
+                        kind,
+                        start: i,
+                        end,
+                    });
+                    i = end.max(i + 1);
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+
+    /// The byte-by-byte scan `find_assignments` replaced, kept as its oracle: `NAME = "value"` (also `:`, `:=`, `=>`, quoted names, `export NAME=value`) where NAME looks
+    /// secret and the value is long and random enough; the span is the value alone.
+    fn find_assignments_reference(text: &str) -> Vec<Finding> {
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            let starts_ident = (c.is_ascii_alphabetic() || c == b'_')
+                && (i == 0 || !(is_alnum(b[i - 1]) || b[i - 1] == b'_'));
+            if !starts_ident {
+                i += 1;
+                continue;
+            }
+            let name_len = run_len(b, i, |c| is_alnum(c) || c == b'_' || c == b'-');
+            let name = &text[i..i + name_len];
+            i += name_len;
+            // The cheap test first: most identifiers (prose, code, JSON values) are not followed
+            // by `=` or `:`, and this looks at the next few bytes only, where `secret_name` scans
+            // the whole name (the ingestion benchmark spent a third of its time here).
+            if !assignment_follows(b, i) || !secret_name(name) {
+                continue;
+            }
+            if let Some(f) = value_after(b, i) {
+                let v = &text[f.0..f.1];
+                if v.len() >= MIN_SECRET_LEN
+                    && !placeholder(v)
+                    && !v.contains("[REDACTED")
+                    && entropy(v) >= ENTROPY_THRESHOLD
+                {
+                    out.push(Finding {
+                        kind: "secret_assignment",
+                        start: f.0,
+                        end: f.1,
+                    });
+                    i = f.1;
+                }
+            }
+        }
+        out
+    }
+
     fn kinds(text: &str) -> Vec<&'static str> {
         find(text).into_iter().map(|f| f.kind).collect()
     }
@@ -757,5 +877,43 @@ mod tests {
     fn quoted_header_paths_are_unquoted() {
         assert_eq!(header_path("\"b/caf\\303\\251.py\""), "café.py");
         assert_eq!(git_header_path("a/x y b/x y"), "x y");
+    }
+
+    /// Text made of the pieces the scanners care about: every prefix, operators, quotes,
+    /// blanks, separators, random-looking key bodies and prose.
+    fn scan_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("AKIA".to_string()),
+            Just("AIza".to_string()),
+            Just("ghp_".to_string()),
+            Just("github_pat_".to_string()),
+            Just("sk-".to_string()),
+            Just("sk-ant-".to_string()),
+            Just("sk_live_".to_string()),
+            Just("rk_live_".to_string()),
+            Just("xoxb-".to_string()),
+            Just("-----BEGIN RSA PRIVATE KEY-----".to_string()),
+            Just("-----END RSA PRIVATE KEY-----".to_string()),
+            Just("API_TOKEN".to_string()),
+            Just("db-password".to_string()),
+            Just("\"secret\"".to_string()),
+            Just("9fQ2xZ7LmK3pR8vT1wY6".to_string()),
+            Just("é".to_string()),
+            "[=:\"' \t\n,;-_]{1,3}",
+            "[A-Z0-9]{1,20}",
+            "[a-zA-Z0-9_-]{1,40}",
+            "[ -~]{0,12}",
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_jumping_scans_find_what_the_byte_scans_found(text in scan_text()) {
+            let spans = |v: Vec<Finding>| v.into_iter().map(|f| (f.kind, f.start, f.end)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(spans(find_shapes(&text)), spans(find_shapes_reference(&text)));
+            proptest::prop_assert_eq!(spans(find_assignments(&text)), spans(find_assignments_reference(&text)));
+        }
     }
 }

@@ -243,7 +243,10 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         return Ok(false);
     }
     let previous = it.snapshot.clone().unwrap_or(base);
-    let changed = run.wt.has_changes_since(&previous)?;
+    // One look at the files for the three questions below (changed? guardrails? snapshot):
+    // nothing writes to the worktree between them, and each look is an `add -A` + `write-tree`.
+    let now = run.wt.working_tree()?;
+    let changed = now != run.wt.tree_of(&previous)?;
     if !changed {
         let note = format!("attempt {attempt} changed no file: the diff was empty");
         if let Some(i) = run.state.item_mut(id) {
@@ -253,12 +256,12 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         judge_failure(run, id, attempt, EMPTY_DIFF.to_string(), EMPTY_DIFF, note)?;
         return Ok(true);
     }
-    let violations = crate::guard::check_worktree(run)?;
+    let violations = crate::guard::check_worktree_at(run, Some(&now))?;
     if !violations.is_empty() {
         guard_failed(run, id, attempt, &violations)?;
         return Ok(true);
     }
-    let snap = run.wt.snapshot(&run.paths.wip_ref())?;
+    let snap = run.wt.snapshot_of(&now, &run.paths.wip_ref())?;
     if let Some(i) = run.state.item_mut(id) {
         i.snapshot = Some(snap);
         i.note = None;
