@@ -5,6 +5,12 @@
 //! idempotent because `resume` calls it again: an existing worktree on the right branch is
 //! reused, and a run branch whose folder was lost is checked out again rather than recreated
 //! from the base, so its commits survive. Snapshots and commits live in `snapshot.rs`.
+//!
+//! Adding, removing and pruning worktrees take a repository-wide `flock`
+//! (`<common_dir>/orx-worktrees.lock`): `git worktree prune` in one orx process treats another
+//! process's half-created `.git/worktrees/<name>` as stale and deletes it, and the other `add`
+//! then fails ("failed to read .../commondir"). Several runs starting at once in one
+//! repository is a normal case (the concurrency benchmark starts 8), so these calls queue.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -18,12 +24,42 @@ pub struct Worktree {
     pub path: PathBuf,
 }
 
+/// Held while this process adds, removes or prunes worktrees; released on drop.
+#[derive(Debug)]
+pub struct WorktreesLock {
+    _file: std::fs::File,
+}
+
 impl Repo {
+    /// Wait for the repository-wide worktree lock (see the module note).
+    pub fn worktrees_lock(&self) -> Result<WorktreesLock> {
+        use std::os::unix::io::AsRawFd;
+        let path = self.common_dir.join("orx-worktrees.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| OrxError::io("open", &path, e))?;
+        loop {
+            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(WorktreesLock { _file: file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(OrxError::io("lock", &path, err));
+            }
+        }
+    }
+
     /// Check out `base_sha` at `path` on a new branch `branch`.
     ///
     /// Already done (a worktree on `branch` at `path`) is success. If `branch` exists but has
     /// no worktree (its folder was deleted), it is checked out at `path` as it is.
     pub fn add_worktree(&self, path: &Path, branch: &str, base_sha: &str) -> Result<()> {
+        let _guard = self.worktrees_lock()?;
         let want = normalize(path);
         for (existing, on) in self.list_worktrees()? {
             if normalize(&existing) != want {
@@ -59,6 +95,7 @@ impl Repo {
 
     /// Remove the worktree at `path`, modified or not; a worktree already gone is fine.
     pub fn remove_worktree(&self, path: &Path) -> Result<()> {
+        let _guard = self.worktrees_lock()?;
         let want = normalize(path);
         let registered = self
             .list_worktrees()?
@@ -230,6 +267,32 @@ mod tests {
         assert!(branches.contains(&Some("orx/r1".into())));
         assert!(branches.contains(&Some("orx/r2".into())));
         assert_eq!(status(&r.root), "");
+    }
+
+    #[test]
+    fn many_worktrees_added_and_removed_at_once_all_succeed() {
+        // `git worktree prune` (run by every add and remove) deletes another process's
+        // half-created worktree entry unless the calls are serialised.
+        let (_tmp, r, base) = setup();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (r, base, start) = (r.clone(), base.clone(), start.clone());
+                std::thread::spawn(move || -> Result<()> {
+                    let p = r.root.join(format!(".worktrees/m{i}"));
+                    start.wait();
+                    for _ in 0..3 {
+                        r.add_worktree(&p, &format!("orx/m{i}"), &base)?;
+                        r.remove_worktree(&p)?;
+                    }
+                    r.add_worktree(&p, &format!("orx/m{i}"), &base)
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        assert_eq!(r.list_worktrees().unwrap().len(), 9);
     }
 
     #[test]
