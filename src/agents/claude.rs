@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
-use super::events::result_events;
+use super::events::{detail_suffix, last_line, result_events};
 use super::json::{bool_at, compact, f64_at, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
@@ -224,11 +224,7 @@ impl StreamParser for ClaudeParser {
             out.message = Some(format!(
                 "claude ended without a result line ({} unparsed lines){}",
                 self.unparsed,
-                if tail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {tail}")
-                }
+                detail_suffix(&tail)
             ));
             out.final_text = self.last_text.clone().unwrap_or_default();
             return out;
@@ -431,17 +427,6 @@ fn dedup(v: &[String]) -> Vec<String> {
         }
     }
     out
-}
-
-pub(crate) fn last_line(s: &str) -> String {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .chars()
-        .take(300)
-        .collect()
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::classify::{classify_message, parse_reset};
-use super::claude::last_line;
+use super::events::{detail_suffix, last_line};
 use super::json::{at, compact, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
@@ -214,15 +214,10 @@ impl StreamParser for CodexParser {
             Some(msg.clone())
         } else if !self.turn_completed {
             self.error.clone().or_else(|| {
-                let tail = last_line(&exit.stderr_tail);
                 Some(format!(
                     "codex ended without turn.completed ({} unparsed lines){}",
                     self.unparsed,
-                    if tail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {tail}")
-                    }
+                    detail_suffix(&last_line(&exit.stderr_tail))
                 ))
             })
         } else {

@@ -22,8 +22,7 @@
 use serde_json::Value;
 
 use super::classify::{classify_message, parse_reset};
-use super::claude::last_line;
-use super::events::result_events;
+use super::events::{detail_suffix, last_line, result_events};
 use super::json::{at, bool_at, compact, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
@@ -203,11 +202,7 @@ impl StreamParser for CursorParser {
                 out.message = Some(format!(
                     "cursor-agent ended without a result line ({} unparsed lines){}",
                     self.unparsed,
-                    if tail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {tail}")
-                    }
+                    detail_suffix(&tail)
                 ));
                 out.final_text = self.last_text.clone().unwrap_or_default();
             }

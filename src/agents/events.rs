@@ -180,6 +180,28 @@ pub enum AgentEvent {
     },
 }
 
+/// The last non-empty line of a CLI's stderr, trimmed, at most 300 characters.
+pub(crate) fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// `": <line>"`, or nothing for an empty line: how a failure message ends with the last line
+/// of stderr (from [`last_line`]).
+pub(crate) fn detail_suffix(line: &str) -> String {
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
+    }
+}
+
 /// The events that close a stream's final result: an `Error` when it failed, then `Finished`
 /// (whose text is empty for a failure, so an error message is never taken for an answer).
 pub fn result_events(out: &mut Vec<AgentEvent>, text: String, is_error: bool, error: String) {

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, http_from_truncated_exit, parse_reset};
-use super::claude::last_line;
+use super::events::last_line;
 use super::json::{at, compact, parse_counted, str_at, string_at, u64_at};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};

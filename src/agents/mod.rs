@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use events::{detail_suffix, last_line};
 pub use events::{AgentEvent, FailureKind, Usage};
 
 use crate::exec::{self, CommandSpec, Control, ExitInfo, LogFilter, StreamKind, Termination};
@@ -256,7 +257,6 @@ pub fn invoke_filtered(
                 out.message = Some(format!("{} {detail}", cli.name()));
             } else if out.failure.is_none() && exit.code != Some(0) {
                 out.failure = Some(FailureKind::ExitNonZero);
-                let tail = last_line(&exit.stderr_tail);
                 out.message = Some(format!(
                     "{} exited with {}{}",
                     cli.name(),
@@ -264,25 +264,11 @@ pub fn invoke_filtered(
                         .map(|c| format!("code {c}"))
                         .or(exit.signal.map(|s| format!("signal {s}")))
                         .unwrap_or_else(|| "no status".into()),
-                    if tail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {tail}")
-                    }
+                    detail_suffix(&last_line(&exit.stderr_tail))
                 ));
             }
             let _ = stderr_lines;
             out
         }
     }
-}
-
-fn last_line(s: &str) -> String {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .chars()
-        .take(300)
-        .collect()
 }
