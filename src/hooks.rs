@@ -24,8 +24,8 @@ use crate::config::HookConfig;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::{self, CommandSpec, Control, Termination};
 use crate::gates::GateResult;
-use crate::report::event::EventKind;
-use crate::runner::fsm::Stage;
+use crate::model::event::EventKind;
+use crate::model::Stage;
 use crate::runner::Run;
 
 /// What a hook is told about the moment it runs for.

@@ -24,6 +24,7 @@ pub mod hooks;
 #[cfg(test)]
 mod hostile_input;
 pub mod mcp;
+pub mod model;
 pub mod prompts;
 pub mod report;
 pub mod review;

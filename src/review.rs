@@ -11,14 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backlog::fenced_blocks;
-
-/// What the reviewer decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    Approved,
-    ChangesRequested,
-}
+pub use crate::model::VerdictKind;
 
 /// One change the reviewer asks for; it becomes a new backlog item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,11 +13,12 @@ use serde_json::json;
 use super::DirArg;
 use crate::error::OrxError;
 use crate::git::Repo;
+use crate::model::RunState;
 use crate::report::render::secs;
 use crate::runner::setup::open_run;
 use crate::store::lock::holder_alive;
 use crate::store::meta::Meta;
-use crate::store::{RunPaths, RunState};
+use crate::store::RunPaths;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {

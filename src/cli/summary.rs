@@ -8,10 +8,11 @@ use std::io::Write;
 
 use serde_json::json;
 
+use crate::model::RunStatus;
+use crate::model::{EventKind, RunEvent};
 use crate::report::render::secs;
-use crate::report::{EventKind, OutputMode, Reporter, RunEvent};
+use crate::report::{OutputMode, Reporter};
 use crate::runner::RunOutcome;
-use crate::store::state::RunStatus;
 
 /// The output flags `orx run` and `orx resume` share.
 #[derive(Debug, Clone, clap::Args)]

@@ -13,10 +13,10 @@ use super::runs::live_status;
 use super::Control;
 use crate::agents::Usage;
 use crate::error::Result;
-use crate::report::event::RunEvent;
+use crate::model::event::RunEvent;
+use crate::model::RunState;
 use crate::store::lock::holder_alive;
 use crate::store::metrics::{read_stage_metrics, StageMetric};
-use crate::store::RunState;
 
 /// One stage on the timeline.
 #[derive(Debug, Clone, Serialize)]

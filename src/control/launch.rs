@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
 use crate::error::{ErrorKind, OrxError, Result};
+use crate::model::{RunState, RunStatus};
 use crate::store::layout::{new_run_id, RUNS_DIR};
 use crate::store::lock::holder_alive;
-use crate::store::{RunState, RunStatus};
 
 /// The executors `engine` may name.
 pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];

@@ -13,15 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One failure a gate reported: a lint finding, a failing test, a compiler error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub file: Option<String>,
-    pub line: Option<u32>,
-    /// The rule code (`F401`, `invalid-syntax`) or, for tests, the test name (`TestOps::test_add`).
-    pub code: Option<String>,
-    pub message: String,
-}
+pub use crate::model::gate::Failure;
 
 /// Which reader to apply to a gate's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

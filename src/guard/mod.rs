@@ -210,9 +210,9 @@ pub fn signature(violations: &[Violation]) -> String {
 /// `artifacts/guardrails_<stage>.md` and the failure reason is `guardrail`.
 pub fn fail_stage(
     run: &mut crate::runner::Run<'_>,
-    stage: crate::runner::fsm::Stage,
+    stage: crate::model::Stage,
     violations: &[Violation],
-) -> Result<crate::runner::fsm::StageEnd> {
+) -> Result<crate::model::StageEnd> {
     let rel = format!("artifacts/guardrails_{stage}.md");
     let path = run.paths.dir.join(&rel);
     let body = format!("# Guardrails, {stage}\n\n{}", report(violations));
@@ -221,7 +221,7 @@ pub fn fail_stage(
     run.fail(
         stage,
         None,
-        "guardrail",
+        crate::model::OrxFailure::Guardrail,
         format!(
             "the run's change breaks the guardrails, nothing more was committed: {}",
             listed.join("; ")
@@ -230,7 +230,7 @@ pub fn fail_stage(
     if let Some(f) = run.state.last_failure.as_mut() {
         f.evidence_path = Some(rel.into());
     }
-    Ok(crate::runner::fsm::StageEnd::Failed)
+    Ok(crate::model::StageEnd::Failed)
 }
 
 /// Check the run's whole change so far (base sha → working state, untracked files included).

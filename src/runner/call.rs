@@ -29,10 +29,11 @@ use crate::agents::{
 use crate::config::Config;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::Control;
-use crate::report::event::EventKind;
+use crate::model::event::EventKind;
+use crate::model::state::FallbackRecord;
+use crate::model::{FailureRecord, RunState};
 use crate::store::metrics::{append_stage_metric, StageMetric};
-use crate::store::state::{FailureRecord, FallbackRecord};
-use crate::store::{now_rfc3339, RunState};
+use crate::store::now_rfc3339;
 
 /// One process of a stage step.
 struct Call<'a> {
@@ -99,7 +100,7 @@ impl<'r> Run<'r> {
                 at: now_rfc3339(),
                 stage: stage_key.to_string(),
                 item: item.map(String::from),
-                failure: kind.as_str().to_string(),
+                failure: kind,
                 from_executor: executor.clone(),
                 from_model: model.clone(),
                 to_executor: to_exec.clone(),
@@ -286,7 +287,7 @@ impl<'r> Run<'r> {
             stage: c.stage_key.to_string(),
             item: c.item.map(String::from),
             ok: outcome.succeeded(),
-            failure: outcome.failure.map(|f| f.as_str().to_string()),
+            failure: outcome.failure,
             message: outcome.message.clone(),
             duration_ms: outcome.duration_ms,
             usage: outcome.usage.clone(),
@@ -312,11 +313,11 @@ impl<'r> Run<'r> {
         let stage = self
             .state
             .current_stage
-            .unwrap_or(super::fsm::Stage::Implement);
+            .unwrap_or(crate::model::Stage::Implement);
         self.state.last_failure = Some(FailureRecord {
             stage,
             item: c.item.map(String::from),
-            reason: "budget_exceeded".into(),
+            reason: FailureKind::BudgetExceeded.into(),
             message: format!(
                 "{why}; raise the limit in orx.yaml (run.max_budget_usd, run.max_tokens or stages.{}.max_turns) and run `orx resume {}`",
                 c.stage_key, self.paths.id

@@ -27,15 +27,18 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::git::{Repo, Worktree};
-use crate::report::event::EventKind;
+use crate::model::event::EventKind;
+use crate::model::{
+    FailureKind, FailureReason, FailureRecord, OrxFailure, RunState, RunStatus, StageStatus,
+};
+use crate::model::{Stage, StageEnd, Stop};
 use crate::report::Reporter;
 use crate::store::events::EventLog;
 use crate::store::lock::RunLock;
 use crate::store::meta::Meta;
-use crate::store::state::{FailureRecord, StageStatus};
-use crate::store::{now_rfc3339, RunPaths, RunState, RunStatus};
+use crate::store::{now_rfc3339, RunPaths};
 pub use call::build_cli;
-use fsm::{Next, Stage, StageEnd};
+use fsm::Next;
 
 /// What `orx run` / `orx resume` hand back to the CLI.
 #[derive(Debug, Clone)]
@@ -143,11 +146,17 @@ impl<'r> Run<'r> {
     }
 
     /// Record why the run (or a stage) failed.
-    pub fn fail(&mut self, stage: Stage, item: Option<&str>, reason: &str, message: String) {
+    pub fn fail(
+        &mut self,
+        stage: Stage,
+        item: Option<&str>,
+        reason: impl Into<FailureReason>,
+        message: String,
+    ) {
         self.state.last_failure = Some(FailureRecord {
             stage,
             item: item.map(String::from),
-            reason: reason.to_string(),
+            reason: reason.into(),
             message,
             evidence_path: None,
         });
@@ -188,7 +197,7 @@ impl<'r> Run<'r> {
                     Err(e) => return Err(e),
                 };
                 if let Some(message) = veto {
-                    self.fail(stage, None, "hook_veto", message);
+                    self.fail(stage, None, OrxFailure::HookVeto, message);
                     self.end_stage(stage, StageStatus::Failed, Instant::now())?;
                     return self.finish(RunStatus::Failed);
                 }
@@ -223,13 +232,14 @@ impl<'r> Run<'r> {
                 }
                 Err(e) => {
                     // orx itself failed: record it so `status` shows why, keep it resumable.
-                    self.fail(stage, None, "orx_error", e.message.clone());
+                    self.fail(stage, None, OrxFailure::OrxError, e.message.clone());
                     self.end_stage(stage, StageStatus::Failed, t0)?;
                     self.finish(RunStatus::Failed)?;
                     return Err(e);
                 }
             };
             let status = match end {
+                StageEnd::Stopped(why) => return self.stop(why),
                 StageEnd::Failed => StageStatus::Failed,
                 StageEnd::Skipped => StageStatus::Skipped,
                 StageEnd::Done | StageEnd::ChangesRequested => StageStatus::Done,
@@ -254,6 +264,7 @@ impl<'r> Run<'r> {
                     return self.finish(RunStatus::Succeeded);
                 }
                 Next::Failed => return self.finish(RunStatus::Failed),
+                Next::Stopped(why) => return self.stop(why),
             }
         }
         self.finish(RunStatus::Succeeded)
@@ -273,9 +284,7 @@ impl<'r> Run<'r> {
             rec.started_at = Some(now_rfc3339());
         }
         self.save()?;
-        self.emit(EventKind::StageStarted {
-            stage: stage.to_string(),
-        })?;
+        self.emit(EventKind::StageStarted { stage })?;
         Ok(true)
     }
 
@@ -314,24 +323,35 @@ impl<'r> Run<'r> {
                     own
                 };
                 self.emit(EventKind::StageFinished {
-                    stage: st.to_string(),
-                    status: format!("{status:?}").to_lowercase(),
+                    stage: st,
+                    status,
                     duration_ms,
                 })?;
             }
         }
-        let status = format!("{status:?}").to_lowercase();
-        self.fire_hooks("stage_end", Some(stage), Some(&status), None, None)?;
+        self.fire_hooks("stage_end", Some(stage), Some(status.as_str()), None, None)?;
         Ok(())
+    }
+
+    /// End the run resumable: interrupted, or out of budget with the stage still running and
+    /// the item in progress, so `orx resume` re-enters the same step once the limit was raised.
+    fn stop(self, why: Stop) -> Result<RunOutcome> {
+        match why {
+            Stop::Interrupted => self.stop_interrupted(),
+            Stop::BudgetExceeded => {
+                let mut run = self;
+                run.finish(RunStatus::BudgetExceeded)
+            }
+        }
     }
 
     fn stop_interrupted(mut self) -> Result<RunOutcome> {
         self.state.status = RunStatus::Interrupted;
         self.save()?;
         self.emit(EventKind::RunFinished {
-            status: "interrupted".into(),
+            status: RunStatus::Interrupted,
             duration_ms: self.started.elapsed().as_millis() as u64,
-            reason: Some("interrupted".into()),
+            reason: Some(FailureKind::Interrupted.into()),
             message: Some(format!("resume with `orx resume {}`", self.paths.id)),
         })?;
         self.write_run_metrics();
@@ -360,7 +380,7 @@ impl<'r> Run<'r> {
             _ => (None, None),
         };
         self.emit(EventKind::RunFinished {
-            status: status.as_str().into(),
+            status,
             duration_ms: self.started.elapsed().as_millis() as u64,
             reason,
             message,

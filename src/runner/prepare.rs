@@ -16,25 +16,25 @@ use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::fsm::Stage;
 use super::Run;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::{self, CommandSpec, Control, Termination};
-use crate::report::event::EventKind;
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage};
 use crate::store::layout::{RUNS_DIR, WORKTREES_DIR};
 
 /// Most files a copy walk visits before it stops looking.
 const MAX_VISITED: usize = 200_000;
 
 /// Why preparing stopped the run before its first stage.
-pub(super) struct Stop {
-    pub reason: &'static str,
+pub(super) struct SetupStop {
+    pub reason: OrxFailure,
     pub message: String,
 }
 
 impl Run<'_> {
     /// Set up the worktree (once) and fire `run_start`; `Some` means the run must fail.
-    pub(super) fn prepare(&mut self, resumed: bool) -> Result<Option<Stop>> {
+    pub(super) fn prepare(&mut self, resumed: bool) -> Result<Option<SetupStop>> {
         if !self.state.worktree_setup_done {
             if let Some(stop) = self.setup_worktree()? {
                 return Ok(Some(stop));
@@ -45,15 +45,15 @@ impl Run<'_> {
         let stage = self.state.current_stage;
         let status = if resumed { "resumed" } else { "started" };
         if let Some(message) = self.fire_hooks("run_start", stage, Some(status), None, None)? {
-            return Ok(Some(Stop {
-                reason: "hook_veto",
+            return Ok(Some(SetupStop {
+                reason: OrxFailure::HookVeto,
                 message,
             }));
         }
         Ok(None)
     }
 
-    fn setup_worktree(&mut self) -> Result<Option<Stop>> {
+    fn setup_worktree(&mut self) -> Result<Option<SetupStop>> {
         let cfg = self.config.worktree.clone();
         if !cfg.copy.is_empty() {
             self.copy_ignored_files(&cfg.copy)?;
@@ -109,8 +109,8 @@ impl Run<'_> {
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".into(),
                 });
-                return Ok(Some(Stop {
-                    reason: "setup_failed",
+                return Ok(Some(SetupStop {
+                    reason: OrxFailure::SetupFailed,
                     message: format!(
                         "worktree setup command #{index} `{command}` failed ({why}); see {log}, fix it and `orx resume {}`",
                         self.paths.id
@@ -156,7 +156,7 @@ impl Run<'_> {
     }
 
     /// Fail the run before any stage, at the current stage, for `stop`.
-    pub(super) fn fail_before_start(&mut self, stop: Stop) {
+    pub(super) fn fail_before_start(&mut self, stop: SetupStop) {
         let stage = self.state.current_stage.unwrap_or(Stage::Plan);
         self.fail(stage, None, stop.reason, stop.message);
     }

@@ -14,8 +14,8 @@ use super::Run;
 use crate::agents::classify::secs_until;
 use crate::agents::AgentOutcome;
 use crate::error::{ErrorKind, OrxError, Result};
-use crate::report::event::EventKind;
-use crate::store::RunStatus;
+use crate::model::event::EventKind;
+use crate::model::RunStatus;
 
 /// How often a waiting run reports its progress.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);

@@ -8,8 +8,8 @@
 use crate::agents::Mode;
 use crate::backlog::{parse_backlog, to_yaml, validate, Backlog};
 use crate::error::{OrxError, Result};
-use crate::report::event::EventKind;
-use crate::runner::fsm::{Stage, StageEnd};
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, StageEnd};
 use crate::runner::Run;
 
 const MAX_TRIES: u32 = 2;
@@ -19,7 +19,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         let n = run.state.decompose_attempts + 1;
         let mut vars = run.base_vars();
         let feedback = match (&run.state.last_failure, n) {
-            (Some(f), n) if n > 1 && f.reason == "invalid_backlog" => format!(
+            (Some(f), n) if n > 1 && f.reason == OrxFailure::InvalidBacklog => format!(
                 "\n## Your previous answer was rejected\n\n{}\n\nReturn a corrected YAML block.\n",
                 f.message
             ),
@@ -48,7 +48,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
                     .state
                     .last_failure
                     .as_ref()
-                    .is_some_and(|f| f.reason == "invalid_backlog")
+                    .is_some_and(|f| f.reason == OrxFailure::InvalidBacklog)
                 {
                     run.state.last_failure = None;
                 }
@@ -58,7 +58,12 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
                 return Ok(StageEnd::Done);
             }
             Err(err) => {
-                run.fail(Stage::Decompose, None, "invalid_backlog", err.clone());
+                run.fail(
+                    Stage::Decompose,
+                    None,
+                    OrxFailure::InvalidBacklog,
+                    err.clone(),
+                );
                 run.save()?;
                 run.emit(EventKind::Warning {
                     message: format!("decompose answer {n} rejected: {err}"),

@@ -27,14 +27,11 @@ use std::collections::BTreeMap;
 use crate::agents::Mode;
 use crate::error::{OrxError, Result};
 use crate::gates::{self, GateContext, GateResult};
-use crate::report::event::EventKind;
-use crate::runner::fsm::{Stage, StageEnd};
+use crate::model::event::EventKind;
+use crate::model::{AttemptKind, AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
+use crate::model::{Stage, StageEnd};
 use crate::runner::Run;
-use crate::store::state::{FailureRecord, ItemPhase, ItemStatus};
 
-const EMPTY_DIFF: &str = "empty_diff";
-/// The failure reason (and attempt outcome) of a change that breaks the guardrails.
-pub const GUARDRAIL: &str = "guardrail";
 /// The name of the synthetic gate that carries guardrail violations to the fix prompt.
 pub const GUARDRAIL_GATE: &str = "guardrails";
 
@@ -57,9 +54,11 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         let ok = run_item(run, &id)?;
         if !ok {
             any_failed = true;
-            let agent_broke = run.state.last_failure.as_ref().is_some_and(|f| {
-                f.reason != "stuck" && f.reason != "gates_failed" && f.reason != EMPTY_DIFF
-            });
+            let agent_broke = run
+                .state
+                .last_failure
+                .as_ref()
+                .is_some_and(|f| !f.reason.is_item_evidence());
             if run.config.run.stop_on_first_failure || agent_broke {
                 break;
             }
@@ -218,11 +217,11 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         .cloned()
         .ok_or_else(|| OrxError::internal("item vanished"))?;
     let base = it.base_commit.clone().unwrap_or_else(|| "HEAD".into());
-    let kind = if attempt == 1 { "implement" } else { "fix" };
+    let kind = AttemptKind::of(attempt);
     run.emit(EventKind::AttemptStarted {
         item: id.to_string(),
         attempt,
-        kind: kind.to_string(),
+        kind,
     })?;
     let mut vars = run.base_vars();
     vars.insert("item_id", id.to_string());
@@ -234,9 +233,9 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         let diff = run.wt.diff_worktree(&base)?;
         vars.insert("diff", crate::guard::secrets::mask_env_files(&diff));
     }
-    let prompt = run.prompt(kind, &vars)?;
+    let prompt = run.prompt(kind.as_str(), &vars)?;
     let n = if attempt == 1 { 1 } else { attempt - 1 };
-    let outcome = run.call_agent(kind, Some(id), n, Mode::Apply, prompt)?;
+    let outcome = run.call_agent(kind.as_str(), Some(id), n, Mode::Apply, prompt)?;
     if !outcome.succeeded() {
         super::agent_failed(run, Stage::Implement, Some(id), &outcome);
         run.save()?;
@@ -253,7 +252,14 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
             i.note = Some(note.clone());
             i.gates.clear();
         }
-        judge_failure(run, id, attempt, EMPTY_DIFF.to_string(), EMPTY_DIFF, note)?;
+        judge_failure(
+            run,
+            id,
+            attempt,
+            OrxFailure::EmptyDiff.as_str().to_string(),
+            OrxFailure::EmptyDiff,
+            note,
+        )?;
         return Ok(true);
     }
     let violations = crate::guard::check_worktree_at(run, Some(&now))?;
@@ -292,8 +298,8 @@ fn gate_list(run: &Run<'_>) -> String {
 fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
     run.state.current_stage = Some(Stage::Verify);
     if let Some(rec) = run.state.stage_mut(Stage::Verify) {
-        if rec.status != crate::store::state::StageStatus::Running {
-            rec.status = crate::store::state::StageStatus::Running;
+        if rec.status != crate::model::StageStatus::Running {
+            rec.status = crate::model::StageStatus::Running;
             rec.started_at.get_or_insert_with(crate::store::now_rfc3339);
         }
         rec.attempts += 1;
@@ -394,7 +400,14 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         i.gates = results;
     }
     if failed {
-        judge_failure(run, id, attempt, signature, "gates_failed", message)?;
+        judge_failure(
+            run,
+            id,
+            attempt,
+            signature,
+            OrxFailure::GatesFailed,
+            message,
+        )?;
     } else {
         if let Some(i) = run.state.item_mut(id) {
             i.phase = Some(ItemPhase::Commit { attempt });
@@ -456,7 +469,15 @@ fn guard_failed(
     run.emit(EventKind::Warning {
         message: format!("item {id}, attempt {attempt}: {message}"),
     })?;
-    judge_failure_with(run, id, attempt, signature, GUARDRAIL, message, repeated)
+    judge_failure_with(
+        run,
+        id,
+        attempt,
+        signature,
+        OrxFailure::Guardrail,
+        message,
+        repeated,
+    )
 }
 
 /// A failed attempt: record it, then decide between another fix, stuck, and out of attempts.
@@ -465,7 +486,7 @@ fn judge_failure(
     id: &str,
     attempt: u32,
     signature: String,
-    reason: &str,
+    reason: OrxFailure,
     message: String,
 ) -> Result<()> {
     judge_failure_with(run, id, attempt, signature, reason, message, false)
@@ -477,7 +498,7 @@ fn judge_failure_with(
     id: &str,
     attempt: u32,
     signature: String,
-    reason: &str,
+    reason: OrxFailure,
     message: String,
     final_failure: bool,
 ) -> Result<()> {
@@ -505,20 +526,18 @@ fn judge_failure_with(
             .all(|s| *s == signature);
     let limit = it.fix_budget_start.max(1) + max_fix;
     let (outcome, final_status) = if final_failure {
-        ("failed", Some(ItemStatus::Failed))
+        (AttemptOutcome::Failed, Some(ItemStatus::Failed))
     } else if stuck {
-        ("stuck", Some(ItemStatus::Stuck))
+        (AttemptOutcome::Stuck, Some(ItemStatus::Stuck))
     } else if attempt >= limit {
-        ("failed", Some(ItemStatus::Failed))
+        (AttemptOutcome::Failed, Some(ItemStatus::Failed))
     } else {
-        (
-            if reason == EMPTY_DIFF || reason == GUARDRAIL {
-                reason
-            } else {
-                "gates_failed"
-            },
-            None,
-        )
+        let again = match reason {
+            OrxFailure::EmptyDiff => AttemptOutcome::EmptyDiff,
+            OrxFailure::Guardrail => AttemptOutcome::Guardrail,
+            _ => AttemptOutcome::GatesFailed,
+        };
+        (again, None)
     };
     if let Some(i) = run.state.item_mut(id) {
         i.attempts = attempt;
@@ -549,9 +568,9 @@ fn judge_failure_with(
             stage: Stage::Verify,
             item: Some(id.to_string()),
             reason: if st == ItemStatus::Stuck {
-                "stuck".into()
+                OrxFailure::Stuck.into()
             } else {
-                reason.to_string()
+                reason.into()
             },
             message: why,
             evidence_path: Some(evidence_rel.into()),
@@ -565,13 +584,13 @@ fn judge_failure_with(
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,
-        outcome: outcome.to_string(),
+        outcome,
         signature: Some(signature),
     })?;
     if let Some(st) = final_status {
         run.emit(EventKind::ItemFinished {
             item: id.to_string(),
-            status: format!("{st:?}").to_lowercase(),
+            status: st,
             commit: None,
         })?;
     }
@@ -614,12 +633,12 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,
-        outcome: "passed".into(),
+        outcome: AttemptOutcome::Passed,
         signature: None,
     })?;
     run.emit(EventKind::ItemFinished {
         item: id.to_string(),
-        status: "done".into(),
+        status: ItemStatus::Done,
         commit: Some(commit),
     })
 }

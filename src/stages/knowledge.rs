@@ -21,8 +21,8 @@ use std::path::{Component, Path, PathBuf};
 use super::knowledge_blocks::{block_content, ensure_block, merge, BEGIN, END};
 use crate::agents::Mode;
 use crate::error::{OrxError, Result};
-use crate::report::event::EventKind;
-use crate::runner::fsm::StageEnd;
+use crate::model::event::EventKind;
+use crate::model::StageEnd;
 use crate::runner::Run;
 
 /// One knowledge file as the stage tracks it.
@@ -36,7 +36,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     let cfg = run.config.knowledge.clone();
     if !cfg.enabled {
         run.emit(EventKind::StageSkipped {
-            stage: "knowledge".into(),
+            stage: crate::model::Stage::Knowledge,
             reason: "knowledge.enabled is false".into(),
         })?;
         return Ok(StageEnd::Skipped);

@@ -15,11 +15,12 @@ pub mod review;
 pub mod ship;
 pub mod text;
 
-use crate::agents::AgentOutcome;
+use crate::agents::{AgentOutcome, FailureKind};
 use crate::backlog::Item;
-use crate::runner::fsm::Stage;
+use crate::model::state::ItemState;
+use crate::model::ItemStatus;
+use crate::model::Stage;
 use crate::runner::Run;
-use crate::store::state::{ItemState, ItemStatus};
 
 /// Record a failed agent call as the run's failure; returns the stage end to hand back.
 pub(crate) fn agent_failed(
@@ -27,14 +28,14 @@ pub(crate) fn agent_failed(
     stage: Stage,
     item: Option<&str>,
     outcome: &AgentOutcome,
-) -> crate::runner::fsm::StageEnd {
-    let kind = outcome.failure.map(|f| f.as_str()).unwrap_or("agent_error");
+) -> crate::model::StageEnd {
+    let kind = outcome.failure.unwrap_or(FailureKind::AgentError);
     let message = outcome
         .message
         .clone()
         .unwrap_or_else(|| format!("agent failed ({kind})"));
     run.fail(stage, item, kind, message);
-    crate::runner::fsm::StageEnd::Failed
+    crate::model::StageEnd::Failed
 }
 
 /// A backlog item as tracked in `state.json`.

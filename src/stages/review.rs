@@ -9,9 +9,9 @@
 use crate::agents::Mode;
 use crate::backlog::Item;
 use crate::error::{OrxError, Result};
-use crate::report::event::EventKind;
-use crate::review::{parse_verdict, VerdictKind};
-use crate::runner::fsm::{Stage, StageEnd};
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, StageEnd, VerdictKind};
+use crate::review::parse_verdict;
 use crate::runner::Run;
 
 pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
@@ -40,7 +40,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
             run.fail(
                 Stage::Review,
                 None,
-                "no_verdict",
+                OrxFailure::NoVerdict,
                 format!("review round {round} gave no usable verdict: {e}"),
             );
             return Ok(StageEnd::Failed);
@@ -50,10 +50,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     run.state.review_summary = Some(verdict.summary.clone());
     run.save()?;
     run.emit(EventKind::ReviewVerdict {
-        verdict: match verdict.verdict {
-            VerdictKind::Approved => "approved".into(),
-            VerdictKind::ChangesRequested => "changes_requested".into(),
-        },
+        verdict: verdict.verdict,
         summary: verdict.summary.clone(),
         changes: verdict.changes.len(),
         round,
@@ -65,7 +62,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         run.fail(
             Stage::Review,
             None,
-            "changes_requested",
+            OrxFailure::ChangesRequested,
             format!(
                 "review still requests changes after {} round(s) (run.max_review_rounds = {}): {}",
                 round, run.config.run.max_review_rounds, verdict.summary

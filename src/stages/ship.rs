@@ -18,8 +18,8 @@
 
 use crate::error::Result;
 use crate::git::{PushError, PushFailure};
-use crate::report::event::EventKind;
-use crate::runner::fsm::{Stage, StageEnd};
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, StageEnd};
 use crate::runner::Run;
 use crate::ship::pr::{ensure_pr, PrFailure, PrRequest};
 
@@ -39,7 +39,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         run.fail(
             Stage::Ship,
             None,
-            "nothing_to_ship",
+            OrxFailure::NothingToShip,
             "the run produced no change against the base branch".into(),
         );
         return Ok(StageEnd::Failed);
@@ -127,7 +127,7 @@ pub(crate) fn push(run: &mut Run<'_>) -> Result<std::result::Result<(), PushErro
 }
 
 /// The failure reason and one-sentence message (with the fix) for a failed push.
-pub(crate) fn push_failure_message(run: &Run<'_>, e: &PushError) -> (&'static str, String) {
+pub(crate) fn push_failure_message(run: &Run<'_>, e: &PushError) -> (OrxFailure, String) {
     let remote = &run.config.git.remote;
     let branch = &run.state.worktree.branch;
     let id = &run.paths.id;
@@ -153,7 +153,26 @@ pub(crate) fn push_failure_message(run: &Run<'_>, e: &PushError) -> (&'static st
              `orx resume {id}`"
         ),
     };
-    (e.failure.reason(), message)
+    (push_reason(e.failure), message)
+}
+
+/// The failure reason of a push that did not happen.
+fn push_reason(f: PushFailure) -> OrxFailure {
+    match f {
+        PushFailure::Rejected => OrxFailure::PushRejected,
+        PushFailure::Auth => OrxFailure::PushAuth,
+        PushFailure::RemoteMissing => OrxFailure::PushRemoteMissing,
+        PushFailure::Other => OrxFailure::PushFailed,
+    }
+}
+
+/// The failure reason of a pull request that could not be opened.
+fn pr_reason(f: PrFailure) -> OrxFailure {
+    match f {
+        PrFailure::Missing => OrxFailure::GhMissing,
+        PrFailure::Auth => OrxFailure::GhAuth,
+        PrFailure::Failed => OrxFailure::PrFailed,
+    }
 }
 
 /// Find or open the pull request, recording its URL; a failure is recorded, not an `Err`.
@@ -203,7 +222,7 @@ fn pull_request(run: &mut Run<'_>) -> Result<StageEnd> {
                      then `orx resume {id}`"
                 ),
             };
-            run.fail(Stage::Ship, None, e.failure.reason(), message);
+            run.fail(Stage::Ship, None, pr_reason(e.failure), message);
             if e.failure != PrFailure::Missing {
                 set_evidence(run, "logs/gh.log");
             }
@@ -263,4 +282,24 @@ fn pr_body(run: &Run<'_>, files: u32, insertions: u32, deletions: u32) -> String
         s.run_id
     ));
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_and_pr_failures_are_recorded_by_the_words_their_logs_use() {
+        for f in [
+            PushFailure::Rejected,
+            PushFailure::Auth,
+            PushFailure::RemoteMissing,
+            PushFailure::Other,
+        ] {
+            assert_eq!(push_reason(f).as_str(), f.reason());
+        }
+        for f in [PrFailure::Missing, PrFailure::Auth, PrFailure::Failed] {
+            assert_eq!(pr_reason(f).as_str(), f.reason());
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::agents::Mode;
 use crate::error::{OrxError, Result};
-use crate::runner::fsm::{Stage, StageEnd};
+use crate::model::{OrxFailure, Stage, StageEnd};
 use crate::runner::Run;
 
 pub fn run(run: &mut Run<'_>, stage: Stage) -> Result<StageEnd> {
@@ -21,7 +21,7 @@ pub fn run(run: &mut Run<'_>, stage: Stage) -> Result<StageEnd> {
         run.fail(
             stage,
             None,
-            "empty_output",
+            OrxFailure::EmptyOutput,
             format!("the {key} agent returned no text"),
         );
         return Ok(StageEnd::Failed);

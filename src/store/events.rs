@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{OrxError, Result};
-use crate::report::event::{EventKind, RunEvent};
+use crate::model::event::{EventKind, RunEvent};
 use crate::store::state::now_rfc3339;
 
 /// Appends events to `events.jsonl`.

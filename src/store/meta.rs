@@ -10,8 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_json_atomic;
-use super::state::RunState;
 use crate::error::{OrxError, Result};
+use crate::model::RunState;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {

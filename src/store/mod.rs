@@ -12,4 +12,4 @@ pub mod metrics;
 pub mod state;
 
 pub use layout::{new_run_id, RunPaths};
-pub use state::{now_rfc3339, RunState, RunStatus};
+pub use state::now_rfc3339;

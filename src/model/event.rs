@@ -1,4 +1,4 @@
-//! `RunEvent`: the one stream every observer of a run subscribes to (design principle 1).
+//! `RunEvent`: the one stream every observer of a run subscribes to.
 //!
 //! The runner never prints. It emits these events; `events.jsonl` stores them as history, the
 //! terminal reporter renders them, `--json` prints them, and later the dashboard's SSE feed and
@@ -7,8 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::agents::{AgentEvent, Usage};
-use crate::gates::GateResult;
+use super::agent::{AgentEvent, FailureKind, Usage};
+use super::failure::FailureReason;
+use super::gate::GateResult;
+use super::stage::Stage;
+use super::status::{AttemptKind, AttemptOutcome, ItemStatus, RunStatus, StageStatus, VerdictKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
@@ -32,16 +35,16 @@ pub enum EventKind {
         config: String,
     },
     RunResumed {
-        stage: Option<String>,
+        stage: Option<Stage>,
         item: Option<String>,
         resumes: u32,
     },
     StageStarted {
-        stage: String,
+        stage: Stage,
     },
     StageFinished {
-        stage: String,
-        status: String,
+        stage: Stage,
+        status: StageStatus,
         duration_ms: u64,
     },
     ItemStarted {
@@ -51,7 +54,7 @@ pub enum EventKind {
     AttemptStarted {
         item: String,
         attempt: u32,
-        kind: String,
+        kind: AttemptKind,
     },
     Agent {
         stage: String,
@@ -65,7 +68,7 @@ pub enum EventKind {
         item: Option<String>,
         ok: bool,
         #[serde(default)]
-        failure: Option<String>,
+        failure: Option<FailureKind>,
         #[serde(default)]
         message: Option<String>,
         duration_ms: u64,
@@ -84,13 +87,13 @@ pub enum EventKind {
     AttemptFinished {
         item: String,
         attempt: u32,
-        outcome: String,
+        outcome: AttemptOutcome,
         #[serde(default)]
         signature: Option<String>,
     },
     ItemFinished {
         item: String,
-        status: String,
+        status: ItemStatus,
         #[serde(default)]
         commit: Option<String>,
     },
@@ -98,7 +101,7 @@ pub enum EventKind {
         items: Vec<String>,
     },
     ReviewVerdict {
-        verdict: String,
+        verdict: VerdictKind,
         summary: String,
         changes: usize,
         round: u32,
@@ -131,7 +134,7 @@ pub enum EventKind {
         stage: String,
         #[serde(default)]
         item: Option<String>,
-        failure: String,
+        failure: FailureKind,
         from_executor: String,
         #[serde(default)]
         from_model: Option<String>,
@@ -190,7 +193,7 @@ pub enum EventKind {
     },
     /// A stage did not run because the configuration turned it off.
     StageSkipped {
-        stage: String,
+        stage: Stage,
         reason: String,
     },
     /// `retention` removed these old runs when this run started.
@@ -199,10 +202,10 @@ pub enum EventKind {
         freed_bytes: u64,
     },
     RunFinished {
-        status: String,
+        status: RunStatus,
         duration_ms: u64,
         #[serde(default)]
-        reason: Option<String>,
+        reason: Option<FailureReason>,
         #[serde(default)]
         message: Option<String>,
     },

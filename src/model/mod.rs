@@ -1,0 +1,87 @@
+//! The domain vocabulary every layer speaks: stages and how they end, the statuses of a run,
+//! a stage and an item, why something failed, the run's events, gate results, agent usage,
+//! and the run state that `state.json` persists.
+//!
+//! It sits on the ground floor: nothing here imports another module of the crate (save
+//! `error`), touches a file or starts a process, so `store` can persist these types without
+//! depending on the runner, the gates or the agents that produce them. Every enum that
+//! becomes a string does so one way: [`string_enum!`] gives it one name table that drives
+//! `as_str`, `Display`, parsing and serde alike, so `state.json`, `events.jsonl`, `--json`
+//! output and hook payloads all spell a value the same way.
+
+/// An enum of unit variants with one name each. Generates `as_str`, `from_name`, `NAMES`,
+/// `Display`, and `Serialize`/`Deserialize` as that name, all from the one table.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Every name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The one string this value is written as.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+
+            /// The value written as `text`, if any.
+            pub fn from_name(text: &str) -> Option<$name> {
+                match text {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $name::from_name(&text)
+                    .ok_or_else(|| serde::de::Error::unknown_variant(&text, $name::NAMES))
+            }
+        }
+    };
+}
+
+pub mod agent;
+pub mod event;
+pub mod failure;
+pub mod gate;
+pub mod stage;
+pub mod state;
+pub mod status;
+
+pub use agent::{AgentEvent, FailureKind, Usage};
+pub use event::{EventKind, RunEvent};
+pub use failure::{FailureReason, FailureRecord, OrxFailure};
+pub use gate::GateResult;
+pub use stage::{Stage, StageEnd, Stop};
+pub use state::RunState;
+pub use status::{
+    AttemptKind, AttemptOutcome, ItemPhase, ItemStatus, RunStatus, StageStatus, VerdictKind,
+};
