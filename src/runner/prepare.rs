@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::Run;
-use crate::error::{ErrorKind, OrxError, Result};
+use super::context::{Halt, Run, Step};
+use crate::error::{OrxError, Result};
 use crate::exec::{self, CommandSpec, Control, Termination};
 use crate::model::event::EventKind;
-use crate::model::{OrxFailure, Stage};
+use crate::model::{OrxFailure, Stage, Stop};
 use crate::store::layout::{RUNS_DIR, WORKTREES_DIR};
 
 /// Most files a copy walk visits before it stops looking.
@@ -34,7 +34,7 @@ pub(super) struct SetupStop {
 
 impl Run<'_> {
     /// Set up the worktree (once) and fire `run_start`; `Some` means the run must fail.
-    pub(super) fn prepare(&mut self, resumed: bool) -> Result<Option<SetupStop>> {
+    pub(super) fn prepare(&mut self, resumed: bool) -> Step<Option<SetupStop>> {
         if !self.state.worktree_setup_done {
             if let Some(stop) = self.setup_worktree()? {
                 return Ok(Some(stop));
@@ -44,7 +44,7 @@ impl Run<'_> {
         }
         let stage = self.state.current_stage;
         let status = if resumed { "resumed" } else { "started" };
-        if let Some(message) = self.fire_hooks("run_start", stage, Some(status), None, None)? {
+        if let Some(message) = self.fire_vetoable_hooks("run_start", stage, status)? {
             return Ok(Some(SetupStop {
                 reason: OrxFailure::HookVeto,
                 message,
@@ -53,7 +53,7 @@ impl Run<'_> {
         Ok(None)
     }
 
-    fn setup_worktree(&mut self) -> Result<Option<SetupStop>> {
+    fn setup_worktree(&mut self) -> Step<Option<SetupStop>> {
         let cfg = self.config.worktree.clone();
         if !cfg.copy.is_empty() {
             self.copy_ignored_files(&cfg.copy)?;
@@ -87,9 +87,7 @@ impl Run<'_> {
                             Some(format!("timed out after {}s", cfg.setup_timeout))
                         }
                         Termination::IdleTimeout => Some("stopped: no output".into()),
-                        Termination::Interrupted => {
-                            return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"))
-                        }
+                        Termination::Interrupted => return Err(Halt::Stop(Stop::Interrupted)),
                         Termination::Stopped(why) => Some(why.clone()),
                     },
                 ),

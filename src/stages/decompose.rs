@@ -7,14 +7,14 @@
 
 use crate::agents::Mode;
 use crate::backlog::{parse_backlog, to_yaml, validate, Backlog};
-use crate::error::{OrxError, Result};
+use crate::error::OrxError;
 use crate::model::event::EventKind;
 use crate::model::{OrxFailure, Stage, StageEnd};
-use crate::runner::Run;
+use crate::runner::{Run, Step};
 
 const MAX_TRIES: u32 = 2;
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     loop {
         let n = run.state.decompose_attempts + 1;
         let mut vars = run.base_vars();
@@ -29,7 +29,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         let prompt = run.prompt("decompose", &vars)?;
         let outcome = run.call_agent("decompose", None, n, Mode::Text, prompt)?;
         if !outcome.succeeded() {
-            return Ok(super::agent_failed(run, Stage::Decompose, None, &outcome));
+            return Ok(run.fail_agent(Stage::Decompose, None, &outcome));
         }
         let parsed: std::result::Result<Backlog, String> =
             parse_backlog(&outcome.final_text).and_then(|b| validate(&b).map(|_| b));
@@ -42,7 +42,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
                 run.state.items = backlog
                     .items
                     .iter()
-                    .map(|i| super::item_state(i, 0))
+                    .map(|i| super::item::item_state(i, 0))
                     .collect();
                 if run
                     .state

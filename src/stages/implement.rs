@@ -29,13 +29,13 @@ use crate::error::{OrxError, Result};
 use crate::gates::{self, GateContext, GateResult};
 use crate::model::event::EventKind;
 use crate::model::{AttemptKind, AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
-use crate::model::{Stage, StageEnd};
-use crate::runner::Run;
+use crate::model::{Stage, StageEnd, Stop};
+use crate::runner::{Halt, Run, Step};
 
 /// The name of the synthetic gate that carries guardrail violations to the fix prompt.
 pub const GUARDRAIL_GATE: &str = "guardrails";
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     if run.state.items.is_empty() {
         // fast-fix (or any pipeline without decompose): the task is the one item.
         let def = crate::backlog::Item {
@@ -46,7 +46,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
             files_hint: Vec::new(),
             depends_on: Vec::new(),
         };
-        run.state.items.push(super::item_state(&def, 0));
+        run.state.items.push(super::item::item_state(&def, 0));
         run.save()?;
     }
     let mut any_failed = false;
@@ -129,7 +129,7 @@ fn block_dependents(run: &mut Run<'_>) -> Result<()> {
 }
 
 /// Drive one item to done (true) or to a recorded failure (false).
-fn run_item(run: &mut Run<'_>, id: &str) -> Result<bool> {
+fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
     let item = run
         .state
         .item(id)
@@ -152,7 +152,7 @@ fn run_item(run: &mut Run<'_>, id: &str) -> Result<bool> {
     run.state.current_item = Some(id.to_string());
     loop {
         let Some(it) = run.state.item(id).cloned() else {
-            return Err(OrxError::internal(format!("item {id} vanished from state")));
+            return Err(OrxError::internal(format!("item {id} vanished from state")).into());
         };
         let Some(phase) = it.phase.clone() else {
             return Ok(it.status == ItemStatus::Done);
@@ -208,7 +208,7 @@ fn restore(run: &mut Run<'_>, id: &str) -> Result<()> {
 }
 
 /// Run the agent for `attempt`. Returns false when the agent itself failed (run stops).
-fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
+fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
     run.state.current_stage = Some(Stage::Implement);
     run.save()?;
     let it = run
@@ -225,7 +225,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
     })?;
     let mut vars = run.base_vars();
     vars.insert("item_id", id.to_string());
-    vars.insert("item", super::describe_item(&it));
+    vars.insert("item", super::item::describe_item(&it));
     vars.insert("attempt", attempt.to_string());
     vars.insert("gates", gate_list(run));
     if attempt > 1 {
@@ -237,7 +237,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
     let n = if attempt == 1 { 1 } else { attempt - 1 };
     let outcome = run.call_agent(kind.as_str(), Some(id), n, Mode::Apply, prompt)?;
     if !outcome.succeeded() {
-        super::agent_failed(run, Stage::Implement, Some(id), &outcome);
+        run.fail_agent(Stage::Implement, Some(id), &outcome);
         run.save()?;
         return Ok(false);
     }
@@ -262,7 +262,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         )?;
         return Ok(true);
     }
-    let violations = crate::guard::check_worktree_at(run, Some(&now))?;
+    let violations = run.guardrail_violations(Some(&now))?;
     if !violations.is_empty() {
         guard_failed(run, id, attempt, &violations)?;
         return Ok(true);
@@ -295,7 +295,7 @@ fn gate_list(run: &Run<'_>) -> String {
     }
 }
 
-fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
+fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
     run.state.current_stage = Some(Stage::Verify);
     if let Some(rec) = run.state.stage_mut(Stage::Verify) {
         if rec.status != crate::model::StageStatus::Running {
@@ -329,10 +329,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         };
         let r = gates::run_gate_redacted(g, &ctx, Some(&run.redactor));
         if gates::interrupted(std::slice::from_ref(&r)) {
-            return Err(OrxError::new(
-                crate::error::ErrorKind::Interrupted,
-                "interrupted",
-            ));
+            return Err(Halt::Stop(Stop::Interrupted));
         }
         run.emit(EventKind::GateFinished {
             item: id.to_string(),
@@ -340,7 +337,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             result: r.clone(),
         })?;
         if !r.passed {
-            crate::hooks::gate_failed(run, id, &r)?;
+            run.gate_failed_hooks(id, &r)?;
         }
         results.push(r);
     }

@@ -23,7 +23,7 @@ use crate::agents::Mode;
 use crate::error::{OrxError, Result};
 use crate::model::event::EventKind;
 use crate::model::StageEnd;
-use crate::runner::Run;
+use crate::runner::{Run, Step};
 
 /// One knowledge file as the stage tracks it.
 struct Target {
@@ -32,7 +32,7 @@ struct Target {
     prepared: String,
 }
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let cfg = run.config.knowledge.clone();
     if !cfg.enabled {
         run.emit(EventKind::StageSkipped {
@@ -154,7 +154,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     for message in warnings {
         run.emit(EventKind::Warning { message })?;
     }
-    let violations = crate::guard::check_worktree(run)?;
+    let violations = run.guardrail_violations(None)?;
     if !violations.is_empty() {
         // Shipped work stays; the update that breaks the guardrails is thrown away.
         run.wt.reset_hard("HEAD")?;

@@ -8,13 +8,13 @@
 
 use crate::agents::Mode;
 use crate::backlog::Item;
-use crate::error::{OrxError, Result};
+use crate::error::OrxError;
 use crate::model::event::EventKind;
 use crate::model::{OrxFailure, Stage, StageEnd, VerdictKind};
 use crate::review::parse_verdict;
-use crate::runner::Run;
+use crate::runner::{Run, Step};
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let round = run.state.review_rounds + 1;
     let mut vars = run.base_vars();
     let diff = run.wt.diff(&run.state.worktree.base_sha, "HEAD")?;
@@ -24,7 +24,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     let prompt = run.prompt("review", &vars)?;
     let outcome = run.call_agent("review", None, round, Mode::Text, prompt)?;
     if !outcome.succeeded() {
-        return Ok(super::agent_failed(run, Stage::Review, None, &outcome));
+        return Ok(run.fail_agent(Stage::Review, None, &outcome));
     }
     let name = if round == 1 {
         "review.md".to_string()
@@ -83,7 +83,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
             files_hint: change.files_hint.clone(),
             depends_on: Vec::new(),
         };
-        run.state.items.push(super::item_state(&def, round));
+        run.state.items.push(super::item::item_state(&def, round));
     }
     run.save()?;
     Ok(StageEnd::ChangesRequested)

@@ -20,15 +20,15 @@ use crate::error::Result;
 use crate::git::{PushError, PushFailure};
 use crate::model::event::EventKind;
 use crate::model::{OrxFailure, Stage, StageEnd};
-use crate::runner::Run;
+use crate::runner::{Run, Step};
 use crate::ship::pr::{ensure_pr, PrFailure, PrRequest};
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     // The last line of defence: the whole change (committed items and leftovers) is checked
     // before anything more is committed or shipped.
-    let violations = crate::guard::check_worktree(run)?;
+    let violations = run.guardrail_violations(None)?;
     if !violations.is_empty() {
-        return crate::guard::fail_stage(run, Stage::Ship, &violations);
+        return Ok(run.fail_guardrails(Stage::Ship, &violations)?);
     }
     if run.config.git.auto_commit {
         let msg = commit_message(run);
@@ -63,7 +63,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         }
     }
     if run.config.git.create_pr {
-        return pull_request(run);
+        return Ok(pull_request(run)?);
     }
     Ok(StageEnd::Done)
 }
