@@ -15,6 +15,7 @@ pub mod fsm;
 mod guardrails;
 mod hooks;
 mod prepare;
+pub mod schedule;
 pub mod setup;
 pub mod wait;
 

@@ -16,6 +16,10 @@
 //! `run.stuck_threshold` consecutive attempts fail with the same signature, and as `failed` when
 //! its fix budget is spent.
 //!
+//! Which item goes next, which items a failed dependency blocks, and what a failed attempt
+//! means for its item (another fix, stuck, failed) are pure decisions in `runner::schedule`;
+//! this file carries out the steps and records them.
+//!
 //! Guardrails (`crate::guard`) are checked after every attempt, before the snapshot: a change
 //! that breaks them is never snapshotted (so no ref keeps it) nor committed. Its masked report
 //! goes back to the agent once, as a failing `guardrails` gate; a second breach by the same
@@ -30,6 +34,7 @@ use crate::gates::{self, GateContext, GateResult};
 use crate::model::event::EventKind;
 use crate::model::{AttemptKind, AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
 use crate::model::{Stage, StageEnd, Stop};
+use crate::runner::schedule::{self, judge_attempt, record_attempt, FixLimits};
 use crate::runner::{Halt, Run, Step};
 
 /// The name of the synthetic gate that carries guardrail violations to the fix prompt.
@@ -50,82 +55,26 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
         run.save()?;
     }
     let mut any_failed = false;
-    while let Some(id) = next_item(run) {
+    while let Some(id) = schedule::next_item(&run.state) {
         let ok = run_item(run, &id)?;
         if !ok {
             any_failed = true;
-            let agent_broke = run
-                .state
-                .last_failure
-                .as_ref()
-                .is_some_and(|f| !f.reason.is_item_evidence());
-            if run.config.run.stop_on_first_failure || agent_broke {
+            if schedule::stop_after_failed_item(
+                run.state.last_failure.as_ref(),
+                run.config.run.stop_on_first_failure,
+            ) {
                 break;
             }
         }
     }
-    block_dependents(run)?;
+    schedule::block_dependents(&mut run.state);
+    run.save()?;
     let done = run.state.items.iter().all(|i| i.status == ItemStatus::Done);
     if done && !any_failed {
         Ok(StageEnd::Done)
     } else {
         Ok(StageEnd::Failed)
     }
-}
-
-/// The in-progress item (resume), else the first pending item whose dependencies are done.
-fn next_item(run: &mut Run<'_>) -> Option<String> {
-    if let Some(i) = run
-        .state
-        .items
-        .iter()
-        .find(|i| i.status == ItemStatus::InProgress)
-    {
-        return Some(i.id.clone());
-    }
-    let done: Vec<String> = run
-        .state
-        .items
-        .iter()
-        .filter(|i| i.status == ItemStatus::Done)
-        .map(|i| i.id.clone())
-        .collect();
-    run.state
-        .items
-        .iter()
-        .find(|i| i.status == ItemStatus::Pending && i.depends_on.iter().all(|d| done.contains(d)))
-        .map(|i| i.id.clone())
-}
-
-/// Pending items that can no longer start (a dependency failed) become `blocked`.
-fn block_dependents(run: &mut Run<'_>) -> Result<()> {
-    loop {
-        let bad: Vec<String> = run
-            .state
-            .items
-            .iter()
-            .filter(|i| {
-                matches!(
-                    i.status,
-                    ItemStatus::Failed | ItemStatus::Stuck | ItemStatus::Blocked
-                )
-            })
-            .map(|i| i.id.clone())
-            .collect();
-        let mut changed = false;
-        for item in &mut run.state.items {
-            if item.status == ItemStatus::Pending && item.depends_on.iter().any(|d| bad.contains(d))
-            {
-                item.status = ItemStatus::Blocked;
-                item.note = Some("a dependency did not finish".into());
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    run.save()
 }
 
 /// Drive one item to done (true) or to a recorded failure (false).
@@ -499,8 +448,10 @@ fn judge_failure_with(
     message: String,
     final_failure: bool,
 ) -> Result<()> {
-    let max_fix = run.config.run.max_fix_attempts;
-    let threshold = run.config.run.stuck_threshold.max(2) as usize;
+    let limits = FixLimits {
+        max_fix_attempts: run.config.run.max_fix_attempts,
+        stuck_threshold: run.config.run.stuck_threshold,
+    };
     let evidence_rel = format!("artifacts/evidence_{id}_{attempt}.md");
     let it = run
         .state
@@ -515,48 +466,18 @@ fn judge_failure_with(
     let body = run.redact(&body).into_owned();
     std::fs::write(&evidence_path, body).map_err(|e| OrxError::io("write", &evidence_path, e))?;
 
-    let mut sigs = it.signatures.clone();
-    sigs.push(signature.clone());
-    let stuck = sigs.len() >= threshold
-        && sigs[sigs.len() - threshold..]
-            .iter()
-            .all(|s| *s == signature);
-    let limit = it.fix_budget_start.max(1) + max_fix;
-    let (outcome, final_status) = if final_failure {
-        (AttemptOutcome::Failed, Some(ItemStatus::Failed))
-    } else if stuck {
-        (AttemptOutcome::Stuck, Some(ItemStatus::Stuck))
-    } else if attempt >= limit {
-        (AttemptOutcome::Failed, Some(ItemStatus::Failed))
-    } else {
-        let again = match reason {
-            OrxFailure::EmptyDiff => AttemptOutcome::EmptyDiff,
-            OrxFailure::Guardrail => AttemptOutcome::Guardrail,
-            _ => AttemptOutcome::GatesFailed,
-        };
-        (again, None)
-    };
+    let judgement = judge_attempt(&it, attempt, &signature, reason, final_failure, limits);
     if let Some(i) = run.state.item_mut(id) {
-        i.attempts = attempt;
-        i.signatures = sigs;
-        match final_status {
-            Some(st) => {
-                i.status = st;
-                i.phase = None;
-            }
-            None => {
-                i.phase = Some(ItemPhase::Agent {
-                    attempt: attempt + 1,
-                })
-            }
-        }
+        record_attempt(i, attempt, &judgement);
     }
+    let (outcome, final_status) = (judgement.outcome, judgement.ends_as);
     if let Some(st) = final_status {
         let why = if final_failure {
             format!("item {id} failed: {message}, again after a fix attempt was asked to remove it")
         } else if st == ItemStatus::Stuck {
             format!(
-                "item {id} is stuck: the same failure repeated {threshold} times in a row ({message})"
+                "item {id} is stuck: the same failure repeated {} times in a row ({message})",
+                limits.stuck_threshold.max(2)
             )
         } else {
             format!("item {id} failed after {attempt} attempts: {message}")
@@ -564,11 +485,7 @@ fn judge_failure_with(
         run.state.last_failure = Some(FailureRecord {
             stage: Stage::Verify,
             item: Some(id.to_string()),
-            reason: if st == ItemStatus::Stuck {
-                OrxFailure::Stuck.into()
-            } else {
-                reason.into()
-            },
+            reason: judgement.reason.into(),
             message: why,
             evidence_path: Some(evidence_rel.into()),
         });
