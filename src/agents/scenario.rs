@@ -322,7 +322,7 @@ mod tests {
     use crate::backlog::{parse_backlog, validate};
     use crate::error::ErrorKind;
     use crate::gates::evidence::{parse_failures, ParserKind};
-    use crate::review::{parse_verdict, VerdictKind};
+    use crate::verdict::{parse_verdict, VerdictKind};
     use std::process::Command;
 
     fn parse(text: &str) -> Result<Scenario> {

@@ -15,7 +15,7 @@
 //! extra environment is data on the runner, so tests can point git at an empty `HOME` without
 //! touching the process environment.
 
-mod lifecycle;
+mod ignores_and_refs;
 mod remote;
 mod repo;
 mod snapshot;

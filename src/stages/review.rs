@@ -11,8 +11,8 @@ use crate::backlog::Item;
 use crate::error::OrxError;
 use crate::model::event::EventKind;
 use crate::model::{OrxFailure, Stage, StageEnd, VerdictKind};
-use crate::review::parse_verdict;
 use crate::runner::{Run, Step};
+use crate::verdict::parse_verdict;
 
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let round = run.state.review_rounds + 1;

@@ -11,17 +11,17 @@
 //! `state.ship` as soon as it is done so that a resumed ship stage skips it: the push
 //! (`git.auto_push`, or implied by `git.create_pr`; see `crate::git` `remote.rs` for why it is
 //! safe to repeat) and the pull request (`git.create_pr`, through `gh`; see
-//! `crate::ship::pr`). A rejected push, missing credentials, a missing `gh` or a failing one
+//! `crate::github::pr`). A rejected push, missing credentials, a missing `gh` or a failing one
 //! is a named failure of this stage (`push_rejected`, `push_auth`, `push_remote_missing`,
 //! `push_failed`, `gh_missing`, `gh_auth`, `pr_failed`) with the fix in its message and the
 //! tool's output as evidence; `orx resume` re-enters ship once the cause is fixed.
 
 use crate::error::Result;
 use crate::git::{PushError, PushFailure};
+use crate::github::pr::{ensure_pr, PrFailure, PrRequest};
 use crate::model::event::EventKind;
 use crate::model::{OrxFailure, Stage, StageEnd};
 use crate::runner::{Run, Step};
-use crate::ship::pr::{ensure_pr, PrFailure, PrRequest};
 
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     // The last line of defence: the whole change (committed items and leftovers) is checked
