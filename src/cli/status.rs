@@ -167,7 +167,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
             out,
             "{:<10} {:<9} {:>8}  {:>8}  {:>6}  ${:.4}{}",
             r.stage.as_str(),
-            format!("{:?}", r.status).to_lowercase(),
+            r.status,
             r.attempts,
             secs(r.duration_ms),
             r.usage.total_tokens(),
@@ -194,7 +194,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
                 out,
                 "{:<8} {:<12} {:>8}  {:<24} {}",
                 i.id,
-                format!("{:?}", i.status).to_lowercase(),
+                i.status,
                 i.attempts,
                 gates.join(" "),
                 i.title

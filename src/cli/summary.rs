@@ -160,7 +160,7 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
                 format!(
                     "{} {} ({} attempt{})",
                     i.id,
-                    format!("{:?}", i.status).to_lowercase(),
+                    i.status,
                     i.attempts,
                     if i.attempts == 1 { "" } else { "s" }
                 )

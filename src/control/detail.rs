@@ -108,13 +108,6 @@ pub struct DiffView {
     pub diff: String,
 }
 
-fn lower<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 impl Control {
     /// Load `state.json` of run `id`.
     pub fn state(&self, id: &str) -> Result<RunState> {
@@ -133,7 +126,7 @@ impl Control {
             .iter()
             .map(|r| StageView {
                 stage: r.stage.as_str().to_string(),
-                status: lower(&r.status),
+                status: r.status.to_string(),
                 started_at: r.started_at.clone(),
                 finished_at: r.finished_at.clone(),
                 attempts: r.attempts,

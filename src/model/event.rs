@@ -210,3 +210,97 @@ pub enum EventKind {
         message: Option<String>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::failure::OrxFailure;
+
+    fn line(kind: EventKind) -> String {
+        serde_json::to_string(&RunEvent {
+            seq: 7,
+            ts: "t".into(),
+            run_id: "r".into(),
+            kind,
+        })
+        .unwrap()
+    }
+
+    /// Typed fields are written as the words `events.jsonl` has always held, and read back.
+    #[test]
+    fn typed_fields_keep_the_json_of_the_event_history() {
+        let cases = [
+            (
+                EventKind::StageFinished {
+                    stage: Stage::Verify,
+                    status: StageStatus::Done,
+                    duration_ms: 5,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"stage_finished","stage":"verify","status":"done","duration_ms":5}"#,
+            ),
+            (
+                EventKind::AttemptStarted {
+                    item: "W001".into(),
+                    attempt: 2,
+                    kind: AttemptKind::Fix,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"attempt_started","item":"W001","attempt":2,"kind":"fix"}"#,
+            ),
+            (
+                EventKind::AttemptFinished {
+                    item: "W001".into(),
+                    attempt: 2,
+                    outcome: AttemptOutcome::GatesFailed,
+                    signature: Some("g:1".into()),
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"attempt_finished","item":"W001","attempt":2,"outcome":"gates_failed","signature":"g:1"}"#,
+            ),
+            (
+                EventKind::ItemFinished {
+                    item: "W001".into(),
+                    status: ItemStatus::Stuck,
+                    commit: None,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"item_finished","item":"W001","status":"stuck","commit":null}"#,
+            ),
+            (
+                EventKind::ReviewVerdict {
+                    verdict: VerdictKind::ChangesRequested,
+                    summary: "s".into(),
+                    changes: 1,
+                    round: 1,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"review_verdict","verdict":"changes_requested","summary":"s","changes":1,"round":1}"#,
+            ),
+            (
+                EventKind::RunFinished {
+                    status: RunStatus::BudgetExceeded,
+                    duration_ms: 9,
+                    reason: Some(FailureKind::BudgetExceeded.into()),
+                    message: None,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"run_finished","status":"budget_exceeded","duration_ms":9,"reason":"budget_exceeded","message":null}"#,
+            ),
+            (
+                EventKind::RunFinished {
+                    status: RunStatus::Failed,
+                    duration_ms: 9,
+                    reason: Some(OrxFailure::HookVeto.into()),
+                    message: Some("m".into()),
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"run_finished","status":"failed","duration_ms":9,"reason":"hook_veto","message":"m"}"#,
+            ),
+        ];
+        for (kind, json) in cases {
+            assert_eq!(line(kind.clone()), json);
+            let back: RunEvent = serde_json::from_str(json).unwrap();
+            assert_eq!(back.kind, kind);
+        }
+    }
+
+    #[test]
+    fn an_event_with_a_status_orx_never_writes_does_not_decode() {
+        let bad = r#"{"seq":1,"ts":"t","run_id":"r","event":"stage_finished","stage":"verify","status":"Done","duration_ms":5}"#;
+        assert!(serde_json::from_str::<RunEvent>(bad).is_err());
+    }
+}

@@ -48,7 +48,7 @@ macro_rules! string_enum {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -72,6 +72,7 @@ pub mod agent;
 pub mod event;
 pub mod failure;
 pub mod gate;
+pub mod ids;
 pub mod stage;
 pub mod state;
 pub mod status;
@@ -80,6 +81,7 @@ pub use agent::{AgentEvent, FailureKind, Usage};
 pub use event::{EventKind, RunEvent};
 pub use failure::{FailureReason, FailureRecord, OrxFailure};
 pub use gate::GateResult;
+pub use ids::RunId;
 pub use stage::{Stage, StageEnd, Stop};
 pub use state::RunState;
 pub use status::{

@@ -93,7 +93,7 @@ fn backlog_summary(run: &Run<'_>) -> String {
     run.state
         .items
         .iter()
-        .map(|i| format!("- {} [{:?}] {}", i.id, i.status, i.title))
+        .map(|i| format!("- {} [{}] {}", i.id, i.status, i.title))
         .collect::<Vec<_>>()
         .join("\n")
 }
