@@ -27,6 +27,7 @@ use crate::git::Repo;
 use crate::report::event::EventKind;
 use crate::runner::Run;
 use crate::store::layout::{is_valid_run_id, RUNS_DIR, WORKTREES_DIR};
+use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::store::lock::holder_alive;
 use crate::store::RunPaths;
 
@@ -303,9 +304,9 @@ fn kill_strays(root: &Path, is_live: &dyn Fn(&str) -> bool) -> Vec<u32> {
     };
     let me = std::process::id();
     let ancestors = ancestors(me);
-    let mut killed = Vec::new();
+    let mut killed: Vec<ProcessHandle> = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
-        return killed;
+        return Vec::new();
     };
     for e in rd.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -314,6 +315,11 @@ fn kill_strays(root: &Path, is_live: &dyn Fn(&str) -> bool) -> Vec<u32> {
         if pid == me || ancestors.contains(&pid) {
             continue;
         }
+        // The handle first, the checks after: whatever the checks read then belongs to the
+        // process the handle names, or the signal below finds it gone.
+        let Ok(Some(handle)) = ProcessHandle::open(pid) else {
+            continue;
+        };
         let Some(id) = run_id_of(pid) else {
             continue;
         };
@@ -326,30 +332,19 @@ fn kill_strays(root: &Path, is_live: &dyn Fn(&str) -> bool) -> Vec<u32> {
         if !inside {
             continue;
         }
-        let Ok(p) = i32::try_from(pid) else {
-            continue;
-        };
-        // SAFETY: kill(2) with a positive pid and a valid signal has no memory-safety
-        // preconditions; the pid was just read from /proc and checked above.
-        unsafe {
-            libc::kill(p, libc::SIGTERM);
-        }
-        killed.push(pid);
-    }
-    if !killed.is_empty() {
-        std::thread::sleep(Duration::from_millis(300));
-        for pid in &killed {
-            if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                if let Ok(p) = i32::try_from(*pid) {
-                    // SAFETY: as above.
-                    unsafe {
-                        libc::kill(p, libc::SIGKILL);
-                    }
-                }
-            }
+        if let Ok(Signalled::Delivered) = handle.signal(libc::SIGTERM) {
+            killed.push(handle);
         }
     }
-    killed
+    // A grace period each, shared: a stray that ignores SIGTERM is killed once it is over.
+    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    for handle in &killed {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !handle.wait_exit(left) {
+            let _ = handle.signal(libc::SIGKILL);
+        }
+    }
+    killed.iter().map(ProcessHandle::pid).collect()
 }
 
 /// `ORX_RUN_ID` from a process's environment.

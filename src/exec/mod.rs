@@ -14,6 +14,9 @@
 //!   however much the child prints: readers block, the pipe fills, the child waits).
 //! - [`supervisor`]: spawning and the supervision loop.
 //! - [`reap`]: group kill, stray-descendant hunt by the `ORX_SPAWN_ID` marker, targeted reaping.
+//! - [`pidfd`]: signalling a process orx did not start (a run's lock holder, a stray) through a
+//!   pidfd, so an exit or a reused pid between finding it and signalling it is an answer, not
+//!   an error or a wrong target.
 //! - [`signals`]: Ctrl-C/SIGTERM handling. A child in its own process group does not receive the
 //!   terminal's Ctrl-C (only the foreground group does), which is why orx forwards it, as
 //!   cargo-nextest does for its per-test groups and uv does for `uv run`.
@@ -21,6 +24,7 @@
 //! A spawn failure (program missing: [`std::io::ErrorKind::NotFound`]) is the only `Err`; a
 //! failing, killed or timed-out child is described by [`ExitInfo`] (principle 2).
 
+pub mod pidfd;
 mod reap;
 mod signals;
 mod stream;
