@@ -23,11 +23,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::clean::{clean_one, dir_size};
 use crate::error::{ErrorKind, OrxError, Result};
+use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::git::Repo;
 use crate::report::event::EventKind;
 use crate::runner::Run;
 use crate::store::layout::{is_valid_run_id, RUNS_DIR, WORKTREES_DIR};
-use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::store::lock::holder_alive;
 use crate::store::RunPaths;
 

@@ -164,6 +164,20 @@ impl Control {
     /// Validate and start a run in the background; returns its id once its folder exists.
     pub fn launch(&self, req: &LaunchRequest) -> Result<Launched> {
         let w = self.workspace(req.repo.as_deref())?;
+        // Every field ends up in a file or on the child's command line, where a NUL byte
+        // cannot go: refused here as bad input, not discovered by the spawn as a failure.
+        for (what, v) in [
+            ("task", Some(&req.task)),
+            ("engine", req.engine.as_ref()),
+            ("model", req.model.as_ref()),
+            ("base branch", req.base_branch.as_ref()),
+            ("pipeline", req.pipeline.as_ref()),
+        ] {
+            if v.is_some_and(|v| v.contains('\0')) {
+                return Err(OrxError::usage(format!("the {what} contains a NUL byte"))
+                    .with_hint("send text without NUL (\\u0000) characters"));
+            }
+        }
         if req.task.trim().is_empty() {
             return Err(OrxError::usage("the task is empty")
                 .with_hint("describe what to do, e.g. \"add a --json flag to status\""));
@@ -406,5 +420,59 @@ fn not_running(id: &str, paths: &RunPaths) -> OrxError {
                 .with_hint(hint)
         }
         _ => OrxError::state(format!("run {id} is not running")).with_hint(hint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_byte_in_any_field_is_bad_input_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let c = Control::new(vec![Workspace {
+            name: "repo".into(),
+            root: dir.path().to_path_buf(),
+        }])
+        .unwrap();
+        let base = LaunchRequest {
+            task: "add a flag".into(),
+            ..LaunchRequest::default()
+        };
+        for (what, req) in [
+            (
+                "model",
+                LaunchRequest {
+                    model: Some("m\0x".into()),
+                    ..base.clone()
+                },
+            ),
+            (
+                "task",
+                LaunchRequest {
+                    task: "a\0b".into(),
+                    ..base.clone()
+                },
+            ),
+            (
+                "pipeline",
+                LaunchRequest {
+                    pipeline: Some("full\0".into()),
+                    ..base.clone()
+                },
+            ),
+        ] {
+            let e = c.launch(&req).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Usage, "{what}: {}", e.message);
+            assert_eq!(e.message, format!("the {what} contains a NUL byte"));
+        }
+        // Nothing was started: no launch log or task file was written.
+        assert!(!dir.path().join(RUNS_DIR).exists());
     }
 }
