@@ -15,6 +15,7 @@ mod lifecycle;
 mod lifecycle_rules;
 mod load;
 mod locate;
+mod problem;
 mod types;
 mod validate;
 mod workspace;
@@ -24,13 +25,14 @@ pub use interpolate::{interpolate, InterpolationError};
 pub use lifecycle::{HookConfig, HooksConfig, KnowledgeConfig, RetentionConfig, WorktreeConfig};
 pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
+pub use problem::Problem;
 pub use types::{
     Config, EngineConfig, ExecutorConfig, ExecutorDefaults, FallbackOn, FallbackRule, GateConfig,
     GitConfig, GuardrailsConfig, ModelPrice, RunConfig, SecretsConfig, StageOverride, StagesConfig,
     BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
 };
-pub use validate::{validate, Problem, MAX_FIX_ATTEMPTS};
+pub use validate::{validate, MAX_FIX_ATTEMPTS};
 pub use workspace::{default_gates, defaults_for, detect, render_init, WorkspaceKind};
 
 /// The JSON Schema of `orx.yaml`, as committed in `orx.schema.json` (pretty, newline-ended).
