@@ -11,10 +11,10 @@
 
 pub mod agents;
 pub mod backlog;
-pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod gates;
@@ -28,7 +28,9 @@ pub mod prompts;
 pub mod report;
 pub mod review;
 pub mod runner;
+pub mod runs;
 pub mod serve;
 pub mod ship;
 pub mod stages;
 pub mod store;
+pub mod text;

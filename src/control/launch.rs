@@ -23,14 +23,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
 use crate::error::{ErrorKind, OrxError, Result};
-use crate::store::layout::{new_run_id, RUNS_DIR};
+use crate::store::layout::{new_run_id, LAUNCH_DIR, RUNS_DIR};
 use crate::store::lock::holder_alive;
 use crate::store::{RunState, RunStatus};
 
 /// The executors `engine` may name.
 pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
-/// Where launched processes log, under `runs/`; not a run id, so listings skip it.
-pub const LAUNCH_DIR: &str = ".launch";
 /// How long a launch waits for the child to create its run folder (or fail).
 const START_WAIT: Duration = Duration::from_secs(10);
 
@@ -348,7 +346,7 @@ impl Control {
             .with_hint("cancel it first"));
         }
         let repo = w.repo()?;
-        let removal = crate::cleanup::remove_runs(&repo, &[id.to_string()], false)?;
+        let removal = crate::runs::remove_runs(&repo, &[id.to_string()], false)?;
         if let Some((_, why)) = removal.skipped.first() {
             return Err(OrxError::new(ErrorKind::Busy, why.clone()));
         }

@@ -11,6 +11,9 @@ use crate::error::{OrxError, Result};
 /// The folder names orx adds to `.git/info/exclude`.
 pub const RUNS_DIR: &str = "runs";
 pub const WORKTREES_DIR: &str = ".worktrees";
+/// Where `orx serve` keeps what it launched (`<id>.log`, `<id>.task.md`), under `runs/`; not a
+/// run id, so listings skip it.
+pub const LAUNCH_DIR: &str = ".launch";
 
 /// Paths of one run.
 #[derive(Debug, Clone)]
