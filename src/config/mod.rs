@@ -20,7 +20,6 @@ mod types;
 mod validate;
 mod workspace;
 
-pub use diagnostic::did_you_mean;
 pub use interpolate::{interpolate, InterpolationError};
 pub use lifecycle::{HookConfig, HooksConfig, KnowledgeConfig, RetentionConfig, WorktreeConfig};
 pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
