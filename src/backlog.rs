@@ -794,7 +794,7 @@ Let me know if you want changes.
     }
 }
 
-/// Hostile input (issue 6): whatever a decompose reply holds, parsing, validation and ordering
+/// Hostile input: whatever a decompose reply holds, parsing, validation and ordering
 /// never panic and errors are one line; a backlog that validates survives the round trip
 /// through `context/backlog.yaml` unchanged, whatever its strings contain.
 #[cfg(test)]

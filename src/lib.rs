@@ -2,8 +2,8 @@
 //!
 //! A task goes through a staged state machine (plan → spec → decompose → implement → verify →
 //! review → ship → knowledge) in a git worktree of its own, with every step checkpointed under
-//! `runs/<id>/` so that `orx resume` continues exactly. The crate is laid out after
-//! shared/DESIGN.md: `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
+//! `runs/<id>/` so that `orx resume` continues exactly. The crate's modules:
+//! `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
 //! FSM, `stages` what each stage does, `agents` the executor seam, `exec` the one process
 //! supervisor, `gates` the quality gates, `git` every git call, `ship` the GitHub CLI adapter,
 //! `guard` the guardrails and secret redaction, `hooks` the lifecycle hooks, `store` the run

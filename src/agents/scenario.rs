@@ -678,7 +678,7 @@ knowledge_update: {error: "rate limited", exit_code: 1}
     }
 }
 
-/// Hostile input (issue 6): any scenario text gives a scenario or one one-line error, never a
+/// Hostile input: any scenario text gives a scenario or one one-line error, never a
 /// panic, and a scenario that parses never names a file outside the working folder.
 #[cfg(test)]
 mod hostile {

@@ -1,7 +1,7 @@
 //! `orx.yaml`: its data model, how it is found, interpolated, parsed and validated, and the
 //! per-workspace defaults used when there is none.
 //!
-//! The module is a pure core (design principle 6): [`parse_str`] turns text into a validated
+//! The module is a pure core, tested without files: [`parse_str`] turns text into a validated
 //! [`Config`] or one located error (`orx.yaml:4:3: unknown key ...` with a hint), with the
 //! environment passed in; only [`load`] touches the disk. The pieces, in pipeline order:
 //! `interpolate` (`${VAR}` on the raw text), `types` (serde structs, which also generate

@@ -1,6 +1,6 @@
 //! Driving runs from outside: start, resume, cancel and clean.
 //!
-//! A run started from the server must outlive the server (issue 5), so it is not a thread of
+//! A run started from the server must outlive the server, so it is not a thread of
 //! the server but a separate `orx run` process, spawned *detached*: in a session of its own
 //! (`setsid`, so a Ctrl-C or SIGTERM to the server's terminal or process group never reaches
 //! it), stdin from /dev/null, stdout and stderr appended to `runs/.launch/<id>.log`. A reaper

@@ -1,8 +1,7 @@
 //! Where everything of a run lives on disk: `runs/<id>/…` and `.worktrees/<id>`.
 //!
 //! One struct computes every path so that no other module hard-codes a file name. The layout
-//! is the compatibility baseline of the Python orx plus `events.jsonl`, `lock` and `metrics/`
-//! (shared/DESIGN.md, "Run directory").
+//! is the compatibility baseline of the Python orx plus `events.jsonl`, `lock` and `metrics/`.
 
 use std::path::{Path, PathBuf};
 
