@@ -10,7 +10,7 @@
 //! Everything about how a CLI is pointed at the mock lives in [`Cli`]: the tests in `direct`
 //! run the CLI by hand with its documented headless argv; those in `orx_runs` let `orx run` do it.
 //! With `ORX_RECORD_DIR` set, the direct tests also save each CLI's stdout and stderr as
-//! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how tests/recordings/ was made).
+//! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how src/agents/testdata/conformance/ was made).
 
 mod direct;
 mod full_fsm;
