@@ -1,9 +1,9 @@
 //! The normalised agent event model every CLI's stream is parsed into.
 //!
 //! Claude's `stream-json`, Codex's JSONL, Gemini's `stream-json` and Cursor's stream all differ;
-//! orx's runner, metrics, budgets and dashboard see only these events, so a new
-//! CLI needs a parser and nothing downstream. The fake engine prints exactly this model as JSON lines, so it exercises the
-//! same parse → event → outcome path as a real CLI.
+//! orx's runner, metrics, budgets and dashboard see only these events, so a new CLI needs a
+//! parser and nothing downstream. The fake engine prints exactly this model as JSON lines, so it
+//! exercises the same parse → event → outcome path as a real CLI.
 
 use serde::{Deserialize, Serialize};
 
