@@ -2,8 +2,8 @@
 //!
 //! A task goes through a staged state machine (plan → spec → decompose → implement → verify →
 //! review → ship → knowledge) in a git worktree of its own, with every step checkpointed under
-//! `runs/<id>/` so that `orx resume` continues exactly. The crate is laid out after
-//! shared/DESIGN.md: `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
+//! `runs/<id>/` so that `orx resume` continues exactly. The crate's modules:
+//! `cli` parses and dispatches, `config` validates orx.yaml, `runner` holds the
 //! FSM, `stages` what each stage does, `agents` the executor seam, `exec` the one process
 //! supervisor, `gates` the quality gates, `git` every git call, `ship` the GitHub CLI adapter,
 //! `guard` the guardrails and secret redaction, `hooks` the lifecycle hooks, `store` the run
@@ -11,10 +11,10 @@
 
 pub mod agents;
 pub mod backlog;
-pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod gates;
@@ -28,7 +28,9 @@ pub mod prompts;
 pub mod report;
 pub mod review;
 pub mod runner;
+pub mod runs;
 pub mod serve;
 pub mod ship;
 pub mod stages;
 pub mod store;
+pub mod text;

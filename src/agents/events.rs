@@ -1,9 +1,9 @@
 //! The normalised agent event model every CLI's stream is parsed into.
 //!
 //! Claude's `stream-json`, Codex's JSONL, Gemini's `stream-json` and Cursor's stream all differ;
-//! orx's runner, metrics, budgets and dashboard see only these events (design principle 1, one
-//! level down). The fake engine prints exactly this model as JSON lines, so it exercises the
-//! same parse → event → outcome path as a real CLI.
+//! orx's runner, metrics, budgets and dashboard see only these events, so a new CLI needs a
+//! parser and nothing downstream. The fake engine prints exactly this model as JSON lines, so it
+//! exercises the same parse → event → outcome path as a real CLI.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ impl Usage {
     }
 }
 
-/// Why an agent call did not succeed. Each is a named, recorded outcome (principle 3).
+/// Why an agent call did not succeed. Each is a named, recorded outcome, never a silent one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {

@@ -1,6 +1,6 @@
 //! Driving runs from outside: start, resume, cancel and clean.
 //!
-//! A run started from the server must outlive the server (issue 5), so it is not a thread of
+//! A run started from the server must outlive the server, so it is not a thread of
 //! the server but a separate `orx run` process, spawned *detached*: in a session of its own
 //! (`setsid`, so a Ctrl-C or SIGTERM to the server's terminal or process group never reaches
 //! it), stdin from /dev/null, stdout and stderr appended to `runs/.launch/<id>.log`. A reaper
@@ -24,14 +24,12 @@ use serde::{Deserialize, Serialize};
 use super::{Control, Workspace};
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::pidfd::{ProcessHandle, Signalled};
-use crate::store::layout::{new_run_id, RUNS_DIR};
+use crate::store::layout::{new_run_id, LAUNCH_DIR, RUNS_DIR};
 use crate::store::lock::{holder_alive, process_start_time, read_holder};
 use crate::store::{RunPaths, RunState, RunStatus};
 
 /// The executors `engine` may name.
 pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
-/// Where launched processes log, under `runs/`; not a run id, so listings skip it.
-pub const LAUNCH_DIR: &str = ".launch";
 /// How long a launch waits for the child to create its run folder (or fail).
 const START_WAIT: Duration = Duration::from_secs(10);
 
@@ -369,15 +367,14 @@ impl Control {
         let repo = w.repo()?;
         // Another clean may remove the folder between `find_run` and the removal's own lock:
         // then the run is simply gone.
-        let removal =
-            crate::cleanup::remove_runs(&repo, &[id.to_string()], false).map_err(|e| {
-                if paths.dir.exists() {
-                    e
-                } else {
-                    OrxError::not_found(format!("unknown run id `{id}`"))
-                        .with_hint("another orx process removed it")
-                }
-            })?;
+        let removal = crate::runs::remove_runs(&repo, &[id.to_string()], false).map_err(|e| {
+            if paths.dir.exists() {
+                e
+            } else {
+                OrxError::not_found(format!("unknown run id `{id}`"))
+                    .with_hint("another orx process removed it")
+            }
+        })?;
         if let Some((_, why)) = removal.skipped.first() {
             return Err(OrxError::new(ErrorKind::Busy, why.clone()));
         }

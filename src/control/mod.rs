@@ -1,7 +1,7 @@
 //! The control layer: the one place that reads and drives runs for `orx serve` and `orx mcp`.
 //!
-//! Issue 5 asks for a dashboard, a REST API and an MCP server "over the same event stream and
-//! run folders, with no second source of truth". So this module keeps no state of its own
+//! The dashboard, the REST API and the MCP server work over the same event stream and run
+//! folders as the CLI, with no second source of truth. So this module keeps no state of its own
 //! beyond caches keyed by file modification times: every answer is read from `runs/<id>/`
 //! (meta.json, state.json, events.jsonl, metrics/, the lock) exactly as `orx status` reads it,
 //! and every action is a separate `orx` process (run, resume) or a signal to the lock holder

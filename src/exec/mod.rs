@@ -1,5 +1,6 @@
-//! The one supervisor every child process of orx goes through (design principle 5): agent CLIs
-//! that may run for an hour and print gigabytes, and quality gates.
+//! The one supervisor every child process of orx goes through, so every child is bounded, logged
+//! and stopped the same way: agent CLIs that may run for an hour and print gigabytes, and
+//! quality gates.
 //!
 //! [`run`] starts the program in its own process group with the prompt on stdin (then closed,
 //! never in argv), streams stdout and stderr line by line to the caller's callback and raw to
@@ -22,7 +23,7 @@
 //!   cargo-nextest does for its per-test groups and uv does for `uv run`.
 //!
 //! A spawn failure (program missing: [`std::io::ErrorKind::NotFound`]) is the only `Err`; a
-//! failing, killed or timed-out child is described by [`ExitInfo`] (principle 2).
+//! failing, killed or timed-out child is described by [`ExitInfo`]: a result, not an error.
 
 pub mod pidfd;
 mod reap;

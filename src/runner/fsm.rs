@@ -1,6 +1,6 @@
 //! The staged state machine as pure data and pure functions: stages, pipelines, transitions.
 //!
-//! Nothing here touches a process or a file (design principle 6), so every transition is unit
+//! Nothing here touches a process or a file, so every transition is unit
 //! tested. Verify is not a separate pass over the whole tree: each backlog item is implemented
 //! and then verified (gates, fix loop), so Verify is the stage an item is in while its gates
 //! run. A pipeline that contains `implement` therefore contains `verify` right after it.

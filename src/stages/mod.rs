@@ -1,7 +1,7 @@
 //! One file per stage: what it asks the agent, what it produces, and how it shows success.
 //!
 //! Each stage is a function `run(&mut Run) -> Result<StageEnd>`. A stage that the agent or a
-//! gate failed returns `Ok(StageEnd::Failed)` after recording `last_failure` (principle 2);
+//! gate failed returns `Ok(StageEnd::Failed)` after recording `last_failure`, as state;
 //! `Err` is reserved for orx's own failures and for an interrupt. A stage only reports `Done`
 //! when it can point at what it produced: a non-empty context file, a valid backlog, a commit,
 //! a parsed verdict, a patch.

@@ -1,9 +1,9 @@
 //! Crash-safe file writes: the only way orx replaces a file under `runs/`.
 //!
-//! Design principle 4: write to a temporary file in the same folder, fsync it, rename it over
-//! the target, then fsync the folder. A reader (or a resumed run after `kill -9`) therefore sees
-//! either the old content or the new, never a torn file. The temporary name carries the pid so
-//! two processes never share one.
+//! Every replacement is atomic: write to a temporary file in the same folder, fsync it, rename
+//! it over the target, then fsync the folder. A reader (or a resumed run after `kill -9`)
+//! therefore sees either the old content or the new, never a torn file. The temporary name
+//! carries the pid so two processes never share one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
