@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ORX := target/debug/orx
 
-.PHONY: build demo test check e2e conformance browser mcp-test contract torture fuzz bench lint fmt schema clean-demo
+.PHONY: build demo test check e2e conformance browser mcp-test contract contract-explore torture fuzz bench lint fmt schema clean-demo
 
 build:
 	$(CARGO) build --locked
@@ -58,9 +58,16 @@ fuzz:
 	fuzz/run.sh
 
 ## The REST API against its own OpenAPI document with schemathesis (pinned, installed into a
-## venv cached outside the clone), bounded in time; leaves no process behind.
+## venv cached outside the clone): deterministic generation, a fixed number of cases and the
+## replay of every timing-dependent sequence found so far; leaves no process behind.
 contract: build
 	e2e/contract/run.sh
+
+## The randomized search behind `make contract`: every schemathesis phase including the
+## stateful one, bounded in time, with a random seed it prints (ORX_CONTRACT_SEED replays one).
+## Not part of `make test`; what it finds is fixed and added to e2e/contract/replay.py.
+contract-explore: build
+	e2e/contract/run.sh explore
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
@@ -75,7 +82,7 @@ schema:
 clean-demo:
 	rm -rf demo
 
-## The benchmark suite (issue 6): release build, six benchmarks with ratios against baselines,
+## The benchmark suite: release build, six benchmarks with ratios against baselines,
 ## docs/BENCHMARKS.md rewritten. One alone: `make bench BENCH=status`. Not run in CI.
 bench:
 	bench/run.sh $(BENCH)

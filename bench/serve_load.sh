@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load check for `orx serve` with 10,000 runs on disk (issue 5): seeds a temporary repository
+# Load check for `orx serve` with 10,000 runs on disk: seeds a temporary repository
 # with bench/seed_runs.py, starts a release `orx serve --port 0`, and runs `wrk --latency`
 # for ~10 s each against the run list API (/api/runs?limit=50), a filtered and paginated list,
 # and the dashboard's list page (/). Prints wrk's latency percentiles. A benchmark, not a

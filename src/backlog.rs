@@ -13,6 +13,10 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{HashMap, HashSet};
 
+use crate::text::fences::fenced_blocks;
+use crate::text::serde_errors::{parse_unknown_field, split_location, split_path};
+use crate::text::{did_you_mean, one_line};
+
 /// One unit of work: implemented, gated and committed on its own.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -158,85 +162,6 @@ fn describe_path(path: &str) -> String {
         }
     }
     format!("backlog key `{path}`")
-}
-
-/// Keep an error on one line even when it quotes a key or id that holds line breaks.
-pub(crate) fn one_line(s: &str) -> String {
-    s.replace('\r', "\\r").replace('\n', "\\n")
-}
-
-/// Strip yaml_serde's " at line L column C" and return it as " (line L, column C)".
-pub(crate) fn split_location(raw: &str, loc: Option<(usize, usize)>) -> (String, String) {
-    let Some((line, col)) = loc else {
-        return (raw.to_string(), String::new());
-    };
-    let needle = format!(" at line {line} column {col}");
-    match raw.find(&needle) {
-        Some(pos) => (
-            format!("{}{}", &raw[..pos], &raw[pos + needle.len()..]),
-            format!(" (line {line}, column {col})"),
-        ),
-        None => (raw.to_string(), format!(" (line {line}, column {col})")),
-    }
-}
-
-/// yaml_serde prefixes errors below the top level with the key path: `items[1].id: invalid ...`.
-pub(crate) fn split_path(msg: &str) -> Option<(String, String)> {
-    let (path, rest) = msg.split_once(": ")?;
-    let looks_like_path = !path.is_empty()
-        && !path.contains(' ')
-        && path
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_-.[]".contains(c));
-    looks_like_path.then(|| (path.to_string(), rest.to_string()))
-}
-
-/// serde's "unknown field `x`, expected one of `a`, `b`" → ("x", ["a", "b"]).
-pub(crate) fn parse_unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
-    let rest = msg.strip_prefix("unknown field `")?;
-    let end = rest.find('`')?;
-    let field = rest[..end].to_string();
-    let expected = rest[end + 1..]
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect();
-    Some((field, expected))
-}
-
-/// The closest candidate to `word`, if it is close enough to be a plausible typo: a
-/// case-insensitive match, or the unique candidate within a small edit distance.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let candidates: Vec<&str> = candidates.into_iter().collect();
-    if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
-        return Some(c);
-    }
-    let limit = (word.chars().count() / 3).max(1);
-    let mut best: Option<(&str, usize)> = None;
-    let mut tie = false;
-    for c in &candidates {
-        let d = strsim::levenshtein(&word.to_lowercase(), &c.to_lowercase());
-        if d > limit {
-            continue;
-        }
-        match best {
-            Some((_, bd)) if d > bd => {}
-            Some((_, bd)) if d == bd => tie = true,
-            _ => {
-                best = Some((c, d));
-                tie = false;
-            }
-        }
-    }
-    if tie {
-        None
-    } else {
-        best.map(|(c, _)| c)
-    }
 }
 
 /// unique non-empty ids, every depends_on names a known id (did-you-mean), no self-dependency,
@@ -424,74 +349,6 @@ pub fn to_yaml(b: &Backlog) -> String {
         // and serde_json cannot fail on this shape either.
         Err(_) => serde_json::to_string_pretty(b).unwrap_or_default(),
     }
-}
-
-/// One fenced code block of a markdown reply.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fence {
-    /// The info string's first word, lower-cased (`yaml`, `json`, or empty).
-    pub lang: String,
-    pub body: String,
-}
-
-/// The fenced code blocks (``` or ~~~, up to three spaces of indent) of a markdown text, in
-/// order. An unclosed block runs to the end of the text, as a truncated reply would.
-pub fn fenced_blocks(text: &str) -> Vec<Fence> {
-    let mut out = Vec::new();
-    let mut open: Option<(char, usize, String, Vec<&str>)> = None;
-    for line in text.lines() {
-        let trimmed = line.trim_start_matches(' ');
-        let indent = line.len() - trimmed.len();
-        let fence = if indent <= 3 {
-            fence_marker(trimmed)
-        } else {
-            None
-        };
-        match open.as_mut() {
-            None => {
-                if let Some((ch, len)) = fence {
-                    let info = trimmed[len..].trim();
-                    if ch == '`' && info.contains('`') {
-                        continue; // inline code such as ```x``` on one line
-                    }
-                    let lang = info
-                        .split(|c: char| c.is_whitespace() || c == '{' || c == ',')
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_lowercase();
-                    open = Some((ch, len, lang, Vec::new()));
-                }
-            }
-            Some((ch, len, _, body)) => {
-                let closes = matches!(fence, Some((c, l)) if c == *ch && l >= *len)
-                    && trimmed.trim_start_matches(*ch).trim().is_empty();
-                if closes {
-                    if let Some((_, _, lang, body)) = open.take() {
-                        out.push(Fence {
-                            lang,
-                            body: body.join("\n"),
-                        });
-                    }
-                } else {
-                    body.push(line);
-                }
-            }
-        }
-    }
-    if let Some((_, _, lang, body)) = open {
-        out.push(Fence {
-            lang,
-            body: body.join("\n"),
-        });
-    }
-    out
-}
-
-/// A line opening or closing a fence: three or more backticks or tildes.
-fn fence_marker(trimmed: &str) -> Option<(char, usize)> {
-    let ch = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
-    let len = trimmed.chars().take_while(|c| *c == ch).count();
-    (len >= 3).then_some((ch, len))
 }
 
 /// `id: W001` or `id: 1` (agents number items) → "W001" / "1".
@@ -904,15 +761,6 @@ Let me know if you want changes.
     }
 
     #[test]
-    fn fenced_blocks_ignore_inline_triple_backticks_and_track_fence_length() {
-        let text = "use ```yaml``` like this\n````md\n```yaml\ninner\n```\n````\n";
-        let blocks = fenced_blocks(text);
-        assert_eq!(blocks.len(), 1);
-        assert_eq!(blocks[0].lang, "md");
-        assert_eq!(blocks[0].body, "```yaml\ninner\n```");
-    }
-
-    #[test]
     fn garbage_never_panics() {
         let seeds = [
             REPLY,
@@ -946,7 +794,7 @@ Let me know if you want changes.
     }
 }
 
-/// Hostile input (issue 6): whatever a decompose reply holds, parsing, validation and ordering
+/// Hostile input: whatever a decompose reply holds, parsing, validation and ordering
 /// never panic and errors are one line; a backlog that validates survives the round trip
 /// through `context/backlog.yaml` unchanged, whatever its strings contain.
 #[cfg(test)]

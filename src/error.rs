@@ -1,6 +1,6 @@
 //! The one error type orx returns when orx itself cannot go on, and its exit codes.
 //!
-//! Design principle 2 draws the line: a failing gate or agent is *state* (recorded in
+//! The line between state and error: a failing gate or agent is *state* (recorded in
 //! `state.json`, exit code 1 through the run summary), while an [`OrxError`] means orx could
 //! not do its own job (bad input, git broken, disk full). Each error carries a [`ErrorKind`]
 //! that maps to exactly one documented exit code, a one-sentence message that already names

@@ -1,5 +1,5 @@
 //! Proptest strategies for hostile input, shared by the no-panic properties of the loaders and
-//! stream parsers (issue 6, "Hostile input"; the cargo-fuzz targets in `fuzz/` explore the same
+//! stream parsers (the cargo-fuzz targets in `fuzz/` explore the same
 //! functions for longer, outside CI).
 //!
 //! Random bytes rarely get past a YAML or JSON parser, so most of what these strategies make is

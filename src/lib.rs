@@ -12,10 +12,10 @@
 
 pub mod agents;
 pub mod backlog;
-pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod gates;
@@ -30,7 +30,9 @@ pub mod model;
 pub mod prompts;
 pub mod report;
 pub mod runner;
+pub mod runs;
 pub mod serve;
 pub mod stages;
 pub mod store;
+pub mod text;
 pub mod verdict;

@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backlog::fenced_blocks;
 pub use crate::model::VerdictKind;
+use crate::text::fences::fenced_blocks;
 
 /// One change the reviewer asks for; it becomes a new backlog item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +39,7 @@ const MAX_TITLE_CHARS: usize = 80;
 /// objective) or an object `{title, objective?, files_hint?}`. No block, invalid JSON, an
 /// unknown verdict word, or `changes_requested` with no changes → `Err(one sentence)`.
 pub fn parse_verdict(text: &str) -> Result<Verdict, String> {
-    read_verdict(text).map_err(|e| crate::backlog::one_line(&e))
+    read_verdict(text).map_err(|e| crate::text::one_line(&e))
 }
 
 fn read_verdict(text: &str) -> Result<Verdict, String> {

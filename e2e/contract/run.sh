@@ -2,9 +2,22 @@
 # Contract test: checks the REST API of `orx serve` against its own OpenAPI document with
 # schemathesis (pinned in requirements.txt + constraints.txt, installed into a venv in a cache
 # folder outside the clone, keyed by the pins' hash). It seeds a temporary repository with a
-# few fake-engine runs, starts `target/debug/orx serve --port 0` there, runs schemathesis
-# bounded in examples and time, and always stops the server and every run it started.
-#   usage: e2e/contract/run.sh            (ORX_BIN=path/to/orx to test another binary)
+# few fake-engine runs, starts `target/debug/orx serve --port 0` there, and always stops the
+# server and every run it started.
+#
+# Two modes, because a randomized search and a test that must give the same answer every time
+# are different things:
+#   e2e/contract/run.sh          the deterministic suite (`make contract`, part of `make test`):
+#                                the examples, coverage and fuzzing phases with deterministic
+#                                generation and a fixed number of cases (no time budget, so a
+#                                slow machine runs the same cases, only slower), then replay.py,
+#                                which replays the timing-dependent sequences the exploration
+#                                found, several times each, checking every answer.
+#   e2e/contract/run.sh explore  the exploration (`make contract-explore`): every phase including
+#                                the stateful one, bounded in time, seeded at random unless
+#                                ORX_CONTRACT_SEED is set; the seed is printed. What it finds
+#                                is fixed, then added to replay.py.
+# ORX_BIN=path/to/orx tests another binary.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -72,23 +85,36 @@ YAML
 "$orx" run "seed run one" --no-progress >/dev/null
 "$orx" run "seed run two" --no-progress --pipeline plan-only >/dev/null
 
+mode="${1:-replay}"
 "$orx" serve --port 0 > "$work/serve.out" 2> "$work/serve.err" &
 server=$!
-for _ in $(seq 100); do
+# Wait for the server's own "listening on" line, or for it to die; the bound only turns a hang
+# into a failure, it never decides a pass on a slow machine.
+for _ in $(seq 1200); do
   grep -q "listening on" "$work/serve.out" 2>/dev/null && break
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
 base="$(sed -n 's/^orx serve: listening on //p' "$work/serve.out")"
 [[ -n "$base" ]] || { echo "contract: orx serve did not start" >&2; cat "$work/serve.err" >&2; exit 1; }
 echo "contract: orx serve at $base" >&2
 
-timeout "${ORX_CONTRACT_TIMEOUT:-600}" "$venv/bin/schemathesis" run "$base/api/openapi.json" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method \
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method
+common=(--checks "$checks" --workers 1 --request-timeout 120 --suppress-health-check all --no-color)
+if [[ "$mode" == explore ]]; then
+  seed="${ORX_CONTRACT_SEED:-$RANDOM$RANDOM}"
+  echo "contract: exploring with seed $seed (replay with ORX_CONTRACT_SEED=$seed make contract-explore)" >&2
+  timeout "${ORX_CONTRACT_TIMEOUT:-900}" "$venv/bin/schemathesis" run "$base/api/openapi.json" \
+    "${common[@]}" --generation-database none \
+    --max-examples "${ORX_CONTRACT_EXAMPLES:-50}" \
+    --max-time "${ORX_CONTRACT_MAX_TIME:-300}" \
+    --seed "$seed"
+  exit
+fi
+timeout "${ORX_CONTRACT_TIMEOUT:-1200}" "$venv/bin/schemathesis" run "$base/api/openapi.json" \
+  "${common[@]}" \
+  --phases examples,coverage,fuzzing \
+  --generation-deterministic \
   --max-examples "${ORX_CONTRACT_EXAMPLES:-25}" \
-  --max-time "${ORX_CONTRACT_MAX_TIME:-60}" \
-  --workers 1 \
-  --request-timeout 30 \
-  --generation-database none \
-  --suppress-health-check all \
-  --no-color \
-  --seed "${ORX_CONTRACT_SEED:-421}"
+  --seed 421
+"$venv/bin/python3" "$here/replay.py" "$base" "$root/src/serve/openapi.json"

@@ -473,7 +473,7 @@ mod tests {
     }
 }
 
-/// Hostile input (issue 6): no stream makes the parser panic, whatever its lines hold. The
+/// Hostile input: no stream makes the parser panic, whatever its lines hold. The
 /// fuzz target `fuzz/fuzz_targets/stream_codex.rs` explores the same parser for longer.
 #[cfg(test)]
 mod hostile {

@@ -7,7 +7,7 @@
 //! CLI's business: [`invoke`] sends every agent through the one supervisor (`crate::exec`), feeds
 //! the parser line by line, and folds the supervisor's verdict (timeout, interrupt, missing
 //! binary) and the parser's verdict into one [`AgentOutcome`]. A failed agent is an outcome,
-//! never an `Err` (design principle 2); `Err` is kept for orx's own failures.
+//! never an `Err` (it is state the run records); `Err` is kept for orx's own failures.
 
 pub mod budget;
 pub mod classify;

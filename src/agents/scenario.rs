@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path};
 
-use crate::backlog::{did_you_mean, one_line, parse_unknown_field, split_location, split_path};
 use crate::error::{OrxError, Result};
+use crate::text::serde_errors::{parse_unknown_field, split_location, split_path};
+use crate::text::{did_you_mean, one_line};
 
 /// The embedded demo scenario (a two-item Python project with one fix loop).
 pub const DEMO_SCENARIO: &str = include_str!("../../examples/demo/scenario.yaml");
@@ -677,7 +678,7 @@ knowledge_update: {error: "rate limited", exit_code: 1}
     }
 }
 
-/// Hostile input (issue 6): any scenario text gives a scenario or one one-line error, never a
+/// Hostile input: any scenario text gives a scenario or one one-line error, never a
 /// panic, and a scenario that parses never names a file outside the working folder.
 #[cfg(test)]
 mod hostile {

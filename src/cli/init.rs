@@ -24,18 +24,25 @@ pub struct InitArgs {
 pub fn run(a: InitArgs) -> Result<i32, OrxError> {
     let repo = Repo::discover(&a.dir.dir)?;
     let path = repo.root.join("orx.yaml");
+    let exists = || {
+        OrxError::usage(format!("{} already exists", path.display()))
+            .with_hint("pass --force to overwrite it")
+    };
+    // Checked here for a quick answer, and again by the write itself, which never replaces a
+    // file created meanwhile unless --force says so.
     if path.exists() && !a.force {
-        return Err(
-            OrxError::usage(format!("{} already exists", path.display()))
-                .with_hint("pass --force to overwrite it"),
-        );
+        return Err(exists());
     }
     let kind = config::detect(&repo.root);
     let branch = repo.current_branch()?;
     let text = config::render_init(kind, &repo.root, &a.engine, branch.as_deref());
     // Refuse to write a file orx itself could not load (an unknown --engine, say).
     config::parse_str(&text, &path, &|k| std::env::var(k).ok())?;
-    crate::store::atomic::write_atomic(&path, text.as_bytes())?;
+    if a.force {
+        crate::store::atomic::write_atomic(&path, text.as_bytes())?;
+    } else if !crate::store::atomic::create_atomic(&path, text.as_bytes())? {
+        return Err(exists());
+    }
     let gates: Vec<String> = config::default_gates(kind, &repo.root)
         .into_iter()
         .map(|g| g.name)

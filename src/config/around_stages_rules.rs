@@ -8,8 +8,8 @@
 use std::path::{Component, Path};
 
 use super::locate::KeyPath;
+use super::problem::Problem;
 use super::types::Config;
-use super::validate::Problem;
 
 /// Append every lifecycle rule `config` breaks to `problems`.
 pub(super) fn check(problems: &mut Vec<Problem>, config: &Config) {

@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use crate::error::OrxError;
+use crate::text::did_you_mean;
 
 /// A config error as `file:line:col: message`, with an optional hint.
 pub fn config_error(
@@ -36,20 +37,6 @@ pub fn config_error(
         Some(hint) => error.with_hint(hint),
         None => error,
     }
-}
-
-/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let word = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), c))
-        .filter(|(distance, c)| *distance <= (c.chars().count() / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
 }
 
 /// A hint for an unknown name: a did-you-mean when one is close, else the list of valid names.
@@ -420,13 +407,5 @@ mod tests {
             h.as_deref(),
             Some("keys allowed in `git`: remote, auto_push")
         );
-    }
-
-    #[test]
-    fn suggestions_are_only_made_when_close() {
-        assert_eq!(did_you_mean("codx", ["claude", "codex"]), Some("codex"));
-        assert_eq!(did_you_mean("Claude", ["claude", "codex"]), Some("claude"));
-        assert_eq!(did_you_mean("openai", ["claude", "codex"]), None);
-        assert_eq!(did_you_mean("x", ["fix"]), None);
     }
 }

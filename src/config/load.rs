@@ -440,7 +440,7 @@ mod tests {
     }
 }
 
-/// Hostile input (issue 6): whatever the text, `parse_str` gives a config or one one-line
+/// Hostile input: whatever the text, `parse_str` gives a config or one one-line
 /// config error, never a panic. The fuzz target `fuzz/fuzz_targets/config.rs` explores the
 /// same function for longer.
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `orx.yaml`: its data model, how it is found, interpolated, parsed and validated, and the
 //! per-workspace defaults used when there is none.
 //!
-//! The module is a pure core (design principle 6): [`parse_str`] turns text into a validated
+//! The module is a pure core, tested without files: [`parse_str`] turns text into a validated
 //! [`Config`] or one located error (`orx.yaml:4:3: unknown key ...` with a hint), with the
 //! environment passed in; only [`load`] touches the disk. The pieces, in pipeline order:
 //! `interpolate` (`${VAR}` on the raw text), `types` (serde structs, which also generate
@@ -15,6 +15,7 @@ mod diagnostic;
 mod interpolate;
 mod load;
 mod locate;
+mod problem;
 mod types;
 mod validate;
 mod workspace;
@@ -22,17 +23,17 @@ mod workspace;
 pub use around_stages::{
     HookConfig, HooksConfig, KnowledgeConfig, RetentionConfig, WorktreeConfig,
 };
-pub use diagnostic::did_you_mean;
 pub use interpolate::{interpolate, InterpolationError};
 pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
+pub use problem::Problem;
 pub use types::{
     Config, EngineConfig, ExecutorConfig, ExecutorDefaults, FallbackOn, FallbackRule, GateConfig,
     GitConfig, GuardrailsConfig, ModelPrice, RunConfig, SecretsConfig, StageOverride, StagesConfig,
     BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
 };
-pub use validate::{validate, Problem, MAX_FIX_ATTEMPTS};
+pub use validate::{validate, MAX_FIX_ATTEMPTS};
 pub use workspace::{default_gates, defaults_for, detect, render_init, WorkspaceKind};
 
 /// The JSON Schema of `orx.yaml`, as committed in `orx.schema.json` (pretty, newline-ended).

@@ -7,42 +7,17 @@
 //! finding its key path in the text (see `locate.rs`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use super::diagnostic::{config_error, suggestion};
-use super::locate::{locate, KeyPath};
+use super::diagnostic::suggestion;
+use super::locate::KeyPath;
+use super::problem::Problem;
 use super::types::{
     Config, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
 };
-use crate::error::OrxError;
 
 /// The most fix attempts per item a config may ask for.
 pub const MAX_FIX_ATTEMPTS: u32 = 20;
-
-/// One broken rule: where, what, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: KeyPath,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl Problem {
-    pub(super) fn new(path: KeyPath, message: String, hint: impl Into<Option<String>>) -> Problem {
-        Problem {
-            path,
-            message,
-            hint: hint.into(),
-        }
-    }
-
-    /// This problem as a config error in `file`, located by searching `text` for its key.
-    pub fn to_error(&self, file: &Path, text: Option<&str>) -> OrxError {
-        let position = text.and_then(|t| locate(t, &self.path));
-        config_error(file, position, &self.message, self.hint.clone())
-    }
-}
 
 /// Every rule `config` breaks, in file order of the sections.
 pub fn validate(config: &Config) -> Vec<Problem> {

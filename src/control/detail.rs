@@ -218,9 +218,14 @@ impl Control {
         let state = RunState::load(&paths.state())?;
         let base = state.worktree.base_sha.clone();
         let patch = paths.artifact("patch.diff");
-        let (source, diff) = if patch.is_file() {
-            let bytes =
-                std::fs::read(&patch).map_err(|e| crate::error::OrxError::io("read", &patch, e))?;
+        // Read, then interpret: a patch that is missing (or removed by a clean meanwhile) means
+        // the run has not shipped.
+        let shipped = match std::fs::read(&patch) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(crate::error::OrxError::io("read", &patch, e)),
+        };
+        let (source, diff) = if let Some(bytes) = shipped {
             ("patch", String::from_utf8_lossy(&bytes).into_owned())
         } else if state.worktree.path.is_dir() && !base.is_empty() {
             let repo = w.repo()?;

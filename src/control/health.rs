@@ -1,6 +1,6 @@
 //! Health: git, gh, each agent CLI with its version, and free disk space where worktrees go.
 //!
-//! The probes are `orx doctor`'s ([`crate::cli::doctor::diagnose`]), not a second copy: the
+//! The probes are `orx doctor`'s ([`crate::doctor::diagnose`]), not a second copy: the
 //! same PATH lookup, the same `--version` parsing, the same 10 s limit. Probing spawns half a
 //! dozen processes, so the report is cached for [`TTL`]; the disk figures are read fresh each
 //! time with `statvfs(2)` on each served repository's `.worktrees` folder (or the repository
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Control;
-use crate::cli::doctor::{diagnose, Check};
+use crate::doctor::{diagnose, Check};
 use crate::store::layout::WORKTREES_DIR;
 
 /// How long a dependency probe is reused.

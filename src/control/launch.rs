@@ -1,6 +1,6 @@
 //! Driving runs from outside: start, resume, cancel and clean.
 //!
-//! A run started from the server must outlive the server (issue 5), so it is not a thread of
+//! A run started from the server must outlive the server, so it is not a thread of
 //! the server but a separate `orx run` process, spawned *detached*: in a session of its own
 //! (`setsid`, so a Ctrl-C or SIGTERM to the server's terminal or process group never reaches
 //! it), stdin from /dev/null, stdout and stderr appended to `runs/.launch/<id>.log`. A reaper
@@ -23,14 +23,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
 use crate::error::{ErrorKind, OrxError, Result};
+use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::model::{RunState, RunStatus};
-use crate::store::layout::{new_run_id, RUNS_DIR};
-use crate::store::lock::holder_alive;
+use crate::store::layout::{new_run_id, LAUNCH_DIR, RUNS_DIR};
+use crate::store::lock::{holder_alive, process_start_time, read_holder};
+use crate::store::RunPaths;
 
 /// The executors `engine` may name.
 pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
-/// Where launched processes log, under `runs/`; not a run id, so listings skip it.
-pub const LAUNCH_DIR: &str = ".launch";
 /// How long a launch waits for the child to create its run folder (or fail).
 const START_WAIT: Duration = Duration::from_secs(10);
 
@@ -163,6 +163,20 @@ impl Control {
     /// Validate and start a run in the background; returns its id once its folder exists.
     pub fn launch(&self, req: &LaunchRequest) -> Result<Launched> {
         let w = self.workspace(req.repo.as_deref())?;
+        // Every field ends up in a file or on the child's command line, where a NUL byte
+        // cannot go: refused here as bad input, not discovered by the spawn as a failure.
+        for (what, v) in [
+            ("task", Some(&req.task)),
+            ("engine", req.engine.as_ref()),
+            ("model", req.model.as_ref()),
+            ("base branch", req.base_branch.as_ref()),
+            ("pipeline", req.pipeline.as_ref()),
+        ] {
+            if v.is_some_and(|v| v.contains('\0')) {
+                return Err(OrxError::usage(format!("the {what} contains a NUL byte"))
+                    .with_hint("send text without NUL (\\u0000) characters"));
+            }
+        }
         if req.task.trim().is_empty() {
             return Err(OrxError::usage("the task is empty")
                 .with_hint("describe what to do, e.g. \"add a --json flag to status\""));
@@ -259,11 +273,7 @@ impl Control {
     pub fn resume(&self, id: &str) -> Result<Launched> {
         let (w, paths) = self.find_run(id)?;
         if let Some(pid) = holder_alive(&paths.lock()) {
-            return Err(OrxError::new(
-                ErrorKind::Busy,
-                format!("run {id} is running (pid {pid}); there is nothing to resume"),
-            )
-            .with_hint("cancel it first, or wait for it to stop"));
+            return Err(busy(id, pid, "there is nothing to resume"));
         }
         let state = RunState::load(&paths.state())?;
         if state.status == RunStatus::Succeeded {
@@ -287,6 +297,11 @@ impl Control {
         while holder_alive(&paths.lock()) != Some(pid) && started.elapsed() < START_WAIT {
             match exited.recv_timeout(Duration::from_millis(25)) {
                 Ok(code) if code != Some(0) && code != Some(1) => {
+                    // Another process took the run between the check above and the child's
+                    // own lock attempt (a resume or run racing this one): the run is busy.
+                    if let Some(other) = holder_alive(&paths.lock()).filter(|p| *p != pid) {
+                        return Err(busy(id, other, "there is nothing to resume"));
+                    }
                     let text = std::fs::read(&log).unwrap_or_default();
                     let tail = text.get(before as usize..).unwrap_or(&[]);
                     let tmp = launch_dir(w).join(format!("{id}.resume-error.log"));
@@ -309,30 +324,33 @@ impl Control {
     }
 
     /// Ask the process driving run `id` to stop (SIGINT): it records `interrupted`.
+    ///
+    /// The process may exit at any moment, between any check and the signal. So the signal
+    /// goes through a pidfd opened *before* the holder is confirmed (its start time matches the
+    /// lock's), which cannot reach a process that reused the pid, and "the process is already
+    /// gone" is read as what it means: the run is no longer running, answered from its state
+    /// (a `State` error, 409), never as a failure of orx.
     pub fn cancel(&self, id: &str) -> Result<CancelResult> {
         let (_, paths) = self.find_run(id)?;
-        let Some(pid) = holder_alive(&paths.lock()) else {
-            return Err(
-                OrxError::state(format!("run {id} is not running")).with_hint(
-                    "only a live run can be cancelled; resume it first if you want it to go on",
-                ),
-            );
+        let Some(holder) = open_holder(&paths.lock())? else {
+            return Err(not_running(id, &paths));
         };
-        let p = i32::try_from(pid)
-            .map_err(|_| OrxError::internal(format!("pid {pid} is out of range")))?;
-        // SAFETY: kill(2) with a positive pid and a valid signal has no memory-safety
-        // preconditions; the pid is the live lock holder (start time checked).
-        let rc = unsafe { libc::kill(p, libc::SIGINT) };
-        if rc != 0 {
-            return Err(OrxError::internal(format!(
-                "cannot signal pid {pid}: {}",
-                std::io::Error::last_os_error()
-            )));
+        #[cfg(test)]
+        self.hooks.before_signal(holder.pid());
+        match holder.signal(libc::SIGINT) {
+            Ok(Signalled::Delivered) => {}
+            Ok(Signalled::Gone) => return Err(not_running(id, &paths)),
+            Err(e) => {
+                return Err(OrxError::internal(format!(
+                    "cannot signal pid {}: {e}",
+                    holder.pid()
+                )))
+            }
         }
         self.invalidate();
         Ok(CancelResult {
             run_id: id.to_string(),
-            pid,
+            pid: holder.pid(),
             signal: "SIGINT".into(),
         })
     }
@@ -348,7 +366,16 @@ impl Control {
             .with_hint("cancel it first"));
         }
         let repo = w.repo()?;
-        let removal = crate::cleanup::remove_runs(&repo, &[id.to_string()], false)?;
+        // Another clean may remove the folder between `find_run` and the removal's own lock:
+        // then the run is simply gone.
+        let removal = crate::runs::remove_runs(&repo, &[id.to_string()], false).map_err(|e| {
+            if paths.dir.exists() {
+                e
+            } else {
+                OrxError::not_found(format!("unknown run id `{id}`"))
+                    .with_hint("another orx process removed it")
+            }
+        })?;
         if let Some((_, why)) = removal.skipped.first() {
             return Err(OrxError::new(ErrorKind::Busy, why.clone()));
         }
@@ -357,5 +384,93 @@ impl Control {
             run_id: id.to_string(),
             freed_bytes: removal.freed,
         })
+    }
+}
+
+/// A handle on the live process holding `lock`, or `None` when no process holds it. The handle
+/// is opened first and the holder's start time checked after, so the handle names the lock
+/// holder itself and not a later process that reused its pid.
+fn open_holder(lock: &Path) -> Result<Option<ProcessHandle>> {
+    let Some((pid, start)) = read_holder(lock) else {
+        return Ok(None);
+    };
+    let handle = ProcessHandle::open(pid)
+        .map_err(|e| OrxError::internal(format!("cannot open process {pid}: {e}")))?;
+    Ok(handle.filter(|_| process_start_time(pid) == Some(start)))
+}
+
+/// The answer for an action that needs a stopped run while process `pid` drives it.
+fn busy(id: &str, pid: u32, what: &str) -> OrxError {
+    OrxError::new(
+        ErrorKind::Busy,
+        format!("run {id} is running (pid {pid}); {what}"),
+    )
+    .with_hint("cancel it first, or wait for it to stop")
+}
+
+/// The answer for an action that needs a live run when no process drives run `id` any more:
+/// what its state says it ended as.
+fn not_running(id: &str, paths: &RunPaths) -> OrxError {
+    let hint = "only a live run can be cancelled; resume it first if you want it to go on";
+    match RunState::load(&paths.state()) {
+        Ok(s) if !matches!(s.status, RunStatus::Running | RunStatus::Waiting) => {
+            OrxError::state(format!("run {id} already ended ({})", s.status.as_str()))
+                .with_hint(hint)
+        }
+        _ => OrxError::state(format!("run {id} is not running")).with_hint(hint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_byte_in_any_field_is_bad_input_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let c = Control::new(vec![Workspace {
+            name: "repo".into(),
+            root: dir.path().to_path_buf(),
+        }])
+        .unwrap();
+        let base = LaunchRequest {
+            task: "add a flag".into(),
+            ..LaunchRequest::default()
+        };
+        for (what, req) in [
+            (
+                "model",
+                LaunchRequest {
+                    model: Some("m\0x".into()),
+                    ..base.clone()
+                },
+            ),
+            (
+                "task",
+                LaunchRequest {
+                    task: "a\0b".into(),
+                    ..base.clone()
+                },
+            ),
+            (
+                "pipeline",
+                LaunchRequest {
+                    pipeline: Some("full\0".into()),
+                    ..base.clone()
+                },
+            ),
+        ] {
+            let e = c.launch(&req).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Usage, "{what}: {}", e.message);
+            assert_eq!(e.message, format!("the {what} contains a NUL byte"));
+        }
+        // Nothing was started: no launch log or task file was written.
+        assert!(!dir.path().join(RUNS_DIR).exists());
     }
 }

@@ -1,7 +1,7 @@
 //! The control layer: the one place that reads and drives runs for `orx serve` and `orx mcp`.
 //!
-//! Issue 5 asks for a dashboard, a REST API and an MCP server "over the same event stream and
-//! run folders, with no second source of truth". So this module keeps no state of its own
+//! The dashboard, the REST API and the MCP server work over the same event stream and run
+//! folders as the CLI, with no second source of truth. So this module keeps no state of its own
 //! beyond caches keyed by file modification times: every answer is read from `runs/<id>/`
 //! (meta.json, state.json, events.jsonl, metrics/, the lock) exactly as `orx status` reads it,
 //! and every action is a separate `orx` process (run, resume) or a signal to the lock holder
@@ -72,6 +72,43 @@ pub struct Control {
     workspaces: Vec<Workspace>,
     index: runs::RunIndex,
     health: health::HealthCache,
+    /// Points where a test widens a race window on purpose.
+    #[cfg(test)]
+    pub(crate) hooks: TestHooks,
+}
+
+/// Callbacks a test runs at chosen moments inside an action, to make a race happen every time
+/// (a process exiting between the liveness check and the signal) instead of hoping for it.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct TestHooks {
+    before_signal: std::sync::Mutex<Option<PidHook>>,
+}
+
+#[cfg(test)]
+type PidHook = Box<dyn FnOnce(u32) + Send>;
+
+#[cfg(test)]
+impl std::fmt::Debug for TestHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestHooks")
+    }
+}
+
+#[cfg(test)]
+impl TestHooks {
+    /// Run `f` with the holder's pid after cancel confirmed the run live, before it signals.
+    pub(crate) fn set_before_signal(&self, f: impl FnOnce(u32) + Send + 'static) {
+        if let Ok(mut slot) = self.before_signal.lock() {
+            *slot = Some(Box::new(f));
+        }
+    }
+    pub(crate) fn before_signal(&self, pid: u32) {
+        let f = self.before_signal.lock().ok().and_then(|mut s| s.take());
+        if let Some(f) = f {
+            f(pid);
+        }
+    }
 }
 
 impl Control {
@@ -101,6 +138,8 @@ impl Control {
             workspaces: kept,
             index: runs::RunIndex::default(),
             health: health::HealthCache::default(),
+            #[cfg(test)]
+            hooks: TestHooks::default(),
         })
     }
 

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Control;
 use crate::error::Result;
-use crate::store::layout::{is_valid_run_id, RUNS_DIR};
+use crate::runs::run_ids;
+use crate::store::layout::RUNS_DIR;
 use crate::store::lock::holder_alive;
 use crate::store::meta::Meta;
 use crate::store::RunPaths;
@@ -151,17 +152,10 @@ impl RunIndex {
     }
 
     fn metas_in(entries: &mut HashMap<PathBuf, Cached>, root: &Path) -> Vec<Arc<Meta>> {
-        let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
         let mut seen = Vec::new();
-        for e in rd.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            if !is_valid_run_id(&id) {
-                continue;
-            }
-            let path = e.path().join("meta.json");
+        for id in run_ids(root) {
+            let path = RunPaths::new(root, &id).meta();
             let Ok(md) = std::fs::metadata(&path) else {
                 continue;
             };

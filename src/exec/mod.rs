@@ -1,5 +1,6 @@
-//! The one supervisor every child process of orx goes through (design principle 5): agent CLIs
-//! that may run for an hour and print gigabytes, and quality gates.
+//! The one supervisor every child process of orx goes through, so every child is bounded, logged
+//! and stopped the same way: agent CLIs that may run for an hour and print gigabytes, and
+//! quality gates.
 //!
 //! [`run`] starts the program in its own process group with the prompt on stdin (then closed,
 //! never in argv), streams stdout and stderr line by line to the caller's callback and raw to
@@ -14,13 +15,17 @@
 //!   however much the child prints: readers block, the pipe fills, the child waits).
 //! - [`supervisor`]: spawning and the supervision loop.
 //! - [`reap`]: group kill, stray-descendant hunt by the `ORX_SPAWN_ID` marker, targeted reaping.
+//! - [`pidfd`]: signalling a process orx did not start (a run's lock holder, a stray) through a
+//!   pidfd, so an exit or a reused pid between finding it and signalling it is an answer, not
+//!   an error or a wrong target.
 //! - [`signals`]: Ctrl-C/SIGTERM handling. A child in its own process group does not receive the
 //!   terminal's Ctrl-C (only the foreground group does), which is why orx forwards it, as
 //!   cargo-nextest does for its per-test groups and uv does for `uv run`.
 //!
 //! A spawn failure (program missing: [`std::io::ErrorKind::NotFound`]) is the only `Err`; a
-//! failing, killed or timed-out child is described by [`ExitInfo`] (principle 2).
+//! failing, killed or timed-out child is described by [`ExitInfo`]: a result, not an error.
 
+pub mod pidfd;
 mod reap;
 mod signals;
 mod stream;

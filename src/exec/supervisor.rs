@@ -604,7 +604,7 @@ mod tests {
 
     #[test]
     fn a_slow_last_line_is_waited_for_after_the_child_exits() {
-        // Regression (issue 6 fuzzing): a long final line through the log filter (redaction of
+        // Regression (found by fuzzing): a long final line through the log filter (redaction of
         // a multi-MiB line takes seconds in a debug build) kept its reader busy past
         // READER_IDLE_LIMIT after the child exited, and the supervisor mistook that for a
         // stray process holding the pipe: the line never reached the parser or the log.

@@ -349,30 +349,18 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-pub(crate) mod testutil {
-    //! Real repositories in temp folders for the tests of every git file.
-    use super::Git;
-    use std::path::Path;
+#[path = "../../tests/it/git_setup.rs"]
+mod git_setup;
 
-    /// Run git in `dir` for test setup, with an identity given on the command line only.
-    pub fn sh(dir: &Path, args: &[&str]) -> String {
-        let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.com"];
-        all.extend_from_slice(args);
-        Git::new(dir)
-            .run(&all)
-            .unwrap_or_else(|e| panic!("git {args:?}: {e}"))
-    }
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! The unit tests' names for the git setup every test shares (`tests/it/git_setup.rs`).
+    pub use super::git_setup::{bare_origin, git as sh};
+    use std::path::Path;
 
     /// A fresh repository with one commit holding `a.txt` and `b.txt`, on branch `main`.
     pub fn repo() -> tempfile::TempDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        sh(dir, &["init", "-q", "-b", "main"]);
-        std::fs::write(dir.join("a.txt"), "a\n").unwrap();
-        std::fs::write(dir.join("b.txt"), "b\n").unwrap();
-        sh(dir, &["add", "-A"]);
-        sh(dir, &["commit", "-q", "-m", "initial"]);
-        tmp
+        super::git_setup::repo_with(&[("a.txt", "a\n"), ("b.txt", "b\n")])
     }
 
     pub fn status(dir: &Path) -> String {

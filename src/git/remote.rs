@@ -274,7 +274,7 @@ fn is_ancestor(git: &Git, a: &str, b: &str) -> Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{repo, sh};
+    use super::super::testutil::{bare_origin, repo, sh};
     use super::*;
 
     #[test]
@@ -298,12 +298,7 @@ mod tests {
 
     fn setup() -> (tempfile::TempDir, tempfile::TempDir, Repo) {
         let local = repo();
-        let bare = tempfile::tempdir().unwrap();
-        sh(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
-        sh(
-            local.path(),
-            &["remote", "add", "origin", bare.path().to_str().unwrap()],
-        );
+        let bare = bare_origin(local.path());
         sh(local.path(), &["checkout", "-q", "-b", "orx/r1"]);
         let wt = Repo::discover(local.path()).unwrap();
         (local, bare, wt)

@@ -1,4 +1,4 @@
-//! `RunEvent`: the one stream every observer of a run subscribes to.
+//! `RunEvent`: the one stream every observer of a run subscribes to, so no two can disagree.
 //!
 //! The runner never prints. It emits these events; `events.jsonl` stores them as history, the
 //! terminal reporter renders them, `--json` prints them, and later the dashboard's SSE feed and

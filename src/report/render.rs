@@ -218,7 +218,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             "  retention removed {} old run(s) ({}), freed {}",
             removed.len(),
             removed.join(", "),
-            crate::cli::clean::human_bytes(*freed_bytes)
+            crate::text::human_bytes(*freed_bytes)
         ),
         EventKind::RunFinished { status, duration_ms, message, .. } => format!(
             "run {} {status} in {}{}",

@@ -234,8 +234,31 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         base_branch,
         config: config_note(&loaded),
     })?;
-    crate::cleanup::apply_retention(&mut run)?;
+    let retention = &run.config.retention;
+    let removal = crate::runs::apply_retention(
+        &run.repo,
+        &run.paths.id,
+        retention.max_runs,
+        retention.max_age.as_deref(),
+    )?;
+    report_retention(&mut run, removal)?;
     run.drive()
+}
+
+/// Emit what `retention:` removed, and each run it kept because it was busy.
+fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<()> {
+    if !removal.removed.is_empty() {
+        run.emit(EventKind::RetentionApplied {
+            removed: removal.removed,
+            freed_bytes: removal.freed,
+        })?;
+    }
+    for (id, why) in removal.skipped {
+        run.emit(EventKind::Warning {
+            message: format!("retention kept run {id}: {why}"),
+        })?;
+    }
+    Ok(())
 }
 
 /// `orx resume`: rebuild the run from disk and continue where it stopped.
@@ -244,7 +267,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
     let paths = open_run(&repo, run_id)?;
     let lock = RunLock::acquire(&paths.lock(), run_id)?;
     // What a SIGKILLed driver left running would keep writing into the worktree.
-    crate::cleanup::stop_leftovers(&repo.root, run_id);
+    crate::runs::stop_leftovers(&repo.root, run_id);
     let mut state = RunState::load(&paths.state())?;
     if state.status == RunStatus::Succeeded {
         return Err(OrxError::state(format!(

@@ -426,6 +426,102 @@ mod tests {
         assert_eq!(routed, documented);
     }
 
+    /// A served repository with one run `20261201-000000-abcdef` whose state says `status` and
+    /// whose lock names `holder` (a real process) as its driver.
+    fn served_run(
+        status: &str,
+        holder: &std::process::Child,
+    ) -> (tempfile::TempDir, Shared, String) {
+        use crate::control::{Control, Workspace};
+        use crate::store::lock::process_start_time;
+        use crate::store::RunPaths;
+        let dir = tempfile::tempdir().unwrap();
+        let id = "20261201-000000-abcdef".to_string();
+        let paths = RunPaths::new(dir.path(), &id);
+        std::fs::create_dir_all(&paths.dir).unwrap();
+        let state = json!({
+            "version": 1, "run_id": id, "task": "t", "status": status, "pipeline": "full",
+            "stages": [], "engine": "fake", "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z",
+            "worktree": {"path": "/nonexistent", "branch": "b", "base_branch": "main", "base_sha": "0"},
+        });
+        std::fs::write(paths.state(), state.to_string()).unwrap();
+        let start = process_start_time(holder.id()).unwrap();
+        std::fs::write(paths.lock(), format!("{} {start}\n", holder.id())).unwrap();
+        let control = Control::new(vec![Workspace {
+            name: "repo".into(),
+            root: dir.path().to_path_buf(),
+        }])
+        .unwrap();
+        let st = std::sync::Arc::new(super::super::AppState {
+            control,
+            token: None,
+            addr: "127.0.0.1:8421".parse().unwrap(),
+            allow_hosts: Vec::new(),
+            shutdown: tokio::sync::watch::channel(false).1,
+        });
+        (dir, st, id)
+    }
+
+    async fn cancel_answer(st: &Shared, id: &str) -> (StatusCode, serde_json::Value) {
+        let resp = match cancel(State(st.clone()), Path(id.to_string())).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        };
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_run_whose_process_exits_before_the_signal_answers_409_from_its_state() {
+        // The run's process ends between the moment cancel sees it live and the moment it
+        // signals: the hook makes that window happen every time.
+        let holder = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let (dir, st, id) = served_run("running", &holder);
+        let state_file = crate::store::RunPaths::new(dir.path(), &id).state();
+        let mut holder = Some(holder);
+        st.control.hooks.set_before_signal(move |pid| {
+            let mut child = holder.take().unwrap();
+            assert_eq!(pid, child.id());
+            // The run records how it ended, then its process exits and is reaped.
+            let text = std::fs::read_to_string(&state_file).unwrap();
+            std::fs::write(&state_file, text.replace("\"running\"", "\"failed\"")).unwrap();
+            child.kill().unwrap();
+            child.wait().unwrap();
+        });
+        let (status, body) = cancel_answer(&st, &id).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(
+            body["error"],
+            json!(format!("run {id} already ended (failed)")),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_live_run_signals_its_process_and_answers_202() {
+        let mut holder = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let (_dir, st, id) = served_run("running", &holder);
+        let (status, body) = cancel_answer(&st, &id).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["pid"], json!(holder.id()));
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(holder.wait().unwrap().signal(), Some(libc::SIGINT));
+        // Gone now: a second cancel is answered from the state, which still says running
+        // (a process that died without recording its end).
+        let (status, body) = cancel_answer(&st, &id).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["error"], json!(format!("run {id} is not running")));
+    }
+
     #[test]
     fn artifacts_are_never_served_as_html() {
         assert_eq!(content_type("logs/a.log"), "text/plain; charset=utf-8");

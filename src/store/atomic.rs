@@ -1,9 +1,9 @@
 //! Crash-safe file writes: the only way orx replaces a file under `runs/`.
 //!
-//! Design principle 4: write to a temporary file in the same folder, fsync it, rename it over
-//! the target, then fsync the folder. A reader (or a resumed run after `kill -9`) therefore sees
-//! either the old content or the new, never a torn file. The temporary name carries the pid so
-//! two processes never share one.
+//! Every replacement is atomic: write to a temporary file in the same folder, fsync it, rename
+//! it over the target, then fsync the folder. A reader (or a resumed run after `kill -9`)
+//! therefore sees either the old content or the new, never a torn file. The temporary name
+//! carries the pid so two processes never share one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -13,6 +13,18 @@ use crate::error::{OrxError, Result};
 
 /// Atomically replace `path` with `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    put(path, bytes, true).map(|_| ())
+}
+
+/// Atomically create `path` with `bytes` unless something is already there, in which case
+/// nothing is written and the answer is `false`. The check is the write itself (a hard link of
+/// the finished temporary file, which fails on an existing name), so a file that another
+/// process creates at the same moment is never overwritten.
+pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool> {
+    put(path, bytes, false)
+}
+
+fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
     let dir = path
         .parent()
         .ok_or_else(|| OrxError::internal(format!("{} has no parent folder", path.display())))?;
@@ -21,7 +33,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
+    let result = (|| -> std::io::Result<bool> {
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -29,12 +41,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)?;
+        if replace {
+            fs::rename(&tmp, path)?;
+        } else {
+            let linked = fs::hard_link(&tmp, path);
+            fs::remove_file(&tmp)?;
+            match linked {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+                other => other?,
+            }
+        }
         // fsync the folder so the rename itself survives a power loss.
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(())
+        Ok(true)
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
@@ -76,6 +97,17 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
+    #[test]
+    fn create_never_overwrites_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("orx.yaml");
+        assert!(create_atomic(&p, b"mine").unwrap());
+        assert!(!create_atomic(&p, b"theirs").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"mine");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
     }

@@ -1,8 +1,7 @@
 //! Where everything of a run lives on disk: `runs/<id>/…` and `.worktrees/<id>`.
 //!
 //! One struct computes every path so that no other module hard-codes a file name. The layout
-//! is the compatibility baseline of the Python orx plus `events.jsonl`, `lock` and `metrics/`
-//! (shared/DESIGN.md, "Run directory").
+//! is the compatibility baseline of the Python orx plus `events.jsonl`, `lock` and `metrics/`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +11,9 @@ use crate::model::RunId;
 /// The folder names orx adds to `.git/info/exclude`.
 pub const RUNS_DIR: &str = "runs";
 pub const WORKTREES_DIR: &str = ".worktrees";
+/// Where `orx serve` keeps what it launched (`<id>.log`, `<id>.task.md`), under `runs/`; not a
+/// run id, so listings skip it.
+pub const LAUNCH_DIR: &str = ".launch";
 
 /// Paths of one run.
 #[derive(Debug, Clone)]

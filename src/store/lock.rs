@@ -1,6 +1,6 @@
 //! The run lock: exactly one orx process may drive (or clean) a run at a time.
 //!
-//! shared/DESIGN.md suggests a lock file holding the pid and the process start time. orx takes
+//! A lock file holding only the pid and the process start time could go stale. orx takes
 //! that further: the authority is an `flock` on `runs/<id>/lock`, which the kernel releases
 //! when the holder dies, even by `kill -9`, so a stale lock can never block a resume and two
 //! resumers can never both win. The pid and start time are still written into the file, and

@@ -1,7 +1,7 @@
 //! The run directory: layout, atomic writes, state, history, summary, lock and metrics.
 //!
 //! Everything orx persists about a run goes through this module, so the on-disk contract
-//! (shared/DESIGN.md, "Run directory") lives in one place and every format is versioned.
+//! lives in one place and every format is versioned.
 
 pub mod atomic;
 pub mod events;

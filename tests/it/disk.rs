@@ -1,4 +1,4 @@
-//! Disk and permissions (issue 6): the run folder turning read-only, the worktree folder
+//! Disk and permissions: the run folder turning read-only, the worktree folder
 //! deleted, and the disk filling up, each in the middle of a real run. Each must end in one
 //! clear error line, leave state that `orx resume` continues once the condition is fixed, and
 //! lose no commit: the resumed run's patch equals an undisturbed run's, and the item committed

@@ -1,4 +1,4 @@
-//! Hostile input through the whole agent path (issue 6): a "Claude" that prints one 100 MiB
+//! Hostile input through the whole agent path: a "Claude" that prints one 100 MiB
 //! line with no newline. The line goes through the real supervisor (pipe, line splitter,
 //! byte-bounded queue, log file) and the real Claude stream parser inside a real `orx run`,
 //! and the orx process's peak memory is read from the kernel (`wait4`'s `ru_maxrss`, for that
@@ -11,7 +11,7 @@ use std::process::Stdio;
 
 use crate::support::*;
 
-/// 100 MiB: the size the issue names.
+/// 100 MiB: far beyond the 8 MiB line cap, so a line held whole would show in the peak RSS.
 const LINE: u64 = 100 * 1024 * 1024;
 /// What the orx process may reach at its peak: the 8 MiB line cap, the queue and the parser's
 /// copy of one capped line fit many times over; a line held whole would not.

@@ -7,6 +7,7 @@ mod conformance;
 mod disk;
 mod executors;
 mod flows;
+mod git_setup;
 mod guard;
 mod hostile_input;
 mod lifecycle;

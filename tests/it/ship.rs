@@ -26,16 +26,6 @@ fn ship_config(git_keys: &str) -> String {
     s
 }
 
-/// A bare repository holding `main` of `repo`, added to `repo` as `origin`.
-fn bare_remote(repo: &Repo) -> tempfile::TempDir {
-    let bare = tempfile::tempdir().unwrap();
-    git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
-    let url = bare.path().to_str().unwrap();
-    git(repo.path(), &["remote", "add", "origin", url]);
-    git(repo.path(), &["push", "-q", "origin", "main"]);
-    bare
-}
-
 /// A stand-in for the GitHub CLI: a script that records each argv (one line, tab-separated)
 /// and answers like gh. Flag files in its folder steer it: `logged_out`, `create_fails`
 /// (the PR is created, then gh fails), and `pr` (an open PR exists; holds its URL).
@@ -176,7 +166,7 @@ fn ships_to_a_bare_remote_and_opens_a_draft_pr_with_json_and_junit() {
         &ship_config("auto_push: true\ncreate_pr: true\npr_draft: true"),
         &standard_scenario(0),
     );
-    let bare = bare_remote(&repo);
+    let bare = bare_origin(repo.path());
     let gh = Gh::new();
     let junit = repo.path().join("out/junit.xml");
     let r = run_with(
@@ -299,7 +289,7 @@ fn gh_failures_are_named_and_resume_reuses_push_and_pull_request() {
         &ship_config("create_pr: true\npr_draft: false"),
         &standard_scenario(0),
     );
-    let bare = bare_remote(&repo);
+    let bare = bare_origin(repo.path());
     let gh = Gh::new();
 
     // Not logged in: the push (implied by create_pr) happened, the PR did not.
@@ -364,7 +354,7 @@ fn gh_failures_are_named_and_resume_reuses_push_and_pull_request() {
 #[test]
 fn missing_gh_is_a_clear_failure_and_resume_follows_the_fixed_config() {
     let repo = Repo::new(&ship_config("create_pr: true"), &standard_scenario(0));
-    let _bare = bare_remote(&repo);
+    let _bare = bare_origin(repo.path());
     let path = std::env::join_paths(path_without_gh()).unwrap();
     let r = run_with(&repo, &path, &[]);
     r.expect_code(1);
@@ -390,7 +380,7 @@ fn missing_gh_is_a_clear_failure_and_resume_follows_the_fixed_config() {
 #[test]
 fn missing_remote_then_a_diverged_branch_fail_clearly_and_resume_pushes_once_fixed() {
     let repo = Repo::new(&ship_config("auto_push: true"), &standard_scenario(0));
-    let bare = bare_remote(&repo);
+    let bare = bare_origin(repo.path());
     let gone = repo.path().join("no-such-remote.git");
     git(
         repo.path(),
@@ -533,7 +523,7 @@ fn one_item_scenario(file: &str, content: &str) -> String {
 fn four_clones_push_to_one_remote_at_once_and_every_branch_arrives_intact() {
     const N: usize = 4;
     let seed = Repo::new("", "");
-    let bare = bare_remote(&seed);
+    let bare = bare_origin(seed.path());
     let bare_url = bare.path().to_str().unwrap().to_string();
     let path = std::env::join_paths(path_without_gh()).unwrap();
     let clones: Vec<tempfile::TempDir> = (0..N)

@@ -1,4 +1,5 @@
-//! Shared fixtures: a temp git repository, an orx invocation, and readers for the run folder.
+//! Shared fixtures: a temp git repository (made through `git_setup`), an orx invocation, and
+//! readers for the run folder.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -9,32 +10,15 @@ pub struct Repo {
     pub dir: tempfile::TempDir,
 }
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("LC_ALL", "C")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+pub use crate::git_setup::{bare_origin, git};
 
 impl Repo {
     /// A repository on `main` with one commit (README.md) and the given orx.yaml and scenario.
     pub fn new(config: &str, scenario: &str) -> Repo {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = crate::git_setup::repo_with(&[("README.md", "# sample\n")]);
         let p = dir.path();
-        git(p, &["init", "-q", "-b", "main"]);
         git(p, &["config", "user.email", "t@example.invalid"]);
         git(p, &["config", "user.name", "orx test"]);
-        std::fs::write(p.join("README.md"), "# sample\n").unwrap();
-        git(p, &["add", "-A"]);
-        git(p, &["commit", "-q", "-m", "init"]);
         // orx.yaml and the scenario stay untracked on purpose: the user's checkout is dirty,
         // and orx must leave it exactly so.
         if !config.is_empty() {

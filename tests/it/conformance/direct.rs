@@ -1,6 +1,6 @@
 //! Each real CLI driven by hand against the mock, with exactly the headless argv orx uses:
 //! proof that the mock speaks each wire format well enough for the real client, and the source
-//! of the stream recordings under tests/recordings/.
+//! of the stream recordings under src/agents/testdata/conformance/.
 
 use std::time::Duration;
 

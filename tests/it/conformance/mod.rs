@@ -8,9 +8,9 @@
 //! switch its background traffic off, so nothing leaks in from the machine or out to the network.
 //!
 //! Everything about how a CLI is pointed at the mock lives in [`Cli`]: the tests in `direct`
-//! run the CLI by hand with the argv of shared/DESIGN.md; those in `orx_runs` let `orx run` do it.
+//! run the CLI by hand with its documented headless argv; those in `orx_runs` let `orx run` do it.
 //! With `ORX_RECORD_DIR` set, the direct tests also save each CLI's stdout and stderr as
-//! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how tests/recordings/ was made).
+//! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how src/agents/testdata/conformance/ was made).
 
 mod direct;
 mod full_fsm;
@@ -136,7 +136,7 @@ impl Cli {
         env
     }
 
-    /// The headless argv of shared/DESIGN.md (prompt on stdin), for an edit-allowed call.
+    /// The CLI's documented headless argv (prompt on stdin), for an edit-allowed call.
     pub fn argv(self, last_message: &Path, resume: Option<&str>) -> Vec<String> {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         match self {

@@ -139,13 +139,7 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
     let mut rng = Rng::new("crash");
     let seed = rng.seed;
     let repo = Repo::new(&crash_config(), &standard_scenario(30));
-    let bare = tempfile::tempdir().unwrap();
-    git(bare.path(), &["init", "-q", "--bare", "-b", "main"]);
-    git(
-        repo.path(),
-        &["remote", "add", "origin", bare.path().to_str().unwrap()],
-    );
-    git(repo.path(), &["push", "-q", "origin", "main"]);
+    let bare = bare_origin(repo.path());
     let ghdir = tempfile::tempdir().unwrap();
     let path = gh_stand_in(ghdir.path());
     let orx = |args: &[&str]| RunResult::from(repo.cmd(args).env("PATH", &path).output().unwrap());

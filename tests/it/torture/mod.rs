@@ -1,4 +1,4 @@
-//! Fault campaigns (issue 6): crash and resume, supervision, concurrency, run at random against
+//! Fault campaigns: crash and resume, supervision, concurrency, run at random against
 //! the real `orx` binary on real temporary repositories.
 //!
 //! Each campaign is an ordinary integration test whose size comes from `ORX_TORTURE`: unset (or

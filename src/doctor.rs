@@ -1,0 +1,388 @@
+//! What `orx doctor` and the server's health report check: is this machine ready to run
+//! agents?
+//!
+//! For each real executor (claude, codex, gemini, cursor) it reports whether the CLI is on
+//! PATH (or where `executors.<name>.bin` points), its `--version` against the release orx was
+//! tested with, and whether credentials look present (an API key in the environment or in
+//! `orx.yaml`, or the CLI's own login file; nothing is validated over the network). It also
+//! checks `git` (required) and `gh` (optional, for pull requests) with `gh auth status`.
+//! Every problem carries a one-line hint. Versions are read through the supervisor with a 10 s
+//! timeout, like every other child process. The checks live below `cli/` because two callers
+//! read them: `orx doctor` (`cli/doctor.rs`, which prints them) and `control::health`.
+//!
+//! The report is `ok` when everything required works. Required means `git`, plus the CLI of
+//! every executor the configuration routes a stage to (`engine.type` and
+//! `stages.*.executor`; the `fake` engine needs nothing). A version that differs from the
+//! tested one, missing credentials, a missing optional CLI and `gh` problems are warnings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::agents::{classify::not_installed_hint, default_bin};
+use crate::config::Config;
+use crate::exec::{self, CommandSpec, Control, StreamKind};
+
+/// The executors doctor checks and the versions orx was tested with.
+pub const EXECUTORS: [(&str, Option<&str>); 4] = [
+    ("claude", Some(crate::agents::claude::TESTED_VERSION)),
+    ("codex", Some(crate::agents::codex::TESTED_VERSION)),
+    ("gemini", Some(crate::agents::gemini::TESTED_VERSION)),
+    ("cursor", crate::agents::cursor::TESTED_VERSION),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// "error" (required and broken: exit 1) or "warning".
+    pub severity: &'static str,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// "executor" or "tool".
+    pub kind: &'static str,
+    pub required: bool,
+    pub program: String,
+    pub path: Option<PathBuf>,
+    pub installed: bool,
+    pub version: Option<String>,
+    pub tested_version: Option<String>,
+    pub version_matches: Option<bool>,
+    /// Executors: whether credentials look present; tools: gh's login state.
+    pub credentials: Option<bool>,
+    pub credentials_source: Option<String>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub config: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+/// Run every check.
+pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
+    let mut used: Vec<String> = vec![config.engine.kind.clone()];
+    for (_, o) in config.stages.iter() {
+        if let Some(e) = &o.executor {
+            used.push(e.clone());
+        }
+    }
+    let mut checks = vec![git_check()];
+    for (name, tested) in EXECUTORS {
+        checks.push(executor_check(
+            config,
+            name,
+            tested,
+            used.iter().any(|u| u == name),
+        ));
+    }
+    checks.push(gh_check());
+    let ok = !checks
+        .iter()
+        .flat_map(|c| &c.problems)
+        .any(|p| p.severity == "error");
+    Report {
+        ok,
+        config: config_source,
+        checks,
+    }
+}
+
+fn executor_check(config: &Config, name: &str, tested: Option<&str>, required: bool) -> Check {
+    let ex = config.executors.get(name);
+    let program = ex
+        .and_then(|e| e.bin.clone())
+        .or_else(|| {
+            (config.engine.kind == name)
+                .then(|| config.engine.binary.clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| default_bin(name).to_string());
+    let mut c = Check {
+        name: name.to_string(),
+        kind: "executor",
+        required,
+        program: program.clone(),
+        path: which(&program),
+        installed: false,
+        version: None,
+        tested_version: tested.map(String::from),
+        version_matches: None,
+        credentials: None,
+        credentials_source: None,
+        problems: Vec::new(),
+    };
+    let severity = if required { "error" } else { "warning" };
+    let Some(path) = c.path.clone() else {
+        c.problems.push(Problem {
+            severity,
+            message: format!(
+                "{name}: `{program}` is not installed{}",
+                if required {
+                    " and orx.yaml routes a stage to it"
+                } else {
+                    ""
+                }
+            ),
+            hint: not_installed_hint(name, &program),
+        });
+        return c;
+    };
+    c.installed = true;
+    match version_of(&path, &["--version"]) {
+        Ok(v) => {
+            c.version = Some(v.clone());
+            if let Some(t) = tested {
+                let matches = v == t;
+                c.version_matches = Some(matches);
+                if !matches {
+                    c.problems.push(Problem {
+                        severity: "warning",
+                        message: format!("{name} {v} is installed; orx was tested with {t}"),
+                        hint: format!(
+                            "flags and stream formats change between releases; if runs fail, install {t} (npm install -g {}@{t})",
+                            npm_package(name)
+                        ),
+                    });
+                }
+            }
+        }
+        Err(why) => {
+            c.problems.push(Problem {
+                severity,
+                message: format!("{name}: `{} --version` failed: {why}", path.display()),
+                hint: format!(
+                    "run `{} --version` by hand; reinstall it if it fails",
+                    program
+                ),
+            });
+        }
+    }
+    let source = credentials(name, ex.and_then(|e| e.api_key.as_deref()));
+    c.credentials = Some(source.is_some());
+    c.credentials_source = source;
+    if c.credentials == Some(false) {
+        c.problems.push(Problem {
+            severity: "warning",
+            message: format!("{name}: no credentials found"),
+            hint: credentials_hint(name).to_string(),
+        });
+    }
+    c
+}
+
+fn npm_package(name: &str) -> &'static str {
+    match name {
+        "claude" => "@anthropic-ai/claude-code",
+        "codex" => "@openai/codex",
+        "gemini" => "@google/gemini-cli",
+        _ => "",
+    }
+}
+
+/// Where credentials for `name` seem to come from, if anywhere.
+fn credentials(name: &str, configured: Option<&str>) -> Option<String> {
+    if configured.is_some_and(|k| !k.trim().is_empty()) {
+        return Some(format!("executors.{name}.api_key"));
+    }
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|_| k.to_string())
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let file = |p: PathBuf| p.is_file().then(|| p.display().to_string());
+    match name {
+        "claude" => env("ANTHROPIC_API_KEY")
+            .or_else(|| env("CLAUDE_CODE_OAUTH_TOKEN"))
+            .or_else(|| home.and_then(|h| file(h.join(".claude/.credentials.json")))),
+        "codex" => env("OPENAI_API_KEY")
+            .or_else(|| env("CODEX_API_KEY"))
+            .or_else(|| {
+                let dir = std::env::var_os("CODEX_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| home.map(|h| h.join(".codex")))?;
+                file(dir.join("auth.json"))
+            }),
+        "gemini" => env("GEMINI_API_KEY")
+            .or_else(|| env("GOOGLE_API_KEY"))
+            .or_else(|| home.and_then(|h| file(h.join(".gemini/oauth_creds.json")))),
+        "cursor" => env("CURSOR_API_KEY"),
+        _ => None,
+    }
+}
+
+fn credentials_hint(name: &str) -> &'static str {
+    match name {
+        "claude" => "set ANTHROPIC_API_KEY, or log in once with `claude` (writes ~/.claude/.credentials.json)",
+        "codex" => "set OPENAI_API_KEY, or log in once with `codex login` (writes ~/.codex/auth.json)",
+        "gemini" => "set GEMINI_API_KEY (or GOOGLE_API_KEY), or log in once with `gemini` (writes ~/.gemini/oauth_creds.json)",
+        _ => "set CURSOR_API_KEY, or executors.cursor.api_key: ${CURSOR_API_KEY} in orx.yaml",
+    }
+}
+
+fn git_check() -> Check {
+    let mut c = tool("git", true);
+    match &c.path {
+        None => c.problems.push(Problem {
+            severity: "error",
+            message: "git is not installed".into(),
+            hint: "install git (orx works in git worktrees and cannot run without it)".into(),
+        }),
+        Some(p) => match version_of(p, &["--version"]) {
+            Ok(v) => {
+                c.installed = true;
+                c.version = Some(v);
+            }
+            Err(why) => c.problems.push(Problem {
+                severity: "error",
+                message: format!("`git --version` failed: {why}"),
+                hint: "reinstall git".into(),
+            }),
+        },
+    }
+    c
+}
+
+fn gh_check() -> Check {
+    let mut c = tool("gh", false);
+    let Some(p) = c.path.clone() else {
+        c.problems.push(Problem {
+            severity: "warning",
+            message: "gh (GitHub CLI) is not installed".into(),
+            hint: "only needed for git.create_pr: install it from https://cli.github.com".into(),
+        });
+        return c;
+    };
+    c.installed = true;
+    c.version = version_of(&p, &["--version"]).ok();
+    let authed = run_quiet(&p, &["auth", "status"]).is_ok_and(|(code, _)| code == Some(0));
+    c.credentials = Some(authed);
+    if !authed {
+        c.problems.push(Problem {
+            severity: "warning",
+            message: "gh is not logged in".into(),
+            hint: "run `gh auth login` (or set GH_TOKEN) before using git.create_pr".into(),
+        });
+    }
+    c
+}
+
+fn tool(name: &str, required: bool) -> Check {
+    Check {
+        name: name.into(),
+        kind: "tool",
+        required,
+        program: name.into(),
+        path: which(name),
+        installed: false,
+        version: None,
+        tested_version: None,
+        version_matches: None,
+        credentials: None,
+        credentials_source: None,
+        problems: Vec::new(),
+    }
+}
+
+/// `program` resolved like the shell would: a path as is, a name through PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let is_exec = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.is_file() && std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return is_exec(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| is_exec(p))
+}
+
+/// Run `program args` through the supervisor (10 s limit); exit code and stdout+stderr.
+fn run_quiet(program: &Path, args: &[&str]) -> Result<(Option<i32>, String), String> {
+    let cwd = std::env::temp_dir();
+    let mut spec = CommandSpec::new(program.to_string_lossy(), cwd);
+    spec.args = args.iter().map(|a| a.to_string()).collect();
+    spec.wall_timeout = Some(Duration::from_secs(10));
+    spec.grace = Duration::from_secs(1);
+    let mut text = String::new();
+    let exit = exec::run(&spec, &mut |_k: StreamKind, line: &str| {
+        if text.len() < 4096 {
+            text.push_str(line);
+            text.push('\n');
+        }
+        Control::Continue
+    })
+    .map_err(|e| e.to_string())?;
+    if exit.termination != exec::Termination::Exited {
+        return Err("timed out after 10 s".into());
+    }
+    Ok((exit.code, text))
+}
+
+/// The first dotted version number a `--version` prints.
+fn version_of(program: &Path, args: &[&str]) -> Result<String, String> {
+    let (code, text) = run_quiet(program, args)?;
+    if code != Some(0) {
+        return Err(format!(
+            "exit code {}: {}",
+            code.map(|c| c.to_string()).unwrap_or_else(|| "none".into()),
+            text.lines().next().unwrap_or("").trim()
+        ));
+    }
+    parse_version(&text).ok_or_else(|| format!("no version in {:?}", text.trim()))
+}
+
+pub fn parse_version(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == '/')
+        .map(|w| w.trim_start_matches('v'))
+        .find(|w| {
+            let parts: Vec<&str> = w.split('.').collect();
+            parts.len() >= 2
+                && parts
+                    .iter()
+                    .take(3)
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(|w| w.split('.').take(3).collect::<Vec<_>>().join("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_found_in_what_clis_print() {
+        assert_eq!(
+            parse_version("2.1.330 (Claude Code)\n").as_deref(),
+            Some("2.1.330")
+        );
+        assert_eq!(
+            parse_version("codex-cli 0.169.0\n").as_deref(),
+            Some("0.169.0")
+        );
+        assert_eq!(parse_version("0.61.0\n").as_deref(), Some("0.61.0"));
+        assert_eq!(
+            parse_version("git version 2.43.0\n").as_deref(),
+            Some("2.43.0")
+        );
+        assert_eq!(
+            parse_version(
+                "gh version 2.45.0 (2024-03-04)\nhttps://github.com/cli/cli/releases/tag/v2.45.0"
+            )
+            .as_deref(),
+            Some("2.45.0")
+        );
+        assert_eq!(parse_version("no digits here"), None);
+    }
+}

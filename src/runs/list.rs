@@ -1,0 +1,111 @@
+//! Which runs exist: the one listing of run folders, and what the removal policies read about
+//! each run.
+//!
+//! A run folder is a directory under `runs/` whose name is a run id; anything else there
+//! (`runs/.launch`, the server's launch logs, editor droppings, a half-removed `.removing-…`
+//! folder) is not a run. [`run_ids`] is the only place that reads `runs/`, so every listing
+//! (`orx clean all`, the age and retention policies, `orx status`, the server's run index)
+//! agrees on what a run is.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::store::layout::{is_valid_run_id, RUNS_DIR};
+use crate::store::lock::holder_alive;
+use crate::store::RunPaths;
+
+/// The id of every run folder under `root` (the repository), sorted.
+pub fn run_ids(root: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = rd
+        .flatten()
+        .filter(|e| {
+            // The entry's type comes with the listing; only a symlink costs a stat.
+            e.file_type()
+                .is_ok_and(|t| t.is_dir() || (t.is_symlink() && e.path().is_dir()))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|id| is_valid_run_id(id))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// What the removal policies need to know about a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub id: String,
+    /// When it was created (`created_at` of meta.json / state.json), if readable.
+    pub created: Option<SystemTime>,
+    /// A process holds its lock.
+    pub live: bool,
+}
+
+/// Every run folder of the repository, oldest first.
+pub fn list_runs(root: &Path) -> Vec<RunInfo> {
+    let mut runs: Vec<RunInfo> = run_ids(root)
+        .into_iter()
+        .map(|id| {
+            let paths = RunPaths::new(root, &id);
+            RunInfo {
+                created: created_at(&paths),
+                live: holder_alive(&paths.lock()).is_some(),
+                id,
+            }
+        })
+        .collect();
+    // Ids only have one-second resolution (two runs in one second sort by their random
+    // suffix), so the millisecond `created_at` decides and the id breaks ties; runs whose
+    // time cannot be read come first, as the oldest.
+    runs.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    runs
+}
+
+/// A run's creation time, from meta.json, else state.json.
+fn created_at(paths: &RunPaths) -> Option<SystemTime> {
+    for file in [paths.meta(), paths.state()] {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if let Some(t) = v
+            .get("created_at")
+            .and_then(|c| c.as_str())
+            .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
+        {
+            return Some(t);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_folders_named_like_runs_are_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join(RUNS_DIR);
+        for d in [
+            "20260101-000002-bbbbbb",
+            "20260101-000001-aaaaaa",
+            ".launch",
+            "a b",
+        ] {
+            std::fs::create_dir_all(runs.join(d)).unwrap();
+        }
+        std::fs::write(runs.join("20260101-000003-cccccc"), "a file").unwrap();
+        assert_eq!(
+            run_ids(dir.path()),
+            vec!["20260101-000001-aaaaaa", "20260101-000002-bbbbbb"]
+        );
+        let listed: Vec<String> = list_runs(dir.path()).into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, run_ids(dir.path()), "no times: ordered by id");
+        assert!(run_ids(&dir.path().join("nowhere")).is_empty());
+    }
+}

@@ -1,0 +1,82 @@
+//! Removing runs and measuring what that frees.
+//!
+//! Removal takes the run's lock first, so it can never pull a worktree out from under a live
+//! run or race a resume: a busy run is an `ErrorKind::Busy` error (skipped and reported when
+//! removing several). It stops what a dead driver left running, then removes the worktree, the
+//! `orx/<id>` branch (unless kept), the snapshot refs under `refs/orx/<id>/`, the run folder
+//! and what `orx serve` kept about launching it.
+
+use std::path::Path;
+
+use super::strays::stop_leftovers;
+use crate::error::{ErrorKind, OrxError, Result};
+use crate::git::Repo;
+use crate::store::layout::{LAUNCH_DIR, RUNS_DIR};
+use crate::store::lock::RunLock;
+use crate::store::RunPaths;
+
+/// Remove one run; returns the bytes freed.
+pub fn remove_run(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64> {
+    let paths = RunPaths::new(&repo.root, id);
+    let lock = RunLock::acquire(&paths.lock(), id)?;
+    stop_leftovers(&repo.root, id);
+    let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree);
+    repo.remove_worktree(&paths.worktree)?;
+    if !keep_branch {
+        repo.delete_branch(&paths.branch())?;
+    }
+    repo.delete_refs_with_prefix(&format!("refs/orx/{id}/"))?;
+    // Rename the folder away before letting go of the lock: from then on a racing resume or
+    // clean finds no run (or a void lock, see `RunLock`), never a half-removed folder into
+    // which its `open(lock, O_CREAT)` would put a file that makes the removal fail.
+    let trash = paths
+        .dir
+        .with_file_name(format!(".removing-{id}-{}", std::process::id()));
+    std::fs::rename(&paths.dir, &trash).map_err(|e| OrxError::io("rename", &paths.dir, e))?;
+    drop(lock);
+    std::fs::remove_dir_all(&trash).map_err(|e| OrxError::io("remove", &trash, e))?;
+    // What `orx serve` kept about launching it (runs/.launch/<id>.log, .task.md).
+    let launch = repo.root.join(RUNS_DIR).join(LAUNCH_DIR);
+    for f in [format!("{id}.log"), format!("{id}.task.md")] {
+        let _ = std::fs::remove_file(launch.join(f));
+    }
+    Ok(bytes)
+}
+
+/// What removing a list of runs did.
+#[derive(Debug, Default)]
+pub struct Removal {
+    pub removed: Vec<String>,
+    /// Runs that could not be removed, with why (busy).
+    pub skipped: Vec<(String, String)>,
+    pub freed: u64,
+}
+
+/// Remove each run (skipping busy ones).
+pub fn remove_runs(repo: &Repo, ids: &[String], keep_branch: bool) -> Result<Removal> {
+    let mut out = Removal::default();
+    for id in ids {
+        match remove_run(repo, id, keep_branch) {
+            Ok(bytes) => {
+                out.freed += bytes;
+                out.removed.push(id.clone());
+            }
+            Err(e) if e.kind == ErrorKind::Busy => out.skipped.push((id.clone(), e.message)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The bytes under `p` (a file's own length; symlinks are not followed).
+pub fn dir_size(p: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
