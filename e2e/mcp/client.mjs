@@ -212,7 +212,7 @@ async function main() {
     const cancel = await client.callTool({ name: "run_cancel", arguments: { run_id: id } });
     check(
       "cancelling a finished run is a tool error",
-      cancel.isError === true && textOf(cancel).includes("not running"),
+      cancel.isError === true && textOf(cancel).includes("already ended"),
       textOf(cancel),
     );
   } catch (e) {

@@ -4,8 +4,9 @@
 //!
 //! It sits below `cli/`, `control/` and the runner, which all call it (`orx clean`, the
 //! server's clean, `retention:` when a run starts, the leftovers hunt on resume), and depends
-//! only on `error`, `git` and `store`. Every removal takes the run's lock first, so nothing here
-//! can pull a worktree from under a live run: a busy run is skipped and reported.
+//! only on `error`, `git`, `store` and `exec`'s pidfds (to stop strays without racing their
+//! exit). Every removal takes the run's lock first, so nothing here can pull a worktree from
+//! under a live run: a busy run is skipped and reported.
 
 pub mod list;
 pub mod orphans;

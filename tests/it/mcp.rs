@@ -358,7 +358,7 @@ fn mcp_submits_a_run_polls_it_reads_its_patch_and_syncs() {
         .contains("past the end"));
     assert!(m
         .err("run_cancel", json!({"run_id": id}))
-        .contains("is not running"));
+        .contains("already ended (succeeded)"));
     assert!(m
         .err("run_resume", json!({"run_id": id}))
         .contains("already finished"));

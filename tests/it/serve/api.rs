@@ -349,7 +349,7 @@ fn a_live_run_is_streamed_cancelled_resumed_and_cleaned() {
     assert!(again.json()["error"]
         .as_str()
         .unwrap()
-        .contains("not running"));
+        .contains("already ended (interrupted)"));
 
     let res = s.post(&format!("/api/runs/{id}/resume"), &json!({}));
     assert_eq!(res.status, 202, "{}", res.text());
