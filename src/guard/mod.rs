@@ -29,26 +29,15 @@ use crate::config::GuardrailsConfig;
 use crate::error::{OrxError, Result};
 pub use redact::Redactor;
 
-/// What rule a change broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ViolationKind {
-    PathForbidden,
-    PathNotAllowed,
-    TooManyFiles,
-    Secret,
-    EnvFile,
-}
-
-impl ViolationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ViolationKind::PathForbidden => "path_forbidden",
-            ViolationKind::PathNotAllowed => "path_not_allowed",
-            ViolationKind::TooManyFiles => "too_many_files",
-            ViolationKind::Secret => "secret",
-            ViolationKind::EnvFile => "env_file",
-        }
+crate::model::string_enum! {
+    /// What rule a change broke.
+    #[derive(PartialOrd, Ord)]
+    pub enum ViolationKind {
+        PathForbidden = "path_forbidden",
+        PathNotAllowed = "path_not_allowed",
+        TooManyFiles = "too_many_files",
+        Secret = "secret",
+        EnvFile = "env_file",
     }
 }
 

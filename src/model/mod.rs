@@ -1,6 +1,6 @@
 //! The domain vocabulary every layer speaks: stages and how they end, the statuses of a run,
 //! a stage and an item, why something failed, the run's events, gate results, agent usage,
-//! and the run state that `state.json` persists.
+//! the run state that `state.json` persists, and a validated run id.
 //!
 //! It sits on the ground floor: nothing here imports another module of the crate (save
 //! `error`), touches a file or starts a process, so `store` can persist these types without
@@ -67,6 +67,9 @@ macro_rules! string_enum {
         }
     };
 }
+
+/// For the few string enums that live outside the vocabulary (guardrail violation kinds).
+pub(crate) use string_enum;
 
 pub mod agent;
 pub mod event;
