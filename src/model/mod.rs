@@ -2,9 +2,9 @@
 //! a stage and an item, why something failed, the run's events, gate results, agent usage,
 //! the run state that `state.json` persists, and a validated run id.
 //!
-//! It sits on the ground floor: nothing here imports another module of the crate (save
-//! `error`), touches a file or starts a process, so `store` can persist these types without
-//! depending on the runner, the gates or the agents that produce them. Every enum that
+//! It sits on the ground floor: nothing here imports another module of the crate, touches a
+//! file or starts a process, so `store` can persist these types without depending on the
+//! runner, the gates or the agents that produce them (a test below keeps both true). Every enum that
 //! becomes a string does so one way: [`string_enum!`] gives it one name table that drives
 //! `as_str`, `Display`, parsing and serde alike, so `state.json`, `events.jsonl`, `--json`
 //! output and hook payloads all spell a value the same way.
@@ -90,3 +90,43 @@ pub use state::RunState;
 pub use status::{
     AttemptKind, AttemptOutcome, ItemPhase, ItemStatus, RunStatus, StageStatus, VerdictKind,
 };
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The crate modules that the files of `dir` name in `crate::<module>` paths, outside
+    /// comments and tests.
+    fn imported_modules(dir: &str) -> Vec<(String, String)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for part in line.split("crate::").skip(1) {
+                    let module: String = part
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    out.push((path.display().to_string(), module));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_model_and_the_store_import_nothing_above_them() {
+        for (file, module) in imported_modules("src/model") {
+            assert_eq!(module, "model", "{file} imports crate::{module}");
+        }
+        for (file, module) in imported_modules("src/store") {
+            assert!(
+                ["model", "store", "error"].contains(&module.as_str()),
+                "{file} imports crate::{module}"
+            );
+        }
+    }
+}
