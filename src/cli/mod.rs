@@ -140,7 +140,8 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
             scenario,
             resume,
             model,
-        }),
+        })
+        .map_err(OrxError::from),
     }
 }
 

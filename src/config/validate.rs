@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::{config_error, suggestion};
+use super::error::ConfigError;
 use super::locate::{locate, KeyPath};
 use super::types::{
     Config, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
 };
-use crate::error::OrxError;
 
 /// The most fix attempts per item a config may ask for.
 pub const MAX_FIX_ATTEMPTS: u32 = 20;
@@ -38,7 +38,7 @@ impl Problem {
     }
 
     /// This problem as a config error in `file`, located by searching `text` for its key.
-    pub fn to_error(&self, file: &Path, text: Option<&str>) -> OrxError {
+    pub fn to_error(&self, file: &Path, text: Option<&str>) -> ConfigError {
         let position = text.and_then(|t| locate(t, &self.path));
         config_error(file, position, &self.message, self.hint.clone())
     }

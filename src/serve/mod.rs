@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::control::{http_status, Control, Workspace};
+use crate::control::{Control, Workspace};
 use crate::error::{OrxError, Result};
 
 /// Everything a handler may need.
@@ -63,7 +63,7 @@ pub struct ApiError {
 
 impl From<OrxError> for ApiError {
     fn from(error: OrxError) -> Self {
-        let status = StatusCode::from_u16(http_status(error.kind))
+        let status = StatusCode::from_u16(error.kind.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError { status, error }
     }
