@@ -1,10 +1,11 @@
 //! What can go wrong with a run folder, in the store's terms.
 //!
 //! Files under `runs/` are orx's own, so a failed read or write is a [`FileError`] with
-//! [`FileRole::Own`](crate::error::FileRole::Own), except where the caller writes a file the
-//! user named ([`StoreError::about_user_file`]). A run folder whose `state.json` or summary
-//! cannot be read back is [`StoreError::Unusable`]-style state, not a failure underneath. The
-//! boundary mapping (`crate::error`) decides the kind, exit code and hint of each.
+//! [`FileRole::Own`], except where the caller writes a file the user named
+//! ([`StoreError::about_user_file`]). A run whose `state.json` or summary cannot be read back
+//! (missing, corrupt, another format version) has its own variants, because that is a run that
+//! cannot be used rather than orx failing underneath. The boundary mapping (`crate::error`)
+//! decides the kind, exit code and hint of each.
 
 use std::path::PathBuf;
 
