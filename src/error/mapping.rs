@@ -42,14 +42,33 @@ impl ErrorKind {
     }
 }
 
-impl OrxError {
-    fn with_optional_hint(self, hint: Option<String>) -> Self {
+/// What an error of a layer means for the user: its kind (hence exit code and HTTP status)
+/// and the hint that says how to fix it.
+trait Meaning: std::error::Error + Send + Sync + Sized + 'static {
+    fn meaning(&self) -> (ErrorKind, Option<String>);
+
+    /// The boundary error, keeping `self` as its source.
+    fn into_orx_error(self) -> OrxError {
+        let (kind, hint) = self.meaning();
+        let e = OrxError::caused_by(kind, self);
         match hint {
-            Some(hint) => self.with_hint(hint),
-            None => self,
+            Some(hint) => e.with_hint(hint),
+            None => e,
         }
     }
 }
+
+macro_rules! convert_with_meaning {
+    ($($layer:ty),*) => {$(
+        impl From<$layer> for OrxError {
+            fn from(err: $layer) -> Self {
+                err.into_orx_error()
+            }
+        }
+    )*};
+}
+
+convert_with_meaning!(FileError, GitError, StoreError, ConfigError, AgentError);
 
 /// The fix for a condition of the machine rather than of orx: a run's state on disk is whole,
 /// so `orx resume` continues once the condition is gone.
@@ -69,25 +88,20 @@ fn machine_fix(err: &std::io::Error) -> Option<String> {
 
 /// A missing file the user named is their mistake; anything else on a file is orx failing
 /// underneath, with the machine's fix when there is one.
-fn file_meaning(err: &FileError) -> (ErrorKind, Option<String>) {
-    let kind = match (err.role, err.source.kind()) {
-        (FileRole::Input, std::io::ErrorKind::NotFound) => ErrorKind::Usage,
-        _ => ErrorKind::Internal,
-    };
-    (kind, machine_fix(&err.source))
-}
-
-impl From<FileError> for OrxError {
-    fn from(err: FileError) -> Self {
-        let (kind, hint) = file_meaning(&err);
-        OrxError::caused_by(kind, err).with_optional_hint(hint)
+impl Meaning for FileError {
+    fn meaning(&self) -> (ErrorKind, Option<String>) {
+        let kind = match (self.role, self.source.kind()) {
+            (FileRole::Input, std::io::ErrorKind::NotFound) => ErrorKind::Usage,
+            _ => ErrorKind::Internal,
+        };
+        (kind, machine_fix(&self.source))
     }
 }
 
-impl From<GitError> for OrxError {
-    fn from(err: GitError) -> Self {
-        let (kind, hint) = match &err {
-            GitError::File(file) => file_meaning(file),
+impl Meaning for GitError {
+    fn meaning(&self) -> (ErrorKind, Option<String>) {
+        match self {
+            GitError::File(file) => file.meaning(),
             GitError::NotARepository { .. } => (
                 ErrorKind::Usage,
                 Some("run orx from the root of a git repository, or pass --dir".to_string()),
@@ -120,15 +134,14 @@ impl From<GitError> for OrxError {
             | GitError::UnexpectedOutput { .. }
             | GitError::WrongHead { .. }
             | GitError::NotARefPrefix { .. } => (ErrorKind::Internal, None),
-        };
-        OrxError::caused_by(kind, err).with_optional_hint(hint)
+        }
     }
 }
 
-impl From<StoreError> for OrxError {
-    fn from(err: StoreError) -> Self {
-        let (kind, hint) = match &err {
-            StoreError::File(file) => file_meaning(file),
+impl Meaning for StoreError {
+    fn meaning(&self) -> (ErrorKind, Option<String>) {
+        match self {
+            StoreError::File(file) => file.meaning(),
             // A run folder without a readable state is a run that cannot be used, not orx
             // failing underneath; a full disk or a permission problem still says how to fix it.
             StoreError::StateUnreadable(file) => match file.source.kind() {
@@ -160,15 +173,14 @@ impl From<StoreError> for OrxError {
                 Some("list runs with `orx status`".to_string()),
             ),
             StoreError::Encode { .. } | StoreError::NoParent { .. } => (ErrorKind::Internal, None),
-        };
-        OrxError::caused_by(kind, err).with_optional_hint(hint)
+        }
     }
 }
 
-impl From<ConfigError> for OrxError {
-    fn from(err: ConfigError) -> Self {
-        let (kind, hint) = match &err {
-            ConfigError::File(file) => file_meaning(file),
+impl Meaning for ConfigError {
+    fn meaning(&self) -> (ErrorKind, Option<String>) {
+        match self {
+            ConfigError::File(file) => file.meaning(),
             ConfigError::MissingFile { .. } => (
                 ErrorKind::Usage,
                 Some("check the --config path, or drop --config to use ./orx.yaml".to_string()),
@@ -182,15 +194,14 @@ impl From<ConfigError> for OrxError {
                 Some("save the file as UTF-8".to_string()),
             ),
             ConfigError::Invalid { hint, .. } => (ErrorKind::Config, hint.clone()),
-        };
-        OrxError::caused_by(kind, err).with_optional_hint(hint)
+        }
     }
 }
 
-impl From<AgentError> for OrxError {
-    fn from(err: AgentError) -> Self {
-        let (kind, hint) = match &err {
-            AgentError::File(file) => file_meaning(file),
+impl Meaning for AgentError {
+    fn meaning(&self) -> (ErrorKind, Option<String>) {
+        match self {
+            AgentError::File(file) => file.meaning(),
             AgentError::ScenarioMissing { .. } => (
                 ErrorKind::Usage,
                 Some(
@@ -206,8 +217,7 @@ impl From<AgentError> for OrxError {
                 Some("use a relative path without `..`".to_string()),
             ),
             AgentError::NoWorkingDir(_) => (ErrorKind::Internal, None),
-        };
-        OrxError::caused_by(kind, err).with_optional_hint(hint)
+        }
     }
 }
 
@@ -224,25 +234,24 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes_follow_the_documented_contract() {
-        assert_eq!(ErrorKind::Usage.exit_code(), 2);
-        assert_eq!(ErrorKind::Config.exit_code(), 2);
-        assert_eq!(ErrorKind::NotFound.exit_code(), 2);
-        assert_eq!(ErrorKind::State.exit_code(), 2);
-        assert_eq!(ErrorKind::Busy.exit_code(), 2);
-        assert_eq!(ErrorKind::BudgetExceeded.exit_code(), 1);
-        assert_eq!(ErrorKind::Interrupted.exit_code(), 130);
-        assert_eq!(ErrorKind::Internal.exit_code(), 3);
-    }
-
-    #[test]
-    fn http_statuses_follow_the_kind() {
-        assert_eq!(ErrorKind::NotFound.http_status(), 404);
-        assert_eq!(ErrorKind::Usage.http_status(), 400);
-        assert_eq!(ErrorKind::Config.http_status(), 422);
-        assert_eq!(ErrorKind::Busy.http_status(), 409);
-        assert_eq!(ErrorKind::State.http_status(), 409);
-        assert_eq!(ErrorKind::Internal.http_status(), 500);
+    fn each_kind_has_its_documented_exit_code_and_http_status() {
+        let table = [
+            (ErrorKind::Usage, 2, 400),
+            (ErrorKind::NotFound, 2, 404),
+            (ErrorKind::Config, 2, 422),
+            (ErrorKind::State, 2, 409),
+            (ErrorKind::Busy, 2, 409),
+            (ErrorKind::BudgetExceeded, 1, 500),
+            (ErrorKind::Interrupted, 130, 500),
+            (ErrorKind::Internal, 3, 500),
+        ];
+        for (kind, exit, http) in table {
+            assert_eq!(
+                (kind.exit_code(), kind.http_status()),
+                (exit, http),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]
