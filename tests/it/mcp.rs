@@ -146,11 +146,15 @@ impl Mcp {
         loop {
             let st = self.ok("run_status", json!({"run_id": id}));
             let s = st["status"].as_str().unwrap().to_string();
-            if want.contains(&s.as_str()) {
+            // Done means the final status is saved and the process has let go of the run: it
+            // saves the status first, then writes its summary and releases the lock.
+            if want.contains(&s.as_str()) && st["live"] == false {
                 return st;
             }
             assert!(
-                s == "running" || s == "waiting" || s == "interrupted" && st["live"] == true,
+                s == "running"
+                    || s == "waiting"
+                    || (s == "interrupted" || want.contains(&s.as_str())) && st["live"] == true,
                 "unexpected status {s}: {st}"
             );
             assert!(Instant::now() < deadline, "run {id} still {s}: {st}");
