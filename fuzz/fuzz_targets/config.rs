@@ -8,6 +8,6 @@ use std::path::Path;
 fuzz_target!(|text: &str| {
     let env = |name: &str| (name.len() % 3 != 0).then(|| format!("v-{name}"));
     if let Err(e) = orx::config::parse_str(text, Path::new("orx.yaml"), &env) {
-        assert!(!e.message.is_empty());
+        assert!(!e.to_string().is_empty());
     }
 });

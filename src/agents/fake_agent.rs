@@ -10,9 +10,10 @@
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use super::error::{AgentError, Result};
 use super::events::{AgentEvent, Usage};
 use super::scenario::{load_scenario, Scenario, Step};
-use crate::error::{OrxError, Result};
+use crate::error::file::FileError;
 
 /// Arguments of `orx __fake-agent`.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
     let step = scenario
         .step(&args.stage, args.item.as_deref(), args.n)
         .unwrap_or_else(|| default_step(&args.stage, &prompt));
-    let cwd = std::env::current_dir().map_err(|e| OrxError::internal(e.to_string()))?;
+    let cwd = std::env::current_dir().map_err(AgentError::NoWorkingDir)?;
 
     let mut out = std::io::stdout().lock();
     let session = args.resume.clone().unwrap_or_else(|| {
@@ -75,9 +76,9 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
     for (path, content) in &step.files {
         let target = confined(&cwd, path)?;
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| OrxError::io("create", parent, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| FileError::own("create", parent, e))?;
         }
-        std::fs::write(&target, content).map_err(|e| OrxError::io("write", &target, e))?;
+        std::fs::write(&target, content).map_err(|e| FileError::own("write", &target, e))?;
         emit(
             &mut out,
             &AgentEvent::FileChange {
@@ -89,7 +90,7 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
     for path in &step.delete {
         let target = confined(&cwd, path)?;
         if target.exists() {
-            std::fs::remove_file(&target).map_err(|e| OrxError::io("delete", &target, e))?;
+            std::fs::remove_file(&target).map_err(|e| FileError::own("delete", &target, e))?;
         }
         emit(
             &mut out,
@@ -145,10 +146,9 @@ fn confined(root: &Path, rel: &str) -> Result<PathBuf> {
         || p.components()
             .any(|c| matches!(c, Component::ParentDir | Component::Prefix(_)))
     {
-        return Err(
-            OrxError::config(format!("scenario path `{rel}` leaves the worktree"))
-                .with_hint("use a relative path without `..`"),
-        );
+        return Err(AgentError::PathLeavesWorktree {
+            path: rel.to_string(),
+        });
     }
     Ok(root.join(p))
 }

@@ -14,6 +14,7 @@ pub mod classify;
 pub mod claude;
 pub mod codex;
 pub mod cursor;
+mod error;
 pub mod events;
 pub mod fake;
 pub mod fake_agent;
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use error::AgentError;
 use events::{detail_suffix, last_line};
 pub use events::{AgentEvent, FailureKind, Usage};
 

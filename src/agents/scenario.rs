@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path};
 
-use crate::error::{OrxError, Result};
+use super::error::{AgentError, Result};
+use crate::error::file::FileError;
 use crate::text::serde_errors::{parse_unknown_field, split_location, split_path};
 use crate::text::{did_you_mean, one_line};
 
@@ -206,24 +207,19 @@ pub fn parse_scenario(text: &str, path: &Path) -> Result<Scenario> {
 /// Read and parse a scenario file; a missing file is a usage error naming it.
 pub fn load_scenario(path: &Path) -> Result<Scenario> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => OrxError::usage(format!(
-            "scenario file {} does not exist",
-            path.display()
-        ))
-        .with_hint(
-            "pass the path of an existing scenario file, or none to use the built-in demo scenario",
-        ),
-        std::io::ErrorKind::InvalidData => OrxError::config(format!(
-            "scenario file {} is not UTF-8 text",
-            path.display()
-        )),
-        _ => OrxError::io("read", path, e),
+        std::io::ErrorKind::NotFound => AgentError::ScenarioMissing {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::InvalidData => AgentError::ScenarioNotText {
+            path: path.to_path_buf(),
+        },
+        _ => FileError::input("read", path, e).into(),
     })?;
     parse_scenario(&text, path)
 }
 
 /// Turn a yaml_serde error into `file:line:col: sentence` plus a did-you-mean hint.
-fn describe_error(e: &yaml_serde::Error, path: &Path) -> OrxError {
+fn describe_error(e: &yaml_serde::Error, path: &Path) -> AgentError {
     let loc = e.location().map(|l| (l.line(), l.column()));
     let (msg, _) = split_location(&one_line(&e.to_string()), loc);
     let prefix = match loc {
@@ -242,8 +238,10 @@ fn describe_error(e: &yaml_serde::Error, path: &Path) -> OrxError {
             Some(s) => format!("did you mean `{s}`? allowed keys: {allowed}"),
             None => format!("allowed keys: {allowed}"),
         };
-        return OrxError::config(format!("{prefix}: unknown key `{field}` {place}"))
-            .with_hint(hint);
+        return AgentError::InvalidScenario {
+            message: format!("{prefix}: unknown key `{field}` {place}"),
+            hint: Some(hint),
+        };
     }
     let friendly = msg
         .replace("struct Scenario", "a mapping of stage names to steps")
@@ -261,7 +259,10 @@ fn describe_error(e: &yaml_serde::Error, path: &Path) -> OrxError {
         None if key_path.is_empty() => friendly,
         None => format!("{friendly} {place}"),
     };
-    OrxError::config(format!("{prefix}: {sentence}"))
+    AgentError::InvalidScenario {
+        message: format!("{prefix}: {sentence}"),
+        hint: None,
+    }
 }
 
 /// File paths are written relative to the working directory: refuse any that would escape it.
@@ -286,11 +287,15 @@ fn check_paths(s: &Scenario, text: &str, path: &Path) -> Result<()> {
                 })
                 .map(|(l, c)| format!(":{l}:{c}"))
                 .unwrap_or_default();
-            return Err(OrxError::config(one_line(&format!(
-                "{}{at}: path `{p}` in `{owner}.{what}` must be relative and stay inside the working directory",
-                path.display()
-            )))
-            .with_hint("write paths such as src/app.py, without a leading / or .. components"));
+            return Err(AgentError::InvalidScenario {
+                message: one_line(&format!(
+                    "{}{at}: path `{p}` in `{owner}.{what}` must be relative and stay inside the working directory",
+                    path.display()
+                )),
+                hint: Some(
+                    "write paths such as src/app.py, without a leading / or .. components".into(),
+                ),
+            });
         }
     }
     Ok(())
@@ -321,13 +326,18 @@ where
 mod tests {
     use super::*;
     use crate::backlog::{parse_backlog, validate};
-    use crate::error::ErrorKind;
+    use crate::error::{ErrorKind, OrxError};
     use crate::gates::evidence::{parse_failures, ParserKind};
     use crate::verdict::{parse_verdict, VerdictKind};
     use std::process::Command;
 
-    fn parse(text: &str) -> Result<Scenario> {
-        parse_scenario(text, Path::new("scenario.yaml"))
+    /// Parsed, or the error as the user sees it.
+    fn parse(text: &str) -> Result<Scenario, OrxError> {
+        Ok(parse_scenario(text, Path::new("scenario.yaml"))?)
+    }
+
+    fn load_scenario(path: &Path) -> Result<Scenario, OrxError> {
+        Ok(super::load_scenario(path)?)
     }
 
     fn err(text: &str) -> (String, Option<String>) {
@@ -724,7 +734,7 @@ mod hostile {
                     }
                 }
             }
-            Err(e) => assert!(!e.message.contains('\n'), "{}", e.message),
+            Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
         }
     }
 

@@ -45,10 +45,7 @@ fn load_config(dir: &Path) -> (Config, Option<String>) {
             };
             (l.config, src)
         }
-        Err(e) => (
-            Config::default(),
-            Some(format!("unreadable: {}", e.message)),
-        ),
+        Err(e) => (Config::default(), Some(format!("unreadable: {e}"))),
     }
 }
 

@@ -140,7 +140,8 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
             scenario,
             resume,
             model,
-        }),
+        })
+        .map_err(OrxError::from),
     }
 }
 
@@ -148,6 +149,17 @@ pub fn print_error(e: &OrxError) {
     eprintln!("error: {}", e.message);
     if let Some(h) = &e.hint {
         eprintln!("hint: {h}");
+    }
+    // The causes underneath, for `-vv`; a cause that only repeats the line above is skipped.
+    let mut shown = e.message.clone();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if text != shown {
+            tracing::debug!("caused by: {text}");
+            shown = text;
+        }
+        cause = c.source();
     }
 }
 

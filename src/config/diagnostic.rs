@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::error::OrxError;
+use super::error::ConfigError;
 use crate::text::did_you_mean;
 
 /// A config error as `file:line:col: message`, with an optional hint.
@@ -18,7 +18,7 @@ pub fn config_error(
     position: Option<(usize, usize)>,
     message: &str,
     hint: Option<String>,
-) -> OrxError {
+) -> ConfigError {
     let place = match position {
         Some((line, column)) => format!("{}:{line}:{column}", file.display()),
         None => file.display().to_string(),
@@ -32,10 +32,10 @@ pub fn config_error(
             c => c.to_string(),
         })
         .collect();
-    let error = OrxError::config(format!("{place}: {message}"));
-    match hint {
-        Some(hint) => error.with_hint(hint),
-        None => error,
+    ConfigError::Invalid {
+        place,
+        message,
+        hint,
     }
 }
 
@@ -48,7 +48,7 @@ pub fn suggestion(word: &str, candidates: &[&str], what: &str) -> String {
 }
 
 /// Rewrites a yaml_serde error about `file` into an orx config error.
-pub fn from_yaml(file: &Path, text: &str, err: &yaml_serde::Error) -> OrxError {
+pub fn from_yaml(file: &Path, text: &str, err: &yaml_serde::Error) -> ConfigError {
     let position = err.location().map(|l| (l.line(), l.column()));
     let raw = strip_marks(&err.to_string());
     if raw.contains("more than one document") {

@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::{config_error, from_yaml};
+use super::error::{ConfigError, Result};
 use super::interpolate::interpolate;
 use super::types::Config;
 use super::validate::validate;
 use super::workspace::{defaults_for, detect, WorkspaceKind};
-use crate::error::{OrxError, Result};
+use crate::error::file::FileError;
 
 /// The file name orx looks for in the repository root.
 pub const CONFIG_FILE_NAME: &str = "orx.yaml";
@@ -66,18 +67,14 @@ pub fn load(repo_root: &Path, explicit: Option<&Path>) -> Result<LoadedConfig> {
     let (file, shown) = match explicit {
         Some(path) => {
             if !path.exists() {
-                return Err(OrxError::usage(format!(
-                    "config file {} does not exist",
-                    path.display()
-                ))
-                .with_hint("check the --config path, or drop --config to use ./orx.yaml"));
+                return Err(ConfigError::MissingFile {
+                    path: path.to_path_buf(),
+                });
             }
             if path.is_dir() {
-                return Err(OrxError::usage(format!(
-                    "config path {} is a folder, not a file",
-                    path.display()
-                ))
-                .with_hint("pass the YAML file itself, e.g. --config path/to/orx.yaml"));
+                return Err(ConfigError::IsFolder {
+                    path: path.to_path_buf(),
+                });
             }
             (path.to_path_buf(), path.to_path_buf())
         }
@@ -95,14 +92,10 @@ pub fn load(repo_root: &Path, explicit: Option<&Path>) -> Result<LoadedConfig> {
             (file, shown)
         }
     };
-    let bytes = std::fs::read(&file).map_err(|e| OrxError::io("read", &shown, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        OrxError::config(format!(
-            "{} is not UTF-8 text (invalid byte at offset {})",
-            shown.display(),
-            e.utf8_error().valid_up_to()
-        ))
-        .with_hint("save the file as UTF-8")
+    let bytes = std::fs::read(&file).map_err(|e| FileError::input("read", &shown, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
+        path: shown.clone(),
+        offset: e.utf8_error().valid_up_to(),
     })?;
     let config = parse_str(&text, &shown, &|name| std::env::var(name).ok())?;
     let base_dir = match file.parent() {
@@ -147,7 +140,7 @@ fn relative_to_cwd(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::error::{ErrorKind, OrxError};
     use std::fs;
 
     fn env(name: &str) -> Option<String> {
@@ -157,8 +150,9 @@ mod tests {
         }
     }
 
-    fn parse(text: &str) -> Result<Config> {
-        parse_str(text, Path::new("orx.yaml"), &env)
+    /// Parsed, or the error as the user sees it.
+    fn parse(text: &str) -> Result<Config, OrxError> {
+        Ok(parse_str(text, Path::new("orx.yaml"), &env)?)
     }
 
     /// The error's message and hint, asserting it is a Config error.
@@ -368,25 +362,25 @@ mod tests {
     #[test]
     fn errors_name_the_path_as_given() {
         let err = parse_str("nope: 1\n", Path::new("conf/team.yaml"), &env).unwrap_err();
-        assert!(
-            err.message.starts_with("conf/team.yaml:1:1: "),
-            "{}",
-            err.message
-        );
+        let ConfigError::Invalid { place, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(place, "conf/team.yaml:1:1");
+        assert!(err.to_string().starts_with("conf/team.yaml:1:1: "), "{err}");
     }
 
     #[test]
     fn load_with_a_missing_explicit_path_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.yaml");
-        let err = load(dir.path(), Some(&missing)).unwrap_err();
+        let err = OrxError::from(load(dir.path(), Some(&missing)).unwrap_err());
         assert_eq!(err.kind, ErrorKind::Usage);
         assert!(
             err.message.contains(&missing.display().to_string()),
             "{}",
             err.message
         );
-        let err = load(dir.path(), Some(dir.path())).unwrap_err();
+        let err = OrxError::from(load(dir.path(), Some(dir.path())).unwrap_err());
         assert_eq!(err.kind, ErrorKind::Usage);
     }
 
@@ -425,7 +419,7 @@ mod tests {
         assert_eq!(loaded.base_dir, other);
 
         fs::write(&file, "git:\n  remot: x\n").unwrap();
-        let err = load(dir.path(), None).unwrap_err();
+        let err = OrxError::from(load(dir.path(), None).unwrap_err());
         assert_eq!(err.kind, ErrorKind::Config);
         assert!(
             err.message.contains("orx.yaml:2:3: unknown key `remot`"),
@@ -434,7 +428,7 @@ mod tests {
         );
 
         fs::write(&file, b"git:\n  remote: \xff\n").unwrap();
-        let err = load(dir.path(), None).unwrap_err();
+        let err = OrxError::from(load(dir.path(), None).unwrap_err());
         assert_eq!(err.kind, ErrorKind::Config);
         assert!(err.message.contains("not UTF-8"), "{}", err.message);
     }
@@ -446,7 +440,7 @@ mod tests {
 #[cfg(test)]
 mod hostile {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::error::{ErrorKind, OrxError};
     use crate::hostile_input::{
         config, json_value, leak, mutated, replace_some, schema_keys, to_yaml,
     };
@@ -481,6 +475,7 @@ mod hostile {
 
     fn check(text: &str) {
         if let Err(e) = parse_str(text, Path::new("orx.yaml"), &env) {
+            let e = OrxError::from(e);
             assert_eq!(e.kind, ErrorKind::Config, "{}", e.message);
             assert!(
                 !e.message.is_empty() && !e.message.contains('\n'),

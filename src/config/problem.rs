@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use super::diagnostic::config_error;
+use super::error::ConfigError;
 use super::locate::{locate, KeyPath};
-use crate::error::OrxError;
 
 /// One broken rule: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl Problem {
     }
 
     /// This problem as a config error in `file`, located by searching `text` for its key.
-    pub fn to_error(&self, file: &Path, text: Option<&str>) -> OrxError {
+    pub fn to_error(&self, file: &Path, text: Option<&str>) -> ConfigError {
         let position = text.and_then(|t| locate(t, &self.path));
         config_error(file, position, &self.message, self.hint.clone())
     }

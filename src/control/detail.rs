@@ -112,7 +112,7 @@ impl Control {
     /// Load `state.json` of run `id`.
     pub fn state(&self, id: &str) -> Result<RunState> {
         let (_, paths) = self.find_run(id)?;
-        RunState::load(&paths.state())
+        Ok(RunState::load(&paths.state())?)
     }
 
     /// Run `id` in detail.

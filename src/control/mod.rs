@@ -7,7 +7,8 @@
 //! and every action is a separate `orx` process (run, resume) or a signal to the lock holder
 //! (cancel), so runs outlive whichever server started them. It is plain blocking Rust; async
 //! callers wrap calls in `spawn_blocking`. Errors are [`OrxError`]s whose kind maps to an HTTP
-//! status ([`http_status`]) or an MCP tool error.
+//! status ([`crate::error::ErrorKind::http_status`], decided with the exit code in `crate::error`) or an MCP
+//! tool error.
 
 pub mod artifacts;
 pub mod detail;
@@ -18,7 +19,7 @@ pub mod sync;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{ErrorKind, OrxError, Result};
+use crate::error::{OrxError, Result};
 use crate::git::Repo;
 use crate::store::layout::is_valid_run_id;
 use crate::store::RunPaths;
@@ -53,7 +54,7 @@ impl Workspace {
     }
 
     pub fn repo(&self) -> Result<Repo> {
-        Repo::discover(&self.root)
+        Ok(Repo::discover(&self.root)?)
     }
 
     /// The paths of run `id` in this workspace, when its folder exists.
@@ -185,21 +186,10 @@ impl Control {
     }
 }
 
-/// The HTTP status an error maps to: 404 not found, 400 bad input, 422 bad configuration,
-/// 409 busy or in the wrong state, 500 otherwise.
-pub fn http_status(kind: ErrorKind) -> u16 {
-    match kind {
-        ErrorKind::NotFound => 404,
-        ErrorKind::Usage => 400,
-        ErrorKind::Config => 422,
-        ErrorKind::Busy | ErrorKind::State => 409,
-        ErrorKind::Interrupted | ErrorKind::BudgetExceeded | ErrorKind::Internal => 500,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn names_are_unique_and_duplicates_dropped() {

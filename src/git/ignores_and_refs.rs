@@ -6,8 +6,8 @@
 //! by the next snapshot), and orphan cleaning lists `orx/*` branches and `refs/orx/*` refs to
 //! find those whose run folder is gone.
 
+use super::error::{GitError, Result};
 use super::{Repo, Worktree};
-use crate::error::{OrxError, Result};
 
 impl Worktree {
     /// The subset of `paths` (relative to this worktree) that git ignores here. Tracked files
@@ -40,9 +40,10 @@ impl Repo {
     /// Full names of the refs under `prefix` (such as `refs/heads/orx/` or `refs/orx/`).
     pub fn refs_under(&self, prefix: &str) -> Result<Vec<String>> {
         if !prefix.starts_with("refs/") {
-            return Err(OrxError::internal(format!(
-                "refusing to list refs under `{prefix}`: the prefix must start with refs/"
-            )));
+            return Err(GitError::NotARefPrefix {
+                action: "list",
+                prefix: prefix.to_string(),
+            });
         }
         let text = self
             .git()

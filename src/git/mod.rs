@@ -15,12 +15,14 @@
 //! extra environment is data on the runner, so tests can point git at an empty `HOME` without
 //! touching the process environment.
 
+mod error;
 mod ignores_and_refs;
 mod remote;
 mod repo;
 mod snapshot;
 mod worktree;
 
+pub use error::GitError;
 pub use remote::{classify_push_failure, PushError, PushFailure, Pushed};
 pub use repo::Repo;
 pub use worktree::Worktree;
@@ -32,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use crate::error::{OrxError, Result};
+use error::Result;
 
 /// Variables that would redirect git away from the directory it is run in.
 const REDIRECTING_VARS: &[&str] = &[
@@ -206,17 +208,16 @@ impl Git {
     }
 
     /// The error for a git call that exited non-zero: the command and git's first stderr line.
-    pub fn failure<S: AsRef<OsStr>>(&self, args: &[S], out: &GitOutput) -> OrxError {
+    pub fn failure<S: AsRef<OsStr>>(&self, args: &[S], out: &GitOutput) -> GitError {
         let cmd: Vec<String> = args
             .iter()
             .map(|a| a.as_ref().to_string_lossy().into_owned())
             .collect();
-        OrxError::internal(format!(
-            "`git {}` failed in {}: {}",
-            cmd.join(" "),
-            self.dir.display(),
-            out.first_error_line()
-        ))
+        GitError::Failed {
+            command: cmd.join(" "),
+            dir: self.dir.clone(),
+            detail: out.first_error_line(),
+        }
     }
 }
 
@@ -308,28 +309,26 @@ impl GitCall<'_> {
         }
     }
 
-    fn spawn_error(&self, err: std::io::Error) -> OrxError {
-        let first = self
+    fn spawn_error(&self, err: std::io::Error) -> GitError {
+        let subcommand = self
             .args
             .first()
             .map(|a| a.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !self.git.dir.is_dir() {
+        let dir = self.git.dir.clone();
+        if !dir.is_dir() {
             // The folder went away under orx (a worktree deleted mid-run), not git.
-            return OrxError::internal(format!(
-                "cannot run `git {first}`: the folder {} no longer exists",
-                self.git.dir.display()
-            ))
-            .with_hint(
-                "if it was a run's worktree, `orx resume <run id>` recreates it from the run's \
-                 branch and checkpoints",
-            );
+            return GitError::FolderGone {
+                subcommand,
+                dir,
+                source: err,
+            };
         }
-        OrxError::internal(format!(
-            "cannot run `git {first}` in {}: {err}",
-            self.git.dir.display()
-        ))
-        .with_hint("install git and make sure it is on PATH")
+        GitError::Spawn {
+            subcommand,
+            dir,
+            source: err,
+        }
     }
 }
 
@@ -372,7 +371,6 @@ pub(crate) mod testutil {
 mod tests {
     use super::testutil::{repo, sh};
     use super::*;
-    use crate::error::ErrorKind;
 
     #[test]
     fn failures_name_the_command_and_the_first_stderr_line() {
@@ -380,13 +378,19 @@ mod tests {
         let err = Git::new(tmp.path())
             .run(["rev-parse", "--verify", "no-such-rev"])
             .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Internal);
+        let GitError::Failed {
+            command, detail, ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(command, "rev-parse --verify no-such-rev");
+        assert!(detail.contains("fatal"), "{detail}");
+        let message = err.to_string();
         assert!(
-            err.message.contains("git rev-parse --verify no-such-rev"),
-            "{}",
-            err.message
+            message.contains("git rev-parse --verify no-such-rev"),
+            "{message}"
         );
-        assert!(err.message.contains("fatal"), "{}", err.message);
     }
 
     #[test]

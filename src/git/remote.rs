@@ -18,8 +18,8 @@
 //! stage records it as the run's failure and stays resumable. `Err` is kept for git itself
 //! being broken.
 
+use super::error::Result;
 use super::{Git, GitOutput, Repo};
-use crate::error::Result;
 
 /// Why a push (or the `ls-remote` before it) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::error::{GitError, Result};
 use super::Git;
-use crate::error::{OrxError, Result};
+use crate::error::file::FileError;
 
 /// A git repository: the main checkout's top level and the shared `.git` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +25,8 @@ pub struct Repo {
 impl Repo {
     /// The repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let not_a_repo = || {
-            OrxError::usage(format!("{} is not inside a git repository", dir.display()))
-                .with_hint("run orx from the root of a git repository, or pass --dir")
+        let not_a_repo = || GitError::NotARepository {
+            dir: dir.to_path_buf(),
         };
         if !dir.is_dir() {
             return Err(not_a_repo());
@@ -45,11 +45,12 @@ impl Repo {
         let text = out.text();
         let mut lines = text.lines();
         let (Some(root), Some(common)) = (lines.next(), lines.next()) else {
-            return Err(OrxError::internal(format!(
-                "`git rev-parse --show-toplevel --git-common-dir` in {} printed `{text}`, \
-                 expected two paths",
-                dir.display()
-            )));
+            return Err(GitError::UnexpectedOutput {
+                command: args.join(" "),
+                dir: dir.to_path_buf(),
+                output: text,
+                expected: "two paths",
+            });
         };
         // `--git-common-dir` is relative to the folder git ran in unless it is absolute.
         let common_dir = super::normalize(&dir.join(common));
@@ -92,13 +93,10 @@ impl Repo {
         if out.success() && !rev.is_empty() {
             return Ok(out.text());
         }
-        let branches = self.local_branches(5)?;
-        let hint = if branches.is_empty() {
-            "the repository has no branches yet; make a first commit".to_string()
-        } else {
-            format!("local branches: {}", branches.join(", "))
-        };
-        Err(OrxError::usage(format!("unknown base branch `{rev}`")).with_hint(hint))
+        Err(GitError::UnknownBaseBranch {
+            rev: rev.to_string(),
+            branches: self.local_branches(5)?,
+        })
     }
 
     /// Up to `limit` local branch names, in ref order.
@@ -124,7 +122,7 @@ impl Repo {
         let existing = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(OrxError::io("read", &path, e)),
+            Err(e) => return Err(FileError::own("read", &path, e).into()),
         };
         let present: Vec<&str> = existing.lines().map(str::trim).collect();
         let mut add = String::new();
@@ -143,14 +141,14 @@ impl Repo {
         if !existing.is_empty() && !existing.ends_with('\n') {
             add.insert(0, '\n');
         }
-        std::fs::create_dir_all(&info).map_err(|e| OrxError::io("create", &info, e))?;
+        std::fs::create_dir_all(&info).map_err(|e| FileError::own("create", &info, e))?;
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| OrxError::io("open", &path, e))?;
+            .map_err(|e| FileError::own("open", &path, e))?;
         file.write_all(add.as_bytes())
-            .map_err(|e| OrxError::io("append to", &path, e))
+            .map_err(|e| FileError::own("append to", &path, e).into())
     }
 
     /// Whether `refs/heads/<branch>` exists.
@@ -189,9 +187,10 @@ impl Repo {
     /// Delete every ref under `prefix` (such as `refs/orx/<run_id>/`) in one transaction.
     pub fn delete_refs_with_prefix(&self, prefix: &str) -> Result<()> {
         if !prefix.starts_with("refs/") {
-            return Err(OrxError::internal(format!(
-                "refusing to delete refs under `{prefix}`: the prefix must start with refs/"
-            )));
+            return Err(GitError::NotARefPrefix {
+                action: "delete",
+                prefix: prefix.to_string(),
+            });
         }
         let refs = self
             .git()
@@ -216,21 +215,24 @@ impl Repo {
 mod tests {
     use super::super::testutil::{repo, sh, status};
     use super::*;
-    use crate::error::ErrorKind;
 
     #[test]
-    fn discover_outside_a_repository_is_a_usage_error() {
+    fn discover_outside_a_repository_says_so() {
         let tmp = tempfile::tempdir().unwrap();
         let err = Repo::discover(tmp.path()).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Usage);
         assert!(
-            err.message.contains("is not inside a git repository"),
-            "{}",
-            err.message
+            matches!(&err, GitError::NotARepository { dir } if dir == tmp.path()),
+            "{err:?}"
         );
-        assert!(err.hint.unwrap().contains("--dir"));
+        assert!(
+            err.to_string().ends_with("is not inside a git repository"),
+            "{err}"
+        );
         let missing = Repo::discover(&tmp.path().join("nope")).unwrap_err();
-        assert_eq!(missing.kind, ErrorKind::Usage);
+        assert!(
+            matches!(missing, GitError::NotARepository { .. }),
+            "{missing:?}"
+        );
     }
 
     #[test]
@@ -263,10 +265,12 @@ mod tests {
         assert_eq!(r.resolve_commit(&head[..8]).unwrap(), head);
         for bad in ["nope", "--all", ""] {
             let err = r.resolve_commit(bad).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::Usage);
-            assert_eq!(err.message, format!("unknown base branch `{bad}`"));
-            let hint = err.hint.unwrap();
-            assert!(hint.contains("feature") && hint.contains("main"), "{hint}");
+            assert_eq!(err.to_string(), format!("unknown base branch `{bad}`"));
+            let GitError::UnknownBaseBranch { rev, branches } = err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(rev, bad);
+            assert_eq!(branches, ["feature", "main"]);
         }
     }
 

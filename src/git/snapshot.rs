@@ -17,8 +17,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::error::{GitError, Result};
 use super::{Git, Worktree};
-use crate::error::{OrxError, Result};
+use crate::error::file::FileError;
 
 /// The message of snapshot commits; they are never on a branch, so it only shows in `git log`.
 const SNAPSHOT_MESSAGE: &str = "orx snapshot\n";
@@ -167,7 +168,7 @@ fn temp_index(git: &Git) -> Result<TempIndex> {
         Ok(_) => Ok(tmp),
         // No index yet: git starts from an empty one.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(tmp),
-        Err(e) => Err(OrxError::io("copy the git index to", &tmp.path, e)),
+        Err(e) => Err(FileError::own("copy the git index to", &tmp.path, e).into()),
     }
 }
 
@@ -244,11 +245,11 @@ fn commit_snapshot_in(git: &Git, snapshot: &str, message: &str, branch: &str) ->
         _ => return Err(git.failure(&head_ref, &out)),
     };
     if on != full {
-        return Err(OrxError::internal(format!(
-            "cannot commit on `{branch}` in {}: its HEAD is `{}`",
-            git.dir.display(),
-            if on.is_empty() { "detached" } else { &on }
-        )));
+        return Err(GitError::WrongHead {
+            branch: branch.to_string(),
+            dir: git.dir.clone(),
+            head: if on.is_empty() { "detached".into() } else { on },
+        });
     }
     let head = git.run(["rev-parse", "--verify", "HEAD"])?;
     let tree_spec = format!("{snapshot}^{{tree}}");
@@ -534,7 +535,10 @@ mod tests {
         // The main checkout did not move.
         assert_eq!(sh(tmp.path(), &["rev-parse", "main"]), head);
         let err = wt.commit_snapshot(&snap, "x", "orx/other").unwrap_err();
-        assert!(err.message.contains("refs/heads/orx/r1"), "{}", err.message);
+        assert!(
+            matches!(&err, GitError::WrongHead { head, .. } if head == "refs/heads/orx/r1"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use super::error::{GitError, Result};
 use super::{normalize, Git, Repo};
-use crate::error::{OrxError, Result};
+use crate::error::file::FileError;
 
 /// A checked-out worktree (usually a run's), addressed by its top-level folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,7 @@ impl Repo {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| OrxError::io("open", &path, e))?;
+            .map_err(|e| FileError::own("open", &path, e))?;
         loop {
             // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
             let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
@@ -49,7 +50,7 @@ impl Repo {
             }
             let err = std::io::Error::last_os_error();
             if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(OrxError::io("lock", &path, err));
+                return Err(FileError::own("lock", &path, err).into());
             }
         }
     }
@@ -70,11 +71,11 @@ impl Repo {
             }
             if existing.is_dir() {
                 let on = on.map_or("a detached HEAD".to_string(), |b| format!("branch `{b}`"));
-                return Err(OrxError::state(format!(
-                    "{} is already a worktree on {on}, not on `{branch}`",
-                    path.display()
-                ))
-                .with_hint("remove it with `git worktree remove --force` or pick another run"));
+                return Err(GitError::WorktreeTaken {
+                    path: path.to_path_buf(),
+                    on,
+                    branch: branch.to_string(),
+                });
             }
         }
         // Forget worktrees whose folders are gone, so their paths and branches are free again.
@@ -223,7 +224,10 @@ mod tests {
         let p = r.root.join(".worktrees/r1");
         r.add_worktree(&p, "orx/r1", &base).unwrap();
         let err = r.add_worktree(&p, "orx/other", &base).unwrap_err();
-        assert!(err.message.contains("orx/r1"), "{}", err.message);
+        assert!(
+            matches!(&err, GitError::WorktreeTaken { on, .. } if on == "branch `orx/r1`"),
+            "{err:?}"
+        );
     }
 
     #[test]

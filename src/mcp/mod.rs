@@ -42,18 +42,18 @@ pub fn serve(repo: Option<PathBuf>) -> Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| OrxError::internal(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            OrxError::internal(format!("cannot start the async runtime: {e}")).with_source(e)
+        })?;
     runtime.block_on(async move {
         use rmcp::ServiceExt;
         let server = OrxMcp::new(control);
-        let running = server
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| OrxError::internal(format!("MCP initialization failed: {e}")))?;
-        running
-            .waiting()
-            .await
-            .map_err(|e| OrxError::internal(format!("the MCP server stopped: {e}")))?;
+        let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| {
+            OrxError::internal(format!("MCP initialization failed: {e}")).with_source(e)
+        })?;
+        running.waiting().await.map_err(|e| {
+            OrxError::internal(format!("the MCP server stopped: {e}")).with_source(e)
+        })?;
         Ok::<(), OrxError>(())
     })?;
     // Detached runs and their reaper threads must not keep us alive once the client left.

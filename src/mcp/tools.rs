@@ -146,8 +146,9 @@ fn reply(r: Result<Value>) -> CallToolResult {
 }
 
 fn to_value<T: Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v)
-        .map_err(|e| OrxError::internal(format!("cannot encode the answer as JSON: {e}")))
+    serde_json::to_value(v).map_err(|e| {
+        OrxError::internal(format!("cannot encode the answer as JSON: {e}")).with_source(e)
+    })
 }
 
 /// What a model should do next, given a run's status.

@@ -33,7 +33,8 @@ pub fn template(repo_root: &Path, name: &str) -> Result<String> {
         .join("prompts")
         .join(format!("{name}.md"));
     if custom.is_file() {
-        return std::fs::read_to_string(&custom).map_err(|e| OrxError::io("read", &custom, e));
+        return std::fs::read_to_string(&custom)
+            .map_err(|e| OrxError::user_file("read", &custom, e));
     }
     BUILTIN
         .iter()

@@ -151,14 +151,16 @@ pub fn write_junit(path: &Path, run_id: &str, events: &Path) -> Result<()> {
         path.to_path_buf()
     } else {
         std::env::current_dir()
-            .map_err(|e| crate::error::OrxError::io("resolve", path, e))?
+            .map_err(|e| crate::error::OrxError::user_file("resolve", path, e))?
             .join(path)
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
-            .map_err(|e| crate::error::OrxError::io("create", parent, e))?;
+            .map_err(|e| crate::error::OrxError::user_file("create", parent, e))?;
     }
+    // The report is the user's file (`--junit PATH`), not one of the run's.
     crate::store::atomic::write_atomic(&path, xml.as_bytes())
+        .map_err(|e| e.about_user_file().into())
 }
 
 fn seconds(ms: u64) -> String {

@@ -44,9 +44,11 @@ pub enum Halt {
     Error(OrxError),
 }
 
-impl From<OrxError> for Halt {
-    fn from(e: OrxError) -> Halt {
-        Halt::Error(e)
+/// Every error a layer raises (`OrxError`, `GitError`, `StoreError`, …) halts a step as orx's
+/// own failure.
+impl<E: Into<OrxError>> From<E> for Halt {
+    fn from(e: E) -> Halt {
+        Halt::Error(e.into())
     }
 }
 

@@ -52,7 +52,7 @@ pub fn read_task(arg: &str) -> Result<String> {
                         "give the path of a markdown file after @, or the task text itself",
                     )
                 } else {
-                    OrxError::io("read task file", p, e)
+                    OrxError::user_file("read task file", p, e)
                 }
             })?
         }

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::control::{http_status, Control, Workspace};
+use crate::control::{Control, Workspace};
 use crate::error::{OrxError, Result};
 
 /// Everything a handler may need.
@@ -63,7 +63,7 @@ pub struct ApiError {
 
 impl From<OrxError> for ApiError {
     fn from(error: OrxError) -> Self {
-        let status = StatusCode::from_u16(http_status(error.kind))
+        let status = StatusCode::from_u16(error.kind.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError { status, error }
     }
@@ -135,7 +135,9 @@ pub fn serve(opts: ServeOptions) -> Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| OrxError::internal(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            OrxError::internal(format!("cannot start the async runtime: {e}")).with_source(e)
+        })?;
     let code = rt.block_on(run(opts, control, token));
     // Blocking reads still in flight (a slow health probe) must not hold the exit up.
     rt.shutdown_timeout(Duration::from_millis(500));
@@ -149,9 +151,9 @@ async fn run(opts: ServeOptions, control: Control, token: Option<String>) -> Res
         OrxError::usage(format!("cannot listen on {want}: {e}"))
             .with_hint("pick another port with --port (0 picks a free one)")
     })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| OrxError::internal(format!("cannot read the bound address: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| {
+        OrxError::internal(format!("cannot read the bound address: {e}")).with_source(e)
+    })?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         control,
@@ -191,7 +193,7 @@ async fn run(opts: ServeOptions, control: Control, token: Option<String>) -> Res
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| OrxError::internal(format!("the server failed: {e}")))?;
+        .map_err(|e| OrxError::internal(format!("the server failed: {e}")).with_source(e))?;
     Ok(0)
 }
 

@@ -53,7 +53,9 @@ fn random_token() -> Result<String> {
     let mut buf = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| OrxError::internal(format!("cannot read /dev/urandom for a token: {e}")))?;
+        .map_err(|e| {
+            OrxError::internal(format!("cannot read /dev/urandom for a token: {e}")).with_source(e)
+        })?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 

@@ -140,7 +140,7 @@ fn restore(run: &mut Run<'_>, id: &str) -> Result<()> {
     // A crash between the checkpoint commit and the state write leaves HEAD past the base;
     // commit_snapshot recognises that, so only the files need restoring here.
     match (&it.phase, &it.snapshot) {
-        (Some(ItemPhase::Agent { attempt: 1 }), _) | (_, None) => run.wt.reset_hard(&base),
+        (Some(ItemPhase::Agent { attempt: 1 }), _) | (_, None) => Ok(run.wt.reset_hard(&base)?),
         (_, Some(snap)) => {
             let head = run.wt.head()?;
             if head != base
@@ -151,7 +151,7 @@ fn restore(run: &mut Run<'_>, id: &str) -> Result<()> {
             {
                 run.wt.reset_hard(&base)?;
             }
-            run.wt.restore(snap)
+            Ok(run.wt.restore(snap)?)
         }
     }
 }

@@ -243,7 +243,7 @@ pub fn write_patch(run: &mut Run<'_>) -> Result<(u32, u32, u32)> {
     let patch = run.wt.diff(&base, "HEAD")?;
     let path = run.paths.artifact("patch.diff");
     crate::store::atomic::write_atomic(&path, run.redact(&patch).as_bytes())?;
-    run.wt.diff_stat(&base, "HEAD")
+    Ok(run.wt.diff_stat(&base, "HEAD")?)
 }
 
 fn pr_body(run: &Run<'_>, files: u32, insertions: u32, deletions: u32) -> String {

@@ -9,7 +9,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{OrxError, Result};
+use super::error::{Result, StoreError};
+use crate::error::file::FileError;
 
 /// Atomically replace `path` with `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -25,9 +26,9 @@ pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool> {
 }
 
 fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| OrxError::internal(format!("{} has no parent folder", path.display())))?;
+    let dir = path.parent().ok_or_else(|| StoreError::NoParent {
+        path: path.to_path_buf(),
+    })?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -59,14 +60,16 @@ fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        OrxError::io("write", path, e)
+        FileError::own("write", path, e).into()
     })
 }
 
 /// Serialize `value` as pretty JSON and write it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| OrxError::internal(format!("cannot encode {}: {e}", path.display())))?;
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StoreError::Encode {
+        what: path.display().to_string(),
+        source,
+    })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
 }
@@ -75,15 +78,15 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<
 /// atomic replacements: they are for files that only ever grow, such as `logs/*.log`.
 pub fn append_text(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| OrxError::io("create", parent, e))?;
+        fs::create_dir_all(parent).map_err(|e| FileError::own("create", parent, e))?;
     }
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| OrxError::io("open", path, e))?;
+        .map_err(|e| FileError::own("open", path, e))?;
     f.write_all(text.as_bytes())
-        .map_err(|e| OrxError::io("append to", path, e))
+        .map_err(|e| FileError::own("append to", path, e).into())
 }
 
 #[cfg(test)]
@@ -117,6 +120,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("nope/state.json");
         let e = write_atomic(&p, b"x").unwrap_err();
-        assert!(e.message.contains("nope/state.json"), "{}", e.message);
+        let StoreError::File(file) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(file.path, p);
+        assert!(e.to_string().contains("nope/state.json"), "{e}");
     }
 }

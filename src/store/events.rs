@@ -9,7 +9,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{OrxError, Result};
+use super::error::{Result, StoreError};
+use crate::error::file::FileError;
 use crate::model::event::{EventKind, RunEvent};
 use crate::store::state::now_rfc3339;
 
@@ -30,7 +31,7 @@ impl EventLog {
             .append(true)
             .read(true)
             .open(path)
-            .map_err(|e| OrxError::io("open", path, e))?;
+            .map_err(|e| FileError::own("open", path, e))?;
         // Terminate a torn last line left by a crash.
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len > 0 {
@@ -58,12 +59,14 @@ impl EventLog {
             run_id: self.run_id.clone(),
             kind,
         };
-        let mut line = serde_json::to_vec(&ev)
-            .map_err(|e| OrxError::internal(format!("cannot encode event: {e}")))?;
+        let mut line = serde_json::to_vec(&ev).map_err(|source| StoreError::Encode {
+            what: "event".into(),
+            source,
+        })?;
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .map_err(|e| OrxError::io("append to", &self.path, e))?;
+            .map_err(|e| FileError::own("append to", &self.path, e))?;
         self.next_seq += 1;
         Ok(ev)
     }

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{OrxError, Result};
+use super::error::Result;
+use crate::error::file::FileError;
 use crate::model::RunId;
 
 /// The folder names orx adds to `.git/info/exclude`.
@@ -73,11 +74,11 @@ impl RunPaths {
     /// `create_dir` (not `_all`) so two processes can never claim the same id.
     pub fn create(&self) -> Result<()> {
         let runs = self.dir.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(runs).map_err(|e| OrxError::io("create", runs, e))?;
-        std::fs::create_dir(&self.dir).map_err(|e| OrxError::io("create", &self.dir, e))?;
+        std::fs::create_dir_all(runs).map_err(|e| FileError::own("create", runs, e))?;
+        std::fs::create_dir(&self.dir).map_err(|e| FileError::own("create", &self.dir, e))?;
         for sub in ["context", "prompts", "artifacts", "logs", "metrics"] {
             let p = self.dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(|e| OrxError::io("create", &p, e))?;
+            std::fs::create_dir_all(&p).map_err(|e| FileError::own("create", &p, e))?;
         }
         Ok(())
     }

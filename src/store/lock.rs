@@ -19,7 +19,8 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
-use crate::error::{ErrorKind, OrxError, Result};
+use super::error::{Result, StoreError};
+use crate::error::file::FileError;
 
 /// A held run lock; released on drop (or by the kernel if the process dies).
 #[derive(Debug)]
@@ -40,7 +41,7 @@ impl RunLock {
             .map_err(|e| match e.kind() {
                 // The run folder is gone: removed between the caller's check and this open.
                 std::io::ErrorKind::NotFound => removed(run_id),
-                _ => OrxError::io("open", path, e),
+                _ => FileError::own("open", path, e).into(),
             })?;
         Self::lock_opened(file, path, run_id)
     }
@@ -52,14 +53,10 @@ impl RunLock {
         // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
-            let holder = read_holder(path)
-                .map(|(pid, _)| format!(" (pid {pid})"))
-                .unwrap_or_default();
-            return Err(OrxError::new(
-                ErrorKind::Busy,
-                format!("run {run_id} is in use by another orx process{holder}"),
-            )
-            .with_hint("wait for it to finish, or stop it with Ctrl-C / `kill <pid>`"));
+            return Err(StoreError::Busy {
+                run_id: run_id.to_string(),
+                pid: read_holder(path).map(|(pid, _)| pid),
+            });
         }
         let same = match (file.metadata(), std::fs::metadata(path)) {
             (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
@@ -79,11 +76,10 @@ impl RunLock {
 }
 
 /// The error for a run whose folder another process removed while this one was getting to it.
-fn removed(run_id: &str) -> OrxError {
-    OrxError::usage(format!(
-        "run {run_id} no longer exists: another orx process removed it"
-    ))
-    .with_hint("list runs with `orx status`")
+fn removed(run_id: &str) -> StoreError {
+    StoreError::RunRemoved {
+        run_id: run_id.to_string(),
+    }
 }
 
 /// The pid and start time recorded in a lock file.
@@ -125,8 +121,12 @@ mod tests {
         let p = dir.path().join("lock");
         let held = RunLock::acquire(&p, "r1").unwrap();
         let err = RunLock::acquire(&p, "r1").unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Busy);
-        assert!(err.message.contains(&std::process::id().to_string()));
+        let me = std::process::id();
+        assert!(
+            matches!(&err, StoreError::Busy { run_id, pid } if run_id == "r1" && *pid == Some(me)),
+            "{err:?}"
+        );
+        assert!(err.to_string().ends_with(&format!("(pid {me})")), "{err}");
         assert_eq!(holder_alive(&p), Some(std::process::id()));
         drop(held);
         RunLock::acquire(&p, "r1").unwrap();
@@ -143,11 +143,11 @@ mod tests {
         let early = File::open(&p).unwrap();
         std::fs::rename(&run, dir.path().join(".removing-r1")).unwrap();
         let err = RunLock::lock_opened(early, &p, "r1").unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Usage);
-        assert!(err.message.contains("no longer exists"), "{}", err.message);
+        assert!(matches!(err, StoreError::RunRemoved { .. }), "{err:?}");
+        assert!(err.to_string().contains("no longer exists"), "{err}");
         // Opened after: the folder is gone, and nothing is created in its place.
         let err = RunLock::acquire(&p, "r1").unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(matches!(err, StoreError::RunRemoved { .. }), "{err:?}");
         assert!(!run.exists());
     }
 

@@ -10,7 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_json_atomic;
-use crate::error::{OrxError, Result};
+use super::error::{Result, StoreError};
+use crate::error::file::FileError;
 use crate::model::RunState;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,9 +58,11 @@ impl Meta {
         write_json_atomic(path, self)
     }
     pub fn load(path: &Path) -> Result<Meta> {
-        let text = std::fs::read(path).map_err(|e| OrxError::io("read", path, e))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| OrxError::state(format!("{}: corrupt run summary: {e}", path.display())))
+        let text = std::fs::read(path).map_err(|e| FileError::own("read", path, e))?;
+        serde_json::from_slice(&text).map_err(|source| StoreError::CorruptSummary {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 

@@ -13,7 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{OrxError, Result};
+use super::error::{Result, StoreError};
+use crate::error::file::FileError;
 use crate::model::Usage;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,16 +33,18 @@ pub struct StageMetric {
 }
 
 pub fn append_stage_metric(path: &Path, m: &StageMetric) -> Result<()> {
-    let mut line = serde_json::to_vec(m)
-        .map_err(|e| OrxError::internal(format!("cannot encode metric: {e}")))?;
+    let mut line = serde_json::to_vec(m).map_err(|source| StoreError::Encode {
+        what: "metric".into(),
+        source,
+    })?;
     line.push(b'\n');
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| OrxError::io("open", path, e))?;
+        .map_err(|e| FileError::own("open", path, e))?;
     f.write_all(&line)
-        .map_err(|e| OrxError::io("append to", path, e))
+        .map_err(|e| FileError::own("append to", path, e).into())
 }
 
 pub fn read_stage_metrics(path: &Path) -> Vec<StageMetric> {

@@ -4,6 +4,7 @@
 //! lives in one place and every format is versioned.
 
 pub mod atomic;
+mod error;
 pub mod events;
 pub mod layout;
 pub mod lock;
@@ -11,5 +12,6 @@ pub mod meta;
 pub mod metrics;
 pub mod state;
 
+pub use error::StoreError;
 pub use layout::{new_run_id, RunPaths};
 pub use state::now_rfc3339;

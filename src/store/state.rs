@@ -10,7 +10,8 @@
 use std::path::Path;
 
 use super::atomic::write_json_atomic;
-use crate::error::{OrxError, Result};
+use super::error::{Result, StoreError};
+use crate::error::file::FileError;
 use crate::model::state::{RunState, STATE_VERSION};
 
 impl RunState {
@@ -20,29 +21,26 @@ impl RunState {
     }
 
     pub fn load(path: &Path) -> Result<RunState> {
-        let text = std::fs::read_to_string(path).map_err(|e| OrxError::io("read", path, e))?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            OrxError::state(format!(
-                "{}:{}:{}: state file is corrupt: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-            .with_hint(
-                "the run cannot be resumed; inspect it or remove it with `orx clean <run_id>`",
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StoreError::StateUnreadable(FileError::own("read", path, e)))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| StoreError::CorruptJson {
+                path: path.to_path_buf(),
+                line: source.line(),
+                column: source.column(),
+                source,
+            })?;
         let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
         if version != u64::from(STATE_VERSION) {
-            return Err(OrxError::state(format!(
-                "{}: state version {version} is not supported by this orx (expects {STATE_VERSION})",
-                path.display()
-            ))
-            .with_hint("resume it with the orx version that started it"));
+            return Err(StoreError::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: version,
+                expected: STATE_VERSION,
+            });
         }
-        serde_json::from_value(value).map_err(|e| {
-            OrxError::state(format!("{}: state file is corrupt: {e}", path.display()))
-                .with_hint("the run cannot be resumed; remove it with `orx clean <run_id>`")
+        serde_json::from_value(value).map_err(|source| StoreError::Unusable {
+            path: path.to_path_buf(),
+            source,
         })
     }
 }
@@ -141,10 +139,17 @@ mod tests {
         let p = dir.path().join("state.json");
         std::fs::write(&p, "{\"version\": 1, \"run_id\": ").unwrap();
         let e = RunState::load(&p).unwrap_err();
-        assert!(e.message.contains("corrupt"), "{}", e.message);
-        assert!(e.message.contains("state.json:1:"), "{}", e.message);
+        assert!(
+            matches!(e, StoreError::CorruptJson { line: 1, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("state.json:1:"), "{e}");
         std::fs::write(&p, "{\"version\": 99}").unwrap();
         let e = RunState::load(&p).unwrap_err();
-        assert!(e.message.contains("version 99"), "{}", e.message);
+        assert!(
+            matches!(e, StoreError::UnsupportedVersion { found: 99, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("version 99"), "{e}");
     }
 }

@@ -136,13 +136,8 @@ fn item_commit(repo: &Repo, id: &str, item: &str) -> String {
 /// The failed run: one error line naming the cause, state that parses, W001 committed.
 /// Returns W001's commit.
 fn check_failed(repo: &Repo, r: &RunResult, cause: &str) -> String {
-    assert!(
-        r.code != 0 && r.code != 1,
-        "orx itself must fail (not record a failed run): code {}\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
+    // Exit 3: orx itself failed underneath (not a failed run, 1; not the user's mistake, 2).
+    r.expect_code(3);
     let errors: Vec<&str> = r
         .stderr
         .lines()

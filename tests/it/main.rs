@@ -6,6 +6,7 @@ mod commands;
 mod conformance;
 mod disk;
 mod executors;
+mod exit_codes;
 mod flows;
 mod git_setup;
 mod guard;

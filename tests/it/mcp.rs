@@ -140,24 +140,23 @@ impl Mcp {
         r["content"][0]["text"].as_str().unwrap().to_string()
     }
 
-    /// Poll run_status until the status is one of `want` and the run is no longer live.
+    /// Poll run_status until the status is one of `want` (or another final one).
     fn wait_for(&mut self, id: &str, want: &[&str]) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let st = self.ok("run_status", json!({"run_id": id}));
             let s = st["status"].as_str().unwrap().to_string();
-            // The final status is saved before the process has finished (the last event,
-            // metrics, exit), so the run is done once it is no longer live as well.
-            if want.contains(&s.as_str()) {
-                if st["live"] == false {
-                    return st;
-                }
-            } else {
-                assert!(
-                    s == "running" || s == "waiting" || s == "interrupted" && st["live"] == true,
-                    "unexpected status {s}: {st}"
-                );
+            // Done means the final status is saved and the process has let go of the run: it
+            // saves the status first, then writes its summary and releases the lock.
+            if want.contains(&s.as_str()) && st["live"] == false {
+                return st;
             }
+            assert!(
+                s == "running"
+                    || s == "waiting"
+                    || (s == "interrupted" || want.contains(&s.as_str())) && st["live"] == true,
+                "unexpected status {s}: {st}"
+            );
             assert!(Instant::now() < deadline, "run {id} still {s}: {st}");
             std::thread::sleep(Duration::from_millis(150));
         }
