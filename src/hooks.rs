@@ -14,19 +14,19 @@
 //! that follow and is returned as a veto message, which the runner records as the failure
 //! reason `hook_veto` (resumable: fix the cause, `orx resume`). Any other failing hook, and a
 //! non-blocking one anywhere, is a warning: a notification script must not break a run.
+//!
+//! This file is pure of the run: it runs hooks for a [`HookContext`] and [`judge`]s their
+//! results. Binding them to a run (its config, its events, stopping on an interrupt) is the
+//! runner's business (`runner/hooks.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::config::HookConfig;
-use crate::error::{ErrorKind, OrxError, Result};
+use crate::config::{HookConfig, HooksConfig};
+use crate::error::{OrxError, Result};
 use crate::exec::{self, CommandSpec, Control, Termination};
-use crate::gates::GateResult;
-use crate::report::event::EventKind;
-use crate::runner::fsm::Stage;
-use crate::runner::Run;
 
 /// What a hook is told about the moment it runs for.
 #[derive(Debug, Clone, Default)]
@@ -193,7 +193,7 @@ pub fn run_hooks(
 }
 
 /// The veto sentence for a blocking hook that failed.
-fn veto_message(event: &str, r: &HookRun) -> String {
+pub fn veto_message(event: &str, r: &HookRun) -> String {
     let why = match (&r.error, r.exit_code) {
         (Some(e), _) => e.clone(),
         (None, Some(c)) => format!("exit code {c}"),
@@ -205,99 +205,53 @@ fn veto_message(event: &str, r: &HookRun) -> String {
     )
 }
 
-impl Run<'_> {
-    /// Run the hooks of `event` and emit an event per hook. Returns the veto message when a
-    /// blocking hook failed on a vetoable event; other failures become warnings. An interrupt
-    /// during a vetoable event is an `Interrupted` error.
-    pub fn fire_hooks(
-        &mut self,
-        event: &'static str,
-        stage: Option<Stage>,
-        status: Option<&str>,
-        item: Option<&str>,
-        extra: Option<Value>,
-    ) -> Result<Option<String>> {
-        let hooks = match event {
-            "run_start" => &self.config.hooks.run_start,
-            "stage_start" => &self.config.hooks.stage_start,
-            "stage_end" => &self.config.hooks.stage_end,
-            "gate_failed" => &self.config.hooks.gate_failed,
-            "run_end" => &self.config.hooks.run_end,
-            "run_failed" => &self.config.hooks.run_failed,
-            other => return Err(OrxError::internal(format!("unknown hook event {other}"))),
-        }
-        .clone();
-        if hooks.is_empty() {
-            return Ok(None);
-        }
-        let worktree = Some(self.state.worktree.path.clone()).filter(|p| p.is_dir());
-        let cwd = worktree.clone().unwrap_or_else(|| self.repo.root.clone());
-        let ctx = HookContext {
-            event,
-            run_id: self.paths.id.clone(),
-            stage: stage.map(|s| s.to_string()),
-            status: status.map(String::from),
-            item: item.map(String::from),
-            run_dir: self.paths.dir.clone(),
-            worktree,
-            extra,
-            redactor: Some(self.redactor.clone()),
-        };
-        let mut emitted: Vec<EventKind> = Vec::new();
-        let results = run_hooks(&hooks, &ctx, &cwd, &mut |r| {
-            emitted.push(EventKind::Hook {
-                hook: event.to_string(),
-                index: r.index,
-                command: r.command.clone(),
-                stage: ctx.stage.clone(),
-                ok: r.ok,
-                blocking: r.blocking,
-                exit_code: r.exit_code,
-                error: r.error.clone(),
-                duration_ms: r.duration_ms,
-                log: r.log.clone(),
-            })
-        });
-        for ev in emitted {
-            self.emit(ev)?;
-        }
-        let mut veto = None;
-        for r in &results {
-            if r.interrupted {
-                if can_veto(event) {
-                    return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"));
-                }
-                continue;
-            }
-            if r.ok {
-                continue;
-            }
-            if r.blocking && can_veto(event) {
-                veto = Some(veto_message(event, r));
-            } else {
-                let why = veto_message(event, r).replacen(" vetoed", " failed", 1);
-                let why = why.strip_prefix("blocking ").unwrap_or(&why).to_string();
-                self.emit(EventKind::Warning {
-                    message: format!("{why}; the run goes on"),
-                })?;
-            }
-        }
-        Ok(veto)
-    }
+/// What the hooks of one event decided, once they all ran.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HookVerdict {
+    /// A blocking hook failed on a vetoable event: the sentence to fail with.
+    pub veto: Option<String>,
+    /// A hook was interrupted while its event could veto: the run must stop.
+    pub interrupted: bool,
+    /// Failures that do not stop anything, as warning sentences.
+    pub warnings: Vec<String>,
 }
 
-/// Fire `gate_failed` for one failing gate of an item (never vetoes).
-pub fn gate_failed(run: &mut Run<'_>, item: &str, result: &GateResult) -> Result<()> {
-    let extra = json!({ "gate": result });
-    let stage = run.state.current_stage;
-    run.fire_hooks(
-        "gate_failed",
-        stage,
-        Some("failed"),
-        Some(item),
-        Some(extra),
-    )
-    .map(drop)
+/// Judge the hook runs of `event`: a veto, an interrupt that stops the run, or warnings.
+pub fn judge(event: &str, results: &[HookRun]) -> HookVerdict {
+    let mut verdict = HookVerdict::default();
+    for r in results {
+        if r.interrupted {
+            if can_veto(event) {
+                verdict.interrupted = true;
+                return verdict;
+            }
+            continue;
+        }
+        if r.ok {
+            continue;
+        }
+        if r.blocking && can_veto(event) {
+            verdict.veto = Some(veto_message(event, r));
+        } else {
+            let why = veto_message(event, r).replacen(" vetoed", " failed", 1);
+            let why = why.strip_prefix("blocking ").unwrap_or(&why).to_string();
+            verdict.warnings.push(format!("{why}; the run goes on"));
+        }
+    }
+    verdict
+}
+
+/// The hooks configured for `event`, or an error naming an event orx does not have.
+pub fn hooks_for<'c>(config: &'c HooksConfig, event: &str) -> Result<&'c [HookConfig]> {
+    Ok(match event {
+        "run_start" => &config.run_start,
+        "stage_start" => &config.stage_start,
+        "stage_end" => &config.stage_end,
+        "gate_failed" => &config.gate_failed,
+        "run_end" => &config.run_end,
+        "run_failed" => &config.run_failed,
+        other => return Err(OrxError::internal(format!("unknown hook event {other}"))),
+    })
 }
 
 #[cfg(test)]
@@ -349,6 +303,42 @@ mod tests {
         assert_eq!(v["x"], 1);
         assert!(dir.path().join("logs/hook_stage_start_2.log").exists());
         assert!(veto_message("stage_start", &res[1]).contains("exit code 3"));
+    }
+
+    fn ran(index: usize, blocking: bool, ok: bool, interrupted: bool) -> HookRun {
+        HookRun {
+            index,
+            command: format!("hook{index}"),
+            blocking,
+            ok,
+            exit_code: Some(if ok { 0 } else { 1 }),
+            error: None,
+            interrupted,
+            duration_ms: 1,
+            log: format!("logs/hook_x_{index}.log"),
+        }
+    }
+
+    #[test]
+    fn judging_hooks_vetoes_warns_or_stops_by_event() {
+        let runs = [ran(1, false, false, false), ran(2, true, false, false)];
+        let v = judge("stage_start", &runs);
+        assert!(v
+            .veto
+            .unwrap()
+            .starts_with("blocking stage_start hook #2 `hook2` vetoed"));
+        assert_eq!(
+            v.warnings,
+            ["stage_start hook #1 `hook1` failed (exit code 1); see logs/hook_x_1.log; the run goes on"]
+        );
+        let v = judge("run_end", &runs);
+        assert_eq!((v.veto, v.warnings.len()), (None, 2));
+        let stopped = [ran(1, false, false, true)];
+        assert!(judge("run_start", &stopped).interrupted);
+        assert!(!judge("stage_end", &stopped).interrupted);
+        let cfg = HooksConfig::default();
+        assert!(hooks_for(&cfg, "gate_failed").unwrap().is_empty());
+        assert!(hooks_for(&cfg, "nope").is_err());
     }
 
     #[test]

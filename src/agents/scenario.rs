@@ -328,7 +328,7 @@ mod tests {
     use crate::backlog::{parse_backlog, validate};
     use crate::error::{ErrorKind, OrxError};
     use crate::gates::evidence::{parse_failures, ParserKind};
-    use crate::review::{parse_verdict, VerdictKind};
+    use crate::verdict::{parse_verdict, VerdictKind};
     use std::process::Command;
 
     /// Parsed, or the error as the user sees it.

@@ -13,11 +13,12 @@ use serde_json::json;
 use super::DirArg;
 use crate::error::OrxError;
 use crate::git::Repo;
+use crate::model::RunState;
 use crate::report::render::secs;
 use crate::runner::setup::open_run;
 use crate::store::lock::holder_alive;
 use crate::store::meta::Meta;
-use crate::store::{RunPaths, RunState};
+use crate::store::RunPaths;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -166,7 +167,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
             out,
             "{:<10} {:<9} {:>8}  {:>8}  {:>6}  ${:.4}{}",
             r.stage.as_str(),
-            format!("{:?}", r.status).to_lowercase(),
+            r.status,
             r.attempts,
             secs(r.duration_ms),
             r.usage.total_tokens(),
@@ -193,7 +194,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
                 out,
                 "{:<8} {:<12} {:>8}  {:<24} {}",
                 i.id,
-                format!("{:?}", i.status).to_lowercase(),
+                i.status,
                 i.attempts,
                 gates.join(" "),
                 i.title

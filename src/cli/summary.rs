@@ -8,10 +8,11 @@ use std::io::Write;
 
 use serde_json::json;
 
+use crate::model::RunStatus;
+use crate::model::{EventKind, RunEvent};
 use crate::report::render::secs;
-use crate::report::{EventKind, OutputMode, Reporter, RunEvent};
+use crate::report::{OutputMode, Reporter};
 use crate::runner::RunOutcome;
-use crate::store::state::RunStatus;
 
 /// The output flags `orx run` and `orx resume` share.
 #[derive(Debug, Clone, clap::Args)]
@@ -159,7 +160,7 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
                 format!(
                     "{} {} ({} attempt{})",
                     i.id,
-                    format!("{:?}", i.status).to_lowercase(),
+                    i.status,
                     i.attempts,
                     if i.attempts == 1 { "" } else { "s" }
                 )

@@ -9,11 +9,11 @@
 //! rules) with `locate` (key path → line:col), and `workspace` (detection, default gates,
 //! the file `orx init` writes).
 
+mod around_stages;
+mod around_stages_rules;
 mod diagnostic;
 mod error;
 mod interpolate;
-mod lifecycle;
-mod lifecycle_rules;
 mod load;
 mod locate;
 mod problem;
@@ -21,9 +21,11 @@ mod types;
 mod validate;
 mod workspace;
 
+pub use around_stages::{
+    HookConfig, HooksConfig, KnowledgeConfig, RetentionConfig, WorktreeConfig,
+};
 pub use error::ConfigError;
 pub use interpolate::{interpolate, InterpolationError};
-pub use lifecycle::{HookConfig, HooksConfig, KnowledgeConfig, RetentionConfig, WorktreeConfig};
 pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
 pub use problem::Problem;

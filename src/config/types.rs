@@ -94,14 +94,14 @@ pub struct Config {
     /// report none (codex, gemini, cursor). They override orx's approximate built-in table.
     pub pricing: BTreeMap<String, ModelPrice>,
     /// The knowledge update after ship (AGENTS.md / ARCHITECTURE.md, confined to orx blocks).
-    pub knowledge: super::lifecycle::KnowledgeConfig,
+    pub knowledge: super::around_stages::KnowledgeConfig,
     /// Commands run on lifecycle events (run_start, stage_start, stage_end, gate_failed,
     /// run_end, run_failed); blocking hooks can veto.
-    pub hooks: super::lifecycle::HooksConfig,
+    pub hooks: super::around_stages::HooksConfig,
     /// Preparing each new worktree: ignored files to copy in, setup commands to run once.
-    pub worktree: super::lifecycle::WorktreeConfig,
+    pub worktree: super::around_stages::WorktreeConfig,
     /// Old runs removed automatically when `orx run` starts.
-    pub retention: super::lifecycle::RetentionConfig,
+    pub retention: super::around_stages::RetentionConfig,
 }
 
 impl Default for Config {

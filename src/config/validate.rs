@@ -148,7 +148,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
 
     check_pipelines(&mut problems, &config.pipelines);
-    super::lifecycle_rules::check(&mut problems, config);
+    super::around_stages_rules::check(&mut problems, config);
     let guardrails = root.key("guardrails");
     for (key, message) in crate::guard::pattern_problems(&config.guardrails) {
         let path = match key {

@@ -13,10 +13,10 @@ use super::runs::live_status;
 use super::Control;
 use crate::agents::Usage;
 use crate::error::Result;
-use crate::report::event::RunEvent;
+use crate::model::event::RunEvent;
+use crate::model::RunState;
 use crate::store::lock::holder_alive;
 use crate::store::metrics::{read_stage_metrics, StageMetric};
-use crate::store::RunState;
 
 /// One stage on the timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -108,13 +108,6 @@ pub struct DiffView {
     pub diff: String,
 }
 
-fn lower<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 impl Control {
     /// Load `state.json` of run `id`.
     pub fn state(&self, id: &str) -> Result<RunState> {
@@ -133,7 +126,7 @@ impl Control {
             .iter()
             .map(|r| StageView {
                 stage: r.stage.as_str().to_string(),
-                status: lower(&r.status),
+                status: r.status.to_string(),
                 started_at: r.started_at.clone(),
                 finished_at: r.finished_at.clone(),
                 attempts: r.attempts,

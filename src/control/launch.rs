@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 use super::{Control, Workspace};
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::pidfd::{ProcessHandle, Signalled};
+use crate::model::{RunState, RunStatus};
 use crate::store::layout::{new_run_id, LAUNCH_DIR, RUNS_DIR};
 use crate::store::lock::{holder_alive, process_start_time, read_holder};
-use crate::store::{RunPaths, RunState, RunStatus};
+use crate::store::RunPaths;
 
 /// The executors `engine` may name.
 pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];

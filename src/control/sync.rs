@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Control;
 use crate::error::Result;
-use crate::store::RunState;
+use crate::model::RunState;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncView {

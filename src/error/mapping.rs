@@ -361,7 +361,7 @@ mod tests {
     fn a_run_folder_that_cannot_be_used_is_a_state_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        let missing = OrxError::from(crate::store::RunState::load(&path).unwrap_err());
+        let missing = OrxError::from(crate::model::RunState::load(&path).unwrap_err());
         assert_eq!(missing.kind, ErrorKind::State);
         assert!(
             missing.message.starts_with("cannot read "),
@@ -369,7 +369,7 @@ mod tests {
             missing.message
         );
         std::fs::write(&path, "{").unwrap();
-        let corrupt = OrxError::from(crate::store::RunState::load(&path).unwrap_err());
+        let corrupt = OrxError::from(crate::model::RunState::load(&path).unwrap_err());
         assert_eq!(corrupt.kind, ErrorKind::State);
         assert!(corrupt.hint.unwrap_or_default().contains("orx clean"));
         let busy = OrxError::from(StoreError::Busy {

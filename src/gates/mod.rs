@@ -11,42 +11,13 @@ pub mod evidence;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::GateConfig;
 use crate::exec::{self, CommandSpec, Control, Termination};
-use evidence::{guess_parser, parse_failures, signature, tail, Failure, ParserKind};
+pub use crate::model::gate::GateResult;
+use evidence::{guess_parser, parse_failures, signature, tail, ParserKind};
 
 /// How much combined output is kept in memory for the parsers (the log keeps everything).
 const KEEP_BYTES: usize = 2 * 1024 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateResult {
-    pub name: String,
-    pub required: bool,
-    pub passed: bool,
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    pub duration_ms: u64,
-    /// Log file, relative to the run folder.
-    pub log: String,
-    /// Last lines of the output.
-    pub tail: String,
-    #[serde(default)]
-    pub failures: Vec<Failure>,
-    #[serde(default)]
-    pub signature: Option<String>,
-    /// Why the gate could not run or was stopped (not found, timeout, interrupted).
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-impl GateResult {
-    /// A failing required gate blocks the item; an optional one is only reported.
-    pub fn blocks(&self) -> bool {
-        self.required && !self.passed
-    }
-}
 
 /// The argv of a gate: exec form when `args` is given, else `sh -c command`.
 pub fn gate_argv(gate: &GateConfig) -> (String, Vec<String>) {

@@ -16,7 +16,7 @@
 //! touching the process environment.
 
 mod error;
-mod lifecycle;
+mod ignores_and_refs;
 mod remote;
 mod repo;
 mod snapshot;

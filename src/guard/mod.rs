@@ -3,10 +3,10 @@
 //! [`Guard::check`] takes the paths a run changed and the unified diff of that change and
 //! returns every [`Violation`]: a forbidden or not-allowed path, too many files, a secret in
 //! an added line (with file and line), a `.env` file. It is pure (no git, no run) so the rules
-//! are tested on plain strings; [`check_worktree`] feeds it the run's whole change (base sha →
-//! working state, untracked files included) and is what implement (after every attempt, before
-//! the snapshot is taken, so a secret never lands in a commit object kept by a ref) and ship
-//! (before committing leftovers) call. Reports only ever carry masked values
+//! are tested on plain strings; the runner (`runner/guardrails.rs`) feeds it the run's whole
+//! change (base sha → working state, untracked files included), which implement (after every
+//! attempt, before the snapshot is taken, so a secret never lands in a commit object kept by a
+//! ref) and ship (before committing leftovers) ask for. Reports only ever carry masked values
 //! ([`secrets::mask`]).
 //!
 //! `guardrails.secrets.allow` entries are of two kinds, chosen so that neither needs the
@@ -29,26 +29,15 @@ use crate::config::GuardrailsConfig;
 use crate::error::{OrxError, Result};
 pub use redact::Redactor;
 
-/// What rule a change broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ViolationKind {
-    PathForbidden,
-    PathNotAllowed,
-    TooManyFiles,
-    Secret,
-    EnvFile,
-}
-
-impl ViolationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ViolationKind::PathForbidden => "path_forbidden",
-            ViolationKind::PathNotAllowed => "path_not_allowed",
-            ViolationKind::TooManyFiles => "too_many_files",
-            ViolationKind::Secret => "secret",
-            ViolationKind::EnvFile => "env_file",
-        }
+crate::model::string_enum! {
+    /// What rule a change broke.
+    #[derive(PartialOrd, Ord)]
+    pub enum ViolationKind {
+        PathForbidden = "path_forbidden",
+        PathNotAllowed = "path_not_allowed",
+        TooManyFiles = "too_many_files",
+        Secret = "secret",
+        EnvFile = "env_file",
     }
 }
 
@@ -204,62 +193,6 @@ pub fn signature(violations: &[Violation]) -> String {
     parts.sort();
     parts.dedup();
     format!("{SIGNATURE_PREFIX}{}", parts.join(","))
-}
-
-/// Fail `stage` of the run for `violations`: the report goes to
-/// `artifacts/guardrails_<stage>.md` and the failure reason is `guardrail`.
-pub fn fail_stage(
-    run: &mut crate::runner::Run<'_>,
-    stage: crate::runner::fsm::Stage,
-    violations: &[Violation],
-) -> Result<crate::runner::fsm::StageEnd> {
-    let rel = format!("artifacts/guardrails_{stage}.md");
-    let path = run.paths.dir.join(&rel);
-    let body = format!("# Guardrails, {stage}\n\n{}", report(violations));
-    crate::store::atomic::write_atomic(&path, run.redact(&body).as_bytes())?;
-    let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
-    run.fail(
-        stage,
-        None,
-        "guardrail",
-        format!(
-            "the run's change breaks the guardrails, nothing more was committed: {}",
-            listed.join("; ")
-        ),
-    );
-    if let Some(f) = run.state.last_failure.as_mut() {
-        f.evidence_path = Some(rel.into());
-    }
-    Ok(crate::runner::fsm::StageEnd::Failed)
-}
-
-/// Check the run's whole change so far (base sha → working state, untracked files included).
-pub fn check_worktree(run: &crate::runner::Run<'_>) -> Result<Vec<Violation>> {
-    check_worktree_at(run, None)
-}
-
-/// [`check_worktree`] against a working tree the caller already took
-/// ([`crate::git::Worktree::working_tree`]), or a fresh one: the paths and the diff come from
-/// the same tree, computed once.
-pub fn check_worktree_at(
-    run: &crate::runner::Run<'_>,
-    now: Option<&str>,
-) -> Result<Vec<Violation>> {
-    let guard = Guard::new(&run.config.guardrails)?;
-    if !guard.enabled() {
-        return Ok(Vec::new());
-    }
-    let base = run.state.worktree.base_sha.clone();
-    let now = match now {
-        Some(t) => t.to_string(),
-        None => run.wt.working_tree()?,
-    };
-    let changed = run.wt.changed_paths_to(&base, &now)?;
-    if changed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let diff = run.wt.diff(&base, &now)?;
-    Ok(guard.check(&changed, &diff))
 }
 
 #[cfg(test)]

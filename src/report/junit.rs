@@ -14,9 +14,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::event::EventKind;
 use crate::error::Result;
 use crate::gates::GateResult;
+use crate::model::EventKind;
 
 /// One gate run of one item attempt.
 #[derive(Debug, Clone)]

@@ -8,12 +8,11 @@
 //! Human output goes to stderr, so stdout carries only the run id line and the summary.
 //! `junit` turns the recorded history's gate runs into JUnit XML for CI (`--junit PATH`).
 
-pub mod event;
 pub mod junit;
 pub mod render;
 pub mod terminal;
 
-pub use event::{EventKind, RunEvent};
+use crate::model::RunEvent;
 pub use terminal::{pick_reporter, OutputMode};
 
 /// A sink for run events.

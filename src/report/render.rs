@@ -4,8 +4,8 @@
 //! disagree. Chatty agent events (text deltas, reasoning) are left to `events.jsonl` and the
 //! logs; file changes, commands, gate results and stage ends are shown.
 
-use super::event::{EventKind, RunEvent};
 use crate::agents::AgentEvent;
+use crate::model::{EventKind, RunEvent};
 
 /// One line for an event, or `None` when it is too chatty to print.
 pub fn line(ev: &RunEvent) -> Option<String> {
@@ -25,7 +25,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
         EventKind::RunResumed { stage, item, resumes } => format!(
             "run {} resumed (#{resumes}) at {}{}",
             ev.run_id,
-            stage.as_deref().unwrap_or("start"),
+            stage.map_or("start", |s| s.as_str()),
             item.as_ref().map(|i| format!(" {i}")).unwrap_or_default()
         ),
         EventKind::StageStarted { stage } => format!("▶ {stage}"),
@@ -66,7 +66,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             } else {
                 format!(
                     "    agent {stage} failed: {} {}",
-                    failure.as_deref().unwrap_or("?"),
+                    failure.map_or("?", |f| f.as_str()),
                     message.as_deref().unwrap_or("")
                 )
             }
@@ -232,7 +232,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
 /// What the progress line shows while this event's step runs.
 pub fn status(ev: &RunEvent) -> Option<String> {
     Some(match &ev.kind {
-        EventKind::StageStarted { stage } => stage.clone(),
+        EventKind::StageStarted { stage } => stage.to_string(),
         EventKind::AttemptStarted {
             item,
             attempt,

@@ -8,13 +8,14 @@
 //! build the CLI from config, refuse to start when a run budget is already spent, stream the
 //! events to the log and the [`Budget`] (which stops the agent when it crosses a limit),
 //! estimate missing costs from the price table, and record usage, sessions, metrics and the
-//! `agent_finished` event. A crossed budget and an interrupt come back as `Err` so the runner
-//! ends the run (`budget_exceeded`, `interrupted`) with the step left to re-run on resume;
-//! every other failure is an `Ok` outcome for the stage to judge.
+//! `agent_finished` event. A crossed budget and an interrupt come back as a [`Halt::Stop`] (a value,
+//! not an error) so the stage hands back `StageEnd::Stopped` and the driver ends the run
+//! (`budget_exceeded`, `interrupted`) with the step left to re-run on resume; every other
+//! failure is an `Ok` outcome for the stage to judge.
 
 use std::time::Duration;
 
-use super::Run;
+use super::context::{Halt, Run, Step};
 use crate::agents::budget::{Budget, Limits};
 use crate::agents::claude::ClaudeCli;
 use crate::agents::codex::CodexCli;
@@ -27,12 +28,13 @@ use crate::agents::{
     FailureKind, Mode,
 };
 use crate::config::Config;
-use crate::error::{ErrorKind, OrxError, Result};
+use crate::error::{OrxError, Result};
 use crate::exec::Control;
-use crate::report::event::EventKind;
+use crate::model::event::EventKind;
+use crate::model::state::FallbackRecord;
+use crate::model::{FailureRecord, RunState, Stop};
 use crate::store::metrics::{append_stage_metric, StageMetric};
-use crate::store::state::{FailureRecord, FallbackRecord};
-use crate::store::{now_rfc3339, RunState};
+use crate::store::now_rfc3339;
 
 /// One process of a stage step.
 struct Call<'a> {
@@ -57,7 +59,7 @@ impl<'r> Run<'r> {
         n: u32,
         mode: Mode,
         prompt: String,
-    ) -> Result<AgentOutcome> {
+    ) -> Step<AgentOutcome> {
         let (executor, model) = self.route(stage_key);
         let name = match item {
             Some(i) => format!("{stage_key}_{i}_{n}"),
@@ -99,7 +101,7 @@ impl<'r> Run<'r> {
                 at: now_rfc3339(),
                 stage: stage_key.to_string(),
                 item: item.map(String::from),
-                failure: kind.as_str().to_string(),
+                failure: kind,
                 from_executor: executor.clone(),
                 from_model: model.clone(),
                 to_executor: to_exec.clone(),
@@ -130,7 +132,7 @@ impl<'r> Run<'r> {
     }
 
     /// One supervised agent process, fully recorded.
-    fn call_once(&mut self, c: &Call<'_>) -> Result<AgentOutcome> {
+    fn call_once(&mut self, c: &Call<'_>) -> Step<AgentOutcome> {
         let cli = build_cli(&c.executor, &self.state, &self.config)?;
         let ov = self.config.stages.get(c.stage_key);
         let exec_cfg = self.config.executors.get(&c.executor);
@@ -237,7 +239,7 @@ impl<'r> Run<'r> {
             },
         );
         if let Some(e) = emit_error {
-            return Err(e);
+            return Err(e.into());
         }
         prices.fill_cost(&mut outcome.usage, live_model.as_deref());
         // A turn limit orx itself passed down is the stage's budget, not the agent's failure.
@@ -286,16 +288,14 @@ impl<'r> Run<'r> {
             stage: c.stage_key.to_string(),
             item: c.item.map(String::from),
             ok: outcome.succeeded(),
-            failure: outcome.failure.map(|f| f.as_str().to_string()),
+            failure: outcome.failure,
             message: outcome.message.clone(),
             duration_ms: outcome.duration_ms,
             usage: outcome.usage.clone(),
         })?;
         self.save()?;
         match outcome.failure {
-            Some(FailureKind::Interrupted) => {
-                Err(OrxError::new(ErrorKind::Interrupted, "interrupted"))
-            }
+            Some(FailureKind::Interrupted) => Err(Halt::Stop(Stop::Interrupted)),
             Some(FailureKind::BudgetExceeded) => {
                 let why = outcome
                     .message
@@ -308,15 +308,15 @@ impl<'r> Run<'r> {
     }
 
     /// Record a crossed budget as the run's failure and build the error that ends the run.
-    fn budget_stop(&mut self, c: &Call<'_>, why: String) -> OrxError {
+    fn budget_stop(&mut self, c: &Call<'_>, why: String) -> Halt {
         let stage = self
             .state
             .current_stage
-            .unwrap_or(super::fsm::Stage::Implement);
+            .unwrap_or(crate::model::Stage::Implement);
         self.state.last_failure = Some(FailureRecord {
             stage,
             item: c.item.map(String::from),
-            reason: "budget_exceeded".into(),
+            reason: FailureKind::BudgetExceeded.into(),
             message: format!(
                 "{why}; raise the limit in orx.yaml (run.max_budget_usd, run.max_tokens or stages.{}.max_turns) and run `orx resume {}`",
                 c.stage_key, self.paths.id
@@ -324,7 +324,8 @@ impl<'r> Run<'r> {
             evidence_path: None,
         });
         let _ = self.save();
-        OrxError::new(ErrorKind::BudgetExceeded, why)
+        tracing::info!(run = %self.paths.id, "budget crossed: {why}");
+        Halt::Stop(Stop::BudgetExceeded)
     }
 }
 

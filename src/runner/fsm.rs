@@ -1,69 +1,13 @@
 //! The staged state machine as pure data and pure functions: stages, pipelines, transitions.
 //!
-//! Nothing here touches a process or a file, so every transition is unit
-//! tested. Verify is not a separate pass over the whole tree: each backlog item is implemented
-//! and then verified (gates, fix loop), so Verify is the stage an item is in while its gates
-//! run. A pipeline that contains `implement` therefore contains `verify` right after it.
+//! Nothing here touches a process or a file, so every transition is unit tested. Verify is not
+//! a separate pass over the whole tree: each backlog item is implemented and then verified
+//! (gates, fix loop), so Verify is the stage an item is in while its gates run. A pipeline that contains `implement` therefore contains `verify` right after it.
 
 use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 
 use crate::error::{OrxError, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Plan,
-    Spec,
-    Decompose,
-    Implement,
-    Verify,
-    Review,
-    Ship,
-    Knowledge,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 8] = [
-        Stage::Plan,
-        Stage::Spec,
-        Stage::Decompose,
-        Stage::Implement,
-        Stage::Verify,
-        Stage::Review,
-        Stage::Ship,
-        Stage::Knowledge,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Plan => "plan",
-            Stage::Spec => "spec",
-            Stage::Decompose => "decompose",
-            Stage::Implement => "implement",
-            Stage::Verify => "verify",
-            Stage::Review => "review",
-            Stage::Ship => "ship",
-            Stage::Knowledge => "knowledge",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Stage> {
-        Stage::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .or(match s {
-                "knowledge_update" => Some(Stage::Knowledge),
-                _ => None,
-            })
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::model::{Stage, StageEnd, Stop};
 
 /// The built-in pipelines.
 pub const BUILTIN_PIPELINES: [&str; 3] = ["full", "fast-fix", "plan-only"];
@@ -109,23 +53,14 @@ pub fn pipeline_stages(name: &str, custom: &BTreeMap<String, Vec<String>>) -> Re
     Ok(stages)
 }
 
-/// How a stage ended, as far as the FSM cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageEnd {
-    Done,
-    /// Review asked for changes and rounds remain: new items were added.
-    ChangesRequested,
-    Failed,
-    /// The stage was turned off in config; the run moves on as after `Done`.
-    Skipped,
-}
-
 /// Where the run goes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     Stage(Stage),
     Succeeded,
     Failed,
+    /// The run stops, resumable, with the stage left to re-enter.
+    Stopped(Stop),
 }
 
 /// The transition function. Implement and Verify run together per item, so the stage after
@@ -133,6 +68,7 @@ pub enum Next {
 pub fn next(stages: &[Stage], current: Stage, end: StageEnd) -> Next {
     match end {
         StageEnd::Failed => Next::Failed,
+        StageEnd::Stopped(why) => Next::Stopped(why),
         StageEnd::ChangesRequested => {
             if stages.contains(&Stage::Implement) {
                 Next::Stage(Stage::Implement)
@@ -205,6 +141,10 @@ mod tests {
         assert_eq!(next(&s, Knowledge, StageEnd::Done), Next::Succeeded);
         assert_eq!(next(&s, Knowledge, StageEnd::Skipped), Next::Succeeded);
         assert_eq!(next(&s, Spec, StageEnd::Failed), Next::Failed);
+        assert_eq!(
+            next(&s, Verify, StageEnd::Stopped(Stop::BudgetExceeded)),
+            Next::Stopped(Stop::BudgetExceeded)
+        );
         let no_impl = vec![Plan, Review];
         assert_eq!(
             next(&no_impl, Review, StageEnd::ChangesRequested),

@@ -16,25 +16,25 @@ use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::fsm::Stage;
-use super::Run;
-use crate::error::{ErrorKind, OrxError, Result};
+use super::context::{Halt, Run, Step};
+use crate::error::{OrxError, Result};
 use crate::exec::{self, CommandSpec, Control, Termination};
-use crate::report::event::EventKind;
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, Stop};
 use crate::store::layout::{RUNS_DIR, WORKTREES_DIR};
 
 /// Most files a copy walk visits before it stops looking.
 const MAX_VISITED: usize = 200_000;
 
 /// Why preparing stopped the run before its first stage.
-pub(super) struct Stop {
-    pub reason: &'static str,
+pub(super) struct SetupStop {
+    pub reason: OrxFailure,
     pub message: String,
 }
 
 impl Run<'_> {
     /// Set up the worktree (once) and fire `run_start`; `Some` means the run must fail.
-    pub(super) fn prepare(&mut self, resumed: bool) -> Result<Option<Stop>> {
+    pub(super) fn prepare(&mut self, resumed: bool) -> Step<Option<SetupStop>> {
         if !self.state.worktree_setup_done {
             if let Some(stop) = self.setup_worktree()? {
                 return Ok(Some(stop));
@@ -44,16 +44,16 @@ impl Run<'_> {
         }
         let stage = self.state.current_stage;
         let status = if resumed { "resumed" } else { "started" };
-        if let Some(message) = self.fire_hooks("run_start", stage, Some(status), None, None)? {
-            return Ok(Some(Stop {
-                reason: "hook_veto",
+        if let Some(message) = self.fire_vetoable_hooks("run_start", stage, status)? {
+            return Ok(Some(SetupStop {
+                reason: OrxFailure::HookVeto,
                 message,
             }));
         }
         Ok(None)
     }
 
-    fn setup_worktree(&mut self) -> Result<Option<Stop>> {
+    fn setup_worktree(&mut self) -> Step<Option<SetupStop>> {
         let cfg = self.config.worktree.clone();
         if !cfg.copy.is_empty() {
             self.copy_ignored_files(&cfg.copy)?;
@@ -87,9 +87,7 @@ impl Run<'_> {
                             Some(format!("timed out after {}s", cfg.setup_timeout))
                         }
                         Termination::IdleTimeout => Some("stopped: no output".into()),
-                        Termination::Interrupted => {
-                            return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"))
-                        }
+                        Termination::Interrupted => return Err(Halt::Stop(Stop::Interrupted)),
                         Termination::Stopped(why) => Some(why.clone()),
                     },
                 ),
@@ -109,8 +107,8 @@ impl Run<'_> {
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".into(),
                 });
-                return Ok(Some(Stop {
-                    reason: "setup_failed",
+                return Ok(Some(SetupStop {
+                    reason: OrxFailure::SetupFailed,
                     message: format!(
                         "worktree setup command #{index} `{command}` failed ({why}); see {log}, fix it and `orx resume {}`",
                         self.paths.id
@@ -156,7 +154,7 @@ impl Run<'_> {
     }
 
     /// Fail the run before any stage, at the current stage, for `stop`.
-    pub(super) fn fail_before_start(&mut self, stop: Stop) {
+    pub(super) fn fail_before_start(&mut self, stop: SetupStop) {
         let stage = self.state.current_stage.unwrap_or(Stage::Plan);
         self.fail(stage, None, stop.reason, stop.message);
     }

@@ -9,20 +9,20 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fsm::{pipeline_stages, Stage};
+use super::fsm::pipeline_stages;
 use super::{Run, RunOutcome};
 use crate::config::{self, ConfigSource, LoadedConfig};
 use crate::error::{OrxError, Result};
 use crate::gates::{gate_program, program_exists};
 use crate::git::Repo;
-use crate::report::event::EventKind;
+use crate::model::event::EventKind;
+use crate::model::state::{StageRecord, WorktreeInfo, STATE_VERSION};
+use crate::model::Stage;
+use crate::model::{ItemPhase, ItemStatus, RunState, RunStatus, StageStatus};
 use crate::report::Reporter;
 use crate::store::layout::{is_valid_run_id, RUNS_DIR, WORKTREES_DIR};
 use crate::store::lock::RunLock;
-use crate::store::state::{
-    ItemPhase, ItemStatus, StageRecord, StageStatus, WorktreeInfo, STATE_VERSION,
-};
-use crate::store::{new_run_id, now_rfc3339, RunPaths, RunState, RunStatus};
+use crate::store::{new_run_id, now_rfc3339, RunPaths};
 
 /// Everything `orx run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -322,7 +322,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
     }
     run.save()?;
     run.emit(EventKind::RunResumed {
-        stage: stage.map(|s| s.to_string()),
+        stage,
         item,
         resumes,
     })?;

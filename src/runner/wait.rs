@@ -10,12 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::Run;
+use super::context::{Halt, Run, Step};
 use crate::agents::classify::secs_until;
 use crate::agents::AgentOutcome;
-use crate::error::{ErrorKind, OrxError, Result};
-use crate::report::event::EventKind;
-use crate::store::RunStatus;
+use crate::model::event::EventKind;
+use crate::model::{RunStatus, Stop};
 
 /// How often a waiting run reports its progress.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -37,7 +36,7 @@ pub fn wait_for_reset(
     stage: &str,
     item: Option<&str>,
     outcome: &AgentOutcome,
-) -> Result<()> {
+) -> Step<()> {
     let secs = wait_secs(outcome.reset_at.as_deref(), run.config.run.max_wait_secs);
     let total = Duration::from_secs(secs);
     let message = outcome
@@ -67,12 +66,12 @@ pub fn wait_for_reset(
         if crate::exec::interrupt_requested() {
             run.state.status = RunStatus::Running;
             run.save()?;
-            return Err(OrxError::new(ErrorKind::Interrupted, "interrupted"));
+            return Err(Halt::Stop(Stop::Interrupted));
         }
         std::thread::sleep((total - elapsed).min(Duration::from_millis(100)));
     }
     run.state.status = RunStatus::Running;
-    run.save()
+    Ok(run.save()?)
 }
 
 #[cfg(test)]

@@ -7,19 +7,19 @@
 
 use crate::agents::Mode;
 use crate::backlog::{parse_backlog, to_yaml, validate, Backlog};
-use crate::error::{OrxError, Result};
-use crate::report::event::EventKind;
-use crate::runner::fsm::{Stage, StageEnd};
-use crate::runner::Run;
+use crate::error::OrxError;
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, StageEnd};
+use crate::runner::{Run, Step};
 
 const MAX_TRIES: u32 = 2;
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     loop {
         let n = run.state.decompose_attempts + 1;
         let mut vars = run.base_vars();
         let feedback = match (&run.state.last_failure, n) {
-            (Some(f), n) if n > 1 && f.reason == "invalid_backlog" => format!(
+            (Some(f), n) if n > 1 && f.reason == OrxFailure::InvalidBacklog => format!(
                 "\n## Your previous answer was rejected\n\n{}\n\nReturn a corrected YAML block.\n",
                 f.message
             ),
@@ -29,7 +29,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         let prompt = run.prompt("decompose", &vars)?;
         let outcome = run.call_agent("decompose", None, n, Mode::Text, prompt)?;
         if !outcome.succeeded() {
-            return Ok(super::agent_failed(run, Stage::Decompose, None, &outcome));
+            return Ok(run.fail_agent(Stage::Decompose, None, &outcome));
         }
         let parsed: std::result::Result<Backlog, String> =
             parse_backlog(&outcome.final_text).and_then(|b| validate(&b).map(|_| b));
@@ -42,13 +42,13 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
                 run.state.items = backlog
                     .items
                     .iter()
-                    .map(|i| super::item_state(i, 0))
+                    .map(|i| super::item::item_state(i, 0))
                     .collect();
                 if run
                     .state
                     .last_failure
                     .as_ref()
-                    .is_some_and(|f| f.reason == "invalid_backlog")
+                    .is_some_and(|f| f.reason == OrxFailure::InvalidBacklog)
                 {
                     run.state.last_failure = None;
                 }
@@ -58,7 +58,12 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
                 return Ok(StageEnd::Done);
             }
             Err(err) => {
-                run.fail(Stage::Decompose, None, "invalid_backlog", err.clone());
+                run.fail(
+                    Stage::Decompose,
+                    None,
+                    OrxFailure::InvalidBacklog,
+                    err.clone(),
+                );
                 run.save()?;
                 run.emit(EventKind::Warning {
                     message: format!("decompose answer {n} rejected: {err}"),

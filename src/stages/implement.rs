@@ -16,6 +16,10 @@
 //! `run.stuck_threshold` consecutive attempts fail with the same signature, and as `failed` when
 //! its fix budget is spent.
 //!
+//! Which item goes next, which items a failed dependency blocks, and what a failed attempt
+//! means for its item (another fix, stuck, failed) are pure decisions in `runner::schedule`;
+//! this file carries out the steps and records them.
+//!
 //! Guardrails (`crate::guard`) are checked after every attempt, before the snapshot: a change
 //! that breaks them is never snapshotted (so no ref keeps it) nor committed. Its masked report
 //! goes back to the agent once, as a failing `guardrails` gate; a second breach by the same
@@ -27,18 +31,16 @@ use std::collections::BTreeMap;
 use crate::agents::Mode;
 use crate::error::{OrxError, Result};
 use crate::gates::{self, GateContext, GateResult};
-use crate::report::event::EventKind;
-use crate::runner::fsm::{Stage, StageEnd};
-use crate::runner::Run;
-use crate::store::state::{FailureRecord, ItemPhase, ItemStatus};
+use crate::model::event::EventKind;
+use crate::model::{AttemptKind, AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
+use crate::model::{Stage, StageEnd, Stop};
+use crate::runner::schedule::{self, judge_attempt, record_attempt, FixLimits};
+use crate::runner::{Halt, Run, Step};
 
-const EMPTY_DIFF: &str = "empty_diff";
-/// The failure reason (and attempt outcome) of a change that breaks the guardrails.
-pub const GUARDRAIL: &str = "guardrail";
 /// The name of the synthetic gate that carries guardrail violations to the fix prompt.
 pub const GUARDRAIL_GATE: &str = "guardrails";
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     if run.state.items.is_empty() {
         // fast-fix (or any pipeline without decompose): the task is the one item.
         let def = crate::backlog::Item {
@@ -49,23 +51,24 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
             files_hint: Vec::new(),
             depends_on: Vec::new(),
         };
-        run.state.items.push(super::item_state(&def, 0));
+        run.state.items.push(super::item::item_state(&def, 0));
         run.save()?;
     }
     let mut any_failed = false;
-    while let Some(id) = next_item(run) {
+    while let Some(id) = schedule::next_item(&run.state) {
         let ok = run_item(run, &id)?;
         if !ok {
             any_failed = true;
-            let agent_broke = run.state.last_failure.as_ref().is_some_and(|f| {
-                f.reason != "stuck" && f.reason != "gates_failed" && f.reason != EMPTY_DIFF
-            });
-            if run.config.run.stop_on_first_failure || agent_broke {
+            if schedule::stop_after_failed_item(
+                run.state.last_failure.as_ref(),
+                run.config.run.stop_on_first_failure,
+            ) {
                 break;
             }
         }
     }
-    block_dependents(run)?;
+    schedule::block_dependents(&mut run.state);
+    run.save()?;
     let done = run.state.items.iter().all(|i| i.status == ItemStatus::Done);
     if done && !any_failed {
         Ok(StageEnd::Done)
@@ -74,63 +77,8 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     }
 }
 
-/// The in-progress item (resume), else the first pending item whose dependencies are done.
-fn next_item(run: &mut Run<'_>) -> Option<String> {
-    if let Some(i) = run
-        .state
-        .items
-        .iter()
-        .find(|i| i.status == ItemStatus::InProgress)
-    {
-        return Some(i.id.clone());
-    }
-    let done: Vec<String> = run
-        .state
-        .items
-        .iter()
-        .filter(|i| i.status == ItemStatus::Done)
-        .map(|i| i.id.clone())
-        .collect();
-    run.state
-        .items
-        .iter()
-        .find(|i| i.status == ItemStatus::Pending && i.depends_on.iter().all(|d| done.contains(d)))
-        .map(|i| i.id.clone())
-}
-
-/// Pending items that can no longer start (a dependency failed) become `blocked`.
-fn block_dependents(run: &mut Run<'_>) -> Result<()> {
-    loop {
-        let bad: Vec<String> = run
-            .state
-            .items
-            .iter()
-            .filter(|i| {
-                matches!(
-                    i.status,
-                    ItemStatus::Failed | ItemStatus::Stuck | ItemStatus::Blocked
-                )
-            })
-            .map(|i| i.id.clone())
-            .collect();
-        let mut changed = false;
-        for item in &mut run.state.items {
-            if item.status == ItemStatus::Pending && item.depends_on.iter().any(|d| bad.contains(d))
-            {
-                item.status = ItemStatus::Blocked;
-                item.note = Some("a dependency did not finish".into());
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    run.save()
-}
-
 /// Drive one item to done (true) or to a recorded failure (false).
-fn run_item(run: &mut Run<'_>, id: &str) -> Result<bool> {
+fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
     let item = run
         .state
         .item(id)
@@ -153,7 +101,7 @@ fn run_item(run: &mut Run<'_>, id: &str) -> Result<bool> {
     run.state.current_item = Some(id.to_string());
     loop {
         let Some(it) = run.state.item(id).cloned() else {
-            return Err(OrxError::internal(format!("item {id} vanished from state")));
+            return Err(OrxError::internal(format!("item {id} vanished from state")).into());
         };
         let Some(phase) = it.phase.clone() else {
             return Ok(it.status == ItemStatus::Done);
@@ -209,7 +157,7 @@ fn restore(run: &mut Run<'_>, id: &str) -> Result<()> {
 }
 
 /// Run the agent for `attempt`. Returns false when the agent itself failed (run stops).
-fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
+fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
     run.state.current_stage = Some(Stage::Implement);
     run.save()?;
     let it = run
@@ -218,15 +166,15 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         .cloned()
         .ok_or_else(|| OrxError::internal("item vanished"))?;
     let base = it.base_commit.clone().unwrap_or_else(|| "HEAD".into());
-    let kind = if attempt == 1 { "implement" } else { "fix" };
+    let kind = AttemptKind::of(attempt);
     run.emit(EventKind::AttemptStarted {
         item: id.to_string(),
         attempt,
-        kind: kind.to_string(),
+        kind,
     })?;
     let mut vars = run.base_vars();
     vars.insert("item_id", id.to_string());
-    vars.insert("item", super::describe_item(&it));
+    vars.insert("item", super::item::describe_item(&it));
     vars.insert("attempt", attempt.to_string());
     vars.insert("gates", gate_list(run));
     if attempt > 1 {
@@ -234,11 +182,11 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
         let diff = run.wt.diff_worktree(&base)?;
         vars.insert("diff", crate::guard::secrets::mask_env_files(&diff));
     }
-    let prompt = run.prompt(kind, &vars)?;
+    let prompt = run.prompt(kind.as_str(), &vars)?;
     let n = if attempt == 1 { 1 } else { attempt - 1 };
-    let outcome = run.call_agent(kind, Some(id), n, Mode::Apply, prompt)?;
+    let outcome = run.call_agent(kind.as_str(), Some(id), n, Mode::Apply, prompt)?;
     if !outcome.succeeded() {
-        super::agent_failed(run, Stage::Implement, Some(id), &outcome);
+        run.fail_agent(Stage::Implement, Some(id), &outcome);
         run.save()?;
         return Ok(false);
     }
@@ -253,10 +201,17 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
             i.note = Some(note.clone());
             i.gates.clear();
         }
-        judge_failure(run, id, attempt, EMPTY_DIFF.to_string(), EMPTY_DIFF, note)?;
+        judge_failure(
+            run,
+            id,
+            attempt,
+            OrxFailure::EmptyDiff.as_str().to_string(),
+            OrxFailure::EmptyDiff,
+            note,
+        )?;
         return Ok(true);
     }
-    let violations = crate::guard::check_worktree_at(run, Some(&now))?;
+    let violations = run.guardrail_violations(Some(&now))?;
     if !violations.is_empty() {
         guard_failed(run, id, attempt, &violations)?;
         return Ok(true);
@@ -289,11 +244,11 @@ fn gate_list(run: &Run<'_>) -> String {
     }
 }
 
-fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
+fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
     run.state.current_stage = Some(Stage::Verify);
     if let Some(rec) = run.state.stage_mut(Stage::Verify) {
-        if rec.status != crate::store::state::StageStatus::Running {
-            rec.status = crate::store::state::StageStatus::Running;
+        if rec.status != crate::model::StageStatus::Running {
+            rec.status = crate::model::StageStatus::Running;
             rec.started_at.get_or_insert_with(crate::store::now_rfc3339);
         }
         rec.attempts += 1;
@@ -323,10 +278,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         };
         let r = gates::run_gate_redacted(g, &ctx, Some(&run.redactor));
         if gates::interrupted(std::slice::from_ref(&r)) {
-            return Err(OrxError::new(
-                crate::error::ErrorKind::Interrupted,
-                "interrupted",
-            ));
+            return Err(Halt::Stop(Stop::Interrupted));
         }
         run.emit(EventKind::GateFinished {
             item: id.to_string(),
@@ -334,7 +286,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             result: r.clone(),
         })?;
         if !r.passed {
-            crate::hooks::gate_failed(run, id, &r)?;
+            run.gate_failed_hooks(id, &r)?;
         }
         results.push(r);
     }
@@ -394,7 +346,14 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         i.gates = results;
     }
     if failed {
-        judge_failure(run, id, attempt, signature, "gates_failed", message)?;
+        judge_failure(
+            run,
+            id,
+            attempt,
+            signature,
+            OrxFailure::GatesFailed,
+            message,
+        )?;
     } else {
         if let Some(i) = run.state.item_mut(id) {
             i.phase = Some(ItemPhase::Commit { attempt });
@@ -456,7 +415,15 @@ fn guard_failed(
     run.emit(EventKind::Warning {
         message: format!("item {id}, attempt {attempt}: {message}"),
     })?;
-    judge_failure_with(run, id, attempt, signature, GUARDRAIL, message, repeated)
+    judge_failure_with(
+        run,
+        id,
+        attempt,
+        signature,
+        OrxFailure::Guardrail,
+        message,
+        repeated,
+    )
 }
 
 /// A failed attempt: record it, then decide between another fix, stuck, and out of attempts.
@@ -465,7 +432,7 @@ fn judge_failure(
     id: &str,
     attempt: u32,
     signature: String,
-    reason: &str,
+    reason: OrxFailure,
     message: String,
 ) -> Result<()> {
     judge_failure_with(run, id, attempt, signature, reason, message, false)
@@ -477,12 +444,14 @@ fn judge_failure_with(
     id: &str,
     attempt: u32,
     signature: String,
-    reason: &str,
+    reason: OrxFailure,
     message: String,
     final_failure: bool,
 ) -> Result<()> {
-    let max_fix = run.config.run.max_fix_attempts;
-    let threshold = run.config.run.stuck_threshold.max(2) as usize;
+    let limits = FixLimits {
+        max_fix_attempts: run.config.run.max_fix_attempts,
+        stuck_threshold: run.config.run.stuck_threshold,
+    };
     let evidence_rel = format!("artifacts/evidence_{id}_{attempt}.md");
     let it = run
         .state
@@ -497,50 +466,18 @@ fn judge_failure_with(
     let body = run.redact(&body).into_owned();
     std::fs::write(&evidence_path, body).map_err(|e| OrxError::io("write", &evidence_path, e))?;
 
-    let mut sigs = it.signatures.clone();
-    sigs.push(signature.clone());
-    let stuck = sigs.len() >= threshold
-        && sigs[sigs.len() - threshold..]
-            .iter()
-            .all(|s| *s == signature);
-    let limit = it.fix_budget_start.max(1) + max_fix;
-    let (outcome, final_status) = if final_failure {
-        ("failed", Some(ItemStatus::Failed))
-    } else if stuck {
-        ("stuck", Some(ItemStatus::Stuck))
-    } else if attempt >= limit {
-        ("failed", Some(ItemStatus::Failed))
-    } else {
-        (
-            if reason == EMPTY_DIFF || reason == GUARDRAIL {
-                reason
-            } else {
-                "gates_failed"
-            },
-            None,
-        )
-    };
+    let judgement = judge_attempt(&it, attempt, &signature, reason, final_failure, limits);
     if let Some(i) = run.state.item_mut(id) {
-        i.attempts = attempt;
-        i.signatures = sigs;
-        match final_status {
-            Some(st) => {
-                i.status = st;
-                i.phase = None;
-            }
-            None => {
-                i.phase = Some(ItemPhase::Agent {
-                    attempt: attempt + 1,
-                })
-            }
-        }
+        record_attempt(i, attempt, &judgement);
     }
+    let (outcome, final_status) = (judgement.outcome, judgement.ends_as);
     if let Some(st) = final_status {
         let why = if final_failure {
             format!("item {id} failed: {message}, again after a fix attempt was asked to remove it")
         } else if st == ItemStatus::Stuck {
             format!(
-                "item {id} is stuck: the same failure repeated {threshold} times in a row ({message})"
+                "item {id} is stuck: the same failure repeated {} times in a row ({message})",
+                limits.stuck_threshold.max(2)
             )
         } else {
             format!("item {id} failed after {attempt} attempts: {message}")
@@ -548,11 +485,7 @@ fn judge_failure_with(
         run.state.last_failure = Some(FailureRecord {
             stage: Stage::Verify,
             item: Some(id.to_string()),
-            reason: if st == ItemStatus::Stuck {
-                "stuck".into()
-            } else {
-                reason.to_string()
-            },
+            reason: judgement.reason.into(),
             message: why,
             evidence_path: Some(evidence_rel.into()),
         });
@@ -565,13 +498,13 @@ fn judge_failure_with(
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,
-        outcome: outcome.to_string(),
+        outcome,
         signature: Some(signature),
     })?;
     if let Some(st) = final_status {
         run.emit(EventKind::ItemFinished {
             item: id.to_string(),
-            status: format!("{st:?}").to_lowercase(),
+            status: st,
             commit: None,
         })?;
     }
@@ -614,12 +547,12 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,
-        outcome: "passed".into(),
+        outcome: AttemptOutcome::Passed,
         signature: None,
     })?;
     run.emit(EventKind::ItemFinished {
         item: id.to_string(),
-        status: "done".into(),
+        status: ItemStatus::Done,
         commit: Some(commit),
     })
 }

@@ -21,9 +21,9 @@ use std::path::{Component, Path, PathBuf};
 use super::knowledge_blocks::{block_content, ensure_block, merge, BEGIN, END};
 use crate::agents::Mode;
 use crate::error::{OrxError, Result};
-use crate::report::event::EventKind;
-use crate::runner::fsm::StageEnd;
-use crate::runner::Run;
+use crate::model::event::EventKind;
+use crate::model::StageEnd;
+use crate::runner::{Run, Step};
 
 /// One knowledge file as the stage tracks it.
 struct Target {
@@ -32,11 +32,11 @@ struct Target {
     prepared: String,
 }
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let cfg = run.config.knowledge.clone();
     if !cfg.enabled {
         run.emit(EventKind::StageSkipped {
-            stage: "knowledge".into(),
+            stage: crate::model::Stage::Knowledge,
             reason: "knowledge.enabled is false".into(),
         })?;
         return Ok(StageEnd::Skipped);
@@ -154,7 +154,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     for message in warnings {
         run.emit(EventKind::Warning { message })?;
     }
-    let violations = crate::guard::check_worktree(run)?;
+    let violations = run.guardrail_violations(None)?;
     if !violations.is_empty() {
         // Shipped work stays; the update that breaks the guardrails is thrown away.
         run.wt.reset_hard("HEAD")?;

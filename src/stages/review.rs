@@ -8,13 +8,13 @@
 
 use crate::agents::Mode;
 use crate::backlog::Item;
-use crate::error::{OrxError, Result};
-use crate::report::event::EventKind;
-use crate::review::{parse_verdict, VerdictKind};
-use crate::runner::fsm::{Stage, StageEnd};
-use crate::runner::Run;
+use crate::error::OrxError;
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, StageEnd, VerdictKind};
+use crate::runner::{Run, Step};
+use crate::verdict::parse_verdict;
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let round = run.state.review_rounds + 1;
     let mut vars = run.base_vars();
     let diff = run.wt.diff(&run.state.worktree.base_sha, "HEAD")?;
@@ -24,7 +24,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     let prompt = run.prompt("review", &vars)?;
     let outcome = run.call_agent("review", None, round, Mode::Text, prompt)?;
     if !outcome.succeeded() {
-        return Ok(super::agent_failed(run, Stage::Review, None, &outcome));
+        return Ok(run.fail_agent(Stage::Review, None, &outcome));
     }
     let name = if round == 1 {
         "review.md".to_string()
@@ -40,7 +40,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
             run.fail(
                 Stage::Review,
                 None,
-                "no_verdict",
+                OrxFailure::NoVerdict,
                 format!("review round {round} gave no usable verdict: {e}"),
             );
             return Ok(StageEnd::Failed);
@@ -50,10 +50,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
     run.state.review_summary = Some(verdict.summary.clone());
     run.save()?;
     run.emit(EventKind::ReviewVerdict {
-        verdict: match verdict.verdict {
-            VerdictKind::Approved => "approved".into(),
-            VerdictKind::ChangesRequested => "changes_requested".into(),
-        },
+        verdict: verdict.verdict,
         summary: verdict.summary.clone(),
         changes: verdict.changes.len(),
         round,
@@ -65,7 +62,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         run.fail(
             Stage::Review,
             None,
-            "changes_requested",
+            OrxFailure::ChangesRequested,
             format!(
                 "review still requests changes after {} round(s) (run.max_review_rounds = {}): {}",
                 round, run.config.run.max_review_rounds, verdict.summary
@@ -86,7 +83,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
             files_hint: change.files_hint.clone(),
             depends_on: Vec::new(),
         };
-        run.state.items.push(super::item_state(&def, round));
+        run.state.items.push(super::item::item_state(&def, round));
     }
     run.save()?;
     Ok(StageEnd::ChangesRequested)
@@ -96,7 +93,7 @@ fn backlog_summary(run: &Run<'_>) -> String {
     run.state
         .items
         .iter()
-        .map(|i| format!("- {} [{:?}] {}", i.id, i.status, i.title))
+        .map(|i| format!("- {} [{}] {}", i.id, i.status, i.title))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -11,24 +11,24 @@
 //! `state.ship` as soon as it is done so that a resumed ship stage skips it: the push
 //! (`git.auto_push`, or implied by `git.create_pr`; see `crate::git` `remote.rs` for why it is
 //! safe to repeat) and the pull request (`git.create_pr`, through `gh`; see
-//! `crate::ship::pr`). A rejected push, missing credentials, a missing `gh` or a failing one
+//! `crate::github::pr`). A rejected push, missing credentials, a missing `gh` or a failing one
 //! is a named failure of this stage (`push_rejected`, `push_auth`, `push_remote_missing`,
 //! `push_failed`, `gh_missing`, `gh_auth`, `pr_failed`) with the fix in its message and the
 //! tool's output as evidence; `orx resume` re-enters ship once the cause is fixed.
 
 use crate::error::Result;
 use crate::git::{PushError, PushFailure};
-use crate::report::event::EventKind;
-use crate::runner::fsm::{Stage, StageEnd};
-use crate::runner::Run;
-use crate::ship::pr::{ensure_pr, PrFailure, PrRequest};
+use crate::github::pr::{ensure_pr, PrFailure, PrRequest};
+use crate::model::event::EventKind;
+use crate::model::{OrxFailure, Stage, StageEnd};
+use crate::runner::{Run, Step};
 
-pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
+pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     // The last line of defence: the whole change (committed items and leftovers) is checked
     // before anything more is committed or shipped.
-    let violations = crate::guard::check_worktree(run)?;
+    let violations = run.guardrail_violations(None)?;
     if !violations.is_empty() {
-        return crate::guard::fail_stage(run, Stage::Ship, &violations);
+        return Ok(run.fail_guardrails(Stage::Ship, &violations)?);
     }
     if run.config.git.auto_commit {
         let msg = commit_message(run);
@@ -39,7 +39,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         run.fail(
             Stage::Ship,
             None,
-            "nothing_to_ship",
+            OrxFailure::NothingToShip,
             "the run produced no change against the base branch".into(),
         );
         return Ok(StageEnd::Failed);
@@ -63,7 +63,7 @@ pub fn run(run: &mut Run<'_>) -> Result<StageEnd> {
         }
     }
     if run.config.git.create_pr {
-        return pull_request(run);
+        return Ok(pull_request(run)?);
     }
     Ok(StageEnd::Done)
 }
@@ -127,7 +127,7 @@ pub(crate) fn push(run: &mut Run<'_>) -> Result<std::result::Result<(), PushErro
 }
 
 /// The failure reason and one-sentence message (with the fix) for a failed push.
-pub(crate) fn push_failure_message(run: &Run<'_>, e: &PushError) -> (&'static str, String) {
+pub(crate) fn push_failure_message(run: &Run<'_>, e: &PushError) -> (OrxFailure, String) {
     let remote = &run.config.git.remote;
     let branch = &run.state.worktree.branch;
     let id = &run.paths.id;
@@ -153,7 +153,26 @@ pub(crate) fn push_failure_message(run: &Run<'_>, e: &PushError) -> (&'static st
              `orx resume {id}`"
         ),
     };
-    (e.failure.reason(), message)
+    (push_reason(e.failure), message)
+}
+
+/// The failure reason of a push that did not happen.
+fn push_reason(f: PushFailure) -> OrxFailure {
+    match f {
+        PushFailure::Rejected => OrxFailure::PushRejected,
+        PushFailure::Auth => OrxFailure::PushAuth,
+        PushFailure::RemoteMissing => OrxFailure::PushRemoteMissing,
+        PushFailure::Other => OrxFailure::PushFailed,
+    }
+}
+
+/// The failure reason of a pull request that could not be opened.
+fn pr_reason(f: PrFailure) -> OrxFailure {
+    match f {
+        PrFailure::Missing => OrxFailure::GhMissing,
+        PrFailure::Auth => OrxFailure::GhAuth,
+        PrFailure::Failed => OrxFailure::PrFailed,
+    }
 }
 
 /// Find or open the pull request, recording its URL; a failure is recorded, not an `Err`.
@@ -203,7 +222,7 @@ fn pull_request(run: &mut Run<'_>) -> Result<StageEnd> {
                      then `orx resume {id}`"
                 ),
             };
-            run.fail(Stage::Ship, None, e.failure.reason(), message);
+            run.fail(Stage::Ship, None, pr_reason(e.failure), message);
             if e.failure != PrFailure::Missing {
                 set_evidence(run, "logs/gh.log");
             }
@@ -263,4 +282,24 @@ fn pr_body(run: &Run<'_>, files: u32, insertions: u32, deletions: u32) -> String
         s.run_id
     ));
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_and_pr_failures_are_recorded_by_the_words_their_logs_use() {
+        for f in [
+            PushFailure::Rejected,
+            PushFailure::Auth,
+            PushFailure::RemoteMissing,
+            PushFailure::Other,
+        ] {
+            assert_eq!(push_reason(f).as_str(), f.reason());
+        }
+        for f in [PrFailure::Missing, PrFailure::Auth, PrFailure::Failed] {
+            assert_eq!(pr_reason(f).as_str(), f.reason());
+        }
+    }
 }

@@ -4,24 +4,34 @@
 //! failure, because the later stages would otherwise plan from nothing.
 
 use crate::agents::Mode;
-use crate::error::{OrxError, Result};
-use crate::runner::fsm::{Stage, StageEnd};
-use crate::runner::Run;
+use crate::error::OrxError;
+use crate::model::{OrxFailure, Stage, StageEnd};
+use crate::runner::{Run, Step};
 
-pub fn run(run: &mut Run<'_>, stage: Stage) -> Result<StageEnd> {
+/// The plan stage.
+pub fn plan(run: &mut Run<'_>) -> Step<StageEnd> {
+    text_stage(run, Stage::Plan)
+}
+
+/// The spec stage.
+pub fn spec(run: &mut Run<'_>) -> Step<StageEnd> {
+    text_stage(run, Stage::Spec)
+}
+
+fn text_stage(run: &mut Run<'_>, stage: Stage) -> Step<StageEnd> {
     let key = stage.as_str();
     let vars = run.base_vars();
     let prompt = run.prompt(key, &vars)?;
     let n = run.state.stage(stage).map(|r| r.attempts + 1).unwrap_or(1);
     let outcome = run.call_agent(key, None, n, Mode::Text, prompt)?;
     if !outcome.succeeded() {
-        return Ok(super::agent_failed(run, stage, None, &outcome));
+        return Ok(run.fail_agent(stage, None, &outcome));
     }
     if outcome.final_text.trim().is_empty() {
         run.fail(
             stage,
             None,
-            "empty_output",
+            OrxFailure::EmptyOutput,
             format!("the {key} agent returned no text"),
         );
         return Ok(StageEnd::Failed);

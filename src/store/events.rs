@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{Result, StoreError};
 use crate::error::file::FileError;
-use crate::report::event::{EventKind, RunEvent};
+use crate::model::event::{EventKind, RunEvent};
 use crate::store::state::now_rfc3339;
 
 /// Appends events to `events.jsonl`.

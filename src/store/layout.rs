@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::Result;
 use crate::error::file::FileError;
+use crate::model::RunId;
 
 /// The folder names orx adds to `.git/info/exclude`.
 pub const RUNS_DIR: &str = "runs";
@@ -86,11 +87,9 @@ impl RunPaths {
 /// A fresh run id: `YYYYMMDD-HHMMSS-xxxxxx` (UTC, then 24 random bits). Sortable by start time
 /// and unique across concurrent processes in one repository.
 pub fn new_run_id() -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    // "2026-11-21T12:00:59Z" → "20261121-120059"
-    let digits: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
-    let (date, time) = digits.split_at(digits.len().min(8));
-    format!("{date}-{time}-{:06x}", random_u32() & 0xff_ffff)
+    RunId::generate(std::time::SystemTime::now(), random_u32())
+        .as_str()
+        .to_string()
 }
 
 fn random_u32() -> u32 {
@@ -111,11 +110,7 @@ fn random_u32() -> u32 {
 
 /// True when `id` has the shape of a run id and is safe as a path component.
 pub fn is_valid_run_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    RunId::parse(id).is_some()
 }
 
 #[cfg(test)]

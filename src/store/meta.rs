@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_json_atomic;
 use super::error::{Result, StoreError};
-use super::state::RunState;
 use crate::error::file::FileError;
+use crate::model::RunState;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {

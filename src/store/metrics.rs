@@ -14,8 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Result, StoreError};
-use crate::agents::Usage;
 use crate::error::file::FileError;
+use crate::model::Usage;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageMetric {

@@ -14,4 +14,4 @@ pub mod state;
 
 pub use error::StoreError;
 pub use layout::{new_run_id, RunPaths};
-pub use state::{now_rfc3339, RunState, RunStatus};
+pub use state::now_rfc3339;

@@ -35,15 +35,7 @@ use pytest::parse_pytest;
 use ruff::parse_ruff;
 use unittest::parse_unittest;
 
-/// One failure a gate reported: a lint finding, a failing test, a compiler error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub file: Option<String>,
-    pub line: Option<u32>,
-    /// The rule code (`F401`, `invalid-syntax`) or, for tests, the test name (`TestOps::test_add`).
-    pub code: Option<String>,
-    pub message: String,
-}
+pub use crate::model::gate::Failure;
 
 /// Which reader to apply to a gate's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The git queries behind worktree set-up and `orx clean --orphans`: which paths git ignores,
 //! and which refs exist under a prefix.
 //!
-//! Kept in their own file because they serve the lifecycle around a run, not the run itself:
+//! Kept in their own file because they serve the housekeeping around a run, not the run itself:
 //! `worktree.copy` must only copy files the worktree ignores (anything else would be committed
 //! by the next snapshot), and orphan cleaning lists `orx/*` branches and `refs/orx/*` refs to
 //! find those whose run folder is gone.

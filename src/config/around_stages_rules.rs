@@ -1,8 +1,8 @@
-//! Validation of the lifecycle sections (`knowledge`, `hooks`, `worktree`, `retention`).
+//! Validation of the sections around the stages (`knowledge`, `hooks`, `worktree`, `retention`).
 //!
-//! Kept beside `validate.rs` rather than inside it so the lifecycle rules read as one unit and
-//! the shared validator only gains one call. Each rule names its key path, like every other
-//! [`Problem`]: a hook without a command, a zero timeout, a knowledge file outside the
+//! Kept beside `validate.rs` rather than inside it so the rules of those sections read as one
+//! unit and the shared validator only gains one call. Each rule names its key path, like every
+//! other [`Problem`]: a hook without a command, a zero timeout, a knowledge file outside the
 //! repository, a copy glob that does not compile, a retention age humantime cannot read.
 
 use std::path::{Component, Path};
@@ -116,7 +116,7 @@ pub(crate) fn is_inside_relative(p: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lifecycle::HookConfig;
+    use super::super::around_stages::HookConfig;
     use super::super::validate::validate;
     use super::*;
 

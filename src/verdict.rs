@@ -10,15 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::model::VerdictKind;
 use crate::text::fences::fenced_blocks;
-
-/// What the reviewer decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    Approved,
-    ChangesRequested,
-}
 
 /// One change the reviewer asks for; it becomes a new backlog item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

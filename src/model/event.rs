@@ -7,8 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::agents::{AgentEvent, Usage};
-use crate::gates::GateResult;
+use super::agent::{AgentEvent, FailureKind, Usage};
+use super::failure::FailureReason;
+use super::gate::GateResult;
+use super::stage::Stage;
+use super::status::{AttemptKind, AttemptOutcome, ItemStatus, RunStatus, StageStatus, VerdictKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
@@ -32,16 +35,16 @@ pub enum EventKind {
         config: String,
     },
     RunResumed {
-        stage: Option<String>,
+        stage: Option<Stage>,
         item: Option<String>,
         resumes: u32,
     },
     StageStarted {
-        stage: String,
+        stage: Stage,
     },
     StageFinished {
-        stage: String,
-        status: String,
+        stage: Stage,
+        status: StageStatus,
         duration_ms: u64,
     },
     ItemStarted {
@@ -51,7 +54,7 @@ pub enum EventKind {
     AttemptStarted {
         item: String,
         attempt: u32,
-        kind: String,
+        kind: AttemptKind,
     },
     Agent {
         stage: String,
@@ -65,7 +68,7 @@ pub enum EventKind {
         item: Option<String>,
         ok: bool,
         #[serde(default)]
-        failure: Option<String>,
+        failure: Option<FailureKind>,
         #[serde(default)]
         message: Option<String>,
         duration_ms: u64,
@@ -84,13 +87,13 @@ pub enum EventKind {
     AttemptFinished {
         item: String,
         attempt: u32,
-        outcome: String,
+        outcome: AttemptOutcome,
         #[serde(default)]
         signature: Option<String>,
     },
     ItemFinished {
         item: String,
-        status: String,
+        status: ItemStatus,
         #[serde(default)]
         commit: Option<String>,
     },
@@ -98,7 +101,7 @@ pub enum EventKind {
         items: Vec<String>,
     },
     ReviewVerdict {
-        verdict: String,
+        verdict: VerdictKind,
         summary: String,
         changes: usize,
         round: u32,
@@ -131,7 +134,7 @@ pub enum EventKind {
         stage: String,
         #[serde(default)]
         item: Option<String>,
-        failure: String,
+        failure: FailureKind,
         from_executor: String,
         #[serde(default)]
         from_model: Option<String>,
@@ -190,7 +193,7 @@ pub enum EventKind {
     },
     /// A stage did not run because the configuration turned it off.
     StageSkipped {
-        stage: String,
+        stage: Stage,
         reason: String,
     },
     /// `retention` removed these old runs when this run started.
@@ -199,11 +202,105 @@ pub enum EventKind {
         freed_bytes: u64,
     },
     RunFinished {
-        status: String,
+        status: RunStatus,
         duration_ms: u64,
         #[serde(default)]
-        reason: Option<String>,
+        reason: Option<FailureReason>,
         #[serde(default)]
         message: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::failure::OrxFailure;
+
+    fn line(kind: EventKind) -> String {
+        serde_json::to_string(&RunEvent {
+            seq: 7,
+            ts: "t".into(),
+            run_id: "r".into(),
+            kind,
+        })
+        .unwrap()
+    }
+
+    /// Typed fields are written as the words `events.jsonl` has always held, and read back.
+    #[test]
+    fn typed_fields_keep_the_json_of_the_event_history() {
+        let cases = [
+            (
+                EventKind::StageFinished {
+                    stage: Stage::Verify,
+                    status: StageStatus::Done,
+                    duration_ms: 5,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"stage_finished","stage":"verify","status":"done","duration_ms":5}"#,
+            ),
+            (
+                EventKind::AttemptStarted {
+                    item: "W001".into(),
+                    attempt: 2,
+                    kind: AttemptKind::Fix,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"attempt_started","item":"W001","attempt":2,"kind":"fix"}"#,
+            ),
+            (
+                EventKind::AttemptFinished {
+                    item: "W001".into(),
+                    attempt: 2,
+                    outcome: AttemptOutcome::GatesFailed,
+                    signature: Some("g:1".into()),
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"attempt_finished","item":"W001","attempt":2,"outcome":"gates_failed","signature":"g:1"}"#,
+            ),
+            (
+                EventKind::ItemFinished {
+                    item: "W001".into(),
+                    status: ItemStatus::Stuck,
+                    commit: None,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"item_finished","item":"W001","status":"stuck","commit":null}"#,
+            ),
+            (
+                EventKind::ReviewVerdict {
+                    verdict: VerdictKind::ChangesRequested,
+                    summary: "s".into(),
+                    changes: 1,
+                    round: 1,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"review_verdict","verdict":"changes_requested","summary":"s","changes":1,"round":1}"#,
+            ),
+            (
+                EventKind::RunFinished {
+                    status: RunStatus::BudgetExceeded,
+                    duration_ms: 9,
+                    reason: Some(FailureKind::BudgetExceeded.into()),
+                    message: None,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"run_finished","status":"budget_exceeded","duration_ms":9,"reason":"budget_exceeded","message":null}"#,
+            ),
+            (
+                EventKind::RunFinished {
+                    status: RunStatus::Failed,
+                    duration_ms: 9,
+                    reason: Some(OrxFailure::HookVeto.into()),
+                    message: Some("m".into()),
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"run_finished","status":"failed","duration_ms":9,"reason":"hook_veto","message":"m"}"#,
+            ),
+        ];
+        for (kind, json) in cases {
+            assert_eq!(line(kind.clone()), json);
+            let back: RunEvent = serde_json::from_str(json).unwrap();
+            assert_eq!(back.kind, kind);
+        }
+    }
+
+    #[test]
+    fn an_event_with_a_status_orx_never_writes_does_not_decode() {
+        let bad = r#"{"seq":1,"ts":"t","run_id":"r","event":"stage_finished","stage":"verify","status":"Done","duration_ms":5}"#;
+        assert!(serde_json::from_str::<RunEvent>(bad).is_err());
+    }
 }

@@ -1,4 +1,4 @@
-//! The `orx.yaml` sections for a run's lifecycle around the stages: `knowledge`, `hooks`,
+//! The `orx.yaml` sections for what happens around the stages: `knowledge`, `hooks`,
 //! `worktree` and `retention`.
 //!
 //! They live apart from `types.rs` because they describe what happens *around* the staged

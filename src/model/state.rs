@@ -1,0 +1,206 @@
+//! The run state that `state.json` persists: stages, backlog items, usage, sessions, the last
+//! failure, and what shipping has done.
+//!
+//! These are pure data with pure queries; reading and writing the file (atomically, with its
+//! version check) is `store::state`'s business.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::agent::{FailureKind, Usage};
+use super::failure::FailureRecord;
+use super::gate::GateResult;
+use super::stage::Stage;
+use super::status::{ItemPhase, ItemStatus, RunStatus, StageStatus};
+
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub stage: Stage,
+    pub status: StageStatus,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// Agent calls (or gate runs, for verify) made in this stage.
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemState {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub objective: String,
+    #[serde(default)]
+    pub acceptance: Vec<String>,
+    #[serde(default)]
+    pub files_hint: Vec<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    pub status: ItemStatus,
+    /// Attempts that completed (agent ran and was judged). Survives resume.
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub phase: Option<ItemPhase>,
+    /// HEAD when the item started.
+    #[serde(default)]
+    pub base_commit: Option<String>,
+    /// Snapshot of the worktree after the last agent attempt.
+    #[serde(default)]
+    pub snapshot: Option<String>,
+    /// The checkpoint commit once done.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Failure signatures of the completed attempts, in order.
+    #[serde(default)]
+    pub signatures: Vec<String>,
+    /// Gate results of the last verified attempt.
+    #[serde(default)]
+    pub gates: Vec<GateResult>,
+    /// Completed attempts when the current fix budget began (0, or the count at a resume of a
+    /// failed item, which gets `max_fix_attempts` more).
+    #[serde(default)]
+    pub fix_budget_start: u32,
+    /// Review round that added this item (0 = decompose).
+    #[serde(default)]
+    pub review_round: u32,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorktreeInfo {
+    pub path: PathBuf,
+    pub branch: String,
+    pub base_branch: String,
+    pub base_sha: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub version: u32,
+    pub run_id: String,
+    pub task: String,
+    pub status: RunStatus,
+    pub pipeline: String,
+    pub stages: Vec<StageRecord>,
+    #[serde(default)]
+    pub current_stage: Option<Stage>,
+    #[serde(default)]
+    pub current_item: Option<String>,
+    #[serde(default)]
+    pub items: Vec<ItemState>,
+    pub worktree: WorktreeInfo,
+    pub engine: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The config file the run started with (None: built-in defaults).
+    #[serde(default)]
+    pub config_path: Option<PathBuf>,
+    /// The fake engine's scenario, resolved to an absolute path at start.
+    #[serde(default)]
+    pub scenario: Option<PathBuf>,
+    /// Agent session ids by key (`<stage>` or `<stage>:<item>`).
+    #[serde(default)]
+    pub sessions: BTreeMap<String, String>,
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default)]
+    pub decompose_attempts: u32,
+    #[serde(default)]
+    pub review_rounds: u32,
+    #[serde(default)]
+    pub review_summary: Option<String>,
+    #[serde(default)]
+    pub last_failure: Option<FailureRecord>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// How many times the run was resumed.
+    #[serde(default)]
+    pub resumes: u32,
+    /// What orx knows about each agent session, by session id: the executor it belongs to
+    /// (a session is only resumed by the same executor) and the CLI's cumulative usage (codex).
+    #[serde(default)]
+    pub session_meta: BTreeMap<String, SessionMeta>,
+    /// Every executor or model switch made by a `fallback:` rule.
+    #[serde(default)]
+    pub fallbacks: Vec<FallbackRecord>,
+    /// What the ship stage has done beyond the local branch (push, pull request).
+    #[serde(default)]
+    pub ship: ShipState,
+    /// `worktree.copy` and `worktree.setup` ran for the current worktree. A state written
+    /// before this field existed belongs to a worktree that needed no set-up, hence true.
+    #[serde(default = "default_true")]
+    pub worktree_setup_done: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    pub executor: String,
+    #[serde(default)]
+    pub cumulative_usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FallbackRecord {
+    pub at: String,
+    pub stage: String,
+    #[serde(default)]
+    pub item: Option<String>,
+    /// The failure that triggered it (rate_limited, model_not_found, …).
+    pub failure: FailureKind,
+    pub from_executor: String,
+    #[serde(default)]
+    pub from_model: Option<String>,
+    pub to_executor: String,
+    #[serde(default)]
+    pub to_model: Option<String>,
+}
+
+/// The ship steps already done, so a resumed ship stage skips them instead of repeating them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShipState {
+    /// The remote the branch was pushed to.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The commit last pushed to `remote` (the lease for the next push).
+    #[serde(default)]
+    pub pushed_sha: Option<String>,
+    /// The pull request opened (or found) for the run branch.
+    #[serde(default)]
+    pub pr_url: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl RunState {
+    pub fn stage_mut(&mut self, stage: Stage) -> Option<&mut StageRecord> {
+        self.stages.iter_mut().find(|r| r.stage == stage)
+    }
+    pub fn stage(&self, stage: Stage) -> Option<&StageRecord> {
+        self.stages.iter().find(|r| r.stage == stage)
+    }
+    pub fn item_mut(&mut self, id: &str) -> Option<&mut ItemState> {
+        self.items.iter_mut().find(|i| i.id == id)
+    }
+    pub fn item(&self, id: &str) -> Option<&ItemState> {
+        self.items.iter().find(|i| i.id == id)
+    }
+    pub fn stage_names(&self) -> Vec<Stage> {
+        self.stages.iter().map(|r| r.stage).collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! The run context: [`Run`], everything a stage needs, and the primitives every stage goes
+//! through.
+//!
+//! [`Run`] holds the repository, worktree, config, state, event log and reporter, and offers
+//! [`Run::emit`] (the one event stream), [`Run::save`] (the checkpoint), [`Run::fail`] (the
+//! recorded failure), [`Run::prompt`], [`Run::route`], and, in the sibling files, the one
+//! agent call (`call`), the guardrail check of the worktree (`guardrails`) and the hooks
+//! (`hooks`). It sits *below* the stages: a stage takes `&mut Run`, while the driver
+//! (`drive`) that calls the stages sits above them, so no stage can reach the loop that runs
+//! it.
+//!
+//! A stage's step either completes, or is halted: [`Halt::Stop`] when the run must stop
+//! resumable (an interrupt, a crossed budget: a value the stage hands back as
+//! `StageEnd::Stopped`), or [`Halt::Error`] when orx itself cannot go on.
+//!
+//! Everything the run writes under `runs/<id>/` passes through its [`Redactor`]: events in
+//! `emit`, `state.json`/`meta.json` in `save` (the state in memory keeps the real text),
+//! prompts (also as sent to the agent), agent logs (as they stream), metrics.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::agents::AgentOutcome;
+use crate::config::Config;
+use crate::error::{OrxError, Result};
+use crate::git::{Repo, Worktree};
+use crate::guard::Redactor;
+use crate::model::RunState;
+use crate::model::{EventKind, FailureKind, FailureReason, FailureRecord, Stage, StageEnd, Stop};
+use crate::report::Reporter;
+use crate::store::events::EventLog;
+use crate::store::lock::RunLock;
+use crate::store::meta::Meta;
+use crate::store::RunPaths;
+
+/// Why a step of a stage did not run to its end.
+#[derive(Debug)]
+pub enum Halt {
+    /// The run stops here, resumable: a value, handed back as `StageEnd::Stopped`.
+    Stop(Stop),
+    /// orx itself cannot go on.
+    Error(OrxError),
+}
+
+/// Every error a layer raises (`OrxError`, `GitError`, `StoreError`, …) halts a step as orx's
+/// own failure.
+impl<E: Into<OrxError>> From<E> for Halt {
+    fn from(e: E) -> Halt {
+        Halt::Error(e.into())
+    }
+}
+
+/// The result of a step that an interrupt or a budget may stop.
+pub type Step<T> = std::result::Result<T, Halt>;
+
+/// A stage's end from its step: a stop becomes `StageEnd::Stopped`, an error stays one.
+pub fn stage_end(step: Step<StageEnd>) -> Result<StageEnd> {
+    match step {
+        Ok(end) => Ok(end),
+        Err(Halt::Stop(why)) => Ok(StageEnd::Stopped(why)),
+        Err(Halt::Error(e)) => Err(e),
+    }
+}
+
+/// A run being driven by this process.
+pub struct Run<'r> {
+    pub repo: Repo,
+    pub paths: RunPaths,
+    pub config: Config,
+    pub state: RunState,
+    pub wt: Worktree,
+    events: EventLog,
+    reporter: &'r mut dyn Reporter,
+    last_meta: Option<Meta>,
+    /// Set on resume: the first step puts the worktree back to its checkpoint.
+    pub needs_restore: bool,
+    /// Verify's accumulated time when the current stage began (see `end_stage`).
+    pub(super) verify_ms_at_begin: u64,
+    pub(super) started: Instant,
+    _lock: RunLock,
+    /// Hides secrets in everything the run writes (events, state, prompts, logs, artifacts).
+    pub redactor: Arc<Redactor>,
+}
+
+impl<'r> Run<'r> {
+    /// Assemble a run from its parts (used by `setup`).
+    pub(crate) fn assemble(
+        repo: Repo,
+        paths: RunPaths,
+        config: Config,
+        state: RunState,
+        lock: RunLock,
+        reporter: &'r mut dyn Reporter,
+    ) -> Result<Run<'r>> {
+        let events = EventLog::open(&paths.events(), &paths.id)?;
+        let wt = repo.worktree(&state.worktree.path);
+        Ok(Run {
+            repo,
+            paths,
+            config,
+            state,
+            wt,
+            events,
+            reporter,
+            last_meta: None,
+            needs_restore: false,
+            verify_ms_at_begin: 0,
+            started: Instant::now(),
+            _lock: lock,
+            redactor: Arc::new(Redactor::from_env()),
+        })
+    }
+
+    /// Append an event to the history and hand it to the reporter.
+    pub fn emit(&mut self, kind: EventKind) -> Result<()> {
+        let kind = self.redact_event(kind);
+        let ev = self.events.append(kind)?;
+        self.reporter.event(&ev);
+        Ok(())
+    }
+
+    /// Persist `state.json` (and `meta.json` when its summary changed).
+    pub fn save(&mut self) -> Result<()> {
+        // What is on disk is redacted; the state in memory keeps the real text.
+        let mut json = serde_json::to_value(&self.state)
+            .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
+        if self.redactor.redact_json(&mut json) {
+            crate::store::atomic::write_json_atomic(&self.paths.state(), &json)?;
+        } else {
+            self.state.save(&self.paths.state())?;
+        }
+        let mut meta = Meta::from_state(&self.state);
+        meta.task = self.redactor.redact(&meta.task).into_owned();
+        let changed = match &self.last_meta {
+            Some(m) => {
+                m.status != meta.status
+                    || m.stage != meta.stage
+                    || m.item != meta.item
+                    || m.finished_at != meta.finished_at
+            }
+            None => true,
+        };
+        if changed {
+            meta.save(&self.paths.meta())?;
+            self.last_meta = Some(meta);
+        }
+        Ok(())
+    }
+
+    /// Record why the run (or a stage) failed.
+    pub fn fail(
+        &mut self,
+        stage: Stage,
+        item: Option<&str>,
+        reason: impl Into<FailureReason>,
+        message: String,
+    ) {
+        self.state.last_failure = Some(FailureRecord {
+            stage,
+            item: item.map(String::from),
+            reason: reason.into(),
+            message,
+            evidence_path: None,
+        });
+    }
+
+    /// Record a failed agent call as the run's failure; returns the stage end to hand back.
+    pub fn fail_agent(
+        &mut self,
+        stage: Stage,
+        item: Option<&str>,
+        outcome: &AgentOutcome,
+    ) -> StageEnd {
+        let kind = outcome.failure.unwrap_or(FailureKind::AgentError);
+        let message = outcome
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("agent failed ({kind})"));
+        self.fail(stage, item, kind, message);
+        StageEnd::Failed
+    }
+
+    /// The executor and model for a stage key, after `stages:` routing.
+    pub fn route(&self, stage_key: &str) -> (String, Option<String>) {
+        let ov = self.config.stages.get(stage_key);
+        let executor = ov
+            .and_then(|o| o.executor.clone())
+            .unwrap_or_else(|| self.state.engine.clone());
+        let model = ov
+            .and_then(|o| o.model.clone())
+            .or_else(|| self.state.model.clone())
+            .or_else(|| {
+                self.config
+                    .executors
+                    .get(&executor)
+                    .and_then(|e| e.default.model.clone())
+            });
+        (executor, model)
+    }
+
+    /// `text` with the run's secrets replaced, for anything written under `runs/`.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redactor.redact(text)
+    }
+
+    /// An event with every string redacted. Should the redacted event no longer decode, a
+    /// warning takes its place: a secret is never written for want of a redaction.
+    fn redact_event(&self, kind: EventKind) -> EventKind {
+        let Ok(mut json) = serde_json::to_value(&kind) else {
+            return kind;
+        };
+        if !self.redactor.redact_json(&mut json) {
+            return kind;
+        }
+        serde_json::from_value(json).unwrap_or_else(|_| EventKind::Warning {
+            message: "an event was withheld: it carried a secret".into(),
+        })
+    }
+
+    /// Variables shared by every prompt.
+    pub fn base_vars(&self) -> BTreeMap<&'static str, String> {
+        let read =
+            |name: &str| std::fs::read_to_string(self.paths.context(name)).unwrap_or_default();
+        let mut v = BTreeMap::new();
+        v.insert("task", self.state.task.clone());
+        v.insert("plan", read("plan.md"));
+        v.insert("spec", read("spec.md"));
+        v.insert("project_map", read("project_map.md"));
+        v.insert("lessons", read("lessons.md"));
+        v.insert("decisions", read("decisions.md"));
+        v.insert(
+            "review_summary",
+            self.state.review_summary.clone().unwrap_or_default(),
+        );
+        v
+    }
+
+    /// Render a stage template with `vars`; unknown placeholders become a warning.
+    pub fn prompt(
+        &mut self,
+        template: &str,
+        vars: &BTreeMap<&'static str, String>,
+    ) -> Result<String> {
+        let t = crate::prompts::template(&self.repo.root, template)?;
+        let (text, unknown) = crate::prompts::render(&t, vars);
+        if !unknown.is_empty() {
+            self.emit(EventKind::Warning {
+                message: format!(
+                    "prompt `{template}` uses unknown placeholders: {}",
+                    unknown.join(", ")
+                ),
+            })?;
+        }
+        Ok(text)
+    }
+}

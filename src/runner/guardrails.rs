@@ -1,0 +1,57 @@
+//! The guardrails applied to a run's worktree: the check of its whole change, and the failure
+//! of a stage that breaks them.
+//!
+//! `crate::guard` decides on paths and diff text alone; this file takes them from the run's
+//! worktree (base sha → working state, untracked files included) and records a breach: the
+//! report goes to `artifacts/guardrails_<stage>.md` and the failure reason is `guardrail`.
+
+use super::context::Run;
+use crate::error::Result;
+use crate::guard::{report, Guard, Violation};
+use crate::model::{OrxFailure, Stage, StageEnd};
+
+impl Run<'_> {
+    /// The guardrail violations of the run's whole change so far, against a working tree the
+    /// caller already took ([`crate::git::Worktree::working_tree`]) or a fresh one: the paths
+    /// and the diff come from the same tree, computed once.
+    pub fn guardrail_violations(&self, now: Option<&str>) -> Result<Vec<Violation>> {
+        let guard = Guard::new(&self.config.guardrails)?;
+        if !guard.enabled() {
+            return Ok(Vec::new());
+        }
+        let base = self.state.worktree.base_sha.clone();
+        let now = match now {
+            Some(t) => t.to_string(),
+            None => self.wt.working_tree()?,
+        };
+        let changed = self.wt.changed_paths_to(&base, &now)?;
+        if changed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let diff = self.wt.diff(&base, &now)?;
+        Ok(guard.check(&changed, &diff))
+    }
+
+    /// Fail `stage` for `violations`: the report goes to `artifacts/guardrails_<stage>.md` and
+    /// the failure reason is `guardrail`.
+    pub fn fail_guardrails(&mut self, stage: Stage, violations: &[Violation]) -> Result<StageEnd> {
+        let rel = format!("artifacts/guardrails_{stage}.md");
+        let path = self.paths.dir.join(&rel);
+        let body = format!("# Guardrails, {stage}\n\n{}", report(violations));
+        crate::store::atomic::write_atomic(&path, self.redact(&body).as_bytes())?;
+        let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        self.fail(
+            stage,
+            None,
+            OrxFailure::Guardrail,
+            format!(
+                "the run's change breaks the guardrails, nothing more was committed: {}",
+                listed.join("; ")
+            ),
+        );
+        if let Some(f) = self.state.last_failure.as_mut() {
+            f.evidence_path = Some(rel.into());
+        }
+        Ok(StageEnd::Failed)
+    }
+}
