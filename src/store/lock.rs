@@ -12,6 +12,11 @@
 //! file that is no longer at its path is refused, so a resume racing a clean sees either a busy
 //! run or a removed one, never a half-removed folder (found by the concurrency campaign,
 //! tests/it/torture/concurrency.rs).
+//!
+//! A lock can outlive its holder by a moment: a child the holder forked keeps the descriptor
+//! until it execs (the descriptor is close-on-exec) or dies (`PR_SET_PDEATHSIG`). A resume that
+//! arrives in that moment, right after a `kill -9`, would otherwise be told the run is busy; so
+//! while the recorded holder is dead, acquiring waits for the lock to be let go.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -50,9 +55,22 @@ impl RunLock {
     /// the lock, so a lock won after that on a file opened before it is void: the file must
     /// still be the one at `path` (same device and inode).
     fn lock_opened(mut file: File, path: &Path, run_id: &str) -> Result<RunLock> {
-        // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        let mut locked = try_lock(&file);
+        if !locked && holder_alive(path).is_none() {
+            // The recorded holder is dead, yet the lock is held: a child it forked still has
+            // the descriptor between fork and exec (exec closes it, and PR_SET_PDEATHSIG kills
+            // a child whose parent died before that). It lasts a moment; wait for it instead of
+            // calling the run busy. A live orx that locked but has not written its pid yet ends
+            // the wait as soon as it does, and is then reported busy as before.
+            #[cfg(test)]
+            tests::waiting_for_dead_holder(path);
+            let deadline = std::time::Instant::now() + DEAD_HOLDER_WAIT;
+            while !locked && holder_alive(path).is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                locked = try_lock(&file);
+            }
+        }
+        if !locked {
             return Err(StoreError::Busy {
                 run_id: run_id.to_string(),
                 pid: read_holder(path).map(|(pid, _)| pid),
@@ -73,6 +91,15 @@ impl RunLock {
         let _ = file.sync_all();
         Ok(RunLock { _file: file })
     }
+}
+
+/// How long a lock whose recorded holder is dead may stay held by that holder's forked child.
+const DEAD_HOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One non-blocking attempt at the exclusive lock.
+fn try_lock(file: &File) -> bool {
+    // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 /// The error for a run whose folder another process removed while this one was getting to it.
@@ -114,6 +141,52 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+    use std::sync::Mutex;
+
+    /// The lock files an acquire started waiting on for a dead holder's child to let go.
+    static WAITING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn waiting_for_dead_holder(path: &Path) {
+        WAITING.lock().unwrap().push(path.to_path_buf());
+    }
+
+    #[test]
+    fn a_lock_left_held_by_a_dead_holders_child_is_waited_for_not_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        // The recorded holder is dead (a pid that cannot exist)...
+        std::fs::write(&p, "999999999 5\n").unwrap();
+        // ...but a process it "forked" still holds the lock, until told to go.
+        let mut child = Command::new("flock")
+            .arg(&p)
+            .args(["sh", "-c", "echo held; read _"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "held\n");
+        let path = p.clone();
+        let acquiring = std::thread::spawn(move || RunLock::acquire(&path, "r1").map(|_| ()));
+        // Let the child go only once the acquire is waiting for it (or has given up at once,
+        // which is the defect this test catches).
+        while !WAITING.lock().unwrap().contains(&p) && !acquiring.is_finished() {
+            std::thread::yield_now();
+        }
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(b"go\n");
+        drop(stdin);
+        child.wait().unwrap();
+        acquiring.join().unwrap().unwrap();
+    }
 
     #[test]
     fn second_acquire_is_refused_until_the_first_is_dropped() {
