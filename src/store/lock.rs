@@ -141,7 +141,6 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
     use std::sync::Mutex;
