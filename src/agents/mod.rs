@@ -1,7 +1,7 @@
 //! The executor seam: how orx talks to an agent CLI, whichever it is.
 //!
-//! Every agent (Claude Code, Codex, Gemini, Cursor, and the scripted `fake`) is a subprocess
-//! that gets its prompt on stdin and prints a JSON stream. An [`AgentCli`] only knows two
+//! Every agent (the CLIs of `registry`, the scripted `fake` among them) is a subprocess that
+//! gets its prompt on stdin and prints a JSON stream. An [`AgentCli`] only knows two
 //! things: how to build the command for a request (argv and env, never the prompt in argv), and
 //! how to turn its stream into [`AgentEvent`]s through a [`StreamParser`]. Running it is not the
 //! CLI's business: [`invoke`] sends every agent through the one supervisor (`crate::exec`), feeds
@@ -23,6 +23,7 @@ pub mod json;
 pub mod pricing;
 #[cfg(test)]
 mod recorded;
+pub mod registry;
 pub mod scenario;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -36,17 +37,6 @@ use events::{detail_suffix, last_line};
 pub use events::{AgentEvent, FailureKind, Usage};
 
 use crate::exec::{self, CommandSpec, Control, ExitInfo, LogFilter, StreamKind, Termination};
-
-/// The binary an executor runs when `executors.<name>.bin` does not say.
-pub fn default_bin(executor: &str) -> &'static str {
-    match executor {
-        "claude" => "claude",
-        "codex" => "codex",
-        "gemini" => "gemini",
-        "cursor" => "cursor-agent",
-        _ => "orx",
-    }
-}
 
 /// Whether the agent may edit files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +216,7 @@ pub fn invoke_filtered(
             format!(
                 "{} is not installed: {}",
                 cli.name(),
-                classify::not_installed_hint(cli.name(), &spec.program)
+                registry::not_installed_hint(cli.name(), &spec.program)
             ),
         ),
         Err(e) => AgentOutcome::failed(

@@ -22,13 +22,14 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
+use crate::agents::registry::NAMES;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::store::layout::{new_run_id, RUNS_DIR};
 use crate::store::lock::holder_alive;
 use crate::store::{RunState, RunStatus};
 
-/// The executors `engine` may name.
-pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
+/// The executors `engine` may name: every one of the registry.
+pub const ENGINES: [&str; NAMES.len()] = NAMES;
 /// Where launched processes log, under `runs/`; not a run id, so listings skip it.
 pub const LAUNCH_DIR: &str = ".launch";
 /// How long a launch waits for the child to create its run folder (or fail).
