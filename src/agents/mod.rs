@@ -13,6 +13,8 @@ pub mod budget;
 pub mod classify;
 pub mod claude;
 pub mod codex;
+#[cfg(test)]
+mod contract;
 pub mod cursor;
 pub mod events;
 pub mod fake;
@@ -21,10 +23,9 @@ pub mod fallback;
 pub mod gemini;
 pub mod json;
 pub mod pricing;
-#[cfg(test)]
-mod recorded;
 pub mod registry;
 pub mod scenario;
+pub mod stream;
 #[cfg(test)]
 pub(crate) mod testutil;
 

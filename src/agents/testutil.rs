@@ -61,7 +61,7 @@ pub fn play(
     (events, o)
 }
 
-/// Field names the four CLIs' streams use (from the recordings and the parsers), for the
+/// Field names the CLIs' streams use (from the recordings and the parsers), for the
 /// hostile-input properties: random values under real keys reach the parsers' logic.
 pub const STREAM_KEYS: &[&str] = &[
     "type",
