@@ -108,6 +108,12 @@ const VERDICTS: &[Verdict] = &[
     fails("gemini", "429", RateLimited),
     fails("gemini", "500", ApiError),
     fails("gemini", "stall_killed", NoResult),
+    ok("opencode", "success", DONE),
+    ok("opencode", "tool_call", DONE).writes("hello.txt"),
+    ok("opencode", "resume", RESUMED),
+    ok("qwen", "success", DONE),
+    ok("qwen", "tool_call", DONE).writes("hello.txt"),
+    ok("qwen", "resume", RESUMED),
     ok("cursor", "success", "Created calc.py with add().")
         .writes("calc.py")
         .tokens(0, 0),

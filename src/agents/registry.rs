@@ -18,6 +18,8 @@ use super::codex::{self, CodexCli};
 use super::cursor::{self, CursorCli};
 use super::fake::FakeCli;
 use super::gemini::{self, GeminiCli};
+use super::opencode::{self, OpenCodeCli};
+use super::qwen::{self, QwenCli};
 use super::{AgentCli, CliSettings};
 
 /// How an executor gets onto a machine.
@@ -155,6 +157,30 @@ pub const EXECUTORS: &[Executor] = &[
         login_file: None,
         credentials_hint: "set CURSOR_API_KEY, or executors.cursor.api_key: ${CURSOR_API_KEY} in orx.yaml",
         build: |s| Box::new(CursorCli { settings: s.settings }),
+    },
+    Executor {
+        name: "opencode",
+        bin: "opencode",
+        install: Install::Npm("opencode-ai"),
+        tested_version: Some(opencode::TESTED_VERSION),
+        credential_vars: &["OPENCODE_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
+        login_file: Some(LoginFile {
+            dir_var: None,
+            home_dir: ".local/share/opencode",
+            file: "auth.json",
+        }),
+        credentials_hint: "log in once with `opencode auth login` (writes ~/.local/share/opencode/auth.json), or set the provider's key (OPENCODE_API_KEY, ANTHROPIC_API_KEY, OPENAI_API_KEY)",
+        build: |s| Box::new(OpenCodeCli { settings: s.settings }),
+    },
+    Executor {
+        name: "qwen",
+        bin: "qwen",
+        install: Install::Npm("@qwen-code/qwen-code"),
+        tested_version: Some(qwen::TESTED_VERSION),
+        credential_vars: &["OPENAI_API_KEY"],
+        login_file: None,
+        credentials_hint: "set OPENAI_API_KEY (with OPENAI_BASE_URL and OPENAI_MODEL for the OpenAI-compatible API to use), or executors.qwen.api_key in orx.yaml",
+        build: |s| Box::new(QwenCli { settings: s.settings }),
     },
 ];
 

@@ -366,6 +366,14 @@ fn render(r: &Report) -> String {
     if let Some(c) = &r.config {
         out.push_str(&format!("  config    {c}\n"));
     }
+    // Names in one column, at least as wide as the longest name and a space.
+    let width = r
+        .checks
+        .iter()
+        .map(|c| c.name.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(8);
     for c in &r.checks {
         let mark = if c.problems.iter().any(|p| p.severity == "error") {
             "✗"
@@ -374,7 +382,7 @@ fn render(r: &Report) -> String {
         } else {
             "!"
         };
-        let mut line = format!("  {mark} {:<8}", c.name);
+        let mut line = format!("  {mark} {:<width$}", c.name);
         match &c.version {
             Some(v) => line.push_str(v),
             None if c.installed => line.push_str("installed"),

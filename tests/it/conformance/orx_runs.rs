@@ -159,7 +159,9 @@ fn writes_files_runs_gates_and_resumes_for_the_fix(cli: Cli) {
         // the session's running total.
         let fresh = match cli {
             Cli::Claude => 2 * INPUT_TOKENS,
-            Cli::Codex | Cli::Gemini => 2 * (INPUT_TOKENS - CACHED_TOKENS),
+            Cli::Codex | Cli::Gemini | Cli::OpenCode | Cli::Qwen => {
+                2 * (INPUT_TOKENS - CACHED_TOKENS)
+            }
         };
         assert_eq!(u["input_tokens"], fresh, "per call, not cumulative: {m}");
         assert_eq!(u["cache_read_tokens"], 2 * CACHED_TOKENS, "{m}");
