@@ -111,9 +111,13 @@ const VERDICTS: &[Verdict] = &[
     ok("opencode", "success", DONE),
     ok("opencode", "tool_call", DONE).writes("hello.txt"),
     ok("opencode", "resume", RESUMED),
+    fails("opencode", "401", AuthFailed),
+    fails("opencode", "stall_killed", NoResult),
     ok("qwen", "success", DONE),
     ok("qwen", "tool_call", DONE).writes("hello.txt"),
     ok("qwen", "resume", RESUMED),
+    fails("qwen", "401", AuthFailed),
+    fails("qwen", "stall_killed", NoResult),
     ok("cursor", "success", "Created calc.py with add().")
         .writes("calc.py")
         .tokens(0, 0),

@@ -131,6 +131,15 @@ pub const STREAM_KEYS: &[&str] = &[
     "stdout",
     "stderr",
     "result_index",
+    "sessionID",
+    "part",
+    "tool",
+    "state",
+    "tokens",
+    "reason",
+    "cost",
+    "filePath",
+    "statusCode",
 ];
 
 /// Feed `lines` (split at newlines, as the supervisor delivers them) then finish with `code`;
