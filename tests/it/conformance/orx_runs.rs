@@ -205,7 +205,9 @@ fn failures_become_outcomes(cli: Cli) {
 
 fn stall_is_killed_by_the_idle_timeout(cli: Cli) {
     let Some(bin) = bin_dir() else { return };
-    let o = OrxRun::new(cli, &bin, 6);
+    // The idle limit must outlast a CLI's silent start-up (Gemini CLI printed nothing for over
+    // 6 s on a loaded machine and was killed before it had asked the model anything).
+    let o = OrxRun::new(cli, &bin, 20);
     let server = o.sb.server(vec![Turn::Fail(Failure::Stall)]);
     let start = Instant::now();
     let r = o.run(cli, &server);
