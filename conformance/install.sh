@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned agent CLIs (package.json + the committed package-lock.json beside this
-# script) with `npm ci` into a cache folder outside the clone, keyed by the lockfile's hash, so
+# script) into a cache folder outside the clone, keyed by the lockfile's hash, so
 # repeated runs reuse it and a changed pin gets a fresh folder. Prints the bin dir on stdout
 # (progress goes to stderr), e.g.:  export ORX_CONFORMANCE_BIN="$(conformance/install.sh)"
 set -euo pipefail
@@ -21,8 +21,12 @@ mkdir -p "$cache"
 tmp="$(mktemp -d "$cache/.install.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 cp "$here/package.json" "$lock" "$tmp/"
-(cd "$tmp" && npm ci --no-audit --no-fund --loglevel=error 1>&2)
-for cli in claude codex gemini; do
+# `npm install` on the committed lockfile rather than `npm ci`: the lockfile holds the platform
+# packages of OpenCode and Qwen Code's clipboard helper only for the platforms the registry
+# served when it was written, and `npm ci` refuses a lockfile that lacks any platform's.
+# Versions still come from the lockfile; --no-save leaves it as committed.
+(cd "$tmp" && npm install --no-save --no-audit --no-fund --loglevel=error 1>&2)
+for cli in claude codex gemini opencode qwen; do
   [[ -x "$tmp/node_modules/.bin/$cli" ]] || { echo "conformance/install.sh: npm ci finished but node_modules/.bin/$cli is missing" >&2; exit 1; }
 done
 touch "$tmp/.installed"

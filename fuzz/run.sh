@@ -37,8 +37,10 @@ seed config ../orx.yaml.example ../examples/*/orx.yaml
 seed scenario ../examples/*/scenario.yaml
 mkdir -p corpus/backlog
 printf 'Here is the backlog.\n\n```yaml\nitems:\n  - id: W001\n    title: Add\n    objective: Add add()\n    acceptance: [it adds]\n    files_hint: [calc.py]\n    depends_on: []\n  - id: W002\n    title: Mul\n    objective: Add mul()\n    acceptance: it multiplies\n    depends_on: W001\n```\n' >corpus/backlog/seed-two-items
-for cli in claude codex gemini cursor; do
-  seed "stream_$cli" ../src/agents/testdata/"$cli"/*.jsonl ../src/agents/testdata/real/"$cli"/*.jsonl
+# Every stream_<cli> target is seeded with that CLI's fixtures and recordings.
+for t in $(cargo fuzz list | grep '^stream_'); do
+  cli="${t#stream_}"
+  seed "$t" ../tests/recordings/"$cli"/written/*.jsonl ../tests/recordings/"$cli"/*.jsonl
 done
 mkdir -p corpus/stream_fake
 

@@ -1,15 +1,15 @@
 //! What `orx doctor` and the server's health report check: is this machine ready to run
 //! agents?
 //!
-//! For each real executor (claude, codex, gemini, cursor) it reports whether the CLI is on
-//! PATH (or where `executors.<name>.bin` points), its `--version` against the release orx was
-//! tested with, and whether credentials look present (an API key in the environment or in
-//! `orx.yaml`, or the CLI's own login file; nothing is validated over the network). It also
-//! checks `git` (required) and `gh` (optional, for pull requests) with `gh auth status`.
-//! Every problem carries a one-line hint. Versions are read through the supervisor with a 10 s
-//! timeout, like every other child process. The checks live below `cli/` because two callers
-//! read them: `orx doctor` (`cli/doctor.rs`, which prints them) and `control::health`.
-//!
+//! For each external executor of the registry (all but the fake engine) it reports whether the
+//! CLI is on PATH (or where `executors.<name>.bin` points), its `--version` against the
+//! release orx was tested with, and whether credentials look present (an API key in the
+//! environment or in `orx.yaml`, or the CLI's own login file; nothing is validated over the
+//! network). It also checks `git` (required) and `gh` (optional, for pull requests) with `gh
+//! auth status`. Every problem carries a one-line hint. Versions are read through the
+//! supervisor with a 10 s timeout, like every other child process. The checks live below
+//! `cli/` because two callers read them: `orx doctor` (`cli/doctor.rs`, which prints them) and
+//! `control::health`.
 //! The report is `ok` when everything required works. Required means `git`, plus the CLI of
 //! every executor the configuration routes a stage to (`engine.type` and
 //! `stages.*.executor`; the `fake` engine needs nothing). A version that differs from the
@@ -20,17 +20,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::agents::{classify::not_installed_hint, default_bin};
+use crate::agents::registry::{self, not_installed_hint, Executor};
 use crate::config::Config;
 use crate::exec::{self, CommandSpec, Control, StreamKind};
-
-/// The executors doctor checks and the versions orx was tested with.
-pub const EXECUTORS: [(&str, Option<&str>); 4] = [
-    ("claude", Some(crate::agents::claude::TESTED_VERSION)),
-    ("codex", Some(crate::agents::codex::TESTED_VERSION)),
-    ("gemini", Some(crate::agents::gemini::TESTED_VERSION)),
-    ("cursor", crate::agents::cursor::TESTED_VERSION),
-];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -74,12 +66,11 @@ pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
         }
     }
     let mut checks = vec![git_check()];
-    for (name, tested) in EXECUTORS {
+    for row in registry::EXECUTORS.iter().filter(|e| e.is_external()) {
         checks.push(executor_check(
             config,
-            name,
-            tested,
-            used.iter().any(|u| u == name),
+            row,
+            used.iter().any(|u| u == row.name),
         ));
     }
     checks.push(gh_check());
@@ -94,7 +85,8 @@ pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
     }
 }
 
-fn executor_check(config: &Config, name: &str, tested: Option<&str>, required: bool) -> Check {
+fn executor_check(config: &Config, row: &Executor, required: bool) -> Check {
+    let (name, tested) = (row.name, row.tested_version);
     let ex = config.executors.get(name);
     let program = ex
         .and_then(|e| e.bin.clone())
@@ -103,7 +95,7 @@ fn executor_check(config: &Config, name: &str, tested: Option<&str>, required: b
                 .then(|| config.engine.binary.clone())
                 .flatten()
         })
-        .unwrap_or_else(|| default_bin(name).to_string());
+        .unwrap_or_else(|| row.bin.to_string());
     let mut c = Check {
         name: name.to_string(),
         kind: "executor",
@@ -147,7 +139,7 @@ fn executor_check(config: &Config, name: &str, tested: Option<&str>, required: b
                         message: format!("{name} {v} is installed; orx was tested with {t}"),
                         hint: format!(
                             "flags and stream formats change between releases; if runs fail, install {t} (npm install -g {}@{t})",
-                            npm_package(name)
+                            row.npm_package().unwrap_or(name)
                         ),
                     });
                 }
@@ -164,68 +156,37 @@ fn executor_check(config: &Config, name: &str, tested: Option<&str>, required: b
             });
         }
     }
-    let source = credentials(name, ex.and_then(|e| e.api_key.as_deref()));
+    let source = credentials(row, ex.and_then(|e| e.api_key.as_deref()));
     c.credentials = Some(source.is_some());
     c.credentials_source = source;
     if c.credentials == Some(false) {
         c.problems.push(Problem {
             severity: "warning",
             message: format!("{name}: no credentials found"),
-            hint: credentials_hint(name).to_string(),
+            hint: row.credentials_hint.to_string(),
         });
     }
     c
 }
 
-fn npm_package(name: &str) -> &'static str {
-    match name {
-        "claude" => "@anthropic-ai/claude-code",
-        "codex" => "@openai/codex",
-        "gemini" => "@google/gemini-cli",
-        _ => "",
-    }
-}
-
-/// Where credentials for `name` seem to come from, if anywhere.
-fn credentials(name: &str, configured: Option<&str>) -> Option<String> {
+/// Where credentials for `row` seem to come from, if anywhere: `executors.<name>.api_key`, one
+/// of its credential variables, or the file its own login writes.
+fn credentials(row: &Executor, configured: Option<&str>) -> Option<String> {
     if configured.is_some_and(|k| !k.trim().is_empty()) {
-        return Some(format!("executors.{name}.api_key"));
+        return Some(format!("executors.{}.api_key", row.name));
     }
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(|_| k.to_string())
-    };
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let file = |p: PathBuf| p.is_file().then(|| p.display().to_string());
-    match name {
-        "claude" => env("ANTHROPIC_API_KEY")
-            .or_else(|| env("CLAUDE_CODE_OAUTH_TOKEN"))
-            .or_else(|| home.and_then(|h| file(h.join(".claude/.credentials.json")))),
-        "codex" => env("OPENAI_API_KEY")
-            .or_else(|| env("CODEX_API_KEY"))
-            .or_else(|| {
-                let dir = std::env::var_os("CODEX_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| home.map(|h| h.join(".codex")))?;
-                file(dir.join("auth.json"))
-            }),
-        "gemini" => env("GEMINI_API_KEY")
-            .or_else(|| env("GOOGLE_API_KEY"))
-            .or_else(|| home.and_then(|h| file(h.join(".gemini/oauth_creds.json")))),
-        "cursor" => env("CURSOR_API_KEY"),
-        _ => None,
+    let set = |k: &&&str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if let Some(var) = row.credential_vars.iter().find(set) {
+        return Some(var.to_string());
     }
-}
-
-fn credentials_hint(name: &str) -> &'static str {
-    match name {
-        "claude" => "set ANTHROPIC_API_KEY, or log in once with `claude` (writes ~/.claude/.credentials.json)",
-        "codex" => "set OPENAI_API_KEY, or log in once with `codex login` (writes ~/.codex/auth.json)",
-        "gemini" => "set GEMINI_API_KEY (or GOOGLE_API_KEY), or log in once with `gemini` (writes ~/.gemini/oauth_creds.json)",
-        _ => "set CURSOR_API_KEY, or executors.cursor.api_key: ${CURSOR_API_KEY} in orx.yaml",
-    }
+    let login = row.login_file?;
+    let dir = login
+        .dir_var
+        .and_then(std::env::var_os)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(login.home_dir)))?;
+    let file = dir.join(login.file);
+    file.is_file().then(|| file.display().to_string())
 }
 
 fn git_check() -> Check {

@@ -199,20 +199,6 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The one-line hint for a CLI that is not on PATH.
-pub fn not_installed_hint(executor: &str, program: &str) -> String {
-    let package = match executor {
-        "claude" => "npm install -g @anthropic-ai/claude-code",
-        "codex" => "npm install -g @openai/codex",
-        "gemini" => "npm install -g @google/gemini-cli",
-        "cursor" => "curl https://cursor.com/install -fsS | bash",
-        _ => "install it",
-    };
-    format!(
-        "`{program}` is not on PATH: {package}, or set executors.{executor}.bin in orx.yaml; `orx doctor` checks every executor"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,9 +28,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::classify::{classify_http, classify_message, http_from_truncated_exit, parse_reset};
+use super::classify::{classify_http, classify_message, http_from_truncated_exit};
 use super::events::last_line;
-use super::json::{at, compact, parse_counted, str_at, string_at, u64_at};
+use super::json::{at, compact, str_at, string_at, u64_at};
+use super::stream::{fail, flag_rate_limit, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -84,31 +85,21 @@ impl AgentCli for GeminiCli {
 
 #[derive(Debug, Default)]
 pub struct GeminiParser {
-    session_id: Option<String>,
+    core: StreamCore,
+    /// The assistant's reply so far (deltas concatenated).
     reply: String,
     tools: HashMap<String, (String, Value)>,
-    result: Option<Value>,
-    usage: Usage,
     error: Option<String>,
-    unparsed: u64,
 }
 
 impl StreamParser for GeminiParser {
     fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = parse_counted(line, &mut self.unparsed) else {
+        let Some(v) = self.core.parse(line) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         match str_at(&v, "type").unwrap_or("") {
-            "init" => {
-                if let Some(sid) = string_at(&v, "session_id") {
-                    self.session_id = Some(sid.clone());
-                    out.push(AgentEvent::SessionStarted {
-                        session_id: sid,
-                        model: string_at(&v, "model"),
-                    });
-                }
-            }
+            "init" => self.core.start_session(&v, "session_id", &mut out),
             "message" if str_at(&v, "role") == Some("assistant") => {
                 let text = string_at(&v, "content").unwrap_or_default();
                 if at(&v, "delta").and_then(Value::as_bool) == Some(true) {
@@ -185,10 +176,7 @@ impl StreamParser for GeminiParser {
                     cache_read_tokens: cached,
                     ..Usage::default()
                 };
-                self.usage = u.clone();
-                if !u.is_empty() {
-                    out.push(AgentEvent::Usage { usage: u });
-                }
+                self.core.set_usage(u, &mut out);
                 let is_error = str_at(&v, "status") != Some("success");
                 if is_error {
                     let message = string_at(&v, "error.message")
@@ -203,36 +191,18 @@ impl StreamParser for GeminiParser {
                     },
                     is_error,
                 });
-                self.result = Some(v);
+                self.core.result = Some(v);
             }
             _ => {}
         }
-        if let Some(AgentEvent::Error { message }) = out.last() {
-            if classify_message(message) == Some(FailureKind::RateLimited) {
-                let message = message.clone();
-                out.push(AgentEvent::RateLimited {
-                    reset_at: parse_reset(&message),
-                    message,
-                });
-            }
-        }
+        flag_rate_limit(&mut out);
         out
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
-        let mut out = AgentOutcome {
-            failure: None,
-            message: None,
-            final_text: String::new(),
-            session_id: self.session_id.clone(),
-            usage: self.usage.clone(),
-            exit_code: exit.code,
-            duration_ms: 0,
-            cumulative_usage: None,
-            reset_at: None,
-        };
+        let mut out = self.core.outcome(exit);
         let stderr = stderr_error(&exit.stderr_tail);
-        let result_error = self.result.as_ref().and_then(|r| {
+        let result_error = self.core.result.as_ref().and_then(|r| {
             (str_at(r, "status") != Some("success"))
                 .then(|| string_at(r, "error.message").unwrap_or_else(|| "status error".into()))
         });
@@ -266,7 +236,7 @@ impl StreamParser for GeminiParser {
                     format!("API error HTTP {status} (exit {c})"),
                 )),
                 None => Some((
-                    classify_message(&evidence).unwrap_or(if self.result.is_none() {
+                    classify_message(&evidence).unwrap_or(if self.core.result.is_none() {
                         FailureKind::NoResult
                     } else {
                         FailureKind::ExitNonZero
@@ -282,28 +252,22 @@ impl StreamParser for GeminiParser {
                 classify_message(msg).unwrap_or(FailureKind::AgentError),
                 "status error".to_string(),
             ))
-        } else if self.result.is_none() {
+        } else if self.core.result.is_none() {
             Some((
                 classify_message(&evidence).unwrap_or(FailureKind::NoResult),
-                format!(
-                    "ended without a result line ({} unparsed lines)",
-                    self.unparsed
-                ),
+                self.core.ended_without("a result line"),
             ))
         } else {
             None
         };
         match failure {
             Some((kind, what)) => {
-                out.failure = Some(kind);
-                out.message = Some(if evidence.is_empty() {
+                let message = if evidence.is_empty() {
                     format!("gemini: {what}")
                 } else {
                     format!("gemini: {what}: {evidence}")
-                });
-                if kind == FailureKind::RateLimited {
-                    out.reset_at = parse_reset(&evidence);
-                }
+                };
+                fail(&mut out, kind, message, &evidence);
             }
             None => out.final_text = self.reply.clone(),
         }
@@ -375,7 +339,7 @@ mod tests {
     fn deltas_make_the_final_text_and_tools_become_events() {
         let (events, o) = play(
             &mut GeminiParser::default(),
-            include_str!("testdata/gemini/success.jsonl"),
+            include_str!("../../tests/recordings/gemini/written/success.jsonl"),
             exited(0),
         );
         assert!(o.succeeded(), "{o:?}");
@@ -399,7 +363,7 @@ mod tests {
 
     #[test]
     fn exit_codes_and_status_errors_are_named() {
-        let rec = include_str!("testdata/gemini/api_error.jsonl");
+        let rec = include_str!("../../tests/recordings/gemini/written/api_error.jsonl");
         let cases = [
             (41, FailureKind::AuthFailed),
             (42, FailureKind::InputError),
@@ -424,56 +388,18 @@ mod tests {
         }
         let (_, o) = play(
             &mut GeminiParser::default(),
-            include_str!("testdata/gemini/status_error.jsonl"),
+            include_str!("../../tests/recordings/gemini/written/status_error.jsonl"),
             exited(1),
         );
         assert_eq!(o.failure, Some(FailureKind::RateLimited), "{o:?}");
         // A result that says success but an exit code that does not is still a failure.
         let (_, o) = play(
             &mut GeminiParser::default(),
-            include_str!("testdata/gemini/success.jsonl"),
+            include_str!("../../tests/recordings/gemini/written/success.jsonl"),
             exited(1),
         );
         assert_eq!(o.failure, Some(FailureKind::ExitNonZero));
         let (_, o) = play(&mut GeminiParser::default(), "", exited(0));
         assert_eq!(o.failure, Some(FailureKind::NoResult));
-    }
-}
-
-/// Hostile input: no stream makes the parser panic, whatever its lines hold. The
-/// fuzz target `fuzz/fuzz_targets/stream_gemini.rs` explores the same parser for longer.
-#[cfg(test)]
-mod hostile {
-    use super::*;
-    use crate::agents::testutil::{play_hostile, STREAM_KEYS};
-    use crate::hostile_input::{config, stream_line};
-    use proptest::prelude::*;
-
-    const TYPES: &[&str] = &[
-        "init",
-        "message",
-        "tool_use",
-        "tool_result",
-        "run_shell_command",
-        "write_file",
-        "replace",
-        "error",
-        "result",
-        "success",
-        "assistant",
-        "user",
-    ];
-    const FIXTURE: &str = include_str!("testdata/gemini/success.jsonl");
-
-    proptest! {
-        #![proptest_config(config(200))]
-
-        #[test]
-        fn hostile_streams_never_panic(
-            lines in proptest::collection::vec(stream_line(STREAM_KEYS, TYPES, FIXTURE), 0..12),
-            code in -1i32..3,
-        ) {
-            play_hostile(&mut GeminiParser::default(), &lines, code);
-        }
     }
 }

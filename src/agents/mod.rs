@@ -1,7 +1,7 @@
 //! The executor seam: how orx talks to an agent CLI, whichever it is.
 //!
-//! Every agent (Claude Code, Codex, Gemini, Cursor, and the scripted `fake`) is a subprocess
-//! that gets its prompt on stdin and prints a JSON stream. An [`AgentCli`] only knows two
+//! Every agent (the CLIs of `registry`, the scripted `fake` among them) is a subprocess that
+//! gets its prompt on stdin and prints a JSON stream. An [`AgentCli`] only knows two
 //! things: how to build the command for a request (argv and env, never the prompt in argv), and
 //! how to turn its stream into [`AgentEvent`]s through a [`StreamParser`]. Running it is not the
 //! CLI's business: [`invoke`] sends every agent through the one supervisor (`crate::exec`), feeds
@@ -13,6 +13,8 @@ pub mod budget;
 pub mod classify;
 pub mod claude;
 pub mod codex;
+#[cfg(test)]
+mod contract;
 pub mod cursor;
 mod error;
 pub mod events;
@@ -21,10 +23,12 @@ pub mod fake_agent;
 pub mod fallback;
 pub mod gemini;
 pub mod json;
+pub mod opencode;
 pub mod pricing;
-#[cfg(test)]
-mod recorded;
+pub mod qwen;
+pub mod registry;
 pub mod scenario;
+pub mod stream;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -38,17 +42,6 @@ use events::{detail_suffix, last_line};
 pub use events::{AgentEvent, FailureKind, Usage};
 
 use crate::exec::{self, CommandSpec, Control, ExitInfo, LogFilter, StreamKind, Termination};
-
-/// The binary an executor runs when `executors.<name>.bin` does not say.
-pub fn default_bin(executor: &str) -> &'static str {
-    match executor {
-        "claude" => "claude",
-        "codex" => "codex",
-        "gemini" => "gemini",
-        "cursor" => "cursor-agent",
-        _ => "orx",
-    }
-}
 
 /// Whether the agent may edit files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +221,7 @@ pub fn invoke_filtered(
             format!(
                 "{} is not installed: {}",
                 cli.name(),
-                classify::not_installed_hint(cli.name(), &spec.program)
+                registry::not_installed_hint(cli.name(), &spec.program)
             ),
         ),
         Err(e) => AgentOutcome::failed(

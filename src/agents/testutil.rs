@@ -61,7 +61,7 @@ pub fn play(
     (events, o)
 }
 
-/// Field names the four CLIs' streams use (from the recordings and the parsers), for the
+/// Field names the CLIs' streams use (from the recordings and the parsers), for the
 /// hostile-input properties: random values under real keys reach the parsers' logic.
 pub const STREAM_KEYS: &[&str] = &[
     "type",
@@ -131,6 +131,15 @@ pub const STREAM_KEYS: &[&str] = &[
     "stdout",
     "stderr",
     "result_index",
+    "sessionID",
+    "part",
+    "tool",
+    "state",
+    "tokens",
+    "reason",
+    "cost",
+    "filePath",
+    "statusCode",
 ];
 
 /// Feed `lines` (split at newlines, as the supervisor delivers them) then finish with `code`;

@@ -51,6 +51,14 @@ fn load_config(dir: &Path) -> (Config, Option<String>) {
 
 fn render(r: &Report) -> String {
     let mut out = String::from("orx doctor\n");
+    // Names in one column, at least as wide as the longest name and a space.
+    let width = r
+        .checks
+        .iter()
+        .map(|c| c.name.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(8);
     if let Some(c) = &r.config {
         out.push_str(&format!("  config    {c}\n"));
     }
@@ -62,7 +70,7 @@ fn render(r: &Report) -> String {
         } else {
             "!"
         };
-        let mut line = format!("  {mark} {:<8}", c.name);
+        let mut line = format!("  {mark} {:<width$}", c.name);
         match &c.version {
             Some(v) => line.push_str(v),
             None if c.installed => line.push_str("installed"),

@@ -19,8 +19,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub const CONFIG_VERSION: &str = "1";
 
 /// Executor (agent CLI) names that `engine.type`, `executors.<name>` and
-/// `stages.<stage>.executor` accept.
-pub const EXECUTOR_NAMES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
+/// `stages.<stage>.executor` accept: the rows of the executor registry.
+pub use crate::agents::registry::NAMES as EXECUTOR_NAMES;
 
 /// Stage names that `stages.<name>` overrides apply to.
 pub const STAGE_NAMES: [&str; 7] = [
@@ -50,6 +50,15 @@ pub const BUILTIN_PIPELINES: [&str; 3] = ["full", "fast-fix", "plan-only"];
 /// Gate evidence parsers that `gates[].parser` accepts.
 pub const GATE_PARSERS: [&str; 4] = ["ruff", "pytest", "unittest", "generic"];
 
+/// The executor names and `null`: what an optional executor key accepts, for the schema.
+fn executor_names_or_null() -> Vec<serde_json::Value> {
+    EXECUTOR_NAMES
+        .iter()
+        .map(|n| serde_json::Value::from(*n))
+        .chain([serde_json::Value::Null])
+        .collect()
+}
+
 /// The whole `orx.yaml`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -60,8 +69,8 @@ pub struct Config {
     pub version: String,
     /// The default agent CLI every stage uses unless `stages` routes it elsewhere.
     pub engine: EngineConfig,
-    /// Per-executor settings, keyed by executor name (fake, claude, codex, gemini, cursor).
-    #[schemars(extend("propertyNames" = {"enum": ["fake", "claude", "codex", "gemini", "cursor"]}))]
+    /// Per-executor settings, keyed by executor name.
+    #[schemars(extend("propertyNames" = {"enum": EXECUTOR_NAMES}))]
     pub executors: BTreeMap<String, ExecutorConfig>,
     /// Per-stage executor, model and timeout overrides.
     pub stages: StagesConfig,
@@ -137,9 +146,9 @@ impl Config {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Executor name: fake, claude, codex, gemini or cursor.
+    /// Executor name.
     #[serde(rename = "type")]
-    #[schemars(extend("enum" = ["fake", "claude", "codex", "gemini", "cursor"]))]
+    #[schemars(extend("enum" = EXECUTOR_NAMES))]
     pub kind: String,
     /// When false, orx refuses to call the agent (useful to dry-run gates).
     pub enabled: bool,
@@ -253,8 +262,8 @@ impl StagesConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StageOverride {
-    /// Executor for this stage: fake, claude, codex, gemini or cursor.
-    #[schemars(extend("enum" = ["fake", "claude", "codex", "gemini", "cursor", null]))]
+    /// Executor for this stage.
+    #[schemars(extend("enum" = executor_names_or_null()))]
     pub executor: Option<String>,
     /// Model for this stage.
     pub model: Option<String>,
@@ -299,7 +308,7 @@ pub struct FallbackRule {
     pub stage: Option<String>,
     /// The executor to switch to; default: the same executor.
     #[serde(default)]
-    #[schemars(extend("enum" = ["fake", "claude", "codex", "gemini", "cursor", null]))]
+    #[schemars(extend("enum" = executor_names_or_null()))]
     pub executor: Option<String>,
     /// The model to switch to; default: the substitute executor's default model.
     #[serde(default)]

@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(p.path.to_string(), "stages.review.executor");
         assert_eq!(
             p.hint.as_deref(),
-            Some("known executors: fake, claude, codex, gemini, cursor")
+            Some(crate::agents::registry::known_hint().as_str())
         );
 
         let mut c = Config::default();

@@ -183,7 +183,7 @@ pub fn render_init(
          version: \"1\"\n\
          \n\
          engine:\n\
-         \x20 # Agent CLI for every stage: fake, claude, codex, gemini or cursor.\n\
+         \x20 # Agent CLI for every stage: {}.\n\
          \x20 type: {}\n\
          \x20 # Wall-clock limit of one agent call, in seconds.\n\
          \x20 timeout: {}\n\
@@ -204,6 +204,7 @@ pub fn render_init(
          \x20 auto_push: {}\n\
          \x20 create_pr: {}\n\
          \x20 pr_draft: {}",
+        crate::agents::registry::names_in_words(),
         quote(&c.engine.kind),
         c.engine.timeout,
         c.git

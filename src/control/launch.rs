@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
+use crate::agents::registry::NAMES;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::model::{RunState, RunStatus};
@@ -29,8 +30,8 @@ use crate::store::layout::{new_run_id, LAUNCH_DIR, RUNS_DIR};
 use crate::store::lock::{holder_alive, process_start_time, read_holder};
 use crate::store::RunPaths;
 
-/// The executors `engine` may name.
-pub const ENGINES: [&str; 5] = ["fake", "claude", "codex", "gemini", "cursor"];
+/// The executors `engine` may name: every one of the registry.
+pub const ENGINES: [&str; NAMES.len()] = NAMES;
 /// How long a launch waits for the child to create its run folder (or fail).
 const START_WAIT: Duration = Duration::from_secs(10);
 

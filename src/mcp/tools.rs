@@ -33,7 +33,7 @@ use crate::error::{OrxError, Result};
 pub struct SubmitInput {
     /// What to do, in plain words: a feature, a fix or a refactor of this repository.
     pub task: String,
-    /// The agent CLI to drive: fake, claude, codex, gemini or cursor. Default: orx.yaml's.
+    /// The agent CLI to drive, an executor name (fake, claude, codex, …). Default: orx.yaml's.
     #[serde(default)]
     pub engine: Option<String>,
     /// The model to ask for (passed to the agent CLI). Default: orx.yaml's.

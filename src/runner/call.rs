@@ -17,15 +17,11 @@ use std::time::Duration;
 
 use super::context::{Halt, Run, Step};
 use crate::agents::budget::{Budget, Limits};
-use crate::agents::claude::ClaudeCli;
-use crate::agents::codex::CodexCli;
-use crate::agents::cursor::CursorCli;
-use crate::agents::fake::FakeCli;
-use crate::agents::gemini::GeminiCli;
 use crate::agents::pricing::PriceTable;
+use crate::agents::registry::{self, Setup};
 use crate::agents::{
-    self, default_bin, fallback, AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings,
-    FailureKind, Mode,
+    self, fallback, AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind,
+    Mode,
 };
 use crate::config::Config;
 use crate::error::{OrxError, Result};
@@ -331,6 +327,10 @@ impl<'r> Run<'r> {
 
 /// The executor named in config, as a CLI orx can drive.
 pub fn build_cli(executor: &str, state: &RunState, config: &Config) -> Result<Box<dyn AgentCli>> {
+    let Some(row) = registry::get(executor) else {
+        return Err(OrxError::config(format!("unknown executor `{executor}`"))
+            .with_hint(registry::known_hint()));
+    };
     let ex = config.executors.get(executor).cloned().unwrap_or_default();
     let bin = ex
         .bin
@@ -340,7 +340,7 @@ pub fn build_cli(executor: &str, state: &RunState, config: &Config) -> Result<Bo
                 .then(|| config.engine.binary.clone())
                 .flatten()
         })
-        .unwrap_or_else(|| default_bin(executor).to_string());
+        .unwrap_or_else(|| row.bin.to_string());
     let settings = CliSettings {
         bin,
         env: ex.env.into_iter().collect(),
@@ -348,13 +348,8 @@ pub fn build_cli(executor: &str, state: &RunState, config: &Config) -> Result<Bo
         api_key: ex.api_key,
         reasoning_effort: ex.default.reasoning_effort,
     };
-    match executor {
-        "fake" => Ok(Box::new(FakeCli::new(state.scenario.clone()))),
-        "claude" => Ok(Box::new(ClaudeCli::new(settings))),
-        "codex" => Ok(Box::new(CodexCli { settings })),
-        "gemini" => Ok(Box::new(GeminiCli { settings })),
-        "cursor" => Ok(Box::new(CursorCli { settings })),
-        other => Err(OrxError::config(format!("unknown executor `{other}`"))
-            .with_hint("known executors: fake, claude, codex, gemini, cursor")),
-    }
+    Ok((row.build)(Setup {
+        settings,
+        scenario: state.scenario.clone(),
+    }))
 }

@@ -215,6 +215,14 @@ fn doctor_reports_versions_credentials_and_what_is_required() {
         .unwrap()
         .contains("@openai/codex@0.169.0"));
     assert_eq!(check("cursor")["installed"], false);
+    // Every external executor of the registry is listed, with the release it was tested with.
+    for (name, tested) in [("opencode", "1.18.33"), ("qwen", "0.24.4")] {
+        let c = check(name);
+        assert_eq!(
+            (c["installed"].as_bool(), c["tested_version"].as_str()),
+            (Some(false), Some(tested))
+        );
+    }
     assert_eq!(check("gh")["installed"], false);
 
     // A stage routed to a CLI that is not installed makes doctor fail.

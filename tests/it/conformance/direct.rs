@@ -1,6 +1,6 @@
 //! Each real CLI driven by hand against the mock, with exactly the headless argv orx uses:
 //! proof that the mock speaks each wire format well enough for the real client, and the source
-//! of the stream recordings under src/agents/testdata/conformance/.
+//! of the stream recordings under tests/recordings/.
 
 use std::time::Duration;
 
@@ -34,6 +34,18 @@ fn final_text(d: &Direct) -> String {
             .filter(|l| l["role"] == "assistant")
             .filter_map(|l| l["content"].as_str())
             .collect(),
+        Cli::OpenCode => d
+            .of_type("text")
+            .last()
+            .and_then(|t| t["part"]["text"].as_str())
+            .unwrap_or("")
+            .into(),
+        Cli::Qwen => d
+            .of_type("result")
+            .last()
+            .and_then(|r| r["result"].as_str())
+            .unwrap_or("")
+            .into(),
     }
 }
 
@@ -77,6 +89,26 @@ fn reported_tokens(d: &Direct) -> (u64, u64) {
                 n(&r["stats"]["output_tokens"]),
             )
         }
+        // Per step, input without the cached tokens.
+        Cli::OpenCode => d.of_type("step_finish").iter().fold((0, 0), |(i, o), s| {
+            let t = &s["part"]["tokens"];
+            (
+                i + n(&t["input"]) + n(&t["cache"]["read"]),
+                o + n(&t["output"]),
+            )
+        }),
+        Cli::Qwen => {
+            let r = d
+                .of_type("result")
+                .last()
+                .cloned()
+                .cloned()
+                .unwrap_or(Value::Null);
+            (
+                n(&r["usage"]["input_tokens"]),
+                n(&r["usage"]["output_tokens"]),
+            )
+        }
     }
 }
 
@@ -88,6 +120,8 @@ fn succeeded(d: &Direct) -> bool {
             Cli::Claude => last["type"] == "result" && last["is_error"] == false,
             Cli::Codex => last["type"] == "turn.completed",
             Cli::Gemini => last["type"] == "result" && last["status"] == "success",
+            Cli::OpenCode => last["type"] == "step_finish" && last["part"]["reason"] == "stop",
+            Cli::Qwen => last["type"] == "result" && last["is_error"] == false,
         }
 }
 
@@ -169,6 +203,20 @@ fn tool_call_then_resume(cli: Cli) {
             assert_eq!(tool.len(), 1, "{}", d.dump(&server));
             assert_eq!(tool[0]["tool_name"], "write_file");
             assert_eq!(d.of_type("tool_result")[0]["status"], "success");
+        }
+        Cli::OpenCode => {
+            let tool = d.of_type("tool_use");
+            assert_eq!(tool.len(), 1, "{}", d.dump(&server));
+            assert_eq!(tool[0]["part"]["tool"], "write");
+            assert_eq!(tool[0]["part"]["state"]["status"], "completed");
+        }
+        Cli::Qwen => {
+            assert!(d
+                .of_type("assistant")
+                .iter()
+                .any(|a| a["message"]["content"][0]["name"] == "write_file"));
+            let r = d.of_type("result")[0];
+            assert_eq!(r["usage"]["cache_read_input_tokens"], 2 * CACHED_TOKENS);
         }
     }
     let first_sid = cli.session_id(&d.lines).expect("session id");
@@ -262,6 +310,18 @@ fn failure(cli: Cli, f: Failure, case: &str) {
             assert_eq!(last["type"], "result");
             assert_eq!(last["status"], "error", "{}", d.dump(&server));
         }
+        Cli::OpenCode => {
+            assert_eq!(d.code, Some(1), "{}", d.dump(&server));
+            assert_eq!(last["type"], "error", "{}", d.dump(&server));
+            assert_eq!(last["error"]["data"]["statusCode"], status);
+        }
+        Cli::Qwen => {
+            assert_eq!(d.code, Some(1), "{}", d.dump(&server));
+            assert_eq!(last["type"], "result");
+            assert_eq!(last["is_error"], true);
+            let msg = last["error"]["message"].as_str().unwrap_or("");
+            assert!(msg.contains(&status.to_string()), "{msg}");
+        }
     }
 }
 
@@ -286,7 +346,10 @@ fn stall(cli: Cli) {
         "still running when killed\n{}",
         d.dump(&server)
     );
-    assert!(cli.session_id(&d.lines).is_some(), "{}", d.dump(&server));
+    // OpenCode prints nothing before its first step has begun to stream.
+    if cli != Cli::OpenCode {
+        assert!(cli.session_id(&d.lines).is_some(), "{}", d.dump(&server));
+    }
     assert!(
         !d.lines.iter().any(|l| l["type"] == "result"
             || l["type"] == "turn.completed"
@@ -317,6 +380,7 @@ fn endpoints(cli: Cli) {
         Cli::Claude => "POST /v1/messages",
         Cli::Codex => "POST /v1/responses",
         Cli::Gemini => "POST /v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        Cli::OpenCode | Cli::Qwen => "POST /v1/chat/completions",
     };
     assert_eq!(
         server_paths(&server),
@@ -341,12 +405,18 @@ per_cli! {
     claude_answers_text => text_answer(Cli::Claude);
     codex_answers_text => text_answer(Cli::Codex);
     gemini_answers_text => text_answer(Cli::Gemini);
+    opencode_answers_text => text_answer(Cli::OpenCode);
+    qwen_answers_text => text_answer(Cli::Qwen);
     claude_writes_a_file_then_resumes_the_session => tool_call_then_resume(Cli::Claude);
     codex_writes_a_file_then_resumes_the_session => tool_call_then_resume(Cli::Codex);
     gemini_writes_a_file_then_resumes_the_session => tool_call_then_resume(Cli::Gemini);
+    opencode_writes_a_file_then_resumes_the_session => tool_call_then_resume(Cli::OpenCode);
+    qwen_writes_a_file_then_resumes_the_session => tool_call_then_resume(Cli::Qwen);
     claude_reports_401 => failure(Cli::Claude, Failure::Unauthorized, "401");
     codex_reports_401 => failure(Cli::Codex, Failure::Unauthorized, "401");
     gemini_reports_401 => failure(Cli::Gemini, Failure::Unauthorized, "401");
+    opencode_reports_401 => failure(Cli::OpenCode, Failure::Unauthorized, "401");
+    qwen_reports_401 => failure(Cli::Qwen, Failure::Unauthorized, "401");
     claude_reports_429 => failure(Cli::Claude, Failure::RateLimited { reset_secs: 3600 }, "429");
     codex_reports_429 => failure(Cli::Codex, Failure::RateLimited { reset_secs: 3600 }, "429");
     gemini_reports_429 => failure(Cli::Gemini, Failure::RateLimited { reset_secs: 3600 }, "429");
@@ -356,7 +426,11 @@ per_cli! {
     claude_stalls_until_killed => stall(Cli::Claude);
     codex_stalls_until_killed => stall(Cli::Codex);
     gemini_stalls_until_killed => stall(Cli::Gemini);
+    opencode_stalls_until_killed => stall(Cli::OpenCode);
+    qwen_stalls_until_killed => stall(Cli::Qwen);
     claude_calls_only_the_messages_endpoint => endpoints(Cli::Claude);
     codex_calls_only_the_responses_endpoint => endpoints(Cli::Codex);
     gemini_calls_only_stream_generate_content => endpoints(Cli::Gemini);
+    opencode_calls_only_chat_completions => endpoints(Cli::OpenCode);
+    qwen_calls_only_chat_completions => endpoints(Cli::Qwen);
 }

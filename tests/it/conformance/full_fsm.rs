@@ -35,7 +35,7 @@ fn config(bin: &Path, engine: Cli, routes: &[(&str, Cli)]) -> String {
         "version: \"1\"\nengine:\n  type: {}\n  timeout: 300\n  idle_timeout: 120\nexecutors:\n",
         engine.name()
     );
-    for cli in [Cli::Claude, Cli::Codex, Cli::Gemini] {
+    for cli in Cli::ALL {
         s.push_str(&format!(
             "  {n}:\n    bin: {b}\n    default:\n      model: {m}\n",
             n = cli.name(),
@@ -63,7 +63,7 @@ fn run_full(
     let server = sb.server(turns());
     // Every CLI's settings in one HOME (they use different files and variables).
     let mut env: Vec<(String, String)> = Vec::new();
-    for cli in [Cli::Claude, Cli::Codex, Cli::Gemini] {
+    for cli in Cli::ALL {
         for (k, v) in cli.prepare(&sb.home(), &server) {
             env.retain(|(kk, _)| *kk != k);
             env.push((k, v));
@@ -186,6 +186,16 @@ fn orx_on_codex_completes_the_full_fsm() {
 #[test]
 fn orx_on_gemini_completes_the_full_fsm() {
     full_fsm_on(Cli::Gemini);
+}
+
+#[test]
+fn orx_on_opencode_completes_the_full_fsm() {
+    full_fsm_on(Cli::OpenCode);
+}
+
+#[test]
+fn orx_on_qwen_completes_the_full_fsm() {
+    full_fsm_on(Cli::Qwen);
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Conformance: the real Claude Code, Codex and Gemini CLIs (installed from npm at pinned
-//! versions by `conformance/install.sh`) against the mock model server in `mock_server`.
+//! Conformance: the real Claude Code, Codex, Gemini CLI, OpenCode and Qwen Code (installed from
+//! npm at pinned versions by `conformance/install.sh`) against the mock model server in
+//! `mock_server`.
 //!
 //! The tests find the CLIs through `ORX_CONFORMANCE_BIN` (the install script prints it; `.ci/run`
 //! and `make conformance` export it). Without it they print why and pass as skipped, so a plain
@@ -10,7 +11,7 @@
 //! Everything about how a CLI is pointed at the mock lives in [`Cli`]: the tests in `direct`
 //! run the CLI by hand with its documented headless argv; those in `orx_runs` let `orx run` do it.
 //! With `ORX_RECORD_DIR` set, the direct tests also save each CLI's stdout and stderr as
-//! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how src/agents/testdata/conformance/ was made).
+//! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how tests/recordings/ was made).
 
 mod direct;
 mod full_fsm;
@@ -31,7 +32,7 @@ pub fn bin_dir() -> Option<PathBuf> {
     match std::env::var_os("ORX_CONFORMANCE_BIN") {
         Some(d) if !d.is_empty() => {
             let d = PathBuf::from(d);
-            for cli in ["claude", "codex", "gemini"] {
+            for cli in Cli::ALL.map(Cli::name) {
                 assert!(
                     d.join(cli).exists(),
                     "ORX_CONFORMANCE_BIN={} has no `{cli}`: run conformance/install.sh and export what it prints",
@@ -55,14 +56,26 @@ pub enum Cli {
     Claude,
     Codex,
     Gemini,
+    OpenCode,
+    Qwen,
 }
 
 impl Cli {
+    pub const ALL: [Cli; 5] = [
+        Cli::Claude,
+        Cli::Codex,
+        Cli::Gemini,
+        Cli::OpenCode,
+        Cli::Qwen,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Cli::Claude => "claude",
             Cli::Codex => "codex",
             Cli::Gemini => "gemini",
+            Cli::OpenCode => "opencode",
+            Cli::Qwen => "qwen",
         }
     }
 
@@ -72,6 +85,8 @@ impl Cli {
             Cli::Claude => "claude-sonnet-4-5",
             Cli::Codex => "gpt-5.5",
             Cli::Gemini => "gemini-2.5-flash",
+            Cli::OpenCode => "orxmock/orx-mock",
+            Cli::Qwen => "orx-mock",
         }
     }
 
@@ -131,6 +146,39 @@ impl Cli {
                 std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
                 set("GOOGLE_GEMINI_BASE_URL", server.url());
                 set("GEMINI_API_KEY", "orx-mock-key".into());
+            }
+            Cli::OpenCode => {
+                // A custom OpenAI-compatible provider (`@ai-sdk/openai-compatible`, bundled in
+                // the binary) pointed at the mock; no models.dev catalogue, no update check.
+                let config = serde_json::json!({
+                    "autoupdate": false,
+                    "share": "disabled",
+                    "model": self.model(),
+                    "provider": {"orxmock": {
+                        "npm": "@ai-sdk/openai-compatible",
+                        "name": "orx mock",
+                        "options": {"baseURL": format!("{}/v1", server.url()), "apiKey": "sk-orx-mock"},
+                        "models": {"orx-mock": {"name": "orx mock"}},
+                    }},
+                });
+                set("OPENCODE_CONFIG_CONTENT", config.to_string());
+                set("OPENCODE_DISABLE_MODELS_FETCH", "1".into());
+                set("OPENCODE_DISABLE_AUTOUPDATE", "1".into());
+            }
+            Cli::Qwen => {
+                let dir = home.join(".qwen");
+                std::fs::create_dir_all(&dir).unwrap();
+                // Managed auto-memory runs a second agent after every answer (another model
+                // call with file tools, writing memory files): off, as README advises for orx.
+                let settings = serde_json::json!({
+                    "security": {"auth": {"selectedType": "openai"}},
+                    "privacy": {"usageStatisticsEnabled": false},
+                    "memory": {"enableManagedAutoMemory": false, "enableManagedAutoDream": false},
+                });
+                std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+                set("OPENAI_BASE_URL", format!("{}/v1", server.url()));
+                set("OPENAI_API_KEY", "sk-orx-mock".into());
+                set("QWEN_CODE_SUPPRESS_YOLO_WARNING", "1".into());
             }
         }
         env
@@ -193,6 +241,35 @@ impl Cli {
                 }
                 a
             }
+            Cli::OpenCode => {
+                let mut a = s(&[
+                    "run",
+                    "--format",
+                    "json",
+                    "--title",
+                    "orx conformance",
+                    "-m",
+                    self.model(),
+                ]);
+                if let Some(id) = resume {
+                    a.extend(s(&["-s", id]));
+                }
+                a
+            }
+            Cli::Qwen => {
+                let mut a = s(&[
+                    "-o",
+                    "stream-json",
+                    "--approval-mode",
+                    "yolo",
+                    "-m",
+                    self.model(),
+                ]);
+                if let Some(id) = resume {
+                    a.extend(s(&["-r", id]));
+                }
+                a
+            }
         }
     }
 
@@ -206,6 +283,10 @@ impl Cli {
                 .then(|| l["thread_id"].as_str().map(String::from))
                 .flatten(),
             Cli::Gemini => (l["type"] == "init")
+                .then(|| l["session_id"].as_str().map(String::from))
+                .flatten(),
+            Cli::OpenCode => l["sessionID"].as_str().map(String::from),
+            Cli::Qwen => (l["type"] == "system" && l["subtype"] == "init")
                 .then(|| l["session_id"].as_str().map(String::from))
                 .flatten(),
         })
@@ -224,6 +305,7 @@ impl Cli {
                     || (i["type"] == "message" && i["role"] == "assistant")
             }),
             Cli::Gemini => any(&body["contents"], &|c| c["role"] == "model"),
+            Cli::OpenCode | Cli::Qwen => any(&body["messages"], &|m| m["role"] == "assistant"),
         }
     }
 }

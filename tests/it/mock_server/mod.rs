@@ -2,8 +2,9 @@
 //! 127.0.0.1 instead of a provider, so their real streams can be recorded and orx's handling of
 //! them proven with no network.
 //!
-//! One server speaks all three wire formats, told apart by path: Anthropic Messages
-//! (`POST /v1/messages`, Claude Code), OpenAI Responses (`POST /v1/responses`, Codex) and Gemini
+//! One server speaks four wire formats, told apart by path: Anthropic Messages
+//! (`POST /v1/messages`, Claude Code), OpenAI Responses (`POST /v1/responses`, Codex), OpenAI
+//! Chat Completions (`POST /v1/chat/completions`, OpenCode and Qwen Code) and Gemini
 //! (`POST /v1beta/models/<m>:streamGenerateContent?alt=sse`, Gemini CLI). What it answers comes
 //! from a [`Script`] shared by every connection: a queue of [`Turn`]s. A request that carries the
 //! result of the tool call the mock asked for gets the final text of that turn; any other
@@ -15,6 +16,7 @@
 //! Threads, not async: one per connection, on `std::net`, so the mock adds no dependency.
 
 pub mod anthropic;
+pub mod chat;
 pub mod gemini;
 mod http;
 pub mod openai;
@@ -217,6 +219,7 @@ fn is_model_call(target: &str) -> bool {
     let path = target.split('?').next().unwrap_or("");
     (path == "/v1/messages")
         || path == "/v1/responses"
+        || path == "/v1/chat/completions"
         || path.ends_with(":streamGenerateContent")
         || path.ends_with(":generateContent")
 }
@@ -296,6 +299,9 @@ impl Ctx {
         }
         if path == "/v1/responses" {
             return openai::reply(body, |ask| self.step(ask));
+        }
+        if path == "/v1/chat/completions" {
+            return chat::reply(body, |ask| self.step(ask));
         }
         if path.starts_with("/v1beta/models/") {
             return gemini::reply(path, body, |ask| self.step(ask));

@@ -1,0 +1,227 @@
+//! OpenCode (`opencode run`, tested with 1.18.33): argv, environment and the `--format json`
+//! parser.
+//!
+//! Invocation: `opencode run --format json --title "orx RUN STAGE" [--agent plan]
+//! [-m PROVIDER/MODEL] [-s SESSION] …extra_args`, the prompt on stdin (`run` reads a piped
+//! stdin as its message). The title names the session and spares the model call OpenCode
+//! otherwise makes to invent one. *Text* mode
+//! runs OpenCode's read-only `plan` agent (edits denied); *apply* mode its default `build`
+//! agent, whose edits inside the working directory and shell commands need no approval. orx
+//! never passes `--auto`: a permission OpenCode would ask for (a path outside the worktree) is
+//! refused, as `run` does without it. The model is `provider/model` as OpenCode names it;
+//! without one, OpenCode's own configuration decides. The providers, a custom OpenAI-compatible
+//! one included, come from OpenCode's config (`opencode.json`, or `OPENCODE_CONFIG_CONTENT` in
+//! `executors.opencode.env`); an `api_key` goes in `OPENCODE_API_KEY`.
+//!
+//! Stream. One JSON object per line, each with `type`, `timestamp`, `sessionID` and a `part`:
+//! `step_start`; `text` (a finished text part; the last is the answer); `reasoning`;
+//! `tool_use` (a finished tool call: `part.tool`, `part.state.status` completed|error,
+//! `state.input`, `state.output`); `step_finish` (`part.reason`: `tool-calls` when the model
+//! asked for tools, else the end of the turn; `part.tokens` {input, output, reasoning,
+//! cache {read, write}} and `part.cost` for that step); and `error` (`error.name`,
+//! `error.data.message`, `error.data.statusCode` for an API error). There is no separate result
+//! line: the `step_finish` that is not `tool-calls` ends the call. `tokens.input` excludes the
+//! cached tokens. Usage is summed over the steps; a cost of 0 (a provider without prices) is left
+//! for the runner to estimate.
+//!
+//! Verdicts. An `error` event fails the call, named from its HTTP status or its message, else
+//! `AgentError`; no final `step_finish`: `NoResult`.
+
+use serde_json::Value;
+
+use super::classify::{classify_http, classify_message};
+use super::json::{at, compact, f64_at, str_at, string_at, u64_at};
+use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
+use super::{StreamParser, Usage};
+use crate::exec::{CommandSpec, ExitInfo};
+
+/// The release this module was verified against.
+pub const TESTED_VERSION: &str = "1.18.33";
+
+#[derive(Debug, Clone)]
+pub struct OpenCodeCli {
+    pub settings: CliSettings,
+}
+
+impl AgentCli for OpenCodeCli {
+    fn name(&self) -> &str {
+        "opencode"
+    }
+
+    fn command(&self, req: &AgentRequest) -> CommandSpec {
+        let mut spec = self.settings.base_spec(req, "OPENCODE_API_KEY");
+        let mut a: Vec<String> = ["run", "--format", "json", "--title"]
+            .map(String::from)
+            .to_vec();
+        a.push(format!("orx {} {}", req.run_id, req.stage));
+        if req.mode == Mode::Text {
+            a.extend(["--agent".into(), "plan".into()]);
+        }
+        if let Some(m) = &req.model {
+            a.extend(["-m".into(), m.clone()]);
+        }
+        if let Some(sid) = &req.resume_session {
+            a.extend(["-s".into(), sid.clone()]);
+        }
+        a.extend(self.settings.extra_args.iter().cloned());
+        spec.args = a;
+        spec
+    }
+
+    fn parser(&self) -> Box<dyn StreamParser> {
+        Box::<OpenCodeParser>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct OpenCodeParser {
+    core: StreamCore,
+    /// The error event's message and HTTP status, if one came.
+    error: Option<(String, Option<u16>)>,
+}
+
+impl StreamParser for OpenCodeParser {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let Some(v) = self.core.parse(line) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if self.core.session_id.is_none() {
+            self.core.start_session(&v, "sessionID", &mut out);
+        }
+        let part = v.get("part").cloned().unwrap_or(Value::Null);
+        match str_at(&v, "type").unwrap_or("") {
+            "text" => self
+                .core
+                .text(string_at(&part, "text").unwrap_or_default(), &mut out),
+            "reasoning" => {
+                if let Some(text) = string_at(&part, "text").filter(|t| !t.is_empty()) {
+                    out.push(AgentEvent::Reasoning { text });
+                }
+            }
+            "tool_use" => tool_use(&part, &mut out),
+            "step_finish" => {
+                let step = Usage {
+                    input_tokens: u64_at(&part, "tokens.input"),
+                    output_tokens: u64_at(&part, "tokens.output")
+                        + u64_at(&part, "tokens.reasoning"),
+                    cache_read_tokens: u64_at(&part, "tokens.cache.read"),
+                    cache_write_tokens: u64_at(&part, "tokens.cache.write"),
+                    cost_usd: f64_at(&part, "cost").unwrap_or(0.0).max(0.0),
+                    cost_estimated: false,
+                };
+                self.core.usage.add(&step);
+                if !step.is_empty() {
+                    out.push(AgentEvent::Usage { usage: step });
+                }
+                if str_at(&part, "reason") != Some("tool-calls") {
+                    self.core.result = Some(v);
+                }
+            }
+            "error" => {
+                let message = string_at(&v, "error.data.message")
+                    .or_else(|| string_at(&v, "error.name"))
+                    .unwrap_or_else(|| compact(&v, 300));
+                let status = at(&v, "error.data.statusCode")
+                    .and_then(Value::as_u64)
+                    .and_then(|s| u16::try_from(s).ok());
+                self.error = Some((message.clone(), status));
+                out.push(AgentEvent::Error { message });
+            }
+            _ => {}
+        }
+        flag_rate_limit(&mut out);
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        if let Some((msg, status)) = &self.error {
+            let mut out = self.core.outcome(exit);
+            let kind = status
+                .map(classify_http)
+                .or_else(|| classify_message(msg))
+                .unwrap_or(FailureKind::AgentError);
+            fail(&mut out, kind, format!("opencode: {msg}"), msg);
+            return out;
+        }
+        if self.core.result.is_none() {
+            return self.core.no_result("opencode", exit, None);
+        }
+        let mut out = self.core.outcome(exit);
+        out.final_text = self.core.last_text.clone().unwrap_or_default();
+        out
+    }
+}
+
+/// A finished tool call: the call itself, and what it did (a command run, a file written).
+fn tool_use(part: &Value, out: &mut Vec<AgentEvent>) {
+    let name = string_at(part, "tool").unwrap_or_else(|| "tool".into());
+    let input = at(part, "state.input").cloned().unwrap_or(Value::Null);
+    let ok = str_at(part, "state.status") == Some("completed");
+    out.push(AgentEvent::ToolCall {
+        name: name.clone(),
+        input: compact(&input, 400),
+    });
+    match name.as_str() {
+        "bash" => out.push(AgentEvent::CommandRun {
+            command: string_at(&input, "command").unwrap_or_default(),
+            exit_code: at(part, "state.metadata.exit")
+                .and_then(Value::as_i64)
+                .map(|c| c as i32)
+                .or(Some(if ok { 0 } else { 1 })),
+        }),
+        "write" | "edit" if ok => {
+            if let Some(path) = string_at(&input, "filePath") {
+                out.push(AgentEvent::FileChange { path, kind: name });
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::testutil::request;
+
+    #[test]
+    fn argv_runs_the_plan_agent_in_text_mode() {
+        let cli = OpenCodeCli {
+            settings: CliSettings {
+                bin: "opencode".into(),
+                ..CliSettings::default()
+            },
+        };
+        let mut req = request(Mode::Text);
+        assert_eq!(
+            cli.command(&req).args,
+            [
+                "run",
+                "--format",
+                "json",
+                "--title",
+                "orx r1 implement",
+                "--agent",
+                "plan",
+                "-m",
+                "sonnet"
+            ]
+        );
+        req.mode = Mode::Apply;
+        req.model = None;
+        req.resume_session = Some("ses_1".into());
+        assert_eq!(
+            cli.command(&req).args,
+            [
+                "run",
+                "--format",
+                "json",
+                "--title",
+                "orx r1 implement",
+                "-s",
+                "ses_1"
+            ]
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! Qwen Code (`qwen`, tested with 0.24.4): argv, environment and the `stream-json` parser.
+//!
+//! Invocation: `qwen -o stream-json --approval-mode default|yolo [-m M] [-r SESSION]
+//! …extra_args`, the prompt on stdin (headless `qwen` reads a piped stdin as its prompt).
+//! *Text* mode uses `--approval-mode default`: headless, every tool that would need a
+//! confirmation (writes, shell) is withheld from the model, which leaves it read-only. *Apply*
+//! mode uses `yolo`. Qwen Code speaks to any OpenAI-compatible API: `OPENAI_BASE_URL` and
+//! `OPENAI_MODEL` (in `executors.qwen.env`) choose it, and the `api_key` goes in
+//! `OPENAI_API_KEY`.
+//!
+//! Stream. Claude Code's `stream-json` shape with Qwen's tools: `system/init` (session id,
+//! model); `assistant` lines with `text` and `tool_use` blocks; `user` lines with the
+//! `tool_result`s (a `run_shell_command` becomes `CommandRun`, a `write_file` or `edit` a
+//! `FileChange`); `stream_event` lines (ignored); and a final `result` with `subtype`,
+//! `is_error`, the answer and `usage`, where `input_tokens` includes the cached ones (orx
+//! records `input - cached` as input and the cached as cache reads). That usage is the
+//! session's running total: a resumed call reports the earlier calls too, so the parser
+//! subtracts the totals recorded for the session (the request's `usage_baseline`) and hands
+//! the new totals back as `cumulative_usage`, as for Codex. Qwen reports no cost: the runner
+//! prices it and marks it estimated.
+//!
+//! Verdicts. No `result` line: `NoResult`, named from stderr when it says more. `is_error` (or a
+//! subtype other than `success`): named from its text, else `AgentError`.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::classify::classify_message;
+use super::events::result_events;
+use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
+use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
+use super::{StreamParser, Usage};
+use crate::exec::{CommandSpec, ExitInfo};
+
+/// The release this module was verified against.
+pub const TESTED_VERSION: &str = "0.24.4";
+
+#[derive(Debug, Clone)]
+pub struct QwenCli {
+    pub settings: CliSettings,
+}
+
+impl AgentCli for QwenCli {
+    fn name(&self) -> &str {
+        "qwen"
+    }
+
+    fn command(&self, req: &AgentRequest) -> CommandSpec {
+        let mut spec = self.settings.base_spec(req, "OPENAI_API_KEY");
+        let mut a: Vec<String> = vec![
+            "-o".into(),
+            "stream-json".into(),
+            "--approval-mode".into(),
+            match req.mode {
+                Mode::Text => "default".into(),
+                Mode::Apply => "yolo".into(),
+            },
+        ];
+        if let Some(m) = &req.model {
+            a.extend(["-m".into(), m.clone()]);
+        }
+        if let Some(sid) = &req.resume_session {
+            a.extend(["-r".into(), sid.clone()]);
+        }
+        a.extend(self.settings.extra_args.iter().cloned());
+        spec.args = a;
+        spec
+    }
+
+    fn parser(&self) -> Box<dyn StreamParser> {
+        Box::<QwenParser>::default()
+    }
+
+    fn parser_for(&self, req: &AgentRequest) -> Box<dyn StreamParser> {
+        Box::new(QwenParser {
+            baseline: req.usage_baseline.clone().unwrap_or_default(),
+            ..QwenParser::default()
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct QwenParser {
+    core: StreamCore,
+    /// Tool calls waiting for their result: id → (tool, input).
+    pending: HashMap<String, (String, Value)>,
+    /// The session's running totals before this call (a resumed session's result counts them).
+    baseline: Usage,
+    /// The session's running totals this call's result reported.
+    total: Option<Usage>,
+}
+
+impl StreamParser for QwenParser {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let Some(v) = self.core.parse(line) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let blocks = at(&v, "message.content")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        match str_at(&v, "type").unwrap_or("") {
+            "system" if str_at(&v, "subtype") == Some("init") => {
+                self.core.start_session(&v, "session_id", &mut out);
+            }
+            "assistant" => {
+                for b in &blocks {
+                    match str_at(b, "type").unwrap_or("") {
+                        "text" => self
+                            .core
+                            .text(string_at(b, "text").unwrap_or_default(), &mut out),
+                        "thinking" => out.push(AgentEvent::Reasoning {
+                            text: string_at(b, "thinking").unwrap_or_default(),
+                        }),
+                        "tool_use" => {
+                            let name = string_at(b, "name").unwrap_or_else(|| "tool".into());
+                            let input = b.get("input").cloned().unwrap_or(Value::Null);
+                            out.push(AgentEvent::ToolCall {
+                                name: name.clone(),
+                                input: compact(&input, 400),
+                            });
+                            if let Some(id) = string_at(b, "id") {
+                                self.pending.insert(id, (name, input));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "user" => {
+                for b in blocks
+                    .iter()
+                    .filter(|b| str_at(b, "type") == Some("tool_result"))
+                {
+                    let id = str_at(b, "tool_use_id").unwrap_or("");
+                    if let Some((name, input)) = self.pending.remove(id) {
+                        tool_result(&name, &input, bool_at(b, "is_error"), &mut out);
+                    }
+                }
+            }
+            "result" => {
+                let cached = u64_at(&v, "usage.cache_read_input_tokens");
+                let total = Usage {
+                    input_tokens: u64_at(&v, "usage.input_tokens").saturating_sub(cached),
+                    output_tokens: u64_at(&v, "usage.output_tokens"),
+                    cache_read_tokens: cached,
+                    ..Usage::default()
+                };
+                self.core.set_usage(total.minus(&self.baseline), &mut out);
+                self.total = Some(total);
+                let text = string_at(&v, "result").unwrap_or_default();
+                let is_error = failed(&v);
+                let error = if is_error {
+                    error_text(&v)
+                } else {
+                    String::new()
+                };
+                result_events(&mut out, text, is_error, error);
+                self.core.result = Some(v);
+            }
+            _ => {}
+        }
+        flag_rate_limit(&mut out);
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        let Some(r) = &self.core.result else {
+            return self.core.no_result("qwen", exit, None);
+        };
+        let mut out = self.core.outcome(exit);
+        out.cumulative_usage = self.total.clone();
+        if let Some(sid) = string_at(r, "session_id") {
+            out.session_id = Some(sid);
+        }
+        if failed(r) {
+            let msg = error_text(r);
+            let kind = classify_message(&msg).unwrap_or(FailureKind::AgentError);
+            fail(&mut out, kind, format!("qwen: {msg}"), &msg);
+        } else {
+            out.final_text = string_at(r, "result").unwrap_or_default();
+        }
+        out
+    }
+}
+
+fn failed(r: &Value) -> bool {
+    bool_at(r, "is_error") || str_at(r, "subtype").is_some_and(|s| s != "success")
+}
+
+/// A failed result's message: its `error.message`, its text, or its subtype.
+fn error_text(r: &Value) -> String {
+    string_at(r, "error.message")
+        .or_else(|| string_at(r, "result"))
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| format!("subtype {}", str_at(r, "subtype").unwrap_or("error")))
+}
+
+/// What a finished tool did: a shell command, or a file written or edited.
+fn tool_result(name: &str, input: &Value, is_error: bool, out: &mut Vec<AgentEvent>) {
+    match name {
+        "run_shell_command" => out.push(AgentEvent::CommandRun {
+            command: string_at(input, "command").unwrap_or_default(),
+            exit_code: Some(if is_error { 1 } else { 0 }),
+        }),
+        "write_file" | "edit" if !is_error => {
+            if let Some(path) = string_at(input, "file_path") {
+                let kind = if name == "write_file" {
+                    "write"
+                } else {
+                    "edit"
+                };
+                out.push(AgentEvent::FileChange {
+                    path,
+                    kind: kind.into(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::testutil::{exited, play, request};
+
+    #[test]
+    fn argv_withholds_confirmed_tools_in_text_mode() {
+        let cli = QwenCli {
+            settings: CliSettings {
+                bin: "qwen".into(),
+                api_key: Some("sk-q".into()),
+                ..CliSettings::default()
+            },
+        };
+        let mut req = request(Mode::Text);
+        let spec = cli.command(&req);
+        assert_eq!(
+            spec.args,
+            [
+                "-o",
+                "stream-json",
+                "--approval-mode",
+                "default",
+                "-m",
+                "sonnet"
+            ]
+        );
+        assert!(spec.env.contains(&("OPENAI_API_KEY".into(), "sk-q".into())));
+        req.mode = Mode::Apply;
+        req.resume_session = Some("q-1".into());
+        let argv = cli.command(&req).args.join(" ");
+        assert!(
+            argv.contains("--approval-mode yolo") && argv.ends_with("-r q-1"),
+            "{argv}"
+        );
+    }
+
+    #[test]
+    fn a_resumed_session_reports_deltas() {
+        // Recorded from the real CLI: `resume` continues the session of `tool_call`, and its
+        // result counts the earlier model calls too.
+        let first = include_str!("../../tests/recordings/qwen/tool_call.jsonl");
+        let second = include_str!("../../tests/recordings/qwen/resume.jsonl");
+        let (_, o1) = play(&mut QwenParser::default(), first, exited(0));
+        assert_eq!((o1.usage.input_tokens, o1.usage.output_tokens), (180, 40));
+        let cli = QwenCli {
+            settings: CliSettings::default(),
+        };
+        let mut req = request(Mode::Apply);
+        req.usage_baseline = o1.cumulative_usage.clone();
+        let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
+        assert!(o2.succeeded(), "{o2:?}");
+        assert_eq!(o2.session_id, o1.session_id);
+        assert_eq!(
+            (
+                o2.usage.input_tokens,
+                o2.usage.cache_read_tokens,
+                o2.usage.output_tokens
+            ),
+            (90, 10, 20)
+        );
+    }
+}
