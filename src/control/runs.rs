@@ -151,14 +151,19 @@ impl RunIndex {
     }
 
     fn metas_in(entries: &mut HashMap<PathBuf, Cached>, root: &Path) -> Vec<Arc<Meta>> {
-        let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
+        // A symlinked `runs/` holds no runs, and neither does a symlinked `runs/<id>`.
+        let runs_dir = root.join(RUNS_DIR);
+        if !std::fs::symlink_metadata(&runs_dir).is_ok_and(|m| m.is_dir()) {
+            return Vec::new();
+        }
+        let Ok(rd) = std::fs::read_dir(&runs_dir) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         let mut seen = Vec::new();
         for e in rd.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
-            if !is_valid_run_id(&id) {
+            if !is_valid_run_id(&id) || !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
             let path = e.path().join("meta.json");
@@ -189,7 +194,6 @@ impl RunIndex {
             }
         }
         // Forget removed runs of this repository so the cache cannot grow without bound.
-        let runs_dir = root.join(RUNS_DIR);
         if entries.len() > seen.len() {
             let seen: std::collections::HashSet<&PathBuf> = seen.iter().collect();
             entries.retain(|p, _| !p.starts_with(&runs_dir) || seen.contains(p));

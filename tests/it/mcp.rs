@@ -439,3 +439,28 @@ fn mcp_cancels_and_resumes_and_runs_outlive_the_server() {
     assert!(st["resumes"].as_u64().unwrap() >= 1, "{st}");
     m.close();
 }
+
+#[test]
+fn mcp_never_reads_through_a_symlinked_run_folder_or_serves_the_lock() {
+    let repo = mcp_repo(0);
+    let run = repo.run("add and mul", &[]);
+    run.expect_code(0);
+    let fake = "20260101-000000-cccccc";
+    std::os::unix::fs::symlink("/", repo.path().join("runs").join(fake)).unwrap();
+    let mut m = Mcp::start(&repo);
+    for path in ["etc/passwd", "./etc/passwd"] {
+        let e = m.err("run_artifact", json!({"run_id": fake, "path": path}));
+        assert!(e.contains("unknown run id"), "{path}: {e}");
+        assert!(!e.contains("root:"), "{e}");
+    }
+    let e = m.err("run_artifact", json!({"run_id": fake}));
+    assert!(e.contains("unknown run id"), "{e}");
+    for path in ["./lock", "lock/", "././lock"] {
+        let e = m.err("run_artifact", json!({"run_id": run.id, "path": path}));
+        assert!(
+            e.contains("no artifact") || e.contains("refused"),
+            "{path}: {e}"
+        );
+    }
+    m.close();
+}

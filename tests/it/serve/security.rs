@@ -185,3 +185,49 @@ fn a_non_loopback_bind_requires_the_token() {
     );
     assert_eq!(ok.status, 200);
 }
+
+#[test]
+fn a_run_folder_that_is_a_symlink_is_not_a_run_and_the_lock_is_never_served() {
+    let repo = serve_repo(0);
+    let run = repo.run("add and mul", &[]);
+    run.expect_code(0);
+    let id = run.id.clone();
+    // A repository can commit `runs/<id>` as a symlink to `/`, and `runs` itself as a
+    // symlink to a folder of run-shaped links.
+    let runs = repo.path().join("runs");
+    std::os::unix::fs::symlink("/", runs.join("20260101-000000-aaaaaa")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/", elsewhere.path().join("20260101-000000-bbbbbb")).unwrap();
+    let s = Server::start(repo.path(), &[], &[]);
+    for target in [
+        "/api/runs/20260101-000000-aaaaaa/artifacts/etc/passwd",
+        "/api/runs/20260101-000000-aaaaaa/artifacts",
+        "/api/runs/20260101-000000-aaaaaa",
+    ] {
+        let r = s.get(target);
+        assert_eq!(r.status, 404, "{target}: {} {}", r.status, r.text());
+        assert!(!r.text().contains("root:"), "{target} leaked: {}", r.text());
+    }
+    // The lock, however it is spelled.
+    for path in ["./lock", "%2e/lock", ".%2flock", "./././lock", "lock/"] {
+        let r = s.get(&format!("/api/runs/{id}/artifacts/{path}"));
+        assert!(
+            matches!(r.status, 400 | 404),
+            "{path}: status {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    drop(s);
+
+    // A symlinked `runs/` holds no runs either.
+    let other = serve_repo(0);
+    let _ = std::fs::remove_dir(other.path().join("runs"));
+    std::os::unix::fs::symlink(elsewhere.path(), other.path().join("runs")).unwrap();
+    let s = Server::start(other.path(), &[], &[]);
+    let r = s.get("/api/runs/20260101-000000-bbbbbb/artifacts/etc/passwd");
+    assert_eq!(r.status, 404, "{} {}", r.status, r.text());
+    assert!(!r.text().contains("root:"));
+    let listed = s.get("/api/runs").json();
+    assert_eq!(listed["total"], 0, "{listed}");
+}
