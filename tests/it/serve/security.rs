@@ -231,3 +231,31 @@ fn a_run_folder_that_is_a_symlink_is_not_a_run_and_the_lock_is_never_served() {
     let listed = s.get("/api/runs").json();
     assert_eq!(listed["total"], 0, "{listed}");
 }
+
+#[test]
+fn idle_connections_beyond_the_cap_and_the_file_limit_do_not_lock_clients_out() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let repo = serve_repo(0);
+    // 128 open files at most: 200 idle connections would exhaust them without a cap.
+    let s = Server::start_limited(repo.path(), &["--header-timeout-ms", "300"], 128);
+    let mut idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).expect("connect"))
+        .collect();
+    // A real client still gets its answer (it waits its turn; the idle ones are shed).
+    let r = s.get("/api/runs");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The server closes the idle sockets itself: a read sees the end of the stream.
+    for c in idle.iter_mut().take(10) {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("an idle connection was not closed by the server: {other:?}"),
+        }
+    }
+    // And it keeps answering afterwards.
+    assert_eq!(s.get("/api/runs").status, 200);
+}
