@@ -464,3 +464,46 @@ fn mcp_never_reads_through_a_symlinked_run_folder_or_serves_the_lock() {
     }
     m.close();
 }
+
+#[test]
+fn mcp_answers_a_request_line_over_16_mib_with_an_error_and_stays_alive() {
+    let repo = mcp_repo(0);
+    let mut m = Mcp::start(&repo);
+    let pad = "x".repeat(17 * 1024 * 1024);
+    // The id first (serde_json's order) and the id last (the TypeScript SDK's order).
+    let lines = [
+        (
+            41,
+            format!(
+                r#"{{"id":41,"jsonrpc":"2.0","method":"tools/call","params":{{"name":"run_list","arguments":{{"pad":"{pad}"}}}}}}"#
+            ),
+        ),
+        (
+            42,
+            format!(
+                r#"{{"method":"tools/call","params":{{"name":"run_list","arguments":{{"id":9,"pad":"{pad}"}}}},"jsonrpc":"2.0","id":42}}"#
+            ),
+        ),
+    ];
+    for (id, line) in lines {
+        let stdin = m.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+        let answer = loop {
+            let l = m
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("an answer to the oversized request");
+            let v: Value = serde_json::from_str(&l).unwrap();
+            if v["id"] == json!(id) {
+                break v;
+            }
+        };
+        let msg = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("16 MiB"), "{answer}");
+    }
+    // Still alive and answering.
+    assert_eq!(m.ok("run_list", json!({}))["total"], 0);
+    m.close();
+}
