@@ -233,6 +233,25 @@ pub fn fail_stage(
     Ok(crate::runner::fsm::StageEnd::Failed)
 }
 
+/// A diff as it may be shown to an agent (the fix prompt): the hunks of every file that
+/// breaks the guardrails (a forbidden or not-allowed path, a secret) are withheld, the file
+/// only named, and `.env` values are masked.
+pub fn diff_for_prompt(diff: &str, cfg: &GuardrailsConfig) -> Result<String> {
+    let guard = Guard::new(cfg)?;
+    let changed = secrets::diff_paths(diff);
+    let blocked: std::collections::HashSet<String> = guard
+        .check(&changed, diff)
+        .into_iter()
+        .filter_map(|v| v.file)
+        .collect();
+    let shown = if blocked.is_empty() {
+        diff.to_string()
+    } else {
+        secrets::withhold_files(diff, |f| blocked.contains(f))
+    };
+    Ok(secrets::mask_env_files(&shown))
+}
+
 /// Check the run's whole change so far (base sha → working state, untracked files included).
 pub fn check_worktree(run: &crate::runner::Run<'_>) -> Result<Vec<Violation>> {
     check_worktree_at(run, None)
@@ -281,6 +300,21 @@ mod tests {
 
     fn changed() -> Vec<String> {
         vec![".env".into(), "t/f.py".into()]
+    }
+
+    #[test]
+    fn blocked_files_are_named_in_a_prompt_diff_never_quoted() {
+        let mut c = cfg(&[]);
+        c.forbidden_patterns = vec!["secrets/**".into()];
+        let diff = format!(
+            "{DIFF}diff --git a/secrets/p.txt b/secrets/p.txt\n--- /dev/null\n+++ b/secrets/p.txt\n@@ -0,0 +1 @@\n+hunter2-prod\ndiff --git a/ok.txt b/ok.txt\n--- /dev/null\n+++ b/ok.txt\n@@ -0,0 +1 @@\n+fine\n"
+        );
+        let shown = diff_for_prompt(&diff, &c).unwrap();
+        assert!(!shown.contains("hunter2-prod"), "{shown}");
+        assert!(!shown.contains("AKIAIOSFODNN7EXAMPLE"), "{shown}");
+        assert!(shown.contains("+++ b/secrets/p.txt") && shown.contains("+++ b/t/f.py"));
+        assert!(shown.contains("+fine") && shown.contains(secrets::WITHHELD));
+        assert!(!shown.contains("+X=1"), "{shown}");
     }
 
     #[test]

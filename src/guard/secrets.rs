@@ -585,6 +585,46 @@ pub fn mask_env_files(diff: &str) -> String {
     out
 }
 
+/// The paths of the files a unified diff changes, in order (from its `diff --git` lines).
+pub fn diff_paths(diff: &str) -> Vec<String> {
+    diff.split('\n')
+        .filter_map(|l| l.strip_prefix("diff --git "))
+        .map(git_header_path)
+        .collect()
+}
+
+/// What stands in for the hunks of a file that [`withhold_files`] leaves out.
+pub const WITHHELD: &str =
+    "(content withheld: this file breaks the guardrails; it is named in the evidence above)";
+
+/// `diff` with the hunks of every file for which `blocked` holds replaced by one line
+/// ([`WITHHELD`]): a file blocked by path or by secret is named, never quoted.
+pub fn withhold_files(diff: &str, blocked: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(diff.len());
+    let mut hiding = false;
+    let mut said = false;
+    for (i, line) in diff.split('\n').enumerate() {
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            hiding = blocked(&git_header_path(rest));
+            said = false;
+        } else if hiding && (line.starts_with("@@ ") || line.starts_with("Binary files ") || said) {
+            if !said {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(WITHHELD);
+                said = true;
+            }
+            continue;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// The new-file start line of a hunk header body: `-a,b +c,d @@ …` → c.
 fn hunk_new_start(h: &str) -> Option<u32> {
     let plus = h.split(' ').find(|t| t.starts_with('+'))?;

@@ -232,7 +232,10 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<bool> {
     if attempt > 1 {
         vars.insert("evidence", evidence(&it.gates, it.note.as_deref()));
         let diff = run.wt.diff_worktree(&base)?;
-        vars.insert("diff", crate::guard::secrets::mask_env_files(&diff));
+        vars.insert(
+            "diff",
+            crate::guard::diff_for_prompt(&diff, &run.config.guardrails)?,
+        );
     }
     let prompt = run.prompt(kind, &vars)?;
     let n = if attempt == 1 { 1 } else { attempt - 1 };
