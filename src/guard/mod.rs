@@ -38,6 +38,8 @@ pub enum ViolationKind {
     TooManyFiles,
     Secret,
     EnvFile,
+    /// A changed file too large for the secret scan to read.
+    Unscannable,
 }
 
 impl ViolationKind {
@@ -48,6 +50,7 @@ impl ViolationKind {
             ViolationKind::TooManyFiles => "too_many_files",
             ViolationKind::Secret => "secret",
             ViolationKind::EnvFile => "env_file",
+            ViolationKind::Unscannable => "unscannable",
         }
     }
 }
@@ -145,6 +148,29 @@ impl Guard {
             out.extend(secrets::scan_diff(diff, &allow));
         }
         out
+    }
+}
+
+impl Guard {
+    /// Violations for changed files too large to scan for secrets ([`MAX_SCAN_BYTES`]),
+    /// unless the secret check is off or a `secrets.allow` glob exempts them.
+    pub fn unscannable(&self, too_large: &[(String, u64)]) -> Vec<Violation> {
+        if !self.enabled || !self.secrets_enabled {
+            return Vec::new();
+        }
+        too_large
+            .iter()
+            .filter(|(p, _)| self.allow_paths.is_empty() || !self.allow_paths.matches(p))
+            .map(|(p, n)| Violation {
+                kind: ViolationKind::Unscannable,
+                file: Some(p.clone()),
+                line: None,
+                detail: format!(
+                    "{n} bytes, above the {} MiB the secret scan reads; commit it by hand, or exempt it with a guardrails.secrets.allow glob",
+                    MAX_SCAN_BYTES / (1024 * 1024)
+                ),
+            })
+            .collect()
     }
 }
 
@@ -277,9 +303,15 @@ pub fn check_worktree_at(
     if changed.is_empty() {
         return Ok(Vec::new());
     }
-    let diff = run.wt.diff(&base, &now)?;
-    Ok(guard.check(&changed, &diff))
+    let (diff, too_large) = run.wt.diff_for_scan(&base, &now, MAX_SCAN_BYTES)?;
+    let mut out = guard.check(&changed, &diff);
+    out.extend(guard.unscannable(&too_large));
+    Ok(out)
 }
+
+/// The largest file whose content the secret scan reads; a larger changed file is blocked
+/// (a `guardrails.secrets.allow` glob lets it through knowingly).
+pub const MAX_SCAN_BYTES: u64 = 16 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

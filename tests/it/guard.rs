@@ -321,3 +321,34 @@ fn a_file_blocked_by_path_is_named_in_the_fix_prompt_never_quoted() {
     let hits = files_containing(&repo.path().join("runs"), content);
     assert!(hits.is_empty(), "the blocked file was copied to {hits:?}");
 }
+
+#[test]
+fn secrets_in_binary_and_minus_diff_files_are_found_before_any_commit() {
+    let key = planted_key();
+    // One file with a NUL byte, one that the agent marks `-diff` itself.
+    let implement = format!(
+        "{{files: {{\".gitattributes\": {}, \"creds.cfg\": {}, \"blob.dat\": {}}}}}",
+        yaml_str("*.cfg -diff\n*.dat -diff\n"),
+        yaml_str(&format!("aws_key = {key}\n")),
+        yaml_str(&format!("\u{1}\u{2}binary\u{0}header\n{key}\n")),
+    );
+    let fix = "{delete: [\"creds.cfg\", \"blob.dat\"]}".to_string();
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], ""),
+        &fast_fix(implement, &[fix]),
+    );
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(0);
+    let fix_prompt = repo.read(&r.id, "prompts/fix_W001_1.md");
+    assert!(
+        fix_prompt.contains("creds.cfg:1") && fix_prompt.contains("blob.dat:2"),
+        "{fix_prompt}"
+    );
+    let names = git(repo.path(), &["log", "--all", "--name-only", "--format="]);
+    assert!(
+        !names.contains("creds.cfg") && !names.contains("blob.dat"),
+        "{names}"
+    );
+    let hits = files_containing(&repo.path().join("runs"), &key);
+    assert!(hits.is_empty(), "the key was written to {hits:?}");
+}
