@@ -591,10 +591,13 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         .snapshot
         .clone()
         .ok_or_else(|| OrxError::state(format!("item {id} has no snapshot to commit")))?;
-    let message = format!(
-        "orx: {id} {}\n\nOrx-Run: {}\nOrx-Item: {id}\nOrx-Attempts: {attempt}\n",
-        it.title, run.paths.id
-    );
+    // Redacted like everything orx writes: the title is agent text.
+    let message = run
+        .redact(&format!(
+            "orx: {id} {}\n\nOrx-Run: {}\nOrx-Item: {id}\nOrx-Attempts: {attempt}\n",
+            it.title, run.paths.id
+        ))
+        .into_owned();
     let commit = run
         .wt
         .commit_snapshot(&snap, &message, &run.state.worktree.branch)?;

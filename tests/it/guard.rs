@@ -352,3 +352,43 @@ fn secrets_in_binary_and_minus_diff_files_are_found_before_any_commit() {
     let hits = files_containing(&repo.path().join("runs"), &key);
     assert!(hits.is_empty(), "the key was written to {hits:?}");
 }
+
+#[test]
+fn no_secret_in_the_task_an_item_title_or_the_review_summary_reaches_a_commit_message() {
+    let in_task = planted_key();
+    let in_title = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+    let in_summary = format!("sk_live_{}", "Zq8Xw3Lp0Rt5".repeat(2));
+    let backlog = backlog_text(&[("W001", &[])]).replace(
+        "title: Work W001",
+        &format!("title: Use {in_title} for W001"),
+    );
+    let scenario = format!(
+        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n  W001: {}\nreview: {}\n",
+        text_step("# Plan\n\nDo it."),
+        text_step("# Spec\n\nDo it."),
+        text_step(&backlog),
+        files_step(&[("a.txt", "a\n")]),
+        format!(
+            "{{text: {}, files: {{\"b.txt\": \"b\\n\"}}}}",
+            yaml_str(&approve(&format!("uses {in_summary} well")))
+        ),
+    );
+    let repo = Repo::new(&config_with_gates(&[("ok", "true")], ""), &scenario);
+    // The review leaves a leftover so ship commits with the summary too.
+    let r = repo.run(&format!("Wire up the key {in_task}"), &[]);
+    r.expect_code(0);
+    let messages = git(repo.path(), &["log", "--all", "--format=%B"]);
+    assert!(messages.contains("orx: W001 Use"), "{messages}");
+    assert!(messages.contains("Review: uses"), "{messages}");
+    for secret in [&in_task, &in_title, &in_summary] {
+        assert!(
+            !messages.contains(secret.as_str()),
+            "{secret} reached a commit message:\n{messages}"
+        );
+    }
+    let refs = git(repo.path(), &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !refs.contains(&in_task) && !refs.contains(&in_title),
+        "{refs}"
+    );
+}
