@@ -1358,6 +1358,12 @@ mod tests {
         );
         assert_eq!(kinds(&hook), ["slack_webhook"]);
         assert!(kinds("https://hooks.slack.com/services/").is_empty());
+        let discord = format!(
+            "https://discord.com/api/webhooks/123456789012345678/{}",
+            "aB3dE5gH7jK9".repeat(5)
+        );
+        assert_eq!(kinds(&discord), ["discord_webhook"]);
+        assert!(kinds("https://discord.com/api/webhooks/").is_empty());
         let key = "aB3dE5gH7jK9mN1pQ2sT4vW6yZ8+/".repeat(3) + "abc==";
         let azure = format!("DefaultEndpointsProtocol=https;AccountName=x;AccountKey={key};EndpointSuffix=core.windows.net");
         assert_eq!(matched(&azure), [key.as_str()], "{azure}");
