@@ -81,6 +81,12 @@ fn find_and_parse(text: &str) -> Result<Backlog, String> {
 
 /// Parse one YAML document that should hold the backlog; `source` names it in errors.
 fn parse_yaml(yaml: &str, source: &str) -> Result<Backlog, String> {
+    if let Some((line, col)) = crate::config::depth::too_deep(yaml) {
+        return Err(format!(
+            "{source} nests deeper than {} levels (line {line}, column {col}); a backlog is a flat list of items",
+            crate::config::depth::MAX_DEPTH
+        ));
+    }
     let shape: yaml_serde::Value = match yaml_serde::from_str(yaml) {
         Ok(v) => v,
         Err(e) => return Err(describe_yaml_error(&e, source)),

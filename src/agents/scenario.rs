@@ -197,6 +197,14 @@ impl Scenario {
 
 /// Parse a scenario; `path` names the file in errors (`scenario.yaml:3:5: ...`).
 pub fn parse_scenario(text: &str, path: &Path) -> Result<Scenario> {
+    if let Some((line, col)) = crate::config::depth::too_deep(text) {
+        return Err(OrxError::usage(format!(
+            "{}:{line}:{col}: the scenario nests deeper than {} levels",
+            path.display(),
+            crate::config::depth::MAX_DEPTH
+        ))
+        .with_hint("a scenario needs only a few levels; remove the nesting"));
+    }
     let scenario: Scenario = yaml_serde::from_str(text).map_err(|e| describe_error(&e, path))?;
     check_paths(&scenario, text, path)?;
     Ok(scenario)

@@ -9,6 +9,7 @@
 //! rules) with `locate` (key path → line:col), and `workspace` (detection, default gates,
 //! the file `orx init` writes).
 
+pub mod depth;
 mod diagnostic;
 mod interpolate;
 mod lifecycle;
