@@ -224,6 +224,11 @@ pub fn load_scenario(path: &Path) -> Result<Scenario> {
             "scenario file {} is not UTF-8 text",
             path.display()
         )),
+        std::io::ErrorKind::IsADirectory => OrxError::usage(format!(
+            "scenario {} is a folder, not a file",
+            path.display()
+        ))
+        .with_hint("pass the path of a scenario file"),
         _ => OrxError::io("read", path, e),
     })?;
     parse_scenario(&text, path)

@@ -292,7 +292,16 @@ impl RunState {
     }
 
     pub fn load(path: &Path) -> Result<RunState> {
-        let text = std::fs::read_to_string(path).map_err(|e| OrxError::io("read", path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => OrxError::state(format!(
+                "{}: state file is corrupt: it is not UTF-8 text",
+                path.display()
+            ))
+            .with_hint(
+                "the run cannot be resumed; inspect it or remove it with `orx clean <run_id>`",
+            ),
+            _ => OrxError::io("read", path, e),
+        })?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             OrxError::state(format!(
                 "{}:{}:{}: state file is corrupt: {e}",

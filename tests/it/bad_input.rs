@@ -225,3 +225,31 @@ fn task_files_that_are_not_small_regular_text_are_refused_with_exit_2() {
         "no run was created"
     );
 }
+
+#[test]
+fn a_non_utf8_state_file_and_a_folder_given_as_scenario_exit_2() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(0));
+    let r = repo.run("task", &[]);
+    r.expect_code(0);
+    std::fs::write(
+        repo.run_dir(&r.id).join("state.json"),
+        b"{\"version\": 1\xff}",
+    )
+    .unwrap();
+    for cmd in ["resume", "status"] {
+        assert_clean_error(
+            &RunResult::from(repo.orx(&[cmd, &r.id])),
+            2,
+            "state file is corrupt",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = repo.orx(&[
+        "run",
+        "task",
+        "--scenario",
+        dir.path().to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_clean_error(&RunResult::from(out), 2, "is a folder");
+}
