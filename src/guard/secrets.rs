@@ -1288,11 +1288,7 @@ mod tests {
             (format!("lin_api_{}", b64(40)), "linear_api_key"),
             (format!("key-{hex32}"), "mailgun_key"),
             (
-                format!(
-                    "PMAK-{}-{}",
-                    &hex32[..24],
-                    "a1b2c3d4e5".repeat(4)[..34].to_string()
-                ),
+                format!("PMAK-{}-{}", &hex32[..24], &"a1b2c3d4e5".repeat(4)[..34]),
                 "postman_key",
             ),
             (format!("NRAK-{}", "ABC123XYZ".repeat(3)), "newrelic_key"),

@@ -362,16 +362,16 @@ fn no_secret_in_the_task_an_item_title_or_the_review_summary_reaches_a_commit_me
         "title: Work W001",
         &format!("title: Use {in_title} for W001"),
     );
+    let review = format!(
+        "{{text: {}, files: {{\"b.txt\": \"b\\n\"}}}}",
+        yaml_str(&approve(&format!("uses {in_summary} well")))
+    );
     let scenario = format!(
-        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n  W001: {}\nreview: {}\n",
+        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n  W001: {}\nreview: {review}\n",
         text_step("# Plan\n\nDo it."),
         text_step("# Spec\n\nDo it."),
         text_step(&backlog),
         files_step(&[("a.txt", "a\n")]),
-        format!(
-            "{{text: {}, files: {{\"b.txt\": \"b\\n\"}}}}",
-            yaml_str(&approve(&format!("uses {in_summary} well")))
-        ),
     );
     let repo = Repo::new(&config_with_gates(&[("ok", "true")], ""), &scenario);
     // The review leaves a leftover so ship commits with the summary too.
