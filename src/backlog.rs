@@ -320,6 +320,14 @@ fn check_id(n: usize, id: &str) -> Result<(), String> {
             "backlog item {n} has id `{id}`, but ids may only use letters, digits, `-`, `_` and `.` (not first), at most {MAX_ID_LEN} characters; use an id such as W{n:03}"
         ));
     }
+    // An id becomes file names, JSON keys, commit trailers and metrics labels, which are not
+    // all redacted: one that looks like a credential is refused (and not quoted).
+    if let Some(f) = crate::guard::secrets::find(id).first() {
+        return Err(format!(
+            "backlog item {n} has an id that looks like a secret ({}); use an id such as W{n:03}",
+            f.kind
+        ));
+    }
     Ok(())
 }
 
@@ -1040,5 +1048,18 @@ mod hostile {
         ) {
             check(&reply);
         }
+    }
+
+    #[test]
+    fn an_item_id_that_looks_like_a_secret_is_refused_unquoted() {
+        let key = format!("AKIA{}", "Q7R2ZK4M9XW3TB6P");
+        let text = format!("items:\n  - id: {key}\n    title: t\n");
+        let e = validate(&parse_backlog(&text).unwrap()).unwrap_err();
+        assert!(
+            e.contains("looks like a secret") && !e.contains(&key),
+            "{e}"
+        );
+        let fine = parse_backlog("items:\n  - id: W001.a-b_c\n    title: t\n").unwrap();
+        assert!(validate(&fine).is_ok());
     }
 }
