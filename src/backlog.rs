@@ -85,6 +85,12 @@ fn find_and_parse(text: &str) -> Result<Backlog, String> {
 
 /// Parse one YAML document that should hold the backlog; `source` names it in errors.
 fn parse_yaml(yaml: &str, source: &str) -> Result<Backlog, String> {
+    if let Some((line, col)) = crate::config::depth::too_deep(yaml) {
+        return Err(format!(
+            "{source} nests deeper than {} levels (line {line}, column {col}); a backlog is a flat list of items",
+            crate::config::depth::MAX_DEPTH
+        ));
+    }
     let shape: yaml_serde::Value = match yaml_serde::from_str(yaml) {
         Ok(v) => v,
         Err(e) => return Err(describe_yaml_error(&e, source)),
@@ -237,6 +243,14 @@ fn check_id(n: usize, id: &str) -> Result<(), String> {
     if !ok_chars || id.starts_with('.') || id.len() > MAX_ID_LEN {
         return Err(format!(
             "backlog item {n} has id `{id}`, but ids may only use letters, digits, `-`, `_` and `.` (not first), at most {MAX_ID_LEN} characters; use an id such as W{n:03}"
+        ));
+    }
+    // An id becomes file names, JSON keys, commit trailers and metrics labels, which are not
+    // all redacted: one that looks like a credential is refused (and not quoted).
+    if let Some(f) = crate::guard::secrets::find(id).first() {
+        return Err(format!(
+            "backlog item {n} has an id that looks like a secret ({}); use an id such as W{n:03}",
+            f.kind
         ));
     }
     Ok(())
@@ -882,5 +896,18 @@ mod hostile {
         ) {
             check(&reply);
         }
+    }
+
+    #[test]
+    fn an_item_id_that_looks_like_a_secret_is_refused_unquoted() {
+        let key = format!("AKIA{}", "Q7R2ZK4M9XW3TB6P");
+        let text = format!("items:\n  - id: {key}\n    title: t\n");
+        let e = validate(&parse_backlog(&text).unwrap()).unwrap_err();
+        assert!(
+            e.contains("looks like a secret") && !e.contains(&key),
+            "{e}"
+        );
+        let fine = parse_backlog("items:\n  - id: W001.a-b_c\n    title: t\n").unwrap();
+        assert!(validate(&fine).is_ok());
     }
 }

@@ -15,6 +15,9 @@ pub enum AgentError {
     /// `--scenario PATH` (or `engine.scenario`) names nothing.
     #[error("scenario file {} does not exist", path.display())]
     ScenarioMissing { path: PathBuf },
+    /// `--scenario PATH` names a folder.
+    #[error("scenario {} is a folder, not a file", path.display())]
+    ScenarioIsFolder { path: PathBuf },
     /// The scenario file is not UTF-8.
     #[error("scenario file {} is not UTF-8 text", path.display())]
     ScenarioNotText { path: PathBuf },

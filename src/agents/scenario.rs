@@ -199,6 +199,16 @@ impl Scenario {
 
 /// Parse a scenario; `path` names the file in errors (`scenario.yaml:3:5: ...`).
 pub fn parse_scenario(text: &str, path: &Path) -> Result<Scenario> {
+    if let Some((line, col)) = crate::config::depth::too_deep(text) {
+        return Err(AgentError::InvalidScenario {
+            message: format!(
+                "{}:{line}:{col}: the scenario nests deeper than {} levels",
+                path.display(),
+                crate::config::depth::MAX_DEPTH
+            ),
+            hint: Some("a scenario needs only a few levels; remove the nesting".to_string()),
+        });
+    }
     let scenario: Scenario = yaml_serde::from_str(text).map_err(|e| describe_error(&e, path))?;
     check_paths(&scenario, text, path)?;
     Ok(scenario)
@@ -211,6 +221,9 @@ pub fn load_scenario(path: &Path) -> Result<Scenario> {
             path: path.to_path_buf(),
         },
         std::io::ErrorKind::InvalidData => AgentError::ScenarioNotText {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::IsADirectory => AgentError::ScenarioIsFolder {
             path: path.to_path_buf(),
         },
         _ => FileError::input("read", path, e).into(),

@@ -22,6 +22,12 @@ pub struct ServeArgs {
     /// An extra host name accepted in the Host header (repeatable), e.g. a LAN name.
     #[arg(long, value_name = "NAME")]
     pub allow_host: Vec<String>,
+    /// The most connections served at once (lowered to fit the open-file limit).
+    #[arg(long, default_value_t = 512, hide = true)]
+    pub max_connections: usize,
+    /// How long a connection may take to send a request head, from when it is idle (ms).
+    #[arg(long, default_value_t = 10_000, hide = true)]
+    pub header_timeout_ms: u64,
 }
 
 pub fn run(a: ServeArgs) -> Result<i32, OrxError> {
@@ -34,5 +40,10 @@ pub fn run(a: ServeArgs) -> Result<i32, OrxError> {
             .iter()
             .map(|h| h.to_ascii_lowercase())
             .collect(),
+        limits: crate::serve::conn::Limits {
+            max_connections: a.max_connections,
+            header_timeout: std::time::Duration::from_millis(a.header_timeout_ms.max(1)),
+            ..Default::default()
+        },
     })
 }

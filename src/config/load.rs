@@ -114,6 +114,17 @@ pub fn load(repo_root: &Path, explicit: Option<&Path>) -> Result<LoadedConfig> {
 pub fn parse_str(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
     let text = interpolate(text, env)
         .map_err(|e| config_error(path, Some((e.line, e.column)), &e.message, Some(e.hint)))?;
+    if let Some((line, col)) = super::depth::too_deep(&text) {
+        return Err(config_error(
+            path,
+            Some((line, col)),
+            &format!(
+                "the document nests deeper than {} levels",
+                super::depth::MAX_DEPTH
+            ),
+            Some("orx.yaml needs only a few levels; remove the nesting".to_string()),
+        ));
+    }
     // An empty file, or one holding only comments or `~`, is the default configuration.
     let config = yaml_serde::from_str::<Option<Config>>(&text)
         .map_err(|e| from_yaml(path, &text, &e))?

@@ -11,6 +11,7 @@
 
 mod around_stages;
 mod around_stages_rules;
+pub mod depth;
 mod diagnostic;
 mod error;
 mod interpolate;

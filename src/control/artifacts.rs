@@ -1,14 +1,18 @@
 //! A run's files: listing the run folder and reading one file, whole or a byte range.
 //!
-//! The API and the MCP server hand out paths that came from outside, so every read goes
-//! through [`resolve_in`]: the path must be relative, free of `..`, NUL and empty segments,
-//! and, after the file system resolved every symlink, still inside the (canonicalized) run
-//! folder. A symlink an agent left in `artifacts/` pointing at `/etc/passwd` or at another
-//! run is refused like `../../x`. Reads are bounded ([`MAX_READ`]) so a 1 GiB log is paged
-//! through ranges, never loaded whole. The lock file is not listed or served.
+//! The API and the MCP server hand out paths that came from outside, and agents and
+//! repositories can write into the run folder, so every read goes through [`open_in`]: the
+//! path must be relative and free of `..` and NUL, and it is opened one component at a time
+//! from the run folder's descriptor without following any symbolic link
+//! ([`super::nofollow`]); the run folder itself is opened the same way from `runs/`. A
+//! symlink an agent left in `artifacts/` pointing at `/etc/passwd`, or a committed
+//! `runs/<id>` pointing at `/`, is refused like `../../x`, and a link swapped in while a read
+//! is under way cannot be followed because nothing is opened twice by name. Reads are bounded
+//! ([`MAX_READ`]) so a 1 GiB log is paged through ranges, never loaded whole. The lock file is
+//! not listed or served, however its path is spelled.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -103,11 +107,19 @@ pub struct ArtifactChunk {
     pub bytes: Vec<u8>,
 }
 
-/// Resolve `rel` inside `run_dir`, refusing anything that could leave it.
-pub fn resolve_in(run_dir: &Path, rel: &str) -> Result<PathBuf> {
+/// Open file `rel` below the run folder's descriptor `run_dir`, refusing anything that could
+/// leave it: `..`, absolute paths, NUL, and any symbolic link on the way (the walk opens one
+/// component at a time without following links, so what is read is what was checked). The
+/// lock file is not an artifact, however its path is spelled (`./lock`, `lock/`).
+pub fn open_in(run_dir: &std::fs::File, rel: &str) -> Result<std::fs::File> {
+    use super::nofollow::{components, open_file_below, Refusal};
     let refuse = |why: &str| {
         OrxError::usage(format!("artifact path `{}` is refused: {why}", rel.escape_default()))
             .with_hint("give a path relative to the run folder, such as logs/orx.log; list them with GET /api/runs/<id>/artifacts")
+    };
+    let missing = || {
+        OrxError::not_found(format!("no artifact `{rel}` in this run"))
+            .with_hint("list them with GET /api/runs/<id>/artifacts")
     };
     if rel.is_empty() {
         return Err(refuse("it is empty"));
@@ -118,40 +130,31 @@ pub fn resolve_in(run_dir: &Path, rel: &str) -> Result<PathBuf> {
     if rel.starts_with('/') || rel.starts_with('\\') {
         return Err(refuse("it is absolute"));
     }
-    let p = Path::new(rel);
-    for c in p.components() {
-        match c {
-            Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir => return Err(refuse("it contains `..`")),
-            Component::RootDir | Component::Prefix(_) => return Err(refuse("it is absolute")),
-        }
-    }
-    if p.file_name().is_some_and(|n| n == "lock") && p.components().count() == 1 {
-        return Err(OrxError::not_found(format!(
-            "no artifact `{rel}` in this run"
-        )));
-    }
-    let base = std::fs::canonicalize(run_dir).map_err(|e| OrxError::io("open", run_dir, e))?;
-    let full = base.join(p);
-    let real = match std::fs::canonicalize(&full) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(
-                OrxError::not_found(format!("no artifact `{rel}` in this run"))
-                    .with_hint("list them with GET /api/runs/<id>/artifacts"),
-            )
-        }
-        Err(e) => return Err(OrxError::io("open", &full, e)),
+    let parts = match components(rel) {
+        Ok(p) => p,
+        Err(_) if rel.split('/').any(|c| c == "..") => return Err(refuse("it contains `..`")),
+        Err(_) => return Err(refuse("it is absolute")),
     };
-    if !real.starts_with(&base) {
-        return Err(refuse("it leads outside the run folder"));
-    }
-    if !real.is_file() {
+    if parts.is_empty() {
         return Err(OrxError::not_found(format!(
             "`{rel}` is not a file in this run"
         )));
     }
-    Ok(real)
+    if parts.len() == 1 && parts[0] == "lock" {
+        return Err(missing());
+    }
+    match open_file_below(run_dir, rel) {
+        Ok(f) => Ok(f),
+        Err(Refusal::Missing) => Err(missing()),
+        Err(Refusal::Symlink) => Err(refuse(
+            "it passes through a symbolic link, which could lead outside the run folder",
+        )),
+        Err(Refusal::WrongType) => Err(OrxError::not_found(format!(
+            "`{rel}` is not a file in this run"
+        ))),
+        Err(Refusal::BadPath) => Err(refuse("it is not a plain relative path")),
+        Err(Refusal::Io(e)) => Err(OrxError::io("open", Path::new(rel), e)),
+    }
 }
 
 /// Every regular file under `run_dir` (symlinks are not followed), sorted by path.
@@ -197,9 +200,9 @@ pub fn list_files(run_dir: &Path) -> Vec<ArtifactEntry> {
     out
 }
 
-/// Read `[start, end)` of `path` (at most [`MAX_READ`] bytes).
-fn read_span(path: &Path, start: u64, end: u64) -> Result<Vec<u8>> {
-    let mut f = std::fs::File::open(path).map_err(|e| OrxError::io("open", path, e))?;
+/// Read `[start, end)` of the open file `f` (at most [`MAX_READ`] bytes).
+fn read_span(f: &mut std::fs::File, rel: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+    let path = Path::new(rel);
     f.seek(SeekFrom::Start(start))
         .map_err(|e| OrxError::io("seek in", path, e))?;
     let mut buf = Vec::with_capacity((end - start) as usize);
@@ -223,10 +226,15 @@ impl Control {
         rel: &str,
         range: Option<ByteRange>,
     ) -> Result<ArtifactChunk> {
-        let (_, paths) = self.find_run(id)?;
-        let real = resolve_in(&paths.dir, rel)?;
-        let total = std::fs::metadata(&real)
-            .map_err(|e| OrxError::io("read", &real, e))?
+        let (ws, _) = self.find_run(id)?;
+        let dir = ws.open_run_dir(id).map_err(|_| {
+            OrxError::not_found(format!("unknown run id `{id}`"))
+                .with_hint("list runs with GET /api/runs or `orx status`")
+        })?;
+        let mut file = open_in(&dir, rel)?;
+        let total = file
+            .metadata()
+            .map_err(|e| OrxError::io("read", Path::new(rel), e))?
             .len();
         let (start, end) = match range {
             None => (0, total),
@@ -246,7 +254,7 @@ impl Control {
             },
         };
         let end = end.min(start + MAX_READ);
-        let bytes = read_span(&real, start, end)?;
+        let bytes = read_span(&mut file, rel, start, end)?;
         let end = start + bytes.len() as u64;
         Ok(ArtifactChunk {
             path: rel.to_string(),
@@ -264,6 +272,7 @@ impl Control {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use std::path::PathBuf;
 
     fn run_dir() -> (tempfile::TempDir, PathBuf) {
         let t = tempfile::tempdir().unwrap();
@@ -283,6 +292,7 @@ mod tests {
         std::os::unix::fs::symlink(t.path().join("secret.txt"), run.join("logs/escape")).unwrap();
         std::os::unix::fs::symlink(t.path().join("runs/r2"), run.join("other")).unwrap();
         std::os::unix::fs::symlink("orx.log", run.join("logs/inside")).unwrap();
+        let dir = std::fs::File::open(&run).unwrap();
         for bad in [
             "../secret.txt",
             "logs/../../secret.txt",
@@ -292,27 +302,28 @@ mod tests {
             "",
             "logs/escape",
             "other/state.json",
+            "./logs/inside",
         ] {
-            let e = resolve_in(&run, bad).unwrap_err();
+            let e = open_in(&dir, bad).unwrap_err();
             assert_eq!(e.kind, ErrorKind::Usage, "{bad:?}: {}", e.message);
         }
-        assert_eq!(
-            resolve_in(&run, "lock").unwrap_err().kind,
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            resolve_in(&run, "logs/none.log").unwrap_err().kind,
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            resolve_in(&run, "logs").unwrap_err().kind,
-            ErrorKind::NotFound
-        );
-        assert!(resolve_in(&run, "logs/orx.log").is_ok());
-        assert!(
-            resolve_in(&run, "./logs/inside").is_ok(),
-            "a symlink inside stays inside"
-        );
+        for missing in [
+            "lock",
+            "./lock",
+            "lock/",
+            "././lock",
+            "logs/none.log",
+            "logs",
+            ".",
+        ] {
+            assert_eq!(
+                open_in(&dir, missing).unwrap_err().kind,
+                ErrorKind::NotFound,
+                "{missing}"
+            );
+        }
+        assert!(open_in(&dir, "logs/orx.log").is_ok());
+        assert!(open_in(&dir, "./logs//orx.log").is_ok());
         let listed: Vec<String> = list_files(&run).into_iter().map(|e| e.path).collect();
         assert_eq!(listed, ["logs/orx.log"], "no lock, no symlinks");
     }

@@ -14,6 +14,7 @@ pub mod artifacts;
 pub mod detail;
 pub mod health;
 pub mod launch;
+pub mod nofollow;
 pub mod runs;
 pub mod sync;
 
@@ -57,13 +58,22 @@ impl Workspace {
         Ok(Repo::discover(&self.root)?)
     }
 
-    /// The paths of run `id` in this workspace, when its folder exists.
+    /// The paths of run `id` in this workspace, when its folder is a real folder inside the
+    /// real `runs/` (a symlinked `runs/` or `runs/<id>` is not a run: a repository could
+    /// commit one pointing at `/`).
     pub fn run(&self, id: &str) -> Option<RunPaths> {
+        self.open_run_dir(id).ok()?;
+        Some(RunPaths::new(&self.root, id))
+    }
+
+    /// The descriptor of run `id`'s folder, opened without following a symlink at `runs/`
+    /// or at `runs/<id>`; reads below it start from this descriptor.
+    pub fn open_run_dir(&self, id: &str) -> std::result::Result<std::fs::File, nofollow::Refusal> {
         if !is_valid_run_id(id) {
-            return None;
+            return Err(nofollow::Refusal::BadPath);
         }
-        let paths = RunPaths::new(&self.root, id);
-        paths.dir.is_dir().then_some(paths)
+        let runs = nofollow::open_dir(&self.root.join(crate::store::layout::RUNS_DIR))?;
+        nofollow::open_subdir(&runs, id)
     }
 }
 

@@ -183,8 +183,8 @@ impl RunIndex {
             }
         }
         // Forget removed runs of this repository so the cache cannot grow without bound.
-        let runs_dir = root.join(RUNS_DIR);
         if entries.len() > seen.len() {
+            let runs_dir = root.join(RUNS_DIR);
             let seen: std::collections::HashSet<&PathBuf> = seen.iter().collect();
             entries.retain(|p, _| !p.starts_with(&runs_dir) || seen.contains(p));
         }

@@ -148,7 +148,7 @@ impl Meaning for StoreError {
                 std::io::ErrorKind::NotFound => (ErrorKind::State, None),
                 _ => (ErrorKind::Internal, machine_fix(&file.source)),
             },
-            StoreError::CorruptJson { .. } => (
+            StoreError::CorruptJson { .. } | StoreError::NotUtf8 { .. } => (
                 ErrorKind::State,
                 Some(
                     "the run cannot be resumed; inspect it or remove it with `orx clean <run_id>`"
@@ -209,6 +209,10 @@ impl Meaning for AgentError {
                      demo scenario"
                         .to_string(),
                 ),
+            ),
+            AgentError::ScenarioIsFolder { .. } => (
+                ErrorKind::Usage,
+                Some("pass the path of a scenario file".to_string()),
             ),
             AgentError::ScenarioNotText { .. } => (ErrorKind::Config, None),
             AgentError::InvalidScenario { hint, .. } => (ErrorKind::Config, hint.clone()),

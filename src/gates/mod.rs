@@ -88,9 +88,19 @@ pub fn run_gate_redacted(
 
     tracing::info!(gate = %gate.name, program = %program, ?args, "running gate");
     let mut output = String::new();
-    let result = exec::run(&spec, &mut |_kind, line| {
-        match redactor {
-            Some(r) => output.push_str(&r.redact(line)),
+    // The same stateful filter as the log, one per stream: a private key's body lines are
+    // hidden too, not only the line that opens the block.
+    let mut filters = redactor.map(|r| (r.line_redactor(), r.line_redactor()));
+    let result = exec::run(&spec, &mut |kind, line| {
+        match filters.as_mut() {
+            Some((out, err)) => {
+                let f = if kind == exec::StreamKind::Stderr {
+                    err
+                } else {
+                    out
+                };
+                output.push_str(&f.redact_line(line));
+            }
             None => output.push_str(line),
         }
         output.push('\n');

@@ -102,6 +102,80 @@ impl Worktree {
         diff_in(&git, from, &now)
     }
 
+    /// What the secret scan reads of the change from `from` to `to`: a patch in which every
+    /// changed file is text, whatever git's diff attributes say (`--text`: a file with a NUL
+    /// byte or marked `-diff` shows its lines like any other), leaving out the files whose new
+    /// content is above `max_bytes`, which are returned with their sizes instead.
+    pub fn diff_for_scan(
+        &self,
+        from: &str,
+        to: &str,
+        max_bytes: u64,
+    ) -> Result<(String, Vec<(String, u64)>)> {
+        let git = self.git();
+        let raw = git.run([
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--end-of-options",
+            from,
+            to,
+        ])?;
+        // `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`, repeated.
+        let mut blobs: Vec<(String, String)> = Vec::new();
+        let mut fields = raw.split('\0');
+        while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
+            let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+            if let [_, new_mode, _, new_sha, status] = parts[..] {
+                if status != "D" && new_mode != "160000" && !new_sha.bytes().all(|b| b == b'0') {
+                    blobs.push((path.to_string(), new_sha.to_string()));
+                }
+            }
+        }
+        let mut too_large = Vec::new();
+        if !blobs.is_empty() {
+            let list: String = blobs.iter().map(|(_, sha)| format!("{sha}\n")).collect();
+            let sizes = git
+                .call(["cat-file", "--batch-check=%(objectsize)"])
+                .stdin(list)
+                .run()?;
+            for ((path, _), size) in blobs.iter().zip(sizes.lines()) {
+                if let Ok(n) = size.trim().parse::<u64>() {
+                    if n > max_bytes {
+                        too_large.push((path.clone(), n));
+                    }
+                }
+            }
+        }
+        let mut args: Vec<String> = [
+            "diff",
+            "--text",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            from,
+            to,
+            "--",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        if !too_large.is_empty() {
+            args.push(":/".into());
+            args.extend(
+                too_large
+                    .iter()
+                    .map(|(p, _)| format!(":(top,exclude,literal){p}")),
+            );
+        }
+        let diff = git.run(&args)?;
+        Ok((diff, too_large))
+    }
+
     /// Files changed, insertions and deletions between two commits.
     pub fn diff_stat(&self, from: &str, to: &str) -> Result<(u32, u32, u32)> {
         let out = self.git().run([
@@ -575,6 +649,38 @@ mod tests {
         sh(p, &["apply", "--index", "x.patch.tmp"]);
         std::fs::remove_file(p.join("x.patch.tmp")).unwrap();
         assert!(!wt.has_changes_since(&c1).unwrap());
+    }
+
+    #[test]
+    fn the_scan_diff_shows_binary_and_minus_diff_files_as_text_and_sets_large_ones_aside() {
+        let (_tmp, wt) = setup();
+        let p = &wt.path;
+        let base = wt.head().unwrap();
+        let key = format!("AKIA{}", "Q7R2ZK4M9XW3TB6P");
+        write(p, ".gitattributes", "*.cfg -diff\n");
+        write(p, "a.cfg", &format!("key = {key}\n"));
+        std::fs::write(p.join("b.bin"), format!("x\0y\n{key}\n")).unwrap();
+        write(p, "big.txt", &"x".repeat(2000));
+        write(p, "odd name.txt", &"y".repeat(2000));
+        let now = wt.working_tree().unwrap();
+        // The patch orx ships hides both keys in binary hunks.
+        let shipped = wt.diff(&base, &now).unwrap();
+        assert!(!shipped.contains(&key), "{shipped}");
+        let (scan, large) = wt.diff_for_scan(&base, &now, 1000).unwrap();
+        assert_eq!(scan.matches(key.as_str()).count(), 2, "{scan}");
+        assert_eq!(
+            large,
+            vec![
+                ("big.txt".to_string(), 2000),
+                ("odd name.txt".to_string(), 2000)
+            ]
+        );
+        assert!(
+            !scan.contains("xxxxxxxx") && !scan.contains("yyyyyyyy"),
+            "{scan}"
+        );
+        let (all, none) = wt.diff_for_scan(&base, &now, 1 << 20).unwrap();
+        assert!(none.is_empty() && all.contains("xxxxxxxx"));
     }
 
     #[test]

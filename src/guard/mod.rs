@@ -38,6 +38,8 @@ crate::model::string_enum! {
         TooManyFiles = "too_many_files",
         Secret = "secret",
         EnvFile = "env_file",
+        /// A changed file too large for the secret scan to read.
+        Unscannable = "unscannable",
     }
 }
 
@@ -137,6 +139,29 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Violations for changed files too large to scan for secrets ([`MAX_SCAN_BYTES`]),
+    /// unless the secret check is off or a `secrets.allow` glob exempts them.
+    pub fn unscannable(&self, too_large: &[(String, u64)]) -> Vec<Violation> {
+        if !self.enabled || !self.secrets_enabled {
+            return Vec::new();
+        }
+        too_large
+            .iter()
+            .filter(|(p, _)| self.allow_paths.is_empty() || !self.allow_paths.matches(p))
+            .map(|(p, n)| Violation {
+                kind: ViolationKind::Unscannable,
+                file: Some(p.clone()),
+                line: None,
+                detail: format!(
+                    "{n} bytes, above the {} MiB the secret scan reads; commit it by hand, or exempt it with a guardrails.secrets.allow glob",
+                    MAX_SCAN_BYTES / (1024 * 1024)
+                ),
+            })
+            .collect()
+    }
+}
+
 /// [`Guard::check`] for a config, compiled on the spot.
 pub fn check(changed: &[String], diff: &str, cfg: &GuardrailsConfig) -> Result<Vec<Violation>> {
     Ok(Guard::new(cfg)?.check(changed, diff))
@@ -195,6 +220,29 @@ pub fn signature(violations: &[Violation]) -> String {
     format!("{SIGNATURE_PREFIX}{}", parts.join(","))
 }
 
+/// A diff as it may be shown to an agent (the fix prompt): the hunks of every file that
+/// breaks the guardrails (a forbidden or not-allowed path, a secret) are withheld, the file
+/// only named, and `.env` values are masked.
+pub fn diff_for_prompt(diff: &str, cfg: &GuardrailsConfig) -> Result<String> {
+    let guard = Guard::new(cfg)?;
+    let changed = secrets::diff_paths(diff);
+    let blocked: std::collections::HashSet<String> = guard
+        .check(&changed, diff)
+        .into_iter()
+        .filter_map(|v| v.file)
+        .collect();
+    let shown = if blocked.is_empty() {
+        diff.to_string()
+    } else {
+        secrets::withhold_files(diff, |f| blocked.contains(f))
+    };
+    Ok(secrets::mask_env_files(&shown))
+}
+
+/// The largest file whose content the secret scan reads; a larger changed file is blocked
+/// (a `guardrails.secrets.allow` glob lets it through knowingly).
+pub const MAX_SCAN_BYTES: u64 = 16 * 1024 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +262,21 @@ mod tests {
 
     fn changed() -> Vec<String> {
         vec![".env".into(), "t/f.py".into()]
+    }
+
+    #[test]
+    fn blocked_files_are_named_in_a_prompt_diff_never_quoted() {
+        let mut c = cfg(&[]);
+        c.forbidden_patterns = vec!["secrets/**".into()];
+        let diff = format!(
+            "{DIFF}diff --git a/secrets/p.txt b/secrets/p.txt\n--- /dev/null\n+++ b/secrets/p.txt\n@@ -0,0 +1 @@\n+hunter2-prod\ndiff --git a/ok.txt b/ok.txt\n--- /dev/null\n+++ b/ok.txt\n@@ -0,0 +1 @@\n+fine\n"
+        );
+        let shown = diff_for_prompt(&diff, &c).unwrap();
+        assert!(!shown.contains("hunter2-prod"), "{shown}");
+        assert!(!shown.contains("AKIAIOSFODNN7EXAMPLE"), "{shown}");
+        assert!(shown.contains("+++ b/secrets/p.txt") && shown.contains("+++ b/t/f.py"));
+        assert!(shown.contains("+fine") && shown.contains(secrets::WITHHELD));
+        assert!(!shown.contains("+X=1"), "{shown}");
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //! `[REDACTED:<kind>]` (`[REDACTED:env:NAME]` for an environment value), so the text keeps its
 //! shape and a reader can still tell what was there.
 //!
-//! Logs are redacted while they stream: [`Redactor::log_filter`] gives the supervisor one
-//! stateful line filter per stream, which also hides the body lines of a private key block
-//! that opened on an earlier line. JSON documents (events, state) are redacted string by
+//! Text that arrives line by line (logs, a gate's output kept as evidence) is redacted by one
+//! stateful [`LineRedactor`] per stream ([`Redactor::line_redactor`], and
+//! [`Redactor::log_filter`] for the supervisor), which also hides the body lines of a private
+//! key block that opened on an earlier line; whole texts go through [`Redactor::redact`],
+//! which sees a block from its BEGIN line to its END line (or the end of the text). JSON documents (events, state) are redacted string by
 //! string ([`Redactor::redact_json`]) so that an escaped quote in a secret cannot hide it.
 
 use std::borrow::Cow;
@@ -121,12 +123,17 @@ impl Redactor {
     /// The supervisor's log filter: one stateful [`LineRedactor`] per stream.
     pub fn log_filter(self: &Arc<Self>) -> LogFilter {
         let me = Arc::clone(self);
-        LogFilter::new(move || {
-            Box::new(LineRedactor {
-                redactor: Arc::clone(&me),
-                in_private_key: false,
-            })
-        })
+        LogFilter::new(move || Box::new(me.line_redactor()))
+    }
+
+    /// A stateful redactor for one stream of lines (a log, a gate's output): every text that
+    /// arrives line by line goes through one of these, never through [`Redactor::redact`]
+    /// line by line, which cannot see that a line belongs to a key block opened earlier.
+    pub fn line_redactor(self: &Arc<Self>) -> LineRedactor {
+        LineRedactor {
+            redactor: Arc::clone(self),
+            in_private_key: false,
+        }
     }
 }
 
@@ -137,6 +144,16 @@ pub struct LineRedactor {
 }
 
 const KEY_MARK: &str = "[REDACTED:private_key]";
+
+impl LineRedactor {
+    /// `line` redacted, knowing the lines before it.
+    pub fn redact_line<'a>(&mut self, line: &'a str) -> Cow<'a, str> {
+        match self.filter(line) {
+            Some(s) => Cow::Owned(s),
+            None => Cow::Borrowed(line),
+        }
+    }
+}
 
 impl LineFilter for LineRedactor {
     fn filter(&mut self, line: &str) -> Option<String> {

@@ -46,7 +46,9 @@ fn run_len(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
 /// position with overlaps removed.
 pub fn find(text: &str) -> Vec<Finding> {
     let mut out = find_shapes(text);
-    out.extend(find_assignments(text));
+    let mut urls = Vec::new();
+    out.extend(scan_operators(text, Some(&mut urls)));
+    out.extend(urls);
     out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
     let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
     for f in out {
@@ -76,7 +78,10 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
         }
         let mut i = next.max(anchor.saturating_sub(MAX_ANCHOR_OFFSET));
         while i <= anchor {
-            match shape_start(b, i).then(|| shape_at(b, i)).flatten() {
+            match (IS_FIRST_WINDOW[b[i] as usize] && shape_start(b, i))
+                .then(|| shape_at(b, i))
+                .flatten()
+            {
                 Some((kind, end)) => {
                     out.push(Finding {
                         kind,
@@ -90,16 +95,272 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
         }
         next = next.max(i);
     }
+    let extra = find_exact_anchored(b);
+    if extra.is_empty() {
+        return out;
+    }
+    // Merge as a left-to-right reading would: the earlier finding wins an overlap.
+    out.extend(extra);
+    out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
+    for f in out {
+        if kept.last().is_none_or(|k| f.start >= k.end) {
+            kept.push(f);
+        }
+    }
+    kept
+}
+
+/// The few prefixes anchored at `.`, `K` or `J` (frequent bytes, so not worth a window of
+/// candidates each): `SG.`, `dp.`, `hvs.`, `hvb.`, `ya29.`, `SK`, `eyJ`. Each anchor is
+/// checked against the exact bytes before it, and only a full match is tested.
+fn find_exact_anchored(b: &[u8]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut next = 0;
+    for a in memchr::memchr3_iter(b'.', b'K', b'J', b) {
+        // Most anchors are ordinary dots: reject on the byte before first.
+        let before = if a == 0 { 0 } else { b[a - 1] };
+        if !matches!(before, b'G' | b'p' | b's' | b'b' | b'9' | b'S' | b'y') {
+            continue;
+        }
+        let pre: &[&[u8]] = match b[a] {
+            b'.' => &[b"SG", b"dp", b"hvs", b"hvb", b"ya29"],
+            b'K' => &[b"S"],
+            _ => &[b"ey"],
+        };
+        for p in pre {
+            let Some(i) = a.checked_sub(p.len()) else {
+                continue;
+            };
+            if i < next || &b[i..a] != *p || !shape_start(b, i) {
+                continue;
+            }
+            if let Some((kind, end)) = shape_at(b, i) {
+                out.push(Finding {
+                    kind,
+                    start: i,
+                    end,
+                });
+                next = end.max(i + 1);
+                break;
+            }
+        }
+    }
     out
 }
 
-/// How far before its anchor byte (`A`, `-`, `_`) a credential prefix can start.
+/// How far before its anchor byte (`A`, `-`, `_`, `.`, `K`, `J`) a credential prefix can
+/// start.
 const MAX_ANCHOR_OFFSET: usize = 6;
+
+/// The first bytes of every credential prefix [`shape_at`] knows.
+const FIRST_BYTES: &[u8] = b"AgsxrdeEfGhklLnNpPSy-";
+
+/// The first bytes of the prefixes found through the `A`, `-`, `_` window (all but those
+/// [`find_exact_anchored`] finds: `e`, `S`, `y`), as a table.
+const IS_FIRST_WINDOW: [bool; 256] = {
+    let mut t = IS_FIRST;
+    t[b'e' as usize] = false;
+    t[b'S' as usize] = false;
+    t[b'y' as usize] = false;
+    t
+};
+
+/// [`FIRST_BYTES`] as a table, tested once per candidate position.
+const IS_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < FIRST_BYTES.len() {
+        t[FIRST_BYTES[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
 /// Whether a credential can start at `i`: one of the first bytes of a prefix, not glued to
 /// the end of a word.
 fn shape_start(b: &[u8], i: usize) -> bool {
-    matches!(b[i], b'A' | b'g' | b's' | b'x' | b'r' | b'-') && (i == 0 || !is_alnum(b[i - 1]))
+    IS_FIRST[b[i] as usize] && (i == 0 || !is_alnum(b[i - 1]))
+}
+
+/// `prefix` + at least `min` bytes satisfying `ok` (and at most `max`), not followed by
+/// another such byte: (kind, end).
+fn prefixed(
+    b: &[u8],
+    i: usize,
+    prefix: &[u8],
+    min: usize,
+    max: usize,
+    ok: impl Fn(u8) -> bool,
+    kind: &'static str,
+) -> Option<(&'static str, usize)> {
+    if !b[i..].starts_with(prefix) {
+        return None;
+    }
+    let start = i + prefix.len();
+    let n = run_len(b, start, ok);
+    (n >= min && n <= max).then_some((kind, start + n))
+}
+
+fn is_hex(c: u8) -> bool {
+    c.is_ascii_hexdigit()
+}
+
+fn is_b64url(c: u8) -> bool {
+    is_alnum(c) || c == b'_' || c == b'-'
+}
+
+/// Credential families with a fixed prefix beyond the historical ones (after the public rule
+/// lists of dedicated scanners): package registries, SaaS and cloud tokens, webhooks.
+/// A fixed-prefix rule: prefix, shortest and longest body, body bytes, kind.
+type Rule = (&'static [u8], usize, usize, fn(u8) -> bool, &'static str);
+
+fn more_shapes(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
+    let c = b[i];
+    let rules: &[Rule] = match c {
+        b'n' => &[(b"npm_", 36, 36, is_alnum, "npm_token")],
+        b'h' => &[
+            (b"hf_", 30, 40, is_alnum, "huggingface_token"),
+            (b"hvs.", 24, usize::MAX, is_b64url, "vault_token"),
+            (b"hvb.", 24, usize::MAX, is_b64url, "vault_token"),
+        ],
+        b'g' => &[
+            (b"glpat-", 20, usize::MAX, is_b64url, "gitlab_token"),
+            (b"glptt-", 20, usize::MAX, is_b64url, "gitlab_token"),
+            (b"gldt-", 20, usize::MAX, is_b64url, "gitlab_token"),
+            (b"glrt-", 20, usize::MAX, is_b64url, "gitlab_token"),
+            (b"glc_", 32, usize::MAX, is_b64url, "grafana_token"),
+        ],
+        b'G' => &[(b"GOCSPX-", 28, 28, is_b64url, "google_oauth_secret")],
+        b'y' => &[(b"ya29.", 30, usize::MAX, is_b64url, "google_oauth_token")],
+        b'd' => &[
+            (b"dop_v1_", 64, 64, is_hex, "digitalocean_token"),
+            (b"doo_v1_", 64, 64, is_hex, "digitalocean_token"),
+            (b"dor_v1_", 64, 64, is_hex, "digitalocean_token"),
+            (b"dp.pt.", 40, usize::MAX, is_alnum, "doppler_token"),
+        ],
+        b'p' => &[
+            (
+                b"pypi-AgEIcHlwaS5vcmc",
+                50,
+                usize::MAX,
+                is_b64url,
+                "pypi_token",
+            ),
+            (
+                b"pscale_tkn_",
+                32,
+                usize::MAX,
+                is_b64url,
+                "planetscale_token",
+            ),
+            (b"pul-", 40, 40, is_hex, "pulumi_token"),
+        ],
+        b's' => &[
+            (b"shpat_", 32, 32, is_hex, "shopify_token"),
+            (b"shpca_", 32, 32, is_hex, "shopify_token"),
+            (b"shppa_", 32, 32, is_hex, "shopify_token"),
+            (b"shpss_", 32, 32, is_hex, "shopify_token"),
+            (
+                b"sntrys_",
+                50,
+                usize::MAX,
+                |c| is_b64url(c) || c == b'=',
+                "sentry_token",
+            ),
+            (b"sq0atp-", 22, 22, is_b64url, "square_token"),
+            (b"sq0csp-", 43, 43, is_b64url, "square_token"),
+            (b"sk_test_", 20, usize::MAX, is_alnum, "stripe_key"),
+            (b"sk_prod_", 20, usize::MAX, is_alnum, "stripe_key"),
+        ],
+        b'r' => &[(b"rk_test_", 20, usize::MAX, is_alnum, "stripe_key")],
+        b'x' => &[(
+            b"xapp-",
+            20,
+            usize::MAX,
+            |c| is_alnum(c) || c == b'-',
+            "slack_token",
+        )],
+        b'l' => &[(b"lin_api_", 40, 40, is_alnum, "linear_api_key")],
+        b'k' => &[(b"key-", 32, 32, is_hex, "mailgun_key")],
+        b'N' => &[(
+            b"NRAK-",
+            27,
+            27,
+            |c| c.is_ascii_uppercase() || c.is_ascii_digit(),
+            "newrelic_key",
+        )],
+        b'L' => &[(b"LTAI", 20, 24, is_alnum, "alibaba_access_key")],
+        b'A' => &[
+            (
+                b"ATATT3",
+                180,
+                usize::MAX,
+                |c| is_b64url(c) || c == b'=',
+                "atlassian_token",
+            ),
+            (
+                b"AGE-SECRET-KEY-1",
+                58,
+                58,
+                |c| c.is_ascii_uppercase() || c.is_ascii_digit(),
+                "age_secret_key",
+            ),
+        ],
+        b'E' => &[
+            (b"EAAC", 100, usize::MAX, is_alnum, "facebook_token"),
+            (b"EAAM", 100, usize::MAX, is_alnum, "facebook_token"),
+        ],
+        b'f' => &[(b"fo1_", 43, 43, is_b64url, "flyio_token")],
+        _ => &[],
+    };
+    for (prefix, min, max, ok, kind) in rules {
+        if let Some(hit) = prefixed(b, i, prefix, *min, *max, ok, kind) {
+            return Some(hit);
+        }
+    }
+    match c {
+        // Twilio API key: SK + 32 hex.
+        b'S' if b.get(i + 1) == Some(&b'K') => prefixed(
+            b,
+            i,
+            b"SK",
+            32,
+            32,
+            |c| matches!(c, b'0'..=b'9' | b'a'..=b'f'),
+            "twilio_key",
+        ),
+        // SendGrid: SG.<22>.<43>
+        b'S' if b[i..].starts_with(b"SG.") => {
+            let (_, dot) = prefixed(b, i, b"SG.", 16, 32, is_b64url, "")?;
+            (b.get(dot) == Some(&b'.')).then_some(())?;
+            let n = run_len(b, dot + 1, is_b64url);
+            (n >= 40).then_some(("sendgrid_key", dot + 1 + n))
+        }
+        // Postman: PMAK-<24 hex>-<34 hex>
+        b'P' if b[i..].starts_with(b"PMAK-") => {
+            let (_, dash) = prefixed(b, i, b"PMAK-", 24, 24, is_hex, "")?;
+            (b.get(dash) == Some(&b'-')).then_some(())?;
+            let n = run_len(b, dash + 1, is_hex);
+            (n == 34).then_some(("postman_key", dash + 35))
+        }
+        // A signed JWT: header.payload.signature, the first two base64url JSON objects.
+        b'e' if b[i..].starts_with(b"eyJ") => {
+            let h = run_len(b, i, is_b64url);
+            let p0 = i + h + 1;
+            if h < 10 || b.get(i + h) != Some(&b'.') || !b[p0..].starts_with(b"eyJ") {
+                return None;
+            }
+            let p = run_len(b, p0, is_b64url);
+            let s0 = p0 + p + 1;
+            if p < 10 || b.get(p0 + p) != Some(&b'.') {
+                return None;
+            }
+            let sig = run_len(b, s0, is_b64url);
+            (sig >= 16).then_some(("jwt", s0 + sig))
+        }
+        _ => None,
+    }
 }
 
 /// The credential starting exactly at `i`, if any: (kind, end).
@@ -109,8 +370,11 @@ fn shape_at(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
     if rest.starts_with(b"-----BEGIN ") {
         return pem_at(b, i);
     }
-    // Every other prefix starts with one of these bytes; `find_shapes` only calls here at
-    // A, g, s, x, r and -, so skip the prefix lists that cannot match.
+    if let Some(hit) = more_shapes(b, i) {
+        return Some(hit);
+    }
+    // Every other prefix starts with one of these bytes; skip the prefix lists that cannot
+    // match.
     let c = b[i];
     for p in AWS_PREFIXES.iter().filter(|_| c == b'A') {
         if rest.starts_with(p.as_bytes()) {
@@ -214,10 +478,83 @@ pub fn secret_name(name: &str) -> bool {
     };
     ends(b"_KEY")
         || ends(b"APIKEY")
+        || ends(b"ACCOUNTKEY")
+        || ends(b"ACCESSKEY")
         || (ends(b"TOKEN") && n.len() > 5)
         || ends(b"SECRET")
         || contains(b"PASSWORD")
         || contains(b"PASSWD")
+}
+
+/// Credentials inside URLs: the password of `scheme://user:password@host` (database URLs
+/// for postgres, mysql, mongodb, redis, amqp and any other scheme) and the secret path of a
+/// Slack or Discord webhook. The scan jumps between `://` (`memmem`, vectorised); the span is
+/// the password or the secret path alone, so a redacted URL keeps its shape.
+pub fn find_url_credentials(text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    scan_operators(text, Some(&mut out));
+    out
+}
+
+/// The URL credentials of the `scheme://` whose colon is at `at` (see
+/// [`find_url_credentials`]); called from the operator scan, which visits every `:` anyway.
+fn url_credentials_at(text: &str, at: usize, out: &mut Vec<Finding>) {
+    let b = text.as_bytes();
+    // The scheme: letters, digits, `+`, `-`, `.` right before, starting with a letter.
+    let mut s = at;
+    while s > 0 && (is_alnum(b[s - 1]) || matches!(b[s - 1], b'+' | b'-' | b'.')) {
+        s -= 1;
+    }
+    if at - s < 2 || !b[s].is_ascii_alphabetic() {
+        return;
+    }
+    let auth = at + 3;
+    let rest = &b[auth..];
+    for (host, kind, min) in [
+        (&b"hooks.slack.com/services/"[..], "slack_webhook", 20),
+        (&b"discord.com/api/webhooks/"[..], "discord_webhook", 40),
+        (&b"discordapp.com/api/webhooks/"[..], "discord_webhook", 40),
+    ] {
+        if rest.starts_with(host) {
+            let p = auth + host.len();
+            let n = run_len(b, p, |c| is_b64url(c) || c == b'/');
+            if n >= min {
+                out.push(Finding {
+                    kind,
+                    start: p,
+                    end: p + n,
+                });
+            }
+        }
+    }
+    // userinfo: up to the first `/`, `?`, `#`, blank or quote; the last `@` ends it.
+    let n = run_len(b, auth, |c| {
+        !c.is_ascii_whitespace() && !matches!(c, b'/' | b'?' | b'#' | b'"' | b'\'' | b'`')
+    });
+    let Some(at_sign) = b[auth..auth + n].iter().rposition(|&c| c == b'@') else {
+        return;
+    };
+    let info = &b[auth..auth + at_sign];
+    let Some(colon) = info.iter().position(|&c| c == b':') else {
+        return;
+    };
+    let (start, end) = (auth + colon + 1, auth + at_sign);
+    let Some(pw) = text.get(start..end) else {
+        return;
+    };
+    if pw.is_empty()
+        || placeholder(pw)
+        || pw.starts_with('$')
+        || pw.contains("[REDACTED")
+        || pw.chars().all(|c| c == '*')
+    {
+        return;
+    }
+    out.push(Finding {
+        kind: "url_password",
+        start,
+        end,
+    });
 }
 
 /// Shannon entropy of `s` in bits per character.
@@ -281,11 +618,22 @@ fn placeholder(v: &str) -> bool {
 /// left-to-right reading takes: the run of `[A-Za-z0-9_-]` before the operator (after an
 /// optional closing quote and blanks), from its first byte that can start an identifier.
 pub fn find_assignments(text: &str) -> Vec<Finding> {
+    scan_operators(text, None)
+}
+
+/// [`find_assignments`], and with `urls` the [`find_url_credentials`] too, in the same pass
+/// over the operator bytes.
+fn scan_operators(text: &str, mut urls: Option<&mut Vec<Finding>>) -> Vec<Finding> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     // Bytes before this offset belong to a value already reported and start no name.
     let mut skip_until = 0;
     for op in memchr::memchr2_iter(b'=', b':', b) {
+        if let Some(u) = urls.as_deref_mut() {
+            if b[op] == b':' && b[op + 1..].starts_with(b"//") {
+                url_credentials_at(text, op, u);
+            }
+        }
         if op < skip_until {
             continue;
         }
@@ -497,6 +845,8 @@ pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
     let mut file: Option<FileSection> = None;
     let mut in_hunk = false;
     let mut line_no: u32 = 0;
+    // The added line just before, for a key split across adjacent lines.
+    let mut prev_added: Option<String> = None;
     let flush = |f: Option<FileSection>, out: &mut Vec<Violation>| {
         if let Some(f) = f {
             if !f.deleted && is_env_file(&f.path) && !allow.allowed(&f.path, "") {
@@ -529,6 +879,7 @@ pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
         }
         if let Some(h) = line.strip_prefix("@@ ") {
             in_hunk = true;
+            prev_added = None;
             line_no = hunk_new_start(h).unwrap_or(1);
             continue;
         }
@@ -538,6 +889,18 @@ pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
         match line.as_bytes().first() {
             Some(b'+') => {
                 let added = &line[1..];
+                for (kind, matched) in hidden(added, prev_added.as_deref()) {
+                    if allow.allowed(&f.path, &matched) {
+                        continue;
+                    }
+                    out.push(Violation {
+                        kind: ViolationKind::Secret,
+                        file: Some(f.path.clone()),
+                        line: Some(line_no),
+                        detail: format!("{kind} {}", mask(&matched)),
+                    });
+                }
+                prev_added = Some(added.to_string());
                 for finding in find(added) {
                     let matched = &added[finding.start..finding.end];
                     if allow.allowed(&f.path, matched) {
@@ -552,12 +915,120 @@ pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
                 }
                 line_no += 1;
             }
-            Some(b' ') => line_no += 1,
+            Some(b' ') => {
+                prev_added = None;
+                line_no += 1;
+            }
             Some(b'-') | Some(b'\\') => {}
             _ => in_hunk = false,
         }
     }
     flush(file.take(), &mut out);
+    out
+}
+
+/// The contents of the string literals of `line` (`"…"`, `'…'`, `` `…` ``), in order.
+fn literals(line: &str) -> Vec<&str> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b[i];
+        if !matches!(q, b'"' | b'\'' | b'`') {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && b[j] != q {
+            j += if b[j] == b'\\' { 2 } else { 1 };
+        }
+        if j >= b.len() {
+            break;
+        }
+        out.push(&line[start..j]);
+        i = j + 1;
+    }
+    out
+}
+
+/// The shortest base64 run worth decoding (an AWS key id encodes to 28 characters).
+const MIN_BASE64: usize = 24;
+
+/// `s` decoded as base64 (standard or URL-safe alphabet, padding optional), when it is.
+fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s
+        .strip_suffix(b"==")
+        .or_else(|| s.strip_suffix(b"="))
+        .unwrap_or(s);
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in s {
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Secrets an added line hides from [`find`]: a key split across two string literals (on
+/// this line, or the last literal of the added line just before and the first of this one),
+/// and base64 runs that decode to text holding a secret. (kind, matched text).
+fn hidden(line: &str, before: Option<&str>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pieces: Vec<&str> = before
+        .and_then(|p| literals(p).last().copied())
+        .into_iter()
+        .collect();
+    pieces.extend(literals(line));
+    for k in 1..pieces.len() {
+        let (a, b) = (pieces[k - 1], pieces[k]);
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        let joined = format!("{a}{b}");
+        for f in find(&joined) {
+            if f.start < a.len() && f.end > a.len() {
+                out.push((
+                    format!("{} split across string literals", f.kind),
+                    joined[f.start..f.end].to_string(),
+                ));
+            }
+        }
+    }
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let n = run_len(b, i, |c| {
+            is_alnum(c) || matches!(c, b'+' | b'/' | b'-' | b'_' | b'=')
+        });
+        if n >= MIN_BASE64 {
+            if let Some(text) = decode_base64(&b[i..i + n]).and_then(|d| String::from_utf8(d).ok())
+            {
+                for f in find(&text) {
+                    out.push((
+                        format!("base64-encoded {}", f.kind),
+                        text[f.start..f.end].to_string(),
+                    ));
+                }
+            }
+        }
+        i += n.max(1);
+    }
     out
 }
 
@@ -585,6 +1056,46 @@ pub fn mask_env_files(diff: &str) -> String {
     out
 }
 
+/// The paths of the files a unified diff changes, in order (from its `diff --git` lines).
+pub fn diff_paths(diff: &str) -> Vec<String> {
+    diff.split('\n')
+        .filter_map(|l| l.strip_prefix("diff --git "))
+        .map(git_header_path)
+        .collect()
+}
+
+/// What stands in for the hunks of a file that [`withhold_files`] leaves out.
+pub const WITHHELD: &str =
+    "(content withheld: this file breaks the guardrails; it is named in the evidence above)";
+
+/// `diff` with the hunks of every file for which `blocked` holds replaced by one line
+/// ([`WITHHELD`]): a file blocked by path or by secret is named, never quoted.
+pub fn withhold_files(diff: &str, blocked: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(diff.len());
+    let mut hiding = false;
+    let mut said = false;
+    for (i, line) in diff.split('\n').enumerate() {
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            hiding = blocked(&git_header_path(rest));
+            said = false;
+        } else if hiding && (line.starts_with("@@ ") || line.starts_with("Binary files ") || said) {
+            if !said {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(WITHHELD);
+                said = true;
+            }
+            continue;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// The new-file start line of a hunk header body: `-a,b +c,d @@ …` → c.
 fn hunk_new_start(h: &str) -> Option<u32> {
     let plus = h.split(' ').find(|t| t.starts_with('+'))?;
@@ -602,9 +1113,7 @@ mod tests {
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
-            if !matches!(c, b'A' | b'g' | b's' | b'x' | b'r' | b'-')
-                || (i > 0 && is_alnum(b[i - 1]))
-            {
+            if !FIRST_BYTES.contains(&c) || (i > 0 && is_alnum(b[i - 1])) {
                 i += 1;
                 continue;
             }
@@ -745,6 +1254,173 @@ mod tests {
         assert_eq!(kinds("sk_live_51Habcdefghijklmnopqrstu"), ["stripe_key"]);
         assert_eq!(kinds("rk_live_51Habcdefghijklmnopqrstu"), ["stripe_key"]);
         assert!(kinds("sk_live_short").is_empty());
+    }
+
+    #[test]
+    fn more_credential_families_each_with_a_near_miss() {
+        let hex32 = "0123456789abcdef".repeat(2);
+        let b64 = |n: usize| {
+            "aB3dE5gH7jK9mN1pQ2sT4vW6yZ8"
+                .chars()
+                .cycle()
+                .take(n)
+                .collect::<String>()
+        };
+        let jwt = format!(
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.{}",
+            b64(43)
+        );
+        let caught: Vec<(String, &str)> = vec![
+            (jwt.clone(), "jwt"),
+            (format!("npm_{}", b64(36)), "npm_token"),
+            (format!("hf_{}", b64(34)), "huggingface_token"),
+            (format!("SK{hex32}"), "twilio_key"),
+            (format!("SG.{}.{}", b64(22), b64(43)), "sendgrid_key"),
+            (format!("glpat-{}", b64(20)), "gitlab_token"),
+            (format!("GOCSPX-{}", b64(28)), "google_oauth_secret"),
+            (format!("ya29.{}", b64(40)), "google_oauth_token"),
+            (format!("dop_v1_{}", hex32.repeat(2)), "digitalocean_token"),
+            (format!("pypi-AgEIcHlwaS5vcmc{}", b64(60)), "pypi_token"),
+            (format!("shpat_{hex32}"), "shopify_token"),
+            (format!("sq0atp-{}", b64(22)), "square_token"),
+            (format!("sk_test_{}", b64(24)), "stripe_key"),
+            (format!("xapp-1-{}", b64(30)), "slack_token"),
+            (format!("lin_api_{}", b64(40)), "linear_api_key"),
+            (format!("key-{hex32}"), "mailgun_key"),
+            (
+                format!("PMAK-{}-{}", &hex32[..24], &"a1b2c3d4e5".repeat(4)[..34]),
+                "postman_key",
+            ),
+            (format!("NRAK-{}", "ABC123XYZ".repeat(3)), "newrelic_key"),
+            (format!("LTAI{}", b64(20)), "alibaba_access_key"),
+            (format!("hvs.{}", b64(30)), "vault_token"),
+            (format!("pul-{}", "0123456789".repeat(4)), "pulumi_token"),
+            (format!("sntrys_{}", b64(60)), "sentry_token"),
+            (format!("glc_{}", b64(40)), "grafana_token"),
+            (format!("fo1_{}", b64(43)), "flyio_token"),
+            (format!("dp.pt.{}", b64(43)), "doppler_token"),
+        ];
+        for (secret, kind) in &caught {
+            let line = format!("token: \"{secret}\", more");
+            assert_eq!(kinds(&line), [*kind], "{line}");
+            assert_eq!(matched(&line), [secret.as_str()], "{line}");
+        }
+        // Near misses: too short, wrong alphabet, glued to a word, an unsigned JWT.
+        for miss in [
+            format!("npm_{}", b64(20)),
+            "hf_model_name".to_string(),
+            format!("SK{}", "Z".repeat(32)),
+            format!("xSK{hex32}"),
+            "SG.short.x".to_string(),
+            "glpat-short".to_string(),
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0NTY3ODkwIn0.".to_string(),
+            "key-value pairs".to_string(),
+            format!("monkey-{hex32}"),
+            "ya29.short".to_string(),
+            "file.SK.txt and SKU-1234".to_string(),
+        ] {
+            assert!(kinds(&miss).is_empty(), "{miss}: {:?}", kinds(&miss));
+        }
+    }
+
+    #[test]
+    fn passwords_in_urls_webhooks_and_azure_account_keys() {
+        for scheme in [
+            "postgres",
+            "postgresql",
+            "mysql",
+            "mongodb+srv",
+            "redis",
+            "amqp",
+        ] {
+            let url = format!("url = {scheme}://app_user:s3cr3t-Pw@db.internal:5432/app");
+            assert_eq!(matched(&url), ["s3cr3t-Pw"], "{url}");
+            assert_eq!(kinds(&url), ["url_password"]);
+        }
+        assert_eq!(matched("postgres://user:pass@host/db"), ["pass"]);
+        for miss in [
+            "postgres://user@host/db",
+            "postgres://user:${PGPASSWORD}@host/db",
+            "redis://localhost:6379/0",
+            "git@github.com:org/repo.git",
+            "https://registry.npmjs.org/@scope%2fpkg",
+            "postgres://user:***@host/db",
+        ] {
+            assert!(kinds(miss).is_empty(), "{miss}");
+        }
+        let hook = format!(
+            "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/{}",
+            "aB3dE5gH7jK9mN1pQ2sT4vW6"
+        );
+        assert_eq!(kinds(&hook), ["slack_webhook"]);
+        assert!(kinds("https://hooks.slack.com/services/").is_empty());
+        let discord = format!(
+            "https://discord.com/api/webhooks/123456789012345678/{}",
+            "aB3dE5gH7jK9".repeat(5)
+        );
+        assert_eq!(kinds(&discord), ["discord_webhook"]);
+        assert!(kinds("https://discord.com/api/webhooks/").is_empty());
+        let key = "aB3dE5gH7jK9mN1pQ2sT4vW6yZ8+/".repeat(3) + "abc==";
+        let azure = format!("DefaultEndpointsProtocol=https;AccountName=x;AccountKey={key};EndpointSuffix=core.windows.net");
+        assert_eq!(matched(&azure), [key.as_str()], "{azure}");
+        assert!(kinds("AccountKey=changeme;AccountName=x").is_empty());
+    }
+
+    #[test]
+    fn split_literals_and_base64_are_seen_in_diffs() {
+        let scan = |added: &[&str]| {
+            let mut d =
+                String::from("diff --git a/k.py b/k.py\n--- a/k.py\n+++ b/k.py\n@@ -1,0 +1,9 @@\n");
+            for l in added {
+                d.push('+');
+                d.push_str(l);
+                d.push('\n');
+            }
+            scan_diff(&d, &|_: &str, _: &str| false)
+                .into_iter()
+                .map(|v| v.detail)
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = AWS.split_at(9);
+        let v = scan(&[&format!("KEY = (\"{a}\""), &format!("       \"{b}\")")]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].starts_with("aws_access_key_id split across string literals"),
+            "{v:?}"
+        );
+        let v = scan(&[&format!("KEY = \"{a}\" + \"{b}\"")]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        // base64 of "aws_access_key_id = AKIA… / aws_secret_access_key = …"
+        let plain = format!("aws_access_key_id = {AWS}\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9q\"\n");
+        let enc = encode_base64(plain.as_bytes());
+        let v = scan(&[&format!("CREDS = \"{enc}\"")]);
+        assert!(
+            v.iter()
+                .any(|d| d.starts_with("base64-encoded aws_access_key_id")),
+            "{v:?}"
+        );
+        // Near misses: unrelated literals side by side, ordinary base64.
+        assert!(scan(&["a = \"AKIA\" + \"lower\"", "\"x\"", "\"y\""]).is_empty());
+        let enc = encode_base64(b"just some harmless configuration text here");
+        assert!(scan(&[&format!("DATA = \"{enc}\"")]).is_empty());
+    }
+
+    fn encode_base64(b: &[u8]) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in b.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for k in 0..4 {
+                if k <= c.len() {
+                    out.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
     }
 
     #[test]
@@ -893,6 +1569,16 @@ mod tests {
             Just("sk_live_".to_string()),
             Just("rk_live_".to_string()),
             Just("xoxb-".to_string()),
+            Just("eyJ".to_string()),
+            Just(".".to_string()),
+            Just("SK".to_string()),
+            Just("SG.".to_string()),
+            Just("npm_".to_string()),
+            Just("hf_".to_string()),
+            Just("glpat-".to_string()),
+            Just("PMAK-".to_string()),
+            Just("hvs.".to_string()),
+            Just("0123456789abcdef".to_string()),
             Just("-----BEGIN RSA PRIVATE KEY-----".to_string()),
             Just("-----END RSA PRIVATE KEY-----".to_string()),
             Just("API_TOKEN".to_string()),

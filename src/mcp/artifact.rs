@@ -2,8 +2,8 @@
 //!
 //! A model should not need to know the run folder's layout to read the usual results, so a
 //! few aliases name them (`patch`, `plan`, `spec`, `review`, …); anything else is a path
-//! relative to the run folder, checked by the control layer's `resolve_in` (no `..`, no
-//! absolute paths, no symlink out). Tool results are text, so a page is cut on a UTF-8
+//! relative to the run folder, checked by the control layer's `open_in` (no `..`, no
+//! absolute paths, no symlink followed). Tool results are text, so a page is cut on a UTF-8
 //! character boundary and the answer says where the next page starts: paging never splits a
 //! character and never loses a byte.
 

@@ -8,9 +8,11 @@
 //! stdout belongs to the protocol: nothing here prints, tracing writes to stderr, and launched
 //! runs log to `runs/.launch/<id>.log`, never to our stdout. A failure of a tool (unknown run,
 //! refused path, not running) is an MCP tool error (`isError: true`) with one sentence and a
-//! hint, never a protocol error, so the model can read it and correct itself.
+//! hint, never a protocol error, so the model can read it and correct itself. A request line
+//! over 16 MiB is answered with a JSON-RPC error ([`lines`]) rather than dropped.
 
 mod artifact;
+mod lines;
 mod tools;
 
 use std::path::PathBuf;
@@ -48,9 +50,17 @@ pub fn serve(repo: Option<PathBuf>) -> Result<i32> {
     runtime.block_on(async move {
         use rmcp::ServiceExt;
         let server = OrxMcp::new(control);
-        let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| {
-            OrxError::internal(format!("MCP initialization failed: {e}")).with_source(e)
-        })?;
+        // Request lines reach the SDK through `lines::filter`, which answers oversized ones.
+        let (to_sdk, from_filter) = tokio::io::duplex(256 * 1024);
+        tokio::spawn(async move {
+            let _ = lines::filter(tokio::io::stdin(), to_sdk).await;
+        });
+        let running = server
+            .serve((from_filter, tokio::io::stdout()))
+            .await
+            .map_err(|e| {
+                OrxError::internal(format!("MCP initialization failed: {e}")).with_source(e)
+            })?;
         running.waiting().await.map_err(|e| {
             OrxError::internal(format!("the MCP server stopped: {e}")).with_source(e)
         })?;

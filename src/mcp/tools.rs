@@ -460,6 +460,34 @@ impl ServerHandler for OrxMcp {
             .with_instructions(super::INSTRUCTIONS)
     }
 
+    /// Only the stand-in for an oversized request line ([`super::lines`]) is a custom
+    /// request: it is answered with an error naming the limit.
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::CustomResult, ErrorData> {
+        if request.method == super::lines::OVERSIZED_METHOD {
+            let bytes = request
+                .params
+                .as_ref()
+                .and_then(|p| p.get("bytes"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            return Err(ErrorData::invalid_request(
+                format!(
+                    "the request line is {bytes} bytes, over orx mcp's limit of 16 MiB (hint: send smaller arguments; read large files in pages with run_artifact's offset)"
+                ),
+                None,
+            ));
+        }
+        Err(ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            request.method,
+            None,
+        ))
+    }
+
     /// The router, with arguments that do not fit a tool's schema (missing, wrong type,
     /// unknown field) and unknown tools answered as tool errors the model can correct.
     async fn call_tool(

@@ -7,7 +7,7 @@
 
 use super::context::Run;
 use crate::error::Result;
-use crate::guard::{report, Guard, Violation};
+use crate::guard::{report, Guard, Violation, MAX_SCAN_BYTES};
 use crate::model::{OrxFailure, Stage, StageEnd};
 
 impl Run<'_> {
@@ -28,8 +28,12 @@ impl Run<'_> {
         if changed.is_empty() {
             return Ok(Vec::new());
         }
-        let diff = self.wt.diff(&base, &now)?;
-        Ok(guard.check(&changed, &diff))
+        // Every changed file's content as text, whatever git's diff attributes say (a NUL byte,
+        // `-diff`); a file too large to read is blocked as unscannable, never passed silently.
+        let (diff, too_large) = self.wt.diff_for_scan(&base, &now, MAX_SCAN_BYTES)?;
+        let mut out = guard.check(&changed, &diff);
+        out.extend(guard.unscannable(&too_large));
+        Ok(out)
     }
 
     /// Fail `stage` for `violations`: the report goes to `artifacts/guardrails_<stage>.md` and

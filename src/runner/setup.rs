@@ -41,28 +41,70 @@ pub struct StartOptions {
     pub run_id: Option<String>,
 }
 
-/// Read the task argument: literal text, or `@file`.
+/// The largest task file read (`@file`); a task is a description, not a document dump.
+pub const MAX_TASK_FILE: u64 = 1024 * 1024;
+
+/// Read the task argument: literal text, or `@file` (a regular UTF-8 file of at most
+/// [`MAX_TASK_FILE`] bytes). A task holding a NUL byte is refused: no commit message could
+/// carry it.
 pub fn read_task(arg: &str) -> Result<String> {
     let text = match arg.strip_prefix('@') {
-        Some(path) => {
-            let p = Path::new(path);
-            std::fs::read_to_string(p).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    OrxError::usage(format!("task file {path} does not exist")).with_hint(
-                        "give the path of a markdown file after @, or the task text itself",
-                    )
-                } else {
-                    OrxError::user_file("read task file", p, e)
-                }
-            })?
-        }
+        Some(path) => read_task_file(Path::new(path))?,
         None => arg.to_string(),
     };
+    if text.contains('\0') {
+        return Err(OrxError::usage("the task holds a NUL byte")
+            .with_hint("give the task as plain text; remove the NUL byte from the task file"));
+    }
     if text.trim().is_empty() {
         return Err(OrxError::usage("the task is empty")
             .with_hint("describe what to do: orx run \"add a --json flag to status\""));
     }
     Ok(text)
+}
+
+/// A task file: opened without blocking (a FIFO is refused, not waited on), a regular file
+/// only, bounded in size, UTF-8.
+fn read_task_file(p: &Path) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = p.display();
+    let hint = "give the path of a markdown file after @, or the task text itself";
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                OrxError::usage(format!("task file {shown} does not exist")).with_hint(hint)
+            } else {
+                OrxError::user_file("read task file", p, e)
+            }
+        })?;
+    let md = f
+        .metadata()
+        .map_err(|e| OrxError::user_file("read task file", p, e))?;
+    if !md.is_file() {
+        return Err(
+            OrxError::usage(format!("task file {shown} is not a regular file")).with_hint(hint),
+        );
+    }
+    if md.len() > MAX_TASK_FILE {
+        return Err(OrxError::usage(format!(
+            "task file {shown} is larger than {} KiB",
+            MAX_TASK_FILE / 1024
+        ))
+        .with_hint("shorten the task; put long material in the repository and point to it"));
+    }
+    let mut bytes = Vec::new();
+    (&mut f)
+        .take(MAX_TASK_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| OrxError::user_file("read task file", p, e))?;
+    String::from_utf8(bytes).map_err(|_| {
+        OrxError::usage(format!("task file {shown} is not UTF-8 text"))
+            .with_hint("save the task file as UTF-8")
+    })
 }
 
 /// Describe where the config came from, for the run header and the note on stderr.

@@ -16,16 +16,20 @@ use crate::store::RunPaths;
 
 /// The id of every run folder under `root` (the repository), sorted.
 pub fn run_ids(root: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(root.join(RUNS_DIR)) else {
+    // A run is a real folder inside the real `runs/`: a symlinked `runs/` holds no runs, and a
+    // symlinked `runs/<id>` is not one, so nothing that lists runs (status, clean, the server)
+    // can be pointed at a folder outside the repository.
+    let runs = root.join(RUNS_DIR);
+    if !std::fs::symlink_metadata(&runs).is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
+    let Ok(rd) = std::fs::read_dir(&runs) else {
         return Vec::new();
     };
     let mut ids: Vec<String> = rd
         .flatten()
-        .filter(|e| {
-            // The entry's type comes with the listing; only a symlink costs a stat.
-            e.file_type()
-                .is_ok_and(|t| t.is_dir() || (t.is_symlink() && e.path().is_dir()))
-        })
+        // The entry's type comes with the listing and does not follow a symlink.
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|id| is_valid_run_id(id))
         .collect();

@@ -9,9 +9,11 @@
 //! security layer ([`security`]: Host and Origin checks, the token for non-loopback binds).
 //! On start it prints exactly one line `orx serve: listening on http://ADDR:PORT` on stdout
 //! (plus the token line when one is required) and flushes it, so scripts and tests can parse
-//! it; SIGINT or SIGTERM shut it down gracefully, ending open event streams first.
+//! it; SIGINT or SIGTERM shut it down gracefully, ending open event streams first. Connections
+//! are accepted by [`conn`], which caps them and times out idle and stalled clients.
 
 pub mod api;
+pub mod conn;
 pub mod security;
 pub mod ui;
 
@@ -51,6 +53,8 @@ pub struct ServeOptions {
     pub port: u16,
     pub repos: Vec<PathBuf>,
     pub allow_hosts: Vec<String>,
+    /// Connection cap and timeouts.
+    pub limits: conn::Limits,
 }
 
 /// An error as the API returns it: `{"error": "<one sentence>", "hint": "..."}` with the
@@ -181,19 +185,15 @@ async fn run(opts: ServeOptions, control: Control, token: Option<String>) -> Res
         .collect();
     eprintln!("orx serve: serving {}", names.join(", "));
     let app = app(state);
-    let shutdown = async move {
+    let stop = tx.subscribe();
+    tokio::spawn(async move {
         wait_for_signal().await;
         let _ = tx.send(true);
         // Open connections get a moment to finish; then the process exits regardless.
-        tokio::spawn(async {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            std::process::exit(0);
-        });
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| OrxError::internal(format!("the server failed: {e}")).with_source(e))?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        std::process::exit(0);
+    });
+    conn::serve(listener, app, opts.limits, stop).await;
     Ok(0)
 }
 

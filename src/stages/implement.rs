@@ -180,7 +180,10 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
     if attempt > 1 {
         vars.insert("evidence", evidence(&it.gates, it.note.as_deref()));
         let diff = run.wt.diff_worktree(&base)?;
-        vars.insert("diff", crate::guard::secrets::mask_env_files(&diff));
+        vars.insert(
+            "diff",
+            crate::guard::diff_for_prompt(&diff, &run.config.guardrails)?,
+        );
     }
     let prompt = run.prompt(kind.as_str(), &vars)?;
     let n = if attempt == 1 { 1 } else { attempt - 1 };
@@ -521,10 +524,13 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         .snapshot
         .clone()
         .ok_or_else(|| OrxError::state(format!("item {id} has no snapshot to commit")))?;
-    let message = format!(
-        "orx: {id} {}\n\nOrx-Run: {}\nOrx-Item: {id}\nOrx-Attempts: {attempt}\n",
-        it.title, run.paths.id
-    );
+    // Redacted like everything orx writes: the title is agent text.
+    let message = run
+        .redact(&format!(
+            "orx: {id} {}\n\nOrx-Run: {}\nOrx-Item: {id}\nOrx-Attempts: {attempt}\n",
+            it.title, run.paths.id
+        ))
+        .into_owned();
     let commit = run
         .wt
         .commit_snapshot(&snap, &message, &run.state.worktree.branch)?;

@@ -81,7 +81,9 @@ fn commit_message(run: &Run<'_>) -> String {
         msg.push_str(&format!("Review: {}\n\n", summary.trim()));
     }
     msg.push_str(&format!("Orx-Run: {}\n", run.paths.id));
-    msg
+    // The task and the review summary may quote a secret: a commit message is redacted like
+    // every text orx writes.
+    run.redact(&msg).into_owned()
 }
 
 /// Push HEAD of the run branch to `git.remote` and record it; a failed push is `Ok(Err)`.
@@ -187,7 +189,9 @@ fn pull_request(run: &mut Run<'_>) -> Result<StageEnd> {
     let req = PrRequest {
         base: run.state.worktree.base_branch.clone(),
         head: run.state.worktree.branch.clone(),
-        title: crate::store::meta::headline(&run.state.task),
+        title: run
+            .redact(&crate::store::meta::headline(&run.state.task))
+            .into_owned(),
         body_file: run.paths.artifact("pr_body.md"),
         draft: run.config.git.pr_draft,
         cwd: run.state.worktree.path.clone(),

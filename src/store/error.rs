@@ -19,6 +19,9 @@ pub enum StoreError {
     /// `state.json` could not be read at all (missing, unreadable).
     #[error(transparent)]
     StateUnreadable(FileError),
+    /// `state.json` is not UTF-8 text.
+    #[error("{}: state file is corrupt: it is not UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf },
     /// `state.json` is not JSON.
     #[error("{}:{line}:{column}: state file is corrupt: {source}", path.display())]
     CorruptJson {

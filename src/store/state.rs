@@ -21,8 +21,12 @@ impl RunState {
     }
 
     pub fn load(path: &Path) -> Result<RunState> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| StoreError::StateUnreadable(FileError::own("read", path, e)))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => StoreError::NotUtf8 {
+                path: path.to_path_buf(),
+            },
+            _ => StoreError::StateUnreadable(FileError::own("read", path, e)),
+        })?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|source| StoreError::CorruptJson {
                 path: path.to_path_buf(),

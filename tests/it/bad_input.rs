@@ -171,3 +171,85 @@ fn no_orx_yaml_uses_defaults_and_says_so() {
     assert!(r.stderr.contains("no orx.yaml"), "{}", r.stderr);
     assert!(r.stderr.contains("built-in defaults"), "{}", r.stderr);
 }
+
+/// Run `orx run @<path>` and give up (failing) if it has not exited within 60 s: a FIFO or
+/// an endless device must be refused at once, not read.
+fn run_task_file(repo: &Repo, path: &std::path::Path) -> RunResult {
+    let mut child = repo
+        .cmd(&["run", &format!("@{}", path.display()), "--no-progress"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return RunResult::from(child.wait_with_output().unwrap());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("orx run @{} did not exit", path.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn task_files_that_are_not_small_regular_text_are_refused_with_exit_2() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(0));
+    let dir = tempfile::tempdir().unwrap();
+    let nul = dir.path().join("nul.md");
+    std::fs::write(&nul, "add a flag\0 and more").unwrap();
+    assert_clean_error(&run_task_file(&repo, &nul), 2, "NUL byte");
+    let fifo = dir.path().join("fifo.md");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert_clean_error(&run_task_file(&repo, &fifo), 2, "not a regular file");
+    assert_clean_error(&run_task_file(&repo, dir.path()), 2, "not a regular file");
+    assert_clean_error(
+        &run_task_file(&repo, std::path::Path::new("/dev/zero")),
+        2,
+        "not a regular file",
+    );
+    let big = dir.path().join("big.md");
+    std::fs::write(&big, "x".repeat(2 * 1024 * 1024)).unwrap();
+    assert_clean_error(&run_task_file(&repo, &big), 2, "larger than");
+    let latin1 = dir.path().join("latin1.md");
+    std::fs::write(&latin1, b"caf\xe9").unwrap();
+    assert_clean_error(&run_task_file(&repo, &latin1), 2, "UTF-8");
+    assert!(
+        !repo.path().join("runs").exists()
+            || std::fs::read_dir(repo.path().join("runs")).unwrap().count() == 0,
+        "no run was created"
+    );
+}
+
+#[test]
+fn a_non_utf8_state_file_and_a_folder_given_as_scenario_exit_2() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(0));
+    let r = repo.run("task", &[]);
+    r.expect_code(0);
+    std::fs::write(
+        repo.run_dir(&r.id).join("state.json"),
+        b"{\"version\": 1\xff}",
+    )
+    .unwrap();
+    for cmd in ["resume", "status"] {
+        assert_clean_error(
+            &RunResult::from(repo.orx(&[cmd, &r.id])),
+            2,
+            "state file is corrupt",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = repo.orx(&[
+        "run",
+        "task",
+        "--scenario",
+        dir.path().to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_clean_error(&RunResult::from(out), 2, "is a folder");
+}

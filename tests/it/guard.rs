@@ -85,7 +85,9 @@ fn a_planted_aws_key_is_fixed_before_any_commit_and_never_written_under_runs() {
         fix_prompt.contains("config.py:2") && fix_prompt.contains("AKIA…(20 chars)"),
         "{fix_prompt}"
     );
-    assert!(fix_prompt.contains("[REDACTED:aws_access_key_id]"));
+    // The file is named there, its content withheld from the diff shown.
+    assert!(fix_prompt.contains("content withheld"), "{fix_prompt}");
+    assert!(!fix_prompt.contains(&key));
     let evidence = repo.read(&r.id, "artifacts/evidence_W001_1.md");
     assert!(evidence.contains("guardrails") && evidence.contains("config.py"));
 
@@ -260,4 +262,133 @@ fn secret_named_environment_values_never_reach_the_run_folder() {
     // ... yet no file under runs/ holds it.
     let hits = files_containing(&repo.path().join("runs"), secret);
     assert!(hits.is_empty(), "the value was written to {hits:?}");
+}
+
+#[test]
+fn a_multi_line_private_key_in_gate_output_reaches_no_file_hook_or_prompt() {
+    // A body line of a key block: no credential shape on its own.
+    let body = "MIIEpQIBAAKCAQEAq7Zr0bodyLINEx4";
+    let hook_in = tempfile::tempdir().unwrap();
+    let hook_file = hook_in.path().join("stdin.json");
+    let gate = format!(
+        "test -f fixed.txt || {{ printf '%s\\n' 'compiling' '-----BEGIN RSA PRIVATE KEY-----' '{body}' '{body}2' '-----END RSA PRIVATE KEY-----' 'error: boom'; exit 1; }}"
+    );
+    let cfg = config_with_gates(
+        &[("leaky", &gate)],
+        &format!(
+            "hooks:\n  gate_failed:\n    - command: cat >> {}\n",
+            hook_file.display()
+        ),
+    );
+    let implement = files_step(&[("a.txt", "a\n")]);
+    let fix = files_step(&[("fixed.txt", "ok\n")]);
+    let repo = Repo::new(&cfg, &fast_fix(implement, &[fix]));
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(0);
+    let fix_prompt = repo.read(&r.id, "prompts/fix_W001_1.md");
+    assert!(fix_prompt.contains("error: boom"), "{fix_prompt}");
+    let hook = std::fs::read_to_string(&hook_file).unwrap();
+    assert!(hook.contains("leaky"), "the hook ran: {hook}");
+    assert!(!hook.contains(body), "the hook's stdin got the key: {hook}");
+    let hits = files_containing(&repo.path().join("runs"), body);
+    assert!(hits.is_empty(), "the key body was written to {hits:?}");
+}
+
+#[test]
+fn a_file_blocked_by_path_is_named_in_the_fix_prompt_never_quoted() {
+    let content = "PROD-DB-PASSWORD-7f3e9-not-a-shape";
+    let cfg = config_with_gates(
+        &[("ok", "true")],
+        "guardrails:\n  forbidden_patterns: [\"secrets/**\"]\n",
+    );
+    let implement = files_step(&[
+        ("secrets/prod.txt", &format!("{content}\n")),
+        ("a.txt", "a\n"),
+    ]);
+    let fix = "{delete: [\"secrets/prod.txt\"]}".to_string();
+    let repo = Repo::new(&cfg, &fast_fix(implement, &[fix]));
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(0);
+    let fix_prompt = repo.read(&r.id, "prompts/fix_W001_1.md");
+    assert!(
+        fix_prompt.contains("secrets/prod.txt: path_forbidden"),
+        "{fix_prompt}"
+    );
+    assert!(
+        !fix_prompt.contains(content),
+        "the blocked file was quoted: {fix_prompt}"
+    );
+    let hits = files_containing(&repo.path().join("runs"), content);
+    assert!(hits.is_empty(), "the blocked file was copied to {hits:?}");
+}
+
+#[test]
+fn secrets_in_binary_and_minus_diff_files_are_found_before_any_commit() {
+    let key = planted_key();
+    // One file with a NUL byte, one that the agent marks `-diff` itself.
+    let implement = format!(
+        "{{files: {{\".gitattributes\": {}, \"creds.cfg\": {}, \"blob.dat\": {}}}}}",
+        yaml_str("*.cfg -diff\n*.dat -diff\n"),
+        yaml_str(&format!("aws_key = {key}\n")),
+        yaml_str(&format!("\u{1}\u{2}binary\u{0}header\n{key}\n")),
+    );
+    let fix = "{delete: [\"creds.cfg\", \"blob.dat\"]}".to_string();
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], ""),
+        &fast_fix(implement, &[fix]),
+    );
+    let r = repo.run("task", &["--pipeline", "fast-fix"]);
+    r.expect_code(0);
+    let fix_prompt = repo.read(&r.id, "prompts/fix_W001_1.md");
+    assert!(
+        fix_prompt.contains("creds.cfg:1") && fix_prompt.contains("blob.dat:2"),
+        "{fix_prompt}"
+    );
+    let names = git(repo.path(), &["log", "--all", "--name-only", "--format="]);
+    assert!(
+        !names.contains("creds.cfg") && !names.contains("blob.dat"),
+        "{names}"
+    );
+    let hits = files_containing(&repo.path().join("runs"), &key);
+    assert!(hits.is_empty(), "the key was written to {hits:?}");
+}
+
+#[test]
+fn no_secret_in_the_task_an_item_title_or_the_review_summary_reaches_a_commit_message() {
+    let in_task = planted_key();
+    let in_title = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+    let in_summary = format!("sk_live_{}", "Zq8Xw3Lp0Rt5".repeat(2));
+    let backlog = backlog_text(&[("W001", &[])]).replace(
+        "title: Work W001",
+        &format!("title: Use {in_title} for W001"),
+    );
+    let review = format!(
+        "{{text: {}, files: {{\"b.txt\": \"b\\n\"}}}}",
+        yaml_str(&approve(&format!("uses {in_summary} well")))
+    );
+    let scenario = format!(
+        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n  W001: {}\nreview: {review}\n",
+        text_step("# Plan\n\nDo it."),
+        text_step("# Spec\n\nDo it."),
+        text_step(&backlog),
+        files_step(&[("a.txt", "a\n")]),
+    );
+    let repo = Repo::new(&config_with_gates(&[("ok", "true")], ""), &scenario);
+    // The review leaves a leftover so ship commits with the summary too.
+    let r = repo.run(&format!("Wire up the key {in_task}"), &[]);
+    r.expect_code(0);
+    let messages = git(repo.path(), &["log", "--all", "--format=%B"]);
+    assert!(messages.contains("orx: W001 Use"), "{messages}");
+    assert!(messages.contains("Review: uses"), "{messages}");
+    for secret in [&in_task, &in_title, &in_summary] {
+        assert!(
+            !messages.contains(secret.as_str()),
+            "{secret} reached a commit message:\n{messages}"
+        );
+    }
+    let refs = git(repo.path(), &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !refs.contains(&in_task) && !refs.contains(&in_title),
+        "{refs}"
+    );
 }

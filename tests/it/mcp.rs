@@ -443,3 +443,71 @@ fn mcp_cancels_and_resumes_and_runs_outlive_the_server() {
     assert!(st["resumes"].as_u64().unwrap() >= 1, "{st}");
     m.close();
 }
+
+#[test]
+fn mcp_never_reads_through_a_symlinked_run_folder_or_serves_the_lock() {
+    let repo = mcp_repo(0);
+    let run = repo.run("add and mul", &[]);
+    run.expect_code(0);
+    let fake = "20260101-000000-cccccc";
+    std::os::unix::fs::symlink("/", repo.path().join("runs").join(fake)).unwrap();
+    let mut m = Mcp::start(&repo);
+    for path in ["etc/passwd", "./etc/passwd"] {
+        let e = m.err("run_artifact", json!({"run_id": fake, "path": path}));
+        assert!(e.contains("unknown run id"), "{path}: {e}");
+        assert!(!e.contains("root:"), "{e}");
+    }
+    let e = m.err("run_artifact", json!({"run_id": fake}));
+    assert!(e.contains("unknown run id"), "{e}");
+    for path in ["./lock", "lock/", "././lock"] {
+        let e = m.err("run_artifact", json!({"run_id": run.id, "path": path}));
+        assert!(
+            e.contains("no artifact") || e.contains("refused"),
+            "{path}: {e}"
+        );
+    }
+    m.close();
+}
+
+#[test]
+fn mcp_answers_a_request_line_over_16_mib_with_an_error_and_stays_alive() {
+    let repo = mcp_repo(0);
+    let mut m = Mcp::start(&repo);
+    let pad = "x".repeat(17 * 1024 * 1024);
+    // The id first (serde_json's order) and the id last (the TypeScript SDK's order).
+    let lines = [
+        (
+            41,
+            format!(
+                r#"{{"id":41,"jsonrpc":"2.0","method":"tools/call","params":{{"name":"run_list","arguments":{{"pad":"{pad}"}}}}}}"#
+            ),
+        ),
+        (
+            42,
+            format!(
+                r#"{{"method":"tools/call","params":{{"name":"run_list","arguments":{{"id":9,"pad":"{pad}"}}}},"jsonrpc":"2.0","id":42}}"#
+            ),
+        ),
+    ];
+    for (id, line) in lines {
+        let stdin = m.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+        let answer = loop {
+            let l = m
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("an answer to the oversized request");
+            let v: Value = serde_json::from_str(&l).unwrap();
+            if v["id"] == json!(id) {
+                break v;
+            }
+        };
+        let msg = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("16 MiB"), "{answer}");
+    }
+    // Still alive and answering.
+    assert_eq!(m.ok("run_list", json!({}))["total"], 0);
+    m.close();
+}

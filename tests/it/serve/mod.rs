@@ -26,7 +26,22 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(ORX);
+        Self::start_cmd(Command::new(ORX), dir, args, env)
+    }
+
+    /// Start it with at most `nofile` open files (`ulimit -n`), as on a machine whose limit an
+    /// attacker can reach.
+    pub fn start_limited(dir: &Path, args: &[&str], nofile: u32) -> Server {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            ORX,
+        ]);
+        Self::start_cmd(cmd, dir, args, &[])
+    }
+
+    fn start_cmd(mut cmd: Command, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         cmd.arg("serve")
             .args(["--port", "0"])
             .args(args)

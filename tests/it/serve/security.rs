@@ -185,3 +185,77 @@ fn a_non_loopback_bind_requires_the_token() {
     );
     assert_eq!(ok.status, 200);
 }
+
+#[test]
+fn a_run_folder_that_is_a_symlink_is_not_a_run_and_the_lock_is_never_served() {
+    let repo = serve_repo(0);
+    let run = repo.run("add and mul", &[]);
+    run.expect_code(0);
+    let id = run.id.clone();
+    // A repository can commit `runs/<id>` as a symlink to `/`, and `runs` itself as a
+    // symlink to a folder of run-shaped links.
+    let runs = repo.path().join("runs");
+    std::os::unix::fs::symlink("/", runs.join("20260101-000000-aaaaaa")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/", elsewhere.path().join("20260101-000000-bbbbbb")).unwrap();
+    let s = Server::start(repo.path(), &[], &[]);
+    for target in [
+        "/api/runs/20260101-000000-aaaaaa/artifacts/etc/passwd",
+        "/api/runs/20260101-000000-aaaaaa/artifacts",
+        "/api/runs/20260101-000000-aaaaaa",
+    ] {
+        let r = s.get(target);
+        assert_eq!(r.status, 404, "{target}: {} {}", r.status, r.text());
+        assert!(!r.text().contains("root:"), "{target} leaked: {}", r.text());
+    }
+    // The lock, however it is spelled.
+    for path in ["./lock", "%2e/lock", ".%2flock", "./././lock", "lock/"] {
+        let r = s.get(&format!("/api/runs/{id}/artifacts/{path}"));
+        assert!(
+            matches!(r.status, 400 | 404),
+            "{path}: status {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    drop(s);
+
+    // A symlinked `runs/` holds no runs either.
+    let other = serve_repo(0);
+    let _ = std::fs::remove_dir(other.path().join("runs"));
+    std::os::unix::fs::symlink(elsewhere.path(), other.path().join("runs")).unwrap();
+    let s = Server::start(other.path(), &[], &[]);
+    let r = s.get("/api/runs/20260101-000000-bbbbbb/artifacts/etc/passwd");
+    assert_eq!(r.status, 404, "{} {}", r.status, r.text());
+    assert!(!r.text().contains("root:"));
+    let listed = s.get("/api/runs").json();
+    assert_eq!(listed["total"], 0, "{listed}");
+}
+
+#[test]
+fn idle_connections_beyond_the_cap_and_the_file_limit_do_not_lock_clients_out() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let repo = serve_repo(0);
+    // 128 open files at most: 200 idle connections would exhaust them without a cap.
+    let s = Server::start_limited(repo.path(), &["--header-timeout-ms", "300"], 128);
+    let mut idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).expect("connect"))
+        .collect();
+    // A real client still gets its answer (it waits its turn; the idle ones are shed).
+    let r = s.get("/api/runs");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The server closes the idle sockets itself: a read sees the end of the stream.
+    for c in idle.iter_mut().take(10) {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("an idle connection was not closed by the server: {other:?}"),
+        }
+    }
+    // And it keeps answering afterwards.
+    assert_eq!(s.get("/api/runs").status, 200);
+}
