@@ -318,6 +318,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
         .with_hint("start a new run with `orx run`"));
     }
     let loaded = config::load(&repo.root, state.config_path.as_deref())?;
+    check_own_worktree(&repo, &paths, &state)?;
     if !state.worktree.path.exists() {
         // The worktree folder was deleted: re-attach it to the run branch, nothing is lost.
         repo.add_worktree(
@@ -369,6 +370,61 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
         resumes,
     })?;
     run.drive()
+}
+
+/// Resume resets, restores and cleans its worktree, so it must be the one orx made for this
+/// run: the folder and branch derived from the run id in this repository (not whatever
+/// `state.json` says, which an edit or a symlink to another repository's state can point at a
+/// person's checkout), and, when it exists, listed by git as a worktree of this repository on
+/// the run's branch. Anything else is refused before anything is touched.
+fn check_own_worktree(repo: &Repo, paths: &RunPaths, state: &RunState) -> Result<()> {
+    let refuse = |what: String| {
+        Err(OrxError::state(format!(
+            "run {}'s state names {what}; orx only resumes in the worktree it made for the run",
+            paths.id
+        ))
+        .with_hint(format!(
+            "restore runs/{}/state.json, or remove the run with `orx clean {}`",
+            paths.id, paths.id
+        )))
+    };
+    let same = |a: &Path, b: &Path| {
+        a == b
+            || matches!(
+                (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+                (Ok(x), Ok(y)) if x == y
+            )
+    };
+    if state.run_id != paths.id {
+        return refuse(format!("another run ({})", state.run_id));
+    }
+    if !same(&state.worktree.path, &paths.worktree) {
+        return refuse(format!(
+            "worktree {} instead of {}",
+            state.worktree.path.display(),
+            paths.worktree.display()
+        ));
+    }
+    if state.worktree.branch != paths.branch() {
+        return refuse(format!(
+            "branch {} instead of {}",
+            state.worktree.branch,
+            paths.branch()
+        ));
+    }
+    if std::fs::symlink_metadata(&paths.worktree).is_ok() {
+        let listed = repo.list_worktrees()?.into_iter().any(|(p, branch)| {
+            same(&p, &paths.worktree) && branch.as_deref() == Some(paths.branch().as_str())
+        });
+        if !listed {
+            return refuse(format!(
+                "worktree {}, which git does not list as this repository's worktree on {}",
+                paths.worktree.display(),
+                paths.branch()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The paths of an existing run, or a usage error for an unknown or malformed id.

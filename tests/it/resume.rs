@@ -195,3 +195,60 @@ fn a_failed_run_resumes_with_a_fresh_fix_budget() {
     assert_eq!(st["items"][0]["attempts"], 3);
     assert_eq!(st["status"], "succeeded");
 }
+
+/// A run whose `state.json` was edited (or symlinked from another repository) to name another
+/// folder as its worktree: resume refuses it with exit 2 and touches nothing there, because
+/// it resets and restores its worktree and must never do that to a person's checkout.
+#[test]
+fn resume_refuses_a_state_that_points_at_another_worktree_and_touches_nothing() {
+    let scenario = format!(
+        "decompose: {}\nimplement:\n  W001: {}\nfix:\n  W001:\n    - {}\nreview: {}\n",
+        text_step(&backlog_text(&[("W001", &[])])),
+        files_step(&[("n.txt", "1")]),
+        files_step(&[("n.txt", "2")]),
+        text_step(&approve("ok")),
+    );
+    let cfg = config_with_gates(&[("never", "false")], "run:\n  max_fix_attempts: 1\n");
+    let repo = Repo::new(&cfg, &scenario);
+    let r = repo.run("task", &[]);
+    r.expect_code(1);
+    // The person's checkout holds uncommitted work and an untracked file.
+    let home = repo.path();
+    std::fs::write(home.join("README.md"), "# edited, not committed\n").unwrap();
+    std::fs::write(home.join("notes.txt"), "mine\n").unwrap();
+    let state_path = repo.run_dir(&r.id).join("state.json");
+    let original = std::fs::read_to_string(&state_path).unwrap();
+    let mut st: serde_json::Value = serde_json::from_str(&original).unwrap();
+    st["worktree"]["path"] = serde_json::json!(home.display().to_string());
+    std::fs::write(&state_path, serde_json::to_string_pretty(&st).unwrap()).unwrap();
+
+    let out = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    out.expect_code(2);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", out.stderr);
+    assert!(errors[0].contains("worktree"), "{}", errors[0]);
+    assert_eq!(
+        std::fs::read_to_string(home.join("README.md")).unwrap(),
+        "# edited, not committed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+
+    // Another branch named as the run's: refused as well.
+    st["worktree"]["path"] =
+        serde_json::from_str::<serde_json::Value>(&original).unwrap()["worktree"]["path"].clone();
+    st["worktree"]["branch"] = serde_json::json!("main");
+    std::fs::write(&state_path, serde_json::to_string_pretty(&st).unwrap()).unwrap();
+    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"])).expect_code(2);
+
+    // The state as orx wrote it resumes as usual.
+    std::fs::write(&state_path, &original).unwrap();
+    let out = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+}
