@@ -17,3 +17,4 @@ mod serve;
 mod ship;
 mod support;
 mod torture;
+mod waiting;
