@@ -7,9 +7,9 @@
 //! for the event they need: a file appearing, a line arriving, a process ending. The only
 //! clock left is [`SAFETY_BOUND`], minutes long, which turns a hang into a failure and decides
 //! nothing else. A run that must still be live when the test acts on it (cancel it, refuse a
-//! second driver, kill it mid-run, outlive a server) is held by a `stage_start` hook: it marks
-//! that it got there, then waits for the test's release file, so "still live" is a fact, not a
-//! race. orx ends the hook like any other (a cancel interrupts it), and once released every
+//! second driver, kill it mid-run, outlive a server) is held by a hook (`stage_start` of one
+//! stage, or any hook event under a shell condition): it marks that it got there, then waits
+//! for the test's release file, so "still live" is a fact, not a race. orx ends the hook like any other (a cancel interrupts it), and once released every
 //! later pass goes straight through.
 
 use std::path::PathBuf;
