@@ -103,9 +103,10 @@ fn sigkill_at_many_points_then_resume_gives_the_same_patch() {
 
 #[test]
 fn ctrl_c_stops_gracefully_with_130_and_the_run_resumes() {
-    // Held at the start of spec, the run is mid-way when Ctrl-C arrives.
-    let hold = Hold::new();
-    let repo = Repo::new(&standard_config(&hold.hooks("spec")), &standard_scenario(0));
+    // The spec agent works for five minutes: Ctrl-C, sent once it has started, lands inside
+    // that call whatever the load.
+    let slow_spec = standard_scenario(0).replacen("spec: {", "spec: {delay_ms: 300000, ", 1);
+    let repo = Repo::new(&standard_config(""), &slow_spec);
     let child = repo
         .cmd(&[
             "run",
@@ -118,7 +119,14 @@ fn ctrl_c_stops_gracefully_with_130_and_the_run_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    hold.wait_new(&[]);
+    until("the spec agent to start", || {
+        let id = new_run(&repo, &[])?;
+        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| e["event"] == "agent" && e["stage"] == "spec")
+            .then_some(())
+    });
     kill(child.id(), "-INT");
     let r = RunResult::from(child.wait_with_output().unwrap());
     r.expect_code(130);
@@ -130,9 +138,11 @@ fn ctrl_c_stops_gracefully_with_130_and_the_run_resumes() {
         r.stdout
     );
     // Nothing left running: the agent's process group was terminated.
+    let left = crate::torture::pids_with_env(&format!("ORX_RUN_ID={}", r.id));
+    assert!(left.is_empty(), "processes of the run survived: {left:?}");
     let status = RunResult::from(repo.orx(&["status"]));
     assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
-    hold.release();
+    std::fs::write(repo.path().join("scenario.yaml"), standard_scenario(0)).unwrap();
     RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"])).expect_code(0);
     assert_eq!(repo.state(&r.id)["status"], "succeeded");
 }
