@@ -3,7 +3,7 @@
 use std::process::Stdio;
 
 use crate::support::*;
-use crate::waiting::{until, Hold};
+use crate::waiting::{lock_released, until, Hold};
 
 fn kill(pid: u32, sig: &str) {
     let _ = std::process::Command::new("kill")
@@ -71,6 +71,7 @@ fn sigkill_at_many_points_then_resume_gives_the_same_patch() {
         });
         kill(child.id(), "-KILL");
         let _ = child.wait();
+        lock_released(&repo.run_dir(&id));
         hold.release();
         known.push(id.clone());
         // state.json always parses, whatever instant the kill hit.

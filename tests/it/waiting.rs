@@ -12,7 +12,8 @@
 //! for the test's release file, so "still live" is a fact, not a race. orx ends the hook like any other (a cancel interrupts it), and once released every
 //! later pass goes straight through.
 
-use std::path::PathBuf;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::yaml_str;
@@ -41,6 +42,22 @@ pub fn until_ok<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Wait until no process holds the lock of the run in `run_dir` (a missing lock is free).
+/// After a SIGKILL of its driver this is not immediate: a child the driver had just forked
+/// shares the locked file until it execs, which on a loaded machine can take a while.
+pub fn lock_released(run_dir: &Path) {
+    let path = run_dir.join("lock");
+    until(&format!("{} to be released", path.display()), || {
+        let Ok(f) = std::fs::File::open(&path) else {
+            return Some(());
+        };
+        // SAFETY: flock on a valid open descriptor has no memory-safety preconditions; the
+        // lock, if won, goes with `f` at the end of this closure.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        (rc == 0).then_some(())
+    });
 }
 
 /// A hold on the runs of one repository at the start of one stage (see the module doc).

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::{kill_all, pids_with_env, report, scale, Rng};
 use crate::support::*;
-use crate::waiting::{until, Hold};
+use crate::waiting::{lock_released, until, Hold};
 
 const TASK: &str = "Add add() and mul()";
 
@@ -76,6 +76,7 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
             continue;
         };
         known.push(id.clone());
+        lock_released(&repo.run_dir(&id));
         let st = std::fs::read_to_string(repo.run_dir(&id).join("state.json"));
         if !st.is_ok_and(|s| s.contains("\"running\"")) {
             let _ = repo.orx(&["clean", &id]);

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use super::{kill_all, pids_with_env, report, scale, Rng};
 use crate::support::*;
-use crate::waiting::{until, SAFETY_BOUND};
+use crate::waiting::{lock_released, until, SAFETY_BOUND};
 
 const TASK: &str = "Add add() and mul()";
 
@@ -184,6 +184,7 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
             continue;
         };
         known.push(id.clone());
+        lock_released(&repo.run_dir(&id));
         let mut site = inspect(&repo, &id, &ctx);
         if status.success() {
             finished_before_kill += 1;
@@ -221,6 +222,7 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
                 std::thread::sleep(rng.upto(total.mul_f64(0.8)));
                 let _ = c.kill();
                 let st = c.wait().unwrap();
+                lock_released(&repo.run_dir(&id));
                 resumes += 1;
                 if !st.success() {
                     kills += 1;
