@@ -350,7 +350,8 @@ mod tests {
             run_dir: dir.path().to_path_buf(),
             ..Default::default()
         };
-        let mut slow = hook("sleep 5", true);
+        // Far past its 1 s timeout, whatever the load: only the timeout can end it in time.
+        let mut slow = hook("sleep 1000", true);
         slow.timeout = 1;
         let res = run_hooks(&[slow, hook("true", false)], &ctx, dir.path(), &mut |_| {});
         assert_eq!(res.len(), 2);

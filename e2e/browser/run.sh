@@ -65,10 +65,13 @@ mkdir -p "$repo"
   cp "$here/orx.yaml" "$here/scenario.yaml" .
 )
 mkdir -p "$artifacts"
+# The hold file of orx.yaml's hook: inherited by the server and the runs it launches.
+export ORX_E2E_HOLD="$work/hold"
 (cd "$repo" && exec "$orx" serve --port 0) >"$work/serve.out" 2>"$artifacts/serve.log" &
 server=$!
 url=""
-for _ in $(seq 1 100); do
+# Wait for the address line (or the server's death); the bound only turns a hang into a failure.
+for _ in $(seq 1 1200); do
   url="$(sed -n 's/^orx serve: listening on \(http:[^ ]*\)$/\1/p' "$work/serve.out")"
   [ -n "$url" ] && break
   kill -0 "$server" 2>/dev/null || { echo "browser test: orx serve exited" >&2; cat "$artifacts/serve.log" >&2; exit 1; }
@@ -76,4 +79,4 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { echo "browser test: orx serve did not print its address" >&2; exit 1; }
 echo "browser test: $url, screenshots in $artifacts"
-timeout 110 node "$here/test.mjs" "$url" "$artifacts"
+timeout 330 node "$here/test.mjs" "$url" "$artifacts"

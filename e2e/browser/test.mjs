@@ -3,20 +3,24 @@
 // cancelled and then resumed. Usage: node test.mjs BASE_URL ARTIFACT_DIR. Prints "N passed, N failed" and exits
 // non-zero on any failure. Started by run.sh, which owns the server and the temp repository.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const [base, outDir] = process.argv.slice(2);
-if (!base || !outDir) {
-  console.error('usage: node test.mjs BASE_URL ARTIFACT_DIR');
+if (!base || !outDir || !process.env.ORX_E2E_HOLD) {
+  console.error('usage: ORX_E2E_HOLD=FILE node test.mjs BASE_URL ARTIFACT_DIR');
   process.exit(2);
 }
 mkdirSync(outDir, { recursive: true });
+// Every wait below is for an event on the page; the only clocks are this overall bound and
+// playwright's per-wait default (set below), both minutes long: they turn a hang into a
+// failure and decide nothing else.
 const deadline = setTimeout(() => {
-  console.error('browser test: out of time (100 s)');
+  console.error('browser test: out of time (300 s)');
   process.exit(1);
-}, 100_000);
+}, 300_000);
+const hold = process.env.ORX_E2E_HOLD;
 
 let passed = 0;
 let failed = 0;
@@ -40,6 +44,7 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(120_000);
 const problems = [];
 // The steps that provoke a 400 or 404 on purpose set this, so the browser's own
 // "Failed to load resource" line for them is not counted as a problem.
@@ -84,8 +89,8 @@ try {
   await page.evaluate(() => { window.__sameDocument = true; });
   const seen = [await stages()];
   let midShot = false;
-  const t0 = Date.now();
-  while (Date.now() - t0 < 60_000) {
+  // Watched until it ends, however long that takes (the overall bound ends a hang).
+  for (;;) {
     const s = await stages();
     if (s !== seen[seen.length - 1]) seen.push(s);
     if (!midShot && /implement:running/.test(s)) {
@@ -93,7 +98,8 @@ try {
       await shot('02-run-live.png');
       midShot = true;
     }
-    if ((await page.getAttribute('#live', 'data-status')) === 'succeeded') break;
+    const status = await page.getAttribute('#live', 'data-status');
+    if (['succeeded', 'failed', 'interrupted', 'budget_exceeded'].includes(status)) break;
     await page.waitForTimeout(150);
   }
   const final = await page.getAttribute('#live', 'data-status');
@@ -105,7 +111,7 @@ try {
     'a succeeded run offers neither cancel nor resume');
 
   // The live log tail (SSE) and its search box.
-  await page.waitForFunction(() => document.getElementById('tail-state').textContent.startsWith('ended'), null, { timeout: 10_000 });
+  await page.waitForFunction(() => document.getElementById('tail-state').textContent.startsWith('ended'));
   const lines = await page.$$eval('#tail-log .ev', (els) => els.length);
   check(lines >= 10, `the agent log tail received ${lines} events over SSE`);
   check(await page.$('#tail-log .ev[data-event=stage_started]') !== null, 'the tail shows stage starts');
@@ -132,18 +138,21 @@ try {
   check((await page.textContent('.viewer pre.file')).includes('add ok'), 'the gate log opens in the viewer');
   await shot('05-gate-log.png');
 
-  // 6. Cancel a second run.
+  // 6. Cancel a second run, held at the start of spec (orx.yaml's hook) so it is still live
+  // when the cancel arrives.
+  writeFileSync(hold, '');
   const id2 = await startRun('A run that will be cancelled');
-  await page.waitForSelector('#cancel', { timeout: 10_000 });
-  await page.waitForFunction(() => /plan|spec/.test(document.querySelector('#live .now')?.textContent || ''), null, { timeout: 10_000 });
+  await page.waitForSelector('#cancel');
+  await page.waitForFunction(() => /plan|spec/.test(document.querySelector('#live .now')?.textContent || ''));
   await Promise.all([page.waitForNavigation(), page.click('#cancel')]);
-  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'interrupted', null, { timeout: 20_000 });
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'interrupted');
   check(true, `the second run (${id2}) shows interrupted after cancel`);
   check(await page.isVisible('#resume'), 'an interrupted run offers resume');
   await shot('06-cancelled.png');
-  // Resume it from its page: it picks up where it stopped and finishes.
+  // Resume it from its page, the hold lifted: it picks up where it stopped and finishes.
+  rmSync(hold, { force: true });
   await Promise.all([page.waitForNavigation(), page.click('#resume')]);
-  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'succeeded', null, { timeout: 45_000 });
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'succeeded');
   check(true, 'the resume button brings the cancelled run to success');
   check(/resumes 1/.test(await page.textContent('#live .facts')), 'the page counts the resume');
 
@@ -154,10 +163,10 @@ try {
   const st2 = await page.getAttribute(`#run-${id2} .badge`, 'data-status');
   check(st1 === 'succeeded' && st2 === 'succeeded', `the run list shows both runs (${st1}, ${st2})`);
   await page.fill('form.filters input[name=q]', 'cancelled');
-  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 1, null, { timeout: 5_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 1);
   check(true, 'the live filter narrows the list without a reload');
   await page.fill('form.filters input[name=q]', '');
-  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 2, null, { timeout: 5_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[id]').length === 2);
   await shot('01-runs.png');
 
   // 8. Unknown run.

@@ -24,4 +24,4 @@ trap cleanup EXIT
 
 cd "$here"
 timeout 300 npm ci --no-audit --no-fund --loglevel=error
-TMPDIR="$work" timeout --kill-after=10 240 node client.mjs "$orx"
+TMPDIR="$work" timeout --kill-after=10 300 node client.mjs "$orx"

@@ -126,15 +126,17 @@ mod tests {
         install_interrupt_handler();
         install_interrupt_handler(); // idempotent
 
-        // Watchdog: a broken handler must fail the test, not hang it.
+        // Watchdog: a broken handler must fail the test, not hang it (a hang detector, far
+        // longer than anything here takes on a loaded machine).
         std::thread::spawn(|| {
-            std::thread::sleep(Duration::from_secs(20));
+            std::thread::sleep(Duration::from_secs(120));
             kill_all_groups();
             std::process::exit(3);
         });
         let script = match mode.as_str() {
             "graceful" => "echo started $$; sleep 1000",
-            _ => "trap '' TERM; echo started $$; while :; do sleep 0.05; done",
+            // Survives SIGTERM, saying so: the sign that the first Ctrl-C was handled.
+            _ => "trap 'echo term' TERM; echo started $$; while :; do sleep 0.05; done",
         };
         let mut spec = super::super::CommandSpec::new("sh", std::env::temp_dir());
         spec.args = vec!["-c".into(), script.into()];
@@ -148,7 +150,9 @@ mod tests {
     }
 
     /// Run the helper in `mode`, send it `signals` SIGINTs once its child has started, and
-    /// return its exit code, the lines it printed and the pid of its child.
+    /// return its exit code, the lines it printed and the pid of its child. A further SIGINT
+    /// waits until the child reported the SIGTERM of the one before (two sent at once could
+    /// arrive as one).
     fn run_helper(mode: &str, signals: usize) -> (Option<i32>, Vec<String>, i32) {
         // The helper's killed children are reparented to us when it exits: reap them below.
         super::super::reap::become_subreaper();
@@ -180,10 +184,19 @@ mod tests {
             seen.push(line);
         }
         assert!(child > 0, "the helper's child never started: {seen:?}");
-        for _ in 0..signals {
+        for n in 0..signals {
             // SAFETY: kill has no memory-safety preconditions.
             unsafe { libc::kill(helper.id() as i32, libc::SIGINT) };
-            std::thread::sleep(Duration::from_millis(200));
+            if n + 1 < signals {
+                for line in lines.by_ref() {
+                    let line = line.unwrap();
+                    let handled = line.contains("child: term");
+                    seen.push(line);
+                    if handled {
+                        break;
+                    }
+                }
+            }
         }
         seen.extend(lines.map_while(Result::ok));
         (helper.wait().unwrap().code(), seen, child)
@@ -212,9 +225,10 @@ mod tests {
         let (code, lines, child) = run_helper("stubborn", 2);
         assert_eq!(code, Some(130), "{lines:?}");
         assert!(!lines.iter().any(|l| l.contains("ended:")), "{lines:?}");
-        // The child ignores SIGTERM and the grace period is a minute: only the SIGKILL of
-        // the second signal can have ended it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        // The child survives SIGTERM and the grace period is a minute: only the SIGKILL of
+        // the second signal can have ended it. (The bound only turns a survivor into a
+        // failure; a killed child is gone as soon as the kernel gets to it.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while running(child) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -508,6 +508,24 @@ mod tests {
         assert_eq!(st.tail_text(), "y".repeat(TAIL_BYTES - 1));
     }
 
+    /// Wait until thread `tid` is asleep (a producer can only sleep in `push`) or `handle` is
+    /// done: the event a blocking test needs, where a fixed stretch of time may pass before the
+    /// thread even ran. The bound only turns a hang into a failure.
+    fn wait_asleep_or_done<T>(tid: libc::pid_t, handle: &JoinHandle<T>) {
+        let asleep = || {
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+                .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| r.starts_with('S')))
+        };
+        let start = Instant::now();
+        while !asleep() && !handle.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "the thread never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn queue_blocks_producers_when_full_and_admits_one_oversized_batch() {
         let q = Arc::new(LineQueue::new(100, 1));
@@ -515,14 +533,17 @@ mod tests {
         big.push_line(&[b'a'; 500]);
         assert!(q.push(big)); // empty queue: admitted although over capacity
         let q2 = Arc::clone(&q);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let producer = std::thread::spawn(move || {
             let mut small = Batch::new(StreamKind::Stderr);
             small.push_line(b"small");
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
             let pushed = q2.push(small);
             q2.producer_done();
             pushed
         });
-        std::thread::sleep(Duration::from_millis(100));
+        wait_asleep_or_done(tid_rx.recv().unwrap(), &producer);
         assert!(
             !producer.is_finished(),
             "the producer must block while the queue is full"
@@ -546,12 +567,19 @@ mod tests {
         b.push_line(b"0123456789");
         assert!(q.push(b));
         let q2 = Arc::clone(&q);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let producer = std::thread::spawn(move || {
             let mut b = Batch::new(StreamKind::Stdout);
             b.push_line(b"more");
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
             q2.push(b)
         });
-        std::thread::sleep(Duration::from_millis(50));
+        wait_asleep_or_done(tid_rx.recv().unwrap(), &producer);
+        assert!(
+            !producer.is_finished(),
+            "the producer blocks on the full queue"
+        );
         q.close_consumer();
         assert!(!producer.join().unwrap());
     }

@@ -119,11 +119,14 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        // Wait until /proc shows the environment (exec finished).
-        for _ in 0..100 {
-            if run_id_of(pid).is_some() {
-                break;
-            }
+        // Wait until /proc shows the environment (exec finished); the bound only turns a
+        // hang into a failure.
+        let start = std::time::Instant::now();
+        while run_id_of(pid).is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "exec never finished"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(

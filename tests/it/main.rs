@@ -19,3 +19,4 @@ mod serve;
 mod ship;
 mod support;
 mod torture;
+mod waiting;

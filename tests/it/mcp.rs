@@ -5,11 +5,12 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
 use crate::support::*;
+use crate::waiting::{until, until_ok, Hold, SAFETY_BOUND};
 
 struct Mcp {
     child: Child,
@@ -19,14 +20,14 @@ struct Mcp {
     next_id: u64,
 }
 
-/// The standard scenario's config, with the scenario named in orx.yaml (the server's launched
-/// runs get no --scenario flag).
-fn mcp_repo(delay_ms: u64) -> Repo {
-    let config = standard_config("").replace(
+/// The standard scenario's config plus `extra`, with the scenario named in orx.yaml (the
+/// server's launched runs get no --scenario flag).
+fn mcp_repo(extra: &str) -> Repo {
+    let config = standard_config(extra).replace(
         "  type: fake\n",
         "  type: fake\n  scenario: scenario.yaml\n",
     );
-    Repo::new(&config, &standard_scenario(delay_ms))
+    Repo::new(&config, &standard_scenario(0))
 }
 
 impl Mcp {
@@ -99,12 +100,12 @@ impl Mcp {
         let id = self.next_id;
         self.next_id += 1;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + SAFETY_BOUND;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
                 panic!(
-                    "no answer to {method} within 60 s; stderr:\n{}",
+                    "no answer to {method} within {SAFETY_BOUND:?}; stderr:\n{}",
                     self.stderr_text()
                 )
             });
@@ -140,48 +141,39 @@ impl Mcp {
         r["content"][0]["text"].as_str().unwrap().to_string()
     }
 
-    /// Poll run_status until the status is one of `want` (or another final one).
+    /// Re-read run_status until the status is one of `want` and the run's process is gone
+    /// (it records the final status before it lets go of the run).
     fn wait_for(&mut self, id: &str, want: &[&str]) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        until_ok(&format!("run {id} to be one of {want:?}, not live"), || {
             let st = self.ok("run_status", json!({"run_id": id}));
             let s = st["status"].as_str().unwrap().to_string();
-            // Done means the final status is saved and the process has let go of the run: it
-            // saves the status first, then writes its summary and releases the lock.
-            if want.contains(&s.as_str()) && st["live"] == false {
-                return st;
+            let wanted = want.contains(&s.as_str());
+            if wanted && st["live"] == false {
+                return Ok(st);
             }
             assert!(
-                s == "running"
+                wanted
+                    || s == "running"
                     || s == "waiting"
-                    || (s == "interrupted" || want.contains(&s.as_str())) && st["live"] == true,
+                    || s == "interrupted" && st["live"] == true,
                 "unexpected status {s}: {st}"
             );
-            assert!(Instant::now() < deadline, "run {id} still {s}: {st}");
-            std::thread::sleep(Duration::from_millis(150));
-        }
+            Err(st.to_string())
+        })
     }
 
-    /// Close stdin: the server must exit 0 promptly.
+    /// Close stdin: the server must exit 0 (waited for; a hang fails at the safety bound).
     fn close(mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(
-                    status.code(),
-                    Some(0),
-                    "orx mcp exit; stderr:\n{}",
-                    self.stderr_text()
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "orx mcp did not exit after stdin closed"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let status = until("orx mcp to exit after stdin closed", || {
+            self.child.try_wait().unwrap()
+        });
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "orx mcp exit; stderr:\n{}",
+            self.stderr_text()
+        );
     }
 }
 
@@ -194,7 +186,7 @@ impl Drop for Mcp {
 
 #[test]
 fn mcp_submits_a_run_polls_it_reads_its_patch_and_syncs() {
-    let repo = mcp_repo(0);
+    let repo = mcp_repo("");
     let mut m = Mcp::start(&repo);
 
     let tools = m.request("tools/list", json!({}));
@@ -395,44 +387,34 @@ fn mcp_submits_a_run_polls_it_reads_its_patch_and_syncs() {
 
 #[test]
 fn mcp_cancels_and_resumes_and_runs_outlive_the_server() {
-    let repo = mcp_repo(400);
+    // Held at the start of spec, the run is live when the cancel arrives, whatever the load.
+    let hold = Hold::new();
+    let repo = mcp_repo(&hold.hooks("spec"));
     let mut m = Mcp::start(&repo);
     let id = m.ok("run_submit", json!({"task": "Add add() and mul()"}))["run_id"]
         .as_str()
         .unwrap()
         .to_string();
-    // Cancel while live (the runner takes its lock right after creating the run folder).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = m.call("run_cancel", json!({"run_id": id}));
-        if r["isError"] == false {
-            assert_eq!(r["structuredContent"]["signal"], "SIGINT");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never cancellable: {r}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hold.wait(&id);
+    let r = m.ok("run_cancel", json!({"run_id": id}));
+    assert_eq!(r["signal"], "SIGINT", "{r}");
     let st = m.wait_for(&id, &["interrupted"]);
     assert_eq!(st["live"], false, "{st}");
     assert!(st["next"].as_str().unwrap().contains("run_resume"), "{st}");
 
     // Resume through the server, then close the server at once: the run goes on.
+    hold.release();
     let r = m.ok("run_resume", json!({"run_id": id}));
     assert_eq!(r["run_id"], id.as_str());
     m.close();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    until_ok("the resumed run to finish after the server left", || {
         let st = repo.state(&id);
         if st["status"] == "succeeded" {
-            break;
+            Ok(())
+        } else {
+            Err(st["status"].to_string())
         }
-        assert!(
-            Instant::now() < deadline,
-            "the resumed run did not finish after the server left: {}",
-            st["status"]
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
     assert!(repo
         .read(&id, "artifacts/patch.diff")
         .contains("+def mul(a, b):"));
@@ -446,7 +428,7 @@ fn mcp_cancels_and_resumes_and_runs_outlive_the_server() {
 
 #[test]
 fn mcp_never_reads_through_a_symlinked_run_folder_or_serves_the_lock() {
-    let repo = mcp_repo(0);
+    let repo = mcp_repo("");
     let run = repo.run("add and mul", &[]);
     run.expect_code(0);
     let fake = "20260101-000000-cccccc";
@@ -471,7 +453,7 @@ fn mcp_never_reads_through_a_symlinked_run_folder_or_serves_the_lock() {
 
 #[test]
 fn mcp_answers_a_request_line_over_16_mib_with_an_error_and_stays_alive() {
-    let repo = mcp_repo(0);
+    let repo = mcp_repo("");
     let mut m = Mcp::start(&repo);
     let pad = "x".repeat(17 * 1024 * 1024);
     // The id first (serde_json's order) and the id last (the TypeScript SDK's order).
@@ -497,7 +479,7 @@ fn mcp_answers_a_request_line_over_16_mib_with_an_error_and_stays_alive() {
         let answer = loop {
             let l = m
                 .lines
-                .recv_timeout(Duration::from_secs(60))
+                .recv_timeout(std::time::Duration::from_secs(60))
                 .expect("an answer to the oversized request");
             let v: Value = serde_json::from_str(&l).unwrap();
             if v["id"] == json!(id) {

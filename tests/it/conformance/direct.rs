@@ -11,7 +11,8 @@ use crate::mock_server::{Failure, MockServer, Turn, CACHED_TOKENS, INPUT_TOKENS,
 
 const PROMPT: &str = "Create hello.txt saying hello, then say what you did.\n";
 const FINAL: &str = "Done: wrote hello.txt.";
-const LIMIT: Duration = Duration::from_secs(120);
+/// A hang detector: how long a CLI may take to exit on its own.
+const LIMIT: Duration = crate::waiting::SAFETY_BOUND;
 
 /// The final answer a CLI printed, from its own stream format.
 fn final_text(d: &Direct) -> String {

@@ -447,7 +447,7 @@ pub fn run_direct(
                     held_since = Some(Instant::now());
                 }
                 assert!(
-                    start.elapsed() < Duration::from_secs(120),
+                    start.elapsed() < crate::waiting::SAFETY_BOUND,
                     "{} never called the model",
                     cli.name()
                 );

@@ -1,12 +1,11 @@
 //! The REST API against a real server: listing, starting, following, reading, cancelling,
 //! resuming and cleaning runs, and runs that outlive the server.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use super::client::{parse_sse, request};
-use super::{serve_repo, wait_not_live, Server};
+use super::client::{parse_sse, request, Streaming};
+use super::{serve_repo, serve_repo_held, wait_not_live, Server};
+use crate::waiting::{Hold, SAFETY_BOUND};
 
 /// A run folder with only a meta.json (what listings read).
 fn seed_meta(root: &std::path::Path, id: &str, status: &str, engine: &str, task: &str) {
@@ -128,9 +127,7 @@ fn a_run_started_over_the_api_succeeds_and_its_events_files_and_diff_are_served(
     let started = r.json();
     let id = started["run_id"].as_str().unwrap().to_string();
     assert_eq!(started["url"], format!("/api/runs/{id}"));
-    let d = s.wait_run(&id, 60, |v| {
-        v["status"] == "succeeded" && v["live"] == false
-    });
+    let d = s.wait_run(&id, |v| v["status"] == "succeeded" && v["live"] == false);
     assert_eq!(d["task"], "@/etc/passwd is not read: add and mul");
     assert_eq!(d["stages"].as_array().unwrap().len(), 8);
     assert!(d["stages"]
@@ -267,7 +264,7 @@ fn a_run_started_over_the_api_succeeds_and_its_events_files_and_diff_are_served(
         &format!("/api/runs/{id}/events/stream"),
         &[],
         None,
-        Duration::from_secs(20),
+        SAFETY_BOUND,
     );
     assert_eq!(body.status, 200);
     assert!(body
@@ -286,7 +283,7 @@ fn a_run_started_over_the_api_succeeds_and_its_events_files_and_diff_are_served(
         &format!("/api/runs/{id}/events/stream?since=1"),
         &[("Last-Event-ID", &(last - 2).to_string())],
         None,
-        Duration::from_secs(20),
+        SAFETY_BOUND,
     );
     let evs = parse_sse(&again.text());
     assert_eq!(evs.len(), 3, "two events after Last-Event-ID, then end");
@@ -312,27 +309,26 @@ fn a_run_started_over_the_api_succeeds_and_its_events_files_and_diff_are_served(
 
 #[test]
 fn a_live_run_is_streamed_cancelled_resumed_and_cleaned() {
-    let repo = serve_repo(700);
+    // Held at the start of spec, the run is live for as long as the test needs it.
+    let hold = Hold::new();
+    let repo = serve_repo_held(&hold, "spec");
     let s = Server::start(repo.path(), &[], &[]);
     let r = s.post("/api/runs", &json!({"task": "add and mul slowly"}));
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["run_id"].as_str().unwrap().to_string();
-    s.wait_run(&id, 30, |v| v["live"] == true && v["status"] == "running");
+    hold.wait(&id);
+    s.wait_run(&id, |v| v["live"] == true && v["status"] == "running");
 
     // A stream opened while the run is live ends once it is cancelled.
-    let port = s.port;
-    let sid = id.clone();
-    let reader = std::thread::spawn(move || {
-        request(
-            port,
-            "GET",
-            &format!("/api/runs/{sid}/events/stream"),
-            &[],
-            None,
-            Duration::from_secs(60),
-        )
-    });
-    std::thread::sleep(Duration::from_millis(500));
+    let mut stream = Streaming::open(
+        s.port,
+        "GET",
+        &format!("/api/runs/{id}/events/stream"),
+        &[],
+        None,
+        SAFETY_BOUND,
+    );
+    stream.wait_for("run_started");
     assert_eq!(
         s.post(&format!("/api/runs/{id}/clean"), &json!({})).status,
         409,
@@ -346,9 +342,9 @@ fn a_live_run_is_streamed_cancelled_resumed_and_cleaned() {
     let c = s.post(&format!("/api/runs/{id}/cancel"), &json!({}));
     assert_eq!(c.status, 202, "{}", c.text());
     assert_eq!(c.json()["signal"], "SIGINT");
-    let d = s.wait_run(&id, 30, |v| v["live"] == false);
+    let d = s.wait_run(&id, |v| v["live"] == false);
     assert_eq!(d["status"], "interrupted", "{d}");
-    let streamed = parse_sse(&reader.join().unwrap().text());
+    let streamed = parse_sse(&stream.finish().text());
     let end = streamed.last().unwrap();
     assert_eq!(end.event.as_deref(), Some("end"));
     assert!(end.data.contains("interrupted"), "{}", end.data);
@@ -360,11 +356,10 @@ fn a_live_run_is_streamed_cancelled_resumed_and_cleaned() {
         .unwrap()
         .contains("already ended (interrupted)"));
 
+    hold.release();
     let res = s.post(&format!("/api/runs/{id}/resume"), &json!({}));
     assert_eq!(res.status, 202, "{}", res.text());
-    let d = s.wait_run(&id, 90, |v| {
-        v["status"] == "succeeded" && v["live"] == false
-    });
+    let d = s.wait_run(&id, |v| v["status"] == "succeeded" && v["live"] == false);
     assert_eq!(d["resumes"], 1);
     assert_eq!(
         s.post(&format!("/api/runs/{id}/resume"), &json!({})).status,
@@ -387,12 +382,16 @@ fn a_live_run_is_streamed_cancelled_resumed_and_cleaned() {
 
 #[test]
 fn a_run_started_from_the_server_outlives_it_and_a_new_server_picks_it_up() {
-    let repo = serve_repo(400);
+    // Held, the run cannot finish before the server is killed: its survival is the only
+    // reason it is still there afterwards.
+    let hold = Hold::new();
+    let repo = serve_repo_held(&hold, "spec");
     let mut a = Server::start(repo.path(), &[], &[]);
     let r = a.post("/api/runs", &json!({"task": "add and mul"}));
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["run_id"].as_str().unwrap().to_string();
-    let d = a.wait_run(&id, 30, |v| v["live"] == true);
+    hold.wait(&id);
+    let d = a.wait_run(&id, |v| v["live"] == true);
     let pid = d["pid"].as_u64().unwrap();
     assert_ne!(pid, u64::from(a.pid()));
     a.kill();
@@ -405,9 +404,9 @@ fn a_run_started_from_the_server_outlives_it_and_a_new_server_picks_it_up() {
     let listed = b.get("/api/runs").json();
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["runs"][0]["run_id"], id.as_str());
-    let d = b.wait_run(&id, 90, |v| {
-        v["status"] == "succeeded" && v["live"] == false
-    });
+    assert_eq!(b.get(&format!("/api/runs/{id}")).json()["live"], true);
+    hold.release();
+    let d = b.wait_run(&id, |v| v["status"] == "succeeded" && v["live"] == false);
     assert_eq!(d["resumes"], 0, "it was never interrupted");
     wait_not_live(&b, &id);
 }

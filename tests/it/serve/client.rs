@@ -1,6 +1,7 @@
 //! A tiny blocking HTTP/1.1 client over `TcpStream` (no new crates): one request per
 //! connection (`Connection: close`), the body read to the end and de-chunked. Enough to drive
-//! `orx serve` from the tests, SSE included (the server closes the stream after `end`).
+//! `orx serve` from the tests, SSE included (the server closes the stream after `end`);
+//! [`Streaming`] reads a live stream piece by piece, so a test can wait for an event in it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -38,39 +39,92 @@ pub fn request(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to orx serve");
-    s.set_read_timeout(Some(timeout)).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    Streaming::open(port, method, target, headers, body, timeout).finish()
+}
+
+/// A response read as it arrives (an SSE stream of a live run): the test can wait for a part
+/// of it, act, and then read the rest.
+pub struct Streaming {
+    s: TcpStream,
+    raw: Vec<u8>,
+    target: String,
+}
+
+impl Streaming {
+    /// Send the request; nothing of the answer is read yet.
+    pub fn open(
+        port: u16,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Streaming {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to orx serve");
+        s.set_read_timeout(Some(timeout)).unwrap();
+        let mut req = format!("{method} {target} HTTP/1.1\r\n");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("Connection: close\r\n");
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        if let Some(b) = body {
+            bytes.extend_from_slice(b);
+        }
+        s.write_all(&bytes).unwrap();
+        Streaming {
+            s,
+            raw: Vec::new(),
+            target: target.to_string(),
+        }
     }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("Connection: close\r\n");
-    if let Some(b) = body {
-        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
-    }
-    req.push_str("\r\n");
-    let mut bytes = req.into_bytes();
-    if let Some(b) = body {
-        bytes.extend_from_slice(b);
-    }
-    s.write_all(&bytes).unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
+
+    /// Read one piece; false at the end of the response.
+    fn read_some(&mut self) -> bool {
+        let mut buf = [0u8; 16384];
+        match self.s.read(&mut buf) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.raw.extend_from_slice(&buf[..n]);
+                true
+            }
             Err(e) => panic!(
-                "reading {target}: {e} after {} bytes: {}",
-                raw.len(),
-                String::from_utf8_lossy(&raw)
+                "reading {}: {e} after {} bytes: {}",
+                self.target,
+                self.raw.len(),
+                String::from_utf8_lossy(&self.raw)
             ),
         }
     }
-    parse(&raw)
+
+    /// Read until the (de-chunked) body so far contains `needle`.
+    pub fn wait_for(&mut self, needle: &str) {
+        loop {
+            let head_done = self.raw.windows(4).any(|w| w == b"\r\n\r\n");
+            if head_done && parse(&self.raw).text().contains(needle) {
+                return;
+            }
+            assert!(
+                self.read_some(),
+                "{} ended without {needle:?}: {}",
+                self.target,
+                String::from_utf8_lossy(&self.raw)
+            );
+        }
+    }
+
+    /// Read to the end and parse the whole response.
+    pub fn finish(mut self) -> Resp {
+        while self.read_some() {}
+        parse(&self.raw)
+    }
 }
 
 fn parse(raw: &[u8]) -> Resp {

@@ -10,11 +10,11 @@ mod ui;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use client::{request, Resp};
 
 use crate::support::{standard_config, standard_scenario, Repo, ORX};
+use crate::waiting::{until_ok, Hold, SAFETY_BOUND};
 
 /// A running `orx serve`; killed and reaped on drop.
 pub struct Server {
@@ -94,14 +94,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Resp {
-        request(
-            self.port,
-            method,
-            target,
-            headers,
-            body,
-            Duration::from_secs(30),
-        )
+        request(self.port, method, target, headers, body, SAFETY_BOUND)
     }
 
     pub fn get(&self, target: &str) -> Resp {
@@ -118,29 +111,24 @@ impl Server {
         )
     }
 
-    /// Poll GET /api/runs/{id} until `pred` holds (panics after `secs`).
+    /// Re-read GET /api/runs/{id} until `pred` holds (no deadline but the safety bound).
     pub fn wait_run(
         &self,
         id: &str,
-        secs: u64,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
+        until_ok(&format!("run {id} to reach the expected state"), || {
             let r = self.get(&format!("/api/runs/{id}"));
-            if r.status == 200 {
-                let v = r.json();
-                if pred(&v) {
-                    return v;
-                }
-                if Instant::now() > deadline {
-                    panic!("run {id} never reached the expected state: {v}");
-                }
-            } else if Instant::now() > deadline {
-                panic!("run {id}: status {} {}", r.status, r.text());
+            if r.status != 200 {
+                return Err(format!("status {} {}", r.status, r.text()));
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            let v = r.json();
+            if pred(&v) {
+                Ok(v)
+            } else {
+                Err(v.to_string())
+            }
+        })
     }
 
     /// SIGKILL the server (the runs it started must not care).
@@ -156,19 +144,28 @@ impl Drop for Server {
     }
 }
 
-/// A repository whose orx.yaml points the fake engine at scenario.yaml (so runs started over
-/// the API need no extra flags), each agent step taking `delay_ms`.
-pub fn serve_repo(delay_ms: u64) -> Repo {
-    let config = standard_config("").replacen(
+/// orx.yaml with `extra` appended, pointing the fake engine at scenario.yaml (so runs started
+/// over the API need no extra flags).
+fn serve_config(extra: &str) -> String {
+    standard_config(extra).replacen(
         "  type: fake\n",
         "  type: fake\n  scenario: scenario.yaml\n",
         1,
-    );
-    Repo::new(&config, &standard_scenario(delay_ms))
+    )
+}
+
+/// A repository for the server, each agent step taking `delay_ms`.
+pub fn serve_repo(delay_ms: u64) -> Repo {
+    Repo::new(&serve_config(""), &standard_scenario(delay_ms))
+}
+
+/// A repository for the server whose runs `hold` keeps at the start of `stage`.
+pub fn serve_repo_held(hold: &Hold, stage: &str) -> Repo {
+    Repo::new(&serve_config(&hold.hooks(stage)), &standard_scenario(0))
 }
 
 /// Wait until no process holds run `id` (a run a test started must be over before its
 /// temporary repository goes away).
 pub fn wait_not_live(s: &Server, id: &str) {
-    s.wait_run(id, 60, |v| v["live"] == false);
+    s.wait_run(id, |v| v["live"] == false);
 }

@@ -5,19 +5,25 @@
 //! The run's lock decides. The contract asserted:
 //! - exactly one contender exits 0: the winner;
 //! - every other exits 2 with one `error:` line naming why: the run is in use by another orx
-//!   process, or it no longer exists (a clean won: `unknown run id` or `no longer exists`), or it already finished (a resume won and
-//!   ended before the loser looked);
+//!   process, or it no longer exists (a clean won: `unknown run id` or `no longer exists`);
 //! - nothing is lost: when a resume won, the run succeeded with the uninterrupted run's patch
 //!   and its folder, worktree and branch are all there; when a clean won, the folder, worktree,
 //!   branch and snapshot refs are all gone (the clean is complete, not half done);
 //! - no process of the run is left.
+//!
+//! A resume that wins is held as it starts driving the run (a `run_start` hook) until every
+//! other contender has exited: otherwise, on a loaded machine, a late `orx clean` could meet a
+//! run the winner had already finished, and rightly clean it, a second winner that says
+//! nothing about the lock.
 
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use super::{kill_all, pids_with_env, report, scale, Rng};
 use crate::support::*;
+use crate::waiting::{lock_released, until, Hold};
 
 const TASK: &str = "Add add() and mul()";
 
@@ -40,7 +46,11 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
     let rounds = scale(1, 20);
     let mut rng = Rng::new("concurrency");
     let seed = rng.seed;
-    let repo = Repo::new(&standard_config(""), &standard_scenario(100));
+    let hold = Hold::new();
+    let repo = Repo::new(
+        &standard_config(&hold.hooks_on("run_start", "[ \"$ORX_STATUS\" = resumed ]")),
+        &standard_scenario(100),
+    );
     let t0 = Instant::now();
     let clean = repo.run(TASK, &[]);
     clean.expect_code(0);
@@ -66,6 +76,7 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
             continue;
         };
         known.push(id.clone());
+        lock_released(&repo.run_dir(&id));
         let st = std::fs::read_to_string(repo.run_dir(&id).join("state.json"));
         if !st.is_ok_and(|s| s.contains("\"running\"")) {
             let _ = repo.orx(&["clean", &id]);
@@ -83,17 +94,19 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
             })
             .collect();
         // Staggered starts (0-200 ms after the barrier) so late contenders also meet a run
-        // that a winner has just finished or removed, not only a held lock.
+        // that a clean has just removed, not only a held lock.
         let jitter: Vec<Duration> = (0..n)
             .map(|_| rng.upto(Duration::from_millis(200)))
             .collect();
         let barrier = Barrier::new(n);
+        let exited = AtomicUsize::new(0);
+        hold.close();
         let outcomes: Vec<Outcome> = std::thread::scope(|s| {
             let hs: Vec<_> = verbs
                 .iter()
                 .zip(&jitter)
                 .map(|(verb, pause)| {
-                    let (barrier, repo, id) = (&barrier, &repo, &id);
+                    let (barrier, repo, id, exited) = (&barrier, &repo, &id, &exited);
                     s.spawn(move || {
                         let mut cmd = match *verb {
                             "resume" => repo.cmd(&["resume", id, "--no-progress"]),
@@ -102,6 +115,7 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
                         barrier.wait();
                         std::thread::sleep(*pause);
                         let out = cmd.output().unwrap();
+                        exited.fetch_add(1, Ordering::SeqCst);
                         Outcome {
                             verb,
                             code: out.status.code().unwrap_or(-1),
@@ -110,6 +124,11 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
                     })
                 })
                 .collect();
+            // The one contender that may still be running is a held resume winner.
+            until("every contender but one to exit", || {
+                (exited.load(Ordering::SeqCst) + 1 >= n).then_some(())
+            });
+            hold.release();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let table: Vec<String> = outcomes
@@ -129,7 +148,6 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
             let why = [
                 "in use by another orx process",
                 "unknown run id",
-                "already finished",
                 "no longer exists",
             ]
             .into_iter()

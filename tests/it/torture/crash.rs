@@ -13,14 +13,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{kill_all, pids_with_env, report, scale, Rng};
 use crate::support::*;
+use crate::waiting::{lock_released, until, SAFETY_BOUND};
 
 const TASK: &str = "Add add() and mul()";
 
-/// A `gh` stand-in that remembers open PRs per head branch and records each creation.
+/// A `gh` stand-in that records each creation by its head branch, in one append: a PR exists
+/// once its line does, as on GitHub, so a kill cannot land between creating a PR and
+/// recording it.
 fn gh_stand_in(dir: &Path) -> std::ffi::OsString {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -30,13 +33,11 @@ fn gh_stand_in(dir: &Path) -> std::ffi::OsString {
 D='{d}'
 head=""; prev=""
 for a in "$@"; do [ "$prev" = "--head" ] && head="$a"; prev="$a"; done
-key=$(printf '%s' "$head" | tr '/' '_')
 case "$1 $2" in
   "auth status") echo "Logged in to github.com" >&2; exit 0 ;;
-  "pr list"|"pr view") [ -f "$D/pr-$key" ] && cat "$D/pr-$key"; exit 0 ;;
+  "pr list"|"pr view") grep -qxF "$head" "$D/creates.log" 2>/dev/null && echo "https://github.com/acme/demo/pull/1"; exit 0 ;;
   "pr create")
     sleep 0.1
-    echo "https://github.com/acme/demo/pull/1" > "$D/pr-$key"
     echo "$head" >> "$D/creates.log"
     echo "https://github.com/acme/demo/pull/1"; exit 0 ;;
 esac
@@ -177,6 +178,7 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
             continue;
         };
         known.push(id.clone());
+        lock_released(&repo.run_dir(&id));
         let mut site = inspect(&repo, &id, &ctx);
         if status.success() {
             finished_before_kill += 1;
@@ -214,6 +216,7 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
                 std::thread::sleep(rng.upto(total.mul_f64(0.8)));
                 let _ = c.kill();
                 let st = c.wait().unwrap();
+                lock_released(&repo.run_dir(&id));
                 resumes += 1;
                 if !st.success() {
                     kills += 1;
@@ -306,24 +309,19 @@ fn sigkill_at_random_instants_then_resume_gives_the_same_patch() {
     );
 }
 
-/// Waits until run `id`'s agent has started its grandchild; returns the run id.
+/// Waits until a new run's agent has started its grandchild; returns the run id.
 fn wait_for_grandchild(repo: &Repo, known: &[String]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(id) = run_ids(repo).into_iter().find(|i| !known.contains(i)) {
-            if repo
-                .path()
-                .join(".worktrees")
-                .join(&id)
-                .join("started")
-                .exists()
-            {
-                return id;
-            }
-        }
-        assert!(Instant::now() < deadline, "the agent never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until("the agent to start its child", || {
+        run_ids(repo).into_iter().find(|id| {
+            !known.contains(id)
+                && repo
+                    .path()
+                    .join(".worktrees")
+                    .join(id)
+                    .join("started")
+                    .exists()
+        })
+    })
 }
 
 /// A SIGKILLed orx cannot stop its agent's children: the agent itself dies with orx
@@ -341,12 +339,17 @@ fn resume_and_clean_stop_what_a_sigkilled_orx_left_running() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cfg = format!(
-        "version: \"1\"\nengine:\n  type: claude\n  binary: {}\ngit:\n  base_branch: main\nstages:\n  plan:\n    timeout: 1\n",
-        yaml_str(agent.to_str().unwrap())
-    );
-    let repo = Repo::new(&cfg, "");
+    // The first drive's stage timeout is the safety bound, so only the kill can end it; the
+    // resume's is 1 s, so its new call to the hanging stand-in fails, recorded.
+    let cfg = |timeout: u64| {
+        format!(
+            "version: \"1\"\nengine:\n  type: claude\n  binary: {}\ngit:\n  base_branch: main\nstages:\n  plan:\n    timeout: {timeout}\n",
+            yaml_str(agent.to_str().unwrap())
+        )
+    };
+    let repo = Repo::new(&cfg(SAFETY_BOUND.as_secs()), "");
     for verb in ["resume", "clean"] {
+        std::fs::write(repo.path().join("orx.yaml"), cfg(SAFETY_BOUND.as_secs())).unwrap();
         let known = run_ids(&repo);
         let mut child = repo
             .cmd(&["run", TASK, "--pipeline", "plan-only", "--no-progress"])
@@ -357,12 +360,21 @@ fn resume_and_clean_stop_what_a_sigkilled_orx_left_running() {
         let id = wait_for_grandchild(&repo, &known);
         let _ = child.kill();
         let _ = child.wait();
-        std::thread::sleep(Duration::from_millis(200));
         let left = pids_with_env(&format!("ORX_RUN_ID={id}"));
+        // The agent itself may still be dying of its parent's death; its child is not.
+        let outliving: Vec<u32> = left
+            .iter()
+            .copied()
+            .filter(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                !String::from_utf8_lossy(&cmd).contains("agent.sh")
+            })
+            .collect();
         assert!(
-            !left.is_empty(),
-            "the agent's child outlives a SIGKILL of orx"
+            !outliving.is_empty(),
+            "the agent's child outlives a SIGKILL of orx: {left:?}"
         );
+        std::fs::write(repo.path().join("orx.yaml"), cfg(1)).unwrap();
         let r = RunResult::from(repo.orx(&[verb, &id]));
         let survivors: Vec<u32> = left.iter().copied().filter(|p| alive(*p)).collect();
         kill_all(&left);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{kill_all, median_max, pids_with_env, report, scale, Rng};
 use crate::support::*;
+use crate::waiting::SAFETY_BOUND;
 
 /// The grace period orx gives an agent between SIGTERM and SIGKILL (exec's default).
 const GRACE_MS: f64 = 5000.0;
@@ -86,7 +87,8 @@ fn trial(kind: &'static str, n: usize) -> Trial {
         .unwrap();
     // Watch the agent's pids until orx has exited and they are all gone.
     let mut deaths: Vec<(u32, Option<u128>)> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A hang detector only: every kind ends within its 1 s timeout and 5 s grace.
+    let deadline = Instant::now() + SAFETY_BOUND;
     let mut exited = None;
     loop {
         for f in ["pid", "gc"] {
@@ -203,10 +205,12 @@ fn misbehaving_agents_are_stopped_with_no_orphans() {
             if t.orphans > 0 {
                 failures.push(format!("{kind}: {} orphans", t.orphans));
             }
-            // A generous bound, not a timing claim: the machine is shared and noisy. No
-            // figure is not a failure: when the agent dies on SIGTERM, the supervisor's group
-            // SIGKILL can take the sentinel before its forked `date` wrote the stamp.
-            if let Some(v) = t.ttk_ms.filter(|v| *v >= GRACE_MS + 5000.0) {
+            // Not a timing claim (the figure is reported above, and a loaded machine can stall
+            // any process for seconds): a minute past the grace period means the supervisor
+            // never escalated to SIGKILL and something else ended the agent. No figure is not
+            // a failure: when the agent dies on SIGTERM, the supervisor's group SIGKILL can
+            // take the sentinel before its forked `date` wrote the stamp.
+            if let Some(v) = t.ttk_ms.filter(|v| *v >= GRACE_MS + 60_000.0) {
                 failures.push(format!("{kind}: time to kill {v:.0} ms"));
             }
         }
