@@ -112,4 +112,23 @@ mod tests {
         assert_eq!(listed, run_ids(dir.path()), "no times: ordered by id");
         assert!(run_ids(&dir.path().join("nowhere")).is_empty());
     }
+
+    #[test]
+    fn a_symlinked_runs_folder_or_run_folder_is_not_a_run() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join("20260101-000009-zzzzzz")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join(RUNS_DIR);
+        std::fs::create_dir_all(runs.join("20260101-000001-aaaaaa")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("20260101-000009-zzzzzz"),
+            runs.join("20260101-000002-bbbbbb"),
+        )
+        .unwrap();
+        assert_eq!(run_ids(dir.path()), vec!["20260101-000001-aaaaaa"]);
+        // A repository whose whole runs/ is a link elsewhere has no runs at all.
+        let linked = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), linked.path().join(RUNS_DIR)).unwrap();
+        assert!(run_ids(linked.path()).is_empty());
+    }
 }
