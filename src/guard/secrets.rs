@@ -70,53 +70,65 @@ pub fn find(text: &str) -> Vec<Finding> {
 pub fn find_shapes(text: &str) -> Vec<Finding> {
     let b = text.as_bytes();
     let mut out = Vec::new();
-    // Every position below `next` has been tested or lies inside a finding.
+    // Every position below `next` has been tested or lies inside a finding. Candidates from
+    // both kinds of anchor are tested in one increasing order, so a finding of one kind hides
+    // what lies inside it from the other kind too, exactly as a left-to-right reading would.
     let mut next = 0;
+    let exact = exact_anchored_starts(b);
+    let mut pending = exact.iter().copied().peekable();
+    let test = |i: usize, next: &mut usize, out: &mut Vec<Finding>| -> bool {
+        match shape_at(b, i) {
+            Some((kind, end)) => {
+                out.push(Finding {
+                    kind,
+                    start: i,
+                    end,
+                });
+                *next = end.max(i + 1);
+                true
+            }
+            None => false,
+        }
+    };
     for anchor in memchr::memchr3_iter(b'A', b'-', b'_', b) {
         if anchor < next {
             continue;
         }
         let mut i = next.max(anchor.saturating_sub(MAX_ANCHOR_OFFSET));
         while i <= anchor {
-            match (IS_FIRST_WINDOW[b[i] as usize] && shape_start(b, i))
-                .then(|| shape_at(b, i))
-                .flatten()
-            {
-                Some((kind, end)) => {
-                    out.push(Finding {
-                        kind,
-                        start: i,
-                        end,
-                    });
-                    i = end.max(i + 1);
+            // The exact-anchored candidates up to `i` come first.
+            while let Some(e) = pending.next_if(|e| *e <= i) {
+                if e >= next {
+                    test(e, &mut next, &mut out);
                 }
-                None => i += 1,
             }
-        }
-        next = next.max(i);
-    }
-    let extra = find_exact_anchored(b);
-    if extra.is_empty() {
-        return out;
-    }
-    // Merge as a left-to-right reading would: the earlier finding wins an overlap.
-    out.extend(extra);
-    out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-    let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
-    for f in out {
-        if kept.last().is_none_or(|k| f.start >= k.end) {
-            kept.push(f);
+            if i < next {
+                i = next;
+                continue;
+            }
+            if !(IS_FIRST_WINDOW[b[i] as usize]
+                && shape_start(b, i)
+                && test(i, &mut next, &mut out))
+            {
+                next = i + 1;
+            }
+            i = next;
         }
     }
-    kept
+    for e in pending {
+        if e >= next {
+            test(e, &mut next, &mut out);
+        }
+    }
+    out
 }
 
-/// The few prefixes anchored at `.`, `K` or `J` (frequent bytes, so not worth a window of
-/// candidates each): `SG.`, `dp.`, `hvs.`, `hvb.`, `ya29.`, `SK`, `eyJ`. Each anchor is
-/// checked against the exact bytes before it, and only a full match is tested.
-fn find_exact_anchored(b: &[u8]) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
-    let mut next = 0;
+/// The positions where one of the few prefixes anchored at `.`, `K` or `J` starts (frequent
+/// bytes, so not worth a window of candidates each): `SG.`, `dp.`, `hvs.`, `hvb.`, `ya29.`,
+/// `SK`, `eyJ`. Each anchor is checked against the exact bytes before it; only a position
+/// where a prefix matches in full, and a credential may start, is a candidate. In order.
+fn exact_anchored_starts(b: &[u8]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
     for a in memchr::memchr3_iter(b'.', b'K', b'J', b) {
         // Most anchors are ordinary dots: reject on the byte before first.
         let before = if a == 0 { 0 } else { b[a - 1] };
@@ -132,20 +144,14 @@ fn find_exact_anchored(b: &[u8]) -> Vec<Finding> {
             let Some(i) = a.checked_sub(p.len()) else {
                 continue;
             };
-            if i < next || &b[i..a] != *p || !shape_start(b, i) {
-                continue;
-            }
-            if let Some((kind, end)) = shape_at(b, i) {
-                out.push(Finding {
-                    kind,
-                    start: i,
-                    end,
-                });
-                next = end.max(i + 1);
-                break;
+            if &b[i..a] == *p && shape_start(b, i) {
+                out.push(i);
             }
         }
     }
+    // Anchors a few bytes apart can yield their prefixes' starts out of order.
+    out.sort_unstable();
+    out.dedup();
     out
 }
 
@@ -157,7 +163,7 @@ const MAX_ANCHOR_OFFSET: usize = 6;
 const FIRST_BYTES: &[u8] = b"AgsxrdeEfGhklLnNpPSy-";
 
 /// The first bytes of the prefixes found through the `A`, `-`, `_` window (all but those
-/// [`find_exact_anchored`] finds: `e`, `S`, `y`), as a table.
+/// [`exact_anchored_starts`] finds: `e`, `S`, `y`), as a table.
 const IS_FIRST_WINDOW: [bool; 256] = {
     let mut t = IS_FIRST;
     t[b'e' as usize] = false;
@@ -1421,6 +1427,27 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_finding_of_one_anchor_kind_hides_only_what_lies_inside_it() {
+        // A vault token (found through its `.` anchor) swallows the first BEGIN marker; the
+        // second, past the token's end, is still a private key, as a left-to-right reading
+        // finds it (found by the oracle property below).
+        let text =
+            "hvs.B0B-_aaAaAa00------BEGIN RSA PRIVATE KEY----------BEGIN RSA PRIVATE KEY-----";
+        let found: Vec<(&str, usize)> = find_shapes(text)
+            .iter()
+            .map(|f| (f.kind, f.start))
+            .collect();
+        assert_eq!(
+            found,
+            find_shapes_reference(text)
+                .iter()
+                .map(|f| (f.kind, f.start))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(found, [("vault_token", 0), ("private_key", 49)]);
     }
 
     #[test]
