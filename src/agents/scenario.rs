@@ -210,6 +210,9 @@ pub fn parse_scenario(text: &str, path: &Path) -> Result<Scenario> {
         });
     }
     let scenario: Scenario = yaml_serde::from_str(text).map_err(|e| describe_error(&e, path))?;
+    // A key twice in a map (`implement: {W001: .., W001: ..}`) kept the last silently; the
+    // untyped document refuses it wherever it is, as orx.yaml's loader refuses a key twice.
+    yaml_serde::from_str::<yaml_serde::Value>(text).map_err(|e| describe_error(&e, path))?;
     check_paths(&scenario, text, path)?;
     Ok(scenario)
 }
@@ -605,6 +608,22 @@ knowledge_update: {error: "rate limited", exit_code: 1}
         for (text, want) in cases {
             let (m, _) = err(text);
             assert_eq!(m, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_twice_in_any_map_is_refused_as_in_orx_yaml() {
+        for text in [
+            "implement:\n  W001: {text: a}\n  W001: {text: b}\n",
+            "implement:\n  W001:\n    files: {a.txt: x, a.txt: y}\n",
+            "plan: {text: a}\nplan: {text: b}\n",
+        ] {
+            let (m, _) = err(text);
+            assert!(m.starts_with("scenario.yaml:"), "{text:?}: {m}");
+            assert!(
+                m.contains("twice") || m.contains("duplicate"),
+                "{text:?}: {m}"
+            );
         }
     }
 

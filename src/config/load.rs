@@ -129,6 +129,9 @@ pub fn parse_str(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) 
     let config = yaml_serde::from_str::<Option<Config>>(&text)
         .map_err(|e| from_yaml(path, &text, &e))?
         .unwrap_or_default();
+    // A key twice in a map (`executors`, `pipelines`, `env`, …) kept the last silently; the
+    // untyped document refuses it wherever it is (a struct's key twice is refused above).
+    yaml_serde::from_str::<yaml_serde::Value>(&text).map_err(|e| from_yaml(path, &text, &e))?;
     match validate(&config).first() {
         Some(problem) => Err(problem.to_error(path, Some(&text))),
         None => Ok(config),
@@ -262,6 +265,14 @@ mod tests {
         let (m, h) = fail("git:\n  remote: a\n  remote: b\n");
         assert!(m.starts_with("orx.yaml:"), "{m}");
         assert!(m.contains("key `remote` appears twice in `git`"), "{m}");
+        assert_eq!(h.as_deref(), Some("keep one of them"));
+    }
+
+    #[test]
+    fn a_key_twice_in_a_map_is_reported_too() {
+        let (m, h) = fail("executors:\n  claude: {}\n  claude: {}\n");
+        assert!(m.starts_with("orx.yaml:"), "{m}");
+        assert!(m.contains("appears twice"), "{m}");
         assert_eq!(h.as_deref(), Some("keep one of them"));
     }
 
