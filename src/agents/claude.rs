@@ -40,7 +40,7 @@ use super::events::result_events;
 use super::json::{bool_at, compact, f64_at, str_at, string_at, u64_at};
 use super::stream::{fail, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The release this module was verified against.
@@ -70,35 +70,20 @@ impl AgentCli for ClaudeCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "ANTHROPIC_API_KEY");
-        let mut a: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
-            .map(String::from)
-            .to_vec();
+        let mut a = Argv::of(&["-p", "--output-format", "stream-json", "--verbose"]);
         match req.mode {
-            Mode::Text => {
-                a.extend(["--disallowedTools".into(), TEXT_MODE_DISALLOWED.into()]);
-            }
-            Mode::Apply => {
-                a.extend(["--permission-mode".into(), "bypassPermissions".into()]);
-                if self.as_root {
-                    spec.env.push(("IS_SANDBOX".into(), "1".into()));
-                }
-            }
+            Mode::Text => a.flag("--disallowedTools", Some(TEXT_MODE_DISALLOWED)),
+            Mode::Apply => a.flag("--permission-mode", Some("bypassPermissions")),
         }
-        if let Some(m) = &req.model {
-            a.extend(["--model".into(), m.clone()]);
+        a.flag("--model", req.model.as_ref());
+        a.flag("--max-turns", req.max_turns);
+        let budget = req.max_budget_usd.map(|usd| format!("{:.4}", usd.max(0.0)));
+        a.flag("--max-budget-usd", budget);
+        a.flag("--resume", req.resume_session.as_ref());
+        let mut spec = self.settings.spec(req, "ANTHROPIC_API_KEY", a);
+        if req.mode == Mode::Apply && self.as_root {
+            spec.env.push(("IS_SANDBOX".into(), "1".into()));
         }
-        if let Some(n) = req.max_turns {
-            a.extend(["--max-turns".into(), n.to_string()]);
-        }
-        if let Some(usd) = req.max_budget_usd {
-            a.extend(["--max-budget-usd".into(), format!("{:.4}", usd.max(0.0))]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["--resume".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
         spec
     }
 
@@ -392,7 +377,7 @@ fn dedup(v: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, request};
+    use crate::agents::testutil::{exited, has_env, play, request};
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
@@ -424,7 +409,7 @@ mod tests {
         );
         assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
         assert!(!spec.args.iter().any(|a| a.contains("PROMPT")));
-        assert!(spec.env.contains(&("ANTHROPIC_API_KEY".into(), "k".into())));
+        assert!(has_env(&spec, "ANTHROPIC_API_KEY", "k"));
         assert!(!spec.env.iter().any(|(k, _)| k == "IS_SANDBOX"));
 
         req.mode = Mode::Apply;
@@ -440,7 +425,7 @@ mod tests {
         assert!(argv.contains("--resume sid-1"), "{argv}");
         assert!(argv.contains("--max-turns 12"), "{argv}");
         assert!(argv.contains("--max-budget-usd 0.5000"), "{argv}");
-        assert!(spec.env.contains(&("IS_SANDBOX".into(), "1".into())));
+        assert!(has_env(&spec, "IS_SANDBOX", "1"));
     }
 
     #[test]

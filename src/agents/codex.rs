@@ -37,7 +37,7 @@ use super::events::{detail_suffix, last_line};
 use super::json::{at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 pub const TESTED_VERSION: &str = "0.169.0";
@@ -58,34 +58,29 @@ impl AgentCli for CodexCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "CODEX_API_KEY");
+        let sandbox = match req.mode {
+            Mode::Text => "read-only",
+            Mode::Apply => "workspace-write",
+        };
+        let last_message = last_message_path(req);
+        let mut a = Argv::of(&["exec", "--json", "-o", &last_message.to_string_lossy()]);
+        a.flag("-s", Some(sandbox));
+        a.flag("-m", req.model.as_ref());
+        let effort = self.settings.reasoning_effort.as_ref();
+        a.flag(
+            "-c",
+            effort.map(|e| format!("model_reasoning_effort=\"{e}\"")),
+        );
+        a.push("--skip-git-repo-check");
+        // The executor's extra args are options of `exec`: they go before `resume`.
+        let mut spec = self.settings.spec(req, "CODEX_API_KEY", a);
+        if let Some(thread) = &req.resume_session {
+            spec.args.extend(["resume".into(), thread.clone()]);
+        }
+        spec.args.push("-".into());
         if let Some(key) = self.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
             spec.env.push(("OPENAI_API_KEY".into(), key.to_string()));
         }
-        let mut a: Vec<String> = vec![
-            "exec".into(),
-            "--json".into(),
-            "-o".into(),
-            last_message_path(req).to_string_lossy().into_owned(),
-            "-s".into(),
-            match req.mode {
-                Mode::Text => "read-only".into(),
-                Mode::Apply => "workspace-write".into(),
-            },
-        ];
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(e) = &self.settings.reasoning_effort {
-            a.extend(["-c".into(), format!("model_reasoning_effort=\"{e}\"")]);
-        }
-        a.push("--skip-git-repo-check".into());
-        a.extend(self.settings.extra_args.iter().cloned());
-        if let Some(thread) = &req.resume_session {
-            a.extend(["resume".into(), thread.clone()]);
-        }
-        a.push("-".into());
-        spec.args = a;
         spec
     }
 
@@ -286,15 +281,13 @@ fn tool_call(item: &Value) -> Option<AgentEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, request};
+    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
 
     fn cli() -> CodexCli {
         CodexCli {
             settings: CliSettings {
-                bin: "codex".into(),
                 reasoning_effort: Some("high".into()),
-                api_key: Some("sk-test".into()),
-                ..CliSettings::default()
+                ..settings("codex", Some("sk-test"))
             },
         }
     }
@@ -321,16 +314,10 @@ mod tests {
                 "-"
             ]
         );
-        assert!(spec
-            .env
-            .contains(&("CODEX_API_KEY".into(), "sk-test".into())));
-        assert!(spec
-            .env
-            .contains(&("OPENAI_API_KEY".into(), "sk-test".into())));
+        assert!(has_env(&spec, "CODEX_API_KEY", "sk-test"));
+        assert!(has_env(&spec, "OPENAI_API_KEY", "sk-test"));
         assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("0199a213-81c0".into());
-        let argv = cli().command(&req).args.join(" ");
+        let argv = resumed_apply_argv(&cli(), &mut req, "0199a213-81c0");
         assert!(
             argv.contains("-s workspace-write") && argv.ends_with("resume 0199a213-81c0 -"),
             "{argv}"

@@ -26,7 +26,7 @@ use super::events::result_events;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// Cursor publishes no versioned package orx could pin.
@@ -43,22 +43,13 @@ impl AgentCli for CursorCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "CURSOR_API_KEY");
-        let mut a: Vec<String> = ["-p", "--output-format", "stream-json", "--trust"]
-            .map(String::from)
-            .to_vec();
+        let mut a = Argv::of(&["-p", "--output-format", "stream-json", "--trust"]);
         if req.mode == Mode::Apply {
-            a.push("--force".into());
+            a.push("--force");
         }
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["--resume".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        a.flag("-m", req.model.as_ref());
+        a.flag("--resume", req.resume_session.as_ref());
+        self.settings.spec(req, "CURSOR_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -194,16 +185,12 @@ fn tool_call(v: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::request;
+    use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
 
     #[test]
     fn argv_adds_force_only_in_apply_mode() {
         let cli = CursorCli {
-            settings: CliSettings {
-                bin: "cursor-agent".into(),
-                api_key: Some("key".into()),
-                ..CliSettings::default()
-            },
+            settings: settings("cursor-agent", Some("key")),
         };
         let mut req = request(Mode::Text);
         let spec = cli.command(&req);
@@ -218,10 +205,8 @@ mod tests {
                 "sonnet"
             ]
         );
-        assert!(spec.env.contains(&("CURSOR_API_KEY".into(), "key".into())));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("c-1".into());
-        let argv = cli.command(&req).args.join(" ");
+        assert!(has_env(&spec, "CURSOR_API_KEY", "key"));
+        let argv = resumed_apply_argv(&cli, &mut req, "c-1");
         assert!(
             argv.contains("--force") && argv.ends_with("--resume c-1"),
             "{argv}"

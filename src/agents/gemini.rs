@@ -33,7 +33,7 @@ use super::events::last_line;
 use super::json::{at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 pub const TESTED_VERSION: &str = "0.61.0";
@@ -43,6 +43,15 @@ pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
 
 /// The fixed `-p` text, appended by Gemini after the prompt read from stdin.
 pub const STDIN_INSTRUCTION: &str = "Carry out the instructions above.";
+
+/// `--approval-mode` for a mode, as Gemini CLI and Qwen Code (its fork) name them: `default`
+/// withholds every tool that needs a confirmation, `yolo` allows them all.
+pub fn approval_mode(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Text => "default",
+        Mode::Apply => "yolo",
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct GeminiCli {
@@ -55,27 +64,14 @@ impl AgentCli for GeminiCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "GEMINI_API_KEY");
-        let mut a: Vec<String> = vec![
-            "-o".into(),
-            "stream-json".into(),
-            "-m".into(),
-            req.model.clone().unwrap_or_else(|| DEFAULT_MODEL.into()),
-            "--approval-mode".into(),
-            match req.mode {
-                Mode::Text => "default".into(),
-                Mode::Apply => "yolo".into(),
-            },
-            "--skip-trust".into(),
-            "-p".into(),
-            STDIN_INSTRUCTION.into(),
-        ];
-        if let Some(sid) = &req.resume_session {
-            a.extend(["-r".into(), sid.clone()]);
+        let model = req.model.as_deref().unwrap_or(DEFAULT_MODEL);
+        let mode = approval_mode(req.mode);
+        let mut a = Argv::of(&["-o", "stream-json", "-m", model, "--approval-mode", mode]);
+        for word in ["--skip-trust", "-p", STDIN_INSTRUCTION] {
+            a.push(word);
         }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        a.flag("-r", req.resume_session.as_ref());
+        self.settings.spec(req, "GEMINI_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -299,14 +295,12 @@ fn stderr_error(stderr: &str) -> String {
 mod tests {
     use super::*;
     use crate::agents::testutil::{exited, exited_with_stderr, play, request};
+    use crate::agents::testutil::{resumed_apply_argv, settings};
 
     #[test]
     fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {
         let cli = GeminiCli {
-            settings: CliSettings {
-                bin: "gemini".into(),
-                ..CliSettings::default()
-            },
+            settings: settings("gemini", None),
         };
         let mut req = request(Mode::Text);
         req.model = None;
@@ -326,9 +320,7 @@ mod tests {
             ]
         );
         assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("s-1".into());
-        let argv = cli.command(&req).args.join(" ");
+        let argv = resumed_apply_argv(&cli, &mut req, "s-1");
         assert!(
             argv.contains("--approval-mode yolo") && argv.ends_with("-r s-1"),
             "{argv}"

@@ -112,6 +112,37 @@ impl CliSettings {
         }
         spec
     }
+
+    /// [`base_spec`](Self::base_spec) running `argv`, followed by the executor's `extra_args`.
+    pub fn spec(&self, req: &AgentRequest, key_var: &str, argv: Argv) -> CommandSpec {
+        let mut spec = self.base_spec(req, key_var);
+        let mut args = argv.0;
+        args.extend(self.extra_args.iter().cloned());
+        spec.args = args;
+        spec
+    }
+}
+
+/// A CLI's argv as it is built: fixed words, then a `flag VALUE` pair for each setting the
+/// request carries (a model, a session to resume) and nothing for those it leaves out.
+#[derive(Debug, Clone, Default)]
+pub struct Argv(pub Vec<String>);
+
+impl Argv {
+    pub fn of(words: &[&str]) -> Self {
+        Argv(words.iter().map(|w| w.to_string()).collect())
+    }
+
+    pub fn push(&mut self, word: impl Into<String>) {
+        self.0.push(word.into());
+    }
+
+    /// `flag value` when there is a value, nothing otherwise.
+    pub fn flag(&mut self, flag: &str, value: Option<impl ToString>) {
+        if let Some(v) = value {
+            self.0.extend([flag.to_string(), v.to_string()]);
+        }
+    }
 }
 
 /// A CLI's verdict on one call.

@@ -33,7 +33,7 @@ use super::classify::{classify_http, classify_message};
 use super::json::{at, compact, f64_at, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The release this module was verified against.
@@ -50,23 +50,12 @@ impl AgentCli for OpenCodeCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "OPENCODE_API_KEY");
-        let mut a: Vec<String> = ["run", "--format", "json", "--title"]
-            .map(String::from)
-            .to_vec();
+        let mut a = Argv::of(&["run", "--format", "json", "--title"]);
         a.push(format!("orx {} {}", req.run_id, req.stage));
-        if req.mode == Mode::Text {
-            a.extend(["--agent".into(), "plan".into()]);
-        }
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["-s".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        a.flag("--agent", (req.mode == Mode::Text).then_some("plan"));
+        a.flag("-m", req.model.as_ref());
+        a.flag("-s", req.resume_session.as_ref());
+        self.settings.spec(req, "OPENCODE_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -183,15 +172,12 @@ fn tool_use(part: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::request;
+    use crate::agents::testutil::{request, settings};
 
     #[test]
     fn argv_runs_the_plan_agent_in_text_mode() {
         let cli = OpenCodeCli {
-            settings: CliSettings {
-                bin: "opencode".into(),
-                ..CliSettings::default()
-            },
+            settings: settings("opencode", None),
         };
         let mut req = request(Mode::Text);
         assert_eq!(

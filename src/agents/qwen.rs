@@ -28,10 +28,11 @@ use serde_json::Value;
 
 use super::classify::classify_message;
 use super::events::result_events;
+use super::gemini::approval_mode;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, StreamCore};
-use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The release this module was verified against.
@@ -48,25 +49,15 @@ impl AgentCli for QwenCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "OPENAI_API_KEY");
-        let mut a: Vec<String> = vec![
-            "-o".into(),
-            "stream-json".into(),
-            "--approval-mode".into(),
-            match req.mode {
-                Mode::Text => "default".into(),
-                Mode::Apply => "yolo".into(),
-            },
-        ];
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["-r".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        let mut a = Argv::of(&[
+            "-o",
+            "stream-json",
+            "--approval-mode",
+            approval_mode(req.mode),
+        ]);
+        a.flag("-m", req.model.as_ref());
+        a.flag("-r", req.resume_session.as_ref());
+        self.settings.spec(req, "OPENAI_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -226,16 +217,13 @@ fn tool_result(name: &str, input: &Value, is_error: bool, out: &mut Vec<AgentEve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, request};
+    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
+    use crate::agents::Mode;
 
     #[test]
     fn argv_withholds_confirmed_tools_in_text_mode() {
         let cli = QwenCli {
-            settings: CliSettings {
-                bin: "qwen".into(),
-                api_key: Some("sk-q".into()),
-                ..CliSettings::default()
-            },
+            settings: settings("qwen", Some("sk-q")),
         };
         let mut req = request(Mode::Text);
         let spec = cli.command(&req);
@@ -250,10 +238,8 @@ mod tests {
                 "sonnet"
             ]
         );
-        assert!(spec.env.contains(&("OPENAI_API_KEY".into(), "sk-q".into())));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("q-1".into());
-        let argv = cli.command(&req).args.join(" ");
+        assert!(has_env(&spec, "OPENAI_API_KEY", "sk-q"));
+        let argv = resumed_apply_argv(&cli, &mut req, "q-1");
         assert!(
             argv.contains("--approval-mode yolo") && argv.ends_with("-r q-1"),
             "{argv}"

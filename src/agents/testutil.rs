@@ -4,8 +4,30 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{AgentEvent, AgentOutcome, AgentRequest, Mode, StreamParser};
-use crate::exec::{ExitInfo, Termination};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, Mode, StreamParser};
+use crate::exec::{CommandSpec, ExitInfo, Termination};
+
+/// An executor's settings: its binary, and an API key when given.
+pub fn settings(bin: &str, api_key: Option<&str>) -> CliSettings {
+    CliSettings {
+        bin: bin.into(),
+        api_key: api_key.map(String::from),
+        ..CliSettings::default()
+    }
+}
+
+/// Whether `spec` sets the environment variable `key` to `value`.
+pub fn has_env(spec: &CommandSpec, key: &str, value: &str) -> bool {
+    spec.env.iter().any(|(k, v)| k == key && v == value)
+}
+
+/// Turn `req` into an apply-mode call resuming `session`; the argv `cli` builds for it, joined
+/// with spaces.
+pub fn resumed_apply_argv(cli: &dyn AgentCli, req: &mut AgentRequest, session: &str) -> String {
+    req.mode = Mode::Apply;
+    req.resume_session = Some(session.into());
+    cli.command(req).args.join(" ")
+}
 
 pub fn request(mode: Mode) -> AgentRequest {
     AgentRequest {
