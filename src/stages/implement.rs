@@ -211,6 +211,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
             OrxFailure::EmptyDiff.as_str().to_string(),
             OrxFailure::EmptyDiff,
             note,
+            false,
         )?;
         return Ok(true);
     }
@@ -356,6 +357,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
             signature,
             OrxFailure::GatesFailed,
             message,
+            false,
         )?;
     } else {
         if let Some(i) = run.state.item_mut(id) {
@@ -418,7 +420,7 @@ fn guard_failed(
     run.emit(EventKind::Warning {
         message: format!("item {id}, attempt {attempt}: {message}"),
     })?;
-    judge_failure_with(
+    judge_failure(
         run,
         id,
         attempt,
@@ -429,20 +431,9 @@ fn guard_failed(
     )
 }
 
-/// A failed attempt: record it, then decide between another fix, stuck, and out of attempts.
+/// A failed attempt: record it, then decide between another fix, stuck, and out of attempts;
+/// `final_failure` fails the item whatever budget is left.
 fn judge_failure(
-    run: &mut Run<'_>,
-    id: &str,
-    attempt: u32,
-    signature: String,
-    reason: OrxFailure,
-    message: String,
-) -> Result<()> {
-    judge_failure_with(run, id, attempt, signature, reason, message, false)
-}
-
-/// [`judge_failure`]; `final_failure` fails the item whatever budget is left.
-fn judge_failure_with(
     run: &mut Run<'_>,
     id: &str,
     attempt: u32,
