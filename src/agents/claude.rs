@@ -36,7 +36,6 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
-use super::events::result_events;
 use super::json::{bool_at, compact, f64_at, str_at, string_at, u64_at};
 use super::stream::{fail, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
@@ -162,16 +161,9 @@ impl StreamParser for ClaudeParser {
                     cost_estimated: false,
                 };
                 self.core.set_usage(u, &mut out);
-                let text = string_at(&v, "result").unwrap_or_default();
                 let is_error = bool_at(&v, "is_error")
                     || str_at(&v, "subtype").is_some_and(|s| s != "success");
-                let error = if is_error {
-                    error_text(&v)
-                } else {
-                    String::new()
-                };
-                result_events(&mut out, text, is_error, error);
-                self.core.result = Some(v);
+                self.core.result_line(v, is_error, error_text, &mut out);
             }
             _ => {}
         }
@@ -377,7 +369,7 @@ fn dedup(v: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, has_env, play, request};
+    use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
@@ -545,14 +537,10 @@ mod tests {
         // `total_cost_usd` is the session's running total.
         let first = include_str!("../../tests/recordings/claude/resume_first.jsonl");
         let second = include_str!("../../tests/recordings/claude/resume_second.jsonl");
-        let (_, o1) = play(&mut ClaudeParser::default(), first, exited(0));
+        let cli = ClaudeCli::new(CliSettings::default());
+        let (o1, o2) = play_resumed(&cli, first, second);
         assert!(o1.succeeded(), "{o1:?}");
         let total1 = o1.cumulative_usage.clone().unwrap().cost_usd;
-        let cli = ClaudeCli::new(CliSettings::default());
-        let mut req = request(Mode::Apply);
-        req.usage_baseline = o1.cumulative_usage.clone();
-        let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
-        assert!(o2.succeeded(), "{o2:?}");
         assert_eq!(o2.session_id, o1.session_id, "resume keeps the session");
         // The CLI reports 0.0018 for the session so far; this call cost only the difference.
         assert!(

@@ -282,6 +282,7 @@ fn tool_call(item: &Value) -> Option<AgentEvent> {
 mod tests {
     use super::*;
     use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{play_resumed, tokens};
 
     fn cli() -> CodexCli {
         CodexCli {
@@ -438,20 +439,9 @@ mod tests {
         // `turn.completed` usage is cumulative.
         let first = include_str!("../../tests/recordings/codex/resume_first.jsonl");
         let second = include_str!("../../tests/recordings/codex/resume_second.jsonl");
-        let (_, o1) = play(&mut CodexParser::default(), first, exited(0));
-        let mut req = request(Mode::Apply);
-        req.usage_baseline = o1.cumulative_usage.clone();
-        let (_, o2) = play(cli().parser_for(&req).as_mut(), second, exited(0));
-        assert!(o2.succeeded(), "{o2:?}");
+        let (o1, o2) = play_resumed(&cli(), first, second);
         assert_eq!(o2.session_id, o1.session_id);
         // Cumulative 300/30/60 after 200/20/40: this call is 90 fresh + 10 cached in, 20 out.
-        assert_eq!(
-            (
-                o2.usage.input_tokens,
-                o2.usage.cache_read_tokens,
-                o2.usage.output_tokens
-            ),
-            (90, 10, 20)
-        );
+        assert_eq!(tokens(&o2), (90, 10, 20));
     }
 }

@@ -22,7 +22,6 @@
 use serde_json::Value;
 
 use super::classify::classify_message;
-use super::events::result_events;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
@@ -106,14 +105,8 @@ impl StreamParser for CursorParser {
                     self.core.session_id = Some(sid);
                 }
                 let is_error = bool_at(&v, "is_error");
-                let text = string_at(&v, "result").unwrap_or_default();
-                let error = if is_error {
-                    text.clone()
-                } else {
-                    String::new()
-                };
-                result_events(&mut out, text, is_error, error);
-                self.core.result = Some(v);
+                let answer = |v: &Value| string_at(v, "result").unwrap_or_default();
+                self.core.result_line(v, is_error, answer, &mut out);
             }
             _ => {}
         }

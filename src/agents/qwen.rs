@@ -27,7 +27,6 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::classify_message;
-use super::events::result_events;
 use super::gemini::approval_mode;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, StreamCore};
@@ -142,15 +141,8 @@ impl StreamParser for QwenParser {
                 };
                 self.core.set_usage(total.minus(&self.baseline), &mut out);
                 self.total = Some(total);
-                let text = string_at(&v, "result").unwrap_or_default();
                 let is_error = failed(&v);
-                let error = if is_error {
-                    error_text(&v)
-                } else {
-                    String::new()
-                };
-                result_events(&mut out, text, is_error, error);
-                self.core.result = Some(v);
+                self.core.result_line(v, is_error, error_text, &mut out);
             }
             _ => {}
         }
@@ -217,7 +209,8 @@ fn tool_result(name: &str, input: &Value, is_error: bool, out: &mut Vec<AgentEve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{play_resumed, tokens};
     use crate::agents::Mode;
 
     #[test]
@@ -252,23 +245,12 @@ mod tests {
         // result counts the earlier model calls too.
         let first = include_str!("../../tests/recordings/qwen/tool_call.jsonl");
         let second = include_str!("../../tests/recordings/qwen/resume.jsonl");
-        let (_, o1) = play(&mut QwenParser::default(), first, exited(0));
-        assert_eq!((o1.usage.input_tokens, o1.usage.output_tokens), (180, 40));
         let cli = QwenCli {
             settings: CliSettings::default(),
         };
-        let mut req = request(Mode::Apply);
-        req.usage_baseline = o1.cumulative_usage.clone();
-        let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
-        assert!(o2.succeeded(), "{o2:?}");
+        let (o1, o2) = play_resumed(&cli, first, second);
+        assert_eq!((o1.usage.input_tokens, o1.usage.output_tokens), (180, 40));
         assert_eq!(o2.session_id, o1.session_id);
-        assert_eq!(
-            (
-                o2.usage.input_tokens,
-                o2.usage.cache_read_tokens,
-                o2.usage.output_tokens
-            ),
-            (90, 10, 20)
-        );
+        assert_eq!(tokens(&o2), (90, 10, 20));
     }
 }

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::classify::{classify_message, parse_reset};
-use super::events::{detail_suffix, last_line};
+use super::events::{detail_suffix, last_line, result_events};
 use super::json::{parse_counted, string_at};
 use super::{AgentEvent, AgentOutcome, FailureKind, Usage};
 use crate::exec::ExitInfo;
@@ -55,6 +55,21 @@ impl StreamCore {
             self.last_text = Some(text.clone());
             out.push(AgentEvent::Text { text });
         }
+    }
+
+    /// A result line carrying the answer at `result`: the events of its verdict (`error`, asked
+    /// for a failed one only, names what went wrong), and the line kept for `finish`.
+    pub fn result_line(
+        &mut self,
+        v: Value,
+        is_error: bool,
+        error: impl FnOnce(&Value) -> String,
+        out: &mut Vec<AgentEvent>,
+    ) {
+        let text = string_at(&v, "result").unwrap_or_default();
+        let error = if is_error { error(&v) } else { String::new() };
+        result_events(out, text, is_error, error);
+        self.result = Some(v);
     }
 
     /// The call's usage: kept, and sent as a `Usage` event when it counts anything.

@@ -83,6 +83,27 @@ pub fn play(
     (events, o)
 }
 
+/// Play `first` through a fresh parser of `cli`, then `second` through the parser `cli` makes
+/// for an apply call resuming it (with the running totals `first` reported as the baseline);
+/// both outcomes, the second checked to have succeeded.
+pub fn play_resumed(cli: &dyn AgentCli, first: &str, second: &str) -> (AgentOutcome, AgentOutcome) {
+    let (_, o1) = play(cli.parser().as_mut(), first, exited(0));
+    let mut req = request(Mode::Apply);
+    req.usage_baseline = o1.cumulative_usage.clone();
+    let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
+    assert!(o2.succeeded(), "{o2:?}");
+    (o1, o2)
+}
+
+/// The tokens of an outcome: (input, cache reads, output).
+pub fn tokens(o: &AgentOutcome) -> (u64, u64, u64) {
+    (
+        o.usage.input_tokens,
+        o.usage.cache_read_tokens,
+        o.usage.output_tokens,
+    )
+}
+
 /// Field names the CLIs' streams use (from the recordings and the parsers), for the
 /// hostile-input properties: random values under real keys reach the parsers' logic.
 pub const STREAM_KEYS: &[&str] = &[
