@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
 use super::json::{bool_at, compact, f64_at, str_at, string_at, u64_at};
-use super::stream::{fail, StreamCore};
+use super::stream::{fail, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -120,21 +120,21 @@ pub struct ClaudeParser {
     cost_baseline: f64,
 }
 
-impl StreamParser for ClaudeParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for ClaudeParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         if self.core.session_id.is_none() {
             self.core.session_id = string_at(&v, "session_id");
         }
         match str_at(&v, "type").unwrap_or("") {
             "system" if str_at(&v, "subtype") == Some("init") => {
-                self.core.start_session(&v, "session_id", &mut out);
+                self.core.start_session(&v, "session_id", out);
             }
-            "assistant" => self.assistant(&v, &mut out),
-            "user" => self.user(&v, &mut out),
+            "assistant" => self.assistant(&v, out),
+            "user" => self.user(&v, out),
             "rate_limit_event" => {
                 let status = str_at(&v, "rate_limit_info.status").unwrap_or("");
                 if status == "rejected" {
@@ -160,17 +160,16 @@ impl StreamParser for ClaudeParser {
                         .max(0.0),
                     cost_estimated: false,
                 };
-                self.core.set_usage(u, &mut out);
+                self.core.set_usage(u, out);
                 let is_error = bool_at(&v, "is_error")
                     || str_at(&v, "subtype").is_some_and(|s| s != "success");
-                self.core.result_line(v, is_error, error_text, &mut out);
+                self.core.result_line(v, is_error, error_text, out);
             }
             _ => {}
         }
-        out
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let reset_at = self.rate_limit.as_ref().and_then(|r| r.0.clone());
         let Some(r) = &self.core.result else {
             let mut out = self

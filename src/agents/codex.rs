@@ -35,7 +35,7 @@ use serde_json::Value;
 use super::classify::classify_message;
 use super::events::{detail_suffix, last_line};
 use super::json::{at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -110,14 +110,14 @@ pub struct CodexParser {
     error: Option<String>,
 }
 
-impl StreamParser for CodexParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for CodexParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         match str_at(&v, "type").unwrap_or("") {
-            "thread.started" => self.core.start_session(&v, "thread_id", &mut out),
+            "thread.started" => self.core.start_session(&v, "thread_id", out),
             "item.started" => {
                 if let Some(item) = v.get("item") {
                     if let Some(call) = tool_call(item) {
@@ -130,7 +130,7 @@ impl StreamParser for CodexParser {
             }
             "item.completed" => {
                 if let Some(item) = v.get("item") {
-                    self.item_completed(item, &mut out);
+                    self.item_completed(item, out);
                 }
             }
             "turn.completed" => {
@@ -163,11 +163,10 @@ impl StreamParser for CodexParser {
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let from_file = self
             .last_message_file
             .as_ref()

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::classify::classify_message;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, StreamCore};
+use super::stream::{fail, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -61,15 +61,15 @@ pub struct CursorParser {
     core: StreamCore,
 }
 
-impl StreamParser for CursorParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for CursorParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         match str_at(&v, "type").unwrap_or("") {
             "system" if str_at(&v, "subtype") == Some("init") => {
-                self.core.start_session(&v, "session_id", &mut out);
+                self.core.start_session(&v, "session_id", out);
             }
             "assistant" => {
                 for b in at(&v, "message.content")
@@ -78,7 +78,7 @@ impl StreamParser for CursorParser {
                     .flatten()
                 {
                     self.core
-                        .text(string_at(b, "text").unwrap_or_default(), &mut out);
+                        .text(string_at(b, "text").unwrap_or_default(), out);
                 }
             }
             "thinking" => {
@@ -86,7 +86,7 @@ impl StreamParser for CursorParser {
                     out.push(AgentEvent::Reasoning { text });
                 }
             }
-            "tool_call" => tool_call(&v, &mut out),
+            "tool_call" => tool_call(&v, out),
             "result" => {
                 let u = Usage {
                     input_tokens: u64_at(&v, "usage.input_tokens")
@@ -100,20 +100,19 @@ impl StreamParser for CursorParser {
                     cost_usd: 0.0,
                     cost_estimated: false,
                 };
-                self.core.set_usage(u, &mut out);
+                self.core.set_usage(u, out);
                 if let Some(sid) = string_at(&v, "session_id") {
                     self.core.session_id = Some(sid);
                 }
                 let is_error = bool_at(&v, "is_error");
                 let answer = |v: &Value| string_at(v, "result").unwrap_or_default();
-                self.core.result_line(v, is_error, answer, &mut out);
+                self.core.result_line(v, is_error, answer, out);
             }
             _ => {}
         }
-        out
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let Some(r) = &self.core.result else {
             return self.core.no_result("cursor-agent", exit, None);
         };

@@ -31,7 +31,7 @@ use serde_json::Value;
 use super::classify::{classify_http, classify_message, http_from_truncated_exit};
 use super::events::last_line;
 use super::json::{at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -88,14 +88,14 @@ pub struct GeminiParser {
     error: Option<String>,
 }
 
-impl StreamParser for GeminiParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for GeminiParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         match str_at(&v, "type").unwrap_or("") {
-            "init" => self.core.start_session(&v, "session_id", &mut out),
+            "init" => self.core.start_session(&v, "session_id", out),
             "message" if str_at(&v, "role") == Some("assistant") => {
                 let text = string_at(&v, "content").unwrap_or_default();
                 if at(&v, "delta").and_then(Value::as_bool) == Some(true) {
@@ -172,7 +172,7 @@ impl StreamParser for GeminiParser {
                     cache_read_tokens: cached,
                     ..Usage::default()
                 };
-                self.core.set_usage(u, &mut out);
+                self.core.set_usage(u, out);
                 let is_error = str_at(&v, "status") != Some("success");
                 if is_error {
                     let message = string_at(&v, "error.message")
@@ -191,11 +191,10 @@ impl StreamParser for GeminiParser {
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let mut out = self.core.outcome(exit);
         let stderr = stderr_error(&exit.stderr_tail);
         let result_error = self.core.result.as_ref().and_then(|r| {

@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::classify::{classify_http, classify_message};
 use super::json::{at, compact, f64_at, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -70,26 +70,26 @@ pub struct OpenCodeParser {
     error: Option<(String, Option<u16>)>,
 }
 
-impl StreamParser for OpenCodeParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for OpenCodeParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         if self.core.session_id.is_none() {
-            self.core.start_session(&v, "sessionID", &mut out);
+            self.core.start_session(&v, "sessionID", out);
         }
         let part = v.get("part").cloned().unwrap_or(Value::Null);
         match str_at(&v, "type").unwrap_or("") {
             "text" => self
                 .core
-                .text(string_at(&part, "text").unwrap_or_default(), &mut out),
+                .text(string_at(&part, "text").unwrap_or_default(), out),
             "reasoning" => {
                 if let Some(text) = string_at(&part, "text").filter(|t| !t.is_empty()) {
                     out.push(AgentEvent::Reasoning { text });
                 }
             }
-            "tool_use" => tool_use(&part, &mut out),
+            "tool_use" => tool_use(&part, out),
             "step_finish" => {
                 let step = Usage {
                     input_tokens: u64_at(&part, "tokens.input"),
@@ -120,11 +120,10 @@ impl StreamParser for OpenCodeParser {
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         if let Some((msg, status)) = &self.error {
             let mut out = self.core.outcome(exit);
             let kind = status

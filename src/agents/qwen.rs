@@ -29,7 +29,7 @@ use serde_json::Value;
 use super::classify::classify_message;
 use super::gemini::approval_mode;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -82,26 +82,26 @@ pub struct QwenParser {
     total: Option<Usage>,
 }
 
-impl StreamParser for QwenParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for QwenParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         let blocks = at(&v, "message.content")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         match str_at(&v, "type").unwrap_or("") {
             "system" if str_at(&v, "subtype") == Some("init") => {
-                self.core.start_session(&v, "session_id", &mut out);
+                self.core.start_session(&v, "session_id", out);
             }
             "assistant" => {
                 for b in &blocks {
                     match str_at(b, "type").unwrap_or("") {
                         "text" => self
                             .core
-                            .text(string_at(b, "text").unwrap_or_default(), &mut out),
+                            .text(string_at(b, "text").unwrap_or_default(), out),
                         "thinking" => out.push(AgentEvent::Reasoning {
                             text: string_at(b, "thinking").unwrap_or_default(),
                         }),
@@ -127,7 +127,7 @@ impl StreamParser for QwenParser {
                 {
                     let id = str_at(b, "tool_use_id").unwrap_or("");
                     if let Some((name, input)) = self.pending.remove(id) {
-                        tool_result(&name, &input, bool_at(b, "is_error"), &mut out);
+                        tool_result(&name, &input, bool_at(b, "is_error"), out);
                     }
                 }
             }
@@ -139,18 +139,17 @@ impl StreamParser for QwenParser {
                     cache_read_tokens: cached,
                     ..Usage::default()
                 };
-                self.core.set_usage(total.minus(&self.baseline), &mut out);
+                self.core.set_usage(total.minus(&self.baseline), out);
                 self.total = Some(total);
                 let is_error = failed(&v);
-                self.core.result_line(v, is_error, error_text, &mut out);
+                self.core.result_line(v, is_error, error_text, out);
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let Some(r) = &self.core.result else {
             return self.core.no_result("qwen", exit, None);
         };

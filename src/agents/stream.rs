@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::classify::{classify_message, parse_reset};
 use super::events::{detail_suffix, last_line, result_events};
 use super::json::{parse_counted, string_at};
-use super::{AgentEvent, AgentOutcome, FailureKind, Usage};
+use super::{AgentEvent, AgentOutcome, FailureKind, StreamParser, Usage};
 use crate::exec::ExitInfo;
 
 /// What every parser keeps, whatever its format.
@@ -130,6 +130,31 @@ pub fn fail(out: &mut AgentOutcome, kind: FailureKind, message: String, evidence
     }
     out.failure = Some(kind);
     out.message = Some(message);
+}
+
+/// A CLI's stream format, one JSON object a line: what a line means, and the verdict at the
+/// end. Every format is a [`StreamParser`] the same way: a line that is not a JSON object is
+/// counted by its [`StreamCore`] and yields nothing.
+pub trait JsonLines {
+    fn core(&mut self) -> &mut StreamCore;
+    /// The events of one JSON line.
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>);
+    /// The outcome once the stream is over.
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome;
+}
+
+impl<T: JsonLines> StreamParser for T {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        if let Some(v) = self.core().parse(line) {
+            self.line(v, &mut out);
+        }
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        self.verdict(exit)
+    }
 }
 
 /// When the last event of `out` is an error that reads as a rate limit, follows it with a
