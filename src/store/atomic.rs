@@ -93,6 +93,12 @@ pub fn append_text(path: &Path, text: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The folder holds the one file written: no temp file was left behind.
+    fn assert_no_temp_file(dir: &Path) {
+        let names: Vec<_> = fs::read_dir(dir).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -100,8 +106,7 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+        assert_no_temp_file(dir.path());
     }
 
     #[test]
@@ -111,8 +116,7 @@ mod tests {
         assert!(create_atomic(&p, b"mine").unwrap());
         assert!(!create_atomic(&p, b"theirs").unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"mine");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+        assert_no_temp_file(dir.path());
     }
 
     #[test]

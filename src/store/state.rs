@@ -113,15 +113,17 @@ mod tests {
     fn corrupt_and_future_states_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        std::fs::write(&p, "{\"version\": 1, \"run_id\": ").unwrap();
-        let e = RunState::load(&p).unwrap_err();
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            RunState::load(&p).unwrap_err()
+        };
+        let e = load("{\"version\": 1, \"run_id\": ");
         assert!(
             matches!(e, StoreError::CorruptJson { line: 1, .. }),
             "{e:?}"
         );
         assert!(e.to_string().contains("state.json:1:"), "{e}");
-        std::fs::write(&p, "{\"version\": 99}").unwrap();
-        let e = RunState::load(&p).unwrap_err();
+        let e = load("{\"version\": 99}");
         assert!(
             matches!(e, StoreError::UnsupportedVersion { found: 99, .. }),
             "{e:?}"
