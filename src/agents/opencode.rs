@@ -178,35 +178,18 @@ mod tests {
         let cli = OpenCodeCli {
             settings: settings("opencode", None),
         };
+        let head = ["run", "--format", "json", "--title", "orx r1 implement"];
         let mut req = request(Mode::Text);
         assert_eq!(
             cli.command(&req).args,
-            [
-                "run",
-                "--format",
-                "json",
-                "--title",
-                "orx r1 implement",
-                "--agent",
-                "plan",
-                "-m",
-                "sonnet"
-            ]
+            [&head[..], &["--agent", "plan", "-m", "sonnet"]].concat()
         );
         req.mode = Mode::Apply;
         req.model = None;
         req.resume_session = Some("ses_1".into());
         assert_eq!(
             cli.command(&req).args,
-            [
-                "run",
-                "--format",
-                "json",
-                "--title",
-                "orx r1 implement",
-                "-s",
-                "ses_1"
-            ]
+            [&head[..], &["-s", "ses_1"]].concat()
         );
     }
 }
