@@ -369,6 +369,7 @@ fn dedup(v: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
+    use crate::agents::testutil::{play_success, tokens};
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
@@ -421,21 +422,14 @@ mod tests {
 
     #[test]
     fn a_tool_using_session_succeeds_with_its_events_and_cost() {
-        let (events, o) = play(
+        let (events, o) = play_success(
             &mut ClaudeParser::default(),
             include_str!("../../tests/recordings/claude/written/success_tools.jsonl"),
-            exited(0),
+            "9a1f2c4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+            "Added `add` to calc.py; the tests pass.",
         );
-        assert!(o.succeeded(), "{o:?}");
-        assert_eq!(
-            o.session_id.as_deref(),
-            Some("9a1f2c4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
-        );
-        assert_eq!(o.final_text, "Added `add` to calc.py; the tests pass.");
-        assert_eq!(o.usage.input_tokens, 24);
-        assert_eq!(o.usage.cache_read_tokens, 31_020);
+        assert_eq!(tokens(&o), (24, 31_020, 412));
         assert_eq!(o.usage.cache_write_tokens, 4_410);
-        assert_eq!(o.usage.output_tokens, 412);
         assert!((o.usage.cost_usd - 0.04231).abs() < 1e-9);
         assert!(!o.usage.cost_estimated);
         assert!(events.contains(&AgentEvent::CommandRun {

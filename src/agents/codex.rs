@@ -281,7 +281,7 @@ fn tool_call(item: &Value) -> Option<AgentEvent> {
 mod tests {
     use super::*;
     use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
-    use crate::agents::testutil::{play_resumed, tokens};
+    use crate::agents::testutil::{play_resumed, play_success, tokens};
 
     fn cli() -> CodexCli {
         CodexCli {
@@ -326,20 +326,13 @@ mod tests {
 
     #[test]
     fn a_turn_with_commands_and_patches() {
-        let (events, o) = play(
+        let (events, o) = play_success(
             &mut CodexParser::default(),
             include_str!("../../tests/recordings/codex/written/success.jsonl"),
-            exited(0),
+            "0199a213-81c0-7800-8aa1-bbab2a035a53",
+            "Implemented add() in calc.py; pytest passes.",
         );
-        assert!(o.succeeded(), "{o:?}");
-        assert_eq!(
-            o.session_id.as_deref(),
-            Some("0199a213-81c0-7800-8aa1-bbab2a035a53")
-        );
-        assert_eq!(o.final_text, "Implemented add() in calc.py; pytest passes.");
-        assert_eq!(o.usage.input_tokens, 24_763 - 24_448);
-        assert_eq!(o.usage.cache_read_tokens, 24_448);
-        assert_eq!(o.usage.output_tokens, 1_122);
+        assert_eq!(tokens(&o), (24_763 - 24_448, 24_448, 1_122));
         assert!(events.contains(&AgentEvent::CommandRun {
             command: "bash -lc 'python -m pytest -q'".into(),
             exit_code: Some(0)

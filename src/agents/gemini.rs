@@ -294,7 +294,7 @@ fn stderr_error(stderr: &str) -> String {
 mod tests {
     use super::*;
     use crate::agents::testutil::{exited, exited_with_stderr, play, request};
-    use crate::agents::testutil::{resumed_apply_argv, settings};
+    use crate::agents::testutil::{play_success, resumed_apply_argv, settings, tokens};
 
     #[test]
     fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {
@@ -328,20 +328,13 @@ mod tests {
 
     #[test]
     fn deltas_make_the_final_text_and_tools_become_events() {
-        let (events, o) = play(
+        let (events, o) = play_success(
             &mut GeminiParser::default(),
             include_str!("../../tests/recordings/gemini/written/success.jsonl"),
-            exited(0),
+            "5e0c7a8b-1f2d-4c3e-9a8b-7c6d5e4f3a2b",
+            "Added add() to calc.py and the tests pass.",
         );
-        assert!(o.succeeded(), "{o:?}");
-        assert_eq!(
-            o.session_id.as_deref(),
-            Some("5e0c7a8b-1f2d-4c3e-9a8b-7c6d5e4f3a2b")
-        );
-        assert_eq!(o.final_text, "Added add() to calc.py and the tests pass.");
-        assert_eq!(o.usage.input_tokens, 3_210);
-        assert_eq!(o.usage.cache_read_tokens, 8_000);
-        assert_eq!(o.usage.output_tokens, 180);
+        assert_eq!(tokens(&o), (3_210, 8_000, 180));
         assert!(events.contains(&AgentEvent::CommandRun {
             command: "python -m pytest -q".into(),
             exit_code: Some(0)

@@ -83,6 +83,21 @@ pub fn play(
     (events, o)
 }
 
+/// Play a recording that ends well (exit 0), checking that the outcome is a success with this
+/// session and this answer.
+pub fn play_success(
+    parser: &mut dyn StreamParser,
+    recording: &str,
+    session: &str,
+    answer: &str,
+) -> (Vec<AgentEvent>, AgentOutcome) {
+    let (events, o) = play(parser, recording, exited(0));
+    assert!(o.succeeded(), "{o:?}");
+    assert_eq!(o.session_id.as_deref(), Some(session));
+    assert_eq!(o.final_text, answer);
+    (events, o)
+}
+
 /// Play `first` through a fresh parser of `cli`, then `second` through the parser `cli` makes
 /// for an apply call resuming it (with the running totals `first` reported as the baseline);
 /// both outcomes, the second checked to have succeeded.
