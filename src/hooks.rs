@@ -160,13 +160,7 @@ pub fn run_hooks(
         let (exit_code, duration_ms, error, interrupted) = match &result {
             Err(e) => (None, 0, Some(format!("cannot run the hook: {e}")), false),
             Ok(x) => {
-                let error = match &x.termination {
-                    Termination::Exited => None,
-                    Termination::WallTimeout => Some(format!("timed out after {}s", hook.timeout)),
-                    Termination::IdleTimeout => Some("stopped: no output".into()),
-                    Termination::Interrupted => Some("interrupted".into()),
-                    Termination::Stopped(why) => Some(why.clone()),
-                };
+                let error = x.termination.problem(hook.timeout);
                 let interrupted = x.termination == Termination::Interrupted;
                 (x.code, x.duration.as_millis() as u64, error, interrupted)
             }
