@@ -93,9 +93,7 @@ impl Run<'_> {
         }
         let verdict = judge(event, &results);
         for message in &verdict.warnings {
-            self.emit(EventKind::Warning {
-                message: message.clone(),
-            })?;
+            self.warn(message.clone())?;
         }
         Ok(verdict)
     }

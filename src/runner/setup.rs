@@ -258,9 +258,7 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
         })?;
     }
     for (id, why) in removal.skipped {
-        run.emit(EventKind::Warning {
-            message: format!("retention kept run {id}: {why}"),
-        })?;
+        run.warn(format!("retention kept run {id}: {why}"))?;
     }
     Ok(())
 }

@@ -417,9 +417,7 @@ fn guard_failed(
             .collect::<Vec<_>>()
             .join("; ")
     );
-    run.emit(EventKind::Warning {
-        message: format!("item {id}, attempt {attempt}: {message}"),
-    })?;
+    run.warn(format!("item {id}, attempt {attempt}: {message}"))?;
     judge_failure(
         run,
         id,
@@ -487,7 +485,7 @@ fn judge_failure(
     run.save()?;
     let lesson = format!("{id} attempt {attempt}: {message} (signature `{signature}`)");
     if let Some(message) = super::lessons::append(run, &lesson) {
-        run.emit(EventKind::Warning { message })?;
+        run.warn(message)?;
     }
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
@@ -538,7 +536,7 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             &commit[..commit.len().min(10)]
         );
         if let Some(message) = super::lessons::append(run, &lesson) {
-            run.emit(EventKind::Warning { message })?;
+            run.warn(message)?;
         }
     }
     run.emit(EventKind::AttemptFinished {
