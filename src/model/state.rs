@@ -210,6 +210,14 @@ impl ItemState {
             note: None,
         }
     }
+
+    /// Each gate of the item's last attempt as its name, `sep`, and ✓ or ✗.
+    pub fn gate_marks(&self, sep: &str) -> Vec<String> {
+        self.gates
+            .iter()
+            .map(|g| format!("{}{sep}{}", g.name, if g.passed { "✓" } else { "✗" }))
+            .collect()
+    }
 }
 
 impl RunState {
