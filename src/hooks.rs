@@ -252,6 +252,16 @@ pub fn hooks_for<'c>(config: &'c HooksConfig, event: &str) -> Result<&'c [HookCo
 mod tests {
     use super::*;
 
+    /// The context of `event` for run `run_id` whose folder is `run_dir`; nothing else set.
+    fn context(event: &'static str, run_id: &str, run_dir: &Path) -> HookContext {
+        HookContext {
+            event,
+            run_id: run_id.into(),
+            run_dir: run_dir.to_path_buf(),
+            ..Default::default()
+        }
+    }
+
     fn hook(command: &str, blocking: bool) -> HookConfig {
         HookConfig {
             command: command.into(),
@@ -264,15 +274,11 @@ mod tests {
     fn hooks_get_env_and_json_and_a_blocking_failure_stops_a_vetoable_event() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = HookContext {
-            event: "stage_start",
-            run_id: "20261121-120059-a1b2c3".into(),
             stage: Some("plan".into()),
             status: Some("running".into()),
-            item: None,
-            run_dir: dir.path().to_path_buf(),
             worktree: Some(dir.path().to_path_buf()),
             extra: Some(json!({"x": 1})),
-            redactor: None,
+            ..context("stage_start", "20261121-120059-a1b2c3", dir.path())
         };
         let hooks = [
             hook(
@@ -338,12 +344,7 @@ mod tests {
     #[test]
     fn non_vetoable_events_run_every_hook_and_timeouts_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = HookContext {
-            event: "run_end",
-            run_id: "r".into(),
-            run_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        };
+        let ctx = context("run_end", "r", dir.path());
         let mut slow = hook("sleep 5", true);
         slow.timeout = 1;
         let res = run_hooks(&[slow, hook("true", false)], &ctx, dir.path(), &mut |_| {});
