@@ -516,12 +516,18 @@ Let me know if you want changes.
         validate(&b).unwrap();
     }
 
+    /// The id of the first item of the backlog parsed from `text`.
+    fn first_id(text: &str) -> String {
+        parse_backlog(text).unwrap().items[0].id.clone()
+    }
+
     #[test]
     fn yml_label_and_tilde_fences_and_indented_fences_count() {
-        let text = "x\n~~~yml\n- id: A\n  title: a\n~~~\n";
-        assert_eq!(parse_backlog(text).unwrap().items[0].id, "A");
-        let text = "x\n  ```YAML\n  items:\n    - {id: B, title: b}\n  ```\n";
-        assert_eq!(parse_backlog(text).unwrap().items[0].id, "B");
+        assert_eq!(first_id("x\n~~~yml\n- id: A\n  title: a\n~~~\n"), "A");
+        assert_eq!(
+            first_id("x\n  ```YAML\n  items:\n    - {id: B, title: b}\n  ```\n"),
+            "B"
+        );
     }
 
     #[test]
@@ -541,17 +547,23 @@ Let me know if you want changes.
 
     #[test]
     fn unlabelled_block_is_a_fallback_only_when_no_yaml_block_exists() {
-        let text = "Plan:\n```\nitems:\n  - id: A1\n    title: t\n```\n";
-        assert_eq!(parse_backlog(text).unwrap().items[0].id, "A1");
+        assert_eq!(
+            first_id("Plan:\n```\nitems:\n  - id: A1\n    title: t\n```\n"),
+            "A1"
+        );
         // a labelled block wins over a later unlabelled one
-        let text = "```yaml\n- {id: Y, title: y}\n```\n```\n- {id: Z, title: z}\n```\n";
-        assert_eq!(parse_backlog(text).unwrap().items[0].id, "Y");
+        assert_eq!(
+            first_id("```yaml\n- {id: Y, title: y}\n```\n```\n- {id: Z, title: z}\n```\n"),
+            "Y"
+        );
     }
 
     #[test]
     fn unclosed_block_runs_to_the_end() {
-        let text = "Here:\n```yaml\nitems:\n  - id: W1\n    title: t\n";
-        assert_eq!(parse_backlog(text).unwrap().items[0].id, "W1");
+        assert_eq!(
+            first_id("Here:\n```yaml\nitems:\n  - id: W1\n    title: t\n"),
+            "W1"
+        );
     }
 
     #[test]

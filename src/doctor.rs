@@ -238,11 +238,19 @@ fn gh_check() -> Check {
 
 fn tool(name: &str, required: bool) -> Check {
     Check {
+        path: which(name),
+        ..missing_tool(name, required)
+    }
+}
+
+/// The check of a tool not found: no path, not installed, nothing known about it.
+pub fn missing_tool(name: &str, required: bool) -> Check {
+    Check {
         name: name.into(),
         kind: "tool",
         required,
         program: name.into(),
-        path: which(name),
+        path: None,
         installed: false,
         version: None,
         tested_version: None,

@@ -160,13 +160,7 @@ pub fn run_hooks(
         let (exit_code, duration_ms, error, interrupted) = match &result {
             Err(e) => (None, 0, Some(format!("cannot run the hook: {e}")), false),
             Ok(x) => {
-                let error = match &x.termination {
-                    Termination::Exited => None,
-                    Termination::WallTimeout => Some(format!("timed out after {}s", hook.timeout)),
-                    Termination::IdleTimeout => Some("stopped: no output".into()),
-                    Termination::Interrupted => Some("interrupted".into()),
-                    Termination::Stopped(why) => Some(why.clone()),
-                };
+                let error = x.termination.problem(hook.timeout);
                 let interrupted = x.termination == Termination::Interrupted;
                 (x.code, x.duration.as_millis() as u64, error, interrupted)
             }
@@ -258,6 +252,16 @@ pub fn hooks_for<'c>(config: &'c HooksConfig, event: &str) -> Result<&'c [HookCo
 mod tests {
     use super::*;
 
+    /// The context of `event` for run `run_id` whose folder is `run_dir`; nothing else set.
+    fn context(event: &'static str, run_id: &str, run_dir: &Path) -> HookContext {
+        HookContext {
+            event,
+            run_id: run_id.into(),
+            run_dir: run_dir.to_path_buf(),
+            ..Default::default()
+        }
+    }
+
     fn hook(command: &str, blocking: bool) -> HookConfig {
         HookConfig {
             command: command.into(),
@@ -270,15 +274,11 @@ mod tests {
     fn hooks_get_env_and_json_and_a_blocking_failure_stops_a_vetoable_event() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = HookContext {
-            event: "stage_start",
-            run_id: "20261121-120059-a1b2c3".into(),
             stage: Some("plan".into()),
             status: Some("running".into()),
-            item: None,
-            run_dir: dir.path().to_path_buf(),
             worktree: Some(dir.path().to_path_buf()),
             extra: Some(json!({"x": 1})),
-            redactor: None,
+            ..context("stage_start", "20261121-120059-a1b2c3", dir.path())
         };
         let hooks = [
             hook(
@@ -344,12 +344,7 @@ mod tests {
     #[test]
     fn non_vetoable_events_run_every_hook_and_timeouts_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = HookContext {
-            event: "run_end",
-            run_id: "r".into(),
-            run_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        };
+        let ctx = context("run_end", "r", dir.path());
         // Far past its 1 s timeout, whatever the load: only the timeout can end it in time.
         let mut slow = hook("sleep 1000", true);
         slow.timeout = 1;

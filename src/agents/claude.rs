@@ -36,11 +36,10 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
-use super::events::result_events;
 use super::json::{bool_at, compact, f64_at, str_at, string_at, u64_at};
-use super::stream::{fail, StreamCore};
+use super::stream::{fail, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The release this module was verified against.
@@ -70,35 +69,20 @@ impl AgentCli for ClaudeCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "ANTHROPIC_API_KEY");
-        let mut a: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
-            .map(String::from)
-            .to_vec();
+        let mut a = Argv::of(&["-p", "--output-format", "stream-json", "--verbose"]);
         match req.mode {
-            Mode::Text => {
-                a.extend(["--disallowedTools".into(), TEXT_MODE_DISALLOWED.into()]);
-            }
-            Mode::Apply => {
-                a.extend(["--permission-mode".into(), "bypassPermissions".into()]);
-                if self.as_root {
-                    spec.env.push(("IS_SANDBOX".into(), "1".into()));
-                }
-            }
+            Mode::Text => a.flag("--disallowedTools", Some(TEXT_MODE_DISALLOWED)),
+            Mode::Apply => a.flag("--permission-mode", Some("bypassPermissions")),
         }
-        if let Some(m) = &req.model {
-            a.extend(["--model".into(), m.clone()]);
+        a.flag("--model", req.model.as_ref());
+        a.flag("--max-turns", req.max_turns);
+        let budget = req.max_budget_usd.map(|usd| format!("{:.4}", usd.max(0.0)));
+        a.flag("--max-budget-usd", budget);
+        a.flag("--resume", req.resume_session.as_ref());
+        let mut spec = self.settings.spec(req, "ANTHROPIC_API_KEY", a);
+        if req.mode == Mode::Apply && self.as_root {
+            spec.env.push(("IS_SANDBOX".into(), "1".into()));
         }
-        if let Some(n) = req.max_turns {
-            a.extend(["--max-turns".into(), n.to_string()]);
-        }
-        if let Some(usd) = req.max_budget_usd {
-            a.extend(["--max-budget-usd".into(), format!("{:.4}", usd.max(0.0))]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["--resume".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
         spec
     }
 
@@ -136,21 +120,21 @@ pub struct ClaudeParser {
     cost_baseline: f64,
 }
 
-impl StreamParser for ClaudeParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for ClaudeParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         if self.core.session_id.is_none() {
             self.core.session_id = string_at(&v, "session_id");
         }
         match str_at(&v, "type").unwrap_or("") {
             "system" if str_at(&v, "subtype") == Some("init") => {
-                self.core.start_session(&v, "session_id", &mut out);
+                self.core.start_session(&v, "session_id", out);
             }
-            "assistant" => self.assistant(&v, &mut out),
-            "user" => self.user(&v, &mut out),
+            "assistant" => self.assistant(&v, out),
+            "user" => self.user(&v, out),
             "rate_limit_event" => {
                 let status = str_at(&v, "rate_limit_info.status").unwrap_or("");
                 if status == "rejected" {
@@ -176,24 +160,16 @@ impl StreamParser for ClaudeParser {
                         .max(0.0),
                     cost_estimated: false,
                 };
-                self.core.set_usage(u, &mut out);
-                let text = string_at(&v, "result").unwrap_or_default();
+                self.core.set_usage(u, out);
                 let is_error = bool_at(&v, "is_error")
                     || str_at(&v, "subtype").is_some_and(|s| s != "success");
-                let error = if is_error {
-                    error_text(&v)
-                } else {
-                    String::new()
-                };
-                result_events(&mut out, text, is_error, error);
-                self.core.result = Some(v);
+                self.core.result_line(v, is_error, error_text, out);
             }
             _ => {}
         }
-        out
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let reset_at = self.rate_limit.as_ref().and_then(|r| r.0.clone());
         let Some(r) = &self.core.result else {
             let mut out = self
@@ -392,7 +368,8 @@ fn dedup(v: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, request};
+    use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
+    use crate::agents::testutil::{play_success, tokens};
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
@@ -424,7 +401,7 @@ mod tests {
         );
         assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
         assert!(!spec.args.iter().any(|a| a.contains("PROMPT")));
-        assert!(spec.env.contains(&("ANTHROPIC_API_KEY".into(), "k".into())));
+        assert!(has_env(&spec, "ANTHROPIC_API_KEY", "k"));
         assert!(!spec.env.iter().any(|(k, _)| k == "IS_SANDBOX"));
 
         req.mode = Mode::Apply;
@@ -440,26 +417,19 @@ mod tests {
         assert!(argv.contains("--resume sid-1"), "{argv}");
         assert!(argv.contains("--max-turns 12"), "{argv}");
         assert!(argv.contains("--max-budget-usd 0.5000"), "{argv}");
-        assert!(spec.env.contains(&("IS_SANDBOX".into(), "1".into())));
+        assert!(has_env(&spec, "IS_SANDBOX", "1"));
     }
 
     #[test]
     fn a_tool_using_session_succeeds_with_its_events_and_cost() {
-        let (events, o) = play(
+        let (events, o) = play_success(
             &mut ClaudeParser::default(),
             include_str!("../../tests/recordings/claude/written/success_tools.jsonl"),
-            exited(0),
+            "9a1f2c4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+            "Added `add` to calc.py; the tests pass.",
         );
-        assert!(o.succeeded(), "{o:?}");
-        assert_eq!(
-            o.session_id.as_deref(),
-            Some("9a1f2c4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
-        );
-        assert_eq!(o.final_text, "Added `add` to calc.py; the tests pass.");
-        assert_eq!(o.usage.input_tokens, 24);
-        assert_eq!(o.usage.cache_read_tokens, 31_020);
+        assert_eq!(tokens(&o), (24, 31_020, 412));
         assert_eq!(o.usage.cache_write_tokens, 4_410);
-        assert_eq!(o.usage.output_tokens, 412);
         assert!((o.usage.cost_usd - 0.04231).abs() < 1e-9);
         assert!(!o.usage.cost_estimated);
         assert!(events.contains(&AgentEvent::CommandRun {
@@ -560,14 +530,10 @@ mod tests {
         // `total_cost_usd` is the session's running total.
         let first = include_str!("../../tests/recordings/claude/resume_first.jsonl");
         let second = include_str!("../../tests/recordings/claude/resume_second.jsonl");
-        let (_, o1) = play(&mut ClaudeParser::default(), first, exited(0));
+        let cli = ClaudeCli::new(CliSettings::default());
+        let (o1, o2) = play_resumed(&cli, first, second);
         assert!(o1.succeeded(), "{o1:?}");
         let total1 = o1.cumulative_usage.clone().unwrap().cost_usd;
-        let cli = ClaudeCli::new(CliSettings::default());
-        let mut req = request(Mode::Apply);
-        req.usage_baseline = o1.cumulative_usage.clone();
-        let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
-        assert!(o2.succeeded(), "{o2:?}");
         assert_eq!(o2.session_id, o1.session_id, "resume keeps the session");
         // The CLI reports 0.0018 for the session so far; this call cost only the difference.
         assert!(

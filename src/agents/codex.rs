@@ -35,9 +35,9 @@ use serde_json::Value;
 use super::classify::classify_message;
 use super::events::{detail_suffix, last_line};
 use super::json::{at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 pub const TESTED_VERSION: &str = "0.169.0";
@@ -58,34 +58,29 @@ impl AgentCli for CodexCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "CODEX_API_KEY");
+        let sandbox = match req.mode {
+            Mode::Text => "read-only",
+            Mode::Apply => "workspace-write",
+        };
+        let last_message = last_message_path(req);
+        let mut a = Argv::of(&["exec", "--json", "-o", &last_message.to_string_lossy()]);
+        a.flag("-s", Some(sandbox));
+        a.flag("-m", req.model.as_ref());
+        let effort = self.settings.reasoning_effort.as_ref();
+        a.flag(
+            "-c",
+            effort.map(|e| format!("model_reasoning_effort=\"{e}\"")),
+        );
+        a.push("--skip-git-repo-check");
+        // The executor's extra args are options of `exec`: they go before `resume`.
+        let mut spec = self.settings.spec(req, "CODEX_API_KEY", a);
+        if let Some(thread) = &req.resume_session {
+            spec.args.extend(["resume".into(), thread.clone()]);
+        }
+        spec.args.push("-".into());
         if let Some(key) = self.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
             spec.env.push(("OPENAI_API_KEY".into(), key.to_string()));
         }
-        let mut a: Vec<String> = vec![
-            "exec".into(),
-            "--json".into(),
-            "-o".into(),
-            last_message_path(req).to_string_lossy().into_owned(),
-            "-s".into(),
-            match req.mode {
-                Mode::Text => "read-only".into(),
-                Mode::Apply => "workspace-write".into(),
-            },
-        ];
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(e) = &self.settings.reasoning_effort {
-            a.extend(["-c".into(), format!("model_reasoning_effort=\"{e}\"")]);
-        }
-        a.push("--skip-git-repo-check".into());
-        a.extend(self.settings.extra_args.iter().cloned());
-        if let Some(thread) = &req.resume_session {
-            a.extend(["resume".into(), thread.clone()]);
-        }
-        a.push("-".into());
-        spec.args = a;
         spec
     }
 
@@ -115,14 +110,14 @@ pub struct CodexParser {
     error: Option<String>,
 }
 
-impl StreamParser for CodexParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for CodexParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         match str_at(&v, "type").unwrap_or("") {
-            "thread.started" => self.core.start_session(&v, "thread_id", &mut out),
+            "thread.started" => self.core.start_session(&v, "thread_id", out),
             "item.started" => {
                 if let Some(item) = v.get("item") {
                     if let Some(call) = tool_call(item) {
@@ -135,7 +130,7 @@ impl StreamParser for CodexParser {
             }
             "item.completed" => {
                 if let Some(item) = v.get("item") {
-                    self.item_completed(item, &mut out);
+                    self.item_completed(item, out);
                 }
             }
             "turn.completed" => {
@@ -168,11 +163,10 @@ impl StreamParser for CodexParser {
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let from_file = self
             .last_message_file
             .as_ref()
@@ -286,15 +280,14 @@ fn tool_call(item: &Value) -> Option<AgentEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, request};
+    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{play_resumed, play_success, tokens};
 
     fn cli() -> CodexCli {
         CodexCli {
             settings: CliSettings {
-                bin: "codex".into(),
                 reasoning_effort: Some("high".into()),
-                api_key: Some("sk-test".into()),
-                ..CliSettings::default()
+                ..settings("codex", Some("sk-test"))
             },
         }
     }
@@ -321,16 +314,10 @@ mod tests {
                 "-"
             ]
         );
-        assert!(spec
-            .env
-            .contains(&("CODEX_API_KEY".into(), "sk-test".into())));
-        assert!(spec
-            .env
-            .contains(&("OPENAI_API_KEY".into(), "sk-test".into())));
+        assert!(has_env(&spec, "CODEX_API_KEY", "sk-test"));
+        assert!(has_env(&spec, "OPENAI_API_KEY", "sk-test"));
         assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("0199a213-81c0".into());
-        let argv = cli().command(&req).args.join(" ");
+        let argv = resumed_apply_argv(&cli(), &mut req, "0199a213-81c0");
         assert!(
             argv.contains("-s workspace-write") && argv.ends_with("resume 0199a213-81c0 -"),
             "{argv}"
@@ -339,20 +326,13 @@ mod tests {
 
     #[test]
     fn a_turn_with_commands_and_patches() {
-        let (events, o) = play(
+        let (events, o) = play_success(
             &mut CodexParser::default(),
             include_str!("../../tests/recordings/codex/written/success.jsonl"),
-            exited(0),
+            "0199a213-81c0-7800-8aa1-bbab2a035a53",
+            "Implemented add() in calc.py; pytest passes.",
         );
-        assert!(o.succeeded(), "{o:?}");
-        assert_eq!(
-            o.session_id.as_deref(),
-            Some("0199a213-81c0-7800-8aa1-bbab2a035a53")
-        );
-        assert_eq!(o.final_text, "Implemented add() in calc.py; pytest passes.");
-        assert_eq!(o.usage.input_tokens, 24_763 - 24_448);
-        assert_eq!(o.usage.cache_read_tokens, 24_448);
-        assert_eq!(o.usage.output_tokens, 1_122);
+        assert_eq!(tokens(&o), (24_763 - 24_448, 24_448, 1_122));
         assert!(events.contains(&AgentEvent::CommandRun {
             command: "bash -lc 'python -m pytest -q'".into(),
             exit_code: Some(0)
@@ -451,20 +431,9 @@ mod tests {
         // `turn.completed` usage is cumulative.
         let first = include_str!("../../tests/recordings/codex/resume_first.jsonl");
         let second = include_str!("../../tests/recordings/codex/resume_second.jsonl");
-        let (_, o1) = play(&mut CodexParser::default(), first, exited(0));
-        let mut req = request(Mode::Apply);
-        req.usage_baseline = o1.cumulative_usage.clone();
-        let (_, o2) = play(cli().parser_for(&req).as_mut(), second, exited(0));
-        assert!(o2.succeeded(), "{o2:?}");
+        let (o1, o2) = play_resumed(&cli(), first, second);
         assert_eq!(o2.session_id, o1.session_id);
         // Cumulative 300/30/60 after 200/20/40: this call is 90 fresh + 10 cached in, 20 out.
-        assert_eq!(
-            (
-                o2.usage.input_tokens,
-                o2.usage.cache_read_tokens,
-                o2.usage.output_tokens
-            ),
-            (90, 10, 20)
-        );
+        assert_eq!(tokens(&o2), (90, 10, 20));
     }
 }

@@ -22,11 +22,10 @@
 use serde_json::Value;
 
 use super::classify::classify_message;
-use super::events::result_events;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, StreamCore};
+use super::stream::{fail, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// Cursor publishes no versioned package orx could pin.
@@ -43,22 +42,13 @@ impl AgentCli for CursorCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "CURSOR_API_KEY");
-        let mut a: Vec<String> = ["-p", "--output-format", "stream-json", "--trust"]
-            .map(String::from)
-            .to_vec();
+        let mut a = Argv::of(&["-p", "--output-format", "stream-json", "--trust"]);
         if req.mode == Mode::Apply {
-            a.push("--force".into());
+            a.push("--force");
         }
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["--resume".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        a.flag("-m", req.model.as_ref());
+        a.flag("--resume", req.resume_session.as_ref());
+        self.settings.spec(req, "CURSOR_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -71,15 +61,15 @@ pub struct CursorParser {
     core: StreamCore,
 }
 
-impl StreamParser for CursorParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for CursorParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         match str_at(&v, "type").unwrap_or("") {
             "system" if str_at(&v, "subtype") == Some("init") => {
-                self.core.start_session(&v, "session_id", &mut out);
+                self.core.start_session(&v, "session_id", out);
             }
             "assistant" => {
                 for b in at(&v, "message.content")
@@ -88,7 +78,7 @@ impl StreamParser for CursorParser {
                     .flatten()
                 {
                     self.core
-                        .text(string_at(b, "text").unwrap_or_default(), &mut out);
+                        .text(string_at(b, "text").unwrap_or_default(), out);
                 }
             }
             "thinking" => {
@@ -96,7 +86,7 @@ impl StreamParser for CursorParser {
                     out.push(AgentEvent::Reasoning { text });
                 }
             }
-            "tool_call" => tool_call(&v, &mut out),
+            "tool_call" => tool_call(&v, out),
             "result" => {
                 let u = Usage {
                     input_tokens: u64_at(&v, "usage.input_tokens")
@@ -110,26 +100,19 @@ impl StreamParser for CursorParser {
                     cost_usd: 0.0,
                     cost_estimated: false,
                 };
-                self.core.set_usage(u, &mut out);
+                self.core.set_usage(u, out);
                 if let Some(sid) = string_at(&v, "session_id") {
                     self.core.session_id = Some(sid);
                 }
                 let is_error = bool_at(&v, "is_error");
-                let text = string_at(&v, "result").unwrap_or_default();
-                let error = if is_error {
-                    text.clone()
-                } else {
-                    String::new()
-                };
-                result_events(&mut out, text, is_error, error);
-                self.core.result = Some(v);
+                let answer = |v: &Value| string_at(v, "result").unwrap_or_default();
+                self.core.result_line(v, is_error, answer, out);
             }
             _ => {}
         }
-        out
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let Some(r) = &self.core.result else {
             return self.core.no_result("cursor-agent", exit, None);
         };
@@ -194,16 +177,12 @@ fn tool_call(v: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::request;
+    use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
 
     #[test]
     fn argv_adds_force_only_in_apply_mode() {
         let cli = CursorCli {
-            settings: CliSettings {
-                bin: "cursor-agent".into(),
-                api_key: Some("key".into()),
-                ..CliSettings::default()
-            },
+            settings: settings("cursor-agent", Some("key")),
         };
         let mut req = request(Mode::Text);
         let spec = cli.command(&req);
@@ -218,10 +197,8 @@ mod tests {
                 "sonnet"
             ]
         );
-        assert!(spec.env.contains(&("CURSOR_API_KEY".into(), "key".into())));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("c-1".into());
-        let argv = cli.command(&req).args.join(" ");
+        assert!(has_env(&spec, "CURSOR_API_KEY", "key"));
+        let argv = resumed_apply_argv(&cli, &mut req, "c-1");
         assert!(
             argv.contains("--force") && argv.ends_with("--resume c-1"),
             "{argv}"

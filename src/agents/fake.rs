@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 
 use super::{
-    classify, AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind, StreamParser, Usage,
+    classify, request_spec, AgentCli, AgentEvent, AgentOutcome, AgentRequest, FailureKind,
+    StreamParser, Usage,
 };
 use crate::exec::{CommandSpec, ExitInfo};
 
@@ -37,7 +38,7 @@ impl AgentCli for FakeCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = CommandSpec::new(self.program.to_string_lossy(), &req.cwd);
+        let mut spec = request_spec(self.program.to_string_lossy(), req);
         spec.args = vec![
             FAKE_AGENT_SUBCOMMAND.into(),
             "--stage".into(),
@@ -58,12 +59,6 @@ impl AgentCli for FakeCli {
         if let Some(model) = &req.model {
             spec.args.extend(["--model".into(), model.clone()]);
         }
-        spec.stdin = Some(req.prompt.clone().into_bytes());
-        spec.stdout_log = Some(req.stdout_log.clone());
-        spec.stderr_log = Some(req.stderr_log.clone());
-        spec.wall_timeout = req.timeout;
-        spec.idle_timeout = req.idle_timeout;
-        spec.run_id = Some(req.run_id.clone());
         spec
     }
 
@@ -159,22 +154,10 @@ impl StreamParser for NativeParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::Termination;
-    use std::time::Duration;
+    use crate::agents::testutil::exited;
 
     fn exit() -> ExitInfo {
-        ExitInfo {
-            code: Some(0),
-            signal: None,
-            termination: Termination::Exited,
-            duration: Duration::from_millis(1),
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            stdout_bytes: 0,
-            stderr_bytes: 0,
-            truncated_lines: 0,
-            strays_killed: 0,
-        }
+        exited(0)
     }
 
     #[test]

@@ -31,9 +31,9 @@ use serde_json::Value;
 use super::classify::{classify_http, classify_message, http_from_truncated_exit};
 use super::events::last_line;
 use super::json::{at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 pub const TESTED_VERSION: &str = "0.61.0";
@@ -43,6 +43,15 @@ pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
 
 /// The fixed `-p` text, appended by Gemini after the prompt read from stdin.
 pub const STDIN_INSTRUCTION: &str = "Carry out the instructions above.";
+
+/// `--approval-mode` for a mode, as Gemini CLI and Qwen Code (its fork) name them: `default`
+/// withholds every tool that needs a confirmation, `yolo` allows them all.
+pub fn approval_mode(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Text => "default",
+        Mode::Apply => "yolo",
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct GeminiCli {
@@ -55,27 +64,14 @@ impl AgentCli for GeminiCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "GEMINI_API_KEY");
-        let mut a: Vec<String> = vec![
-            "-o".into(),
-            "stream-json".into(),
-            "-m".into(),
-            req.model.clone().unwrap_or_else(|| DEFAULT_MODEL.into()),
-            "--approval-mode".into(),
-            match req.mode {
-                Mode::Text => "default".into(),
-                Mode::Apply => "yolo".into(),
-            },
-            "--skip-trust".into(),
-            "-p".into(),
-            STDIN_INSTRUCTION.into(),
-        ];
-        if let Some(sid) = &req.resume_session {
-            a.extend(["-r".into(), sid.clone()]);
+        let model = req.model.as_deref().unwrap_or(DEFAULT_MODEL);
+        let mode = approval_mode(req.mode);
+        let mut a = Argv::of(&["-o", "stream-json", "-m", model, "--approval-mode", mode]);
+        for word in ["--skip-trust", "-p", STDIN_INSTRUCTION] {
+            a.push(word);
         }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        a.flag("-r", req.resume_session.as_ref());
+        self.settings.spec(req, "GEMINI_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -92,14 +88,14 @@ pub struct GeminiParser {
     error: Option<String>,
 }
 
-impl StreamParser for GeminiParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for GeminiParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         match str_at(&v, "type").unwrap_or("") {
-            "init" => self.core.start_session(&v, "session_id", &mut out),
+            "init" => self.core.start_session(&v, "session_id", out),
             "message" if str_at(&v, "role") == Some("assistant") => {
                 let text = string_at(&v, "content").unwrap_or_default();
                 if at(&v, "delta").and_then(Value::as_bool) == Some(true) {
@@ -176,7 +172,7 @@ impl StreamParser for GeminiParser {
                     cache_read_tokens: cached,
                     ..Usage::default()
                 };
-                self.core.set_usage(u, &mut out);
+                self.core.set_usage(u, out);
                 let is_error = str_at(&v, "status") != Some("success");
                 if is_error {
                     let message = string_at(&v, "error.message")
@@ -195,11 +191,10 @@ impl StreamParser for GeminiParser {
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let mut out = self.core.outcome(exit);
         let stderr = stderr_error(&exit.stderr_tail);
         let result_error = self.core.result.as_ref().and_then(|r| {
@@ -299,14 +294,12 @@ fn stderr_error(stderr: &str) -> String {
 mod tests {
     use super::*;
     use crate::agents::testutil::{exited, exited_with_stderr, play, request};
+    use crate::agents::testutil::{play_success, resumed_apply_argv, settings, tokens};
 
     #[test]
     fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {
         let cli = GeminiCli {
-            settings: CliSettings {
-                bin: "gemini".into(),
-                ..CliSettings::default()
-            },
+            settings: settings("gemini", None),
         };
         let mut req = request(Mode::Text);
         req.model = None;
@@ -326,9 +319,7 @@ mod tests {
             ]
         );
         assert_eq!(spec.stdin.as_deref(), Some(req.prompt.as_bytes()));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("s-1".into());
-        let argv = cli.command(&req).args.join(" ");
+        let argv = resumed_apply_argv(&cli, &mut req, "s-1");
         assert!(
             argv.contains("--approval-mode yolo") && argv.ends_with("-r s-1"),
             "{argv}"
@@ -337,20 +328,13 @@ mod tests {
 
     #[test]
     fn deltas_make_the_final_text_and_tools_become_events() {
-        let (events, o) = play(
+        let (events, o) = play_success(
             &mut GeminiParser::default(),
             include_str!("../../tests/recordings/gemini/written/success.jsonl"),
-            exited(0),
+            "5e0c7a8b-1f2d-4c3e-9a8b-7c6d5e4f3a2b",
+            "Added add() to calc.py and the tests pass.",
         );
-        assert!(o.succeeded(), "{o:?}");
-        assert_eq!(
-            o.session_id.as_deref(),
-            Some("5e0c7a8b-1f2d-4c3e-9a8b-7c6d5e4f3a2b")
-        );
-        assert_eq!(o.final_text, "Added add() to calc.py and the tests pass.");
-        assert_eq!(o.usage.input_tokens, 3_210);
-        assert_eq!(o.usage.cache_read_tokens, 8_000);
-        assert_eq!(o.usage.output_tokens, 180);
+        assert_eq!(tokens(&o), (3_210, 8_000, 180));
         assert!(events.contains(&AgentEvent::CommandRun {
             command: "python -m pytest -q".into(),
             exit_code: Some(0)

@@ -85,6 +85,19 @@ pub struct AgentRequest {
     pub usage_baseline: Option<Usage>,
 }
 
+/// The spec of `program` for a call, the fake's included: in the request's folder, the prompt on
+/// stdin, its logs, timeouts and run id; argv and env are the CLI's to add.
+pub fn request_spec(program: impl Into<String>, req: &AgentRequest) -> CommandSpec {
+    let mut spec = CommandSpec::new(program, &req.cwd);
+    spec.stdin = Some(req.prompt.clone().into_bytes());
+    spec.stdout_log = Some(req.stdout_log.clone());
+    spec.stderr_log = Some(req.stderr_log.clone());
+    spec.wall_timeout = req.timeout;
+    spec.idle_timeout = req.idle_timeout;
+    spec.run_id = Some(req.run_id.clone());
+    spec
+}
+
 /// How one executor is configured: the binary and what `executors.<name>` adds.
 #[derive(Debug, Clone, Default)]
 pub struct CliSettings {
@@ -99,18 +112,43 @@ impl CliSettings {
     /// The spec every real CLI starts from: program, prompt on stdin, logs, timeouts, env
     /// (`env` from config, then the API key in `key_var`).
     pub fn base_spec(&self, req: &AgentRequest, key_var: &str) -> CommandSpec {
-        let mut spec = CommandSpec::new(self.bin.clone(), &req.cwd);
-        spec.stdin = Some(req.prompt.clone().into_bytes());
-        spec.stdout_log = Some(req.stdout_log.clone());
-        spec.stderr_log = Some(req.stderr_log.clone());
-        spec.wall_timeout = req.timeout;
-        spec.idle_timeout = req.idle_timeout;
-        spec.run_id = Some(req.run_id.clone());
+        let mut spec = request_spec(self.bin.clone(), req);
         spec.env = self.env.clone();
         if let Some(key) = self.api_key.as_deref().filter(|k| !k.is_empty()) {
             spec.env.push((key_var.to_string(), key.to_string()));
         }
         spec
+    }
+
+    /// [`base_spec`](Self::base_spec) running `argv`, followed by the executor's `extra_args`.
+    pub fn spec(&self, req: &AgentRequest, key_var: &str, argv: Argv) -> CommandSpec {
+        let mut spec = self.base_spec(req, key_var);
+        let mut args = argv.0;
+        args.extend(self.extra_args.iter().cloned());
+        spec.args = args;
+        spec
+    }
+}
+
+/// A CLI's argv as it is built: fixed words, then a `flag VALUE` pair for each setting the
+/// request carries (a model, a session to resume) and nothing for those it leaves out.
+#[derive(Debug, Clone, Default)]
+pub struct Argv(pub Vec<String>);
+
+impl Argv {
+    pub fn of(words: &[&str]) -> Self {
+        Argv(words.iter().map(|w| w.to_string()).collect())
+    }
+
+    pub fn push(&mut self, word: impl Into<String>) {
+        self.0.push(word.into());
+    }
+
+    /// `flag value` when there is a value, nothing otherwise.
+    pub fn flag(&mut self, flag: &str, value: Option<impl ToString>) {
+        if let Some(v) = value {
+            self.0.extend([flag.to_string(), v.to_string()]);
+        }
     }
 }
 

@@ -31,9 +31,9 @@ use serde_json::Value;
 
 use super::classify::{classify_http, classify_message};
 use super::json::{at, compact, f64_at, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The release this module was verified against.
@@ -50,23 +50,12 @@ impl AgentCli for OpenCodeCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "OPENCODE_API_KEY");
-        let mut a: Vec<String> = ["run", "--format", "json", "--title"]
-            .map(String::from)
-            .to_vec();
+        let mut a = Argv::of(&["run", "--format", "json", "--title"]);
         a.push(format!("orx {} {}", req.run_id, req.stage));
-        if req.mode == Mode::Text {
-            a.extend(["--agent".into(), "plan".into()]);
-        }
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["-s".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        a.flag("--agent", (req.mode == Mode::Text).then_some("plan"));
+        a.flag("-m", req.model.as_ref());
+        a.flag("-s", req.resume_session.as_ref());
+        self.settings.spec(req, "OPENCODE_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -81,26 +70,26 @@ pub struct OpenCodeParser {
     error: Option<(String, Option<u16>)>,
 }
 
-impl StreamParser for OpenCodeParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for OpenCodeParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         if self.core.session_id.is_none() {
-            self.core.start_session(&v, "sessionID", &mut out);
+            self.core.start_session(&v, "sessionID", out);
         }
         let part = v.get("part").cloned().unwrap_or(Value::Null);
         match str_at(&v, "type").unwrap_or("") {
             "text" => self
                 .core
-                .text(string_at(&part, "text").unwrap_or_default(), &mut out),
+                .text(string_at(&part, "text").unwrap_or_default(), out),
             "reasoning" => {
                 if let Some(text) = string_at(&part, "text").filter(|t| !t.is_empty()) {
                     out.push(AgentEvent::Reasoning { text });
                 }
             }
-            "tool_use" => tool_use(&part, &mut out),
+            "tool_use" => tool_use(&part, out),
             "step_finish" => {
                 let step = Usage {
                     input_tokens: u64_at(&part, "tokens.input"),
@@ -131,11 +120,10 @@ impl StreamParser for OpenCodeParser {
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         if let Some((msg, status)) = &self.error {
             let mut out = self.core.outcome(exit);
             let kind = status
@@ -183,45 +171,25 @@ fn tool_use(part: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::request;
+    use crate::agents::testutil::{request, settings};
 
     #[test]
     fn argv_runs_the_plan_agent_in_text_mode() {
         let cli = OpenCodeCli {
-            settings: CliSettings {
-                bin: "opencode".into(),
-                ..CliSettings::default()
-            },
+            settings: settings("opencode", None),
         };
+        let head = ["run", "--format", "json", "--title", "orx r1 implement"];
         let mut req = request(Mode::Text);
         assert_eq!(
             cli.command(&req).args,
-            [
-                "run",
-                "--format",
-                "json",
-                "--title",
-                "orx r1 implement",
-                "--agent",
-                "plan",
-                "-m",
-                "sonnet"
-            ]
+            [&head[..], &["--agent", "plan", "-m", "sonnet"]].concat()
         );
         req.mode = Mode::Apply;
         req.model = None;
         req.resume_session = Some("ses_1".into());
         assert_eq!(
             cli.command(&req).args,
-            [
-                "run",
-                "--format",
-                "json",
-                "--title",
-                "orx r1 implement",
-                "-s",
-                "ses_1"
-            ]
+            [&head[..], &["-s", "ses_1"]].concat()
         );
     }
 }

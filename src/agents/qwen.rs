@@ -27,11 +27,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::classify::classify_message;
-use super::events::result_events;
+use super::gemini::approval_mode;
 use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
-use super::stream::{fail, flag_rate_limit, StreamCore};
-use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{StreamParser, Usage};
+use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind};
+use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 /// The release this module was verified against.
@@ -48,25 +48,15 @@ impl AgentCli for QwenCli {
     }
 
     fn command(&self, req: &AgentRequest) -> CommandSpec {
-        let mut spec = self.settings.base_spec(req, "OPENAI_API_KEY");
-        let mut a: Vec<String> = vec![
-            "-o".into(),
-            "stream-json".into(),
-            "--approval-mode".into(),
-            match req.mode {
-                Mode::Text => "default".into(),
-                Mode::Apply => "yolo".into(),
-            },
-        ];
-        if let Some(m) = &req.model {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        if let Some(sid) = &req.resume_session {
-            a.extend(["-r".into(), sid.clone()]);
-        }
-        a.extend(self.settings.extra_args.iter().cloned());
-        spec.args = a;
-        spec
+        let mut a = Argv::of(&[
+            "-o",
+            "stream-json",
+            "--approval-mode",
+            approval_mode(req.mode),
+        ]);
+        a.flag("-m", req.model.as_ref());
+        a.flag("-r", req.resume_session.as_ref());
+        self.settings.spec(req, "OPENAI_API_KEY", a)
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -92,26 +82,26 @@ pub struct QwenParser {
     total: Option<Usage>,
 }
 
-impl StreamParser for QwenParser {
-    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let Some(v) = self.core.parse(line) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
+impl JsonLines for QwenParser {
+    fn core(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
         let blocks = at(&v, "message.content")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         match str_at(&v, "type").unwrap_or("") {
             "system" if str_at(&v, "subtype") == Some("init") => {
-                self.core.start_session(&v, "session_id", &mut out);
+                self.core.start_session(&v, "session_id", out);
             }
             "assistant" => {
                 for b in &blocks {
                     match str_at(b, "type").unwrap_or("") {
                         "text" => self
                             .core
-                            .text(string_at(b, "text").unwrap_or_default(), &mut out),
+                            .text(string_at(b, "text").unwrap_or_default(), out),
                         "thinking" => out.push(AgentEvent::Reasoning {
                             text: string_at(b, "thinking").unwrap_or_default(),
                         }),
@@ -137,7 +127,7 @@ impl StreamParser for QwenParser {
                 {
                     let id = str_at(b, "tool_use_id").unwrap_or("");
                     if let Some((name, input)) = self.pending.remove(id) {
-                        tool_result(&name, &input, bool_at(b, "is_error"), &mut out);
+                        tool_result(&name, &input, bool_at(b, "is_error"), out);
                     }
                 }
             }
@@ -149,25 +139,17 @@ impl StreamParser for QwenParser {
                     cache_read_tokens: cached,
                     ..Usage::default()
                 };
-                self.core.set_usage(total.minus(&self.baseline), &mut out);
+                self.core.set_usage(total.minus(&self.baseline), out);
                 self.total = Some(total);
-                let text = string_at(&v, "result").unwrap_or_default();
                 let is_error = failed(&v);
-                let error = if is_error {
-                    error_text(&v)
-                } else {
-                    String::new()
-                };
-                result_events(&mut out, text, is_error, error);
-                self.core.result = Some(v);
+                self.core.result_line(v, is_error, error_text, out);
             }
             _ => {}
         }
-        flag_rate_limit(&mut out);
-        out
+        flag_rate_limit(out);
     }
 
-    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
         let Some(r) = &self.core.result else {
             return self.core.no_result("qwen", exit, None);
         };
@@ -226,16 +208,14 @@ fn tool_result(name: &str, input: &Value, is_error: bool, out: &mut Vec<AgentEve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, request};
+    use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{play_resumed, tokens};
+    use crate::agents::Mode;
 
     #[test]
     fn argv_withholds_confirmed_tools_in_text_mode() {
         let cli = QwenCli {
-            settings: CliSettings {
-                bin: "qwen".into(),
-                api_key: Some("sk-q".into()),
-                ..CliSettings::default()
-            },
+            settings: settings("qwen", Some("sk-q")),
         };
         let mut req = request(Mode::Text);
         let spec = cli.command(&req);
@@ -250,10 +230,8 @@ mod tests {
                 "sonnet"
             ]
         );
-        assert!(spec.env.contains(&("OPENAI_API_KEY".into(), "sk-q".into())));
-        req.mode = Mode::Apply;
-        req.resume_session = Some("q-1".into());
-        let argv = cli.command(&req).args.join(" ");
+        assert!(has_env(&spec, "OPENAI_API_KEY", "sk-q"));
+        let argv = resumed_apply_argv(&cli, &mut req, "q-1");
         assert!(
             argv.contains("--approval-mode yolo") && argv.ends_with("-r q-1"),
             "{argv}"
@@ -266,23 +244,12 @@ mod tests {
         // result counts the earlier model calls too.
         let first = include_str!("../../tests/recordings/qwen/tool_call.jsonl");
         let second = include_str!("../../tests/recordings/qwen/resume.jsonl");
-        let (_, o1) = play(&mut QwenParser::default(), first, exited(0));
-        assert_eq!((o1.usage.input_tokens, o1.usage.output_tokens), (180, 40));
         let cli = QwenCli {
             settings: CliSettings::default(),
         };
-        let mut req = request(Mode::Apply);
-        req.usage_baseline = o1.cumulative_usage.clone();
-        let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
-        assert!(o2.succeeded(), "{o2:?}");
+        let (o1, o2) = play_resumed(&cli, first, second);
+        assert_eq!((o1.usage.input_tokens, o1.usage.output_tokens), (180, 40));
         assert_eq!(o2.session_id, o1.session_id);
-        assert_eq!(
-            (
-                o2.usage.input_tokens,
-                o2.usage.cache_read_tokens,
-                o2.usage.output_tokens
-            ),
-            (90, 10, 20)
-        );
+        assert_eq!(tokens(&o2), (90, 10, 20));
     }
 }

@@ -366,24 +366,15 @@ mod tests {
     fn demo_scenario_parses() {
         let s = parse_scenario(DEMO_SCENARIO, Path::new("demo.yaml")).unwrap();
         assert_eq!(s, Scenario::demo());
-        assert!(s
-            .step("plan", None, 1)
-            .unwrap()
-            .text
-            .unwrap()
-            .starts_with("# Plan"));
-        assert!(s
-            .step("spec", None, 1)
-            .unwrap()
-            .text
-            .unwrap()
-            .starts_with("# Spec"));
-        let b = parse_backlog(&s.step("decompose", None, 1).unwrap().text.unwrap()).unwrap();
+        let text = |stage: &str| s.step(stage, None, 1).unwrap().text.unwrap();
+        assert!(text("plan").starts_with("# Plan"));
+        assert!(text("spec").starts_with("# Spec"));
+        let b = parse_backlog(&text("decompose")).unwrap();
         validate(&b).unwrap();
         let ids: Vec<_> = b.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["W001", "W002"]);
         assert_eq!(b.items[1].depends_on, ["W001"]);
-        let v = parse_verdict(&s.step("review", None, 1).unwrap().text.unwrap()).unwrap();
+        let v = parse_verdict(&text("review")).unwrap();
         assert_eq!(v.verdict, VerdictKind::Approved);
         assert!(s.step("fix", Some("W001"), 1).is_some());
         assert!(s.step("fix", Some("W002"), 1).is_none());
@@ -696,15 +687,7 @@ knowledge_update: {error: "rate limited", exit_code: 1}
                 let text: String = s.into_iter().collect();
                 match parse(&text) {
                     Ok(sc) => {
-                        for stage in [
-                            "plan",
-                            "spec",
-                            "decompose",
-                            "implement",
-                            "fix",
-                            "review",
-                            "knowledge_update",
-                        ] {
+                        for stage in crate::config::STAGE_NAMES {
                             let _ = sc.step(stage, Some("W001"), (rng % 4) as u32);
                         }
                     }

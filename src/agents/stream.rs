@@ -11,9 +11,9 @@
 use serde_json::Value;
 
 use super::classify::{classify_message, parse_reset};
-use super::events::{detail_suffix, last_line};
+use super::events::{detail_suffix, last_line, result_events};
 use super::json::{parse_counted, string_at};
-use super::{AgentEvent, AgentOutcome, FailureKind, Usage};
+use super::{AgentEvent, AgentOutcome, FailureKind, StreamParser, Usage};
 use crate::exec::ExitInfo;
 
 /// What every parser keeps, whatever its format.
@@ -55,6 +55,21 @@ impl StreamCore {
             self.last_text = Some(text.clone());
             out.push(AgentEvent::Text { text });
         }
+    }
+
+    /// A result line carrying the answer at `result`: the events of its verdict (`error`, asked
+    /// for a failed one only, names what went wrong), and the line kept for `finish`.
+    pub fn result_line(
+        &mut self,
+        v: Value,
+        is_error: bool,
+        error: impl FnOnce(&Value) -> String,
+        out: &mut Vec<AgentEvent>,
+    ) {
+        let text = string_at(&v, "result").unwrap_or_default();
+        let error = if is_error { error(&v) } else { String::new() };
+        result_events(out, text, is_error, error);
+        self.result = Some(v);
     }
 
     /// The call's usage: kept, and sent as a `Usage` event when it counts anything.
@@ -115,6 +130,31 @@ pub fn fail(out: &mut AgentOutcome, kind: FailureKind, message: String, evidence
     }
     out.failure = Some(kind);
     out.message = Some(message);
+}
+
+/// A CLI's stream format, one JSON object a line: what a line means, and the verdict at the
+/// end. Every format is a [`StreamParser`] the same way: a line that is not a JSON object is
+/// counted by its [`StreamCore`] and yields nothing.
+pub trait JsonLines {
+    fn core(&mut self) -> &mut StreamCore;
+    /// The events of one JSON line.
+    fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>);
+    /// The outcome once the stream is over.
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome;
+}
+
+impl<T: JsonLines> StreamParser for T {
+    fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        if let Some(v) = self.core().parse(line) {
+            self.line(v, &mut out);
+        }
+        out
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        self.verdict(exit)
+    }
 }
 
 /// When the last event of `out` is an error that reads as a rate limit, follows it with a

@@ -4,8 +4,30 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{AgentEvent, AgentOutcome, AgentRequest, Mode, StreamParser};
-use crate::exec::{ExitInfo, Termination};
+use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, Mode, StreamParser};
+use crate::exec::{CommandSpec, ExitInfo, Termination};
+
+/// An executor's settings: its binary, and an API key when given.
+pub fn settings(bin: &str, api_key: Option<&str>) -> CliSettings {
+    CliSettings {
+        bin: bin.into(),
+        api_key: api_key.map(String::from),
+        ..CliSettings::default()
+    }
+}
+
+/// Whether `spec` sets the environment variable `key` to `value`.
+pub fn has_env(spec: &CommandSpec, key: &str, value: &str) -> bool {
+    spec.env.iter().any(|(k, v)| k == key && v == value)
+}
+
+/// Turn `req` into an apply-mode call resuming `session`; the argv `cli` builds for it, joined
+/// with spaces.
+pub fn resumed_apply_argv(cli: &dyn AgentCli, req: &mut AgentRequest, session: &str) -> String {
+    req.mode = Mode::Apply;
+    req.resume_session = Some(session.into());
+    cli.command(req).args.join(" ")
+}
 
 pub fn request(mode: Mode) -> AgentRequest {
     AgentRequest {
@@ -59,6 +81,42 @@ pub fn play(
     }
     let o = parser.finish(&exit);
     (events, o)
+}
+
+/// Play a recording that ends well (exit 0), checking that the outcome is a success with this
+/// session and this answer.
+pub fn play_success(
+    parser: &mut dyn StreamParser,
+    recording: &str,
+    session: &str,
+    answer: &str,
+) -> (Vec<AgentEvent>, AgentOutcome) {
+    let (events, o) = play(parser, recording, exited(0));
+    assert!(o.succeeded(), "{o:?}");
+    assert_eq!(o.session_id.as_deref(), Some(session));
+    assert_eq!(o.final_text, answer);
+    (events, o)
+}
+
+/// Play `first` through a fresh parser of `cli`, then `second` through the parser `cli` makes
+/// for an apply call resuming it (with the running totals `first` reported as the baseline);
+/// both outcomes, the second checked to have succeeded.
+pub fn play_resumed(cli: &dyn AgentCli, first: &str, second: &str) -> (AgentOutcome, AgentOutcome) {
+    let (_, o1) = play(cli.parser().as_mut(), first, exited(0));
+    let mut req = request(Mode::Apply);
+    req.usage_baseline = o1.cumulative_usage.clone();
+    let (_, o2) = play(cli.parser_for(&req).as_mut(), second, exited(0));
+    assert!(o2.succeeded(), "{o2:?}");
+    (o1, o2)
+}
+
+/// The tokens of an outcome: (input, cache reads, output).
+pub fn tokens(o: &AgentOutcome) -> (u64, u64, u64) {
+    (
+        o.usage.input_tokens,
+        o.usage.cache_read_tokens,
+        o.usage.output_tokens,
+    )
 }
 
 /// Field names the CLIs' streams use (from the recordings and the parsers), for the

@@ -185,11 +185,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
             "\nITEM     STATUS       ATTEMPTS  GATES                    TITLE"
         );
         for i in &state.items {
-            let gates: Vec<String> = i
-                .gates
-                .iter()
-                .map(|g| format!("{}{}", g.name, if g.passed { "✓" } else { "✗" }))
-                .collect();
+            let gates = i.gate_marks("");
             let _ = writeln!(
                 out,
                 "{:<8} {:<12} {:>8}  {:<24} {}",

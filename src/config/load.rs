@@ -344,41 +344,43 @@ mod tests {
             m.starts_with("orx.yaml:3:3: `executors.cusor` is not a known executor"),
             "{m}"
         );
-        let text = "gates:\n  - name: t\n    command: x\n  - name: t\n    command: y\n";
-        let (m, _) = fail(text);
-        assert_eq!(
-            m,
-            "orx.yaml:4:5: gate name `t` is used twice (`gates[0]` and `gates[1]`)"
-        );
-        let (m, _) = fail("gates:\n  - name: t\n    command: \"\"\n");
-        assert_eq!(m, "orx.yaml:3:5: `gates[0].command` is empty");
-        let (m, _) = fail("gates:\n  - name: \"\"\n    command: x\n");
-        assert_eq!(m, "orx.yaml:2:5: `gates[0].name` is empty");
-        let (m, _) = fail("gates:\n- name: t\n  command: x\n  timeout: 0\n");
-        assert_eq!(
-            m,
-            "orx.yaml:4:3: `gates[0].timeout` must be greater than 0 seconds"
-        );
-        let (m, _) = fail("run:\n  max_fix_attempts: 21\n");
-        assert_eq!(
-            m,
-            "orx.yaml:2:3: `run.max_fix_attempts` is 21, above the limit of 20"
-        );
-        let (m, _) = fail("pipelines:\n  quick:\n    - plan\n    - implment\n");
-        assert_eq!(
-            m,
-            "orx.yaml:4:7: pipeline `quick` lists `implment`, which is not a pipeline stage"
-        );
-        let (m, _) = fail("pipelines:\n  full: [plan]\n");
-        assert_eq!(
-            m,
-            "orx.yaml:2:3: pipeline `full` is built in and cannot be redefined"
-        );
-        let (m, _) = fail("engine:\n  idle_timeout: 0\n");
-        assert_eq!(
-            m,
-            "orx.yaml:2:3: `engine.idle_timeout` must be greater than 0 seconds"
-        );
+        let cases = [
+            (
+                "gates:\n  - name: t\n    command: x\n  - name: t\n    command: y\n",
+                "orx.yaml:4:5: gate name `t` is used twice (`gates[0]` and `gates[1]`)",
+            ),
+            (
+                "gates:\n  - name: t\n    command: \"\"\n",
+                "orx.yaml:3:5: `gates[0].command` is empty",
+            ),
+            (
+                "gates:\n  - name: \"\"\n    command: x\n",
+                "orx.yaml:2:5: `gates[0].name` is empty",
+            ),
+            (
+                "gates:\n- name: t\n  command: x\n  timeout: 0\n",
+                "orx.yaml:4:3: `gates[0].timeout` must be greater than 0 seconds",
+            ),
+            (
+                "run:\n  max_fix_attempts: 21\n",
+                "orx.yaml:2:3: `run.max_fix_attempts` is 21, above the limit of 20",
+            ),
+            (
+                "pipelines:\n  quick:\n    - plan\n    - implment\n",
+                "orx.yaml:4:7: pipeline `quick` lists `implment`, which is not a pipeline stage",
+            ),
+            (
+                "pipelines:\n  full: [plan]\n",
+                "orx.yaml:2:3: pipeline `full` is built in and cannot be redefined",
+            ),
+            (
+                "engine:\n  idle_timeout: 0\n",
+                "orx.yaml:2:3: `engine.idle_timeout` must be greater than 0 seconds",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(fail(text).0, want);
+        }
     }
 
     #[test]

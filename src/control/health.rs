@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Control;
-use crate::doctor::{diagnose, Check};
+use crate::doctor::{diagnose, missing_tool, Check};
 use crate::store::layout::WORKTREES_DIR;
 
 /// How long a dependency probe is reused.
@@ -105,20 +105,7 @@ impl Control {
             })
             .collect();
         // diagnose always returns git and gh checks; fall back to an empty probe otherwise.
-        let missing = |n: &str| Check {
-            name: n.to_string(),
-            kind: "tool",
-            required: n == "git",
-            program: n.to_string(),
-            path: None,
-            installed: false,
-            version: None,
-            tested_version: None,
-            version_matches: None,
-            credentials: None,
-            credentials_source: None,
-            problems: Vec::new(),
-        };
+        let missing = |n: &str| missing_tool(n, n == "git");
         Health {
             ok,
             version: env!("CARGO_PKG_VERSION").to_string(),

@@ -64,6 +64,18 @@ pub struct Launched {
     pub log: String,
 }
 
+impl Launched {
+    /// Run `id` of workspace `w`, driven by `pid`, logging to the launch log of that id.
+    fn new(w: &Workspace, id: &str, pid: u32) -> Launched {
+        Launched {
+            run_id: id.to_string(),
+            repo: w.name.clone(),
+            pid,
+            log: format!("{RUNS_DIR}/{LAUNCH_DIR}/{id}.log"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CancelResult {
     pub run_id: String,
@@ -262,12 +274,7 @@ impl Control {
             }
         }
         self.invalidate();
-        Ok(Launched {
-            run_id: id.clone(),
-            repo: w.name.clone(),
-            pid,
-            log: format!("{RUNS_DIR}/{LAUNCH_DIR}/{id}.log"),
-        })
+        Ok(Launched::new(w, &id, pid))
     }
 
     /// Resume run `id` in the background (refused while it is live or once it succeeded).
@@ -316,12 +323,7 @@ impl Control {
             }
         }
         self.invalidate();
-        Ok(Launched {
-            run_id: id.to_string(),
-            repo: w.name.clone(),
-            pid,
-            log: format!("{RUNS_DIR}/{LAUNCH_DIR}/{id}.log"),
-        })
+        Ok(Launched::new(w, id, pid))
     }
 
     /// Ask the process driving run `id` to stop (SIGINT): it records `interrupted`.

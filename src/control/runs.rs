@@ -353,54 +353,43 @@ mod tests {
             root: root.to_path_buf(),
         }])
         .unwrap();
-        let all = c.list_runs(&RunQuery::default()).unwrap();
+        let list = |q: RunQuery| c.list_runs(&q).unwrap();
+        let all = list(RunQuery::default());
         assert_eq!(all.total, 31);
         assert_eq!(all.runs[0].meta.run_id, "r-50", "newest first");
         assert_eq!(all.runs[0].meta.status, "interrupted", "no lock holder");
-        let page = c
-            .list_runs(&RunQuery {
-                offset: Some(5),
-                limit: Some(10),
-                ..Default::default()
-            })
-            .unwrap();
+        let page = list(RunQuery {
+            offset: Some(5),
+            limit: Some(10),
+            ..Default::default()
+        });
         assert_eq!(page.runs.len(), 10);
         assert_eq!(page.runs[0].meta.run_id, "r-35");
-        let fake = c
-            .list_runs(&RunQuery {
-                engine: Some("fake".into()),
-                status: Some("succeeded".into()),
-                ..Default::default()
-            })
-            .unwrap();
+        let fake = list(RunQuery {
+            engine: Some("fake".into()),
+            status: Some("succeeded".into()),
+            ..Default::default()
+        });
         assert_eq!(fake.total, 15);
-        let q = c
-            .list_runs(&RunQuery {
-                q: Some("a flag".into()),
-                ..Default::default()
-            })
-            .unwrap();
+        let q = list(RunQuery {
+            q: Some("a flag".into()),
+            ..Default::default()
+        });
         assert_eq!(q.total, 1);
         // A changed meta is seen; a removed run disappears.
         let mut m = meta("r-10", "failed", "fake", "task 10 changed");
         m.updated_at = "2026-01-02T00:00:00Z".into();
         seed(root, &m);
         std::fs::remove_dir_all(root.join("runs/r-11")).unwrap();
-        assert_eq!(
-            c.list_runs(&RunQuery::default()).unwrap().total,
-            31,
-            "snapshot"
-        );
+        assert_eq!(list(RunQuery::default()).total, 31, "snapshot");
         c.invalidate();
-        let failed = c
-            .list_runs(&RunQuery {
-                status: Some("failed".into()),
-                ..Default::default()
-            })
-            .unwrap();
+        let failed = list(RunQuery {
+            status: Some("failed".into()),
+            ..Default::default()
+        });
         assert_eq!(failed.total, 1);
         assert_eq!(failed.runs[0].meta.task, "task 10 changed");
-        assert_eq!(c.list_runs(&RunQuery::default()).unwrap().total, 30);
+        assert_eq!(list(RunQuery::default()).total, 30);
         assert_eq!(list_metas(root).len(), 30);
     }
 }

@@ -152,6 +152,20 @@ pub enum Termination {
     Stopped(String),
 }
 
+impl Termination {
+    /// What went wrong, for a command given `timeout_secs` that had to end on its own (a gate,
+    /// a hook); `None` when it did.
+    pub fn problem(&self, timeout_secs: u64) -> Option<String> {
+        match self {
+            Termination::Exited => None,
+            Termination::WallTimeout => Some(format!("timed out after {timeout_secs}s")),
+            Termination::IdleTimeout => Some("stopped: no output".to_string()),
+            Termination::Interrupted => Some("interrupted".to_string()),
+            Termination::Stopped(why) => Some(why.clone()),
+        }
+    }
+}
+
 /// How a supervised child ended, with the evidence.
 #[derive(Debug, Clone)]
 pub struct ExitInfo {

@@ -231,18 +231,16 @@ mod tests {
         let marker = format!("ORX_SPAWN_ID=reap-test-{}", std::process::id());
         let value = marker.trim_start_matches("ORX_SPAWN_ID=").to_string();
         // A process in its own group carrying the marker, and one in a second group.
-        let mut leader = Command::new("sleep")
-            .arg("1000")
-            .env("ORX_SPAWN_ID", &value)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let mut other = Command::new("sleep")
-            .arg("1000")
-            .env("ORX_SPAWN_ID", &value)
-            .process_group(0)
-            .spawn()
-            .unwrap();
+        let marked = || {
+            Command::new("sleep")
+                .arg("1000")
+                .env("ORX_SPAWN_ID", &value)
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let mut leader = marked();
+        let mut other = marked();
         let unrelated = Command::new("sleep").arg("1000").spawn().unwrap();
         let (lpid, opid) = (leader.id() as i32, other.id() as i32);
         // Until exec is done, /proc shows the test binary's environment, not the marker.

@@ -489,6 +489,11 @@ mod tests {
             .unwrap_or(false)
     }
 
+    /// Reaped, not merely dead: no /proc entry (a zombie would still have one).
+    fn reaped(pid: i32) -> bool {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    }
+
     fn read_pids(path: &Path) -> Vec<i32> {
         std::fs::read_to_string(path)
             .unwrap()
@@ -768,11 +773,7 @@ mod tests {
         let pids = read_pids(&pids);
         assert_eq!(pids.len(), 2);
         for pid in pids {
-            // Reaped, not merely dead: no /proc entry (a zombie would still have one).
-            assert!(
-                !Path::new(&format!("/proc/{pid}")).exists(),
-                "sleep {pid} survived"
-            );
+            assert!(reaped(pid), "sleep {pid} survived");
         }
     }
 
@@ -792,7 +793,7 @@ mod tests {
         assert_eq!(info.strays_killed, 1);
         let pid = read_pids(&dir.path().join("pid"))[0];
         assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
+            reaped(pid),
             "detached sleep {pid} survived (alive: {})",
             alive(pid)
         );
@@ -862,10 +863,7 @@ mod tests {
         }));
         assert!(result.is_err());
         let pid = read_pids(&dir.path().join("pid"))[0];
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "{pid} survived"
-        );
+        assert!(reaped(pid), "{pid} survived");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::GateConfig;
-use crate::exec::{self, CommandSpec, Control, Termination};
+use crate::exec::{self, CommandSpec, Control};
 pub use crate::model::gate::GateResult;
 use evidence::{guess_parser, parse_failures, signature, tail, ParserKind};
 
@@ -123,13 +123,7 @@ pub fn run_gate_redacted(
     let (exit_code, duration_ms, error) = match &result {
         Err(e) => (None, 0, Some(format!("cannot run `{program}`: {e}"))),
         Ok(exit) => {
-            let error = match &exit.termination {
-                Termination::Exited => None,
-                Termination::WallTimeout => Some(format!("timed out after {}s", gate.timeout)),
-                Termination::IdleTimeout => Some("stopped: no output".to_string()),
-                Termination::Interrupted => Some("interrupted".to_string()),
-                Termination::Stopped(why) => Some(why.clone()),
-            };
+            let error = exit.termination.problem(gate.timeout);
             (exit.code, exit.duration.as_millis() as u64, error)
         }
     };

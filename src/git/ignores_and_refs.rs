@@ -39,9 +39,15 @@ impl Worktree {
 impl Repo {
     /// Full names of the refs under `prefix` (such as `refs/heads/orx/` or `refs/orx/`).
     pub fn refs_under(&self, prefix: &str) -> Result<Vec<String>> {
+        self.refs_to("list", prefix)
+    }
+
+    /// [`refs_under`](Self::refs_under) for `action` (what the caller is about to do with
+    /// them, named in the error when `prefix` is not under `refs/`).
+    pub(super) fn refs_to(&self, action: &'static str, prefix: &str) -> Result<Vec<String>> {
         if !prefix.starts_with("refs/") {
             return Err(GitError::NotARefPrefix {
-                action: "list",
+                action,
                 prefix: prefix.to_string(),
             });
         }

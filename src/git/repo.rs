@@ -186,18 +186,9 @@ impl Repo {
 
     /// Delete every ref under `prefix` (such as `refs/orx/<run_id>/`) in one transaction.
     pub fn delete_refs_with_prefix(&self, prefix: &str) -> Result<()> {
-        if !prefix.starts_with("refs/") {
-            return Err(GitError::NotARefPrefix {
-                action: "delete",
-                prefix: prefix.to_string(),
-            });
-        }
-        let refs = self
-            .git()
-            .run(["for-each-ref", "--format=%(refname)", prefix])?;
-        let script: String = refs
-            .lines()
-            .filter(|r| !r.is_empty())
+        let script: String = self
+            .refs_to("delete", prefix)?
+            .iter()
             .map(|r| format!("delete {r}\n"))
             .collect();
         if script.is_empty() {

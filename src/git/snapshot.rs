@@ -64,17 +64,7 @@ impl Worktree {
 
     /// Paths that differ between `base` and the tree `now` (from [`Worktree::working_tree`]).
     pub fn changed_paths_to(&self, base: &str, now: &str) -> Result<Vec<String>> {
-        let git = self.git();
-        let out = git.run([
-            "diff-tree",
-            "-r",
-            "-z",
-            "--name-only",
-            "--no-renames",
-            "--end-of-options",
-            base,
-            now,
-        ])?;
+        let out = diff_tree(&self.git(), "--name-only", base, now)?;
         let mut paths: Vec<String> = out
             .split('\0')
             .filter(|p| !p.is_empty())
@@ -113,15 +103,7 @@ impl Worktree {
         max_bytes: u64,
     ) -> Result<(String, Vec<(String, u64)>)> {
         let git = self.git();
-        let raw = git.run([
-            "diff-tree",
-            "-r",
-            "-z",
-            "--no-renames",
-            "--end-of-options",
-            from,
-            to,
-        ])?;
+        let raw = diff_tree(&git, "--raw", from, to)?;
         // `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`, repeated.
         let mut blobs: Vec<(String, String)> = Vec::new();
         let mut fields = raw.split('\0');
@@ -366,6 +348,21 @@ fn commit_all_in(git: &Git, message: &str) -> Result<Option<String>> {
     .stdin(with_final_newline(message))
     .run()?;
     git.run(["rev-parse", "--verify", "HEAD"]).map(Some)
+}
+
+/// `git diff-tree` of two trees in `format` (`--raw`, `--name-only`), NUL-separated, renames
+/// shown as a deletion and an addition.
+fn diff_tree(git: &Git, format: &str, from: &str, to: &str) -> Result<String> {
+    git.run([
+        "diff-tree",
+        "-r",
+        "-z",
+        format,
+        "--no-renames",
+        "--end-of-options",
+        from,
+        to,
+    ])
 }
 
 fn diff_in(git: &Git, from: &str, to: &str) -> Result<String> {

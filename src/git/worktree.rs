@@ -188,6 +188,21 @@ mod tests {
         (tmp, r, base)
     }
 
+    /// [`setup`] with the worktree of run r1 added, on branch `orx/r1` at the base.
+    fn setup_r1() -> (tempfile::TempDir, Repo, String, PathBuf) {
+        let (tmp, r, base) = setup();
+        let p = r.root.join(".worktrees/r1");
+        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        (tmp, r, base, p)
+    }
+
+    /// Write `name` in the worktree at `p` and commit it.
+    fn commit_file(p: &Path, name: &str, text: &str, message: &str) {
+        std::fs::write(p.join(name), text).unwrap();
+        sh(p, &["add", name]);
+        sh(p, &["commit", "-q", "-m", message]);
+    }
+
     #[test]
     fn add_worktree_leaves_the_user_checkout_alone_and_is_idempotent() {
         let (tmp, r, base) = setup();
@@ -220,9 +235,7 @@ mod tests {
 
     #[test]
     fn add_worktree_refuses_a_path_on_another_branch() {
-        let (_tmp, r, base) = setup();
-        let p = r.root.join(".worktrees/r1");
-        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        let (_tmp, r, base, p) = setup_r1();
         let err = r.add_worktree(&p, "orx/other", &base).unwrap_err();
         assert!(
             matches!(&err, GitError::WorktreeTaken { on, .. } if on == "branch `orx/r1`"),
@@ -232,12 +245,8 @@ mod tests {
 
     #[test]
     fn a_lost_worktree_folder_is_recreated_on_the_existing_branch() {
-        let (_tmp, r, base) = setup();
-        let p = r.root.join(".worktrees/r1");
-        r.add_worktree(&p, "orx/r1", &base).unwrap();
-        std::fs::write(p.join("new.txt"), "work\n").unwrap();
-        sh(&p, &["add", "-A"]);
-        sh(&p, &["commit", "-q", "-m", "item 1"]);
+        let (_tmp, r, base, p) = setup_r1();
+        commit_file(&p, "new.txt", "work\n", "item 1");
         let item = r.worktree(&p).head().unwrap();
         std::fs::remove_dir_all(&p).unwrap();
         r.add_worktree(&p, "orx/r1", &base).unwrap();
@@ -301,9 +310,7 @@ mod tests {
 
     #[test]
     fn remove_worktree_branch_and_refs_leave_nothing_behind() {
-        let (tmp, r, base) = setup();
-        let p = r.root.join(".worktrees/r1");
-        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        let (tmp, r, _, p) = setup_r1();
         std::fs::write(p.join("dirty.txt"), "x\n").unwrap();
         std::fs::write(p.join("a.txt"), "changed\n").unwrap();
         sh(&p, &["update-ref", "refs/orx/r1/wip", "HEAD"]);
@@ -326,9 +333,7 @@ mod tests {
 
     #[test]
     fn remove_worktree_prunes_a_folder_deleted_by_hand() {
-        let (_tmp, r, base) = setup();
-        let p = r.root.join(".worktrees/r1");
-        r.add_worktree(&p, "orx/r1", &base).unwrap();
+        let (_tmp, r, _, p) = setup_r1();
         std::fs::remove_dir_all(&p).unwrap();
         r.remove_worktree(&p).unwrap();
         assert_eq!(r.list_worktrees().unwrap().len(), 1);
@@ -338,12 +343,8 @@ mod tests {
 
     #[test]
     fn reset_hard_keeps_ignored_files_and_drops_untracked_ones() {
-        let (_tmp, r, base) = setup();
-        let p = r.root.join(".worktrees/r1");
-        r.add_worktree(&p, "orx/r1", &base).unwrap();
-        std::fs::write(p.join(".gitignore"), "node_modules/\n").unwrap();
-        sh(&p, &["add", ".gitignore"]);
-        sh(&p, &["commit", "-q", "-m", "ignore"]);
+        let (_tmp, r, base, p) = setup_r1();
+        commit_file(&p, ".gitignore", "node_modules/\n", "ignore");
         let wt = r.worktree(&p);
         let ignore_commit = wt.head().unwrap();
         std::fs::create_dir_all(p.join("node_modules/x")).unwrap();

@@ -40,13 +40,7 @@ pub fn serve(repo: Option<PathBuf>) -> Result<i32> {
     let dir = repo.unwrap_or_else(|| PathBuf::from("."));
     let workspace = Workspace::open(&dir)?;
     let control = Control::new(vec![workspace])?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            OrxError::internal(format!("cannot start the async runtime: {e}")).with_source(e)
-        })?;
+    let runtime = crate::serve::runtime()?;
     runtime.block_on(async move {
         use rmcp::ServiceExt;
         let server = OrxMcp::new(control);

@@ -187,7 +187,80 @@ fn default_true() -> bool {
     true
 }
 
+impl ItemState {
+    /// An item that has not started: pending, no attempt, no commit, no gate, nothing to say.
+    pub fn new(id: impl Into<String>, title: impl Into<String>) -> ItemState {
+        ItemState {
+            id: id.into(),
+            title: title.into(),
+            objective: String::new(),
+            acceptance: Vec::new(),
+            files_hint: Vec::new(),
+            depends_on: Vec::new(),
+            status: ItemStatus::Pending,
+            attempts: 0,
+            phase: None,
+            base_commit: None,
+            snapshot: None,
+            commit: None,
+            signatures: Vec::new(),
+            gates: Vec::new(),
+            fix_budget_start: 0,
+            review_round: 0,
+            note: None,
+        }
+    }
+
+    /// Each gate of the item's last attempt as its name, `sep`, and ✓ or ✗.
+    pub fn gate_marks(&self, sep: &str) -> Vec<String> {
+        self.gates
+            .iter()
+            .map(|g| format!("{}{sep}{}", g.name, if g.passed { "✓" } else { "✗" }))
+            .collect()
+    }
+}
+
 impl RunState {
+    /// A running run with nothing in it yet: no id, stage, item, worktree or usage. `orx run`
+    /// fills it in; a CLI is built against it before a run exists.
+    pub fn blank() -> RunState {
+        RunState {
+            version: STATE_VERSION,
+            run_id: String::new(),
+            task: String::new(),
+            status: RunStatus::Running,
+            pipeline: String::new(),
+            stages: Vec::new(),
+            current_stage: None,
+            current_item: None,
+            items: Vec::new(),
+            worktree: WorktreeInfo {
+                path: PathBuf::new(),
+                branch: String::new(),
+                base_branch: String::new(),
+                base_sha: String::new(),
+            },
+            engine: String::new(),
+            model: None,
+            config_path: None,
+            scenario: None,
+            sessions: BTreeMap::new(),
+            usage: Usage::default(),
+            decompose_attempts: 0,
+            review_rounds: 0,
+            review_summary: None,
+            last_failure: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            finished_at: None,
+            resumes: 0,
+            session_meta: BTreeMap::new(),
+            fallbacks: Vec::new(),
+            ship: ShipState::default(),
+            worktree_setup_done: false,
+        }
+    }
+
     pub fn stage_mut(&mut self, stage: Stage) -> Option<&mut StageRecord> {
         self.stages.iter_mut().find(|r| r.stage == stage)
     }

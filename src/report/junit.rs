@@ -17,6 +17,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::gates::GateResult;
 use crate::model::EventKind;
+use crate::text::{markup_entity, replace_chars};
 
 /// One gate run of one item attempt.
 #[derive(Debug, Clone)]
@@ -174,22 +175,16 @@ fn allowed(c: char) -> bool {
 
 /// Text for a double-quoted attribute value.
 fn attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if allowed(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
-    }
-    out
+    replace_chars(s, |c| {
+        markup_entity(c).or(match c {
+            '\'' => Some("&apos;"),
+            '\n' => Some("&#10;"),
+            '\r' => Some("&#13;"),
+            '\t' => Some("&#9;"),
+            c if allowed(c) => None,
+            _ => Some("\u{FFFD}"),
+        })
+    })
 }
 
 /// A CDATA section holding `s` verbatim (forbidden characters replaced).

@@ -113,6 +113,11 @@ impl<'r> Run<'r> {
         })
     }
 
+    /// Emit a warning: something the user should know that does not stop the run.
+    pub fn warn(&mut self, message: String) -> Result<()> {
+        self.emit(EventKind::Warning { message })
+    }
+
     /// Append an event to the history and hand it to the reporter.
     pub fn emit(&mut self, kind: EventKind) -> Result<()> {
         let kind = self.redact_event(kind);
@@ -246,12 +251,10 @@ impl<'r> Run<'r> {
         let t = crate::prompts::template(&self.repo.root, template)?;
         let (text, unknown) = crate::prompts::render(&t, vars);
         if !unknown.is_empty() {
-            self.emit(EventKind::Warning {
-                message: format!(
-                    "prompt `{template}` uses unknown placeholders: {}",
-                    unknown.join(", ")
-                ),
-            })?;
+            self.warn(format!(
+                "prompt `{template}` uses unknown placeholders: {}",
+                unknown.join(", ")
+            ))?;
         }
         Ok(text)
     }

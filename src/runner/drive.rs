@@ -187,7 +187,7 @@ impl Run<'_> {
                 })?;
             }
         }
-        self.notify_hooks("stage_end", Some(stage), status.as_str(), None, None)?;
+        self.notify_hooks("stage_end", Some(stage), status.as_str())?;
         Ok(())
     }
 
@@ -227,9 +227,9 @@ impl Run<'_> {
         }
         self.save()?;
         let stage = self.state.current_stage;
-        self.notify_hooks("run_end", stage, status.as_str(), None, None)?;
+        self.notify_hooks("run_end", stage, status.as_str())?;
         if status == RunStatus::Failed {
-            self.notify_hooks("run_failed", stage, "failed", None, None)?;
+            self.notify_hooks("run_failed", stage, "failed")?;
         }
         let (reason, message) = match (&self.state.last_failure, status) {
             (Some(f), RunStatus::Failed | RunStatus::BudgetExceeded) => {

@@ -28,24 +28,23 @@ impl Run<'_> {
         Ok(verdict.veto)
     }
 
-    /// Fire an event nothing waits on (`stage_end`, `run_end`, `run_failed`, `gate_failed`):
-    /// failures are warnings.
+    /// Fire an event nothing waits on (`stage_end`, `run_end`, `run_failed`): failures are
+    /// warnings.
     pub fn notify_hooks(
         &mut self,
         event: &'static str,
         stage: Option<Stage>,
         status: &str,
-        item: Option<&str>,
-        extra: Option<Value>,
     ) -> Result<()> {
-        self.fire(event, stage, status, item, extra).map(drop)
+        self.fire(event, stage, status, None, None).map(drop)
     }
 
     /// Fire `gate_failed` for one failing gate of an item (never vetoes).
     pub fn gate_failed_hooks(&mut self, item: &str, result: &GateResult) -> Result<()> {
         let extra = json!({ "gate": result });
         let stage = self.state.current_stage;
-        self.notify_hooks("gate_failed", stage, "failed", Some(item), Some(extra))
+        self.fire("gate_failed", stage, "failed", Some(item), Some(extra))
+            .map(drop)
     }
 
     /// Run the hooks of `event`, emit an event per hook and a warning per non-vetoing failure.
@@ -94,9 +93,7 @@ impl Run<'_> {
         }
         let verdict = judge(event, &results);
         for message in &verdict.warnings {
-            self.emit(EventKind::Warning {
-                message: message.clone(),
-            })?;
+            self.warn(message.clone())?;
         }
         Ok(verdict)
     }

@@ -140,12 +140,10 @@ impl Run<'_> {
             copied.push(rel);
         }
         if !refused.is_empty() {
-            self.emit(EventKind::Warning {
-                message: format!(
-                    "worktree.copy skipped {} because git does not ignore it in the worktree (it would be committed); add it to .gitignore to copy it",
-                    refused.join(", ")
-                ),
-            })?;
+            self.warn(format!(
+                "worktree.copy skipped {} because git does not ignore it in the worktree (it would be committed); add it to .gitignore to copy it",
+                refused.join(", ")
+            ))?;
         }
         if !copied.is_empty() {
             self.emit(EventKind::FilesCopied { files: copied })?;

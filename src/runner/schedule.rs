@@ -161,41 +161,23 @@ pub fn record_attempt(item: &mut ItemState, attempt: u32, judgement: &AttemptJud
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::state::{ShipState, WorktreeInfo, STATE_VERSION};
-    use crate::model::{FailureKind, FailureReason, RunStatus, Stage, Usage};
+    use crate::model::state::WorktreeInfo;
+    use crate::model::{FailureKind, FailureReason, Stage};
 
     fn item(id: &str, status: ItemStatus, deps: &[&str]) -> ItemState {
         ItemState {
-            id: id.into(),
-            title: id.into(),
-            objective: String::new(),
-            acceptance: vec![],
-            files_hint: vec![],
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             status,
-            attempts: 0,
-            phase: None,
-            base_commit: None,
-            snapshot: None,
-            commit: None,
-            signatures: vec![],
-            gates: vec![],
-            fix_budget_start: 0,
-            review_round: 0,
-            note: None,
+            ..ItemState::new(id, id)
         }
     }
 
     fn state(items: Vec<ItemState>) -> RunState {
         RunState {
-            version: STATE_VERSION,
             run_id: "r".into(),
             task: "t".into(),
-            status: RunStatus::Running,
             pipeline: "full".into(),
-            stages: vec![],
             current_stage: Some(Stage::Implement),
-            current_item: None,
             items,
             worktree: WorktreeInfo {
                 path: "/w".into(),
@@ -204,23 +186,8 @@ mod tests {
                 base_sha: "abc".into(),
             },
             engine: "fake".into(),
-            model: None,
-            config_path: None,
-            scenario: None,
-            sessions: Default::default(),
-            usage: Usage::default(),
-            decompose_attempts: 0,
-            review_rounds: 0,
-            review_summary: None,
-            last_failure: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            finished_at: None,
-            resumes: 0,
-            session_meta: Default::default(),
-            fallbacks: vec![],
-            ship: ShipState::default(),
             worktree_setup_done: true,
+            ..RunState::blank()
         }
     }
 

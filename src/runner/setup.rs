@@ -119,7 +119,7 @@ pub fn config_note(loaded: &LoadedConfig) -> String {
 
 /// Check what can be checked before anything is written: executor known, gate programs present.
 fn preflight(cfg: &config::Config, engine: &str) -> Result<()> {
-    super::build_cli(engine, &placeholder_state(), cfg)?;
+    super::build_cli(engine, &RunState::blank(), cfg)?;
     for (i, gate) in cfg.gates.iter().enumerate() {
         if !gate.enabled {
             continue;
@@ -137,44 +137,6 @@ fn preflight(cfg: &config::Config, engine: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn placeholder_state() -> RunState {
-    RunState {
-        version: STATE_VERSION,
-        run_id: String::new(),
-        task: String::new(),
-        status: RunStatus::Running,
-        pipeline: String::new(),
-        stages: Vec::new(),
-        current_stage: None,
-        current_item: None,
-        items: Vec::new(),
-        worktree: WorktreeInfo {
-            path: PathBuf::new(),
-            branch: String::new(),
-            base_branch: String::new(),
-            base_sha: String::new(),
-        },
-        engine: String::new(),
-        model: None,
-        config_path: None,
-        scenario: None,
-        sessions: Default::default(),
-        usage: Default::default(),
-        decompose_attempts: 0,
-        review_rounds: 0,
-        review_summary: None,
-        last_failure: None,
-        created_at: String::new(),
-        updated_at: String::new(),
-        finished_at: None,
-        resumes: 0,
-        session_meta: Default::default(),
-        fallbacks: Vec::new(),
-        ship: Default::default(),
-        worktree_setup_done: false,
-    }
 }
 
 /// `orx run`: validate everything, create the run, drive it.
@@ -200,7 +162,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
     preflight(&cfg, &engine)?;
     for key in crate::config::STAGE_NAMES {
         if let Some(exe) = cfg.stages.get(key).and_then(|o| o.executor.as_deref()) {
-            super::build_cli(exe, &placeholder_state(), &cfg)?;
+            super::build_cli(exe, &RunState::blank(), &cfg)?;
         }
     }
     let base_branch = match opts.base_branch.clone().or(cfg.git.base_branch.clone()) {
@@ -249,7 +211,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
             ConfigSource::Defaults { .. } => None,
         },
         scenario,
-        ..placeholder_state()
+        ..RunState::blank()
     };
     state.created_at = now.clone();
     state.updated_at = now;
@@ -296,9 +258,7 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
         })?;
     }
     for (id, why) in removal.skipped {
-        run.emit(EventKind::Warning {
-            message: format!("retention kept run {id}: {why}"),
-        })?;
+        run.warn(format!("retention kept run {id}: {why}"))?;
     }
     Ok(())
 }

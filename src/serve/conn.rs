@@ -136,6 +136,22 @@ impl StallGuard {
         }
     }
 
+    /// The answer to a write: a pending one waits out the stall deadline, a finished one (done
+    /// or failed) clears it.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        match poll {
+            Poll::Pending => self.pending_write(cx),
+            done => {
+                self.deadline = None;
+                done
+            }
+        }
+    }
+
     /// After a pending write: fail once the stall deadline has passed.
     fn pending_write<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
         let stall = self.stall;
@@ -168,13 +184,8 @@ impl AsyncWrite for StallGuard {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending => self.pending_write(cx),
-            done => {
-                self.deadline = None;
-                done
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -182,13 +193,8 @@ impl AsyncWrite for StallGuard {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => self.pending_write(cx),
-            done => {
-                self.deadline = None;
-                done
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -131,17 +131,22 @@ pub fn workspaces(repos: &[PathBuf]) -> Result<Vec<Workspace>> {
     repos.iter().map(|r| Workspace::open(r)).collect()
 }
 
-/// Start the server and block until SIGINT/SIGTERM; returns the exit code.
-pub fn serve(opts: ServeOptions) -> Result<i32> {
-    let control = Control::new(workspaces(&opts.repos)?)?;
-    let token = security::token_for(opts.bind)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The async runtime `orx serve` and `orx mcp` run on: two workers, I/O and timers.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| {
             OrxError::internal(format!("cannot start the async runtime: {e}")).with_source(e)
-        })?;
+        })
+}
+
+/// Start the server and block until SIGINT/SIGTERM; returns the exit code.
+pub fn serve(opts: ServeOptions) -> Result<i32> {
+    let control = Control::new(workspaces(&opts.repos)?)?;
+    let token = security::token_for(opts.bind)?;
+    let rt = runtime()?;
     let code = rt.block_on(run(opts, control, token));
     // Blocking reads still in flight (a slow health probe) must not hold the exit up.
     rt.shutdown_timeout(Duration::from_millis(500));

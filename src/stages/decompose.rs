@@ -65,9 +65,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                     err.clone(),
                 );
                 run.save()?;
-                run.emit(EventKind::Warning {
-                    message: format!("decompose answer {n} rejected: {err}"),
-                })?;
+                run.warn(format!("decompose answer {n} rejected: {err}"))?;
                 if n >= MAX_TRIES {
                     return Ok(StageEnd::Failed);
                 }

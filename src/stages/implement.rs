@@ -211,6 +211,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
             OrxFailure::EmptyDiff.as_str().to_string(),
             OrxFailure::EmptyDiff,
             note,
+            false,
         )?;
         return Ok(true);
     }
@@ -356,6 +357,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
             signature,
             OrxFailure::GatesFailed,
             message,
+            false,
         )?;
     } else {
         if let Some(i) = run.state.item_mut(id) {
@@ -415,10 +417,8 @@ fn guard_failed(
             .collect::<Vec<_>>()
             .join("; ")
     );
-    run.emit(EventKind::Warning {
-        message: format!("item {id}, attempt {attempt}: {message}"),
-    })?;
-    judge_failure_with(
+    run.warn(format!("item {id}, attempt {attempt}: {message}"))?;
+    judge_failure(
         run,
         id,
         attempt,
@@ -429,20 +429,9 @@ fn guard_failed(
     )
 }
 
-/// A failed attempt: record it, then decide between another fix, stuck, and out of attempts.
+/// A failed attempt: record it, then decide between another fix, stuck, and out of attempts;
+/// `final_failure` fails the item whatever budget is left.
 fn judge_failure(
-    run: &mut Run<'_>,
-    id: &str,
-    attempt: u32,
-    signature: String,
-    reason: OrxFailure,
-    message: String,
-) -> Result<()> {
-    judge_failure_with(run, id, attempt, signature, reason, message, false)
-}
-
-/// [`judge_failure`]; `final_failure` fails the item whatever budget is left.
-fn judge_failure_with(
     run: &mut Run<'_>,
     id: &str,
     attempt: u32,
@@ -496,7 +485,7 @@ fn judge_failure_with(
     run.save()?;
     let lesson = format!("{id} attempt {attempt}: {message} (signature `{signature}`)");
     if let Some(message) = super::lessons::append(run, &lesson) {
-        run.emit(EventKind::Warning { message })?;
+        run.warn(message)?;
     }
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
@@ -547,7 +536,7 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             &commit[..commit.len().min(10)]
         );
         if let Some(message) = super::lessons::append(run, &lesson) {
-            run.emit(EventKind::Warning { message })?;
+            run.warn(message)?;
         }
     }
     run.emit(EventKind::AttemptFinished {

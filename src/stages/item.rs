@@ -3,28 +3,16 @@
 
 use crate::backlog::Item;
 use crate::model::state::ItemState;
-use crate::model::ItemStatus;
 
 /// A backlog item as tracked in `state.json`.
 pub(crate) fn item_state(def: &Item, review_round: u32) -> ItemState {
     ItemState {
-        id: def.id.clone(),
-        title: def.title.clone(),
         objective: def.objective.clone(),
         acceptance: def.acceptance.clone(),
         files_hint: def.files_hint.clone(),
         depends_on: def.depends_on.clone(),
-        status: ItemStatus::Pending,
-        attempts: 0,
-        phase: None,
-        base_commit: None,
-        snapshot: None,
-        commit: None,
-        signatures: Vec::new(),
-        gates: Vec::new(),
-        fix_budget_start: 0,
         review_round,
-        note: None,
+        ..ItemState::new(def.id.clone(), def.title.clone())
     }
 }
 

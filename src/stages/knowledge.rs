@@ -77,12 +77,10 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let outcome = run.call_agent("knowledge_update", None, 1, Mode::Apply, prompt)?;
     if !outcome.succeeded() {
         run.wt.reset_hard("HEAD")?;
-        run.emit(EventKind::Warning {
-            message: format!(
-                "knowledge update failed and was skipped (the run is shipped): {}",
-                outcome.message.unwrap_or_default()
-            ),
-        })?;
+        run.warn(format!(
+            "knowledge update failed and was skipped (the run is shipped): {}",
+            outcome.message.unwrap_or_default()
+        ))?;
         return Ok(StageEnd::Done);
     }
 
@@ -152,19 +150,17 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
         ));
     }
     for message in warnings {
-        run.emit(EventKind::Warning { message })?;
+        run.warn(message)?;
     }
     let violations = run.guardrail_violations(None)?;
     if !violations.is_empty() {
         // Shipped work stays; the update that breaks the guardrails is thrown away.
         run.wt.reset_hard("HEAD")?;
         let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
-        run.emit(EventKind::Warning {
-            message: format!(
-                "knowledge update discarded: it breaks the guardrails ({})",
-                listed.join("; ")
-            ),
-        })?;
+        run.warn(format!(
+            "knowledge update discarded: it breaks the guardrails ({})",
+            listed.join("; ")
+        ))?;
         return Ok(StageEnd::Done);
     }
     let msg = format!("orx: knowledge update\n\nOrx-Run: {}\n", run.paths.id);
@@ -184,13 +180,11 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
             let remote = run.config.git.remote.clone();
             let branch = run.state.worktree.branch.clone();
             let said = e.detail.lines().next().unwrap_or("").trim().to_string();
-            run.emit(EventKind::Warning {
-                message: format!(
-                    "the knowledge commit was not pushed to `{remote}` ({}: {said}); push it \
+            run.warn(format!(
+                "the knowledge commit was not pushed to `{remote}` ({}: {said}); push it \
                      with `git push {remote} {branch}`",
-                    e.failure.reason()
-                ),
-            })?;
+                e.failure.reason()
+            ))?;
         }
     }
     Ok(StageEnd::Done)

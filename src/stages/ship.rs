@@ -258,11 +258,7 @@ fn pr_body(run: &Run<'_>, files: u32, insertions: u32, deletions: u32) -> String
     }
     b.push_str("## Work items\n\n");
     for i in &s.items {
-        let gates: Vec<String> = i
-            .gates
-            .iter()
-            .map(|g| format!("{} {}", g.name, if g.passed { "✓" } else { "✗" }))
-            .collect();
+        let gates = i.gate_marks(" ");
         b.push_str(&format!(
             "- **{}** {} ({} attempt{}{})\n",
             i.id,

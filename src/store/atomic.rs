@@ -93,32 +93,39 @@ pub fn append_text(path: &Path, text: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A fresh temp folder and `name` inside it.
+    fn temp_path(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        (dir, p)
+    }
+
+    /// `p` holds `want` and is the only file of its folder: no temp file was left behind.
+    fn assert_only_file(p: &Path, want: &[u8]) {
+        assert_eq!(fs::read(p).unwrap(), want);
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("state.json");
+        let (_dir, p) = temp_path("state.json");
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+        assert_only_file(&p, b"two");
     }
 
     #[test]
     fn create_never_overwrites_an_existing_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("orx.yaml");
+        let (_dir, p) = temp_path("orx.yaml");
         assert!(create_atomic(&p, b"mine").unwrap());
         assert!(!create_atomic(&p, b"theirs").unwrap());
-        assert_eq!(fs::read(&p).unwrap(), b"mine");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+        assert_only_file(&p, b"mine");
     }
 
     #[test]
     fn missing_folder_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("nope/state.json");
+        let (_dir, p) = temp_path("nope/state.json");
         let e = write_atomic(&p, b"x").unwrap_err();
         let StoreError::File(file) = &e else {
             panic!("{e:?}")

@@ -56,10 +56,8 @@ pub fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::model::state::{ItemState, ShipState, StageRecord, WorktreeInfo};
+    use crate::model::state::{ItemState, StageRecord, WorktreeInfo};
     use crate::model::{ItemPhase, ItemStatus, RunStatus, Stage, StageStatus, Usage};
 
     pub(crate) fn sample() -> RunState {
@@ -81,23 +79,10 @@ mod tests {
             current_stage: Some(Stage::Plan),
             current_item: None,
             items: vec![ItemState {
-                id: "W001".into(),
-                title: "x".into(),
-                objective: String::new(),
-                acceptance: vec![],
-                files_hint: vec![],
-                depends_on: vec![],
                 status: ItemStatus::InProgress,
                 attempts: 1,
                 phase: Some(ItemPhase::Verify { attempt: 2 }),
-                base_commit: None,
-                snapshot: None,
-                commit: None,
-                signatures: vec![],
-                gates: vec![],
-                fix_budget_start: 0,
-                review_round: 0,
-                note: None,
+                ..ItemState::new("W001", "x")
             }],
             worktree: WorktreeInfo {
                 path: "/w".into(),
@@ -106,23 +91,10 @@ mod tests {
                 base_sha: "abc".into(),
             },
             engine: "fake".into(),
-            model: None,
-            config_path: None,
-            scenario: None,
-            sessions: BTreeMap::new(),
-            usage: Usage::default(),
-            decompose_attempts: 0,
-            review_rounds: 0,
-            review_summary: None,
-            last_failure: None,
             created_at: now_rfc3339(),
             updated_at: now_rfc3339(),
-            finished_at: None,
-            resumes: 0,
-            session_meta: BTreeMap::new(),
-            fallbacks: Vec::new(),
-            ship: ShipState::default(),
             worktree_setup_done: true,
+            ..RunState::blank()
         }
     }
 
@@ -141,15 +113,17 @@ mod tests {
     fn corrupt_and_future_states_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        std::fs::write(&p, "{\"version\": 1, \"run_id\": ").unwrap();
-        let e = RunState::load(&p).unwrap_err();
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            RunState::load(&p).unwrap_err()
+        };
+        let e = load("{\"version\": 1, \"run_id\": ");
         assert!(
             matches!(e, StoreError::CorruptJson { line: 1, .. }),
             "{e:?}"
         );
         assert!(e.to_string().contains("state.json:1:"), "{e}");
-        std::fs::write(&p, "{\"version\": 99}").unwrap();
-        let e = RunState::load(&p).unwrap_err();
+        let e = load("{\"version\": 99}");
         assert!(
             matches!(e, StoreError::UnsupportedVersion { found: 99, .. }),
             "{e:?}"

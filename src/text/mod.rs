@@ -1,5 +1,6 @@
 //! General text helpers that belong to no one domain: one-line messages, "did you mean"
-//! suggestions, sizes in words, the fenced blocks of a markdown reply ([`fences`]) and the
+//! suggestions, sizes in words, escaping for markup (the characters XML and HTML both reserve),
+//! the fenced blocks of a markdown reply ([`fences`]) and the
 //! pieces of serde's error messages ([`serde_errors`]).
 //!
 //! They live here, at the bottom of the crate, so that the modules using them (the backlog,
@@ -9,6 +10,31 @@
 
 pub mod fences;
 pub mod serde_errors;
+
+/// The entity for a character XML and HTML both reserve (`&`, `<`, `>`, `"`); `None` for any
+/// other. Each markup writer adds its own rules (apostrophes, controls) around it.
+pub fn markup_entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        _ => None,
+    }
+}
+
+/// `s` with every character `rule` maps to `Some(text)` replaced by that text (an empty text
+/// drops it), the others kept.
+pub fn replace_chars(s: &str, rule: impl Fn(char) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match rule(c) {
+            Some(text) => out.push_str(text),
+            None => out.push(c),
+        }
+    }
+    out
+}
 
 /// Keep an error on one line even when it quotes a key or id that holds line breaks.
 pub fn one_line(s: &str) -> String {

@@ -10,23 +10,19 @@
 
 use std::fmt::Write;
 
+use crate::text::{markup_entity, replace_chars};
+
 /// Escape `s` for HTML element content and for single- or double-quoted attribute values.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '`' => out.push_str("&#96;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    replace_chars(s, |c| {
+        markup_entity(c).or(match c {
+            '\'' => Some("&#39;"),
+            '`' => Some("&#96;"),
+            '\t' | '\n' | '\r' => None,
+            c if c.is_control() => Some(""),
+            _ => None,
+        })
+    })
 }
 
 /// Percent-encode `s` for a URL path segment or query value (`/` kept when `keep_slash`).
