@@ -262,18 +262,19 @@ mod tests {
             m,
             "orx.yaml:2:5: `gates[0]` is missing the required key `command`"
         );
-        let (m, h) = fail("git:\n  remote: a\n  remote: b\n");
-        assert!(m.starts_with("orx.yaml:"), "{m}");
-        assert!(m.contains("key `remote` appears twice in `git`"), "{m}");
-        assert_eq!(h.as_deref(), Some("keep one of them"));
-    }
-
-    #[test]
-    fn a_key_twice_in_a_map_is_reported_too() {
-        let (m, h) = fail("executors:\n  claude: {}\n  claude: {}\n");
-        assert!(m.starts_with("orx.yaml:"), "{m}");
-        assert!(m.contains("appears twice"), "{m}");
-        assert_eq!(h.as_deref(), Some("keep one of them"));
+        // A struct's key twice, and a map's (which serde alone would take, keeping the last).
+        for (text, want) in [
+            (
+                "git:\n  remote: a\n  remote: b\n",
+                "key `remote` appears twice in `git`",
+            ),
+            ("executors:\n  claude: {}\n  claude: {}\n", "appears twice"),
+        ] {
+            let (m, h) = fail(text);
+            assert!(m.starts_with("orx.yaml:"), "{m}");
+            assert!(m.contains(want), "{m}");
+            assert_eq!(h.as_deref(), Some("keep one of them"));
+        }
     }
 
     #[test]

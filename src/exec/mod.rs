@@ -208,3 +208,18 @@ pub fn run(
 ) -> std::io::Result<ExitInfo> {
     supervisor::run_with(spec, on_line, &interrupt_requested)
 }
+
+/// Re-check `cond` until it holds: how a test waits for an event the process table or a thread
+/// shows (a child's exec, a zombie, a thread asleep). The bound only turns a hang into a
+/// failure; it never decides a pass.
+#[cfg(test)]
+pub(crate) fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -186,18 +186,6 @@ mod tests {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
 
-    /// Re-check `cond` until it holds; the bound only turns a hang into a failure.
-    fn wait_until(cond: impl Fn() -> bool) {
-        let start = Instant::now();
-        while !cond() {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "condition never held"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
     #[test]
     fn stat_parsing_survives_odd_command_names() {
         // A command name containing ") " must not shift the fields.
@@ -213,7 +201,7 @@ mod tests {
             .unwrap();
         let pid = child.id() as i32;
         // Until the exec is done, the name is still the test binary's.
-        wait_until(|| {
+        crate::exec::wait_until("the condition", || {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim() == "we) ird")
         });
@@ -244,10 +232,14 @@ mod tests {
         let unrelated = Command::new("sleep").arg("1000").spawn().unwrap();
         let (lpid, opid) = (leader.id() as i32, other.id() as i32);
         // Until exec is done, /proc shows the test binary's environment, not the marker.
-        wait_until(|| has_marker(lpid, marker.as_bytes()) && has_marker(opid, marker.as_bytes()));
+        crate::exec::wait_until("both markers", || {
+            has_marker(lpid, marker.as_bytes()) && has_marker(opid, marker.as_bytes())
+        });
         signal_group(lpid, libc::SIGKILL);
         // The leader is dead (a zombie) before the scan, so only `other` is live.
-        wait_until(|| read_stat(lpid).is_some_and(|(state, _)| state == b'Z'));
+        crate::exec::wait_until("the zombie", || {
+            read_stat(lpid).is_some_and(|(state, _)| state == b'Z')
+        });
         let killed = kill_remaining(lpid, lpid, &marker);
         assert_eq!(
             killed, 1,

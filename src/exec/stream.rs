@@ -516,14 +516,32 @@ mod tests {
             std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
                 .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| r.starts_with('S')))
         };
-        let start = Instant::now();
-        while !asleep() && !handle.is_finished() {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "the thread never ran"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        crate::exec::wait_until("the thread asleep or done", || {
+            asleep() || handle.is_finished()
+        });
+    }
+
+    /// A producer thread pushing `batch` into the full queue `q` (then, with `done`, closing its
+    /// side), once it is asleep in `push`, where it must block; its answer is what `push`
+    /// returned.
+    fn blocked_producer(q: &Arc<LineQueue>, batch: Batch, done: bool) -> JoinHandle<bool> {
+        let q2 = Arc::clone(q);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let producer = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            let pushed = q2.push(batch);
+            if done {
+                q2.producer_done();
+            }
+            pushed
+        });
+        wait_asleep_or_done(tid_rx.recv().unwrap(), &producer);
+        assert!(
+            !producer.is_finished(),
+            "the producer must block while the queue is full"
+        );
+        producer
     }
 
     #[test]
@@ -532,22 +550,9 @@ mod tests {
         let mut big = Batch::new(StreamKind::Stdout);
         big.push_line(&[b'a'; 500]);
         assert!(q.push(big)); // empty queue: admitted although over capacity
-        let q2 = Arc::clone(&q);
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let producer = std::thread::spawn(move || {
-            let mut small = Batch::new(StreamKind::Stderr);
-            small.push_line(b"small");
-            // SAFETY: gettid has no preconditions.
-            tid_tx.send(unsafe { libc::gettid() }).unwrap();
-            let pushed = q2.push(small);
-            q2.producer_done();
-            pushed
-        });
-        wait_asleep_or_done(tid_rx.recv().unwrap(), &producer);
-        assert!(
-            !producer.is_finished(),
-            "the producer must block while the queue is full"
-        );
+        let mut small = Batch::new(StreamKind::Stderr);
+        small.push_line(b"small");
+        let producer = blocked_producer(&q, small, true);
         let Pop::Batch(b) = q.pop(Duration::from_millis(10)) else {
             panic!("expected the big batch")
         };
@@ -566,20 +571,9 @@ mod tests {
         let mut b = Batch::new(StreamKind::Stdout);
         b.push_line(b"0123456789");
         assert!(q.push(b));
-        let q2 = Arc::clone(&q);
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let producer = std::thread::spawn(move || {
-            let mut b = Batch::new(StreamKind::Stdout);
-            b.push_line(b"more");
-            // SAFETY: gettid has no preconditions.
-            tid_tx.send(unsafe { libc::gettid() }).unwrap();
-            q2.push(b)
-        });
-        wait_asleep_or_done(tid_rx.recv().unwrap(), &producer);
-        assert!(
-            !producer.is_finished(),
-            "the producer blocks on the full queue"
-        );
+        let mut more = Batch::new(StreamKind::Stdout);
+        more.push_line(b"more");
+        let producer = blocked_producer(&q, more, false);
         q.close_consumer();
         assert!(!producer.join().unwrap());
     }

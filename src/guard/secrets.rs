@@ -77,14 +77,10 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
     let exact = exact_anchored_starts(b);
     let mut pending = exact.iter().copied().peekable();
     let test = |i: usize, next: &mut usize, out: &mut Vec<Finding>| -> bool {
-        match shape_at(b, i) {
-            Some((kind, end)) => {
-                out.push(Finding {
-                    kind,
-                    start: i,
-                    end,
-                });
-                *next = end.max(i + 1);
+        match shape_finding(b, i) {
+            Some(f) => {
+                *next = f.end.max(i + 1);
+                out.push(f);
                 true
             }
             None => false,
@@ -121,6 +117,15 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The credential shape that starts at `i`, as a finding.
+fn shape_finding(b: &[u8], i: usize) -> Option<Finding> {
+    shape_at(b, i).map(|(kind, end)| Finding {
+        kind,
+        start: i,
+        end,
+    })
 }
 
 /// The positions where one of the few prefixes anchored at `.`, `K` or `J` starts (frequent
@@ -627,6 +632,21 @@ pub fn find_assignments(text: &str) -> Vec<Finding> {
     scan_operators(text, None)
 }
 
+/// The value at `span` as a `secret_assignment` finding, when it is long and random enough and
+/// is neither a placeholder nor a value already redacted.
+fn secret_value(text: &str, span: (usize, usize)) -> Option<Finding> {
+    let v = &text[span.0..span.1];
+    (v.len() >= MIN_SECRET_LEN
+        && !placeholder(v)
+        && !v.contains("[REDACTED")
+        && entropy(v) >= ENTROPY_THRESHOLD)
+        .then_some(Finding {
+            kind: "secret_assignment",
+            start: span.0,
+            end: span.1,
+        })
+}
+
 /// [`find_assignments`], and with `urls` the [`find_url_credentials`] too, in the same pass
 /// over the operator bytes.
 fn scan_operators(text: &str, mut urls: Option<&mut Vec<Finding>>) -> Vec<Finding> {
@@ -656,20 +676,9 @@ fn scan_operators(text: &str, mut urls: Option<&mut Vec<Finding>>) -> Vec<Findin
         if !secret_name(name) {
             continue;
         }
-        if let Some(f) = value_after(b, end) {
-            let v = &text[f.0..f.1];
-            if v.len() >= MIN_SECRET_LEN
-                && !placeholder(v)
-                && !v.contains("[REDACTED")
-                && entropy(v) >= ENTROPY_THRESHOLD
-            {
-                out.push(Finding {
-                    kind: "secret_assignment",
-                    start: f.0,
-                    end: f.1,
-                });
-                skip_until = f.1;
-            }
+        if let Some(f) = value_after(b, end).and_then(|f| secret_value(text, f)) {
+            skip_until = f.end;
+            out.push(f);
         }
     }
     out
@@ -1123,14 +1132,10 @@ mod tests {
                 i += 1;
                 continue;
             }
-            match shape_at(b, i) {
-                Some((kind, end)) => {
-                    out.push(Finding {
-                        kind,
-                        start: i,
-                        end,
-                    });
-                    i = end.max(i + 1);
+            match shape_finding(b, i) {
+                Some(f) => {
+                    i = f.end.max(i + 1);
+                    out.push(f);
                 }
                 None => i += 1,
             }
@@ -1161,20 +1166,9 @@ mod tests {
             if !assignment_follows(b, i) || !secret_name(name) {
                 continue;
             }
-            if let Some(f) = value_after(b, i) {
-                let v = &text[f.0..f.1];
-                if v.len() >= MIN_SECRET_LEN
-                    && !placeholder(v)
-                    && !v.contains("[REDACTED")
-                    && entropy(v) >= ENTROPY_THRESHOLD
-                {
-                    out.push(Finding {
-                        kind: "secret_assignment",
-                        start: f.0,
-                        end: f.1,
-                    });
-                    i = f.1;
-                }
+            if let Some(f) = value_after(b, i).and_then(|f| secret_value(text, f)) {
+                i = f.end;
+                out.push(f);
             }
         }
         out
