@@ -119,16 +119,8 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        // Wait until /proc shows the environment (exec finished); the bound only turns a
-        // hang into a failure.
-        let start = std::time::Instant::now();
-        while run_id_of(pid).is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "exec never finished"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // Wait until /proc shows the environment (exec finished).
+        crate::exec::wait_until("the child's exec", || run_id_of(pid).is_some());
         assert!(
             kill_strays(dir.path(), &|_| true).is_empty(),
             "live runs are spared"
