@@ -38,6 +38,7 @@ use serde_json::Value;
 use super::classify::{classify_http, classify_message, parse_reset};
 use super::json::{bool_at, compact, f64_at, str_at, string_at, u64_at};
 use super::stream::{fail, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -264,10 +265,7 @@ impl ClaudeParser {
                                 .or_else(|| string_at(&input, "notebook_path")),
                         },
                     );
-                    out.push(AgentEvent::ToolCall {
-                        name,
-                        input: compact(&input, 400),
-                    });
+                    out.push(tools::call(&name, &input));
                 }
                 _ => {}
             }
@@ -287,6 +285,8 @@ impl ClaudeParser {
                 continue;
             };
             let failed = bool_at(b, "is_error");
+            let output = tools::output_text(b.get("content").unwrap_or(&Value::Null));
+            let result = tools::result(&p.name, !failed, &output);
             match p.name.as_str() {
                 "Bash" => out.push(AgentEvent::CommandRun {
                     command: p.command.unwrap_or_default(),
@@ -308,6 +308,7 @@ impl ClaudeParser {
                 }
                 _ => {}
             }
+            out.push(result);
         }
     }
 }
