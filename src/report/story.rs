@@ -38,7 +38,7 @@ pub struct Story {
 impl Story {
     /// The stage `ev` belongs to: a gate's is verify, an agent call's is its stage (a fix
     /// attempt is implement's), a stage event's is its own, anything else the stage last
-    /// started.
+    /// started (or resumed in).
     pub fn stage_of(&mut self, ev: &RunEvent) -> Option<Stage> {
         let from_key = |key: &str| match key {
             "fix" => Some(Stage::Implement),
@@ -48,6 +48,10 @@ impl Story {
             EventKind::StageStarted { stage } => {
                 self.stage = Some(*stage);
                 Some(*stage)
+            }
+            EventKind::RunResumed { stage, .. } => {
+                self.stage = stage.or(self.stage);
+                self.stage
             }
             EventKind::StageFinished { stage, .. } | EventKind::StageSkipped { stage, .. } => {
                 Some(*stage)
@@ -220,8 +224,8 @@ fn gate_lines(r: &GateResult) -> Vec<String> {
     } else {
         for f in r.failures.iter().take(GATE_LINES) {
             let at = match (&f.file, f.line) {
-                (Some(file), Some(line)) => format!("{file}:{line} "),
-                (Some(file), None) => format!("{file} "),
+                (Some(file), Some(line)) => format!("{file}:{line}: "),
+                (Some(file), None) => format!("{file}: "),
                 _ => String::new(),
             };
             let code = f
@@ -316,7 +320,7 @@ mod tests {
             lines,
             vec![
                 "  gate pytest FAILED with exit 1 (1.2s)",
-                "      tests/test_app.py:4 test_greet: AssertionError: 'hi' != 'hello'",
+                "      tests/test_app.py:4: test_greet: AssertionError: 'hi' != 'hello'",
                 "      log: logs/pytest_W001_1.log",
             ]
         );
