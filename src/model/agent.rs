@@ -215,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tool_call_recorded_without_a_kind_reads_as_other() {
+    fn tool_events_keep_their_json_and_an_old_call_reads_as_other() {
         let old = r#"{"type":"tool_call","name":"Bash","input":"{}"}"#;
         assert_eq!(
             serde_json::from_str::<AgentEvent>(old).unwrap(),
@@ -237,6 +237,18 @@ mod tests {
             line,
             r#"{"type":"tool_call","name":"Edit","input":"{}","kind":"edit","target":"src/app.py"}"#
         );
+        let result = AgentEvent::ToolResult {
+            name: "Bash".into(),
+            kind: ToolKind::Run,
+            ok: false,
+            summary: "1 failed".into(),
+        };
+        let line = serde_json::to_string(&result).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"tool_result","name":"Bash","kind":"run","ok":false,"summary":"1 failed"}"#
+        );
+        assert_eq!(serde_json::from_str::<AgentEvent>(&line).unwrap(), result);
     }
 
     #[test]

@@ -199,17 +199,7 @@ fn agent_line(ev: &AgentEvent) -> Option<String> {
 /// A gate's result and, when it failed, the lines it failed on: the parsed failures
 /// (`file:line code: message`), else the last lines of its output.
 fn gate_lines(r: &GateResult) -> Vec<String> {
-    let mut out = vec![format!(
-        "  gate {} {}{} ({})",
-        r.name,
-        if r.passed { "passed" } else { "FAILED" },
-        match (&r.error, r.exit_code) {
-            (Some(e), _) => format!(": {e}"),
-            (None, Some(c)) if !r.passed => format!(" with exit {c}"),
-            _ => String::new(),
-        },
-        render::secs(r.duration_ms)
-    )];
+    let mut out = vec![format!("  {}", render::gate(r))];
     if r.passed {
         return out;
     }
