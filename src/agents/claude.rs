@@ -371,6 +371,7 @@ mod tests {
     use super::*;
     use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
     use crate::agents::testutil::{play_success, tokens};
+    use crate::agents::ToolKind;
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
@@ -457,6 +458,34 @@ mod tests {
             events.first(),
             Some(AgentEvent::SessionStarted { .. })
         ));
+        // Normalised: each call's kind and target, and what the failing command answered.
+        let calls: Vec<(ToolKind, &str)> = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::ToolCall { kind, target, .. } => Some((*kind, target.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (ToolKind::Run, "python -m pytest -q"),
+                (ToolKind::Edit, "/w/calc.py"),
+                (ToolKind::Run, "python -m pytest -q"),
+            ]
+        );
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "Bash".into(),
+            kind: ToolKind::Run,
+            ok: false,
+            summary: "exit 1: E ImportError: cannot import name 'add' from 'calc'".into(),
+        }));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "Bash".into(),
+            kind: ToolKind::Run,
+            ok: true,
+            summary: "1 passed in 0.01s".into(),
+        }));
     }
 
     #[test]

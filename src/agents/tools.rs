@@ -193,16 +193,23 @@ pub fn shell_line(command: &str) -> String {
     }
 }
 
-/// A `ToolResult` of the tool `name`: `ok`, and the first non-blank line of `output`.
+/// A `ToolResult` of the tool `name`: `ok`, and the first non-blank line of `output` (after an
+/// `Exit code N` line, as Claude starts a failed command's answer: `exit N: <that line>`).
 pub fn result(name: &str, ok: bool, output: &str) -> AgentEvent {
+    let mut lines = output.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("");
+    let summary = match first.trim().strip_prefix("Exit code ") {
+        Some(code) if code.parse::<i32>().is_ok() => match lines.next() {
+            Some(next) => format!("exit {code}: {next}"),
+            None => format!("exit {code}"),
+        },
+        _ => first.to_string(),
+    };
     AgentEvent::ToolResult {
         name: name.to_string(),
         kind: kind_of(name),
         ok,
-        summary: one_line(
-            output.lines().find(|l| !l.trim().is_empty()).unwrap_or(""),
-            MAX_TARGET,
-        ),
+        summary: one_line(&summary, MAX_TARGET),
     }
 }
 
