@@ -392,6 +392,17 @@ mod tests {
             .filter(|e| matches!(e, AgentEvent::ToolCall { .. }))
             .count();
         assert_eq!(tools, 2, "one ToolCall per tool item: {events:?}");
+        // Normalised: the command as typed (its `bash -lc` wrapper off) and what it answered.
+        assert!(events.iter().any(|e| matches!(e,
+            AgentEvent::ToolCall { kind: ToolKind::Run, target, .. } if target == "python -m pytest -q")));
+        assert!(events.iter().any(|e| matches!(e,
+            AgentEvent::ToolCall { kind: ToolKind::Edit, target, .. } if target == "/w/calc.py")));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "shell".into(),
+            kind: ToolKind::Run,
+            ok: true,
+            summary: "1 passed in 0.01s".into(),
+        }));
     }
 
     #[test]

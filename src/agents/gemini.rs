@@ -300,6 +300,7 @@ mod tests {
     use super::*;
     use crate::agents::testutil::{exited, exited_with_stderr, play, request};
     use crate::agents::testutil::{play_success, resumed_apply_argv, settings, tokens};
+    use crate::agents::ToolKind;
 
     #[test]
     fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {
@@ -348,6 +349,14 @@ mod tests {
             path: "/w/calc.py".into(),
             kind: "write".into()
         }));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "run_shell_command".into(),
+            kind: ToolKind::Run,
+            ok: true,
+            summary: "1 passed in 0.01s".into(),
+        }));
+        assert!(events.iter().any(|e| matches!(e,
+            AgentEvent::ToolCall { kind: ToolKind::Edit, target, .. } if target == "/w/calc.py")));
     }
 
     #[test]
