@@ -51,6 +51,33 @@ impl RunLock {
         Self::lock_opened(file, path, run_id)
     }
 
+    /// Take the lock, waiting for its holder to let it go (a run told to stop, for
+    /// `orx takeover`): a blocking `flock`, so the wait ends at the release itself. A run removed
+    /// meanwhile is refused as in [`acquire`](Self::acquire).
+    pub fn acquire_waiting(path: &Path, run_id: &str) -> Result<RunLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => removed(run_id),
+                _ => FileError::own("open", path, e).into(),
+            })?;
+        loop {
+            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(FileError::own("lock", path, e).into());
+            }
+        }
+        // Held now; `lock_opened` re-takes it on the same descriptor (a no-op) and checks that
+        // the file is still the one at `path`.
+        Self::lock_opened(file, path, run_id)
+    }
+
     /// Lock a file opened at `path`. `orx clean` renames the run folder away while it holds
     /// the lock, so a lock won after that on a file opened before it is void: the file must
     /// still be the one at `path` (same device and inode).
@@ -185,6 +212,41 @@ mod tests {
         drop(stdin);
         child.wait().unwrap();
         acquiring.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_waiting_acquire_gets_the_lock_when_its_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        // Another process holds the lock until told to go.
+        let mut child = Command::new("flock")
+            .arg(&p)
+            .args(["sh", "-c", "echo held; read _"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "held\n");
+        assert!(matches!(
+            RunLock::acquire(&p, "r1").unwrap_err(),
+            StoreError::Busy { .. }
+        ));
+        let path = p.clone();
+        let acquiring =
+            std::thread::spawn(move || RunLock::acquire_waiting(&path, "r1").map(|_| ()));
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(b"go\n");
+        drop(stdin);
+        child.wait().unwrap();
+        acquiring.join().unwrap().unwrap();
+        let (pid, _) = read_holder(&p).unwrap();
+        assert_eq!(pid, std::process::id());
     }
 
     #[test]
