@@ -91,7 +91,12 @@ impl Takeover<'_> {
         let mut argv = vec![self.bin.to_string()];
         match self.session {
             Some(sid) => argv.extend(resume.iter().map(|w| w.to_string()).chain([sid.into()])),
-            None => argv.extend(fresh.iter().map(|w| w.to_string()).chain([self.prompt.into()])),
+            None => argv.extend(
+                fresh
+                    .iter()
+                    .map(|w| w.to_string())
+                    .chain([self.prompt.into()]),
+            ),
         }
         argv
     }
@@ -317,18 +322,41 @@ mod tests {
             })
         };
         let cases: [(&str, &[&str], &[&str]); 6] = [
-            ("claude", &["claude", "--resume", "s1"], &["claude", "do it"]),
+            (
+                "claude",
+                &["claude", "--resume", "s1"],
+                &["claude", "do it"],
+            ),
             ("codex", &["codex", "resume", "s1"], &["codex", "do it"]),
-            ("gemini", &["gemini", "--resume", "s1"], &["gemini", "-i", "do it"]),
-            ("cursor", &["cursor-agent", "--resume", "s1"], &["cursor-agent", "do it"]),
-            ("opencode", &["opencode", "--session", "s1"], &["opencode", "--prompt", "do it"]),
-            ("qwen", &["qwen", "--resume", "s1"], &["qwen", "-i", "do it"]),
+            (
+                "gemini",
+                &["gemini", "--resume", "s1"],
+                &["gemini", "-i", "do it"],
+            ),
+            (
+                "cursor",
+                &["cursor-agent", "--resume", "s1"],
+                &["cursor-agent", "do it"],
+            ),
+            (
+                "opencode",
+                &["opencode", "--session", "s1"],
+                &["opencode", "--prompt", "do it"],
+            ),
+            (
+                "qwen",
+                &["qwen", "--resume", "s1"],
+                &["qwen", "-i", "do it"],
+            ),
         ];
         for (name, resumed, fresh) in cases {
             assert_eq!(open(name, Some("s1")), resumed, "{name}");
             assert_eq!(open(name, None), fresh, "{name}");
         }
-        assert_eq!(cases.len(), EXECUTORS.iter().filter(|e| e.is_external()).count());
+        assert_eq!(
+            cases.len(),
+            EXECUTORS.iter().filter(|e| e.is_external()).count()
+        );
         // The fake engine opens a shell, whatever was recorded.
         let shell = open("fake", Some("s1"));
         assert_eq!(shell.len(), 1);

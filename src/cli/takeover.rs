@@ -98,4 +98,3 @@ fn who() -> String {
         // SAFETY: getuid has no preconditions and cannot fail.
         .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
 }
-

@@ -290,9 +290,18 @@ mod tests {
 
     #[test]
     fn the_takeover_is_the_interrupted_attempt_or_the_next_one() {
-        assert_eq!(attempt_of(&item(Some(ItemPhase::Agent { attempt: 1 }), 0)), 1);
-        assert_eq!(attempt_of(&item(Some(ItemPhase::Verify { attempt: 2 }), 1)), 2);
-        assert_eq!(attempt_of(&item(Some(ItemPhase::Commit { attempt: 2 }), 1)), 3);
+        assert_eq!(
+            attempt_of(&item(Some(ItemPhase::Agent { attempt: 1 }), 0)),
+            1
+        );
+        assert_eq!(
+            attempt_of(&item(Some(ItemPhase::Verify { attempt: 2 }), 1)),
+            2
+        );
+        assert_eq!(
+            attempt_of(&item(Some(ItemPhase::Commit { attempt: 2 }), 1)),
+            3
+        );
         // A stuck item (no phase) after three judged attempts.
         assert_eq!(attempt_of(&item(None, 3)), 4);
     }
@@ -324,8 +333,14 @@ mod tests {
                 cumulative_usage: None,
             },
         );
-        assert_eq!(recorded_session(&s, "W001", "codex").as_deref(), Some("s-fix"));
-        assert_eq!(recorded_session(&s, "W001", "claude").as_deref(), Some("s-impl"));
+        assert_eq!(
+            recorded_session(&s, "W001", "codex").as_deref(),
+            Some("s-fix")
+        );
+        assert_eq!(
+            recorded_session(&s, "W001", "claude").as_deref(),
+            Some("s-impl")
+        );
         assert_eq!(recorded_session(&s, "W002", "claude"), None);
     }
 }

@@ -58,7 +58,10 @@ impl Setup {
         let scenario = format!(
             "review: {}\nknowledge_update: {}\n",
             text_step(&approve("written by hand")),
-            files_step(&[("AGENTS.md", "<!-- orx:begin -->\n- by hand\n<!-- orx:end -->\n")])
+            files_step(&[(
+                "AGENTS.md",
+                "<!-- orx:begin -->\n- by hand\n<!-- orx:end -->\n"
+            )])
         );
         let repo = Repo::new(&config, &scenario);
         let bin = tempfile::tempdir().unwrap();
@@ -174,9 +177,9 @@ fn run_on_pty(mut cmd: std::process::Command) -> (i32, String) {
     }
     let mut child = cmd.spawn().unwrap();
     drop(cmd); // the parent's copies of the terminal side
-    // The terminal must be read while the child runs, or a chatty child blocks on it. The
-    // reader ends when every holder of the terminal side has closed it (EIO): then all the
-    // child printed has been read.
+               // The terminal must be read while the child runs, or a chatty child blocks on it. The
+               // reader ends when every holder of the terminal side has closed it (EIO): then all the
+               // child printed has been read.
     let reader = std::thread::spawn(move || {
         let mut f = std::fs::File::from(controller);
         let mut screen = Vec::new();
@@ -305,7 +308,11 @@ fn takeover_of_an_ended_run_opens_at_once_and_no_continue_leaves_it_at_verify() 
     assert_eq!(item["phase"]["phase"], "verify", "{state}");
     assert!(item["snapshot"].is_string(), "{state}");
     assert_eq!(state["status"], "interrupted");
-    assert!(!s.repo.events(&id).iter().any(|e| e["event"] == "gate_finished"));
+    assert!(!s
+        .repo
+        .events(&id)
+        .iter()
+        .any(|e| e["event"] == "gate_finished"));
 
     // A plain resume goes on from verify with the hand-made file.
     let done = RunResult::from(s.cmd(&["resume", &id, "--no-progress"]).output().unwrap());
