@@ -36,6 +36,8 @@ pub fn run(a: TakeoverArgs) -> Result<i32, OrxError> {
         ));
     }
     let dir = a.dir.dir;
+    // An unknown or malformed id is refused in the words of the command line, before anything.
+    crate::runner::setup::open_run(&crate::git::Repo::discover(&dir)?, &a.run_id)?;
     let control = Control::new(vec![Workspace::open(&dir)?])?;
     // A live run is stopped as Ctrl-C stops it; one that already ended is taken at once.
     let wait_for_lock = match control.cancel(&a.run_id) {

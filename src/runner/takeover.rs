@@ -103,9 +103,10 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
     let attempt = attempt_of(&item);
     let stage_key = AttemptKind::of(attempt).as_str();
     let (executor, _) = run.route(stage_key);
-    let session = recorded_session(&run.state, &id, &executor);
-    let prompt = item_prompt(&run, &item, attempt);
     let (row, settings) = cli_settings(&executor, &run.config)?;
+    // The fake engine's session is nothing a person can open (its row opens a shell).
+    let session = recorded_session(&run.state, &id, &executor).filter(|_| row.is_external());
+    let prompt = item_prompt(&run, &item, attempt);
     let argv = (row.interactive)(&Takeover {
         bin: &settings.bin,
         session: session.as_deref(),
