@@ -322,3 +322,64 @@ fn takeover_of_an_ended_run_opens_at_once_and_no_continue_leaves_it_at_verify() 
         .read(&id, "artifacts/patch.diff")
         .contains("by-hand.txt"));
 }
+
+#[test]
+fn a_stuck_fake_engine_item_is_taken_over_in_the_shell_and_the_run_succeeds() {
+    let config = config_with_gates(
+        &[("by_hand", "test -f by-hand.txt")],
+        "run:\n  max_fix_attempts: 1\n",
+    );
+    let scenario = format!(
+        "implement:\n  W001: {}\nfix:\n  W001:\n    - {}\nreview: {}\nknowledge_update: {}\n",
+        files_step(&[("a.txt", "first\n")]),
+        files_step(&[("a.txt", "second\n")]),
+        text_step(&approve("by hand")),
+        files_step(&[(
+            "AGENTS.md",
+            "<!-- orx:begin -->\n- by hand\n<!-- orx:end -->\n"
+        )])
+    );
+    let repo = Repo::new(&config, &scenario);
+    let r = repo.run("Say hello by hand", &["--pipeline", "fast-fix"]);
+    r.expect_code(1);
+    assert_eq!(repo.state(&r.id)["items"][0]["status"], "stuck");
+
+    // The fake engine's takeover opens the person's shell: here one that works and exits.
+    let log = tempfile::tempdir().unwrap();
+    let shell = log.path().join("shell");
+    std::fs::write(
+        &shell,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$#\" > {0}/argc\npwd -P > {0}/cwd\necho 'written by hand' > by-hand.txt\n",
+            log.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = repo.cmd(&["takeover", &r.id, "--no-progress"]);
+    cmd.env("SHELL", &shell).env("USER", "grace");
+    let (code, screen) = run_on_pty(cmd);
+    assert_eq!(code, 0, "{screen}");
+
+    let read = |name: &str| std::fs::read_to_string(log.path().join(name)).unwrap();
+    assert_eq!(read("argc"), "0\n", "the shell is opened without arguments");
+    assert_eq!(
+        PathBuf::from(read("cwd").trim()),
+        canonical(&repo.path().join(".worktrees").join(&r.id))
+    );
+    let taken = repo
+        .events(&r.id)
+        .into_iter()
+        .find(|e| e["event"] == "taken_over")
+        .expect("a taken_over event");
+    assert_eq!(taken["executor"], "fake");
+    assert_eq!(taken["by"], "grace");
+    assert!(taken["session"].is_null(), "{taken}");
+    // Two judged attempts failed; the takeover is the third, and it passed.
+    assert_eq!(taken["attempt"], 3);
+    let state = repo.state(&r.id);
+    assert_eq!(state["status"], "succeeded", "{state}");
+    assert_eq!(state["items"][0]["attempts"], 3);
+    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    assert!(patch.contains("+written by hand"), "{patch}");
+}
