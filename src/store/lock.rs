@@ -63,6 +63,8 @@ impl RunLock {
                 std::io::ErrorKind::NotFound => removed(run_id),
                 _ => FileError::own("open", path, e).into(),
             })?;
+        #[cfg(test)]
+        tests::blocking_on(path);
         loop {
             // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -179,15 +181,17 @@ mod tests {
         WAITING.lock().unwrap().push(path.to_path_buf());
     }
 
-    #[test]
-    fn a_lock_left_held_by_a_dead_holders_child_is_waited_for_not_busy() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("lock");
-        // The recorded holder is dead (a pid that cannot exist)...
-        std::fs::write(&p, "999999999 5\n").unwrap();
-        // ...but a process it "forked" still holds the lock, until told to go.
+    /// The lock files a waiting acquire is about to block on.
+    static BLOCKING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn blocking_on(path: &Path) {
+        BLOCKING.lock().unwrap().push(path.to_path_buf());
+    }
+
+    /// Another process holding the lock at `p` until [`let_go`].
+    fn held_elsewhere(p: &Path) -> std::process::Child {
         let mut child = Command::new("flock")
-            .arg(&p)
+            .arg(p)
             .args(["sh", "-c", "echo held; read _"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -200,6 +204,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(line, "held\n");
+        child
+    }
+
+    fn let_go(mut child: std::process::Child) {
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(b"go\n");
+        drop(stdin);
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_lock_left_held_by_a_dead_holders_child_is_waited_for_not_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        // The recorded holder is dead (a pid that cannot exist)...
+        std::fs::write(&p, "999999999 5\n").unwrap();
+        // ...but a process it "forked" still holds the lock, until told to go.
+        let child = held_elsewhere(&p);
         let path = p.clone();
         let acquiring = std::thread::spawn(move || RunLock::acquire(&path, "r1").map(|_| ()));
         // Let the child go only once the acquire is waiting for it (or has given up at once,
@@ -207,10 +229,7 @@ mod tests {
         while !WAITING.lock().unwrap().contains(&p) && !acquiring.is_finished() {
             std::thread::yield_now();
         }
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(b"go\n");
-        drop(stdin);
-        child.wait().unwrap();
+        let_go(child);
         acquiring.join().unwrap().unwrap();
     }
 
@@ -219,31 +238,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("lock");
         // Another process holds the lock until told to go.
-        let mut child = Command::new("flock")
-            .arg(&p)
-            .args(["sh", "-c", "echo held; read _"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line, "held\n");
-        assert!(matches!(
-            RunLock::acquire(&p, "r1").unwrap_err(),
-            StoreError::Busy { .. }
-        ));
+        let child = held_elsewhere(&p);
         let path = p.clone();
         let acquiring =
             std::thread::spawn(move || RunLock::acquire_waiting(&path, "r1").map(|_| ()));
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(b"go\n");
-        drop(stdin);
-        child.wait().unwrap();
+        // Let the holder go only once the acquire is about to block on it.
+        while !BLOCKING.lock().unwrap().contains(&p) && !acquiring.is_finished() {
+            std::thread::yield_now();
+        }
+        let_go(child);
         acquiring.join().unwrap().unwrap();
         let (pid, _) = read_holder(&p).unwrap();
         assert_eq!(pid, std::process::id());
