@@ -163,7 +163,7 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
             .collect::<Vec<_>>()
             .join("; ");
         return Err(OrxError::state(format!(
-            "the worktree breaks the guardrails ({list}); nothing of the takeover was recorded"
+            "the worktree breaks the guardrails ({list}); the takeover was not snapshotted"
         ))
         .with_hint(format!(
             "fix it in {} and run `orx takeover {}` again (`orx resume` would discard it)",

@@ -323,8 +323,9 @@ fn takeover_of_an_ended_run_opens_at_once_and_no_continue_leaves_it_at_verify() 
         .contains("by-hand.txt"));
 }
 
-#[test]
-fn a_stuck_fake_engine_item_is_taken_over_in_the_shell_and_the_run_succeeds() {
+/// A fast-fix run on the fake engine whose one item got stuck: its gate needs a file no agent
+/// writes.
+fn stuck_fake_run() -> (Repo, String) {
     let config = config_with_gates(
         &[("by_hand", "test -f by-hand.txt")],
         "run:\n  max_fix_attempts: 1\n",
@@ -343,20 +344,29 @@ fn a_stuck_fake_engine_item_is_taken_over_in_the_shell_and_the_run_succeeds() {
     let r = repo.run("Say hello by hand", &["--pipeline", "fast-fix"]);
     r.expect_code(1);
     assert_eq!(repo.state(&r.id)["items"][0]["status"], "stuck");
+    (repo, r.id)
+}
 
-    // The fake engine's takeover opens the person's shell: here one that works and exits.
-    let log = tempfile::tempdir().unwrap();
-    let shell = log.path().join("shell");
+/// A folder holding `shell`, a script running `body` (what the person does), which the fake
+/// engine's takeover opens as `$SHELL`; the script's records go to the same folder.
+fn person_shell(body: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let shell = dir.path().join("shell");
+    let log = dir.path().display();
     std::fs::write(
         &shell,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$#\" > {0}/argc\npwd -P > {0}/cwd\necho 'written by hand' > by-hand.txt\n",
-            log.path().display()
-        ),
+        format!("#!/bin/sh\nprintf '%s\\n' \"$#\" > {log}/argc\npwd -P > {log}/cwd\n{body}\n"),
     )
     .unwrap();
     std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = repo.cmd(&["takeover", &r.id, "--no-progress"]);
+    (dir, shell)
+}
+
+#[test]
+fn a_stuck_fake_engine_item_is_taken_over_in_the_shell_and_the_run_succeeds() {
+    let (repo, id) = stuck_fake_run();
+    let (log, shell) = person_shell("echo 'written by hand' > by-hand.txt");
+    let mut cmd = repo.cmd(&["takeover", &id, "--no-progress"]);
     cmd.env("SHELL", &shell).env("USER", "grace");
     let (code, screen) = run_on_pty(cmd);
     assert_eq!(code, 0, "{screen}");
@@ -365,10 +375,10 @@ fn a_stuck_fake_engine_item_is_taken_over_in_the_shell_and_the_run_succeeds() {
     assert_eq!(read("argc"), "0\n", "the shell is opened without arguments");
     assert_eq!(
         PathBuf::from(read("cwd").trim()),
-        canonical(&repo.path().join(".worktrees").join(&r.id))
+        canonical(&repo.path().join(".worktrees").join(&id))
     );
     let taken = repo
-        .events(&r.id)
+        .events(&id)
         .into_iter()
         .find(|e| e["event"] == "taken_over")
         .expect("a taken_over event");
@@ -377,9 +387,31 @@ fn a_stuck_fake_engine_item_is_taken_over_in_the_shell_and_the_run_succeeds() {
     assert!(taken["session"].is_null(), "{taken}");
     // Two judged attempts failed; the takeover is the third, and it passed.
     assert_eq!(taken["attempt"], 3);
-    let state = repo.state(&r.id);
+    let state = repo.state(&id);
     assert_eq!(state["status"], "succeeded", "{state}");
     assert_eq!(state["items"][0]["attempts"], 3);
-    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    let patch = repo.read(&id, "artifacts/patch.diff");
     assert!(patch.contains("+written by hand"), "{patch}");
+}
+
+#[test]
+fn a_takeover_that_breaks_the_guardrails_is_not_snapshotted() {
+    let (repo, id) = stuck_fake_run();
+    let before = repo.state(&id)["items"][0]["snapshot"].clone();
+    let (_log, shell) = person_shell("echo 'written by hand' > by-hand.txt; echo 'TOKEN=x' > .env");
+    let mut cmd = repo.cmd(&["takeover", &id, "--no-progress"]);
+    cmd.env("SHELL", &shell);
+    let (code, screen) = run_on_pty(cmd);
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("guardrails") && screen.contains(".env"),
+        "{screen}"
+    );
+    // The attempt is the person's and stays open; nothing of it was snapshotted or verified.
+    let state = repo.state(&id);
+    let item = &state["items"][0];
+    assert_eq!(item["phase"]["phase"], "agent", "{state}");
+    assert_eq!(item["phase"]["attempt"], 3);
+    assert_eq!(item["snapshot"], before);
+    assert!(!repo.events(&id).iter().any(|e| e["event"] == "taken_over"));
 }
