@@ -226,6 +226,22 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             secs(*duration_ms),
             message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
         ),
+        EventKind::TakenOver {
+            item,
+            attempt,
+            by,
+            executor,
+            exit_code,
+            changed,
+            ..
+        } => format!(
+            "    {item} attempt {attempt} taken over by {by} in {executor}: {}{}",
+            if *changed { "changed files" } else { "no change" },
+            exit_code
+                .filter(|c| *c != 0)
+                .map(|c| format!(", exited with {c}"))
+                .unwrap_or_default()
+        ),
     })
 }
 

@@ -337,7 +337,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
 /// `state.json` says, which an edit or a symlink to another repository's state can point at a
 /// person's checkout), and, when it exists, listed by git as a worktree of this repository on
 /// the run's branch. Anything else is refused before anything is touched.
-fn check_own_worktree(repo: &Repo, paths: &RunPaths, state: &RunState) -> Result<()> {
+pub(super) fn check_own_worktree(repo: &Repo, paths: &RunPaths, state: &RunState) -> Result<()> {
     let refuse = |what: String| {
         Err(OrxError::state(format!(
             "run {}'s state names {what}; orx only resumes in the worktree it made for the run",

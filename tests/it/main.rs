@@ -18,5 +18,6 @@ mod resume;
 mod serve;
 mod ship;
 mod support;
+mod takeover;
 mod torture;
 mod waiting;
