@@ -33,6 +33,9 @@ pub enum EventKind {
         worktree: String,
         base_branch: String,
         config: String,
+        /// How orx picked the engine when neither `--engine` nor `engine.type` named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        engine_choice: Option<String>,
     },
     RunResumed {
         stage: Option<Stage>,

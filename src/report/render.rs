@@ -16,10 +16,15 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             pipeline,
             branch,
             config,
+            engine_choice,
             ..
         } => format!(
-            "run {} started: engine {engine}, pipeline {pipeline}, branch {branch}, {config}\n  task: {}",
+            "run {} started: engine {engine}{}, pipeline {pipeline}, branch {branch}, {config}\n  task: {}",
             ev.run_id,
+            engine_choice
+                .as_ref()
+                .map(|how| format!(" ({how})"))
+                .unwrap_or_default(),
             crate::store::meta::headline(task)
         ),
         EventKind::RunResumed { stage, item, resumes } => format!(

@@ -345,15 +345,7 @@ pub fn cli_settings(
             .with_hint(registry::known_hint()));
     };
     let ex = config.executors.get(executor).cloned().unwrap_or_default();
-    let bin = ex
-        .bin
-        .clone()
-        .or_else(|| {
-            (config.engine.kind == executor)
-                .then(|| config.engine.binary.clone())
-                .flatten()
-        })
-        .unwrap_or_else(|| row.bin.to_string());
+    let bin = crate::agents::detect::program(config, row);
     let settings = CliSettings {
         bin,
         env: ex.env.into_iter().collect(),

@@ -7,6 +7,7 @@ mod conformance;
 mod disk;
 mod executors;
 mod exit_codes;
+mod first_run;
 mod flows;
 mod git_setup;
 mod guard;
