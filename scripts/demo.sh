@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a tiny Python repository in demo/repo and runs orx on it with the embedded demo
-# scenario of the fake engine: plan, spec, decompose (two items), implement with a bug, a gate
-# failure, a fix, review, ship and knowledge update. Needs only git and python3.
+# scenario of the fake engine (named in orx.yaml and with --engine fake: orx never falls back to
+# it): plan, spec, decompose (two items), implement with a bug, a gate failure, a fix, review,
+# ship and knowledge update. Needs only git and python3.
 set -euo pipefail
 orx="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 root="$(pwd)/demo"
@@ -33,7 +34,7 @@ YAML
 git add -A && git commit -q -m "calc: empty package"
 echo "demo repository: $root/repo"
 set +e
-"$orx" run "Add add() and mul() to the calc package, with unit tests" --no-progress
+"$orx" run "Add add() and mul() to the calc package, with unit tests" --engine fake --no-progress
 code=$?
 set -e
 echo

@@ -10,16 +10,22 @@
 //! supervisor with a 10 s timeout, like every other child process. The checks live below
 //! `cli/` because two callers read them: `orx doctor` (`cli/doctor.rs`, which prints them) and
 //! `control::health`.
-//! The report is `ok` when everything required works. Required means `git`, plus the CLI of
-//! every executor the configuration routes a stage to (`engine.type` and
-//! `stages.*.executor`; the `fake` engine needs nothing). A version that differs from the
-//! tested one, missing credentials, a missing optional CLI and `gh` problems are warnings.
+//! The report is `ok` when everything required works. Required means `git`, plus an engine, and
+//! the CLI and credentials of every executor the configuration routes a stage to: `engine.type`
+//! (or, without it, the executor `agents::detect` picks, the one a run would use) and
+//! `stages.*.executor`; the `fake` engine needs nothing. No `engine.type` and nothing to pick
+//! is an error of the report itself, with the same fix `orx run` prints. A version that differs
+//! from the tested one, an optional CLI missing or without credentials, and `gh` problems are
+//! warnings. The installation and credential probes are `agents::detect`'s, shared with the
+//! pick.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::agents::detect::which;
+use crate::agents::detect::{self, credentials, Detection};
 use crate::agents::registry::{self, not_installed_hint, Executor};
 use crate::config::Config;
 use crate::exec::{self, CommandSpec, Control, StreamKind};
@@ -55,11 +61,34 @@ pub struct Report {
     pub ok: bool,
     pub config: Option<String>,
     pub checks: Vec<Check>,
+    /// The engine a run would use without `--engine`: `engine.type`, else the one orx picks.
+    pub engine: Option<String>,
+    /// How [`Report::engine`] was chosen: "engine.type", "detected" or "none".
+    pub engine_source: &'static str,
+    /// Problems of the whole machine rather than one check (no engine to pick).
+    pub problems: Vec<Problem>,
+    /// The verdict line doctor prints last: "ready: …" or "not ready: …".
+    pub verdict: String,
 }
 
 /// Run every check.
 pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
-    let mut used: Vec<String> = vec![config.engine.kind.clone()];
+    let mut problems = Vec::new();
+    let (engine, engine_source) = match &config.engine.kind {
+        Some(kind) => (Some(kind.clone()), "engine.type"),
+        None => match detect::pick(config) {
+            Detection::Ready(r) => (Some(r.name.to_string()), "detected"),
+            nothing => {
+                problems.push(Problem {
+                    severity: "error",
+                    message: "no engine: engine.type is not set and no agent CLI with credentials was found".into(),
+                    hint: detect::nothing_ready_line(&nothing, "set engine.type: fake in orx.yaml"),
+                });
+                (None, "none")
+            }
+        },
+    };
+    let mut used: Vec<String> = engine.iter().cloned().collect();
     for (_, o) in config.stages.iter() {
         if let Some(e) = &o.executor {
             used.push(e.clone());
@@ -74,28 +103,37 @@ pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
         ));
     }
     checks.push(gh_check());
-    let ok = !checks
+    let errors: Vec<&Problem> = problems
         .iter()
-        .flat_map(|c| &c.problems)
-        .any(|p| p.severity == "error");
+        .chain(checks.iter().flat_map(|c| &c.problems))
+        .filter(|p| p.severity == "error")
+        .collect();
+    let ok = errors.is_empty();
+    let verdict = match (errors.first(), &engine) {
+        (Some(first), _) => format!("not ready: {}; {}", first.message, first.hint),
+        (None, Some(e)) if e == "fake" => {
+            "ready: everything required works (engine fake: scripted answers, no agent)".into()
+        }
+        (None, Some(e)) => {
+            format!("ready: everything required works (engine {e}, {engine_source})")
+        }
+        (None, None) => "ready: everything required works".into(),
+    };
     Report {
         ok,
         config: config_source,
         checks,
+        engine,
+        engine_source,
+        problems,
+        verdict,
     }
 }
 
 fn executor_check(config: &Config, row: &Executor, required: bool) -> Check {
     let (name, tested) = (row.name, row.tested_version);
     let ex = config.executors.get(name);
-    let program = ex
-        .and_then(|e| e.bin.clone())
-        .or_else(|| {
-            (config.engine.kind == name)
-                .then(|| config.engine.binary.clone())
-                .flatten()
-        })
-        .unwrap_or_else(|| row.bin.to_string());
+    let program = detect::program(config, row);
     let mut c = Check {
         name: name.to_string(),
         kind: "executor",
@@ -161,32 +199,19 @@ fn executor_check(config: &Config, row: &Executor, required: bool) -> Check {
     c.credentials_source = source;
     if c.credentials == Some(false) {
         c.problems.push(Problem {
-            severity: "warning",
-            message: format!("{name}: no credentials found"),
+            severity,
+            message: format!(
+                "{name}: no credentials found{}",
+                if required {
+                    " and orx.yaml routes a stage to it"
+                } else {
+                    ""
+                }
+            ),
             hint: row.credentials_hint.to_string(),
         });
     }
     c
-}
-
-/// Where credentials for `row` seem to come from, if anywhere: `executors.<name>.api_key`, one
-/// of its credential variables, or the file its own login writes.
-fn credentials(row: &Executor, configured: Option<&str>) -> Option<String> {
-    if configured.is_some_and(|k| !k.trim().is_empty()) {
-        return Some(format!("executors.{}.api_key", row.name));
-    }
-    let set = |k: &&&str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
-    if let Some(var) = row.credential_vars.iter().find(set) {
-        return Some(var.to_string());
-    }
-    let login = row.login_file?;
-    let dir = login
-        .dir_var
-        .and_then(std::env::var_os)
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(login.home_dir)))?;
-    let file = dir.join(login.file);
-    file.is_file().then(|| file.display().to_string())
 }
 
 fn git_check() -> Check {
@@ -259,22 +284,6 @@ pub fn missing_tool(name: &str, required: bool) -> Check {
         credentials_source: None,
         problems: Vec::new(),
     }
-}
-
-/// `program` resolved like the shell would: a path as is, a name through PATH.
-pub fn which(program: &str) -> Option<PathBuf> {
-    let is_exec = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        p.is_file() && std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return is_exec(&p).then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| is_exec(p))
 }
 
 /// Run `program args` through the supervisor (10 s limit); exit code and stdout+stderr.

@@ -16,6 +16,7 @@ pub mod codex;
 #[cfg(test)]
 mod contract;
 pub mod cursor;
+pub mod detect;
 mod error;
 pub mod events;
 pub mod fake;

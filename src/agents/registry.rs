@@ -8,6 +8,8 @@
 //! was tested with, and how to build the [`AgentCli`] that makes its argv and its stream parser.
 //! Config validation, the schema, launch, doctor, the not-installed hint and the runner's
 //! routing all read [`EXECUTORS`], so adding an executor is a row here plus its own module.
+//! A row also says how a person opens the CLI by hand on a run's item (`orx takeover`): its
+//! interactive argv, resuming the agent's own session where the CLI can.
 //! The rows are `const` data with plain function pointers: the table can be read at compile time
 //! ([`NAMES`]) and costs nothing to consult.
 
@@ -68,6 +70,46 @@ pub struct Executor {
     pub credentials_hint: &'static str,
     /// The CLI for one run's configuration.
     pub build: fn(Setup) -> Box<dyn AgentCli>,
+    /// The argv (program first) that opens the CLI interactively for a person (`orx takeover`).
+    pub interactive: fn(&Takeover<'_>) -> Vec<String>,
+}
+
+/// What opening an executor by hand starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct Takeover<'a> {
+    /// The configured binary (`executors.<name>.bin`, `engine.binary` or the row's `bin`).
+    pub bin: &'a str,
+    /// The agent's own session to resume, when orx recorded one for this executor.
+    pub session: Option<&'a str>,
+    /// The first message of a fresh session, when there is no session to resume.
+    pub prompt: &'a str,
+}
+
+impl Takeover<'_> {
+    /// `bin` followed by `resume` (session known) or `fresh` (the prompt), as one argv.
+    fn argv(&self, resume: &[&str], fresh: &[&str]) -> Vec<String> {
+        let mut argv = vec![self.bin.to_string()];
+        match self.session {
+            Some(sid) => argv.extend(resume.iter().map(|w| w.to_string()).chain([sid.into()])),
+            None => argv.extend(
+                fresh
+                    .iter()
+                    .map(|w| w.to_string())
+                    .chain([self.prompt.into()]),
+            ),
+        }
+        argv
+    }
+}
+
+/// The fake engine has no conversation to open: a person takes over its item in their shell
+/// (`$SHELL`, else `/bin/sh`), in the item's worktree.
+fn fake_interactive(_: &Takeover<'_>) -> Vec<String> {
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "/bin/sh".to_string());
+    vec![shell]
 }
 
 impl Executor {
@@ -105,6 +147,7 @@ pub const EXECUTORS: &[Executor] = &[
         login_file: None,
         credentials_hint: "the fake engine needs no credentials",
         build: |s| Box::new(FakeCli::new(s.scenario)),
+        interactive: fake_interactive,
     },
     Executor {
         name: "claude",
@@ -119,6 +162,7 @@ pub const EXECUTORS: &[Executor] = &[
         }),
         credentials_hint: "set ANTHROPIC_API_KEY, or log in once with `claude` (writes ~/.claude/.credentials.json)",
         build: |s| Box::new(ClaudeCli::new(s.settings)),
+        interactive: |t| t.argv(&["--resume"], &[]),
     },
     Executor {
         name: "codex",
@@ -133,6 +177,7 @@ pub const EXECUTORS: &[Executor] = &[
         }),
         credentials_hint: "set OPENAI_API_KEY, or log in once with `codex login` (writes ~/.codex/auth.json)",
         build: |s| Box::new(CodexCli { settings: s.settings }),
+        interactive: |t| t.argv(&["resume"], &[]),
     },
     Executor {
         name: "gemini",
@@ -147,6 +192,7 @@ pub const EXECUTORS: &[Executor] = &[
         }),
         credentials_hint: "set GEMINI_API_KEY (or GOOGLE_API_KEY), or log in once with `gemini` (writes ~/.gemini/oauth_creds.json)",
         build: |s| Box::new(GeminiCli { settings: s.settings }),
+        interactive: |t| t.argv(&["--resume"], &["-i"]),
     },
     Executor {
         name: "cursor",
@@ -157,6 +203,7 @@ pub const EXECUTORS: &[Executor] = &[
         login_file: None,
         credentials_hint: "set CURSOR_API_KEY, or executors.cursor.api_key: ${CURSOR_API_KEY} in orx.yaml",
         build: |s| Box::new(CursorCli { settings: s.settings }),
+        interactive: |t| t.argv(&["--resume"], &[]),
     },
     Executor {
         name: "opencode",
@@ -171,6 +218,7 @@ pub const EXECUTORS: &[Executor] = &[
         }),
         credentials_hint: "log in once with `opencode auth login` (writes ~/.local/share/opencode/auth.json), or set the provider's key (OPENCODE_API_KEY, ANTHROPIC_API_KEY, OPENAI_API_KEY)",
         build: |s| Box::new(OpenCodeCli { settings: s.settings }),
+        interactive: |t| t.argv(&["--session"], &["--prompt"]),
     },
     Executor {
         name: "qwen",
@@ -181,6 +229,7 @@ pub const EXECUTORS: &[Executor] = &[
         login_file: None,
         credentials_hint: "set OPENAI_API_KEY (with OPENAI_BASE_URL and OPENAI_MODEL for the OpenAI-compatible API to use), or executors.qwen.api_key in orx.yaml",
         build: |s| Box::new(QwenCli { settings: s.settings }),
+        interactive: |t| t.argv(&["--resume"], &["-i"]),
     },
 ];
 
@@ -260,6 +309,58 @@ mod tests {
         }
         assert_eq!(default_bin("cursor"), "cursor-agent");
         assert_eq!(default_bin("nope"), "orx");
+    }
+
+    #[test]
+    fn takeover_resumes_the_recorded_session_or_opens_a_fresh_one_with_the_prompt() {
+        let open = |name: &str, session: Option<&str>| {
+            let e = get(name).unwrap();
+            (e.interactive)(&Takeover {
+                bin: e.bin,
+                session,
+                prompt: "do it",
+            })
+        };
+        let cases: [(&str, &[&str], &[&str]); 6] = [
+            (
+                "claude",
+                &["claude", "--resume", "s1"],
+                &["claude", "do it"],
+            ),
+            ("codex", &["codex", "resume", "s1"], &["codex", "do it"]),
+            (
+                "gemini",
+                &["gemini", "--resume", "s1"],
+                &["gemini", "-i", "do it"],
+            ),
+            (
+                "cursor",
+                &["cursor-agent", "--resume", "s1"],
+                &["cursor-agent", "do it"],
+            ),
+            (
+                "opencode",
+                &["opencode", "--session", "s1"],
+                &["opencode", "--prompt", "do it"],
+            ),
+            (
+                "qwen",
+                &["qwen", "--resume", "s1"],
+                &["qwen", "-i", "do it"],
+            ),
+        ];
+        for (name, resumed, fresh) in cases {
+            assert_eq!(open(name, Some("s1")), resumed, "{name}");
+            assert_eq!(open(name, None), fresh, "{name}");
+        }
+        assert_eq!(
+            cases.len(),
+            EXECUTORS.iter().filter(|e| e.is_external()).count()
+        );
+        // The fake engine opens a shell, whatever was recorded.
+        let shell = open("fake", Some("s1"));
+        assert_eq!(shell.len(), 1);
+        assert!(!shell[0].is_empty());
     }
 
     #[test]

@@ -380,8 +380,14 @@ mod tests {
         assert!(s.step("fix", Some("W002"), 1).is_none());
         let k = s.step("knowledge_update", None, 1).unwrap();
         assert!(k.files["AGENTS.md"].contains("unittest"));
-        let u = s.step("implement", Some("W001"), 1).unwrap().usage.unwrap();
-        assert!(u.input_tokens > 0 && u.cost_usd.unwrap() > 0.0);
+        // The demo spends nothing, so no summary of it shows a made-up cost.
+        for stage in ["plan", "spec", "decompose", "review", "knowledge_update"] {
+            assert_eq!(s.step(stage, None, 1).unwrap().usage, None, "{stage}");
+        }
+        for item in ["W001", "W002"] {
+            assert_eq!(s.step("implement", Some(item), 1).unwrap().usage, None);
+        }
+        assert_eq!(s.step("fix", Some("W001"), 1).unwrap().usage, None);
     }
 
     fn apply(dir: &Path, step: &Step) {

@@ -1,7 +1,8 @@
 //! `orx doctor [--json]`: print what [`crate::doctor`] finds about this machine.
 //!
-//! Exit code: 0 when everything required works, 1 when something required is missing or
-//! broken (see `crate::doctor` for what is required and what is only a warning).
+//! Exit code: 0 when everything required works, 1 ("not ready") when something required is
+//! missing or broken, no engine among them (see `crate::doctor` for what is required and what is
+//! only a warning). The last line (and `verdict` in `--json`) says which, and the fix.
 
 use std::path::Path;
 
@@ -62,6 +63,16 @@ fn render(r: &Report) -> String {
     if let Some(c) = &r.config {
         out.push_str(&format!("  config    {c}\n"));
     }
+    match &r.engine {
+        Some(e) => out.push_str(&format!("  engine    {e} ({})\n", r.engine_source)),
+        None => out.push_str("  engine    none\n"),
+    }
+    for p in &r.problems {
+        out.push_str(&format!(
+            "      {}: {}\n      hint: {}\n",
+            p.severity, p.message, p.hint
+        ));
+    }
     for c in &r.checks {
         let mark = if c.problems.iter().any(|p| p.severity == "error") {
             "✗"
@@ -94,10 +105,7 @@ fn render(r: &Report) -> String {
             ));
         }
     }
-    out.push_str(if r.ok {
-        "ready: everything required works\n"
-    } else {
-        "not ready: fix the errors above\n"
-    });
+    out.push_str(&r.verdict);
+    out.push('\n');
     out
 }

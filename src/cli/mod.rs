@@ -17,6 +17,7 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod summary;
+pub mod takeover;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Stop a run at its current item and work on it yourself in the agent's CLI; then the run
+    /// goes on from verify.
+    Takeover(takeover::TakeoverArgs),
     /// The fake engine's agent process (internal).
     #[command(name = "__fake-agent", hide = true)]
     FakeAgent {
@@ -124,6 +128,7 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
         Command::Serve(a) => serve::run(a),
         Command::Mcp(a) => mcp::run(a),
         Command::Logs(a) => logs::run(a),
+        Command::Takeover(a) => takeover::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

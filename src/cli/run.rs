@@ -11,7 +11,7 @@ use crate::runner::setup::{start, StartOptions};
 pub struct RunArgs {
     /// The task text, or @path/to/task.md.
     pub task: String,
-    /// Executor for every stage not routed elsewhere in orx.yaml (fake, claude, codex, …; `orx doctor` lists them).
+    /// Executor for every stage not routed elsewhere in orx.yaml (claude, codex, …, or fake; `orx doctor` lists them) [default: engine.type, else the first agent CLI installed with credentials].
     #[arg(long)]
     pub engine: Option<String>,
     /// Model for the engine.

@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn interpolation_happens_before_parsing() {
-        let text = "engine:\n  model: ${ORX_TEST_MODEL}\n  binary: ${ORX_NOPE:-claude}\n  # ${ORX_NOPE}\nexecutors:\n  codex:\n    extra_args: [\"$${HOME}\"] # ${ORX_NOPE}\n";
+        let text = "engine:\n  type: claude\n  model: ${ORX_TEST_MODEL}\n  binary: ${ORX_NOPE:-claude}\n  # ${ORX_NOPE}\nexecutors:\n  codex:\n    extra_args: [\"$${HOME}\"] # ${ORX_NOPE}\n";
         let c = parse(text).unwrap();
         assert_eq!(c.engine.model.as_deref(), Some("opus"));
         assert_eq!(c.engine.binary.as_deref(), Some("claude"));

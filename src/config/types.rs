@@ -146,13 +146,16 @@ impl Config {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Executor name.
+    /// Executor name. Without it, orx picks the first agent CLI that is installed and has
+    /// credentials, in the order claude, codex, gemini, cursor, opencode, qwen; the fake engine
+    /// runs only when named here or with `--engine fake`.
     #[serde(rename = "type")]
-    #[schemars(extend("enum" = EXECUTOR_NAMES))]
-    pub kind: String,
+    #[schemars(extend("enum" = executor_names_or_null()))]
+    pub kind: Option<String>,
     /// When false, orx refuses to call the agent (useful to dry-run gates).
     pub enabled: bool,
-    /// Path or name of the CLI binary; default: the executor's usual binary on PATH.
+    /// Path or name of the CLI binary of `type` (which it needs); default: the executor's usual
+    /// binary on PATH.
     pub binary: Option<String>,
     /// Wall-clock limit for one agent call, in seconds.
     #[schemars(range(min = 1))]
@@ -169,7 +172,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            kind: "fake".to_string(),
+            kind: None,
             enabled: true,
             binary: None,
             timeout: 600,

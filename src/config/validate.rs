@@ -32,7 +32,17 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
 
     let engine = root.key("engine");
-    check_executor(&mut problems, engine.key("type"), &config.engine.kind);
+    match &config.engine.kind {
+        Some(kind) => check_executor(&mut problems, engine.key("type"), kind),
+        None if config.engine.binary.is_some() => problems.push(Problem::new(
+            engine.key("binary"),
+            "`engine.binary` is set but `engine.type` is not: orx cannot tell which executor runs it"
+                .to_string(),
+            "add `type:` (claude, codex, …) under `engine`, or give the program as `executors.<name>.bin`"
+                .to_string(),
+        )),
+        None => {}
+    }
     positive(
         &mut problems,
         engine.key("timeout"),
@@ -321,9 +331,20 @@ mod tests {
     }
 
     #[test]
+    fn engine_binary_needs_engine_type() {
+        let mut c = Config::default();
+        c.engine.binary = Some("/opt/claude".to_string());
+        let p = only_problem(&c);
+        assert_eq!(p.path.to_string(), "engine.binary");
+        assert!(p.hint.as_deref().is_some_and(|h| h.contains("type:")));
+        c.engine.kind = Some("claude".to_string());
+        assert_eq!(validate(&c), Vec::new());
+    }
+
+    #[test]
     fn executors_must_be_known_everywhere() {
         let mut c = Config::default();
-        c.engine.kind = "codx".to_string();
+        c.engine.kind = Some("codx".to_string());
         let p = only_problem(&c);
         assert_eq!(p.path.to_string(), "engine.type");
         assert_eq!(p.hint.as_deref(), Some("did you mean `codex`?"));

@@ -162,17 +162,25 @@ pub fn defaults_for(kind: WorkspaceKind, root: &Path) -> Config {
 }
 
 /// A commented `orx.yaml` for `orx init`: [`defaults_for`] with the chosen engine and base
-/// branch, written out so the user sees and can edit every setting that matters.
+/// branch, written out so the user sees and can edit every setting that matters. `engine_note`
+/// is a comment written above `engine.type` (how the engine was chosen, or why there is none);
+/// without an engine, the `type` line is written commented out with the first executor orx
+/// would pick, so the file is valid and runs pick whatever gets installed.
 pub fn render_init(
     kind: WorkspaceKind,
     root: &Path,
-    engine: &str,
+    engine: Option<&str>,
+    engine_note: &str,
     base_branch: Option<&str>,
 ) -> String {
     let mut config = defaults_for(kind, root);
-    config.engine.kind = engine.to_string();
+    config.engine.kind = engine.map(str::to_string);
     config.git.base_branch = base_branch.map(str::to_string);
     let c = &config;
+    let type_line = match &c.engine.kind {
+        Some(k) => format!("type: {}", quote(k)),
+        None => format!("# type: {}", quote(crate::agents::detect::PREFERENCE[0])),
+    };
     let mut out = String::new();
     // `write!` into a String cannot fail; the results are ignored on purpose below.
     let _ = writeln!(
@@ -184,7 +192,8 @@ pub fn render_init(
          \n\
          engine:\n\
          \x20 # Agent CLI for every stage: {}.\n\
-         \x20 type: {}\n\
+         {}\
+         \x20 {type_line}\n\
          \x20 # Wall-clock limit of one agent call, in seconds.\n\
          \x20 timeout: {}\n\
          \x20 # model: sonnet\n\
@@ -205,7 +214,7 @@ pub fn render_init(
          \x20 create_pr: {}\n\
          \x20 pr_draft: {}",
         crate::agents::registry::names_in_words(),
-        quote(&c.engine.kind),
+        comment_lines(engine_note, "  "),
         c.engine.timeout,
         c.git
             .base_branch
@@ -291,6 +300,26 @@ fn render_gates(out: &mut String, kind: WorkspaceKind, gates: &[GateConfig]) {
 
 /// A YAML double-quoted scalar. JSON string syntax is valid YAML; `${` is escaped so that
 /// interpolation leaves the text as written.
+/// `text` as YAML comment lines of at most about 96 columns, each starting with `indent`.
+fn comment_lines(text: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + 2 + line.len() + 1 + word.len() > 96 {
+            let _ = writeln!(out, "{indent}# {line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{indent}# {line}");
+    }
+    out
+}
+
 fn quote(s: &str) -> String {
     serde_json::to_string(s)
         .unwrap_or_else(|_| format!("{s:?}"))
@@ -379,18 +408,30 @@ mod tests {
         .unwrap();
         let no_env = |_: &str| None;
         for kind in WorkspaceKind::ALL {
-            for (engine, branch) in [("claude", None), ("codex", Some("main"))] {
-                let text = render_init(kind, dir.path(), engine, branch);
+            for (engine, branch) in [
+                (Some("claude"), None),
+                (Some("codex"), Some("main")),
+                (None, None),
+            ] {
+                let note = "how the engine was chosen, long enough to be wrapped over more than \
+                            one line of comment in the file that orx init writes for the user";
+                let text = render_init(kind, dir.path(), engine, note, branch);
                 let parsed = parse_str(&text, Path::new("orx.yaml"), &no_env)
                     .unwrap_or_else(|e| panic!("{kind}: {e}\n{text}"));
+                assert!(text.contains("\n  # how the engine was chosen"), "{text}");
+                assert!(
+                    text.lines()
+                        .any(|l| l.starts_with("  # ") && l.ends_with("writes for the user")),
+                    "{text}"
+                );
                 let mut expected = defaults_for(kind, dir.path());
-                expected.engine.kind = engine.to_string();
+                expected.engine.kind = engine.map(str::to_string);
                 expected.git.base_branch = branch.map(str::to_string);
                 assert_eq!(parsed, expected, "{kind}:\n{text}");
             }
         }
         // The Node file really carries the detected gates.
-        let node = render_init(WorkspaceKind::Node, dir.path(), "fake", None);
+        let node = render_init(WorkspaceKind::Node, dir.path(), Some("fake"), "", None);
         assert!(node.contains("args: [\"run\", \"lint\"]"), "{node}");
     }
 

@@ -31,7 +31,8 @@ pub struct DiskSpace {
 /// The dependency report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
-    /// Everything required works (git, and the CLIs orx.yaml routes stages to).
+    /// Everything required works (git, an engine, and the CLIs orx.yaml routes stages to, with
+    /// credentials).
     pub ok: bool,
     pub version: String,
     pub git: Check,

@@ -21,10 +21,13 @@
 //! - [`signals`]: Ctrl-C/SIGTERM handling. A child in its own process group does not receive the
 //!   terminal's Ctrl-C (only the foreground group does), which is why orx forwards it, as
 //!   cargo-nextest does for its per-test groups and uv does for `uv run`.
+//! - [`interactive`]: the one exception to all of the above, a child given the terminal for a
+//!   person to work in (`orx takeover`).
 //!
 //! A spawn failure (program missing: [`std::io::ErrorKind::NotFound`]) is the only `Err`; a
 //! failing, killed or timed-out child is described by [`ExitInfo`]: a result, not an error.
 
+pub mod interactive;
 pub mod pidfd;
 mod reap;
 mod signals;

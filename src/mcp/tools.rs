@@ -33,7 +33,8 @@ use crate::error::{OrxError, Result};
 pub struct SubmitInput {
     /// What to do, in plain words: a feature, a fix or a refactor of this repository.
     pub task: String,
-    /// The agent CLI to drive, an executor name (fake, claude, codex, …). Default: orx.yaml's.
+    /// The agent CLI to drive, an executor name (claude, codex, …, or fake). Default: orx.yaml's,
+    /// else the first agent CLI installed with credentials.
     #[serde(default)]
     pub engine: Option<String>,
     /// The model to ask for (passed to the agent CLI). Default: orx.yaml's.

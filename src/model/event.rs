@@ -33,6 +33,9 @@ pub enum EventKind {
         worktree: String,
         base_branch: String,
         config: String,
+        /// How orx picked the engine when neither `--engine` nor `engine.type` named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        engine_choice: Option<String>,
     },
     RunResumed {
         stage: Option<Stage>,
@@ -209,6 +212,20 @@ pub enum EventKind {
         #[serde(default)]
         message: Option<String>,
     },
+    /// A person worked on `item` by hand (`orx takeover`): `by` is who, `executor` the CLI
+    /// opened for them (resuming `session` when one was recorded), `exit_code` how it ended;
+    /// `changed` says whether the worktree differs from the item's last snapshot (or its base).
+    TakenOver {
+        item: String,
+        attempt: u32,
+        by: String,
+        executor: String,
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        exit_code: Option<i32>,
+        changed: bool,
+    },
 }
 
 #[cfg(test)]
@@ -289,6 +306,18 @@ mod tests {
                     message: Some("m".into()),
                 },
                 r#"{"seq":7,"ts":"t","run_id":"r","event":"run_finished","status":"failed","duration_ms":9,"reason":"hook_veto","message":"m"}"#,
+            ),
+            (
+                EventKind::TakenOver {
+                    item: "W001".into(),
+                    attempt: 2,
+                    by: "ada".into(),
+                    executor: "claude".into(),
+                    session: Some("s1".into()),
+                    exit_code: Some(0),
+                    changed: true,
+                },
+                r#"{"seq":7,"ts":"t","run_id":"r","event":"taken_over","item":"W001","attempt":2,"by":"ada","executor":"claude","session":"s1","exit_code":0,"changed":true}"#,
             ),
         ];
         for (kind, json) in cases {

@@ -77,6 +77,8 @@ string_enum! {
     pub enum AttemptKind {
         Implement = "implement",
         Fix = "fix",
+        /// A person's work in the item's worktree (`orx takeover`), verified like an agent's.
+        Takeover = "takeover",
     }
 }
 

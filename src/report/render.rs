@@ -16,10 +16,15 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             pipeline,
             branch,
             config,
+            engine_choice,
             ..
         } => format!(
-            "run {} started: engine {engine}, pipeline {pipeline}, branch {branch}, {config}\n  task: {}",
+            "run {} started: engine {engine}{}, pipeline {pipeline}, branch {branch}, {config}\n  task: {}",
             ev.run_id,
+            engine_choice
+                .as_ref()
+                .map(|how| format!(" ({how})"))
+                .unwrap_or_default(),
             crate::store::meta::headline(task)
         ),
         EventKind::RunResumed { stage, item, resumes } => format!(
@@ -215,6 +220,22 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             ev.run_id,
             secs(*duration_ms),
             message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+        ),
+        EventKind::TakenOver {
+            item,
+            attempt,
+            by,
+            executor,
+            exit_code,
+            changed,
+            ..
+        } => format!(
+            "    {item} attempt {attempt} taken over by {by} in {executor}: {}{}",
+            if *changed { "changed files" } else { "no change" },
+            exit_code
+                .filter(|c| *c != 0)
+                .map(|c| format!(", exited with {c}"))
+                .unwrap_or_default()
         ),
     })
 }

@@ -140,7 +140,8 @@ pub fn item_of(kind: &EventKind) -> Option<&str> {
         | EventKind::GateStarted { item, .. }
         | EventKind::GateFinished { item, .. }
         | EventKind::AttemptFinished { item, .. }
-        | EventKind::ItemFinished { item, .. } => Some(item),
+        | EventKind::ItemFinished { item, .. }
+        | EventKind::TakenOver { item, .. } => Some(item),
         EventKind::Agent { item, .. }
         | EventKind::AgentFinished { item, .. }
         | EventKind::Fallback { item, .. }

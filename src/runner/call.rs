@@ -327,20 +327,25 @@ impl<'r> Run<'r> {
 
 /// The executor named in config, as a CLI orx can drive.
 pub fn build_cli(executor: &str, state: &RunState, config: &Config) -> Result<Box<dyn AgentCli>> {
+    let (row, settings) = cli_settings(executor, config)?;
+    Ok((row.build)(Setup {
+        settings,
+        scenario: state.scenario.clone(),
+    }))
+}
+
+/// The registry row of the executor named in config, and its settings from `executors:` and
+/// `engine:` (binary, env, extra args, key).
+pub fn cli_settings(
+    executor: &str,
+    config: &Config,
+) -> Result<(&'static registry::Executor, CliSettings)> {
     let Some(row) = registry::get(executor) else {
         return Err(OrxError::config(format!("unknown executor `{executor}`"))
             .with_hint(registry::known_hint()));
     };
     let ex = config.executors.get(executor).cloned().unwrap_or_default();
-    let bin = ex
-        .bin
-        .clone()
-        .or_else(|| {
-            (config.engine.kind == executor)
-                .then(|| config.engine.binary.clone())
-                .flatten()
-        })
-        .unwrap_or_else(|| row.bin.to_string());
+    let bin = crate::agents::detect::program(config, row);
     let settings = CliSettings {
         bin,
         env: ex.env.into_iter().collect(),
@@ -348,8 +353,5 @@ pub fn build_cli(executor: &str, state: &RunState, config: &Config) -> Result<Bo
         api_key: ex.api_key,
         reasoning_effort: ex.default.reasoning_effort,
     };
-    Ok((row.build)(Setup {
-        settings,
-        scenario: state.scenario.clone(),
-    }))
+    Ok((row, settings))
 }

@@ -5,7 +5,8 @@
 //! waiting (`wait`), the guardrail check of the worktree (`guardrails`) and the hooks bound to
 //! the run (`hooks`). Above them, the driver (`drive`: the loop that calls each stage, begins
 //! and ends it, and finishes the run), what runs before the first stage (`prepare`), and how
-//! a run is started or resumed (`setup`). Pure decisions have files of their own with unit
+//! a run is started or resumed (`setup`), and how a person takes an item over by hand
+//! (`takeover`). Pure decisions have files of their own with unit
 //! tests: `fsm` (pipelines and transitions) and `schedule` (which backlog item goes next).
 
 pub mod call;
@@ -17,6 +18,7 @@ mod hooks;
 mod prepare;
 pub mod schedule;
 pub mod setup;
+pub mod takeover;
 pub mod wait;
 
 pub use call::build_cli;

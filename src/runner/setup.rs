@@ -117,6 +117,24 @@ pub fn config_note(loaded: &LoadedConfig) -> String {
     }
 }
 
+/// The run's engine: `--engine`, else `engine.type`, else the agent CLI this machine has ready
+/// (the first of `agents::detect::PREFERENCE` installed with credentials), with how it was
+/// picked for the first progress line. Nothing to pick is a usage error naming what was looked
+/// for and the ways out; the fake engine runs only when named.
+fn choose_engine(opts: &StartOptions, cfg: &config::Config) -> Result<(String, Option<String>)> {
+    use crate::agents::detect::{nothing_ready_line, pick, Detection};
+    if let Some(e) = opts.engine.clone().or_else(|| cfg.engine.kind.clone()) {
+        return Ok((e, None));
+    }
+    match pick(cfg) {
+        Detection::Ready(r) => Ok((r.name.to_string(), Some(r.describe()))),
+        nothing => Err(OrxError::usage(nothing_ready_line(
+            &nothing,
+            "pass `--engine fake`",
+        ))),
+    }
+}
+
 /// Check what can be checked before anything is written: executor known, gate programs present.
 fn preflight(cfg: &config::Config, engine: &str) -> Result<()> {
     super::build_cli(engine, &RunState::blank(), cfg)?;
@@ -145,10 +163,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
     let loaded = config::load(&repo.root, opts.config.as_deref())?;
     let task = read_task(&opts.task)?;
     let cfg = loaded.config.clone();
-    let engine = opts
-        .engine
-        .clone()
-        .unwrap_or_else(|| cfg.engine.kind.clone());
+    let (engine, engine_choice) = choose_engine(opts, &cfg)?;
     let stages = pipeline_stages(&opts.pipeline, &cfg.pipelines)?;
     let scenario = match (&opts.scenario, &cfg.engine.scenario) {
         (Some(p), _) => Some(absolute(p)?),
@@ -237,6 +252,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         worktree: run.state.worktree.path.display().to_string(),
         base_branch,
         config: config_note(&loaded),
+        engine_choice,
     })?;
     let retention = &run.config.retention;
     let removal = crate::runs::apply_retention(
@@ -337,7 +353,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
 /// `state.json` says, which an edit or a symlink to another repository's state can point at a
 /// person's checkout), and, when it exists, listed by git as a worktree of this repository on
 /// the run's branch. Anything else is refused before anything is touched.
-fn check_own_worktree(repo: &Repo, paths: &RunPaths, state: &RunState) -> Result<()> {
+pub(super) fn check_own_worktree(repo: &Repo, paths: &RunPaths, state: &RunState) -> Result<()> {
     let refuse = |what: String| {
         Err(OrxError::state(format!(
             "run {}'s state names {what}; orx only resumes in the worktree it made for the run",

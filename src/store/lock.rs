@@ -51,6 +51,35 @@ impl RunLock {
         Self::lock_opened(file, path, run_id)
     }
 
+    /// Take the lock, waiting for its holder to let it go (a run told to stop, for
+    /// `orx takeover`): a blocking `flock`, so the wait ends at the release itself. A run removed
+    /// meanwhile is refused as in [`acquire`](Self::acquire).
+    pub fn acquire_waiting(path: &Path, run_id: &str) -> Result<RunLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => removed(run_id),
+                _ => FileError::own("open", path, e).into(),
+            })?;
+        #[cfg(test)]
+        tests::blocking_on(path);
+        loop {
+            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(FileError::own("lock", path, e).into());
+            }
+        }
+        // Held now; `lock_opened` re-takes it on the same descriptor (a no-op) and checks that
+        // the file is still the one at `path`.
+        Self::lock_opened(file, path, run_id)
+    }
+
     /// Lock a file opened at `path`. `orx clean` renames the run folder away while it holds
     /// the lock, so a lock won after that on a file opened before it is void: the file must
     /// still be the one at `path` (same device and inode).
@@ -152,15 +181,17 @@ mod tests {
         WAITING.lock().unwrap().push(path.to_path_buf());
     }
 
-    #[test]
-    fn a_lock_left_held_by_a_dead_holders_child_is_waited_for_not_busy() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("lock");
-        // The recorded holder is dead (a pid that cannot exist)...
-        std::fs::write(&p, "999999999 5\n").unwrap();
-        // ...but a process it "forked" still holds the lock, until told to go.
+    /// The lock files a waiting acquire is about to block on.
+    static BLOCKING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn blocking_on(path: &Path) {
+        BLOCKING.lock().unwrap().push(path.to_path_buf());
+    }
+
+    /// Another process holding the lock at `p` until [`let_go`].
+    fn held_elsewhere(p: &Path) -> std::process::Child {
         let mut child = Command::new("flock")
-            .arg(&p)
+            .arg(p)
             .args(["sh", "-c", "echo held; read _"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -173,6 +204,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(line, "held\n");
+        child
+    }
+
+    fn let_go(mut child: std::process::Child) {
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(b"go\n");
+        drop(stdin);
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_lock_left_held_by_a_dead_holders_child_is_waited_for_not_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        // The recorded holder is dead (a pid that cannot exist)...
+        std::fs::write(&p, "999999999 5\n").unwrap();
+        // ...but a process it "forked" still holds the lock, until told to go.
+        let child = held_elsewhere(&p);
         let path = p.clone();
         let acquiring = std::thread::spawn(move || RunLock::acquire(&path, "r1").map(|_| ()));
         // Let the child go only once the acquire is waiting for it (or has given up at once,
@@ -180,11 +229,27 @@ mod tests {
         while !WAITING.lock().unwrap().contains(&p) && !acquiring.is_finished() {
             std::thread::yield_now();
         }
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(b"go\n");
-        drop(stdin);
-        child.wait().unwrap();
+        let_go(child);
         acquiring.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_waiting_acquire_gets_the_lock_when_its_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        // Another process holds the lock until told to go.
+        let child = held_elsewhere(&p);
+        let path = p.clone();
+        let acquiring =
+            std::thread::spawn(move || RunLock::acquire_waiting(&path, "r1").map(|_| ()));
+        // Let the holder go only once the acquire is about to block on it.
+        while !BLOCKING.lock().unwrap().contains(&p) && !acquiring.is_finished() {
+            std::thread::yield_now();
+        }
+        let_go(child);
+        acquiring.join().unwrap().unwrap();
+        let (pid, _) = read_holder(&p).unwrap();
+        assert_eq!(pid, std::process::id());
     }
 
     #[test]

@@ -184,7 +184,7 @@ fn doctor_reports_versions_credentials_and_what_is_required() {
     stand_in(bin.path(), "claude", "2.1.330 (Claude Code)");
     stand_in(bin.path(), "codex", "codex-cli 0.100.0");
     stand_in(bin.path(), "gemini", "0.61.0");
-    let repo = Repo::new("version: \"1\"\nengine:\n  type: codex\n", "");
+    let repo = Repo::new("version: \"1\"\nengine:\n  type: claude\n", "");
     let (code, r) = doctor(&repo, bin.path(), home.path());
     let check = |name: &str| {
         r["checks"]
@@ -207,8 +207,9 @@ fn doctor_reports_versions_credentials_and_what_is_required() {
         (Some("2.1.330"), Some(true))
     );
     assert_eq!(claude["credentials_source"], "ANTHROPIC_API_KEY");
+    assert_eq!(claude["required"], true);
     let codex = check("codex");
-    assert_eq!(codex["required"], true);
+    assert_eq!(codex["required"], false);
     assert_eq!(codex["version_matches"], false);
     assert_eq!(codex["credentials"], false);
     assert!(codex["problems"]
@@ -230,6 +231,25 @@ fn doctor_reports_versions_credentials_and_what_is_required() {
         );
     }
     assert_eq!(check("gh")["installed"], false);
+
+    // The engine without credentials makes doctor fail, naming how to provide them.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        "version: \"1\"\nengine:\n  type: codex\n",
+    )
+    .unwrap();
+    let (code, r) = doctor(&repo, bin.path(), home.path());
+    assert_eq!(code, 1, "{r:#}");
+    let codex = check_in(&r, "codex");
+    let missing = codex["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["message"].as_str().unwrap().contains("no credentials"))
+        .cloned()
+        .unwrap();
+    assert_eq!(missing["severity"], "error");
+    assert!(missing["hint"].as_str().unwrap().contains("OPENAI_API_KEY"));
 
     // A stage routed to a CLI that is not installed makes doctor fail.
     std::fs::write(

@@ -71,7 +71,7 @@ fn option(value: &str, label: &str, selected: bool) -> String {
 
 /// The start form (POST /ui/runs).
 pub fn start_form(form: &StartForm, repos: &[String]) -> String {
-    let mut engines = option("", "from orx.yaml", form.engine.is_empty());
+    let mut engines = option("", "from orx.yaml, else detected", form.engine.is_empty());
     for e in ENGINES {
         engines.push_str(&option(e, e, form.engine == e));
     }
