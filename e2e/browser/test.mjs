@@ -120,6 +120,12 @@ try {
   check(shown.length > 0 && shown.length < lines && shown.every((t) => t.includes('W001')), `search keeps only matching lines (${shown.length}/${lines})`);
   check(await page.$('#tail-log mark') !== null, 'search highlights the matches');
   await page.fill('#tail-search', '');
+  // The tail tells normalised agent events, as `orx logs` does: a tool call is one line.
+  const agentLines = await page.$$eval('#tail-log .ev[data-event=agent]', (els) => els.map((e) => e.textContent));
+  check(agentLines.some((t) => /\[implement\/W001\] edit calc\.py$/.test(t)), 'the log shows a tool call as one normalised line (edit calc.py)');
+  check(agentLines.length > 0 && agentLines.every((t) => !t.includes('"type":')), 'no agent line is a raw JSON event');
+  const failedGates = await page.$$eval('#tail-log .ev[data-event=gate_finished].bad', (els) => els.map((e) => e.textContent));
+  check(failedGates.some((t) => t.includes('add(2, 3) != 5')), 'a failed gate shows the line it failed on');
   await shot('03-run-done.png');
 
   // 4. The diff, highlighted.

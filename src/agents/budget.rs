@@ -196,10 +196,7 @@ mod tests {
             },
             &Usage::default(),
         );
-        let call = AgentEvent::ToolCall {
-            name: "Bash".into(),
-            input: String::new(),
-        };
+        let call = crate::agents::tools::call("Bash", &serde_json::json!({"command": "ls"}));
         assert_eq!(b.observe(&call), None);
         assert_eq!(b.observe(&call), None);
         assert!(b.observe(&call).unwrap().contains("max_turns 2"));

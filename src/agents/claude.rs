@@ -38,6 +38,7 @@ use serde_json::Value;
 use super::classify::{classify_http, classify_message, parse_reset};
 use super::json::{bool_at, compact, f64_at, str_at, string_at, u64_at};
 use super::stream::{fail, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -264,10 +265,7 @@ impl ClaudeParser {
                                 .or_else(|| string_at(&input, "notebook_path")),
                         },
                     );
-                    out.push(AgentEvent::ToolCall {
-                        name,
-                        input: compact(&input, 400),
-                    });
+                    out.push(tools::call(&name, &input));
                 }
                 _ => {}
             }
@@ -287,6 +285,8 @@ impl ClaudeParser {
                 continue;
             };
             let failed = bool_at(b, "is_error");
+            let output = tools::output_text(b.get("content").unwrap_or(&Value::Null));
+            let result = tools::result(&p.name, !failed, &output);
             match p.name.as_str() {
                 "Bash" => out.push(AgentEvent::CommandRun {
                     command: p.command.unwrap_or_default(),
@@ -308,6 +308,7 @@ impl ClaudeParser {
                 }
                 _ => {}
             }
+            out.push(result);
         }
     }
 }
@@ -370,6 +371,7 @@ mod tests {
     use super::*;
     use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
     use crate::agents::testutil::{play_success, tokens};
+    use crate::agents::ToolKind;
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {
@@ -456,6 +458,34 @@ mod tests {
             events.first(),
             Some(AgentEvent::SessionStarted { .. })
         ));
+        // Normalised: each call's kind and target, and what the failing command answered.
+        let calls: Vec<(ToolKind, &str)> = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::ToolCall { kind, target, .. } => Some((*kind, target.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (ToolKind::Run, "python -m pytest -q"),
+                (ToolKind::Edit, "/w/calc.py"),
+                (ToolKind::Run, "python -m pytest -q"),
+            ]
+        );
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "Bash".into(),
+            kind: ToolKind::Run,
+            ok: false,
+            summary: "exit 1: E ImportError: cannot import name 'add' from 'calc'".into(),
+        }));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "Bash".into(),
+            kind: ToolKind::Run,
+            ok: true,
+            summary: "1 passed in 0.01s".into(),
+        }));
     }
 
     #[test]

@@ -36,8 +36,9 @@ use super::classify::classify_message;
 use super::events::{detail_suffix, last_line};
 use super::json::{at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
-use super::{Argv, StreamParser, Usage};
+use super::{Argv, StreamParser, ToolKind, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
 
 pub const TESTED_VERSION: &str = "0.169.0";
@@ -221,13 +222,38 @@ impl CodexParser {
             "reasoning" => out.push(AgentEvent::Reasoning {
                 text: string_at(item, "text").unwrap_or_default(),
             }),
-            "command_execution" => out.push(AgentEvent::CommandRun {
-                command: string_at(item, "command").unwrap_or_default(),
-                exit_code: at(item, "exit_code")
+            "command_execution" => {
+                let exit_code = at(item, "exit_code")
                     .and_then(Value::as_i64)
-                    .map(|c| c as i32),
-            }),
-            "file_change" if str_at(item, "status") != Some("failed") => {
+                    .map(|c| c as i32);
+                out.push(AgentEvent::CommandRun {
+                    command: string_at(item, "command").unwrap_or_default(),
+                    exit_code,
+                });
+                let output = string_at(item, "aggregated_output").unwrap_or_default();
+                let summary = match exit_code {
+                    Some(c) if c != 0 && output.trim().is_empty() => format!("exit {c}"),
+                    _ => output,
+                };
+                out.push(tools::result("shell", exit_code == Some(0), &summary));
+            }
+            "file_change" if str_at(item, "status") == Some("failed") => {
+                out.push(tools::result("apply_patch", false, "patch failed"));
+            }
+            "file_change" => {
+                let first = item
+                    .get("changes")
+                    .and_then(Value::as_array)
+                    .and_then(|c| c.first())
+                    .map(|c| {
+                        format!(
+                            "{} {}",
+                            str_at(c, "kind").unwrap_or("update"),
+                            str_at(c, "path").unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_default();
+                out.push(tools::result("apply_patch", true, &first));
                 for c in item
                     .get("changes")
                     .and_then(Value::as_array)
@@ -250,31 +276,51 @@ impl CodexParser {
 
 /// The `ToolCall` an item stands for, if it is a tool.
 fn tool_call(item: &Value) -> Option<AgentEvent> {
-    let (name, input) = match str_at(item, "type")? {
-        "command_execution" => ("shell".to_string(), string_at(item, "command")?),
-        "file_change" => (
-            "apply_patch".to_string(),
-            item.get("changes")
-                .map(|c| compact(c, 400))
-                .unwrap_or_default(),
-        ),
-        "mcp_tool_call" => (
-            format!(
+    Some(match str_at(item, "type")? {
+        "command_execution" => {
+            let command = string_at(item, "command")?;
+            tools::call_on(
+                "shell",
+                ToolKind::Run,
+                &tools::shell_line(&command),
+                command.clone(),
+            )
+        }
+        "file_change" => {
+            let changes = item.get("changes");
+            let paths: Vec<&str> = changes
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| str_at(c, "path"))
+                .collect();
+            tools::call_on(
+                "apply_patch",
+                ToolKind::Edit,
+                &paths.join(" "),
+                changes.map(|c| compact(c, 400)).unwrap_or_default(),
+            )
+        }
+        "mcp_tool_call" => {
+            let name = format!(
                 "{}.{}",
                 str_at(item, "server").unwrap_or("mcp"),
                 str_at(item, "tool").unwrap_or("tool")
-            ),
-            item.get("arguments")
-                .map(|a| compact(a, 400))
-                .unwrap_or_default(),
-        ),
-        "web_search" => (
-            "web_search".to_string(),
-            string_at(item, "query").unwrap_or_default(),
-        ),
+            );
+            let args = item.get("arguments").cloned().unwrap_or(Value::Null);
+            tools::call_on(
+                &name,
+                ToolKind::Other,
+                &tools::target_of(&args),
+                compact(&args, 400),
+            )
+        }
+        "web_search" => {
+            let query = string_at(item, "query").unwrap_or_default();
+            tools::call_on("web_search", ToolKind::Fetch, &query, query.clone())
+        }
         _ => return None,
-    };
-    Some(AgentEvent::ToolCall { name, input })
+    })
 }
 
 #[cfg(test)]
@@ -346,6 +392,17 @@ mod tests {
             .filter(|e| matches!(e, AgentEvent::ToolCall { .. }))
             .count();
         assert_eq!(tools, 2, "one ToolCall per tool item: {events:?}");
+        // Normalised: the command as typed (its `bash -lc` wrapper off) and what it answered.
+        assert!(events.iter().any(|e| matches!(e,
+            AgentEvent::ToolCall { kind: ToolKind::Run, target, .. } if target == "python -m pytest -q")));
+        assert!(events.iter().any(|e| matches!(e,
+            AgentEvent::ToolCall { kind: ToolKind::Edit, target, .. } if target == "/w/calc.py")));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "shell".into(),
+            kind: ToolKind::Run,
+            ok: true,
+            summary: "1 passed in 0.01s".into(),
+        }));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! replays every recording through the parser its registry row builds, fails on a recording
 //! without a verdict (and on a verdict without a recording), and holds every CLI to the same
 //! rules: a success has a session and the expected answer, a failure is the named kind and its
-//! message names the CLI. Commands: every external executor takes its prompt on stdin only,
+//! message names the CLI, and every tool call comes out normalised (its kind and its target, as
+//! `orx logs` shows it) with one result. Commands: every external executor takes its prompt on stdin only,
 //! runs in the request's directory, passes `extra_args` and the configured key. Hostile input:
 //! no line sequence makes any parser panic.
 
@@ -17,7 +18,7 @@ use proptest::test_runner::TestRunner;
 
 use super::registry::{Setup, EXECUTORS};
 use super::testutil::{exited, play, play_hostile, request, STREAM_KEYS};
-use super::{AgentEvent, AgentOutcome, CliSettings, FailureKind, Mode, StreamParser};
+use super::{AgentEvent, AgentOutcome, CliSettings, FailureKind, Mode, StreamParser, ToolKind};
 use crate::exec::{ExitInfo, Termination};
 use crate::hostile_input::{config, stream_line};
 
@@ -34,6 +35,9 @@ struct Verdict {
     writes: Option<&'static str>,
     /// Input and output tokens of a success, when the CLI reports them.
     tokens: Option<(u64, u64)>,
+    /// Every tool call the stream reports, in order, normalised: its kind and how its target
+    /// ends (absolute paths differ between recordings).
+    calls: &'static [(ToolKind, &'static str)],
 }
 
 const fn ok(cli: &'static str, case: &'static str, text: &'static str) -> Verdict {
@@ -44,6 +48,7 @@ const fn ok(cli: &'static str, case: &'static str, text: &'static str) -> Verdic
         text,
         writes: None,
         tokens: None,
+        calls: &[],
     }
 }
 
@@ -61,6 +66,9 @@ impl Verdict {
             ..self
         }
     }
+    const fn calls(self, calls: &'static [(ToolKind, &'static str)]) -> Verdict {
+        Verdict { calls, ..self }
+    }
     const fn tokens(self, input: u64, output: u64) -> Verdict {
         Verdict {
             tokens: Some((input, output)),
@@ -74,12 +82,21 @@ const RESUMED: &str = "Resumed: nothing left to do.";
 
 use FailureKind::{ApiError, AuthFailed, NoResult, RateLimited};
 
+/// The one tool call of the `tool_call` recordings: hello.txt written.
+const WRITE_HELLO: &[(ToolKind, &str)] = &[(ToolKind::Edit, "hello.txt")];
+/// The same file written through a shell command.
+const SHELL_HELLO: &[(ToolKind, &str)] = &[(ToolKind::Run, "> hello.txt")];
+
 /// Every recording and what it must give.
 const VERDICTS: &[Verdict] = &[
     ok("claude", "success", DONE),
-    ok("claude", "tool_call", DONE).writes("hello.txt"),
+    ok("claude", "tool_call", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
     ok("claude", "resume", RESUMED),
-    ok("claude", "resume_first", DONE).writes("hello.txt"),
+    ok("claude", "resume_first", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
     ok("claude", "resume_second", DONE),
     fails("claude", "401", AuthFailed),
     fails("claude", "429", RateLimited),
@@ -87,11 +104,15 @@ const VERDICTS: &[Verdict] = &[
     fails("claude", "500_retried", ApiError),
     fails("claude", "stall_killed", NoResult),
     ok("codex", "success", DONE),
-    ok("codex", "tool_call", DONE).writes("hello.txt"),
-    ok("codex", "tool_call_apply_patch", DONE).writes("hello.txt"),
-    ok("codex", "tool_call_exec_command", DONE),
+    ok("codex", "tool_call", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
+    ok("codex", "tool_call_apply_patch", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
+    ok("codex", "tool_call_exec_command", DONE).calls(SHELL_HELLO),
     ok("codex", "resume", RESUMED),
-    ok("codex", "resume_first", DONE),
+    ok("codex", "resume_first", DONE).calls(SHELL_HELLO),
     ok("codex", "resume_second", DONE),
     fails("codex", "401", AuthFailed),
     fails("codex", "429", RateLimited),
@@ -100,26 +121,36 @@ const VERDICTS: &[Verdict] = &[
     fails("codex", "500", ApiError),
     fails("codex", "stall_killed", NoResult),
     ok("gemini", "success", DONE),
-    ok("gemini", "tool_call", DONE).writes("hello.txt"),
+    ok("gemini", "tool_call", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
     ok("gemini", "resume", RESUMED),
-    ok("gemini", "resume_first", DONE),
+    ok("gemini", "resume_first", DONE).calls(WRITE_HELLO),
     ok("gemini", "resume_second", DONE),
     fails("gemini", "401", AuthFailed),
     fails("gemini", "429", RateLimited),
     fails("gemini", "500", ApiError),
     fails("gemini", "stall_killed", NoResult),
     ok("opencode", "success", DONE),
-    ok("opencode", "tool_call", DONE).writes("hello.txt"),
+    ok("opencode", "tool_call", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
     ok("opencode", "resume", RESUMED),
     fails("opencode", "401", AuthFailed),
     fails("opencode", "stall_killed", NoResult),
     ok("qwen", "success", DONE),
-    ok("qwen", "tool_call", DONE).writes("hello.txt"),
+    ok("qwen", "tool_call", DONE)
+        .writes("hello.txt")
+        .calls(WRITE_HELLO),
     ok("qwen", "resume", RESUMED),
     fails("qwen", "401", AuthFailed),
     fails("qwen", "stall_killed", NoResult),
     ok("cursor", "success", "Created calc.py with add().")
         .writes("calc.py")
+        .calls(&[
+            (ToolKind::Edit, "calc.py"),
+            (ToolKind::Run, "python -m pytest -q"),
+        ])
         .tokens(0, 0),
     fails("cursor", "no_result", NoResult),
     fails("cursor", "is_error", RateLimited),
@@ -228,6 +259,35 @@ fn every_recording_gives_its_verdict() {
                 }
             }
         }
+        let calls: Vec<(ToolKind, &str)> = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::ToolCall { kind, target, .. } => Some((*kind, target.as_str())),
+                _ => None,
+            })
+            .collect();
+        let expected = v.calls;
+        assert!(
+            calls.len() == expected.len()
+                && calls
+                    .iter()
+                    .zip(expected)
+                    .all(|((k, t), (ek, et))| k == ek && t.ends_with(et)),
+            "{}/{}: tool calls {calls:?}, expected {expected:?}",
+            v.cli,
+            v.case
+        );
+        let results = events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::ToolResult { .. }))
+            .count();
+        assert_eq!(
+            results,
+            calls.len(),
+            "{}/{}: one result per tool call: {events:?}",
+            v.cli,
+            v.case
+        );
         if let Some(file) = v.writes {
             assert!(
                 events.iter().any(

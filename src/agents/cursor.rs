@@ -22,8 +22,9 @@
 use serde_json::Value;
 
 use super::classify::classify_message;
-use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
+use super::json::{at, bool_at, str_at, string_at, u64_at};
 use super::stream::{fail, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -143,16 +144,25 @@ fn tool_call(v: &Value, out: &mut Vec<AgentEvent>) {
     let name = kind.trim_end_matches("ToolCall").to_string();
     let args = call.get("args").cloned().unwrap_or(Value::Null);
     match str_at(v, "subtype") {
-        Some("started") => out.push(AgentEvent::ToolCall {
-            name: if kind == "function" {
+        Some("started") => {
+            let name = if kind == "function" {
                 string_at(call, "name").unwrap_or(name)
             } else {
                 name
-            },
-            input: compact(&args, 400),
-        }),
+            };
+            out.push(tools::call(&name, &args));
+        }
         Some("completed") => {
             let ok = at(call, "result.success").is_some();
+            let output = [
+                "result.success.stdout",
+                "result.failure.stderr",
+                "result.failure.message",
+            ]
+            .iter()
+            .find_map(|k| string_at(call, k).filter(|t| !t.trim().is_empty()))
+            .unwrap_or_default();
+            let result = tools::result(&name, ok, &output);
             match kind.as_str() {
                 "shellToolCall" => out.push(AgentEvent::CommandRun {
                     command: string_at(&args, "command").unwrap_or_default(),
@@ -169,6 +179,7 @@ fn tool_call(v: &Value, out: &mut Vec<AgentEvent>) {
                 }
                 _ => {}
             }
+            out.push(result);
         }
         _ => {}
     }

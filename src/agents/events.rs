@@ -5,7 +5,7 @@
 //! `crate::model::agent`, because the run's events and `state.json` carry it; it is re-exported
 //! here so the parsers name it where they always did.
 
-pub use crate::model::agent::{AgentEvent, FailureKind, Usage};
+pub use crate::model::agent::{AgentEvent, FailureKind, ToolKind, Usage};
 
 /// The last non-empty line of a CLI's stderr, trimmed, at most 300 characters.
 pub(crate) fn last_line(s: &str) -> String {

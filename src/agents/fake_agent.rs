@@ -2,7 +2,8 @@
 //!
 //! It behaves like a well-mannered agent CLI: it reads the whole prompt from stdin, plays the
 //! scenario step for its stage, item and call number (delay, file writes and deletes, usage,
-//! error, exit code), and reports each action as an [`AgentEvent`] JSON line on stdout. Steps
+//! error, exit code), and reports each action as an [`AgentEvent`] JSON line on stdout (a file
+//! it writes or deletes as the tool call, file change and tool result a CLI would report). Steps
 //! the scenario does not script get a neutral default: text stages answer with a placeholder,
 //! decompose turns the task into one item, review approves, and apply stages change nothing
 //! (which the runner then records as an empty diff).
@@ -11,8 +12,9 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::error::{AgentError, Result};
-use super::events::{AgentEvent, Usage};
+use super::events::{AgentEvent, ToolKind, Usage};
 use super::scenario::{load_scenario, Scenario, Step};
+use super::tools;
 use crate::error::file::FileError;
 
 /// Arguments of `orx __fake-agent`.
@@ -74,6 +76,7 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     for (path, content) in &step.files {
+        emit(&mut out, &tool_call("write", path));
         let target = confined(&cwd, path)?;
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| FileError::own("create", parent, e))?;
@@ -86,8 +89,14 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
                 kind: "write".into(),
             },
         );
+        let lines = content.lines().count();
+        emit(
+            &mut out,
+            &tools::result("write", true, &format!("wrote {lines} lines")),
+        );
     }
     for path in &step.delete {
+        emit(&mut out, &tool_call("delete", path));
         let target = confined(&cwd, path)?;
         if target.exists() {
             std::fs::remove_file(&target).map_err(|e| FileError::own("delete", &target, e))?;
@@ -99,6 +108,7 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
                 kind: "delete".into(),
             },
         );
+        emit(&mut out, &tools::result("delete", true, "deleted"));
     }
     let error = step.error.as_ref().filter(|_| match &step.error_model {
         Some(m) => args.model.as_deref() == Some(m.as_str()),
@@ -130,6 +140,16 @@ pub fn play(args: &FakeAgentArgs) -> Result<i32> {
         },
     );
     Ok(step.exit_code.unwrap_or(0))
+}
+
+/// The call of the fake's file tool `name` (`write`, `delete`) on `path`, as a CLI reports it.
+fn tool_call(name: &str, path: &str) -> AgentEvent {
+    tools::call_on(
+        name,
+        ToolKind::Edit,
+        path,
+        serde_json::json!({ "path": path }).to_string(),
+    )
 }
 
 fn emit(out: &mut impl Write, ev: &AgentEvent) {

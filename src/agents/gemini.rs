@@ -32,6 +32,7 @@ use super::classify::{classify_http, classify_message, http_from_truncated_exit}
 use super::events::last_line;
 use super::json::{at, compact, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -114,15 +115,18 @@ impl JsonLines for GeminiParser {
                     self.tools
                         .insert(id.to_string(), (name.clone(), params.clone()));
                 }
-                out.push(AgentEvent::ToolCall {
-                    name,
-                    input: compact(&params, 400),
-                });
+                out.push(tools::call(&name, &params));
             }
             "tool_result" => {
                 let id = str_at(&v, "tool_id").unwrap_or("");
                 let ok = str_at(&v, "status") == Some("success");
                 if let Some((name, params)) = self.tools.remove(id) {
+                    let output = v
+                        .get("output")
+                        .map(tools::output_text)
+                        .or_else(|| string_at(&v, "error.message"))
+                        .unwrap_or_default();
+                    let result = tools::result(&name, ok, &output);
                     match name.as_str() {
                         "run_shell_command" => {
                             let output = compact(v.get("output").unwrap_or(&Value::Null), 4000);
@@ -151,6 +155,7 @@ impl JsonLines for GeminiParser {
                         }
                         _ => {}
                     }
+                    out.push(result);
                 }
             }
             "error" => {
@@ -295,6 +300,7 @@ mod tests {
     use super::*;
     use crate::agents::testutil::{exited, exited_with_stderr, play, request};
     use crate::agents::testutil::{play_success, resumed_apply_argv, settings, tokens};
+    use crate::agents::ToolKind;
 
     #[test]
     fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {
@@ -343,6 +349,14 @@ mod tests {
             path: "/w/calc.py".into(),
             kind: "write".into()
         }));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            name: "run_shell_command".into(),
+            kind: ToolKind::Run,
+            ok: true,
+            summary: "1 passed in 0.01s".into(),
+        }));
+        assert!(events.iter().any(|e| matches!(e,
+            AgentEvent::ToolCall { kind: ToolKind::Edit, target, .. } if target == "/w/calc.py")));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod scenario;
 pub mod stream;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::AgentError;
 use events::{detail_suffix, last_line};
-pub use events::{AgentEvent, FailureKind, Usage};
+pub use events::{AgentEvent, FailureKind, ToolKind, Usage};
 
 use crate::exec::{self, CommandSpec, Control, ExitInfo, LogFilter, StreamKind, Termination};
 
@@ -242,7 +243,8 @@ pub fn invoke_filtered(
     let result = exec::run(&spec, &mut |kind, line| match kind {
         StreamKind::Stdout => {
             let mut control = Control::Continue;
-            for ev in parser.feed(line) {
+            for mut ev in parser.feed(line) {
+                tools::relative_target(&mut ev, &req.cwd);
                 if let Control::Stop(why) = on_event(&ev) {
                     control = Control::Stop(why);
                 }

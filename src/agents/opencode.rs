@@ -32,6 +32,7 @@ use serde_json::Value;
 use super::classify::{classify_http, classify_message};
 use super::json::{at, compact, f64_at, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind, Mode};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -147,10 +148,12 @@ fn tool_use(part: &Value, out: &mut Vec<AgentEvent>) {
     let name = string_at(part, "tool").unwrap_or_else(|| "tool".into());
     let input = at(part, "state.input").cloned().unwrap_or(Value::Null);
     let ok = str_at(part, "state.status") == Some("completed");
-    out.push(AgentEvent::ToolCall {
-        name: name.clone(),
-        input: compact(&input, 400),
-    });
+    out.push(tools::call(&name, &input));
+    let output = at(part, "state.output")
+        .or_else(|| at(part, "state.error"))
+        .map(tools::output_text)
+        .unwrap_or_default();
+    let result = tools::result(&name, ok, &output);
     match name.as_str() {
         "bash" => out.push(AgentEvent::CommandRun {
             command: string_at(&input, "command").unwrap_or_default(),
@@ -166,6 +169,7 @@ fn tool_use(part: &Value, out: &mut Vec<AgentEvent>) {
         }
         _ => {}
     }
+    out.push(result);
 }
 
 #[cfg(test)]

@@ -28,8 +28,9 @@ use serde_json::Value;
 
 use super::classify::classify_message;
 use super::gemini::approval_mode;
-use super::json::{at, bool_at, compact, str_at, string_at, u64_at};
+use super::json::{at, bool_at, str_at, string_at, u64_at};
 use super::stream::{fail, flag_rate_limit, JsonLines, StreamCore};
+use super::tools;
 use super::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, CliSettings, FailureKind};
 use super::{Argv, StreamParser, Usage};
 use crate::exec::{CommandSpec, ExitInfo};
@@ -108,10 +109,7 @@ impl JsonLines for QwenParser {
                         "tool_use" => {
                             let name = string_at(b, "name").unwrap_or_else(|| "tool".into());
                             let input = b.get("input").cloned().unwrap_or(Value::Null);
-                            out.push(AgentEvent::ToolCall {
-                                name: name.clone(),
-                                input: compact(&input, 400),
-                            });
+                            out.push(tools::call(&name, &input));
                             if let Some(id) = string_at(b, "id") {
                                 self.pending.insert(id, (name, input));
                             }
@@ -127,7 +125,10 @@ impl JsonLines for QwenParser {
                 {
                     let id = str_at(b, "tool_use_id").unwrap_or("");
                     if let Some((name, input)) = self.pending.remove(id) {
-                        tool_result(&name, &input, bool_at(b, "is_error"), out);
+                        let is_error = bool_at(b, "is_error");
+                        tool_result(&name, &input, is_error, out);
+                        let output = tools::output_text(b.get("content").unwrap_or(&Value::Null));
+                        out.push(tools::result(&name, !is_error, &output));
                     }
                 }
             }

@@ -10,6 +10,7 @@
 pub mod clean;
 pub mod doctor;
 pub mod init;
+pub mod logs;
 pub mod mcp;
 pub mod resume;
 pub mod run;
@@ -81,6 +82,8 @@ pub enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// Tell a run's story: stages, items, agent messages, tool calls, gates (-f follows it).
+    Logs(logs::LogsArgs),
 }
 
 /// Where a command looks for the repository.
@@ -124,6 +127,7 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
         Command::Doctor(a) => doctor::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Mcp(a) => mcp::run(a),
+        Command::Logs(a) => logs::run(a),
         Command::Takeover(a) => takeover::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -122,10 +122,16 @@ pub enum AgentEvent {
     Reasoning {
         text: String,
     },
+    /// A tool the agent called: its CLI's `name` and input (compact JSON), and what it means
+    /// whichever CLI made it: its `kind` and its `target` (a path, a command, a pattern).
     ToolCall {
         name: String,
         #[serde(default)]
         input: String,
+        #[serde(default = "ToolKind::other")]
+        kind: ToolKind,
+        #[serde(default)]
+        target: String,
     },
     CommandRun {
         command: String,
@@ -153,6 +159,41 @@ pub enum AgentEvent {
         #[serde(default)]
         is_error: bool,
     },
+    /// What a tool call came back with: whether it worked and the first line of its output.
+    ToolResult {
+        name: String,
+        #[serde(default = "ToolKind::other")]
+        kind: ToolKind,
+        ok: bool,
+        #[serde(default)]
+        summary: String,
+    },
+}
+
+string_enum! {
+    /// What a tool call does, whichever CLI made it (Claude's `Edit`, Codex's `apply_patch`,
+    /// Gemini's `replace` are all `edit`): the word a person reads first in `orx logs`.
+    pub enum ToolKind {
+        /// Reads a file or lists a folder.
+        Read = "read",
+        /// Writes, edits or deletes a file.
+        Edit = "edit",
+        /// Runs a shell command.
+        Run = "run",
+        /// Searches files by name or content.
+        Search = "search",
+        /// Reaches the web (a fetch or a web search).
+        Fetch = "fetch",
+        /// Anything else (a to-do list, a sub-agent, an MCP tool).
+        Other = "other",
+    }
+}
+
+impl ToolKind {
+    /// The kind of a tool call recorded before kinds existed.
+    pub fn other() -> Self {
+        ToolKind::Other
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +212,43 @@ mod tests {
             r#"{"type":"file_change","path":"src/a.py","kind":"write"}"#
         );
         assert_eq!(serde_json::from_str::<AgentEvent>(&line).unwrap(), ev);
+    }
+
+    #[test]
+    fn tool_events_keep_their_json_and_an_old_call_reads_as_other() {
+        let old = r#"{"type":"tool_call","name":"Bash","input":"{}"}"#;
+        assert_eq!(
+            serde_json::from_str::<AgentEvent>(old).unwrap(),
+            AgentEvent::ToolCall {
+                name: "Bash".into(),
+                input: "{}".into(),
+                kind: ToolKind::Other,
+                target: String::new(),
+            }
+        );
+        let ev = AgentEvent::ToolCall {
+            name: "Edit".into(),
+            input: "{}".into(),
+            kind: ToolKind::Edit,
+            target: "src/app.py".into(),
+        };
+        let line = serde_json::to_string(&ev).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"tool_call","name":"Edit","input":"{}","kind":"edit","target":"src/app.py"}"#
+        );
+        let result = AgentEvent::ToolResult {
+            name: "Bash".into(),
+            kind: ToolKind::Run,
+            ok: false,
+            summary: "1 failed".into(),
+        };
+        let line = serde_json::to_string(&result).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"tool_result","name":"Bash","kind":"run","ok":false,"summary":"1 failed"}"#
+        );
+        assert_eq!(serde_json::from_str::<AgentEvent>(&line).unwrap(), result);
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub mod stage;
 pub mod state;
 pub mod status;
 
-pub use agent::{AgentEvent, FailureKind, Usage};
+pub use agent::{AgentEvent, FailureKind, ToolKind, Usage};
 pub use event::{EventKind, RunEvent};
 pub use failure::{FailureReason, FailureRecord, OrxFailure};
 pub use gate::GateResult;

@@ -6,10 +6,12 @@
 //! terminal, plain timestamped lines when there is no TTY, `CI=true` or `--no-progress`, and JSON
 //! lines with `--json` (the same objects as `events.jsonl`, then one summary object last).
 //! Human output goes to stderr, so stdout carries only the run id line and the summary.
-//! `junit` turns the recorded history's gate runs into JUnit XML for CI (`--junit PATH`).
+//! `junit` turns the recorded history's gate runs into JUnit XML for CI (`--junit PATH`), and
+//! `story` tells a recorded (or growing) history as `orx logs` prints it.
 
 pub mod junit;
 pub mod render;
+pub mod story;
 pub mod terminal;
 
 use crate::model::RunEvent;

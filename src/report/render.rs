@@ -5,7 +5,7 @@
 //! logs; file changes, commands, gate results and stage ends are shown.
 
 use crate::agents::AgentEvent;
-use crate::model::{EventKind, RunEvent};
+use crate::model::{EventKind, GateResult, RunEvent};
 
 /// One line for an event, or `None` when it is too chatty to print.
 pub fn line(ev: &RunEvent) -> Option<String> {
@@ -77,17 +77,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             }
         }
         EventKind::GateStarted { .. } => return None,
-        EventKind::GateFinished { result, .. } => format!(
-            "      gate {} {}{} ({})",
-            result.name,
-            if result.passed { "passed" } else { "FAILED" },
-            match (&result.error, result.exit_code) {
-                (Some(e), _) => format!(": {e}"),
-                (None, Some(c)) if !result.passed => format!(" with exit {c}"),
-                _ => String::new(),
-            },
-            secs(result.duration_ms)
-        ),
+        EventKind::GateFinished { result, .. } => format!("      {}", gate(result)),
         EventKind::AttemptFinished {
             item,
             attempt,
@@ -268,6 +258,21 @@ pub fn status(ev: &RunEvent) -> Option<String> {
         } => format!("verify {item} · attempt {attempt} · gate {gate}"),
         _ => return None,
     })
+}
+
+/// "gate pytest FAILED with exit 1 (1.2s)": a gate's result in one line.
+pub fn gate(result: &GateResult) -> String {
+    format!(
+        "gate {} {}{} ({})",
+        result.name,
+        if result.passed { "passed" } else { "FAILED" },
+        match (&result.error, result.exit_code) {
+            (Some(e), _) => format!(": {e}"),
+            (None, Some(c)) if !result.passed => format!(" with exit {c}"),
+            _ => String::new(),
+        },
+        secs(result.duration_ms)
+    )
 }
 
 pub fn secs(ms: u64) -> String {

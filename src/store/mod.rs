@@ -11,6 +11,7 @@ pub mod lock;
 pub mod meta;
 pub mod metrics;
 pub mod state;
+pub mod tail;
 
 pub use error::StoreError;
 pub use layout::{new_run_id, RunPaths};

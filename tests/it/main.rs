@@ -13,6 +13,7 @@ mod git_setup;
 mod guard;
 mod hostile_input;
 mod lifecycle;
+mod logs;
 mod mcp;
 mod mock_server;
 mod resume;

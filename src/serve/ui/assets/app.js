@@ -1,5 +1,8 @@
 // orx dashboard: the live agent log tail (EventSource over the API's event stream) with a
 // search box, and a nudge to htmx so the run page's live part refreshes on every new event.
+// The tail tells the run's normalised events as `orx logs` does: one line per tool call in the
+// words every CLI shares (`edit calc.py`, `run pytest -q`), a failed tool's answer, gates with
+// the lines they failed on; never a raw JSON line of an agent's stream.
 // All text goes into the DOM through textContent, never innerHTML.
 (function () {
   "use strict";
@@ -14,7 +17,57 @@
     return ev.item ? ev.stage + "/" + ev.item : ev.stage || "";
   }
 
-  // One event → [css class, text].
+  function usage(u) {
+    u = u || {};
+    return (u.input_tokens || 0) + " in / " + (u.output_tokens || 0) + " out tokens, $" + Number(u.cost_usd || 0).toFixed(4);
+  }
+
+  // A gate's result and, when it failed, the lines it failed on (parsed failures, else the
+  // last lines of its output), as `orx logs` tells them.
+  function gate(ev) {
+    var r = ev.result || {};
+    var text = "[verify/" + ev.item + "] gate " + r.name + (r.passed ? " passed" : " FAILED") +
+      (r.error ? ": " + r.error : (!r.passed && r.exit_code != null ? " with exit " + r.exit_code : ""));
+    if (r.passed) return ["ok", text];
+    var lines = [];
+    (r.failures || []).slice(0, 6).forEach(function (f) {
+      var at = f.file ? f.file + (f.line != null ? ":" + f.line : "") + ": " : "";
+      lines.push(at + (f.code ? f.code + ": " : "") + f.message);
+    });
+    if (!lines.length) {
+      lines = String(r.tail || "").split("\n").filter(function (l) { return l.trim(); }).slice(-6);
+    }
+    return ["bad", [text].concat(lines.map(function (l) { return "    " + l; })).join("\n")];
+  }
+
+  // One agent event, normalised as every CLI's parser reports it → [css class, text], or null
+  // for what a person does not need (reasoning, a change the tool call line already told).
+  function agent(ev) {
+    var a = ev.agent || {};
+    var p = "[" + where(ev) + "] ";
+    switch (a.type) {
+      case "text": return ["agent", p + a.text];
+      case "tool_call":
+        if (a.kind && a.kind !== "other") return ["tool", p + a.kind + " " + (a.target || "")];
+        return ["tool", p + a.name + " " + (a.target || short(a.input, 200))];
+      case "tool_result":
+        if (!a.ok) return ["bad", p + "→ failed" + (a.summary ? ": " + a.summary : "")];
+        if (a.kind === "run" && a.summary) return ["tool", p + "→ " + a.summary];
+        return null;
+      case "usage": return ["muted", p + "usage: " + usage(a.usage)];
+      case "error": return ["bad", p + "error: " + a.message];
+      case "rate_limited": return ["bad", p + "rate limited: " + a.message];
+      case "session_started": return ["muted", p + "session " + a.session_id + (a.model ? " (" + a.model + ")" : "")];
+      case "finished": return a.is_error ? ["bad", p + "finished with an error"] : null;
+      case "reasoning":
+      case "command_run":
+      case "file_change":
+        return null;
+      default: return ["muted", p + a.type];
+    }
+  }
+
+  // One event → [css class, text], or null when it adds nothing to the log.
   function describe(ev) {
     var k = ev.event;
     switch (k) {
@@ -23,25 +76,15 @@
       case "stage_started": return ["stage", "▶ " + ev.stage];
       case "stage_finished": return ["stage", "■ " + ev.stage + " " + ev.status + " in " + ev.duration_ms + " ms"];
       case "item_started": return ["stage", "▶ item " + ev.item + ": " + ev.title];
-      case "agent": {
-        var a = ev.agent || {};
-        var p = "[" + where(ev) + "] ";
-        switch (a.type) {
-          case "text": return ["agent", p + a.text];
-          case "reasoning": return ["muted", p + "thinking: " + a.text];
-          case "tool_call": return ["tool", p + "tool " + a.name + " " + short(a.input, 300)];
-          case "command_run": return ["tool", p + "$ " + a.command + (a.exit_code != null ? " → " + a.exit_code : "")];
-          case "file_change": return ["tool", p + a.kind + " " + a.path];
-          case "usage": return ["muted", p + "usage " + JSON.stringify(a.usage)];
-          case "error": return ["bad", p + "error: " + a.message];
-          case "rate_limited": return ["bad", p + "rate limited: " + a.message];
-          case "finished": return ["agent", p + "finished: " + short(a.final_text, 500)];
-          default: return ["muted", p + a.type + " " + short(JSON.stringify(a), 300)];
-        }
-      }
-      case "agent_finished": return [ev.ok ? "ok" : "bad", "[" + where(ev) + "] agent " + (ev.ok ? "ok" : "failed" + (ev.failure ? " (" + ev.failure + ")" : "")) + " in " + ev.duration_ms + " ms"];
+      case "attempt_started": return ["stage", "[" + ev.item + "] attempt " + ev.attempt + " (" + ev.kind + ")"];
+      case "attempt_finished": return [ev.outcome === "passed" ? "ok" : "bad", "[" + ev.item + "] attempt " + ev.attempt + ": " + ev.outcome];
+      case "item_finished": return [ev.status === "done" ? "ok" : "bad", "■ item " + ev.item + " " + ev.status];
+      case "agent": return agent(ev);
+      case "agent_finished": return [ev.ok ? "ok" : "bad", "[" + where(ev) + "] agent " + (ev.ok ? "ok" : "failed" + (ev.failure ? " (" + ev.failure + ")" : "")) + " in " + ev.duration_ms + " ms" + (ev.ok ? "" : ev.message ? ": " + ev.message : "")];
       case "gate_started": return ["gate", "gate " + ev.gate + " on " + ev.item + " (attempt " + ev.attempt + ")"];
-      case "run_finished": return ["run", "run finished: " + ev.status];
+      case "gate_finished": return gate(ev);
+      case "review_verdict": return [ev.verdict === "approved" ? "ok" : "bad", "review round " + ev.round + ": " + ev.verdict + " — " + short(ev.summary, 300)];
+      case "run_finished": return ["run", "run finished: " + ev.status + (ev.message ? ": " + ev.message : "")];
       case "warning": return ["bad", "warning: " + (ev.message || JSON.stringify(ev))];
       default: {
         var parts = [];
@@ -120,6 +163,7 @@
       var ev;
       try { ev = JSON.parse(msg.data); } catch (e) { return; }
       var d = describe(ev);
+      if (!d) { nudge(); return; }
       var line = document.createElement("div");
       line.className = "ev " + d[0];
       line.dataset.event = ev.event;
