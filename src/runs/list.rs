@@ -157,7 +157,8 @@ mod tests {
     fn a_folder_without_a_lock_or_state_file_of_its_own_is_not_a_run() {
         let dir = tempfile::tempdir().unwrap();
         let runs = dir.path().join(RUNS_DIR);
-        let shapes: [(&str, fn(&Path)); 5] = [
+        type Fill = fn(&Path);
+        let shapes: [(&str, Fill); 5] = [
             ("20260101-000001-aaaaaa", |d| {
                 std::fs::write(d.join("lock"), "").unwrap()
             }),
