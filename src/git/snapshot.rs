@@ -200,7 +200,7 @@ impl Drop for TempIndex {
 /// `gitdir:` file in a linked worktree) without starting git: every snapshot needs it, and
 /// the overhead benchmark counted this `rev-parse` as one git call in seven. Anything else
 /// (a `.git` that is neither) asks `git rev-parse --git-path index`.
-fn index_path(git: &Git) -> Result<PathBuf> {
+pub(super) fn index_path(git: &Git) -> Result<PathBuf> {
     let dot_git = git.dir.join(".git");
     if dot_git.is_dir() {
         return Ok(dot_git.join("index"));
@@ -496,6 +496,21 @@ mod tests {
         let ours = |dir: &Path| std::fs::canonicalize(index_path(&Git::new(dir)).unwrap()).unwrap();
         assert_eq!(ours(tmp.path()), asked(tmp.path()));
         assert_eq!(ours(&wt.path), asked(&wt.path));
+        // The object directory the quarantine sits in, found the same way.
+        let objects = |dir: &Path| {
+            let g = Git::new(dir);
+            let rel = g.run(["rev-parse", "--git-path", "objects"]).unwrap();
+            let ours = super::super::quarantine::objects_dir(&g).unwrap();
+            (
+                std::fs::canonicalize(ours).unwrap(),
+                std::fs::canonicalize(dir.join(rel)).unwrap(),
+            )
+        };
+        let (ours_main, git_main) = objects(tmp.path());
+        assert_eq!(ours_main, git_main);
+        let (ours_wt, git_wt) = objects(&wt.path);
+        assert_eq!(ours_wt, git_wt);
+        assert_eq!(ours_wt, ours_main);
         // A relative `gitdir:` (what worktree.useRelativePaths writes) resolves the same way.
         let dot_git = wt.path.join(".git");
         let text = std::fs::read_to_string(&dot_git).unwrap();
@@ -506,6 +521,8 @@ mod tests {
         );
         std::fs::write(&dot_git, rel).unwrap();
         assert_eq!(ours(&wt.path), asked(&wt.path));
+        let (ours_rel, git_rel) = objects(&wt.path);
+        assert_eq!(ours_rel, git_rel);
     }
 
     #[test]
