@@ -60,10 +60,10 @@ impl Workspace {
 
     /// The paths of run `id` in this workspace, when its folder is a real folder inside the
     /// real `runs/` (a symlinked `runs/` or `runs/<id>` is not a run: a repository could
-    /// commit one pointing at `/`).
+    /// commit one pointing at `/`) and a run by the one rule of `crate::runs::is_run`.
     pub fn run(&self, id: &str) -> Option<RunPaths> {
         self.open_run_dir(id).ok()?;
-        Some(RunPaths::new(&self.root, id))
+        crate::runs::is_run(&self.root, id).then(|| RunPaths::new(&self.root, id))
     }
 
     /// The descriptor of run `id`'s folder, opened without following a symlink at `runs/`

@@ -10,7 +10,8 @@
 //! second behind the disk. The live status is checked through the lock on every listing. The status shown is
 //! the *live* one: a run whose meta says `running` but whose lock holder is gone is
 //! `interrupted`, exactly as `orx status` shows it ([`live_status`] is shared with it).
-//! Folders that are not run ids (`runs/.launch`, editor droppings) are ignored.
+//! Folders that are not runs (`runs/.launch`, editor droppings, see `crate::runs::is_run`) are
+//! ignored; a run whose meta.json cannot be read is still listed (from its state, or by id).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -157,6 +158,7 @@ impl RunIndex {
         for id in run_ids(root) {
             let path = RunPaths::new(root, &id).meta();
             let Ok(md) = std::fs::metadata(&path) else {
+                out.push(Arc::new(stand_in_meta(root, &id)));
                 continue;
             };
             let mtime = md.modified().unwrap_or(SystemTime::UNIX_EPOCH);
@@ -180,6 +182,8 @@ impl RunIndex {
                 );
                 out.push(meta);
                 seen.push(path);
+            } else {
+                out.push(Arc::new(stand_in_meta(root, &id)));
             }
         }
         // Forget removed runs of this repository so the cache cannot grow without bound.
@@ -189,6 +193,35 @@ impl RunIndex {
             entries.retain(|p, _| !p.starts_with(&runs_dir) || seen.contains(p));
         }
         out
+    }
+}
+
+/// The row of a run whose meta.json is missing or unreadable (killed before its first save,
+/// or damaged): derived from its state.json when that reads, else only its id, `running` (so
+/// the lock decides between live and `interrupted`). Every run is listed, because every run
+/// can be cleaned.
+fn stand_in_meta(root: &Path, id: &str) -> Meta {
+    let paths = RunPaths::new(root, id);
+    if let Ok(state) = crate::model::RunState::load(&paths.state()) {
+        if state.run_id == id {
+            return Meta::from_state(&state);
+        }
+    }
+    Meta {
+        version: 1,
+        run_id: id.to_string(),
+        task: String::new(),
+        status: "running".to_string(),
+        stage: None,
+        item: None,
+        branch: paths.branch(),
+        base_branch: String::new(),
+        engine: String::new(),
+        pipeline: String::new(),
+        created_at: String::new(),
+        updated_at: String::new(),
+        finished_at: None,
+        orx_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }
 
@@ -329,9 +362,11 @@ mod tests {
         }
     }
 
+    /// A run folder: the lock file that makes it a run, and its meta.
     fn seed(root: &Path, m: &Meta) {
         let d = root.join("runs").join(&m.run_id);
         std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("lock"), "").unwrap();
         m.save(&d.join("meta.json")).unwrap();
     }
 

@@ -11,6 +11,11 @@
 //! always counted. `restore` runs the same machinery backwards with a two-tree `read-tree -u`,
 //! which touches only the paths that differ.
 //!
+//! Looking is not keeping: the working state is hashed into a quarantine object directory
+//! (`quarantine.rs`) that is thrown away after the look, so content the secret scan blocks
+//! never enters the repository's object database through orx; only a snapshot, taken after
+//! the scan passed, moves its objects in.
+//!
 //! Every function here takes the [`Git`] runner explicitly; [`Worktree`]'s methods pass
 //! their default one. That is how the tests run commits with no identity configured.
 
@@ -18,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{GitError, Result};
+use super::quarantine::{Quarantine, WorkingState};
 use super::{Git, Worktree};
 use crate::error::file::FileError;
 
@@ -30,10 +36,10 @@ impl Worktree {
         snapshot_in(&self.git(), Some(keep_ref))
     }
 
-    /// [`Worktree::snapshot`] of a working tree already taken (nothing may have written to the
-    /// worktree since [`Worktree::working_tree`] returned it).
-    pub fn snapshot_of(&self, tree: &str, keep_ref: &str) -> Result<String> {
-        snapshot_of_tree(&self.git(), tree, Some(keep_ref))
+    /// [`Worktree::snapshot`] of a working state already taken (nothing may have written to
+    /// the worktree since [`Worktree::working_tree`] returned it); its objects are kept.
+    pub fn snapshot_of(&self, now: WorkingState, keep_ref: &str) -> Result<String> {
+        snapshot_of_tree(&self.git(), &now.keep()?, Some(keep_ref))
     }
 
     /// Make the files exactly the snapshot's tree; HEAD stays, the index is reset to HEAD,
@@ -54,17 +60,18 @@ impl Worktree {
         self.changed_paths_to(base, &self.working_tree()?)
     }
 
-    /// The tree of the working state right now (tracked changes, untracked non-ignored files,
-    /// deletions). Code that asks several questions about the same moment (changed? which
-    /// paths? what diff? snapshot it) takes it once and passes it to the `*_to`/`*_of`
-    /// variants: each computation is an `add -A` and a `write-tree` over the whole worktree.
-    pub fn working_tree(&self) -> Result<String> {
+    /// The working state right now (tracked changes, untracked non-ignored files, deletions)
+    /// as a tree whose new objects are quarantined until [`Worktree::snapshot_of`] keeps them.
+    /// Code that asks several questions about the same moment (changed? which paths? what
+    /// diff? snapshot it) takes it once and passes it to the `*_to`/`*_of` variants: each
+    /// computation is an `add -A` and a `write-tree` over the whole worktree.
+    pub fn working_tree(&self) -> Result<WorkingState> {
         working_tree(&self.git())
     }
 
-    /// Paths that differ between `base` and the tree `now` (from [`Worktree::working_tree`]).
-    pub fn changed_paths_to(&self, base: &str, now: &str) -> Result<Vec<String>> {
-        let out = diff_tree(&self.git(), "--name-only", base, now)?;
+    /// Paths that differ between `base` and the working state `now`.
+    pub fn changed_paths_to(&self, base: &str, now: &WorkingState) -> Result<Vec<String>> {
+        let out = diff_tree(now.git(), "--name-only", base, &now.tree)?;
         let mut paths: Vec<String> = out
             .split('\0')
             .filter(|p| !p.is_empty())
@@ -77,7 +84,7 @@ impl Worktree {
 
     /// Whether the working state (untracked files included) differs from that commit's tree.
     pub fn has_changes_since(&self, snapshot_or_commit: &str) -> Result<bool> {
-        Ok(working_tree(&self.git())? != self.tree_of(snapshot_or_commit)?)
+        Ok(working_tree(&self.git())?.tree != self.tree_of(snapshot_or_commit)?)
     }
 
     /// The binary-safe patch from one commit to another.
@@ -87,9 +94,8 @@ impl Worktree {
 
     /// The binary-safe patch from a commit to the working state, untracked files included.
     pub fn diff_worktree(&self, from: &str) -> Result<String> {
-        let git = self.git();
-        let now = working_tree(&git)?;
-        diff_in(&git, from, &now)
+        let now = working_tree(&self.git())?;
+        diff_in(now.git(), from, &now.tree)
     }
 
     /// What the secret scan reads of the change from `from` to `to`: a patch in which every
@@ -99,11 +105,11 @@ impl Worktree {
     pub fn diff_for_scan(
         &self,
         from: &str,
-        to: &str,
+        now: &WorkingState,
         max_bytes: u64,
     ) -> Result<(String, Vec<(String, u64)>)> {
-        let git = self.git();
-        let raw = diff_tree(&git, "--raw", from, to)?;
+        let (git, to) = (now.git(), now.tree.as_str());
+        let raw = diff_tree(git, "--raw", from, to)?;
         // `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`, repeated.
         let mut blobs: Vec<(String, String)> = Vec::new();
         let mut fields = raw.split('\0');
@@ -194,7 +200,7 @@ impl Drop for TempIndex {
 /// `gitdir:` file in a linked worktree) without starting git: every snapshot needs it, and
 /// the overhead benchmark counted this `rev-parse` as one git call in seven. Anything else
 /// (a `.git` that is neither) asks `git rev-parse --git-path index`.
-fn index_path(git: &Git) -> Result<PathBuf> {
+pub(super) fn index_path(git: &Git) -> Result<PathBuf> {
     let dot_git = git.dir.join(".git");
     if dot_git.is_dir() {
         return Ok(dot_git.join("index"));
@@ -228,17 +234,20 @@ fn temp_index(git: &Git) -> Result<TempIndex> {
     }
 }
 
-/// A temp index holding the full working state, and the tree sha written from it.
-fn stage_working_state(git: &Git) -> Result<(TempIndex, String)> {
+/// A temp index holding the full working state, and the working state's tree, hashed into a
+/// quarantine.
+fn stage_working_state(git: &Git) -> Result<(TempIndex, WorkingState)> {
     let index = temp_index(git)?;
-    git.call(["add", "-A"])
+    let quarantine = Quarantine::new(git)?;
+    let q = quarantine.git();
+    q.call(["add", "-A"])
         .env("GIT_INDEX_FILE", &index.path)
         .run()?;
-    let tree = git
+    let tree = q
         .call(["write-tree"])
         .env("GIT_INDEX_FILE", &index.path)
         .run()?;
-    Ok((index, tree))
+    Ok((index, WorkingState::new(tree, quarantine)))
 }
 
 /// A commit of `tree` with parent `parent`, unsigned, with orx's identity when none is set.
@@ -257,13 +266,13 @@ fn commit_tree(git: &Git, tree: &str, parent: &str, message: &[u8]) -> Result<St
     .run()
 }
 
-/// The tree sha of the working state (tracked changes, untracked non-ignored files, deletions).
-fn working_tree(git: &Git) -> Result<String> {
-    stage_working_state(git).map(|(_, tree)| tree)
+/// The working state (tracked changes, untracked non-ignored files, deletions).
+fn working_tree(git: &Git) -> Result<WorkingState> {
+    stage_working_state(git).map(|(_, now)| now)
 }
 
 fn snapshot_in(git: &Git, keep_ref: Option<&str>) -> Result<String> {
-    snapshot_of_tree(git, &working_tree(git)?, keep_ref)
+    snapshot_of_tree(git, &working_tree(git)?.keep()?, keep_ref)
 }
 
 fn snapshot_of_tree(git: &Git, tree: &str, keep_ref: Option<&str>) -> Result<String> {
@@ -279,14 +288,16 @@ fn restore_in(git: &Git, snapshot: &str) -> Result<()> {
     let spec = format!("{snapshot}^{{tree}}");
     let target = git.run(["rev-parse", "--verify", "--end-of-options", &spec])?;
     let (index, current) = stage_working_state(git)?;
-    if current != target {
+    if current.tree != target {
         // Two-tree switch: the temp index equals `current` and matches the files, so git
         // updates, creates and deletes exactly the paths that differ.
-        git.call(["read-tree", "-m", "-u", &current, &target])
+        current
+            .git()
+            .call(["read-tree", "-m", "-u", &current.tree, &target])
             .env("GIT_INDEX_FILE", &index.path)
             .run()?;
     }
-    drop(index);
+    drop((index, current));
     git.run(["reset", "-q"]).map(drop)
 }
 
@@ -485,6 +496,21 @@ mod tests {
         let ours = |dir: &Path| std::fs::canonicalize(index_path(&Git::new(dir)).unwrap()).unwrap();
         assert_eq!(ours(tmp.path()), asked(tmp.path()));
         assert_eq!(ours(&wt.path), asked(&wt.path));
+        // The object directory the quarantine sits in, found the same way.
+        let objects = |dir: &Path| {
+            let g = Git::new(dir);
+            let rel = g.run(["rev-parse", "--git-path", "objects"]).unwrap();
+            let ours = super::super::quarantine::objects_dir(&g).unwrap();
+            (
+                std::fs::canonicalize(ours).unwrap(),
+                std::fs::canonicalize(dir.join(rel)).unwrap(),
+            )
+        };
+        let (ours_main, git_main) = objects(tmp.path());
+        assert_eq!(ours_main, git_main);
+        let (ours_wt, git_wt) = objects(&wt.path);
+        assert_eq!(ours_wt, git_wt);
+        assert_eq!(ours_wt, ours_main);
         // A relative `gitdir:` (what worktree.useRelativePaths writes) resolves the same way.
         let dot_git = wt.path.join(".git");
         let text = std::fs::read_to_string(&dot_git).unwrap();
@@ -495,6 +521,8 @@ mod tests {
         );
         std::fs::write(&dot_git, rel).unwrap();
         assert_eq!(ours(&wt.path), asked(&wt.path));
+        let (ours_rel, git_rel) = objects(&wt.path);
+        assert_eq!(ours_rel, git_rel);
     }
 
     #[test]
@@ -661,7 +689,7 @@ mod tests {
         write(p, "odd name.txt", &"y".repeat(2000));
         let now = wt.working_tree().unwrap();
         // The patch orx ships hides both keys in binary hunks.
-        let shipped = wt.diff(&base, &now).unwrap();
+        let shipped = diff_in(now.git(), &base, &now.tree).unwrap();
         assert!(!shipped.contains(&key), "{shipped}");
         let (scan, large) = wt.diff_for_scan(&base, &now, 1000).unwrap();
         assert_eq!(scan.matches(key.as_str()).count(), 2, "{scan}");
@@ -678,6 +706,52 @@ mod tests {
         );
         let (all, none) = wt.diff_for_scan(&base, &now, 1 << 20).unwrap();
         assert!(none.is_empty() && all.contains("xxxxxxxx"));
+    }
+
+    #[test]
+    fn looking_at_the_files_writes_no_object_and_a_snapshot_keeps_only_its_own() {
+        let (tmp, wt) = setup();
+        let objects = || -> Vec<String> {
+            let out = sh(
+                tmp.path(),
+                &[
+                    "cat-file",
+                    "--batch-all-objects",
+                    "--batch-check=%(objectname)",
+                ],
+            );
+            out.lines().map(str::to_string).collect()
+        };
+        let before = objects();
+        let base = wt.head().unwrap();
+        write(&wt.path, "new/fresh.txt", "fresh content\n");
+        let now = wt.working_tree().unwrap();
+        assert_eq!(wt.changed_paths_to(&base, &now).unwrap(), ["new/fresh.txt"]);
+        let (scan, _) = wt.diff_for_scan(&base, &now, 1 << 20).unwrap();
+        assert!(scan.contains("+fresh content"), "{scan}");
+        assert!(wt.has_changes_since(&base).unwrap());
+        assert!(wt.diff_worktree(&base).unwrap().contains("+fresh content"));
+        assert_eq!(wt.changed_paths("HEAD").unwrap(), ["new/fresh.txt"]);
+        drop(now);
+        assert_eq!(objects(), before, "looking wrote objects");
+
+        let snap = wt
+            .snapshot_of(wt.working_tree().unwrap(), "refs/orx/r1/wip")
+            .unwrap();
+        // The blob, the two trees (root and new/) and the commit, nothing else.
+        assert_eq!(objects().len(), before.len() + 4);
+        sh(tmp.path(), &["fsck", "--strict", "--no-dangling"]);
+        assert_eq!(
+            sh(tmp.path(), &["show", &format!("{snap}:new/fresh.txt")]),
+            "fresh content"
+        );
+        wt.restore(&snap).unwrap();
+        let dirs: Vec<String> = std::fs::read_dir(tmp.path().join(".git/objects"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("orx-"))
+            .collect();
+        assert!(dirs.is_empty(), "quarantines left behind: {dirs:?}");
     }
 
     #[test]

@@ -27,12 +27,31 @@ const AWS_PREFIXES: [&str; 11] = [
     "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA",
 ];
 
+/// `[A-Za-z0-9]`, and `[A-Za-z0-9_-]` (the bytes of key bodies and of names), as tables: the
+/// scans test them on every byte they walk over, and a table lookup is one load where the
+/// range comparisons were five.
+const ALNUM: [bool; 256] =
+    byte_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+const KEY_CHAR: [bool; 256] =
+    byte_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+/// The table of `bytes`.
+const fn byte_table(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < bytes.len() {
+        t[bytes[k] as usize] = true;
+        k += 1;
+    }
+    t
+}
+
 fn is_alnum(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
+    ALNUM[b as usize]
 }
 
 fn is_key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    KEY_CHAR[b as usize]
 }
 
 /// Length of the run of bytes satisfying `ok` starting at `from`.
@@ -76,6 +95,9 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
     let mut next = 0;
     let exact = exact_anchored_starts(b);
     let mut pending = exact.iter().copied().peekable();
+    // The next exact-anchored candidate (`usize::MAX` once there is none): most texts have
+    // none, so the window loop compares one number instead of asking the iterator each time.
+    let mut pending_at = pending.peek().copied().unwrap_or(usize::MAX);
     let test = |i: usize, next: &mut usize, out: &mut Vec<Finding>| -> bool {
         match shape_finding(b, i) {
             Some(f) => {
@@ -90,13 +112,16 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
         if anchor < next {
             continue;
         }
-        let mut i = next.max(anchor.saturating_sub(MAX_ANCHOR_OFFSET));
+        let mut i = next.max(anchor.saturating_sub(usize::from(WINDOW[b[anchor] as usize])));
         while i <= anchor {
             // The exact-anchored candidates up to `i` come first.
-            while let Some(e) = pending.next_if(|e| *e <= i) {
-                if e >= next {
-                    test(e, &mut next, &mut out);
+            if pending_at <= i {
+                while let Some(e) = pending.next_if(|e| *e <= i) {
+                    if e >= next {
+                        test(e, &mut next, &mut out);
+                    }
                 }
+                pending_at = pending.peek().copied().unwrap_or(usize::MAX);
             }
             if i < next {
                 i = next;
@@ -149,7 +174,7 @@ fn exact_anchored_starts(b: &[u8]) -> Vec<usize> {
             let Some(i) = a.checked_sub(p.len()) else {
                 continue;
             };
-            if &b[i..a] == *p && shape_start(b, i) {
+            if b[i] == p[0] && &b[i..a] == *p && shape_start(b, i) {
                 out.push(i);
             }
         }
@@ -163,6 +188,20 @@ fn exact_anchored_starts(b: &[u8]) -> Vec<usize> {
 /// How far before its anchor byte (`A`, `-`, `_`, `.`, `K`, `J`) a credential prefix can
 /// start.
 const MAX_ANCHOR_OFFSET: usize = 6;
+
+/// How far before each window anchor byte the window reaches. `-` and `_` sit up to
+/// [`MAX_ANCHOR_OFFSET`] bytes into a prefix (`GOCSPX-`, `github_pat_`); an `A` is at most 2
+/// in (`LTAI`, `NRAK-`, `PMAK-`, `EAAC`), and no prefix holds an `A` further in before its
+/// first `-` or `_` (`pypi-A…` has its `-` first), so the window of an `A`, which is frequent
+/// in prose and code, is 2. The first anchor byte at or after a prefix's start is one of its
+/// own bytes, so its window reaches the start.
+const WINDOW: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'A' as usize] = 2;
+    t[b'-' as usize] = MAX_ANCHOR_OFFSET as u8;
+    t[b'_' as usize] = MAX_ANCHOR_OFFSET as u8;
+    t
+};
 
 /// The first bytes of every credential prefix [`shape_at`] knows.
 const FIRST_BYTES: &[u8] = b"AgsxrdeEfGhklLnNpPSy-";
@@ -178,15 +217,7 @@ const IS_FIRST_WINDOW: [bool; 256] = {
 };
 
 /// [`FIRST_BYTES`] as a table, tested once per candidate position.
-const IS_FIRST: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut k = 0;
-    while k < FIRST_BYTES.len() {
-        t[FIRST_BYTES[k] as usize] = true;
-        k += 1;
-    }
-    t
-};
+const IS_FIRST: [bool; 256] = byte_table(FIRST_BYTES);
 
 /// Whether a credential can start at `i`: one of the first bytes of a prefix, not glued to
 /// the end of a word.
@@ -205,7 +236,9 @@ fn prefixed(
     ok: impl Fn(u8) -> bool,
     kind: &'static str,
 ) -> Option<(&'static str, usize)> {
-    if !b[i..].starts_with(prefix) {
+    // The second byte first: most candidates differ there, and a whole-prefix comparison of
+    // a prefix whose length is only known at run time is a `memcmp` call.
+    if b.get(i + 1) != prefix.get(1) || !b[i..].starts_with(prefix) {
         return None;
     }
     let start = i + prefix.len();
@@ -388,7 +421,8 @@ fn shape_at(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
     // match.
     let c = b[i];
     for p in AWS_PREFIXES.iter().filter(|_| c == b'A') {
-        if rest.starts_with(p.as_bytes()) {
+        // The second byte first (see `prefixed`).
+        if rest.get(1) == p.as_bytes().get(1) && rest.starts_with(p.as_bytes()) {
             let n = run_len(b, after(p), |c| {
                 c.is_ascii_uppercase() || c.is_ascii_digit()
             });
@@ -487,14 +521,14 @@ pub fn secret_name(name: &str) -> bool {
         n.windows(needle.len())
             .any(|w| w.iter().zip(needle).all(|(&a, &b)| eq(a, b)))
     };
-    ends(b"_KEY")
-        || ends(b"APIKEY")
-        || ends(b"ACCOUNTKEY")
-        || ends(b"ACCESSKEY")
-        || (ends(b"TOKEN") && n.len() > 5)
-        || ends(b"SECRET")
-        || contains(b"PASSWORD")
-        || contains(b"PASSWD")
+    // Each suffix ends in its own letter: the last byte decides which can match at all.
+    let suffix = match n.last().map(u8::to_ascii_uppercase) {
+        Some(b'Y') => ends(b"_KEY") || ends(b"APIKEY") || ends(b"ACCOUNTKEY") || ends(b"ACCESSKEY"),
+        Some(b'N') => ends(b"TOKEN") && n.len() > 5,
+        Some(b'T') => ends(b"SECRET"),
+        _ => false,
+    };
+    suffix || contains(b"PASSWORD") || contains(b"PASSWD")
 }
 
 /// Credentials inside URLs: the password of `scheme://user:password@host` (database URLs
@@ -660,7 +694,7 @@ fn scan_operators(text: &str, mut urls: Option<&mut Vec<Finding>>) -> Vec<Findin
                 url_credentials_at(text, op, u);
             }
         }
-        if op < skip_until {
+        if op < skip_until || !long_value_follows(b, op) {
             continue;
         }
         let Some((start, end)) = name_before(b, op) else {
@@ -685,7 +719,7 @@ fn scan_operators(text: &str, mut urls: Option<&mut Vec<Finding>>) -> Vec<Findin
 }
 
 fn is_name_char(c: u8) -> bool {
-    is_alnum(c) || c == b'_' || c == b'-'
+    is_key_char(c)
 }
 
 /// The name that an operator at `op` would follow: back over blanks and one optional quote to
@@ -719,6 +753,33 @@ fn assignment_follows(b: &[u8], mut j: usize) -> bool {
         (Some(b'='), Some(b'=')) => false,
         (Some(b'=' | b':'), _) => true,
         _ => false,
+    }
+}
+
+/// Whether the value an operator at `op` assigns can be long enough to be a secret: the
+/// operator as [`value_after`] reads it, then its first [`MIN_SECRET_LEN`] bytes, which must
+/// all be value bytes. Most operators (JSON keys, times, keyword arguments) assign a short
+/// value, and this rejects them by looking ahead a few bytes, before the name is walked back.
+/// (The name ends right before `op`, after at most a quote and blanks, so `value_after` of it
+/// reads this same operator.)
+fn long_value_follows(b: &[u8], op: usize) -> bool {
+    let mut j = op;
+    match (b.get(j), b.get(j + 1)) {
+        (Some(b'='), Some(b'=')) => return false,
+        (Some(b'='), Some(b'>')) | (Some(b':'), Some(b'=')) => j += 2,
+        _ => j += 1,
+    }
+    j += run_len(b, j, |c| c == b' ' || c == b'\t');
+    match b.get(j) {
+        Some(&q @ (b'"' | b'\'' | b'`')) => b
+            .get(j + 1..j + 1 + MIN_SECRET_LEN)
+            .is_some_and(|v| v.iter().all(|&c| c != q && c != b'\n')),
+        Some(_) => b.get(j..j + MIN_SECRET_LEN).is_some_and(|v| {
+            v.iter().all(|&c| {
+                !c.is_ascii_whitespace() && !matches!(c, b',' | b';' | b')' | b'}' | b'"' | b'\'')
+            })
+        }),
+        None => false,
     }
 }
 
@@ -1576,6 +1637,63 @@ mod tests {
         assert_eq!(git_header_path("a/x y b/x y"), "x y");
     }
 
+    /// Every credential prefix the shape scan knows, for the property below.
+    const EVERY_PREFIX: &[&str] = &[
+        "ASIA",
+        "ABIA",
+        "ACCA",
+        "AGPA",
+        "AIDA",
+        "AIPA",
+        "ANPA",
+        "ANVA",
+        "AROA",
+        "APKA",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "xoxa-",
+        "xoxp-",
+        "xoxr-",
+        "xoxs-",
+        "rk_test_",
+        "sk_test_",
+        "sk_prod_",
+        "hvb.",
+        "glptt-",
+        "gldt-",
+        "glrt-",
+        "glc_",
+        "GOCSPX-",
+        "ya29.",
+        "dop_v1_",
+        "doo_v1_",
+        "dor_v1_",
+        "dp.pt.",
+        "pypi-AgEIcHlwaS5vcmc",
+        "pscale_tkn_",
+        "pul-",
+        "shpat_",
+        "shpca_",
+        "shppa_",
+        "shpss_",
+        "sntrys_",
+        "sq0atp-",
+        "sq0csp-",
+        "xapp-",
+        "lin_api_",
+        "key-",
+        "NRAK-",
+        "LTAI",
+        "ATATT3",
+        "AGE-SECRET-KEY-1",
+        "EAAC",
+        "EAAM",
+        "fo1_",
+        "PMAK-0123456789abcdef01234567-",
+    ];
+
     /// Text made of the pieces the scanners care about: every prefix, operators, quotes,
     /// blanks, separators, random-looking key bodies and prose.
     fn scan_text() -> impl proptest::strategy::Strategy<Value = String> {
@@ -1599,6 +1717,8 @@ mod tests {
             Just("glpat-".to_string()),
             Just("PMAK-".to_string()),
             Just("hvs.".to_string()),
+            proptest::sample::select(EVERY_PREFIX).prop_map(str::to_string),
+            "A{1,4}",
             Just("0123456789abcdef".to_string()),
             Just("-----BEGIN RSA PRIVATE KEY-----".to_string()),
             Just("-----END RSA PRIVATE KEY-----".to_string()),

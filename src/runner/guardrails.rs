@@ -7,30 +7,36 @@
 
 use super::context::Run;
 use crate::error::Result;
+use crate::git::WorkingState;
 use crate::guard::{report, Guard, Violation, MAX_SCAN_BYTES};
 use crate::model::{OrxFailure, Stage, StageEnd};
 
 impl Run<'_> {
-    /// The guardrail violations of the run's whole change so far, against a working tree the
+    /// The guardrail violations of the run's whole change so far, against a working state the
     /// caller already took ([`crate::git::Worktree::working_tree`]) or a fresh one: the paths
-    /// and the diff come from the same tree, computed once.
-    pub fn guardrail_violations(&self, now: Option<&str>) -> Result<Vec<Violation>> {
+    /// and the diff come from the same tree, computed once. The content is read from the
+    /// working state's quarantine, so what is blocked here never reaches the object database.
+    pub fn guardrail_violations(&self, now: Option<&WorkingState>) -> Result<Vec<Violation>> {
         let guard = Guard::new(&self.config.guardrails)?;
         if !guard.enabled() {
             return Ok(Vec::new());
         }
         let base = self.state.worktree.base_sha.clone();
+        let fresh;
         let now = match now {
-            Some(t) => t.to_string(),
-            None => self.wt.working_tree()?,
+            Some(now) => now,
+            None => {
+                fresh = self.wt.working_tree()?;
+                &fresh
+            }
         };
-        let changed = self.wt.changed_paths_to(&base, &now)?;
+        let changed = self.wt.changed_paths_to(&base, now)?;
         if changed.is_empty() {
             return Ok(Vec::new());
         }
         // Every changed file's content as text, whatever git's diff attributes say (a NUL byte,
         // `-diff`); a file too large to read is blocked as unscannable, never passed silently.
-        let (diff, too_large) = self.wt.diff_for_scan(&base, &now, MAX_SCAN_BYTES)?;
+        let (diff, too_large) = self.wt.diff_for_scan(&base, now, MAX_SCAN_BYTES)?;
         let mut out = guard.check(&changed, &diff);
         out.extend(guard.unscannable(&too_large));
         Ok(out)

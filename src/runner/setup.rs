@@ -189,8 +189,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
     let id = opts.run_id.clone().unwrap_or_else(new_run_id);
     let paths = RunPaths::new(&repo.root, &id);
     repo.ensure_excluded(&[&format!("/{RUNS_DIR}/"), &format!("/{WORKTREES_DIR}/")])?;
-    paths.create()?;
-    let lock = RunLock::acquire(&paths.lock(), &id)?;
+    let lock = paths.create()?;
     let now = now_rfc3339();
     let mut state = RunState {
         version: STATE_VERSION,
@@ -410,7 +409,7 @@ pub fn open_run(repo: &Repo, run_id: &str) -> Result<RunPaths> {
             .with_hint("run ids look like 20261121-120059-a1b2c3; list them with `orx status`"));
     }
     let paths = RunPaths::new(&repo.root, run_id);
-    if !paths.dir.is_dir() {
+    if !crate::runs::is_run(&repo.root, run_id) {
         return Err(OrxError::usage(format!("unknown run id `{run_id}`"))
             .with_hint("list runs with `orx status`"));
     }

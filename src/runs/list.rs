@@ -1,11 +1,14 @@
 //! Which runs exist: the one listing of run folders, and what the removal policies read about
 //! each run.
 //!
-//! A run folder is a directory under `runs/` whose name is a run id; anything else there
-//! (`runs/.launch`, the server's launch logs, editor droppings, a half-removed `.removing-…`
-//! folder) is not a run. [`run_ids`] is the only place that reads `runs/`, so every listing
-//! (`orx clean all`, the age and retention policies, `orx status`, the server's run index)
-//! agrees on what a run is.
+//! A run is a real directory inside the real `runs/` (no symlink at either level), named like
+//! a run id, holding a file orx itself made there: the `lock`, which a run takes right after
+//! creating its folder, or `state.json`, as regular files. Anything else there (`runs/.launch`,
+//! the server's launch logs, editor droppings, a half-removed `.removing-…` folder, a folder of
+//! the user's that only looks like a run) is not a run. [`is_run`] is that one rule and
+//! [`run_ids`] the only place that reads `runs/`, so every listing (`orx status`, `orx clean
+//! all`, the age and retention policies, the server's run index) and every removal agrees on
+//! what a run is: nothing that is not listed as a run can be cleaned.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -14,13 +17,28 @@ use crate::store::layout::{is_valid_run_id, RUNS_DIR};
 use crate::store::lock::holder_alive;
 use crate::store::RunPaths;
 
-/// The id of every run folder under `root` (the repository), sorted.
-pub fn run_ids(root: &Path) -> Vec<String> {
-    // A run is a real folder inside the real `runs/`: a symlinked `runs/` holds no runs, and a
-    // symlinked `runs/<id>` is not one, so nothing that lists runs (status, clean, the server)
-    // can be pointed at a folder outside the repository.
+/// Whether `runs/<id>` of the repository at `root` is a run (see the module note). Nothing is
+/// followed: a symlinked `runs/` holds no runs and a symlinked `runs/<id>` is not one, so
+/// nothing that lists or removes runs can be pointed at a folder outside the repository.
+pub fn is_run(root: &Path, id: &str) -> bool {
     let runs = root.join(RUNS_DIR);
-    if !std::fs::symlink_metadata(&runs).is_ok_and(|m| m.is_dir()) {
+    is_valid_run_id(id) && is_real_dir(&runs) && is_run_folder(&runs.join(id))
+}
+
+/// A real directory holding orx's `lock` or `state.json` as a regular file.
+fn is_run_folder(dir: &Path) -> bool {
+    let regular = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file());
+    is_real_dir(dir) && (regular("lock") || regular("state.json"))
+}
+
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+/// The id of every run under `root` (the repository), sorted.
+pub fn run_ids(root: &Path) -> Vec<String> {
+    let runs = root.join(RUNS_DIR);
+    if !is_real_dir(&runs) {
         return Vec::new();
     }
     let Ok(rd) = std::fs::read_dir(&runs) else {
@@ -31,7 +49,7 @@ pub fn run_ids(root: &Path) -> Vec<String> {
         // The entry's type comes with the listing and does not follow a symlink.
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|id| is_valid_run_id(id))
+        .filter(|id| is_valid_run_id(id) && is_run_folder(&runs.join(id)))
         .collect();
     ids.sort();
     ids
@@ -102,6 +120,7 @@ mod tests {
             "a b",
         ] {
             std::fs::create_dir_all(runs.join(d)).unwrap();
+            std::fs::write(runs.join(d).join("lock"), "").unwrap();
         }
         std::fs::write(runs.join("20260101-000003-cccccc"), "a file").unwrap();
         assert_eq!(
@@ -120,6 +139,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let runs = dir.path().join(RUNS_DIR);
         std::fs::create_dir_all(runs.join("20260101-000001-aaaaaa")).unwrap();
+        std::fs::write(runs.join("20260101-000001-aaaaaa/state.json"), "{}").unwrap();
+        std::fs::write(outside.path().join("20260101-000009-zzzzzz/lock"), "").unwrap();
         std::os::unix::fs::symlink(
             outside.path().join("20260101-000009-zzzzzz"),
             runs.join("20260101-000002-bbbbbb"),
@@ -130,5 +151,46 @@ mod tests {
         let linked = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), linked.path().join(RUNS_DIR)).unwrap();
         assert!(run_ids(linked.path()).is_empty());
+    }
+
+    #[test]
+    fn a_folder_without_a_lock_or_state_file_of_its_own_is_not_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join(RUNS_DIR);
+        type Fill = fn(&Path);
+        let shapes: [(&str, Fill); 5] = [
+            ("20260101-000001-aaaaaa", |d| {
+                std::fs::write(d.join("lock"), "").unwrap()
+            }),
+            ("20260101-000002-bbbbbb", |d| {
+                std::fs::write(d.join("state.json"), "{").unwrap()
+            }),
+            ("20260101-000003-cccccc", |d| {
+                std::fs::write(d.join("notes.txt"), "mine").unwrap()
+            }),
+            ("20260101-000004-dddddd", |d| {
+                std::fs::create_dir(d.join("state.json")).unwrap()
+            }),
+            ("20260101-000005-eeeeee", |d| {
+                std::os::unix::fs::symlink("/etc/hostname", d.join("lock")).unwrap()
+            }),
+        ];
+        for (id, fill) in shapes {
+            std::fs::create_dir_all(runs.join(id)).unwrap();
+            fill(&runs.join(id));
+        }
+        let runs_found = run_ids(dir.path());
+        assert_eq!(
+            runs_found,
+            vec!["20260101-000001-aaaaaa", "20260101-000002-bbbbbb"]
+        );
+        for (id, _) in shapes {
+            assert_eq!(
+                is_run(dir.path(), id),
+                runs_found.iter().any(|r| r == id),
+                "{id}"
+            );
+        }
+        assert!(!is_run(dir.path(), "../runs/20260101-000001-aaaaaa"));
     }
 }

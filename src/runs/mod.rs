@@ -14,7 +14,7 @@ pub mod remove;
 pub mod retention;
 pub mod strays;
 
-pub use list::{list_runs, run_ids, RunInfo};
+pub use list::{is_run, list_runs, run_ids, RunInfo};
 pub use orphans::{clean_orphans, Orphans};
 pub use remove::{dir_size, remove_run, remove_runs, Removal};
 pub use retention::{apply_retention, beyond_retention, older_than, parse_age};

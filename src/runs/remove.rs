@@ -4,10 +4,12 @@
 //! run or race a resume: a busy run is an `ErrorKind::Busy` error (skipped and reported when
 //! removing several). It stops what a dead driver left running, then removes the worktree, the
 //! `orx/<id>` branch (unless kept), the snapshot refs under `refs/orx/<id>/`, the run folder
-//! and what `orx serve` kept about launching it.
+//! and what `orx serve` kept about launching it. Only a run is removed: a folder under `runs/`
+//! that the listing does not count as one is refused, whoever asks.
 
 use std::path::Path;
 
+use super::list::is_run;
 use super::strays::stop_leftovers;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::git::Repo;
@@ -15,8 +17,13 @@ use crate::store::layout::{LAUNCH_DIR, RUNS_DIR};
 use crate::store::lock::RunLock;
 use crate::store::RunPaths;
 
-/// Remove one run; returns the bytes freed.
+/// Remove one run; returns the bytes freed. A folder that is not a run ([`is_run`]) is
+/// refused before anything is touched (taking the lock would create a file in it).
 pub fn remove_run(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64> {
+    if !is_run(&repo.root, id) {
+        return Err(OrxError::usage(format!("unknown run id `{id}`"))
+            .with_hint("list runs with `orx status`"));
+    }
     let paths = RunPaths::new(&repo.root, id);
     let lock = RunLock::acquire(&paths.lock(), id)?;
     stop_leftovers(&repo.root, id);

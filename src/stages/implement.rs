@@ -197,7 +197,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
     // One look at the files for the three questions below (changed? guardrails? snapshot):
     // nothing writes to the worktree between them, and each look is an `add -A` + `write-tree`.
     let now = run.wt.working_tree()?;
-    let changed = now != run.wt.tree_of(&previous)?;
+    let changed = now.tree != run.wt.tree_of(&previous)?;
     if !changed {
         let note = format!("attempt {attempt} changed no file: the diff was empty");
         if let Some(i) = run.state.item_mut(id) {
@@ -220,7 +220,8 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
         guard_failed(run, id, attempt, &violations)?;
         return Ok(true);
     }
-    let snap = run.wt.snapshot_of(&now, &run.paths.wip_ref())?;
+    // Only now, the content having passed the scan, do its objects enter the repository.
+    let snap = run.wt.snapshot_of(now, &run.paths.wip_ref())?;
     if let Some(i) = run.state.item_mut(id) {
         i.snapshot = Some(snap);
         i.note = None;

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::Result;
+use super::lock::RunLock;
 use crate::error::file::FileError;
 use crate::model::RunId;
 
@@ -70,17 +71,21 @@ impl RunPaths {
         self.dir.join("metrics").join("run.json")
     }
 
-    /// Create the run folder and its sub-folders. The run folder itself is created with
-    /// `create_dir` (not `_all`) so two processes can never claim the same id.
-    pub fn create(&self) -> Result<()> {
+    /// Create the run folder, take its lock, then create the sub-folders. The run folder
+    /// itself is created with `create_dir` (not `_all`) so two processes can never claim the
+    /// same id, and the lock file is the first thing put in it: a folder holding it is a run
+    /// (`crate::runs::is_run`), so a run killed before its first state write is still listed
+    /// and cleaned.
+    pub fn create(&self) -> Result<RunLock> {
         let runs = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(runs).map_err(|e| FileError::own("create", runs, e))?;
         std::fs::create_dir(&self.dir).map_err(|e| FileError::own("create", &self.dir, e))?;
+        let lock = RunLock::acquire(&self.lock(), &self.id)?;
         for sub in ["context", "prompts", "artifacts", "logs", "metrics"] {
             let p = self.dir.join(sub);
             std::fs::create_dir_all(&p).map_err(|e| FileError::own("create", &p, e))?;
         }
-        Ok(())
+        Ok(lock)
     }
 }
 

@@ -87,6 +87,59 @@ fn clean_removes_worktree_branch_and_folder() {
 }
 
 #[test]
+fn clean_removes_only_what_status_lists_as_runs() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(0));
+    let run = repo.run("a", &[]);
+    run.expect_code(0);
+    // A folder of the user's that is named like a run but holds none.
+    let mine = repo.path().join("runs/20260101-000000-mine00");
+    std::fs::create_dir_all(mine.join("sub")).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+    // A run killed right after creating its folder: only its lock.
+    let early = "20260101-000001-early0";
+    std::fs::create_dir_all(repo.path().join("runs").join(early)).unwrap();
+    std::fs::write(repo.path().join("runs").join(early).join("lock"), "").unwrap();
+
+    let listed = RunResult::from(repo.orx(&["status", "--json"]));
+    listed.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let mut ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![run.id.as_str(), early];
+    want.sort();
+    assert_eq!(ids, want, "{}", listed.stdout);
+    let early_row = v.as_array().unwrap().iter().find(|m| m["run_id"] == early);
+    assert_eq!(early_row.unwrap()["status"], "interrupted", "{v}");
+
+    // Named, it is no run either: refused, and nothing is created in it.
+    for cmd in ["clean", "status", "resume"] {
+        let r = RunResult::from(repo.orx(&[cmd, "20260101-000000-mine00"]));
+        assert_eq!(r.code, 2, "{cmd}: {}", r.stderr);
+        assert!(r.stderr.contains("unknown run id"), "{cmd}: {}", r.stderr);
+    }
+    let r = RunResult::from(repo.orx(&["clean", "all"]));
+    r.expect_code(0);
+    assert!(r.stdout.contains("cleaned 2 run(s)"), "{}", r.stdout);
+    assert!(!repo.run_dir(&run.id).exists());
+    assert!(!repo.run_dir(early).exists());
+    let mut left: Vec<String> = std::fs::read_dir(&mine)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["notes.txt", "sub"]);
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
 fn version_and_completions() {
     let repo = Repo::new("", "");
     let v = RunResult::from(repo.orx(&["--version"]));

@@ -107,6 +107,58 @@ fn a_planted_aws_key_is_fixed_before_any_commit_and_never_written_under_runs() {
     assert!(hits.is_empty(), "the key was written to {hits:?}");
 }
 
+/// The content of every object in the repository's object database, loose and packed,
+/// reachable or not.
+fn object_database(repo: &Repo) -> Vec<u8> {
+    let out = std::process::Command::new("git")
+        .args(["cat-file", "--batch-all-objects", "--batch"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    out.stdout
+}
+
+#[test]
+fn a_blocked_secret_is_never_written_to_the_object_database() {
+    let key = planted_key();
+    let with_key = |n: u32| {
+        files_step(&[(
+            "config.py",
+            &format!("AWS_ACCESS_KEY_ID = \"{key}\"\nATTEMPT = {n}\n"),
+        )])
+    };
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], "run:\n  max_fix_attempts: 1\n"),
+        &fast_fix(with_key(1), &[with_key(2)]),
+    );
+    let r = repo.run("Read the AWS key", &["--pipeline", "fast-fix"]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["last_failure"]["reason"], "guardrail", "{st}");
+    assert_eq!(st["items"][0]["attempts"], 2);
+    // Both attempts left the key in the worktree, where orx hashed it to scan and to show
+    // the diff to the fix prompt; none of that reached the repository's objects.
+    let wt = repo.path().join(".worktrees").join(&r.id);
+    assert!(std::fs::read_to_string(wt.join("config.py"))
+        .unwrap()
+        .contains(&key));
+    let has_key = |db: &[u8]| db.windows(key.len()).any(|w| w == key.as_bytes());
+    assert!(
+        !has_key(&object_database(&repo)),
+        "a blocked key is an object"
+    );
+    let quarantines: Vec<_> = std::fs::read_dir(repo.path().join(".git/objects"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("orx-"))
+        .collect();
+    assert!(quarantines.is_empty(), "{quarantines:?}");
+
+    RunResult::from(repo.orx(&["clean", &r.id])).expect_code(0);
+    assert!(!has_key(&object_database(&repo)), "after clean");
+}
+
 #[test]
 fn an_env_file_that_stays_fails_the_run_with_nothing_committed() {
     let implement = files_step(&[(".env", "DEBUG=1\n"), ("app.py", "print('hi')\n")]);

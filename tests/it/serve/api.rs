@@ -7,10 +7,12 @@ use super::client::{parse_sse, request, Streaming};
 use super::{serve_repo, serve_repo_held, wait_not_live, Server};
 use crate::waiting::{Hold, SAFETY_BOUND};
 
-/// A run folder with only a meta.json (what listings read).
+/// A run folder with only a meta.json (what listings read) and the lock file that makes a
+/// folder a run.
 fn seed_meta(root: &std::path::Path, id: &str, status: &str, engine: &str, task: &str) {
     let d = root.join("runs").join(id);
     std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("lock"), "").unwrap();
     let meta = json!({
         "version": 1, "run_id": id, "task": task, "status": status, "stage": null, "item": null,
         "branch": format!("orx/{id}"), "base_branch": "main", "engine": engine,
