@@ -226,6 +226,14 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             secs(*duration_ms),
             message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
         ),
+        EventKind::AwaitingApproval { stage, output } => format!(
+            "⏸ {stage} awaits approval: read runs/{}/{output}",
+            ev.run_id
+        ),
+        EventKind::Approved { stage } => format!("  {stage} approved"),
+        EventKind::Rejected { stage, .. } => {
+            format!("  {stage} rejected: it runs again with the feedback")
+        }
     })
 }
 
