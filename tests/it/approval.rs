@@ -251,3 +251,59 @@ fn approval_is_refused_for_a_run_that_does_not_await_it_and_for_unknown_stages()
         r.stderr
     );
 }
+
+#[test]
+fn an_edited_review_verdict_decides_where_the_run_goes() {
+    // The change a person asks for becomes item R1-01, which the scripted agent implements.
+    let scenario = standard_scenario(0).replacen(
+        "fix:\n",
+        &format!(
+            "  R1-01: {}\nfix:\n",
+            files_step(&[("docs.txt", "documented\n")])
+        ),
+        1,
+    );
+    let repo = Repo::new(&standard_config(""), &scenario);
+    let r = repo.run("Add add() and mul()", &["--approve", "review"]);
+    r.expect_code(AWAITING);
+    let review = repo.run_dir(&r.id).join("artifacts/review.md");
+    assert!(std::fs::read_to_string(&review)
+        .unwrap()
+        .contains("approved"));
+
+    // A reply without a verdict is refused; the file stays as edited.
+    std::fs::write(&review, "I have doubts.\n").unwrap();
+    let a = RunResult::from(repo.orx(&["approve", &r.id, "--no-progress"]));
+    a.expect_code(2);
+    assert!(
+        a.stderr.contains("artifacts/review.md: no usable verdict"),
+        "{}",
+        a.stderr
+    );
+    assert_eq!(repo.state(&r.id)["status"], "awaiting_approval");
+
+    // The person asks for a change: the run goes back to implement with it as an item, and the
+    // second review round stops for approval again.
+    std::fs::write(
+        &review,
+        "Needs docs.\n\n```json\n{\"verdict\": \"changes_requested\", \"summary\": \"add docs\", \"changes\": [\"Document add and mul\"]}\n```\n",
+    )
+    .unwrap();
+    let a = RunResult::from(repo.orx(&["approve", &r.id, "--no-progress"]));
+    a.expect_code(AWAITING);
+    let st = repo.state(&r.id);
+    assert_eq!(st["checkpoint"]["stage"], "review");
+    let item = st["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "R1-01")
+        .expect("the requested change became an item");
+    assert_eq!(item["status"], "done");
+    assert!(a.stdout.contains("artifacts/review_2.md"), "{}", a.stdout);
+    let a = RunResult::from(repo.orx(&["approve", &r.id, "--no-progress"]));
+    a.expect_code(0);
+    assert!(repo
+        .read(&r.id, "artifacts/patch.diff")
+        .contains("documented"));
+}
