@@ -50,6 +50,16 @@ fn approve_plan_stops_and_an_edited_plan_reaches_the_spec_prompt() {
         ["awaiting_approval", "hook", "run_finished"]
     );
 
+    let status = RunResult::from(repo.orx(&["status", &r.id]));
+    assert!(
+        status
+            .stdout
+            .contains("awaiting  approval of plan: read runs/")
+            && status.stdout.contains(&format!("`orx approve {}`", r.id)),
+        "{}",
+        status.stdout
+    );
+
     // A resume is refused: the run waits for a person, not for a retry.
     let resumed = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
     resumed.expect_code(2);
