@@ -30,7 +30,7 @@ pub struct ApprovalView {
     pub file: String,
     /// Whether an edited text may be sent with the approval (not for ship's patch).
     pub editable: bool,
-    /// The file's text (lossy UTF-8; empty when it cannot be read).
+    /// The file's text (lossy UTF-8, its first MiB; empty when it cannot be read).
     pub content: String,
 }
 
@@ -86,15 +86,17 @@ impl Control {
     pub fn approval(&self, id: &str) -> Result<ApprovalView> {
         let (paths, state, stage) = self.awaiting(id)?;
         let file = output_of(&state, stage);
-        let content = std::fs::read(paths.dir.join(&file))
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
+        let mut bytes = std::fs::read(paths.dir.join(&file)).unwrap_or_default();
+        // A larger output (a big patch) is shown cut, and cannot be edited in place: sending
+        // the cut text back would drop the rest.
+        let whole = bytes.len() <= MAX_TEXT;
+        bytes.truncate(MAX_TEXT);
         Ok(ApprovalView {
             run_id: id.to_string(),
             stage,
             file,
-            editable: editable(stage),
-            content,
+            editable: editable(stage) && whole,
+            content: String::from_utf8_lossy(&bytes).into_owned(),
         })
     }
 

@@ -173,6 +173,13 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value> {
     })
 }
 
+/// The answer for a run that goes on in the background (resumed, approved, rejected).
+fn going_on(l: crate::control::Launched, next: &str) -> Value {
+    json!({
+        "run_id": l.run_id, "status": "running", "pid": l.pid, "log": l.log, "next": next,
+    })
+}
+
 /// What a model should do next, given a run's status.
 fn next_step(id: &str, status: &str, last_seq: u64) -> String {
     match status {
@@ -455,10 +462,7 @@ impl OrxMcp {
         reply(
             self.blocking(move |c| {
                 let l = c.resume(&input.run_id)?;
-                Ok(json!({
-                    "run_id": l.run_id, "status": "running", "pid": l.pid, "log": l.log,
-                    "next": "poll run_status until it finishes",
-                }))
+                Ok(going_on(l, "poll run_status until it finishes"))
             })
             .await,
         )
@@ -471,10 +475,10 @@ impl OrxMcp {
         reply(
             self.blocking(move |c| {
                 let l = c.approve(&input.run_id, input.content.as_deref())?;
-                Ok(json!({
-                    "run_id": l.run_id, "status": "running", "pid": l.pid, "log": l.log,
-                    "next": "poll run_status until it finishes or awaits approval again",
-                }))
+                Ok(going_on(
+                    l,
+                    "poll run_status until it finishes or awaits approval again",
+                ))
             })
             .await,
         )
@@ -487,10 +491,10 @@ impl OrxMcp {
         reply(
             self.blocking(move |c| {
                 let l = c.reject(&input.run_id, &input.feedback)?;
-                Ok(json!({
-                    "run_id": l.run_id, "status": "running", "pid": l.pid, "log": l.log,
-                    "next": "poll run_status until it awaits approval again",
-                }))
+                Ok(going_on(
+                    l,
+                    "poll run_status until it awaits approval again",
+                ))
             })
             .await,
         )

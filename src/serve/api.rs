@@ -388,10 +388,7 @@ async fn cancel(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<R
 
 async fn resume(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     let r = blocking(&st, move |c| c.resume(&id)).await?;
-    let url = format!("/api/runs/{}", r.run_id);
-    let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
-    v["url"] = json!(url);
-    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+    Ok(launched(r))
 }
 
 async fn clean(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
