@@ -244,6 +244,7 @@ pub fn hooks_for<'c>(config: &'c HooksConfig, event: &str) -> Result<&'c [HookCo
         "gate_failed" => &config.gate_failed,
         "run_end" => &config.run_end,
         "run_failed" => &config.run_failed,
+        "awaiting_approval" => &config.awaiting_approval,
         other => return Err(OrxError::internal(format!("unknown hook event {other}"))),
     })
 }

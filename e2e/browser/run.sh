@@ -67,6 +67,8 @@ mkdir -p "$repo"
 mkdir -p "$artifacts"
 # The hold file of orx.yaml's hook: inherited by the server and the runs it launches.
 export ORX_E2E_HOLD="$work/hold"
+# The approval step starts a run with `orx run --approve` in the same repository.
+export ORX_E2E_BIN="$orx" ORX_E2E_REPO="$repo"
 (cd "$repo" && exec "$orx" serve --port 0) >"$work/serve.out" 2>"$artifacts/serve.log" &
 server=$!
 url=""

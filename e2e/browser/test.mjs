@@ -1,9 +1,11 @@
 // Drives the orx dashboard in headless Chromium: the run list, a run started from the form
 // whose stages advance live, its diff and a gate log, a start error, and a second run that is
-// cancelled and then resumed. Usage: node test.mjs BASE_URL ARTIFACT_DIR. Prints "N passed, N failed" and exits
+// cancelled and then resumed, and a run stopped for approval that is rejected with feedback,
+// approved with an edited plan, refused an invalid backlog and approved to the end. Usage: node test.mjs BASE_URL ARTIFACT_DIR. Prints "N passed, N failed" and exits
 // non-zero on any failure. Started by run.sh, which owns the server and the temp repository.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -179,6 +181,48 @@ try {
   expectHttpError = true;
   const nf = await page.goto(`${base}/runs/20000101-000000-abcdef`);
   check(nf.status() === 404 && (await page.textContent('#error')).includes('unknown run'), 'an unknown run is a 404 page');
+
+  // 9. Approval checkpoints: a run started with `--approve plan,decompose` stops after plan;
+  // its page shows the plan in an editable box with Approve and Reject.
+  expectHttpError = false;
+  const repo = process.env.ORX_E2E_REPO;
+  const started = spawnSync(process.env.ORX_E2E_BIN,
+    ['run', 'A run to approve', '--approve', 'plan,decompose', '--no-progress'],
+    { cwd: repo, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  check(started.status === 4, `orx run --approve stops with exit 4 (got ${started.status})`);
+  const id3 = (started.stdout.split('\n')[0] || '').replace(/^run /, '');
+  const runFile = (rel) => readFileSync(join(repo, 'runs', id3, rel), 'utf8');
+  await page.goto(`${base}/runs/${id3}`);
+  check(await page.getAttribute('#approval', 'data-stage') === 'plan', 'the run page shows the plan awaiting approval');
+  check((await page.inputValue('#approval-content')).includes('# Plan'), 'the plan is shown in an editable box');
+  await shot('07-awaiting-approval.png');
+  // Reject with feedback: the plan runs again with it, and the page shows the checkpoint again.
+  await page.fill('#reject-feedback', 'FEEDBACK-FROM-THE-BROWSER: mention mul()');
+  await Promise.all([page.waitForNavigation(), page.click('#reject')]);
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'awaiting_approval'
+    && document.getElementById('approval')?.dataset.stage === 'plan');
+  check(runFile('prompts/plan_2.md').includes('FEEDBACK-FROM-THE-BROWSER: mention mul()'),
+    'reject runs the plan again with the feedback in its prompt');
+  // Approve an edited plan: the spec stage reads the edit; the run stops after decompose.
+  await page.fill('#approval-content', '# Plan\n\nEDITED-IN-THE-BROWSER: add() and mul().\n');
+  await Promise.all([page.waitForNavigation(), page.click('#approve')]);
+  await page.waitForFunction(() => document.getElementById('approval')?.dataset.stage === 'decompose');
+  check(runFile('prompts/spec.md').includes('EDITED-IN-THE-BROWSER'), 'the approved, edited plan reaches the spec prompt');
+  // An invalid backlog is refused with the file named, and nothing is written.
+  const backlog = runFile('context/backlog.yaml');
+  expectHttpError = true;
+  await page.fill('#approval-content', 'items:\n  - id: W001\n    title: x\n    depends_on: [W404]\n');
+  const [refused] = await Promise.all([page.waitForNavigation(), page.click('#approve')]);
+  check(refused.status() === 400 && (await page.textContent('#error')).includes('backlog.yaml'),
+    `an invalid backlog is refused with a visible error naming the file (${refused.status()})`);
+  check(runFile('context/backlog.yaml') === backlog, 'the refused backlog left the file as it was');
+  expectHttpError = false;
+  await shot('08-invalid-backlog.png');
+  // Approve it as it is: the run goes on to the end.
+  await page.goto(`${base}/runs/${id3}`);
+  await Promise.all([page.waitForNavigation(), page.click('#approve')]);
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'succeeded');
+  check(true, 'approving the backlog brings the run to success');
 
   check(problems.length === 0, `no page errors or console errors (CSP included)${problems.length ? ': ' + problems.join('; ') : ''}`);
 } catch (e) {

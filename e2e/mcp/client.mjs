@@ -1,15 +1,16 @@
 // Drives `orx mcp` with the official TypeScript MCP SDK (@modelcontextprotocol/sdk), as an
 // MCP client such as Claude Code would: spawn it over stdio in a temporary git repository set
 // up for orx's scripted `fake` engine, list the tools, submit a run, poll it to completion,
-// read its patch, call workspace_sync, and check that errors come back as tool errors.
+// read its patch, call workspace_sync, check that errors come back as tool errors, and take a
+// run stopped at an approval checkpoint through run_reject and run_approve.
 //
 // Usage: node client.mjs PATH/TO/orx   (run.sh passes target/debug/orx)
 // Exits 0 when every check passed, 1 otherwise; prints one line per check.
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -87,6 +88,68 @@ function makeRepo() {
 const textOf = (r) => (r.content ?? []).map((c) => c.text ?? "").join("\n");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Poll run_status until the run is no longer driven by a process and `done(status)` holds.
+async function settle(client, id, done) {
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const st = await client.callTool({ name: "run_status", arguments: { run_id: id } });
+    if (st.isError) throw new Error(`run_status failed: ${textOf(st)}`);
+    const status = st.structuredContent;
+    if (status.live === false && done(status)) return status;
+    if (Date.now() > deadline) throw new Error(`run still ${status.status} after 240 s`);
+    await sleep(200);
+  }
+}
+
+// A run started with `--approve plan` stops awaiting approval; run_reject runs the plan again
+// with the feedback in its prompt; an invalid edit is refused; run_approve with an edited plan
+// goes on, and the spec stage reads the edit.
+async function approvalCheckpoint(client, repo) {
+  const started = spawnSync(orx, ["run", "Add add() and mul()", "--approve", "plan", "--no-progress"], {
+    cwd: repo,
+    env: { ...process.env, CI: "true" },
+    encoding: "utf8",
+  });
+  check("orx run --approve plan exits 4", started.status === 4, `${started.status} ${started.stderr}`);
+  const id = (started.stdout.split("\n")[0] ?? "").replace(/^run /, "");
+  let st = await settle(client, id, () => true);
+  check(
+    "run_status shows awaiting_approval and names run_approve",
+    st.status === "awaiting_approval" && /run_approve/.test(st.next ?? ""),
+    JSON.stringify(st),
+  );
+  const rej = await client.callTool({
+    name: "run_reject",
+    arguments: { run_id: id, feedback: "FEEDBACK-FROM-MCP: mention mul()" },
+  });
+  check("run_reject starts the stage again", !rej.isError, textOf(rej));
+  st = await settle(client, id, (s) => s.status !== "running");
+  const prompt = readFileSync(join(repo, "runs", id, "prompts", "plan_2.md"), "utf8");
+  check(
+    "the rejected stage ran again with the feedback and awaits approval again",
+    st.status === "awaiting_approval" && prompt.includes("FEEDBACK-FROM-MCP: mention mul()"),
+    JSON.stringify(st),
+  );
+  const bad = await client.callTool({ name: "run_approve", arguments: { run_id: id, content: " " } });
+  check(
+    "an empty edited plan is a tool error naming the file",
+    bad.isError === true && textOf(bad).includes("context/plan.md"),
+    textOf(bad),
+  );
+  const ok = await client.callTool({
+    name: "run_approve",
+    arguments: { run_id: id, content: "# Plan\n\nEDITED-FROM-MCP\n" },
+  });
+  check("run_approve with an edited plan goes on", !ok.isError, textOf(ok));
+  st = await settle(client, id, (s) => s.status !== "running");
+  const spec = readFileSync(join(repo, "runs", id, "prompts", "spec.md"), "utf8");
+  check(
+    "the approved run succeeds and the spec stage read the edited plan",
+    st.status === "succeeded" && spec.includes("EDITED-FROM-MCP"),
+    JSON.stringify(st),
+  );
+}
+
 async function main() {
   const repo = makeRepo();
   const transport = new StdioClientTransport({
@@ -111,10 +174,10 @@ async function main() {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
     const want = [
-      "run_artifact", "run_cancel", "run_events", "run_list",
-      "run_resume", "run_status", "run_submit", "workspace_sync",
+      "run_approve", "run_artifact", "run_cancel", "run_events", "run_list",
+      "run_reject", "run_resume", "run_status", "run_submit", "workspace_sync",
     ];
-    check("lists the eight tools", JSON.stringify(names) === JSON.stringify(want), names.join(","));
+    check("lists the ten tools", JSON.stringify(names) === JSON.stringify(want), names.join(","));
     const submitTool = tools.find((t) => t.name === "run_submit");
     check(
       "run_submit has a JSON schema requiring task",
@@ -218,6 +281,8 @@ async function main() {
       cancel.isError === true && textOf(cancel).includes("already ended"),
       textOf(cancel),
     );
+
+    await approvalCheckpoint(client, repo);
   } catch (e) {
     check("the session completes", false, `${e?.stack ?? e}\nserver stderr:\n${stderr}`);
   } finally {

@@ -4,14 +4,16 @@
 //! function returning the exit code. Errors from any command are printed here, once, as
 //! `error: <sentence>` plus an optional `hint:` line, and mapped to the documented codes:
 //! 0 success, 1 the run failed, 2 usage/config/state error, 3 orx itself failed, 130
-//! interrupted. A panic (which would be a bug) is caught by a hook that prints one line instead
+//! interrupted, 4 the run awaits approval. A panic (which would be a bug) is caught by a hook that prints one line instead
 //! of a backtrace.
 
+pub mod approve;
 pub mod clean;
 pub mod doctor;
 pub mod init;
 pub mod logs;
 pub mod mcp;
+pub mod reject;
 pub mod resume;
 pub mod run;
 pub mod serve;
@@ -84,6 +86,10 @@ pub enum Command {
     },
     /// Tell a run's story: stages, items, agent messages, tool calls, gates (-f follows it).
     Logs(logs::LogsArgs),
+    /// Go on from a run stopped at an approval checkpoint, with the stage's output as it is now.
+    Approve(approve::ApproveArgs),
+    /// Run the stage a run stopped after again, with feedback; it stops for approval again.
+    Reject(reject::RejectArgs),
 }
 
 /// Where a command looks for the repository.
@@ -151,6 +157,8 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
             model,
         })
         .map_err(OrxError::from),
+        Command::Approve(a) => approve::run(a),
+        Command::Reject(a) => reject::run(a),
     }
 }
 

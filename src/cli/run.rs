@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::summary::{drive_and_report, OutputArgs};
 use super::DirArg;
 use crate::error::OrxError;
+use crate::model::Stage;
 use crate::runner::setup::{start, StartOptions};
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +33,9 @@ pub struct RunArgs {
     /// Use this run id instead of a fresh one (`orx serve` picks it so it can answer at once).
     #[arg(long, hide = true, value_name = "ID")]
     pub run_id: Option<String>,
+    /// Stop for your approval after these stages (plan, spec, decompose, review, ship), besides `run.approve`.
+    #[arg(long, value_name = "STAGE,...", value_delimiter = ',')]
+    pub approve: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -45,6 +49,20 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
                 .with_hint("use letters, digits, `-` and `_`, at most 64 characters"));
         }
     }
+    let mut approve = Vec::new();
+    for name in &a.approve {
+        match Stage::from_name(name.trim()).filter(|s| Stage::APPROVABLE.contains(s)) {
+            Some(stage) => approve.push(stage),
+            None => {
+                return Err(OrxError::usage(format!(
+                    "`--approve` names `{name}`, which is not a stage a run can stop after"
+                ))
+                .with_hint(
+                    "list stages from plan, spec, decompose, review, ship, separated by commas",
+                ))
+            }
+        }
+    }
     let opts = StartOptions {
         dir: a.dir.dir,
         task: a.task,
@@ -55,6 +73,7 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
         scenario: a.scenario,
         pipeline: a.pipeline,
         run_id: a.run_id,
+        approve,
     };
     drive_and_report(&a.output, &opts.dir, |reporter| start(&opts, reporter))
 }

@@ -209,6 +209,18 @@ usage     {}",
             let _ = writeln!(out, "evidence  {}", paths.dir.join(p).display());
         }
     }
+    if let Some(c) = state
+        .checkpoint
+        .as_ref()
+        .filter(|_| status == "awaiting_approval")
+    {
+        let output = crate::runner::approval::output_of(&state, c.stage);
+        let _ = writeln!(
+            out,
+            "awaiting  approval of {}: read runs/{}/{output}, then `orx approve {}` or `orx reject {} --feedback TEXT`",
+            c.stage, state.run_id, state.run_id, state.run_id
+        );
+    }
     let _ = writeln!(out, "folder    {}", paths.dir.display());
     Ok(0)
 }

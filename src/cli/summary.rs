@@ -118,6 +118,10 @@ pub fn summary_json(o: &RunOutcome) -> serde_json::Value {
         "gates": gates,
         "failure": s.last_failure,
         "patch": "artifacts/patch.diff",
+        "awaiting_approval": s.checkpoint.as_ref().filter(|_| s.status == RunStatus::AwaitingApproval).map(|c| json!({
+            "stage": c.stage,
+            "output": crate::runner::approval::output_of(s, c.stage),
+        })),
     })
 }
 
@@ -180,6 +184,19 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
             }
             let _ = writeln!(out, "  patch     {run_dir}/artifacts/patch.diff");
             let _ = writeln!(out, "  merge     git merge {}", s.worktree.branch);
+        }
+        RunStatus::AwaitingApproval => {
+            if let Some(c) = &s.checkpoint {
+                let output = crate::runner::approval::output_of(s, c.stage);
+                let _ = writeln!(out, "  awaiting  approval of {}", c.stage);
+                let _ = writeln!(out, "  read      {run_dir}/{output} (edit it to change it)");
+            }
+            let _ = writeln!(out, "  approve   orx approve {}", s.run_id);
+            let _ = writeln!(
+                out,
+                "  reject    orx reject {} --feedback \"what to change\"",
+                s.run_id
+            );
         }
         RunStatus::Failed
         | RunStatus::Interrupted

@@ -55,11 +55,14 @@ pub struct HooksConfig {
     pub run_end: Vec<HookConfig>,
     /// When the run ends failed (after `run_end`).
     pub run_failed: Vec<HookConfig>,
+    /// When the run stops at an approval checkpoint (`run.approve`), with ORX_STAGE the stage
+    /// whose output awaits a person (ORX_STATUS=awaiting_approval).
+    pub awaiting_approval: Vec<HookConfig>,
 }
 
 impl HooksConfig {
     /// Every event name with its hooks, in lifecycle order.
-    pub fn iter(&self) -> [(&'static str, &Vec<HookConfig>); 6] {
+    pub fn iter(&self) -> [(&'static str, &Vec<HookConfig>); 7] {
         [
             ("run_start", &self.run_start),
             ("stage_start", &self.stage_start),
@@ -67,6 +70,7 @@ impl HooksConfig {
             ("gate_failed", &self.gate_failed),
             ("run_end", &self.run_end),
             ("run_failed", &self.run_failed),
+            ("awaiting_approval", &self.awaiting_approval),
         ]
     }
 }

@@ -496,6 +496,10 @@ pub struct RunConfig {
     /// Longest wait, in seconds, for a rate limit to reset before the call is retried once.
     #[schemars(range(min = 1))]
     pub max_wait_secs: u64,
+    /// Stages after which the run stops for a person's approval (plan, spec, decompose,
+    /// review, ship): it ends `awaiting_approval` (exit 4) until `orx approve` or `orx reject`.
+    /// Default: [].
+    pub approve: Vec<String>,
 }
 
 impl Default for RunConfig {
@@ -508,6 +512,7 @@ impl Default for RunConfig {
             max_budget_usd: None,
             max_tokens: None,
             max_wait_secs: 900,
+            approve: Vec::new(),
         }
     }
 }

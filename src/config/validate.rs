@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use super::diagnostic::suggestion;
 use super::locate::KeyPath;
 use super::problem::Problem;
+use crate::model::Stage;
+
 use super::types::{
     Config, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
@@ -94,6 +96,16 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             ),
             "every attempt is a full agent call; use 20 or fewer".to_string(),
         ));
+    }
+    let approvable: Vec<&str> = Stage::APPROVABLE.iter().map(|s| s.as_str()).collect();
+    for (i, name) in config.run.approve.iter().enumerate() {
+        if !approvable.contains(&name.as_str()) {
+            problems.push(Problem::new(
+                run.key("approve").index(i),
+                format!("`run.approve` lists `{name}`, which is not a stage a run can stop after"),
+                suggestion(name, &approvable, "stages"),
+            ));
+        }
     }
     if config.run.stuck_threshold == 0 {
         problems.push(Problem::new(
@@ -431,6 +443,14 @@ mod tests {
                 "stages.fix.idle_timeout"
             ]
         );
+    }
+
+    #[test]
+    fn run_approve_names_only_stages_a_run_can_stop_after() {
+        let config = with(|c| c.run.approve = vec!["plan".into(), "implemnt".into()]);
+        let p = only_problem(&config);
+        assert_eq!(p.path.to_string(), "run.approve[1]");
+        assert!(p.message.contains("`implemnt`"), "{}", p.message);
     }
 
     #[test]

@@ -290,21 +290,45 @@ impl Control {
             ))
             .with_hint("start a new run"));
         }
+        if state.status == RunStatus::AwaitingApproval {
+            return Err(OrxError::state(format!("run {id} is awaiting approval"))
+                .with_hint("approve it (POST /api/runs/{id}/approve) or reject it with feedback (POST /api/runs/{id}/reject)"));
+        }
+        self.drive_detached(w, &paths, id, vec!["resume".into(), id.to_string()])
+    }
+
+    /// Run `orx <command…> --no-progress --dir <root>` detached for the stopped run `id`, and
+    /// answer once the child holds the run's lock (or failed before it could, with its own
+    /// error). A child that ends at once with a run outcome (1 failed, 4 awaiting approval)
+    /// did take the run.
+    pub(super) fn drive_detached(
+        &self,
+        w: &Workspace,
+        paths: &RunPaths,
+        id: &str,
+        mut args: Vec<String>,
+    ) -> Result<Launched> {
+        let what = format!(
+            "orx {}",
+            args.first().map(String::as_str).unwrap_or("resume")
+        );
         let log = launch_dir(w).join(format!("{id}.log"));
-        let args: Vec<String> = vec![
-            "resume".into(),
-            id.to_string(),
+        args.extend([
             "--no-progress".into(),
             "--dir".into(),
             w.root.display().to_string(),
-        ];
+        ]);
         let before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
         let (pid, exited) = spawn_detached(&w.root, &args, &log)?;
         let started = Instant::now();
         // Wait until the child holds the lock (or failed before it could).
         while holder_alive(&paths.lock()) != Some(pid) && started.elapsed() < START_WAIT {
             match exited.recv_timeout(Duration::from_millis(25)) {
-                Ok(code) if code != Some(0) && code != Some(1) => {
+                Ok(code)
+                    if code != Some(0)
+                        && code != Some(1)
+                        && code != Some(crate::runner::AWAITING_APPROVAL_EXIT) =>
+                {
                     // Another process took the run between the check above and the child's
                     // own lock attempt (a resume or run racing this one): the run is busy.
                     if let Some(other) = holder_alive(&paths.lock()).filter(|p| *p != pid) {
@@ -314,7 +338,7 @@ impl Control {
                     let tail = text.get(before as usize..).unwrap_or(&[]);
                     let tmp = launch_dir(w).join(format!("{id}.resume-error.log"));
                     let _ = std::fs::write(&tmp, tail);
-                    let e = child_error(code, &tmp, "orx resume");
+                    let e = child_error(code, &tmp, &what);
                     let _ = std::fs::remove_file(&tmp);
                     return Err(e);
                 }

@@ -10,6 +10,7 @@
 //! status ([`crate::error::ErrorKind::http_status`], decided with the exit code in `crate::error`) or an MCP
 //! tool error.
 
+pub mod approval;
 pub mod artifacts;
 pub mod detail;
 pub mod health;
@@ -25,6 +26,7 @@ use crate::git::Repo;
 use crate::store::layout::is_valid_run_id;
 use crate::store::RunPaths;
 
+pub use approval::{ApprovalView, ApproveRequest, RejectRequest};
 pub use artifacts::{ArtifactChunk, ArtifactEntry};
 pub use detail::{DiffView, EventPage, GateView, RunDetail, StageView};
 pub use health::Health;

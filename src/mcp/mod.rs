@@ -32,7 +32,9 @@ seconds) until status is succeeded, failed or interrupted; run_events with the r
 for the diff, `plan`, `spec`, `review`, or any file path run_artifact lists). 4) workspace_sync \
 gives the branch, the changed files, the PR URL and the git commands to merge it. A failed or \
 interrupted run can be continued with run_resume; a live one stopped with run_cancel. \
-run_list shows earlier runs.";
+run_list shows earlier runs. A run with status awaiting_approval stopped for a person: read \
+its output (run_status names the file), then run_approve (optionally with edited content) or \
+run_reject with feedback.";
 
 /// Serve the repository containing `repo` (default: the current folder) over stdio until
 /// the client closes stdin. Returns the exit code.

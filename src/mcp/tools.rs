@@ -56,6 +56,28 @@ pub struct RunInput {
     pub run_id: String,
 }
 
+/// `run_approve`'s input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveInput {
+    /// The run awaiting approval.
+    pub run_id: String,
+    /// The stage's output as you edited it (the whole file: plan, spec, backlog YAML or review
+    /// with its verdict block); omit it to approve the output as it is.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// `run_reject`'s input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectInput {
+    /// The run awaiting approval.
+    pub run_id: String,
+    /// What to change; the stage runs again with it in its prompt.
+    pub feedback: String,
+}
+
 /// `run_list`'s input.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +174,13 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value> {
     })
 }
 
+/// The answer for a run that goes on in the background (resumed, approved, rejected).
+fn going_on(l: crate::control::Launched, next: &str) -> Value {
+    json!({
+        "run_id": l.run_id, "status": "running", "pid": l.pid, "log": l.log, "next": next,
+    })
+}
+
 /// What a model should do next, given a run's status.
 fn next_step(id: &str, status: &str, last_seq: u64) -> String {
     match status {
@@ -163,6 +192,9 @@ fn next_step(id: &str, status: &str, last_seq: u64) -> String {
         ),
         "failed" | "budget_exceeded" => format!(
             "the run stopped ({status}): read `failure`, look at its evidence with run_artifact, then run_resume to retry from the last checkpoint"
+        ),
+        "awaiting_approval" => format!(
+            "the run waits for a person's approval of the output of `stage`: read it with run_artifact (run_id {id}, path plan, spec, backlog for decompose, review, or patch for ship), then run_approve (optionally with edited content) to go on, or run_reject with feedback to run the stage again"
         ),
         "interrupted" => {
             "the run was stopped before it finished: run_resume continues it from its last checkpoint".to_string()
@@ -431,10 +463,39 @@ impl OrxMcp {
         reply(
             self.blocking(move |c| {
                 let l = c.resume(&input.run_id)?;
-                Ok(json!({
-                    "run_id": l.run_id, "status": "running", "pid": l.pid, "log": l.log,
-                    "next": "poll run_status until it finishes",
-                }))
+                Ok(going_on(l, "poll run_status until it finishes"))
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Approve the stage a run stopped after (status awaiting_approval) and let it go on in the background. Pass `content` to replace the stage's output first (the whole plan.md, spec.md, backlog YAML or review reply); it is validated as the agent's answer is, and refused with the reason when invalid. Then poll run_status."
+    )]
+    async fn run_approve(&self, Parameters(input): Parameters<ApproveInput>) -> CallToolResult {
+        reply(
+            self.blocking(move |c| {
+                let l = c.approve(&input.run_id, input.content.as_deref())?;
+                Ok(going_on(
+                    l,
+                    "poll run_status until it finishes or awaits approval again",
+                ))
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Reject the stage a run stopped after (status awaiting_approval): it runs again in the background with your feedback in its prompt, then stops for approval again. Then poll run_status."
+    )]
+    async fn run_reject(&self, Parameters(input): Parameters<RejectInput>) -> CallToolResult {
+        reply(
+            self.blocking(move |c| {
+                let l = c.reject(&input.run_id, &input.feedback)?;
+                Ok(going_on(
+                    l,
+                    "poll run_status until it awaits approval again",
+                ))
             })
             .await,
         )
@@ -504,7 +565,7 @@ impl ServerHandler for OrxMcp {
                 let text = if known {
                     format!("the arguments of {name} do not fit its input schema: {} (hint: see the tool's inputSchema)", e.message)
                 } else {
-                    format!("there is no tool named `{name}` (hint: the tools are run_submit, run_status, run_list, run_events, run_artifact, run_cancel, run_resume and workspace_sync)")
+                    format!("there is no tool named `{name}` (hint: the tools are run_submit, run_status, run_list, run_events, run_artifact, run_cancel, run_resume, workspace_sync, run_approve and run_reject)")
                 };
                 Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into())
             }
@@ -532,10 +593,12 @@ mod tests {
         assert_eq!(
             names,
             [
+                "run_approve",
                 "run_artifact",
                 "run_cancel",
                 "run_events",
                 "run_list",
+                "run_reject",
                 "run_resume",
                 "run_status",
                 "run_submit",

@@ -226,6 +226,21 @@ pub enum EventKind {
         exit_code: Option<i32>,
         changed: bool,
     },
+    /// The run stopped after `stage` for a person's approval; `output` is what to read,
+    /// relative to the run folder.
+    AwaitingApproval {
+        stage: Stage,
+        output: String,
+    },
+    /// A person approved `stage`'s output (as it was, or as they edited it).
+    Approved {
+        stage: Stage,
+    },
+    /// A person rejected `stage`'s output; the stage runs again with `feedback`.
+    Rejected {
+        stage: Stage,
+        feedback: String,
+    },
 }
 
 #[cfg(test)]

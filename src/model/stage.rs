@@ -28,6 +28,15 @@ impl Stage {
             _ => None,
         })
     }
+
+    /// The stages a run can stop after for a person's approval (`run.approve`, `--approve`).
+    pub const APPROVABLE: [Stage; 5] = [
+        Stage::Plan,
+        Stage::Spec,
+        Stage::Decompose,
+        Stage::Review,
+        Stage::Ship,
+    ];
 }
 
 string_enum! {

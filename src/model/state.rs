@@ -144,6 +144,38 @@ pub struct RunState {
     /// before this field existed belongs to a worktree that needed no set-up, hence true.
     #[serde(default = "default_true")]
     pub worktree_setup_done: bool,
+    /// The stages after which the run stops for a person's approval (`run.approve` and
+    /// `--approve`, resolved at start).
+    #[serde(default)]
+    pub approve: Vec<Stage>,
+    /// The approval checkpoint the run stopped at (status `awaiting_approval`).
+    #[serde(default)]
+    pub checkpoint: Option<Checkpoint>,
+    /// A person's feedback on a rejected stage, given to that stage's agent calls until the
+    /// stage ends done.
+    #[serde(default)]
+    pub feedback: Option<StageFeedback>,
+    /// `decompose_attempts` when the current decompose retry budget began (0, or the count
+    /// when a person rejected the backlog, which grants the stage its tries again).
+    #[serde(default)]
+    pub decompose_budget_start: u32,
+}
+
+/// Where a run waits for a person: the stage that finished and how it ended, which decides
+/// where the run goes once approved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub stage: Stage,
+    /// Review asked for changes (the run goes back to implement once approved).
+    #[serde(default)]
+    pub changes_requested: bool,
+}
+
+/// Feedback a person gave when rejecting a stage's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageFeedback {
+    pub stage: Stage,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -258,6 +290,10 @@ impl RunState {
             fallbacks: Vec::new(),
             ship: ShipState::default(),
             worktree_setup_done: false,
+            approve: Vec::new(),
+            checkpoint: None,
+            feedback: None,
+            decompose_budget_start: 0,
         }
     }
 

@@ -17,6 +17,9 @@ string_enum! {
         /// Sleeping until a rate limit resets (only while the process lives; a crash leaves it
         /// for `resume`).
         Waiting = "waiting",
+        /// Stopped after a stage named in `run.approve` / `--approve`: nothing runs until a
+        /// person approves (`orx approve`) or rejects (`orx reject`) the stage's output.
+        AwaitingApproval = "awaiting_approval",
     }
 }
 

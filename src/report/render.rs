@@ -237,6 +237,14 @@ pub fn line(ev: &RunEvent) -> Option<String> {
                 .map(|c| format!(", exited with {c}"))
                 .unwrap_or_default()
         ),
+        EventKind::AwaitingApproval { stage, output } => format!(
+            "⏸ {stage} awaits approval: read runs/{}/{output}",
+            ev.run_id
+        ),
+        EventKind::Approved { stage } => format!("  {stage} approved"),
+        EventKind::Rejected { stage, .. } => {
+            format!("  {stage} rejected: it runs again with the feedback")
+        }
     })
 }
 

@@ -28,7 +28,7 @@ use crate::error::{OrxError, Result};
 use crate::exec::Control;
 use crate::model::event::EventKind;
 use crate::model::state::FallbackRecord;
-use crate::model::{FailureRecord, RunState, Stop};
+use crate::model::{FailureRecord, RunState, Stage, Stop};
 use crate::store::metrics::{append_stage_metric, StageMetric};
 use crate::store::now_rfc3339;
 
@@ -46,6 +46,18 @@ struct Call<'a> {
 }
 
 impl<'r> Run<'r> {
+    /// `prompt` with the feedback a person gave when rejecting this stage's output, as
+    /// evidence the agent must act on; unchanged for any other stage.
+    fn with_feedback(&self, stage_key: &str, prompt: String) -> String {
+        match &self.state.feedback {
+            Some(f) if Stage::parse(stage_key) == Some(f.stage) => format!(
+                "{prompt}\n\n## A person rejected your previous answer\n\nTheir feedback:\n\n{}\n\nAnswer again, following this feedback.\n",
+                f.text.trim_end()
+            ),
+            _ => prompt,
+        }
+    }
+
     /// Call the agent for one stage step. Failed agents are an `Ok` outcome; an interrupt, a
     /// crossed budget (or orx's own failure) is an `Err`.
     pub fn call_agent(
@@ -62,6 +74,7 @@ impl<'r> Run<'r> {
             None if n > 1 => format!("{stage_key}_{n}"),
             None => stage_key.to_string(),
         };
+        let prompt = self.with_feedback(stage_key, prompt);
         // The prompt is redacted for the agent too: a secret never travels to a model.
         let prompt = self.redactor.redact(&prompt).into_owned();
         let prompt_path = self.paths.prompt(&name);

@@ -14,11 +14,16 @@ use std::time::Instant;
 use super::context::{stage_end, Halt, Run};
 use super::fsm::{self, Next};
 use crate::error::{OrxError, Result};
+use crate::model::state::Checkpoint;
 use crate::model::{
     EventKind, FailureKind, OrxFailure, RunState, RunStatus, Stage, StageEnd, StageStatus, Stop,
 };
 use crate::stages;
 use crate::store::now_rfc3339;
+
+/// The exit code of a run that stopped at an approval checkpoint (documented in the README's
+/// exit-code table).
+pub const AWAITING_APPROVAL_EXIT: i32 = 4;
 
 /// What `orx run` / `orx resume` hand back to the CLI.
 #[derive(Debug, Clone)]
@@ -36,6 +41,7 @@ impl RunOutcome {
             | RunStatus::Running
             | RunStatus::BudgetExceeded
             | RunStatus::Waiting => 1,
+            RunStatus::AwaitingApproval => AWAITING_APPROVAL_EXIT,
         }
     }
 }
@@ -103,29 +109,101 @@ impl Run<'_> {
                 StageEnd::Done | StageEnd::ChangesRequested => StageStatus::Done,
             };
             self.end_stage(stage, status, t0)?;
-            match fsm::next(&stages, stage, end) {
-                Next::Stage(s) => {
-                    if s == Stage::Implement {
-                        // A review loop re-opens implement and verify.
-                        for st in [Stage::Implement, Stage::Verify] {
-                            if let Some(r) = self.state.stage_mut(st) {
-                                r.status = StageStatus::Pending;
-                            }
-                        }
-                    }
-                    self.state.current_stage = Some(s);
-                    self.state.current_item = None;
-                    self.save()?;
+            if matches!(end, StageEnd::Done | StageEnd::ChangesRequested) {
+                if self
+                    .state
+                    .feedback
+                    .as_ref()
+                    .is_some_and(|f| f.stage == stage)
+                {
+                    self.state.feedback = None;
                 }
-                Next::Succeeded => {
-                    self.state.current_stage = None;
-                    return self.finish(RunStatus::Succeeded);
+                if self.state.approve.contains(&stage) {
+                    return self.await_approval(stage, end);
                 }
-                Next::Failed => return self.finish(RunStatus::Failed),
-                Next::Stopped(why) => return self.stop(why),
+            }
+            if let Some(next) = self.advance(&stages, stage, end)? {
+                return self.conclude(next);
             }
         }
         self.finish(RunStatus::Succeeded)
+    }
+
+    /// Move to the stage after `stage`'s `end`; the transition is handed back when it ends
+    /// the run instead.
+    fn advance(&mut self, stages: &[Stage], stage: Stage, end: StageEnd) -> Result<Option<Next>> {
+        match fsm::next(stages, stage, end) {
+            Next::Stage(s) => {
+                if s == Stage::Implement {
+                    // A review loop re-opens implement and verify.
+                    for st in [Stage::Implement, Stage::Verify] {
+                        if let Some(r) = self.state.stage_mut(st) {
+                            r.status = StageStatus::Pending;
+                        }
+                    }
+                }
+                self.state.current_stage = Some(s);
+                self.state.current_item = None;
+                self.save()?;
+                Ok(None)
+            }
+            other => Ok(Some(other)),
+        }
+    }
+
+    /// End the run as a transition that leaves the pipeline says.
+    fn conclude(mut self, next: Next) -> Result<RunOutcome> {
+        match next {
+            Next::Succeeded => {
+                self.state.current_stage = None;
+                self.finish(RunStatus::Succeeded)
+            }
+            Next::Failed => self.finish(RunStatus::Failed),
+            Next::Stopped(why) => self.stop(why),
+            Next::Stage(_) => self.drive(),
+        }
+    }
+
+    /// Stop after `stage` for a person's approval: record the checkpoint, tell what to read
+    /// and how to go on, fire the `awaiting_approval` hooks. The lock goes with this process.
+    fn await_approval(mut self, stage: Stage, end: StageEnd) -> Result<RunOutcome> {
+        self.state.checkpoint = Some(Checkpoint {
+            stage,
+            changes_requested: end == StageEnd::ChangesRequested,
+        });
+        self.state.status = RunStatus::AwaitingApproval;
+        self.save()?;
+        let output = super::approval::output_of(&self.state, stage);
+        self.emit(EventKind::AwaitingApproval {
+            stage,
+            output: output.clone(),
+        })?;
+        self.notify_hooks("awaiting_approval", Some(stage), "awaiting_approval")?;
+        let id = self.paths.id.clone();
+        self.emit(EventKind::RunFinished {
+            status: RunStatus::AwaitingApproval,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            reason: None,
+            message: Some(format!(
+                "read runs/{id}/{output} (edit it if you like), then `orx approve {id}` to go on, or `orx reject {id} --feedback TEXT` to run {stage} again"
+            )),
+        })?;
+        self.write_run_metrics();
+        Ok(RunOutcome {
+            state: self.state.clone(),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Go on from an approved checkpoint: where `stage` ending `end` leads, as if it had just
+    /// ended.
+    pub(super) fn continue_after(mut self, stage: Stage, end: StageEnd) -> Result<RunOutcome> {
+        self.state.checkpoint = None;
+        let stages = self.state.stage_names();
+        match self.advance(&stages, stage, end)? {
+            None => self.drive(),
+            Some(next) => self.conclude(next),
+        }
     }
 
     /// Mark the stage running; false when it already was (resumed mid-stage).

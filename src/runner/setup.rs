@@ -39,6 +39,8 @@ pub struct StartOptions {
     pub pipeline: String,
     /// A run id chosen by the caller (`orx serve`); a fresh one when `None`.
     pub run_id: Option<String>,
+    /// Stages to stop after for approval, besides `run.approve` (`--approve`).
+    pub approve: Vec<Stage>,
 }
 
 /// The largest task file read (`@file`); a task is a description, not a document dump.
@@ -225,6 +227,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
             ConfigSource::Defaults { .. } => None,
         },
         scenario,
+        approve: approve_stages(&stages, &cfg.run.approve, &opts.approve),
         ..RunState::blank()
     };
     state.created_at = now.clone();
@@ -264,6 +267,16 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
     run.drive()
 }
 
+/// The stages of the pipeline named in `run.approve` (already validated) or `--approve`, in
+/// pipeline order; a stage the pipeline does not run is never waited for.
+fn approve_stages(pipeline: &[Stage], config: &[String], flag: &[Stage]) -> Vec<Stage> {
+    pipeline
+        .iter()
+        .copied()
+        .filter(|s| flag.contains(s) || config.iter().any(|c| c == s.as_str()))
+        .collect()
+}
+
 /// Emit what `retention:` removed, and each run it kept because it was busy.
 fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<()> {
     if !removal.removed.is_empty() {
@@ -280,6 +293,32 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
 
 /// `orx resume`: rebuild the run from disk and continue where it stopped.
 pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
+    let run = reopen(dir, run_id, reporter, |state, _| {
+        if let Some(c) = state.checkpoint.as_ref() {
+            if state.status == RunStatus::AwaitingApproval {
+                return Err(OrxError::state(format!(
+                    "run {run_id} is awaiting approval of its {} output",
+                    c.stage
+                ))
+                .with_hint(format!(
+                    "go on with `orx approve {run_id}`, or run the stage again with `orx reject {run_id} --feedback TEXT`"
+                )));
+            }
+        }
+        Ok(())
+    })?;
+    run.drive()
+}
+
+/// Rebuild a stopped run from disk, locked, with `check` run on its state before anything is
+/// changed (it may refuse, or prepare the state), and mark it resumed. `orx resume`, `orx
+/// approve` and `orx reject` differ only in `check` and in what they do with the run.
+pub(super) fn reopen<'r>(
+    dir: &Path,
+    run_id: &str,
+    reporter: &'r mut dyn Reporter,
+    check: impl FnOnce(&mut RunState, &RunPaths) -> Result<()>,
+) -> Result<Run<'r>> {
     let repo = Repo::discover(dir)?;
     let paths = open_run(&repo, run_id)?;
     let lock = RunLock::acquire(&paths.lock(), run_id)?;
@@ -292,6 +331,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
         ))
         .with_hint("start a new run with `orx run`"));
     }
+    check(&mut state, &paths)?;
     let loaded = config::load(&repo.root, state.config_path.as_deref())?;
     check_own_worktree(&repo, &paths, &state)?;
     if !state.worktree.path.exists() {
@@ -344,7 +384,7 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
         item,
         resumes,
     })?;
-    run.drive()
+    Ok(run)
 }
 
 /// Resume resets, restores and cleans its worktree, so it must be the one orx made for this

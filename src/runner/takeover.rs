@@ -154,7 +154,7 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
         .clone()
         .or(item.base_commit.clone())
         .unwrap_or_else(|| "HEAD".into());
-    let changed = now != run.wt.tree_of(&previous)?;
+    let changed = now.tree != run.wt.tree_of(&previous)?;
     let violations = run.guardrail_violations(Some(&now))?;
     if !violations.is_empty() {
         let list = violations
@@ -171,7 +171,7 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
             run.paths.id
         )));
     }
-    let snap = run.wt.snapshot_of(&now, &run.paths.wip_ref())?;
+    let snap = run.wt.snapshot_of(now, &run.paths.wip_ref())?;
     if let Some(i) = run.state.item_mut(&id) {
         i.snapshot = Some(snap);
         i.note = None;

@@ -58,6 +58,9 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
         (Method::POST, "/api/runs/{id}/cancel", post(cancel)),
         (Method::POST, "/api/runs/{id}/resume", post(resume)),
         (Method::POST, "/api/runs/{id}/clean", post(clean)),
+        (Method::GET, "/api/runs/{id}/approval", get(approval)),
+        (Method::POST, "/api/runs/{id}/approve", post(approve)),
+        (Method::POST, "/api/runs/{id}/reject", post(reject)),
     ]
 }
 
@@ -385,15 +388,65 @@ async fn cancel(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<R
 
 async fn resume(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     let r = blocking(&st, move |c| c.resume(&id)).await?;
-    let url = format!("/api/runs/{}", r.run_id);
-    let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
-    v["url"] = json!(url);
-    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+    Ok(launched(r))
 }
 
 async fn clean(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     let r = blocking(&st, move |c| c.clean(&id)).await?;
     Ok(Json(r).into_response())
+}
+
+async fn approval(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+    let r = blocking(&st, move |c| c.approval(&id)).await?;
+    Ok(Json(r).into_response())
+}
+
+/// A JSON body that did not parse, as a 400/415 naming the expected shape.
+fn bad_body(e: JsonRejection, example: &str) -> ApiError {
+    ApiError::new(e.status(), format!("bad request body: {}", e.body_text())).with_hint(format!(
+        "send JSON like {example} with Content-Type: application/json"
+    ))
+}
+
+/// 202 with the launched process and the run's URL.
+fn launched(r: crate::control::Launched) -> Response {
+    let url = format!("/api/runs/{}", r.run_id);
+    let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
+    v["url"] = json!(url);
+    (StatusCode::ACCEPTED, Json(v)).into_response()
+}
+
+async fn approve(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    // The body is optional: no body approves the output as it is.
+    let req: crate::control::ApproveRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let status = if e.is_data() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::new(status, format!("bad request body: {e}"))
+                .with_hint("send JSON like {\"content\": \"# Plan ...\"}, or no body")
+        })?
+    };
+    let r = blocking(&st, move |c| c.approve(&id, req.content.as_deref())).await?;
+    Ok(launched(r))
+}
+
+async fn reject(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    body: Result<Json<crate::control::RejectRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(req) = body.map_err(|e| bad_body(e, "{\"feedback\": \"split the parser out\"}"))?;
+    let r = blocking(&st, move |c| c.reject(&id, &req.feedback)).await?;
+    Ok(launched(r))
 }
 
 #[cfg(test)]

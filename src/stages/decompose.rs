@@ -3,7 +3,8 @@
 //! The answer must parse as a backlog with unique ids, known dependencies and no cycles. An
 //! invalid answer gets exactly one retry, with the validation error as feedback in the prompt;
 //! a second invalid answer fails the run with that error. The retry count lives in
-//! `state.decompose_attempts`, so a resume does not grant extra tries.
+//! `state.decompose_attempts`, so a resume does not grant extra tries; a person rejecting the
+//! backlog (`orx reject`) starts a new budget at `state.decompose_budget_start`.
 
 use crate::agents::Mode;
 use crate::backlog::{parse_backlog, to_yaml, validate, Backlog};
@@ -17,9 +18,10 @@ const MAX_TRIES: u32 = 2;
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     loop {
         let n = run.state.decompose_attempts + 1;
+        let tries = n.saturating_sub(run.state.decompose_budget_start);
         let mut vars = run.base_vars();
-        let feedback = match (&run.state.last_failure, n) {
-            (Some(f), n) if n > 1 && f.reason == OrxFailure::InvalidBacklog => format!(
+        let feedback = match (&run.state.last_failure, tries) {
+            (Some(f), tries) if tries > 1 && f.reason == OrxFailure::InvalidBacklog => format!(
                 "\n## Your previous answer was rejected\n\n{}\n\nReturn a corrected YAML block.\n",
                 f.message
             ),
@@ -66,7 +68,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                 );
                 run.save()?;
                 run.warn(format!("decompose answer {n} rejected: {err}"))?;
-                if n >= MAX_TRIES {
+                if tries >= MAX_TRIES {
                     return Ok(StageEnd::Failed);
                 }
             }

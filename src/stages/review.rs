@@ -12,7 +12,7 @@ use crate::error::OrxError;
 use crate::model::event::EventKind;
 use crate::model::{OrxFailure, Stage, StageEnd, VerdictKind};
 use crate::runner::{Run, Step};
-use crate::verdict::parse_verdict;
+use crate::verdict::{parse_verdict, Verdict};
 
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     let round = run.state.review_rounds + 1;
@@ -26,12 +26,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     if !outcome.succeeded() {
         return Ok(run.fail_agent(Stage::Review, None, &outcome));
     }
-    let name = if round == 1 {
-        "review.md".to_string()
-    } else {
-        format!("review_{round}.md")
-    };
-    let path = run.paths.artifact(&name);
+    let path = run.paths.artifact(&reply_name(round));
     std::fs::write(&path, run.redact(&outcome.final_text).as_bytes())
         .map_err(|e| OrxError::io("write", &path, e))?;
     let verdict = match parse_verdict(&outcome.final_text) {
@@ -46,6 +41,24 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
             return Ok(StageEnd::Failed);
         }
     };
+    apply_verdict(run, round, &verdict)
+}
+
+/// The name of review round `round`'s reply under `artifacts/`.
+pub fn reply_name(round: u32) -> String {
+    if round <= 1 {
+        "review.md".to_string()
+    } else {
+        format!("review_{round}.md")
+    }
+}
+
+/// Act on round `round`'s verdict: record it, and for `changes_requested` add an item per
+/// change (or fail once the rounds are spent). The items a previous application of the same
+/// round added are replaced, so a person's edited verdict is applied as if the reviewer had
+/// written it.
+pub fn apply_verdict(run: &mut Run<'_>, round: u32, verdict: &Verdict) -> Step<StageEnd> {
+    run.state.items.retain(|i| i.review_round != round);
     run.state.review_rounds = round;
     run.state.review_summary = Some(verdict.summary.clone());
     run.save()?;

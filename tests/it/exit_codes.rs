@@ -37,7 +37,7 @@ fn one_error_line(r: &RunResult) -> String {
 
 #[test]
 fn the_readme_documents_exactly_the_codes_tested_here() {
-    assert_eq!(documented_codes(), [0, 1, 2, 3, 130]);
+    assert_eq!(documented_codes(), [0, 1, 2, 3, 130, 4]);
 }
 
 #[test]
@@ -124,4 +124,15 @@ fn exit_130_when_interrupted() {
     let r = repo.run("add and mul", &[]);
     r.expect_code(130);
     assert_eq!(repo.state(&r.id)["status"], "interrupted");
+}
+
+#[test]
+fn exit_4_when_the_run_stops_at_an_approval_checkpoint() {
+    let repo = Repo::new(&standard_config(""), &standard_scenario(0));
+    let r = repo.run("add and mul", &["--approve", "spec"]);
+    r.expect_code(4);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "awaiting_approval");
+    assert_eq!(st["checkpoint"]["stage"], "spec");
+    assert!(r.stdout.contains(&format!("runs/{}/context/spec.md", r.id)));
 }

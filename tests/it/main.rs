@@ -1,6 +1,7 @@
 //! orx's integration suite: one test binary, every test on a real temporary git repository,
 //! driving the real `orx` binary with the fake engine (itself a real subprocess).
 
+mod approval;
 mod bad_input;
 mod commands;
 mod conformance;

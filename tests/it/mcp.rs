@@ -196,10 +196,12 @@ fn mcp_submits_a_run_polls_it_reads_its_patch_and_syncs() {
     assert_eq!(
         names,
         [
+            "run_approve",
             "run_artifact",
             "run_cancel",
             "run_events",
             "run_list",
+            "run_reject",
             "run_resume",
             "run_status",
             "run_submit",

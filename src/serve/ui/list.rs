@@ -14,13 +14,14 @@ use crate::control::launch::ENGINES;
 use crate::control::{RunPage, RunQuery};
 
 /// The statuses a run can have, for the filter.
-pub const STATUSES: [&str; 6] = [
+pub const STATUSES: [&str; 7] = [
     "running",
     "waiting",
     "succeeded",
     "failed",
     "interrupted",
     "budget_exceeded",
+    "awaiting_approval",
 ];
 
 /// What the start form was filled with (kept when the start failed, so nothing is lost).

@@ -15,6 +15,7 @@
 //! status of its kind. An unknown run is a 404 page. HTML answers carry a strict
 //! Content-Security-Policy: scripts and styles only from `/assets`.
 
+pub mod approval;
 pub mod artifacts;
 pub mod assets;
 pub mod diff;
@@ -49,6 +50,8 @@ pub fn router() -> Router<Shared> {
         .route("/runs/{id}/files/{*path}", get(file))
         .route("/runs/{id}/cancel", post(cancel))
         .route("/runs/{id}/resume", post(resume))
+        .route("/runs/{id}/approve", post(approve))
+        .route("/runs/{id}/reject", post(reject))
         .route("/assets/{name}", get(assets::serve))
 }
 
@@ -187,19 +190,39 @@ async fn start(
     }
 }
 
+/// A run's detail, and what it asks a person to read when it awaits approval.
+fn run_view(c: &crate::control::Control, id: &str) -> crate::error::Result<RunView> {
+    let d = c.detail(id)?;
+    let approval = if d.status == "awaiting_approval" {
+        c.approval(id).ok()
+    } else {
+        None
+    };
+    Ok((d, approval))
+}
+
+type RunView = (
+    crate::control::RunDetail,
+    Option<crate::control::ApprovalView>,
+);
+
 async fn run(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    match blocking(&st, move |c| c.detail(&id)).await {
-        Ok(d) => html(
+    match blocking(&st, move |c| run_view(c, &id)).await {
+        Ok((d, a)) => html(
             StatusCode::OK,
-            layout::page(&format!("Run {}", d.run_id), None, &run_page::body(&d)),
+            layout::page(
+                &format!("Run {}", d.run_id),
+                None,
+                &run_page::body(&d, a.as_ref()),
+            ),
         ),
         Err(e) => error_page(&e, "Run not found"),
     }
 }
 
 async fn live_fragment(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    match blocking(&st, move |c| c.detail(&id)).await {
-        Ok(d) => html(StatusCode::OK, run_page::live_fragment(&d)),
+    match blocking(&st, move |c| run_view(c, &id)).await {
+        Ok((d, a)) => html(StatusCode::OK, run_page::live_fragment(&d, a.as_ref())),
         Err(e) => html(e.status, layout::error_banner(&e.error.message)),
     }
 }
@@ -302,19 +325,41 @@ async fn file(
     }
 }
 
+/// A POST action of the run page.
+enum Action {
+    Cancel,
+    Resume,
+    Approve(Option<String>),
+    Reject(String),
+}
+
+impl Action {
+    fn verb(&self) -> &'static str {
+        match self {
+            Action::Cancel => "cancel",
+            Action::Resume => "resume",
+            Action::Approve(_) => "approve",
+            Action::Reject(_) => "reject",
+        }
+    }
+}
+
 /// Run a POST action on run `id`; 303 to the run page, or the run page with the error.
-async fn action(st: Shared, id: String, what: &'static str) -> Response {
+async fn action(st: Shared, id: String, what: Action) -> Response {
     let rid = id.clone();
+    let verb = what.verb();
     let r = blocking(&st, move |c| match what {
-        "cancel" => c.cancel(&rid).map(|_| ()),
-        _ => c.resume(&rid).map(|_| ()),
+        Action::Cancel => c.cancel(&rid).map(|_| ()),
+        Action::Resume => c.resume(&rid).map(|_| ()),
+        Action::Approve(content) => c.approve(&rid, content.as_deref()).map(|_| ()),
+        Action::Reject(feedback) => c.reject(&rid, &feedback).map(|_| ()),
     })
     .await;
     let err = match r {
         Ok(()) => return Redirect::to(&format!("/runs/{}", url_part(&id, false))).into_response(),
         Err(e) => e,
     };
-    let msg = format!("Could not {what} the run: {}", {
+    let msg = format!("Could not {verb} the run: {}", {
         let mut m = err.error.message.clone();
         if let Some(h) = &err.error.hint {
             m.push_str(" — ");
@@ -322,13 +367,13 @@ async fn action(st: Shared, id: String, what: &'static str) -> Response {
         }
         m
     });
-    match blocking(&st, move |c| c.detail(&id)).await {
-        Ok(d) => html(
+    match blocking(&st, move |c| run_view(c, &id)).await {
+        Ok((d, a)) => html(
             err.status,
             layout::page(
                 &format!("Run {}", d.run_id),
                 Some(&msg),
-                &run_page::body(&d),
+                &run_page::body(&d, a.as_ref()),
             ),
         ),
         Err(e) => error_page(&e, "Run not found"),
@@ -336,9 +381,56 @@ async fn action(st: Shared, id: String, what: &'static str) -> Response {
 }
 
 async fn cancel(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    action(st, id, "cancel").await
+    action(st, id, Action::Cancel).await
 }
 
 async fn resume(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    action(st, id, "resume").await
+    action(st, id, Action::Resume).await
+}
+
+/// A form that did not parse, as the error banner with the rejection's status.
+fn bad_form(e: axum::extract::rejection::FormRejection) -> Response {
+    html(
+        e.status(),
+        layout::error_banner(&format!("bad form: {}", e.body_text())),
+    )
+}
+
+/// The approve form: the output box and what it held when the page was rendered.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ApproveForm {
+    content: Option<String>,
+    original: Option<String>,
+}
+
+/// The reject form.
+#[derive(Debug, Default, serde::Deserialize)]
+struct RejectForm {
+    #[serde(default)]
+    feedback: String,
+}
+
+async fn approve(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    form: Result<Form<ApproveForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return bad_form(e),
+    };
+    let content = approval::edited(f.content, f.original);
+    action(st, id, Action::Approve(content)).await
+}
+
+async fn reject(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    form: Result<Form<RejectForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return bad_form(e),
+    };
+    action(st, id, Action::Reject(f.feedback)).await
 }

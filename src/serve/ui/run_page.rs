@@ -1,4 +1,5 @@
-//! The run page `/runs/{id}`: the task and the run's facts, the actions (cancel, resume), the
+//! The run page `/runs/{id}`: the task and the run's facts, the actions (cancel, resume, and
+//! approve or reject at an approval checkpoint), the
 //! live part (status, stage timeline, backlog items, gate results with links to their logs, the
 //! last failure) and the agent log tail.
 //!
@@ -14,7 +15,7 @@ use std::fmt::Write;
 use super::artifacts::file_link;
 use super::escape::{escape, url_part};
 use super::layout::{badge, cost, count, duration, when};
-use crate::control::RunDetail;
+use crate::control::{ApprovalView, RunDetail};
 
 fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
     v.get(key).and_then(|x| x.as_str()).unwrap_or("")
@@ -117,7 +118,7 @@ fn gates(d: &RunDetail) -> String {
 }
 
 /// The part of the page that changes while the run goes on.
-pub fn live_fragment(d: &RunDetail) -> String {
+pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
     let id = url_part(&d.run_id, false);
     let polling = if d.live || matches!(d.status.as_str(), "running" | "waiting") {
         format!(
@@ -149,11 +150,12 @@ pub fn live_fragment(d: &RunDetail) -> String {
         })
         .unwrap_or_default();
     let actions = actions(d);
+    let approval = super::approval::panel(&d.run_id, approval);
     format!(
         "<div id=\"live\" data-status=\"{status}\" data-live=\"{live}\"{polling}>\
 <div class=\"facts\"><span>{badge}</span> <span class=\"now\">{now}</span>\
 <span>tokens {tokens}</span> <span>cost {cost}</span> <span>time {time}</span> <span>resumes {resumes}</span></div>\
-{actions}{failure}<h2>Stages</h2>{timeline}<h2>Backlog</h2>{items}<h2>Gates</h2>{gates}</div>",
+{actions}{approval}{failure}<h2>Stages</h2>{timeline}<h2>Backlog</h2>{items}<h2>Gates</h2>{gates}</div>",
         status = escape(&d.status),
         live = d.live,
         badge = badge(&d.status),
@@ -177,7 +179,7 @@ fn actions(d: &RunDetail) -> String {
             out,
             "<form method=\"post\" action=\"/runs/{id}/cancel\"><button class=\"danger\" type=\"submit\" id=\"cancel\">Cancel run</button></form>"
         );
-    } else if d.status != "succeeded" {
+    } else if d.status != "succeeded" && d.status != "awaiting_approval" {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/runs/{id}/resume\"><button type=\"submit\" id=\"resume\">Resume run</button></form>"
@@ -188,7 +190,7 @@ fn actions(d: &RunDetail) -> String {
 }
 
 /// The whole run page body.
-pub fn body(d: &RunDetail) -> String {
+pub fn body(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
     let id = url_part(&d.run_id, false);
     let pr = d
         .pr_url
@@ -218,7 +220,7 @@ pub fn body(d: &RunDetail) -> String {
         base = escape(&d.base_branch),
         created = when(&d.created_at),
         finished = d.finished_at.as_deref().map(when).unwrap_or_else(|| "—".into()),
-        live = live_fragment(d),
+        live = live_fragment(d, approval),
     )
 }
 

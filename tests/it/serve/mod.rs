@@ -3,6 +3,7 @@
 //! fake engine.
 
 mod api;
+mod approval;
 pub mod client;
 mod security;
 mod ui;
