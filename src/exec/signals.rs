@@ -90,11 +90,18 @@ pub(crate) fn unregister_group(pgid: i32) {
     }
 }
 
-/// SIGKILL every registered group (the second Ctrl-C).
+/// The registered groups: the pids of the direct children being supervised right now.
+pub(crate) fn live_groups() -> Vec<i32> {
+    lock(&LIVE_GROUPS).clone()
+}
+
+/// SIGKILL every registered group and end what is in the children's cgroups (the second
+/// Ctrl-C).
 fn kill_all_groups() {
     for pgid in lock(&LIVE_GROUPS).iter() {
         super::reap::signal_group(*pgid, libc::SIGKILL);
     }
+    super::cgroup::kill_live();
 }
 
 #[cfg(test)]
@@ -234,7 +241,12 @@ mod tests {
         }
         assert!(!running(child), "child {child} survived the second Ctrl-C");
         // Its zombies became ours when the helper exited: reap the group (no marker).
-        super::super::reap::kill_remaining(child, 0, "ORX_SPAWN_ID=");
+        super::super::reap::kill_remaining(
+            child,
+            0,
+            "ORX_SPAWN_ID=",
+            super::super::reap::Finder::Scan,
+        );
         assert!(!std::path::Path::new(&format!("/proc/{child}")).exists());
     }
 }

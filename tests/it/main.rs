@@ -17,6 +17,7 @@ mod mock_server;
 mod resume;
 mod serve;
 mod ship;
+mod strays;
 mod support;
 mod torture;
 mod waiting;
