@@ -441,6 +441,35 @@ mod tests {
     }
 
     #[test]
+    fn what_a_dead_driver_left_in_a_runs_cgroup_is_killed_and_the_cgroup_removed() {
+        let base = match probe() {
+            Ok(base) => base,
+            Err(why) => {
+                eprintln!("no cgroup v2 to create here ({why}): nothing to test");
+                return;
+            }
+        };
+        let id = format!("unit-{}", std::process::id());
+        let leaf = Leaf::create(&base, Some(&id), "spawn-1").unwrap();
+        // A process moved in from outside, as a child's escaped daemon would be found.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let pid = sleeper.id();
+        std::fs::write(leaf.dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        assert!(leaf.holds(pid as i32));
+        assert_eq!(kill_run(&id), vec![pid]);
+        let status = sleeper.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(!leaf.group.exists(), "{}", leaf.group.display());
+        assert!(kill_run(&id).is_empty());
+    }
+
+    #[test]
     fn only_plain_run_ids_name_a_run_cgroup() {
         assert_eq!(
             group_name(Some("20260101-000000-abc")),
