@@ -24,12 +24,24 @@
 //! process from hanging orx, but it is not killed.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::cgroup::Leaf;
-use super::signals::live_groups;
-use super::tracking::read_environ;
+
+static ENVIRON_READS: AtomicU64 = AtomicU64::new(0);
+
+/// `/proc/<pid>/environ` of another process, counted.
+pub(crate) fn read_environ(pid: i32) -> std::io::Result<Vec<u8>> {
+    ENVIRON_READS.fetch_add(1, Ordering::Relaxed);
+    std::fs::read(format!("/proc/{pid}/environ"))
+}
+
+/// How many other processes' environments this process has read so far.
+pub fn environ_reads() -> u64 {
+    ENVIRON_READS.load(Ordering::Relaxed)
+}
 
 /// How many scan-and-kill rounds to run at most (each round catches children forked by a
 /// process between the previous scan and its death).
@@ -127,8 +139,15 @@ pub(crate) enum Finder<'a> {
 
 /// After the direct child `child_pid` has exited (but before it is reaped, so its pid and
 /// group id cannot be reused), kill everything left of its tree and reap what became ours.
+/// `direct` are the direct children of the other calls running now, never looked at.
 /// Returns how many live descendants were killed.
-pub(crate) fn kill_remaining(pgid: i32, child_pid: i32, marker: &str, finder: Finder) -> u32 {
+pub(crate) fn kill_remaining(
+    pgid: i32,
+    child_pid: i32,
+    marker: &str,
+    finder: Finder,
+    direct: &[i32],
+) -> u32 {
     match finder {
         Finder::Cgroup(leaf) => {
             signal_group(pgid, libc::SIGKILL);
@@ -136,7 +155,6 @@ pub(crate) fn kill_remaining(pgid: i32, child_pid: i32, marker: &str, finder: Fi
             let killed = seen.len();
             // The dead are no longer listed in the cgroup; those that became ours (their
             // parent died first) are reaped here.
-            let direct = live_groups();
             for c in children_of("self") {
                 if c == child_pid || direct.contains(&c) || seen.contains(&c) {
                     continue;
@@ -153,7 +171,7 @@ pub(crate) fn kill_remaining(pgid: i32, child_pid: i32, marker: &str, finder: Fi
             reap_all(&seen);
             u32::try_from(killed).unwrap_or(u32::MAX)
         }
-        Finder::Subreaper => kill_orphans(pgid, child_pid, marker),
+        Finder::Subreaper => kill_orphans(pgid, child_pid, marker, direct),
         Finder::Scan => kill_by_scan(pgid, child_pid, marker),
     }
 }
@@ -212,13 +230,12 @@ fn is_zombie(state: u8) -> bool {
 
 /// Subreaper mode: kill the group, then claim orphans among orx's children (see the module
 /// doc) until a round finds none.
-fn kill_orphans(pgid: i32, child_pid: i32, marker: &str) -> u32 {
+fn kill_orphans(pgid: i32, child_pid: i32, marker: &str, direct: &[i32]) -> u32 {
     signal_group(pgid, libc::SIGKILL);
     let needle = marker.as_bytes();
     let mut seen = BTreeSet::new();
     let mut killed = 0u32;
     for _ in 0..MAX_ROUNDS {
-        let direct = live_groups();
         let mut fresh = Vec::new();
         for c in children_of("self") {
             if c == child_pid || direct.contains(&c) || seen.contains(&c) {
@@ -410,7 +427,7 @@ mod tests {
         crate::exec::wait_until("the zombie", || {
             read_stat(lpid).is_some_and(|(state, _)| state == b'Z')
         });
-        let killed = kill_remaining(lpid, lpid, &marker, finder);
+        let killed = kill_remaining(lpid, lpid, &marker, finder, &[]);
         assert_eq!(
             killed, 1,
             "only the marked process outside the group is live"

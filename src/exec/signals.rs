@@ -246,6 +246,7 @@ mod tests {
             0,
             "ORX_SPAWN_ID=",
             super::super::reap::Finder::Scan,
+            &[],
         );
         assert!(!std::path::Path::new(&format!("/proc/{child}")).exists());
     }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::cgroup::Leaf;
 use super::reap::{become_subreaper, kill_remaining, signal_group, Finder};
-use super::signals::{register_group, unregister_group};
+use super::signals::{live_groups, register_group, unregister_group};
 use super::stream::{lock, spawn_reader, Batch, LineQueue, Pop, ReaderShared, StreamStats};
 use super::tracking::{self, Mode};
 use super::{CommandSpec, Control, ExitInfo, StreamKind, Termination};
@@ -119,7 +119,7 @@ impl Supervised {
             (None, Mode::Scan) => Finder::Scan,
             (None, _) => Finder::Subreaper,
         };
-        let strays = kill_remaining(self.pid, self.pid, &self.marker, finder);
+        let strays = kill_remaining(self.pid, self.pid, &self.marker, finder, &live_groups());
         let status = self.child.wait().ok();
         unregister_group(self.pid);
         if let Some(leaf) = &self.leaf {

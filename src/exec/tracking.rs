@@ -21,11 +21,12 @@
 //!
 //! `ORX_STRAY_TRACKING=subreaper` or `=scan` forces a weaker mode (benchmarks and tests compare
 //! them); a mode the machine cannot give is never forced. Every read of another process's
-//! environment goes through [`read_environ`], which counts it: run metrics report the count,
-//! and a test holds a happy run to zero reads in the first two modes.
+//! environment goes through [`read_environ`] (kept in `reap.rs`, where the hunts read them),
+//! which counts it: run metrics report the count, and a test holds a happy run to zero reads
+//! in the first two modes.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -82,7 +83,6 @@ static TRACKING: OnceLock<Tracking> = OnceLock::new();
 /// Set when placing a child into its cgroup failed although the probe succeeded: the rest of
 /// this process uses the subreaper.
 static CGROUP_BROKEN: AtomicBool = AtomicBool::new(false);
-static ENVIRON_READS: AtomicU64 = AtomicU64::new(0);
 
 /// The mode of this process, probed on first use.
 pub fn tracking() -> &'static Tracking {
@@ -152,13 +152,5 @@ pub fn stop_run(id: &str) -> Vec<u32> {
     super::cgroup::kill_run(id)
 }
 
-/// `/proc/<pid>/environ` of another process, counted.
-pub(crate) fn read_environ(pid: i32) -> std::io::Result<Vec<u8>> {
-    ENVIRON_READS.fetch_add(1, Ordering::Relaxed);
-    std::fs::read(format!("/proc/{pid}/environ"))
-}
-
-/// How many other processes' environments this process has read so far.
-pub fn environ_reads() -> u64 {
-    ENVIRON_READS.load(Ordering::Relaxed)
-}
+pub use super::reap::environ_reads;
+pub(crate) use super::reap::read_environ;
