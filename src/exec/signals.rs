@@ -50,8 +50,7 @@ pub fn install_interrupt_handler() {
                             "signal {sig} received: stopping the running child (send it again to kill it now)"
                         );
                     } else {
-                        kill_all_groups();
-                        std::process::exit(130);
+                        kill_all_groups_and_exit(130);
                     }
                 }
             });
@@ -96,12 +95,15 @@ pub(crate) fn live_groups() -> Vec<i32> {
 }
 
 /// SIGKILL every registered group and end what is in the children's cgroups (the second
-/// Ctrl-C).
-fn kill_all_groups() {
-    for pgid in lock(&LIVE_GROUPS).iter() {
+/// Ctrl-C), then exit with `code`. The registry stays locked until the exit, so a supervisor
+/// whose child just died cannot finish its call and report an ordinary end in between.
+fn kill_all_groups_and_exit(code: i32) -> ! {
+    let groups = lock(&LIVE_GROUPS);
+    for pgid in groups.iter() {
         super::reap::signal_group(*pgid, libc::SIGKILL);
     }
     super::cgroup::kill_live();
+    std::process::exit(code)
 }
 
 #[cfg(test)]
@@ -137,8 +139,7 @@ mod tests {
         // longer than anything here takes on a loaded machine).
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_secs(120));
-            kill_all_groups();
-            std::process::exit(3);
+            kill_all_groups_and_exit(3);
         });
         let script = match mode.as_str() {
             "graceful" => "echo started $$; sleep 1000",
