@@ -41,7 +41,7 @@ pub struct Problem {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub name: String,
-    /// "executor" or "tool".
+    /// "executor", "tool", or "system" (how strays are found).
     pub kind: &'static str,
     pub required: bool,
     pub program: String,
@@ -103,6 +103,7 @@ pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
         ));
     }
     checks.push(gh_check());
+    checks.push(strays_check());
     let errors: Vec<&Problem> = problems
         .iter()
         .chain(checks.iter().flat_map(|c| &c.problems))
@@ -256,6 +257,26 @@ fn gh_check() -> Check {
             severity: "warning",
             message: "gh is not logged in".into(),
             hint: "run `gh auth login` (or set GH_TOKEN) before using git.create_pr".into(),
+        });
+    }
+    c
+}
+
+/// How this machine lets orx find what a child left running (`exec::tracking`): the mode in
+/// `program`, the description in `version`; a warning when only the scan of `/proc` is left.
+fn strays_check() -> Check {
+    use crate::exec::tracking::{tracking, Mode};
+    let t = tracking();
+    let mut c = missing_tool("strays", false);
+    c.kind = "system";
+    c.program = t.mode.as_str().into();
+    c.installed = true;
+    c.version = Some(t.describe());
+    if t.mode == Mode::Scan {
+        c.problems.push(Problem {
+            severity: "warning",
+            message: "strays are found by reading every process's /proc entry after each call".into(),
+            hint: "run orx where it may create cgroups (root, or a delegated cgroup v2 such as `systemd-run --user --scope orx ...`), or allow PR_SET_CHILD_SUBREAPER".into(),
         });
     }
     c

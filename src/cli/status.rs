@@ -5,7 +5,7 @@
 //! crash, `kill -9`, a reboot) is shown as `interrupted`: the file cannot know it died, the
 //! lock can.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::time::SystemTime;
 
 use serde_json::json;
@@ -51,7 +51,7 @@ fn live_status(status: &str, paths: &RunPaths) -> String {
 
 fn table(repo: &Repo, as_json: bool) -> Result<i32, OrxError> {
     let metas = list_runs(repo);
-    let mut out = std::io::stdout().lock();
+    let mut out = buffered_stdout();
     if as_json {
         let _ = writeln!(
             out,
@@ -81,7 +81,14 @@ fn table(repo: &Repo, as_json: bool) -> Result<i32, OrxError> {
             m.task.chars().take(60).collect::<String>()
         );
     }
+    let _ = out.flush();
     Ok(0)
+}
+
+/// Locked stdout behind one buffer: a table of thousands of runs goes out in a few large
+/// writes instead of one per line. Flushed at the end (or when dropped, on an early return).
+fn buffered_stdout() -> BufWriter<std::io::StdoutLock<'static>> {
+    BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
 }
 
 /// "42s", "5m", "3h", "2d" since an RFC 3339 time.
@@ -105,7 +112,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
     let paths = open_run(repo, id)?;
     let mut state = RunState::load(&paths.state())?;
     let status = live_status(state.status.as_str(), &paths);
-    let mut out = std::io::stdout().lock();
+    let mut out = buffered_stdout();
     if as_json {
         let mut v = serde_json::to_value(&state).unwrap_or_else(|_| json!({}));
         v["live_status"] = json!(status);
@@ -222,5 +229,6 @@ usage     {}",
         );
     }
     let _ = writeln!(out, "folder    {}", paths.dir.display());
+    let _ = out.flush();
     Ok(0)
 }

@@ -14,7 +14,10 @@
 //! - [`stream`]: reader threads, line splitting, the byte-bounded queue (memory stays bounded
 //!   however much the child prints: readers block, the pipe fills, the child waits).
 //! - [`supervisor`]: spawning and the supervision loop.
-//! - [`reap`]: group kill, stray-descendant hunt by the `ORX_SPAWN_ID` marker, targeted reaping.
+//! - [`tracking`]: how this process finds a child's leftovers (a cgroup per run and child, the
+//!   subreaper's own children, or a scan of `/proc`), chosen once from what the kernel offers.
+//! - [`cgroup`]: the cgroup v2 side of it: creating the cgroups, placing a child, `cgroup.kill`.
+//! - [`reap`]: group kill, the stray hunt in each mode, targeted reaping.
 //! - [`pidfd`]: signalling a process orx did not start (a run's lock holder, a stray) through a
 //!   pidfd, so an exit or a reused pid between finding it and signalling it is an answer, not
 //!   an error or a wrong target.
@@ -27,12 +30,14 @@
 //! A spawn failure (program missing: [`std::io::ErrorKind::NotFound`]) is the only `Err`; a
 //! failing, killed or timed-out child is described by [`ExitInfo`]: a result, not an error.
 
+mod cgroup;
 pub mod interactive;
 pub mod pidfd;
 mod reap;
 mod signals;
 mod stream;
 mod supervisor;
+pub mod tracking;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,22 +2,46 @@
 //! outlives a supervised run.
 //!
 //! Signalling the process group covers well-behaved descendants, but agent CLIs and test
-//! runners start daemons that call `setsid` or double-fork out of the group. Those are found by
-//! the per-spawn marker `ORX_SPAWN_ID=<id>` that every descendant inherits in its environment:
-//! a scan of `/proc/*/environ` names them whatever group or session they moved to. Group
-//! members are also found by their process group in `/proc/*/stat`, which still works for
-//! members that are already zombies. orx makes itself a child subreaper
-//! (`PR_SET_CHILD_SUBREAPER`), so orphaned descendants become our children instead of init's;
-//! each one we killed is then reaped with a targeted `waitpid(pid, WNOHANG)`, never
+//! runners start daemons that call `setsid` or double-fork out of the group. How those are
+//! found depends on the process's tracking mode (see `tracking`):
+//! - cgroup: the child's leaf cgroup holds every descendant, whatever group or session it
+//!   moved to (`cgroup.rs`).
+//! - subreaper: orx is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so once the child has
+//!   exited its descendants are orx's own children (`/proc/self/task/*/children`) or below
+//!   them. An orphan in the child's process group is the call's; one outside it is claimed by
+//!   the per-spawn marker `ORX_SPAWN_ID=<id>` in its environment (one read of that orphan,
+//!   needed because orx may have other children: another call's, a launched run's). Each
+//!   claimed orphan is killed with its descendants; round after round, what their deaths
+//!   reparent to orx is claimed the same way.
+//! - scan: every process's `/proc/<pid>/stat` (group members, zombies included) and
+//!   `/proc/<pid>/environ` (the marker) is read.
+//!
+//! Each process killed is reaped with a targeted `waitpid(pid, WNOHANG)`, never
 //! `waitpid(-1)`, which would steal the exit status of another supervised child.
 //!
-//! Known limit: a descendant that clears its environment *and* leaves the group cannot be
-//! found; the supervisor's bounded wait on the output readers keeps such a process from
-//! hanging orx, but it is not killed.
+//! Known limit outside cgroup mode: a descendant that clears its environment *and* leaves the
+//! group cannot be claimed; the supervisor's bounded wait on the output readers keeps such a
+//! process from hanging orx, but it is not killed.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
+
+use super::cgroup::Leaf;
+
+static ENVIRON_READS: AtomicU64 = AtomicU64::new(0);
+
+/// `/proc/<pid>/environ` of another process, counted.
+pub(crate) fn read_environ(pid: i32) -> std::io::Result<Vec<u8>> {
+    ENVIRON_READS.fetch_add(1, Ordering::Relaxed);
+    std::fs::read(format!("/proc/{pid}/environ"))
+}
+
+/// How many other processes' environments this process has read so far.
+pub fn environ_reads() -> u64 {
+    ENVIRON_READS.load(Ordering::Relaxed)
+}
 
 /// How many scan-and-kill rounds to run at most (each round catches children forked by a
 /// process between the previous scan and its death).
@@ -72,7 +96,7 @@ fn read_stat(pid: i32) -> Option<(u8, i32)> {
 
 /// Whether `/proc/<pid>/environ` holds exactly the entry `needle` (`ORX_SPAWN_ID=...`).
 fn has_marker(pid: i32, needle: &[u8]) -> bool {
-    match std::fs::read(format!("/proc/{pid}/environ")) {
+    match read_environ(pid) {
         Ok(env) => env.split(|b| *b == 0).any(|entry| entry == needle),
         Err(_) => false, // another user's process, or gone: not ours
     }
@@ -106,10 +130,159 @@ fn scan(pgid: i32, marker: &[u8], exclude: &[i32]) -> Vec<ProcEntry> {
     found
 }
 
+/// Where the leftovers of one child are looked for.
+pub(crate) enum Finder<'a> {
+    Cgroup(&'a Leaf),
+    Subreaper,
+    Scan,
+}
+
 /// After the direct child `child_pid` has exited (but before it is reaped, so its pid and
 /// group id cannot be reused), kill everything left of its tree and reap what became ours.
+/// `direct` are the direct children of the other calls running now, never looked at.
 /// Returns how many live descendants were killed.
-pub(crate) fn kill_remaining(pgid: i32, child_pid: i32, marker: &str) -> u32 {
+pub(crate) fn kill_remaining(
+    pgid: i32,
+    child_pid: i32,
+    marker: &str,
+    finder: Finder,
+    direct: &[i32],
+) -> u32 {
+    match finder {
+        Finder::Cgroup(leaf) => {
+            signal_group(pgid, libc::SIGKILL);
+            let mut seen = leaf.kill_all(child_pid);
+            let killed = seen.len();
+            // The dead are no longer listed in the cgroup; those that became ours (their
+            // parent died first) are reaped here.
+            for c in children_of("self") {
+                if c == child_pid || direct.contains(&c) || seen.contains(&c) {
+                    continue;
+                }
+                if read_stat(c)
+                    .is_some_and(|(s, pgrp)| is_zombie(s) && (pgrp == pgid || leaf.holds(c)))
+                {
+                    seen.insert(c);
+                }
+            }
+            if killed > 0 {
+                tracing::debug!("killed {killed} leftover process(es) of child {child_pid}");
+            }
+            reap_all(&seen);
+            u32::try_from(killed).unwrap_or(u32::MAX)
+        }
+        Finder::Subreaper => kill_orphans(pgid, child_pid, marker, direct),
+        Finder::Scan => kill_by_scan(pgid, child_pid, marker),
+    }
+}
+
+/// Whether orx is (or just became) a child subreaper and the kernel lists its children.
+pub(crate) fn subreaper_ready() -> Result<(), String> {
+    become_subreaper();
+    let mut on: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer, a valid local.
+    let rc = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut on as *mut libc::c_int) };
+    if rc != 0 || on == 0 {
+        return Err("PR_SET_CHILD_SUBREAPER is refused".into());
+    }
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    std::fs::metadata(format!("/proc/self/task/{tid}/children"))
+        .map(drop)
+        .map_err(|e| format!("the kernel does not list children (/proc/.../children: {e})"))
+}
+
+/// The pids in `/proc/<pid>/task/*/children` (`pid` "self" for orx).
+fn children_of(pid: &str) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// `pid` and everything below it, parents before children.
+fn subtree(pid: i32) -> Vec<i32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() && out.len() < 100_000 {
+        for p in children_of(&out[i].to_string()) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_zombie(state: u8) -> bool {
+    state == b'Z' || state == b'X'
+}
+
+/// Subreaper mode: kill the group, then claim orphans among orx's children (see the module
+/// doc) until a round finds none.
+fn kill_orphans(pgid: i32, child_pid: i32, marker: &str, direct: &[i32]) -> u32 {
+    signal_group(pgid, libc::SIGKILL);
+    let needle = marker.as_bytes();
+    let mut seen = BTreeSet::new();
+    let mut killed = 0u32;
+    for _ in 0..MAX_ROUNDS {
+        let mut fresh = Vec::new();
+        for c in children_of("self") {
+            if c == child_pid || direct.contains(&c) || seen.contains(&c) {
+                continue;
+            }
+            let Some((state, pgrp)) = read_stat(c) else {
+                continue;
+            };
+            // A child orx started some other way (git, a launched run) is neither: left alone,
+            // and so is its exit status.
+            if pgrp == pgid || (!is_zombie(state) && has_marker(c, needle)) {
+                fresh.extend(subtree(c));
+            }
+        }
+        fresh.retain(|p| !seen.contains(p));
+        if fresh.is_empty() {
+            break;
+        }
+        for &p in &fresh {
+            seen.insert(p);
+            if read_stat(p).is_some_and(|(state, _)| !is_zombie(state)) {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(p, libc::SIGKILL);
+                }
+                killed += 1;
+            }
+        }
+        // Their children become ours as they die: wait for that before the next round.
+        let deadline = Instant::now() + REAP_WAIT;
+        while fresh
+            .iter()
+            .any(|&p| read_stat(p).is_some_and(|(state, _)| !is_zombie(state)))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    if killed > 0 {
+        tracing::debug!("killed {killed} leftover process(es) of child {child_pid}");
+    }
+    reap_all(&seen);
+    killed
+}
+
+/// Scan mode: read every process's stat and environment, round after round.
+fn kill_by_scan(pgid: i32, child_pid: i32, marker: &str) -> u32 {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     let exclude = [me, child_pid];
@@ -214,9 +387,23 @@ mod tests {
     }
 
     #[test]
-    fn kill_remaining_kills_marked_processes_outside_the_group_and_reaps_them() {
+    fn a_scan_kills_marked_processes_outside_the_group_and_reaps_them() {
+        kills_marked_processes_outside_the_group(Finder::Scan);
+    }
+
+    #[test]
+    fn the_subreaper_kills_marked_orphans_outside_the_group_and_reaps_them() {
+        subreaper_ready().unwrap();
+        kills_marked_processes_outside_the_group(Finder::Subreaper);
+    }
+
+    fn kills_marked_processes_outside_the_group(finder: Finder) {
         become_subreaper();
-        let marker = format!("ORX_SPAWN_ID=reap-test-{}", std::process::id());
+        let marker = format!(
+            "ORX_SPAWN_ID=reap-test-{}-{}",
+            std::process::id(),
+            matches!(finder, Finder::Scan)
+        );
         let value = marker.trim_start_matches("ORX_SPAWN_ID=").to_string();
         // A process in its own group carrying the marker, and one in a second group.
         let marked = || {
@@ -240,7 +427,7 @@ mod tests {
         crate::exec::wait_until("the zombie", || {
             read_stat(lpid).is_some_and(|(state, _)| state == b'Z')
         });
-        let killed = kill_remaining(lpid, lpid, &marker);
+        let killed = kill_remaining(lpid, lpid, &marker, finder, &[]);
         assert_eq!(
             killed, 1,
             "only the marked process outside the group is live"

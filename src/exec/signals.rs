@@ -50,8 +50,7 @@ pub fn install_interrupt_handler() {
                             "signal {sig} received: stopping the running child (send it again to kill it now)"
                         );
                     } else {
-                        kill_all_groups();
-                        std::process::exit(130);
+                        kill_all_groups_and_exit(130);
                     }
                 }
             });
@@ -90,11 +89,21 @@ pub(crate) fn unregister_group(pgid: i32) {
     }
 }
 
-/// SIGKILL every registered group (the second Ctrl-C).
-fn kill_all_groups() {
-    for pgid in lock(&LIVE_GROUPS).iter() {
+/// The registered groups: the pids of the direct children being supervised right now.
+pub(crate) fn live_groups() -> Vec<i32> {
+    lock(&LIVE_GROUPS).clone()
+}
+
+/// SIGKILL every registered group and end what is in the children's cgroups (the second
+/// Ctrl-C), then exit with `code`. The registry stays locked until the exit, so a supervisor
+/// whose child just died cannot finish its call and report an ordinary end in between.
+fn kill_all_groups_and_exit(code: i32) -> ! {
+    let groups = lock(&LIVE_GROUPS);
+    for pgid in groups.iter() {
         super::reap::signal_group(*pgid, libc::SIGKILL);
     }
+    super::cgroup::kill_live();
+    std::process::exit(code)
 }
 
 #[cfg(test)]
@@ -130,8 +139,7 @@ mod tests {
         // longer than anything here takes on a loaded machine).
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_secs(120));
-            kill_all_groups();
-            std::process::exit(3);
+            kill_all_groups_and_exit(3);
         });
         let script = match mode.as_str() {
             "graceful" => "echo started $$; sleep 1000",
@@ -234,7 +242,13 @@ mod tests {
         }
         assert!(!running(child), "child {child} survived the second Ctrl-C");
         // Its zombies became ours when the helper exited: reap the group (no marker).
-        super::super::reap::kill_remaining(child, 0, "ORX_SPAWN_ID=");
+        super::super::reap::kill_remaining(
+            child,
+            0,
+            "ORX_SPAWN_ID=",
+            super::super::reap::Finder::Scan,
+            &[],
+        );
         assert!(!std::path::Path::new(&format!("/proc/{child}")).exists());
     }
 }

@@ -19,9 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::reap::{become_subreaper, kill_remaining, signal_group};
-use super::signals::{register_group, unregister_group};
+use super::cgroup::Leaf;
+use super::reap::{become_subreaper, kill_remaining, signal_group, Finder};
+use super::signals::{live_groups, register_group, unregister_group};
 use super::stream::{lock, spawn_reader, Batch, LineQueue, Pop, ReaderShared, StreamStats};
+use super::tracking::{self, Mode};
 use super::{CommandSpec, Control, ExitInfo, StreamKind, Termination};
 
 /// Total bytes of lines waiting for the callback before readers block.
@@ -94,6 +96,9 @@ struct Supervised {
     child: Child,
     pid: i32,
     marker: String,
+    /// The child's cgroup (cgroup mode), else how its leftovers are found.
+    leaf: Option<Leaf>,
+    mode: Mode,
     done: bool,
 }
 
@@ -109,9 +114,17 @@ impl Supervised {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        let strays = kill_remaining(self.pid, self.pid, &self.marker);
+        let finder = match (&self.leaf, self.mode) {
+            (Some(leaf), _) => Finder::Cgroup(leaf),
+            (None, Mode::Scan) => Finder::Scan,
+            (None, _) => Finder::Subreaper,
+        };
+        let strays = kill_remaining(self.pid, self.pid, &self.marker, finder, &live_groups());
         let status = self.child.wait().ok();
         unregister_group(self.pid);
+        if let Some(leaf) = &self.leaf {
+            leaf.remove();
+        }
         (status, strays)
     }
 }
@@ -146,6 +159,16 @@ pub(crate) fn run_with(
     spec: &CommandSpec,
     on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
     interrupted: &dyn Fn() -> bool,
+) -> io::Result<ExitInfo> {
+    run_in(spec, on_line, interrupted, tracking::mode())
+}
+
+/// [`run_with`] finding leftovers in the given mode.
+fn run_in(
+    spec: &CommandSpec,
+    on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
+    interrupted: &dyn Fn() -> bool,
+    mode: Mode,
 ) -> io::Result<ExitInfo> {
     become_subreaper();
     if !spec.cwd.is_dir() {
@@ -198,22 +221,54 @@ pub(crate) fn run_with(
         cmd.env("ORX_RUN_ID", run_id);
     }
     cmd.env("ORX_SPAWN_ID", &spawn_id);
+    let mut leaf = match (mode, &tracking::tracking().cgroup) {
+        (Mode::Cgroup, Some(base)) => match Leaf::create(base, spec.run_id.as_deref(), &spawn_id) {
+            Ok(leaf) => Some(leaf),
+            Err(e) => {
+                tracking::cgroup_failed(&format!("cannot create its cgroup: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    let procs_fd = leaf.as_ref().and_then(Leaf::procs_fd);
     // If orx itself dies without a chance to clean up (`kill -9`, OOM), the kernel kills the
     // direct child too, so an agent can never keep editing a worktree whose run is being
-    // resumed by another orx. Grandchildren are covered by the group kill and the spawn-id
-    // scan on the next supervised exit.
-    // SAFETY: the closure runs between fork and exec and only makes an async-signal-safe
-    // syscall (prctl); it allocates nothing and touches no lock.
+    // resumed by another orx. Grandchildren are left to the next resume or clean, which finds
+    // them in the run's cgroup (or by `ORX_RUN_ID` without one).
+    // In cgroup mode the child also moves itself into its leaf cgroup, before its program can
+    // start anything.
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // syscalls (prctl, write to a descriptor opened before the fork); it allocates nothing
+    // and touches no lock.
     unsafe {
         use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if let Some(fd) = procs_fd {
+                // A failure shows in the parent's check of the child's cgroup.
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+            }
             Ok(())
         });
     }
 
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
+    let spawned = cmd.spawn();
+    if let Some(l) = &mut leaf {
+        let inside = match &spawned {
+            Ok(child) => l.spawned(i32::try_from(child.id()).unwrap_or(i32::MAX)),
+            Err(_) => false,
+        };
+        if !inside {
+            if spawned.is_ok() {
+                tracking::cgroup_failed("the child is not in its cgroup");
+            }
+            l.abandon();
+            leaf = None;
+        }
+    }
+    let mut child = spawned.map_err(|e| {
         io::Error::new(
             e.kind(),
             format!(
@@ -232,6 +287,8 @@ pub(crate) fn run_with(
         child,
         pid,
         marker: format!("ORX_SPAWN_ID={spawn_id}"),
+        leaf,
+        mode,
         done: false,
     };
     tracing::debug!("spawned `{}` as pid {pid} ({spawn_id})", spec.program);
@@ -798,6 +855,55 @@ mod tests {
             alive(pid)
         );
         assert!(info.duration < HANG, "{info:?}");
+    }
+
+    #[test]
+    fn a_double_forked_setsid_sleeper_is_killed_and_reaped_in_every_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        // The subshell exits at once, so the sleeper's parent is gone: it is nobody's child in
+        // the tree, in its own session and group.
+        let spec = sh(
+            dir.path(),
+            "(setsid sh -c 'echo $$ > pid; exec sleep 1000' &); \
+             while [ ! -s pid ]; do sleep 0.01; done; echo done",
+        );
+        let t = tracking::tracking();
+        let mut modes = vec![Mode::Scan];
+        if super::super::reap::subreaper_ready().is_ok() {
+            modes.push(Mode::Subreaper);
+        }
+        if t.cgroup.is_some() {
+            modes.push(Mode::Cgroup);
+        }
+        assert!(modes.contains(&t.mode), "{t:?}");
+        for mode in modes {
+            std::fs::remove_file(dir.path().join("pid")).ok();
+            let mut lines = Vec::new();
+            let info = run_in(
+                &spec,
+                &mut |kind, line| {
+                    lines.push((kind, line.to_string()));
+                    Control::Continue
+                },
+                &never,
+                mode,
+            )
+            .unwrap();
+            assert!(info.success(), "{mode:?}: {info:?}");
+            assert_eq!(stdout_lines(&lines), ["done"]);
+            let pid = read_pids(&dir.path().join("pid"))[0];
+            assert_eq!(info.strays_killed, 1, "{mode:?}");
+            assert!(
+                reaped(pid),
+                "{mode:?}: sleeper {pid} survived (alive: {})",
+                alive(pid)
+            );
+        }
+        assert_eq!(
+            tracking::mode(),
+            t.mode,
+            "a child could not be placed: {t:?}"
+        );
     }
 
     #[test]

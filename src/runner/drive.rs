@@ -357,6 +357,10 @@ impl Run<'_> {
             "stages": stages,
             "items": items,
             "process": crate::store::metrics::process_usage(),
+            "strays": {
+                "mode": crate::exec::tracking::tracking().mode,
+                "environ_reads": crate::exec::tracking::environ_reads(),
+            },
         });
         let mut body = body;
         self.redactor.redact_json(&mut body);

@@ -5,10 +5,13 @@
 //! when its working directory is inside this repository, so a clean in one repository never
 //! touches another repository's runs.
 //!
-//! The same hunt serves a run whose driver died ([`stop_leftovers`]): a `kill -9`ed orx takes
-//! its direct child with it (`PR_SET_PDEATHSIG`), but not what that child started, which keeps
+//! A run whose driver died ([`stop_leftovers`]) needs the same: a `kill -9`ed orx takes its
+//! direct child with it (`PR_SET_PDEATHSIG`), but not what that child started, which keeps
 //! working in the worktree. Whoever takes the run's lock next (resume, clean) stops them first:
-//! holding the lock proves no orx drives the run, so every process naming it is a leftover.
+//! holding the lock proves no orx drives the run, so every process of it is a leftover. Where
+//! orx places children in cgroups (see `exec::tracking`), they are the run's cgroup; without
+//! one, this scan of `/proc/*/environ` for `ORX_RUN_ID` is the only way left to find them, and
+//! it stays for this after-crash path and for `clean --orphans`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +22,9 @@ use crate::store::layout::is_valid_run_id;
 /// Stop the processes a dead driver of run `id` left running (see the module doc). The caller
 /// must hold the run's lock. Returns their pids.
 pub fn stop_leftovers(root: &Path, id: &str) -> Vec<u32> {
+    if crate::exec::tracking::tracking().mode == crate::exec::tracking::Mode::Cgroup {
+        return crate::exec::tracking::stop_run(id);
+    }
     kill_strays(root, &|other| other != id)
 }
 
@@ -75,7 +81,7 @@ pub(super) fn kill_strays(root: &Path, is_live: &dyn Fn(&str) -> bool) -> Vec<u3
 
 /// `ORX_RUN_ID` from a process's environment.
 fn run_id_of(pid: u32) -> Option<String> {
-    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let env = crate::exec::tracking::read_environ(i32::try_from(pid).ok()?).ok()?;
     env.split(|b| *b == 0)
         .find_map(|kv| kv.strip_prefix(b"ORX_RUN_ID="))
         .map(|v| String::from_utf8_lossy(v).into_owned())

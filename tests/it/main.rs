@@ -20,6 +20,7 @@ mod mock_server;
 mod resume;
 mod serve;
 mod ship;
+mod strays;
 mod support;
 mod takeover;
 mod torture;

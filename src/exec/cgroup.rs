@@ -1,0 +1,483 @@
+//! The cgroup v2 side of stray tracking: one cgroup per run, one leaf per supervised child.
+//!
+//! Layout, under the cgroup orx itself runs in (`0::` in `/proc/self/cgroup`, found on the
+//! cgroup2 mount named in `/proc/self/mountinfo`): `orx-run-<run id>/<spawn id>` for a child of
+//! a run, `orx-pid-<orx pid>/<spawn id>` for one without (doctor's version checks). Staying
+//! below orx's own cgroup is what delegation allows (a user's systemd service, a container's
+//! root): moving a process needs write access to the common ancestor's `cgroup.procs`, which is
+//! orx's own. The child moves itself, between fork and exec, by writing `0` to the leaf's
+//! `cgroup.procs` through a descriptor the parent opened, so it is inside before its program
+//! runs; the parent then checks `/proc/<child>/cgroup` and falls back to the subreaper if the
+//! move did not happen. No controller is enabled anywhere, so the "no internal processes" rule
+//! never applies and the cgroups cost nothing but their directories.
+//!
+//! After the call, the leaf's `cgroup.procs` are its leftovers: `cgroup.kill` (Linux 5.14) ends
+//! them without a fork racing the kill, otherwise each listed process is SIGKILLed until the
+//! list is empty. The leaf, and the run's cgroup once empty, are removed. After a `kill -9` of
+//! orx the leaf stays behind with its processes; [`kill_run`] finds the run's cgroup by name
+//! and ends everything in it.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long to wait for killed processes to leave a cgroup.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+/// How deep [`kill_run`] looks for a run's cgroup outside orx's own.
+const SEARCH_DEPTH: usize = 12;
+
+/// The cgroup v2 mount point and orx's own cgroup path on it.
+struct Own {
+    mount: PathBuf,
+    /// Relative to the mount's root, as `/proc/self/cgroup` shows it ("/" for the root).
+    path: String,
+}
+
+/// Where orx's own cgroup v2 is, if there is one.
+fn own() -> Result<Own, String> {
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or("no cgroup v2 hierarchy")?
+        .to_string();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if right.split_whitespace().next() != Some("cgroup2") {
+            continue;
+        }
+        let fields: Vec<&str> = left.split_whitespace().collect();
+        let (Some(root), Some(point)) = (fields.get(3), fields.get(4)) else {
+            continue;
+        };
+        let root = unescape(root);
+        let Some(rest) = path.strip_prefix(root.trim_end_matches('/')) else {
+            continue;
+        };
+        let rest = if rest.is_empty() { "/" } else { rest };
+        if !rest.starts_with('/') {
+            continue;
+        }
+        return Ok(Own {
+            mount: PathBuf::from(unescape(point)),
+            path: rest.to_string(),
+        });
+    }
+    Err("cgroup2 is not mounted".into())
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Own {
+    fn dir(&self) -> PathBuf {
+        match self.path.trim_matches('/') {
+            "" => self.mount.clone(),
+            rel => self.mount.join(rel),
+        }
+    }
+}
+
+/// The cgroup under which orx can create run cgroups and move its children, or why not.
+pub(crate) fn probe() -> Result<PathBuf, String> {
+    let own = own()?;
+    let base = own.dir();
+    let procs = base.join("cgroup.procs");
+    let c = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes())
+        .map_err(|_| "odd cgroup path".to_string())?;
+    // SAFETY: access only reads the NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        return Err(format!(
+            "{} is not writable: {}",
+            procs.display(),
+            io::Error::last_os_error()
+        ));
+    }
+    let trial = base.join(format!("orx-probe-{}", std::process::id()));
+    std::fs::create_dir(&trial)
+        .or_else(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(e),
+        })
+        .map_err(|e| format!("cannot create a cgroup under {}: {e}", base.display()))?;
+    let writable = OpenOptions::new()
+        .write(true)
+        .open(trial.join("cgroup.procs"))
+        .map(drop);
+    let _ = std::fs::remove_dir(&trial);
+    writable.map_err(|e| format!("cannot open a new cgroup's cgroup.procs: {e}"))?;
+    sweep_dead_processes_groups(&base);
+    Ok(base)
+}
+
+/// Remove the `orx-pid-<pid>` cgroups of orx processes that are gone (killed before they
+/// could remove them), ending whatever is still in them.
+fn sweep_dead_processes_groups(base: &Path) {
+    for dir in subdirs(base) {
+        let Some(pid) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("orx-pid-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only probes.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            remove_group(&dir);
+        }
+    }
+}
+
+/// Cgroups of children being supervised right now, for the second Ctrl-C.
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// The second Ctrl-C: end everything in the live leaves at once (orx exits right after; the
+/// empty cgroups are removed by the next resume or clean of the run, or by the next orx's
+/// probe for `orx-pid-*`).
+pub(crate) fn kill_live() {
+    let live = match LIVE.lock() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    for dir in live {
+        let _ = std::fs::write(dir.join("cgroup.kill"), b"1");
+    }
+}
+
+fn set_live(dir: &Path, live: bool) {
+    let mut g = match LIVE.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    if live {
+        g.push(dir.to_path_buf());
+    } else {
+        g.retain(|d| d != dir);
+    }
+}
+
+/// The name of a run's cgroup, or of this process's when there is no usable run id.
+fn group_name(run_id: Option<&str>) -> String {
+    match run_id {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 100
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+                && !id.starts_with('.') =>
+        {
+            format!("orx-run-{id}")
+        }
+        _ => format!("orx-pid-{}", std::process::id()),
+    }
+}
+
+/// One supervised child's cgroup.
+pub(crate) struct Leaf {
+    dir: PathBuf,
+    group: PathBuf,
+    /// `cgroup.procs`, open for the child to write itself into; closed once it has spawned.
+    procs: Option<File>,
+}
+
+impl Leaf {
+    /// Create `<base>/<run group>/<spawn id>` and open its `cgroup.procs`.
+    pub(crate) fn create(base: &Path, run_id: Option<&str>, spawn_id: &str) -> io::Result<Leaf> {
+        let group = base.join(group_name(run_id));
+        let dir = group.join(spawn_id);
+        // Another thread may remove the (empty) run cgroup between our two mkdirs.
+        let mut tries = 0;
+        loop {
+            match std::fs::create_dir(&group) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        let procs = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(dir.join("cgroup.procs"));
+        match procs {
+            Ok(f) => {
+                set_live(&dir, true);
+                Ok(Leaf {
+                    dir,
+                    group,
+                    procs: Some(f),
+                })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                let _ = std::fs::remove_dir(&group);
+                Err(e)
+            }
+        }
+    }
+
+    /// The descriptor the child writes `0` to; valid until [`Leaf::spawned`].
+    pub(crate) fn procs_fd(&self) -> Option<i32> {
+        self.procs.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// The child is started: close the descriptor and say whether it really is inside.
+    pub(crate) fn spawned(&mut self, pid: i32) -> bool {
+        self.procs = None;
+        self.holds(pid)
+    }
+
+    /// Whether `/proc/<pid>/cgroup` names this leaf (a zombie still shows where it died).
+    pub(crate) fn holds(&self, pid: i32) -> bool {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return false;
+        };
+        let Some(path) = text.lines().find_map(|l| l.strip_prefix("0::")) else {
+            return false;
+        };
+        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let (Some(leaf), Some(group)) = (name(&self.dir), name(&self.group)) else {
+            return false;
+        };
+        path.ends_with(&format!("/{group}/{leaf}"))
+    }
+
+    /// After the child exited (not yet reaped): kill everything still in the leaf. Returns the
+    /// live processes it held, without `child`.
+    pub(crate) fn kill_all(&self, child: i32) -> BTreeSet<i32> {
+        drain(&self.dir, child)
+    }
+
+    /// Give the leaf up without waiting (its child never made it in, or never started).
+    pub(crate) fn abandon(&self) {
+        set_live(&self.dir, false);
+        let _ = std::fs::remove_dir(&self.dir);
+        let _ = std::fs::remove_dir(&self.group);
+    }
+
+    /// Remove the leaf, then the run's cgroup if no other leaf is in it.
+    pub(crate) fn remove(&self) {
+        set_live(&self.dir, false);
+        remove_dir_when_empty(&self.dir);
+        let _ = std::fs::remove_dir(&self.group);
+    }
+}
+
+/// Pids in `dir`'s `cgroup.procs`.
+fn members(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether `dir` or a cgroup below it still holds a process.
+fn populated(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("cgroup.events"))
+        .map(|t| t.lines().any(|l| l == "populated 1"))
+        .unwrap_or(false)
+}
+
+/// Kill every process in `dir` and below (except `child`, which is ours to reap) and wait for
+/// them to leave. Returns the pids seen alive.
+fn drain(dir: &Path, child: i32) -> BTreeSet<i32> {
+    let mut seen = BTreeSet::new();
+    let listed = |dir: &Path| {
+        let mut all = members(dir);
+        for sub in subdirs(dir) {
+            all.extend(members(&sub));
+        }
+        all.retain(|p| *p != child);
+        all
+    };
+    let first = listed(dir);
+    if first.is_empty() && !populated(dir) {
+        return seen; // the common case: nothing left
+    }
+    seen.extend(first.iter().copied());
+    let has_kill = std::fs::write(dir.join("cgroup.kill"), b"1").is_ok();
+    let deadline = Instant::now() + DRAIN_WAIT;
+    loop {
+        let now = listed(dir);
+        if now.is_empty() {
+            break;
+        }
+        for pid in now {
+            seen.insert(pid);
+            if !has_kill {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            tracing::debug!("processes still in {} after the kill", dir.display());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    seen
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// `rmdir`, retried while the kernel still counts exiting processes in it.
+fn remove_dir_when_empty(dir: &Path) {
+    let deadline = Instant::now() + DRAIN_WAIT;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) => {
+                if Instant::now() >= deadline {
+                    tracing::debug!("cannot remove cgroup {}: {e}", dir.display());
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// The cgroups of run `id`: below orx's own cgroup first, else anywhere on the mount (a
+/// resume started from another session runs in another cgroup).
+fn run_groups(id: &str) -> Vec<PathBuf> {
+    let Ok(own) = own() else {
+        return Vec::new();
+    };
+    let name = group_name(Some(id));
+    let near = own.dir().join(&name);
+    if near.is_dir() {
+        return vec![near];
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![(own.mount.clone(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        for sub in subdirs(&dir) {
+            if sub.file_name().is_some_and(|n| n == name.as_str()) {
+                found.push(sub);
+            } else if depth < SEARCH_DEPTH {
+                stack.push((sub, depth + 1));
+            }
+        }
+    }
+    found
+}
+
+/// End everything in a run's (or a process's) cgroup and remove it with its leaves; the pids
+/// that were in it.
+fn remove_group(group: &Path) -> BTreeSet<i32> {
+    let pids = drain(group, 0);
+    for leaf in subdirs(group) {
+        remove_dir_when_empty(&leaf);
+    }
+    let _ = std::fs::remove_dir(group);
+    pids
+}
+
+/// Kill every process left in run `id`'s cgroup (its driver is dead: the caller holds the
+/// run's lock) and remove the cgroup. Returns their pids.
+pub(crate) fn kill_run(id: &str) -> Vec<u32> {
+    let mut pids = BTreeSet::new();
+    for group in run_groups(id) {
+        pids.extend(remove_group(&group));
+    }
+    pids.into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape(r"/sys/fs/cgroup\040x"), "/sys/fs/cgroup x");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape(r"/end\04"), r"/end\04");
+    }
+
+    #[test]
+    fn what_a_dead_driver_left_in_a_runs_cgroup_is_killed_and_the_cgroup_removed() {
+        let base = match probe() {
+            Ok(base) => base,
+            Err(why) => {
+                eprintln!("no cgroup v2 to create here ({why}): nothing to test");
+                return;
+            }
+        };
+        let id = format!("unit-{}", std::process::id());
+        let leaf = Leaf::create(&base, Some(&id), "spawn-1").unwrap();
+        // A process moved in from outside, as a child's escaped daemon would be found.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let pid = sleeper.id();
+        std::fs::write(leaf.dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        assert!(leaf.holds(pid as i32));
+        assert_eq!(kill_run(&id), vec![pid]);
+        let status = sleeper.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(!leaf.group.exists(), "{}", leaf.group.display());
+        assert!(kill_run(&id).is_empty());
+    }
+
+    #[test]
+    fn only_plain_run_ids_name_a_run_cgroup() {
+        assert_eq!(
+            group_name(Some("20260101-000000-abc")),
+            "orx-run-20260101-000000-abc"
+        );
+        let pid = format!("orx-pid-{}", std::process::id());
+        for bad in [None, Some(""), Some("../x"), Some("a/b"), Some(".hidden")] {
+            assert_eq!(group_name(bad), pid, "{bad:?}");
+        }
+    }
+}
