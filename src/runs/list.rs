@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::model::RunStatus;
 use crate::store::layout::{is_valid_run_id, RUNS_DIR};
 use crate::store::lock::holder_alive;
 use crate::store::RunPaths;
@@ -63,6 +64,9 @@ pub struct RunInfo {
     pub created: Option<SystemTime>,
     /// A process holds its lock.
     pub live: bool,
+    /// It stopped at an approval checkpoint and waits for a person, whose edits to the
+    /// stage's output may be in its folder: no removal policy takes it, only `orx clean <id>`.
+    pub awaiting_approval: bool,
 }
 
 /// Every run folder of the repository, oldest first.
@@ -71,9 +75,11 @@ pub fn list_runs(root: &Path) -> Vec<RunInfo> {
         .into_iter()
         .map(|id| {
             let paths = RunPaths::new(root, &id);
+            let (created, status) = header(&paths);
             RunInfo {
-                created: created_at(&paths),
+                created,
                 live: holder_alive(&paths.lock()).is_some(),
+                awaiting_approval: status.as_deref() == Some(RunStatus::AwaitingApproval.as_str()),
                 id,
             }
         })
@@ -85,8 +91,9 @@ pub fn list_runs(root: &Path) -> Vec<RunInfo> {
     runs
 }
 
-/// A run's creation time, from meta.json, else state.json.
-fn created_at(paths: &RunPaths) -> Option<SystemTime> {
+/// A run's creation time and status, each from meta.json, else state.json.
+fn header(paths: &RunPaths) -> (Option<SystemTime>, Option<String>) {
+    let (mut created, mut status) = (None, None);
     for file in [paths.meta(), paths.state()] {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
@@ -94,15 +101,17 @@ fn created_at(paths: &RunPaths) -> Option<SystemTime> {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
             continue;
         };
-        if let Some(t) = v
-            .get("created_at")
-            .and_then(|c| c.as_str())
-            .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
-        {
-            return Some(t);
+        created = created.or_else(|| {
+            v.get("created_at")
+                .and_then(|c| c.as_str())
+                .and_then(|c| humantime::parse_rfc3339_weak(c).ok())
+        });
+        status = status.or_else(|| v.get("status").and_then(|s| s.as_str()).map(String::from));
+        if created.is_some() && status.is_some() {
+            break;
         }
     }
-    None
+    (created, status)
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@ pub fn parse_age(text: &str) -> Result<Duration> {
     })
 }
 
-/// Runs created longer than `age` before `now`, live runs excluded.
+/// Runs created longer than `age` before `now`, live runs and runs awaiting a person's
+/// approval excluded.
 pub fn older_than(runs: &[RunInfo], now: SystemTime, age: Duration) -> Vec<String> {
     runs.iter()
-        .filter(|r| !r.live)
+        .filter(|r| !r.live && !r.awaiting_approval)
         .filter(|r| {
             r.created
                 .and_then(|c| now.duration_since(c).ok())
@@ -34,7 +35,7 @@ pub fn older_than(runs: &[RunInfo], now: SystemTime, age: Duration) -> Vec<Strin
 }
 
 /// Runs `retention` removes: too old, then the oldest beyond `max_runs` (every run counts, the
-/// current and live ones included, but those are never removed).
+/// current, live and awaiting ones included, but those are never removed).
 pub fn beyond_retention(
     runs: &[RunInfo],
     current: &str,
@@ -42,7 +43,7 @@ pub fn beyond_retention(
     max_age: Option<Duration>,
     now: SystemTime,
 ) -> Vec<String> {
-    let removable = |r: &RunInfo| !r.live && r.id != current;
+    let removable = |r: &RunInfo| !r.live && !r.awaiting_approval && r.id != current;
     let mut remove: Vec<String> = match max_age {
         Some(age) => older_than(runs, now, age)
             .into_iter()
@@ -66,8 +67,8 @@ pub fn beyond_retention(
 }
 
 /// Apply a retention policy at the start of run `current`: remove the runs older than
-/// `max_age` (a humantime duration) and the oldest beyond `max_runs`, never `current` or a live
-/// run. Returns what was removed and what was kept busy.
+/// `max_age` (a humantime duration) and the oldest beyond `max_runs`, never `current`, a live
+/// run or one awaiting approval. Returns what was removed and what was kept busy.
 pub fn apply_retention(
     repo: &Repo,
     current: &str,
@@ -95,6 +96,7 @@ mod tests {
             id: id.into(),
             created: Some(now - Duration::from_secs(days_ago * 86_400)),
             live,
+            awaiting_approval: false,
         }
     }
 
@@ -109,6 +111,7 @@ mod tests {
                 id: "d".into(),
                 created: None,
                 live: false,
+                awaiting_approval: false,
             },
         ];
         assert_eq!(older_than(&runs, now, parse_age("7d").unwrap()), vec!["a"]);

@@ -499,3 +499,29 @@ fn retention_keeps_at_most_max_runs() {
         .iter()
         .any(|e| e["event"] == "retention_applied" && e["removed"][0] == a.id.as_str()));
 }
+
+#[test]
+fn retention_and_clean_by_age_never_take_a_run_awaiting_approval() {
+    let repo = Repo::new(
+        &quick_config("retention:\n  max_runs: 2\n"),
+        &quick_scenario("{text: ok}"),
+    );
+    let waiting = repo.run(
+        "add the feature",
+        &["--pipeline", "quick", "--approve", "ship"],
+    );
+    waiting.expect_code(4);
+    let b = quick_run(&repo);
+    b.expect_code(0);
+    let c = quick_run(&repo);
+    c.expect_code(0);
+    // Three runs for a limit of two: the oldest is the one a person has yet to approve, so
+    // the next oldest goes instead.
+    assert!(repo.run_dir(&waiting.id).exists(), "{}", c.stderr);
+    assert!(!repo.run_dir(&b.id).exists());
+    assert!(repo.run_dir(&c.id).exists());
+    let cleaned = RunResult::from(repo.orx(&["clean", "--older-than", "0s"]));
+    cleaned.expect_code(0);
+    assert!(repo.run_dir(&waiting.id).exists(), "{}", cleaned.stdout);
+    assert!(!repo.run_dir(&c.id).exists());
+}
