@@ -22,7 +22,7 @@ use super::RunOutcome;
 use crate::backlog::{parse_backlog, validate, Backlog};
 use crate::error::{OrxError, Result};
 use crate::model::state::{Checkpoint, StageFeedback};
-use crate::model::{EventKind, RunState, RunStatus, Stage, StageEnd, StageStatus};
+use crate::model::{EventKind, RunState, Stage, StageEnd, StageStatus};
 use crate::report::Reporter;
 use crate::stages::review::{apply_verdict, reply_name};
 use crate::store::RunPaths;
@@ -74,11 +74,14 @@ pub fn check_output(stage: Stage, shown: &str, text: &str) -> Result<Edited> {
     }
 }
 
-/// The checkpoint of a run that awaits approval, or the error saying it does not.
+/// The checkpoint of a run that awaits approval, or the error saying it does not. The
+/// recorded checkpoint decides, not the status: an `orx approve` that died after taking the
+/// run (status `running` or `interrupted`) but before going past the stage left the run where
+/// it was, at its checkpoint.
 fn awaiting(state: &RunState, run_id: &str) -> Result<Checkpoint> {
-    match (&state.checkpoint, state.status) {
-        (Some(c), RunStatus::AwaitingApproval) => Ok(c.clone()),
-        _ => Err(OrxError::state(format!(
+    match &state.checkpoint {
+        Some(c) => Ok(c.clone()),
+        None => Err(OrxError::state(format!(
             "run {run_id} is not awaiting approval (it is {})",
             state.status
         ))

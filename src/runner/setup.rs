@@ -294,16 +294,17 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
 /// `orx resume`: rebuild the run from disk and continue where it stopped.
 pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
     let run = reopen(dir, run_id, reporter, |state, _| {
+        // A recorded checkpoint, whatever the status (an approve that died before going past
+        // the stage leaves `running`), means a person has yet to decide: running the stage
+        // again would overwrite their edit of its output.
         if let Some(c) = state.checkpoint.as_ref() {
-            if state.status == RunStatus::AwaitingApproval {
-                return Err(OrxError::state(format!(
-                    "run {run_id} is awaiting approval of its {} output",
-                    c.stage
-                ))
-                .with_hint(format!(
-                    "go on with `orx approve {run_id}`, or run the stage again with `orx reject {run_id} --feedback TEXT`"
-                )));
-            }
+            return Err(OrxError::state(format!(
+                "run {run_id} is awaiting approval of its {} output",
+                c.stage
+            ))
+            .with_hint(format!(
+                "go on with `orx approve {run_id}`, or run the stage again with `orx reject {run_id} --feedback TEXT`"
+            )));
         }
         Ok(())
     })?;

@@ -317,3 +317,44 @@ fn an_edited_review_verdict_decides_where_the_run_goes() {
         .read(&r.id, "artifacts/patch.diff")
         .contains("documented"));
 }
+
+/// `orx approve` that dies after taking the run but before leaving the checkpoint (a
+/// `kill -9`, a power cut) leaves the state `running` with the checkpoint still recorded. The
+/// run is still at its checkpoint: a resume must not run the approved stage again over the
+/// person's edit, and approving again goes on with it.
+#[test]
+fn a_run_left_at_its_checkpoint_by_a_crashed_approve_is_still_awaiting_approval() {
+    let repo = Repo::new(
+        &standard_config("run:\n  approve: [decompose]\n"),
+        &standard_scenario(0),
+    );
+    let r = repo.run("Add add() and mul()", &[]);
+    r.expect_code(AWAITING);
+    let backlog = repo.run_dir(&r.id).join("context/backlog.yaml");
+    let edit = "items:\n  - id: W002\n    title: Only mul\n    objective: Add mul()\n";
+    std::fs::write(&backlog, edit).unwrap();
+    let state_file = repo.run_dir(&r.id).join("state.json");
+    let mut st = repo.state(&r.id);
+    assert!(st["checkpoint"].is_object());
+    st["status"] = "running".into();
+    std::fs::write(&state_file, serde_json::to_string_pretty(&st).unwrap()).unwrap();
+
+    let resumed = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    resumed.expect_code(2);
+    assert!(
+        resumed.stderr.contains("awaiting approval"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&backlog).unwrap(), edit);
+
+    let a = RunResult::from(repo.orx(&["approve", &r.id, "--no-progress"]));
+    a.expect_code(0);
+    let items: Vec<String> = repo.state(&r.id)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(items, ["W002"]);
+}
