@@ -32,6 +32,9 @@ pub struct RunArgs {
     /// Use this run id instead of a fresh one (`orx serve` picks it so it can answer at once).
     #[arg(long, hide = true, value_name = "ID")]
     pub run_id: Option<String>,
+    /// Backlog items worked at once, each in a lane of its own (1 to 16) [default: run.max_parallel, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_PARALLEL as i64))]
+    pub parallel: Option<u32>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -55,6 +58,7 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
         scenario: a.scenario,
         pipeline: a.pipeline,
         run_id: a.run_id,
+        parallel: a.parallel,
     };
     drive_and_report(&a.output, &opts.dir, |reporter| start(&opts, reporter))
 }

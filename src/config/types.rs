@@ -493,6 +493,11 @@ pub struct RunConfig {
     /// Longest wait, in seconds, for a rate limit to reset before the call is retried once.
     #[schemars(range(min = 1))]
     pub max_wait_secs: u64,
+    /// Backlog items worked at once, each in a lane of its own (a worktree and branch cut from
+    /// the run branch) and integrated back one at a time; `--parallel` overrides it. 1 works
+    /// the items one after another in the run's worktree.
+    #[schemars(range(min = 1, max = 16))]
+    pub max_parallel: u32,
 }
 
 impl Default for RunConfig {
@@ -505,6 +510,7 @@ impl Default for RunConfig {
             max_budget_usd: None,
             max_tokens: None,
             max_wait_secs: 900,
+            max_parallel: 1,
         }
     }
 }

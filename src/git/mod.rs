@@ -17,12 +17,14 @@
 
 mod error;
 mod ignores_and_refs;
+mod integrate;
 mod remote;
 mod repo;
 mod snapshot;
 mod worktree;
 
 pub use error::GitError;
+pub use integrate::Merged;
 pub use remote::{classify_push_failure, PushError, PushFailure, Pushed};
 pub use repo::Repo;
 pub use worktree::Worktree;

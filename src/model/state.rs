@@ -144,6 +144,32 @@ pub struct RunState {
     /// before this field existed belongs to a worktree that needed no set-up, hence true.
     #[serde(default = "default_true")]
     pub worktree_setup_done: bool,
+    /// Backlog items worked at once (`run.max_parallel` or `--parallel`); `None` before lanes
+    /// existed, which is 1.
+    #[serde(default)]
+    pub max_parallel: Option<u32>,
+    /// The parallel lanes open now, one per item being worked in a worktree of its own, in the
+    /// order they started.
+    #[serde(default)]
+    pub lanes: Vec<LaneState>,
+}
+
+/// One parallel lane: an item worked in its own worktree and branch, cut from the run branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaneState {
+    pub item: String,
+    /// The lane's worktree (`.worktrees/<run_id>.lanes/<item>`).
+    pub path: PathBuf,
+    /// The lane's branch (`orx/<run_id>.lanes/<item>`).
+    pub branch: String,
+    /// The item's attempt, as its phase last recorded it.
+    pub attempt: u32,
+    /// The item's phase (agent, verify, commit, integrate, merge).
+    pub phase: String,
+    /// The run branch head an integration of this lane started from; set while it runs, so a
+    /// resume puts the run branch back there before integrating again.
+    #[serde(default)]
+    pub onto: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -258,6 +284,8 @@ impl RunState {
             fallbacks: Vec::new(),
             ship: ShipState::default(),
             worktree_setup_done: false,
+            max_parallel: None,
+            lanes: Vec::new(),
         }
     }
 

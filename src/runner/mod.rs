@@ -14,6 +14,7 @@ mod drive;
 pub mod fsm;
 mod guardrails;
 mod hooks;
+pub(crate) mod lane;
 mod prepare;
 pub mod schedule;
 pub mod setup;

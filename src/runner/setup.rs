@@ -39,6 +39,8 @@ pub struct StartOptions {
     pub pipeline: String,
     /// A run id chosen by the caller (`orx serve`); a fresh one when `None`.
     pub run_id: Option<String>,
+    /// Backlog items worked at once (`--parallel`); `run.max_parallel` when `None`.
+    pub parallel: Option<u32>,
 }
 
 /// The largest task file read (`@file`); a task is a description, not a document dump.
@@ -211,6 +213,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
             ConfigSource::Defaults { .. } => None,
         },
         scenario,
+        max_parallel: Some(opts.parallel.unwrap_or(cfg.run.max_parallel)),
         ..RunState::blank()
     };
     state.created_at = now.clone();
@@ -265,6 +268,17 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
 
 /// `orx resume`: rebuild the run from disk and continue where it stopped.
 pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
+    resume_with(dir, run_id, None, reporter)
+}
+
+/// [`resume`] with `--parallel`: the items worked at once from now on (`None` keeps the
+/// run's own).
+pub fn resume_with(
+    dir: &Path,
+    run_id: &str,
+    parallel: Option<u32>,
+    reporter: &mut dyn Reporter,
+) -> Result<RunOutcome> {
     let repo = Repo::discover(dir)?;
     let paths = open_run(&repo, run_id)?;
     let lock = RunLock::acquire(&paths.lock(), run_id)?;
@@ -288,6 +302,9 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
         )?;
         // A new worktree: its ignored files and installed dependencies are gone.
         state.worktree_setup_done = false;
+    }
+    if let Some(n) = parallel {
+        state.max_parallel = Some(n);
     }
     state.status = RunStatus::Running;
     state.resumes += 1;

@@ -14,6 +14,7 @@ pub mod implement;
 pub(crate) mod item;
 pub mod knowledge;
 pub mod knowledge_blocks;
+pub(crate) mod lanes;
 pub(crate) mod lessons;
 pub mod review;
 pub mod ship;

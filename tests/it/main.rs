@@ -11,6 +11,7 @@ mod flows;
 mod git_setup;
 mod guard;
 mod hostile_input;
+mod lanes;
 mod lifecycle;
 mod mcp;
 mod mock_server;
