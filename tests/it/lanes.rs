@@ -1,6 +1,10 @@
 //! Parallel lanes: items worked at once in worktrees of their own, integrated back into the run
 //! branch one at a time; conflicts, failures, kills and cleaning up.
 
+use std::process::Stdio;
+
+use crate::waiting::{lock_released, until};
+
 use crate::support::*;
 
 /// One backlog item of a lanes scenario: id, dependencies, the files its implement step writes.
@@ -376,4 +380,170 @@ fn a_gate_failing_on_the_run_branch_goes_back_to_the_item_as_fix_evidence() {
     // The fix ran in Y's lane rebased onto the head holding X.
     let y = git(repo.path(), &["show", &format!("orx/{}:y.txt", r.id)]);
     assert_eq!(y.trim_end(), "y, compatible with x");
+}
+
+fn kill9(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+}
+
+/// The id of the one run in `runs/` other than `known`.
+fn other_run(repo: &Repo, known: &str) -> Option<String> {
+    std::fs::read_dir(repo.path().join("runs"))
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|id| id != known && !id.starts_with('.'))
+}
+
+/// Three independent items (Y needs a fix) and one after them. Gates pass at once in a lane;
+/// on the run branch they wait for the file `release` beside orx.yaml, so an integration can
+/// be caught in the middle.
+fn kill_repo() -> Repo {
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "wrong\n")],
+        },
+        Item {
+            id: "Z",
+            deps: &[],
+            files: &[("z.txt", "z\n")],
+        },
+        Item {
+            id: "V",
+            deps: &["X", "Y", "Z"],
+            files: &[("v.txt", "v\n")],
+        },
+    ];
+    let fix = format!(
+        "fix:\n  Y:\n    - {}\n",
+        files_step(&[("y.txt", "right\n")]).replacen('{', "{delay_ms: 300, ", 1)
+    );
+    let repo = Repo::new("", &scenario(&items, 300, &fix));
+    // Beside orx.yaml in the user's checkout, outside every worktree; named by absolute path.
+    let script = repo.path().join("gate.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "case \"$PWD\" in *.lanes/*) ;; *) while [ ! -f {} ]; do sleep 0.05; done ;; esac\n\
+             test ! -f y.txt || grep -q right y.txt\n",
+            repo.path().join("release").display()
+        ),
+    )
+    .unwrap();
+    let gate = format!("sh {}", script.display());
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("right", &gate)], ""),
+    )
+    .unwrap();
+    repo
+}
+
+/// Let the run branch's gates through (`open`) or hold them.
+fn release(repo: &Repo, open: bool) {
+    let path = repo.path().join("release");
+    if open {
+        std::fs::write(&path, "").unwrap();
+    } else {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// Start a parallel run, SIGKILL it once `ready` holds for its events, resume it, and return
+/// its patch.
+fn killed_and_resumed(
+    repo: &Repo,
+    reference_id: &str,
+    what: &str,
+    ready: impl Fn(&[serde_json::Value]) -> bool,
+) -> String {
+    release(repo, false);
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "lanes",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = until(what, || {
+        let id = other_run(repo, reference_id)?;
+        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        ready(&events).then_some(id)
+    });
+    kill9(child.id());
+    let _ = child.wait();
+    lock_released(&repo.run_dir(&id));
+    release(repo, true);
+    let text = std::fs::read_to_string(repo.run_dir(&id).join("state.json")).unwrap();
+    let st: serde_json::Value = serde_json::from_str(&text).expect("state.json parses");
+    assert_eq!(st["status"], "running", "{what}: {st}");
+    assert!(
+        !st["lanes"].as_array().unwrap().is_empty(),
+        "{what}: lanes are recorded"
+    );
+    let out = RunResult::from(repo.orx(&["resume", &id, "--no-progress"]));
+    out.expect_code(0);
+    let st = repo.state(&id);
+    assert_eq!(
+        st["items"][1]["attempts"], 2,
+        "{what}: Y's fix count survived"
+    );
+    assert_eq!(lanes_left(repo, &id), (0, false), "{what}: no lane left");
+    repo.read(&id, "artifacts/patch.diff")
+}
+
+#[test]
+fn sigkill_while_lanes_run_or_integrate_then_resume_gives_the_same_patch() {
+    let repo = kill_repo();
+    release(&repo, true);
+    let reference = repo.run("lanes", &["--parallel", "3"]);
+    reference.expect_code(0);
+    let patch = repo.read(&reference.id, "artifacts/patch.diff");
+    assert!(
+        patch.contains("right") && patch.contains("v.txt"),
+        "{patch}"
+    );
+    let count = |events: &[serde_json::Value], name: &str| {
+        events.iter().filter(|e| e["event"] == name).count()
+    };
+
+    // Three lanes at work: each has started its agent.
+    let lanes = killed_and_resumed(&repo, &reference.id, "three lanes to run", |ev| {
+        count(ev, "attempt_started") >= 3
+    });
+    assert_eq!(lanes, patch, "killed while lanes ran");
+    // Clean up that run so the next one is the only other.
+    let id = other_run(&repo, &reference.id).unwrap();
+    assert!(repo.orx(&["clean", &id]).status.success());
+
+    // In the middle of an integration: its gate waits on the run branch.
+    let integrating = killed_and_resumed(&repo, &reference.id, "an integration's gate", |ev| {
+        ev.iter().enumerate().any(|(at, e)| {
+            e["event"] == "lane_integrating"
+                && ev[at..]
+                    .iter()
+                    .any(|g| g["event"] == "gate_started" && g["item"] == e["item"])
+        })
+    });
+    assert_eq!(integrating, patch, "killed while integrating");
 }
