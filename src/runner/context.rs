@@ -200,7 +200,7 @@ impl<'r> Run<'r> {
     /// lane's changes to the scheduler and wait until it has written them.
     pub fn save(&mut self) -> Result<()> {
         if let Sink::Lane(link) = &mut self.sink {
-            return link.save(&self.state);
+            return link.save(&mut self.state);
         }
         // What is on disk is redacted; the state in memory keeps the real text.
         let mut json = serde_json::to_value(&self.state)

@@ -9,7 +9,8 @@
 //! previous checkpoint and now; [`merge_lane`] applies what changed between them to the run's
 //! state: the lane's item as a whole, and the growth of counters (usage, stage attempts and
 //! time), sessions and fallbacks that other lanes grow too. The lane waits until the scheduler
-//! has written the checkpoint before it goes on, so "checkpoint before acting" holds in a lane.
+//! has written the checkpoint before it goes on, so "checkpoint before acting" holds in a lane,
+//! and takes back the run's usage, so its next budget check counts every lane's spending.
 
 use std::sync::mpsc::{self, Sender};
 
@@ -22,12 +23,12 @@ pub enum LaneMsg {
     /// An event to append to the run's log.
     Event(EventKind),
     /// A checkpoint: the lane's state at its previous checkpoint and now; `ack` answers once
-    /// `state.json` holds it.
+    /// `state.json` holds it, with the run's usage of every lane so far.
     Save {
         item: String,
         before: Box<RunState>,
         now: Box<RunState>,
-        ack: Sender<Result<()>>,
+        ack: Sender<Result<Usage>>,
     },
     /// The lane's item ended its work in the lane: passed its gates (true), failed (false), or
     /// was halted.
@@ -65,7 +66,8 @@ impl LaneLink {
     }
 
     /// Hand the changes since the last checkpoint to the scheduler and wait until written.
-    pub fn save(&mut self, state: &RunState) -> Result<()> {
+    /// The lane's usage becomes the run's (every lane's), so its budget checks see it all.
+    pub fn save(&mut self, state: &mut RunState) -> Result<()> {
         let (ack, written) = mpsc::channel();
         self.tx
             .send(LaneMsg::Save {
@@ -75,7 +77,7 @@ impl LaneLink {
                 ack,
             })
             .map_err(|_| scheduler_gone())?;
-        written.recv().map_err(|_| scheduler_gone())??;
+        state.usage = written.recv().map_err(|_| scheduler_gone())??;
         self.base = state.clone();
         Ok(())
     }

@@ -169,7 +169,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                     merge_lane(&mut run.state, &item, &before, &now);
                     let saved = run.save();
                     let answer = match &saved {
-                        Ok(()) => Ok(()),
+                        Ok(()) => Ok(run.state.usage.clone()),
                         Err(e) => Err(OrxError::internal(e.message.clone())),
                     };
                     let _ = ack.send(answer);
