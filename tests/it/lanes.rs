@@ -547,3 +547,68 @@ fn sigkill_while_lanes_run_or_integrate_then_resume_gives_the_same_patch() {
     });
     assert_eq!(integrating, patch, "killed while integrating");
 }
+
+#[test]
+fn ctrl_c_stops_every_lane_with_130_and_the_run_resumes() {
+    // Each item's agent works for five minutes: Ctrl-C, sent once all three have started,
+    // lands inside every lane's call whatever the load.
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "y\n")],
+        },
+        Item {
+            id: "Z",
+            deps: &[],
+            files: &[("z.txt", "z\n")],
+        },
+    ];
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], ""),
+        &scenario(&items, 300_000, ""),
+    );
+    let child = repo
+        .cmd(&[
+            "run",
+            "lanes",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("three lane agents to start", || {
+        let id = other_run(&repo, "")?;
+        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
+        let started = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "agent" && e["stage"] == "implement")
+            .map(|e| e["item"].as_str().unwrap_or("").to_string())
+            .collect::<std::collections::BTreeSet<_>>();
+        (started.len() == 3).then_some(())
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let r = RunResult::from(child.wait_with_output().unwrap());
+    r.expect_code(130);
+    assert_eq!(repo.state(&r.id)["status"], "interrupted");
+    let left = crate::torture::pids_with_env(&format!("ORX_RUN_ID={}", r.id));
+    assert!(left.is_empty(), "processes of the run survived: {left:?}");
+    std::fs::write(repo.path().join("scenario.yaml"), scenario(&items, 0, "")).unwrap();
+    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"])).expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "succeeded");
+    assert_eq!(lanes_left(&repo, &r.id), (0, false));
+}
