@@ -170,6 +170,9 @@ pub struct LaneState {
     /// resume puts the run branch back there before integrating again.
     #[serde(default)]
     pub onto: Option<String>,
+    /// `worktree.copy` and `worktree.setup` ran for the lane's worktree.
+    #[serde(default)]
+    pub setup_done: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -130,17 +130,19 @@ impl<'r> Run<'r> {
         })
     }
 
-    /// A lane of this run working `item` in the worktree `lane` (on branch `branch`): a copy
-    /// of the run's state whose worktree is the lane's, whose events and checkpoints go over
-    /// `link` to the scheduler. It resumes from the item's recorded phase.
+    /// A lane of this run working `item` in the worktree `lane`: a copy of the run's state
+    /// whose worktree (set up or not) is the lane's, whose events and checkpoints go over `tx`
+    /// to the scheduler. It resumes from the item's recorded phase.
     pub(crate) fn lane(
         &self,
         item: &str,
         lane: &WorktreeInfo,
+        setup_done: bool,
         tx: std::sync::mpsc::Sender<LaneMsg>,
     ) -> Run<'static> {
         let mut state = self.state.clone();
         state.worktree = lane.clone();
+        state.worktree_setup_done = setup_done;
         state.current_item = Some(item.to_string());
         Run {
             repo: self.repo.clone(),

@@ -146,9 +146,13 @@ pub fn merge_lane(master: &mut RunState, item: &str, before: &RunState, now: &Ru
         master.last_failure = now.last_failure.clone();
     }
     let phase = now.item(item).and_then(|i| i.phase.clone());
-    if let (Some(lane), Some(phase)) = (master.lanes.iter_mut().find(|l| l.item == item), phase) {
-        lane.attempt = phase.attempt();
-        lane.phase = phase.name().to_string();
+    if let Some(lane) = master.lanes.iter_mut().find(|l| l.item == item) {
+        // A lane's state carries its own worktree's set-up flag.
+        lane.setup_done |= now.worktree_setup_done;
+        if let Some(phase) = phase {
+            lane.attempt = phase.attempt();
+            lane.phase = phase.name().to_string();
+        }
     }
 }
 
@@ -179,6 +183,7 @@ mod tests {
                 attempt: 1,
                 phase: "agent".into(),
                 onto: None,
+                setup_done: false,
             })
             .collect();
         s

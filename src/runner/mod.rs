@@ -15,7 +15,7 @@ pub mod fsm;
 mod guardrails;
 mod hooks;
 pub(crate) mod lane;
-mod prepare;
+pub(crate) mod prepare;
 pub mod schedule;
 pub mod setup;
 pub mod wait;

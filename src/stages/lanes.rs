@@ -35,7 +35,9 @@ use crate::gates::evidence::Failure;
 use crate::git::Merged;
 use crate::model::event::EventKind;
 use crate::model::state::{ItemState, LaneState, RunState, WorktreeInfo};
-use crate::model::{AttemptOutcome, GateResult, ItemPhase, ItemStatus, OrxFailure, StageEnd};
+use crate::model::{
+    AttemptOutcome, GateResult, ItemPhase, ItemStatus, OrxFailure, Stage, StageEnd,
+};
 use crate::runner::lane::{merge_lane, LaneMsg};
 use crate::runner::schedule;
 use crate::runner::{Halt, Run, Step};
@@ -141,11 +143,12 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                         continue;
                     }
                     let lane = open_lane(run, &id)?;
-                    let mut lane_run = run.lane(&id, &lane, tx.clone());
+                    let setup_done = run.state.lanes.iter().any(|l| l.item == id && l.setup_done);
+                    let mut lane_run = run.lane(&id, &lane, setup_done, tx.clone());
                     let done = tx.clone();
                     let item = id.clone();
                     scope.spawn(move || {
-                        let result = run_item(&mut lane_run, &item);
+                        let result = work_lane(&mut lane_run, &item);
                         let _ = done.send(LaneMsg::Done { item, result });
                     });
                     running.insert(id);
@@ -217,6 +220,16 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     }
 }
 
+/// A lane's thread: set its worktree up (once), then work its item.
+fn work_lane(lane: &mut Run<'_>, id: &str) -> Step<bool> {
+    if let Some(stop) = lane.prepare_lane()? {
+        lane.fail(Stage::Implement, Some(id), stop.reason, stop.message);
+        lane.save()?;
+        return Ok(false);
+    }
+    run_item(lane, id)
+}
+
 /// After an item failed: block its dependents, and say whether no new lane may start.
 fn after_failure(run: &mut Run<'_>) -> Result<bool> {
     schedule::block_dependents(&mut run.state);
@@ -278,6 +291,7 @@ fn open_lane(run: &mut Run<'_>, id: &str) -> Result<WorktreeInfo> {
             attempt: phase.attempt(),
             phase: phase.name().to_string(),
             onto: None,
+            setup_done: false,
         });
     }
     run.save()?;

@@ -612,3 +612,45 @@ fn ctrl_c_stops_every_lane_with_130_and_the_run_resumes() {
     assert_eq!(st["status"], "succeeded");
     assert_eq!(lanes_left(&repo, &r.id), (0, false));
 }
+
+#[test]
+fn every_lane_worktree_is_set_up_once_like_the_run_worktree() {
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "y\n")],
+        },
+    ];
+    let repo = Repo::new(
+        &config_with_gates(
+            &[("set_up", "test -f setup.marker")],
+            "worktree:\n  setup: [\"echo ready > setup.marker\"]\n",
+        ),
+        &scenario(&items, 0, ""),
+    );
+    // Ignored in every worktree, so the set-up's file is never committed.
+    let exclude = repo.path().join(".git/info/exclude");
+    let mut text = std::fs::read_to_string(&exclude).unwrap_or_default();
+    text.push_str("setup.marker\n");
+    std::fs::write(&exclude, text).unwrap();
+    let r = repo.run("set up", &["--parallel", "2"]);
+    r.expect_code(0);
+    for item in ["X", "Y"] {
+        let log = repo.run_dir(&r.id).join(format!("logs/setup_{item}_1.log"));
+        assert!(log.exists(), "lane {item} was set up");
+    }
+    let setups = repo
+        .events(&r.id)
+        .iter()
+        .filter(|e| e["event"] == "setup_command")
+        .count();
+    assert_eq!(setups, 3, "the run's worktree and each lane's, once each");
+    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    assert!(!patch.contains("setup.marker"), "{patch}");
+}
