@@ -152,6 +152,10 @@ pub struct RunState {
     /// order they started.
     #[serde(default)]
     pub lanes: Vec<LaneState>,
+    /// Implement ran in lanes: its items' checkpoints are lane commits, so it goes on in lanes
+    /// (one at a time if resumed with `--parallel 1`), never in the run's own worktree.
+    #[serde(default)]
+    pub lanes_used: bool,
 }
 
 /// One parallel lane: an item worked in its own worktree and branch, cut from the run branch.
@@ -289,6 +293,7 @@ impl RunState {
             worktree_setup_done: false,
             max_parallel: None,
             lanes: Vec::new(),
+            lanes_used: false,
         }
     }
 

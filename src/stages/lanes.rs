@@ -49,10 +49,12 @@ const INTEGRATION_GATE: &str = "integration";
 /// The most bytes of each side of a conflicting file the evidence quotes.
 const SIDE_BYTES: usize = 4000;
 
-/// Whether implement runs in lanes: asked for, or a run that already has lanes or items
-/// waiting for an integration (resumed with a smaller `--parallel`).
+/// Whether implement runs in lanes: asked for, or a run that already worked in lanes (resumed
+/// with `--parallel 1`: its items' bases and snapshots belong to lanes, so it goes on in lanes,
+/// one at a time).
 pub fn wanted(state: &RunState) -> bool {
     state.max_parallel.unwrap_or(1) > 1
+        || state.lanes_used
         || !state.lanes.is_empty()
         || state.items.iter().any(|i| {
             matches!(
@@ -108,6 +110,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
         lane.onto = None;
     }
     run.wt.reset_hard("HEAD")?;
+    run.state.lanes_used = true;
     run.save()?;
 
     let mut any_failed = false;

@@ -298,7 +298,8 @@ fn a_conflict_goes_back_to_its_item_and_the_scripted_merge_resolves_it() {
 }
 
 #[test]
-fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_finish() {
+fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_finish_then_resumes()
+{
     // No fix attempts: the first conflict ends Y.
     let repo = Repo::new(
         &config_with_gates(
@@ -335,6 +336,31 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
         "a failed item's lane is removed"
     );
     assert!(!lane_branches(&repo, &r.id).is_empty());
+    // Resumed one lane at a time with a fix that resolves it: Y starts again in its lane from
+    // the head holding X, and nothing integrated is lost.
+    let fix = format!(
+        "fix:\n  Y:\n    - {}\n",
+        files_step(&[("shared.txt", "from x\nfrom y\n")])
+    );
+    std::fs::write(
+        repo.path().join("scenario.yaml"),
+        scenario(&conflicting(), 0, &fix),
+    )
+    .unwrap();
+    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress", "--parallel", "1"]))
+        .expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(st["max_parallel"], 1);
+    let files = git(
+        repo.path(),
+        &["ls-tree", "--name-only", &format!("orx/{}", r.id)],
+    );
+    for f in ["x.txt", "y.txt", "z.txt", "w.txt"] {
+        assert!(files.contains(f), "{f} in {files}");
+    }
+    let shared = git(repo.path(), &["show", &format!("orx/{}:shared.txt", r.id)]);
+    assert_eq!(shared.trim_end(), "from x\nfrom y");
+    assert_eq!(lanes_left(&repo, &r.id), (0, false));
     let out = repo.orx(&["clean", &r.id]);
     assert!(out.status.success(), "{out:?}");
     assert!(lane_branches(&repo, &r.id).is_empty());
