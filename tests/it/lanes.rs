@@ -680,3 +680,42 @@ fn every_lane_worktree_is_set_up_once_like_the_run_worktree() {
     let patch = repo.read(&r.id, "artifacts/patch.diff");
     assert!(!patch.contains("setup.marker"), "{patch}");
 }
+
+#[test]
+fn clean_orphans_removes_the_lanes_of_a_run_whose_folder_was_deleted() {
+    let repo = kill_repo();
+    release(&repo, false);
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "lanes",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = until("three lanes to be open", || {
+        let id = other_run(&repo, "")?;
+        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
+        (text.matches("\"lane_started\"").count() >= 3).then_some(id)
+    });
+    kill9(child.id());
+    let _ = child.wait();
+    lock_released(&repo.run_dir(&id));
+    assert!(
+        lanes_left(&repo, &id).0 >= 1,
+        "lanes are open after the kill"
+    );
+    std::fs::remove_dir_all(repo.run_dir(&id)).unwrap();
+    let out = repo.orx(&["clean", "--orphans"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lanes_left(&repo, &id), (0, false), "no lane worktree left");
+    assert!(lane_branches(&repo, &id).is_empty(), "no lane branch left");
+    let list = git(repo.path(), &["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 1, "{list}");
+}
