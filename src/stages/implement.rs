@@ -116,7 +116,14 @@ pub(crate) fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
         }
         match phase {
             ItemPhase::Agent { attempt } => {
-                if !agent_attempt(run, id, attempt, AttemptKind::of(attempt))? {
+                // The attempt after a conflict resolves it, even if a crash came between the
+                // conflict's judgement and its `merge` phase.
+                let kind = if super::lanes::after_conflict(&it) {
+                    AttemptKind::Merge
+                } else {
+                    AttemptKind::of(attempt)
+                };
+                if !agent_attempt(run, id, attempt, kind)? {
                     return Ok(false);
                 }
             }

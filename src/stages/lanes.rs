@@ -64,6 +64,13 @@ pub fn wanted(state: &RunState) -> bool {
         })
 }
 
+/// Whether `it`'s last attempt ended in a conflict, so its next one resolves it.
+pub fn after_conflict(it: &ItemState) -> bool {
+    it.signatures
+        .last()
+        .is_some_and(|s| s.starts_with(CONFLICT_PREFIX))
+}
+
 /// The number of the merge call a merge attempt of `it` is (1 for its first conflict).
 pub fn merge_count(it: &ItemState) -> u32 {
     let n = it

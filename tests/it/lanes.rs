@@ -527,6 +527,26 @@ fn killed_and_resumed(
         !st["lanes"].as_array().unwrap().is_empty(),
         "{what}: lanes are recorded"
     );
+    // `orx status <id>` shows each open lane's item, attempt and phase.
+    let status = RunResult::from(repo.orx(&["status", &id]));
+    assert!(
+        status.stdout.contains("LANE     ATTEMPT  PHASE"),
+        "{}",
+        status.stdout
+    );
+    for lane in st["lanes"].as_array().unwrap() {
+        let line = format!(
+            "{:<8} {:>7}  {:<10}",
+            lane["item"].as_str().unwrap(),
+            lane["attempt"].as_u64().unwrap(),
+            lane["phase"].as_str().unwrap()
+        );
+        assert!(
+            status.stdout.contains(&line),
+            "{line:?} in {}",
+            status.stdout
+        );
+    }
     let out = RunResult::from(repo.orx(&["resume", &id, "--no-progress"]));
     out.expect_code(0);
     let st = repo.state(&id);
