@@ -64,19 +64,7 @@ impl Worktree {
         keep_ref: &str,
     ) -> Result<String> {
         let git = self.git();
-        let commit = git
-            .call([
-                "commit-tree",
-                "--no-gpg-sign",
-                tree,
-                "-p",
-                parent,
-                "-F",
-                "-",
-            ])
-            .envs(git.identity_env()?)
-            .stdin(message.as_bytes().to_vec())
-            .run()?;
+        let commit = super::snapshot::commit_tree(&git, tree, parent, message.as_bytes())?;
         git.run(["update-ref", "-m", "orx lane", keep_ref, &commit])?;
         Ok(commit)
     }

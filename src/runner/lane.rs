@@ -14,9 +14,8 @@
 
 use std::sync::mpsc::{self, Sender};
 
-use super::context::Step;
 use crate::error::{OrxError, Result};
-use crate::model::{EventKind, RunState, Usage};
+use crate::model::{EventKind, RunState, Stop, Usage};
 
 /// What a lane tells the scheduler.
 pub enum LaneMsg {
@@ -30,9 +29,20 @@ pub enum LaneMsg {
         now: Box<RunState>,
         ack: Sender<Result<Usage>>,
     },
-    /// The lane's item ended its work in the lane: passed its gates (true), failed (false), or
-    /// was halted.
-    Done { item: String, result: Step<bool> },
+    /// The lane's item ended its work in the lane.
+    Done { item: String, end: LaneEnd },
+}
+
+/// How a lane's work on its item ended.
+pub enum LaneEnd {
+    /// It passed its gates and its commit waits to be integrated.
+    Passed,
+    /// It failed (its failure is recorded in the state).
+    Failed,
+    /// An interrupt or a crossed budget stopped it, resumable.
+    Stopped(Stop),
+    /// orx itself could not go on.
+    Error(OrxError),
 }
 
 /// A lane's end of the channel, with the state of its last checkpoint.

@@ -32,6 +32,7 @@ use crate::agents::Mode;
 use crate::error::{OrxError, Result};
 use crate::gates::{self, GateContext, GateResult};
 use crate::model::event::EventKind;
+use crate::model::state::ItemState;
 use crate::model::{AttemptKind, AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
 use crate::model::{Stage, StageEnd, Stop};
 use crate::runner::schedule::{self, judge_attempt, record_attempt, FixLimits};
@@ -39,24 +40,29 @@ use crate::runner::{Halt, Run, Step};
 
 /// The name of the synthetic gate that carries guardrail violations to the fix prompt.
 pub const GUARDRAIL_GATE: &str = "guardrails";
+/// The prefix of the failure signature of a lane whose integration conflicted.
+pub(crate) const CONFLICT_PREFIX: &str = "conflict:";
+
+/// Whether `it`'s last attempt ended in a conflict (parallel lanes), so its next one resolves
+/// it.
+pub(crate) fn after_conflict(it: &ItemState) -> bool {
+    it.signatures
+        .last()
+        .is_some_and(|s| s.starts_with(CONFLICT_PREFIX))
+}
+
+/// The number of the merge call a merge attempt of `it` is (1 for its first conflict).
+pub(crate) fn merge_count(it: &ItemState) -> u32 {
+    let n = it
+        .signatures
+        .iter()
+        .filter(|s| s.starts_with(CONFLICT_PREFIX))
+        .count();
+    n.max(1) as u32
+}
 
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
-    if run.state.items.is_empty() {
-        // fast-fix (or any pipeline without decompose): the task is the one item.
-        let def = crate::backlog::Item {
-            id: "W001".into(),
-            title: crate::store::meta::headline(&run.state.task),
-            objective: run.state.task.clone(),
-            acceptance: Vec::new(),
-            files_hint: Vec::new(),
-            depends_on: Vec::new(),
-        };
-        run.state.items.push(super::item::item_state(&def, 0));
-        run.save()?;
-    }
-    if super::lanes::wanted(&run.state) {
-        return super::lanes::run(run);
-    }
+    ensure_items(run)?;
     let mut any_failed = false;
     while let Some(id) = schedule::next_item(&run.state) {
         let ok = run_item(run, &id)?;
@@ -78,6 +84,24 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     } else {
         Ok(StageEnd::Failed)
     }
+}
+
+/// A pipeline without decompose (fast-fix) has no backlog: the task is its one item.
+pub(crate) fn ensure_items(run: &mut Run<'_>) -> Step<()> {
+    if run.state.items.is_empty() {
+        // fast-fix (or any pipeline without decompose): the task is the one item.
+        let def = crate::backlog::Item {
+            id: "W001".into(),
+            title: crate::store::meta::headline(&run.state.task),
+            objective: run.state.task.clone(),
+            acceptance: Vec::new(),
+            files_hint: Vec::new(),
+            depends_on: Vec::new(),
+        };
+        run.state.items.push(super::item::item_state(&def, 0));
+        run.save()?;
+    }
+    Ok(())
 }
 
 /// Drive one item to done (true) or to a recorded failure (false). In a parallel lane, done
@@ -118,7 +142,7 @@ pub(crate) fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
             ItemPhase::Agent { attempt } => {
                 // The attempt after a conflict resolves it, even if a crash came between the
                 // conflict's judgement and its `merge` phase.
-                let kind = if super::lanes::after_conflict(&it) {
+                let kind = if after_conflict(&it) {
                     AttemptKind::Merge
                 } else {
                     AttemptKind::of(attempt)
@@ -205,7 +229,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32, kind: AttemptKind) -
     }
     let prompt = run.prompt(kind.as_str(), &vars)?;
     let n = match kind {
-        AttemptKind::Merge => super::lanes::merge_count(&it),
+        AttemptKind::Merge => merge_count(&it),
         _ if attempt == 1 => 1,
         _ => attempt - 1,
     };
@@ -572,12 +596,7 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         }
         return run.save();
     }
-    if let Some(i) = run.state.item_mut(id) {
-        i.status = ItemStatus::Done;
-        i.attempts = attempt;
-        i.commit = Some(commit.clone());
-        i.phase = None;
-    }
+    mark_done(run, id, attempt, &commit);
     run.save()?;
     if let Some(last) = it.signatures.last().filter(|_| attempt > 1) {
         let lesson = format!(
@@ -588,6 +607,21 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             run.warn(message)?;
         }
     }
+    emit_passed(run, id, attempt, commit)
+}
+
+/// Record `id` done at `commit` on the run branch after `attempt` (the caller saves).
+pub(crate) fn mark_done(run: &mut Run<'_>, id: &str, attempt: u32, commit: &str) {
+    if let Some(i) = run.state.item_mut(id) {
+        i.status = ItemStatus::Done;
+        i.attempts = attempt;
+        i.commit = Some(commit.to_string());
+        i.phase = None;
+    }
+}
+
+/// The events of an item that passed: its attempt, then the item itself, done at `commit`.
+pub(crate) fn emit_passed(run: &mut Run<'_>, id: &str, attempt: u32, commit: String) -> Result<()> {
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,

@@ -29,21 +29,20 @@
 use std::collections::BTreeSet;
 use std::sync::mpsc;
 
-use super::implement::{failure_of, judge_failure, run_gates, run_item};
+use super::implement::{
+    emit_passed, ensure_items, failure_of, judge_failure, mark_done, run_gates, run_item,
+    CONFLICT_PREFIX,
+};
 use crate::error::{OrxError, Result};
 use crate::gates::evidence::Failure;
 use crate::git::Merged;
 use crate::model::event::EventKind;
-use crate::model::state::{ItemState, LaneState, RunState, WorktreeInfo};
-use crate::model::{
-    AttemptOutcome, GateResult, ItemPhase, ItemStatus, OrxFailure, Stage, StageEnd,
-};
-use crate::runner::lane::{merge_lane, LaneMsg};
+use crate::model::state::{LaneState, RunState, WorktreeInfo};
+use crate::model::{GateResult, ItemPhase, ItemStatus, OrxFailure, Stage, StageEnd};
+use crate::runner::lane::{merge_lane, LaneEnd, LaneMsg};
 use crate::runner::schedule;
 use crate::runner::{Halt, Run, Step};
 
-/// The prefix of the failure signature of a conflicting integration.
-const CONFLICT_PREFIX: &str = "conflict:";
 /// The name of the synthetic gate that carries a conflict to the merge prompt.
 const INTEGRATION_GATE: &str = "integration";
 /// The most bytes of each side of a conflicting file the evidence quotes.
@@ -62,23 +61,6 @@ pub fn wanted(state: &RunState) -> bool {
                 Some(ItemPhase::Integrate { .. } | ItemPhase::Merge { .. })
             )
         })
-}
-
-/// Whether `it`'s last attempt ended in a conflict, so its next one resolves it.
-pub fn after_conflict(it: &ItemState) -> bool {
-    it.signatures
-        .last()
-        .is_some_and(|s| s.starts_with(CONFLICT_PREFIX))
-}
-
-/// The number of the merge call a merge attempt of `it` is (1 for its first conflict).
-pub fn merge_count(it: &ItemState) -> u32 {
-    let n = it
-        .signatures
-        .iter()
-        .filter(|s| s.starts_with(CONFLICT_PREFIX))
-        .count();
-    n.max(1) as u32
 }
 
 /// At most `max` bytes from the start of `text`, cut at a character boundary.
@@ -102,6 +84,7 @@ enum Integration {
 
 /// The implement stage with lanes.
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
+    ensure_items(run)?;
     let width = run.state.max_parallel.unwrap_or(1).max(1) as usize;
     // An integration a crash interrupted starts over from the head it started from.
     let interrupted: Vec<String> = run
@@ -158,8 +141,13 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                     let done = tx.clone();
                     let item = id.clone();
                     scope.spawn(move || {
-                        let result = work_lane(&mut lane_run, &item);
-                        let _ = done.send(LaneMsg::Done { item, result });
+                        let end = match work_lane(&mut lane_run, &item) {
+                            Ok(true) => LaneEnd::Passed,
+                            Ok(false) => LaneEnd::Failed,
+                            Err(Halt::Stop(why)) => LaneEnd::Stopped(why),
+                            Err(Halt::Error(e)) => LaneEnd::Error(e),
+                        };
+                        let _ = done.send(LaneMsg::Done { item, end });
                     });
                     running.insert(id);
                 }
@@ -188,11 +176,11 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                     let _ = ack.send(answer);
                     saved?;
                 }
-                LaneMsg::Done { item, result } => {
+                LaneMsg::Done { item, end } => {
                     running.remove(&item);
-                    match result {
-                        Ok(true) => {}
-                        Ok(false) => {
+                    match end {
+                        LaneEnd::Passed => {}
+                        LaneEnd::Failed => {
                             let ended = run
                                 .state
                                 .item(&item)
@@ -203,13 +191,15 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                             any_failed = true;
                             stop_new |= after_failure(run)?;
                         }
-                        Err(h) => {
+                        LaneEnd::Stopped(why) => {
                             stop_new = true;
-                            match (&halt, h) {
-                                (None, h) | (Some(Halt::Stop(_)), h @ Halt::Error(_)) => {
-                                    halt = Some(h)
-                                }
-                                _ => {}
+                            halt.get_or_insert(Halt::Stop(why));
+                        }
+                        LaneEnd::Error(e) => {
+                            // orx's own failure outweighs a stop.
+                            stop_new = true;
+                            if !matches!(halt, Some(Halt::Error(_))) {
+                                halt = Some(Halt::Error(e));
                             }
                         }
                     }
@@ -401,25 +391,12 @@ fn integrate(run: &mut Run<'_>, id: &str) -> Step<Integration> {
         )?;
         return settle(run, id);
     }
+    mark_done(run, id, attempt, &commit);
     if let Some(i) = run.state.item_mut(id) {
-        i.status = ItemStatus::Done;
-        i.attempts = attempt;
-        i.commit = Some(commit.clone());
-        i.phase = None;
         i.gates = results;
     }
     close_lane(run, id)?;
-    run.emit(EventKind::AttemptFinished {
-        item: id.to_string(),
-        attempt,
-        outcome: AttemptOutcome::Passed,
-        signature: None,
-    })?;
-    run.emit(EventKind::ItemFinished {
-        item: id.to_string(),
-        status: ItemStatus::Done,
-        commit: Some(commit),
-    })?;
+    emit_passed(run, id, attempt, commit)?;
     Ok(Integration::Done)
 }
 
