@@ -127,13 +127,18 @@ pub struct Scenario {
     pub review: Option<OneOrMany>,
     #[serde(default)]
     pub knowledge_update: Option<OneOrMany>,
+    /// Backlog item id (or `default`) → one step per merge attempt: what the agent does when
+    /// integrating the item into the run branch conflicted (parallel lanes).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub merge: BTreeMap<String, OneOrMany>,
 }
 
 impl Scenario {
     /// The step for a stage call. `stage` is one of plan, spec, decompose, review,
-    /// knowledge_update, implement, fix; `item` is the backlog item id for implement and fix;
-    /// `n` is the 1-based number of the call of that kind (decompose attempt, review round, fix
-    /// attempt for that item). Implement and fix look up the item id, then `default`. A fix for
+    /// knowledge_update, implement, fix, merge; `item` is the backlog item id for implement, fix
+    /// and merge; `n` is the 1-based number of the call of that kind (decompose attempt, review
+    /// round, fix or merge attempt for that item). Implement, fix and merge look up the item id,
+    /// then `default`. A fix (or merge) for
     /// an item with neither → `None`; so is an unknown stage.
     pub fn step(&self, stage: &str, item: Option<&str>, n: u32) -> Option<Step> {
         let staged = |s: &Option<OneOrMany>| s.as_ref().and_then(|s| s.nth(n));
@@ -150,6 +155,10 @@ impl Scenario {
             "fix" => item
                 .and_then(|id| self.fix.get(id))
                 .or_else(|| self.fix.get("default"))
+                .and_then(|s| s.nth(n)),
+            "merge" => item
+                .and_then(|id| self.merge.get(id))
+                .or_else(|| self.merge.get("default"))
                 .and_then(|s| s.nth(n)),
             _ => None,
         }
@@ -186,6 +195,9 @@ impl Scenario {
             if let Some(s) = s {
                 push(&mut out, name, s);
             }
+        }
+        for (id, s) in &self.merge {
+            push(&mut out, &format!("merge.{id}"), s);
         }
         for (id, s) in &self.fix {
             push(&mut out, &format!("fix.{id}"), s);

@@ -8,6 +8,9 @@ use crate::error::OrxError;
 pub struct ResumeArgs {
     /// The run to continue (see `orx status`).
     pub run_id: String,
+    /// Backlog items worked at once from now on (1 to 16) [default: what the run used].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_PARALLEL as i64))]
+    pub parallel: Option<u32>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -17,6 +20,6 @@ pub struct ResumeArgs {
 pub fn run(a: ResumeArgs) -> Result<i32, OrxError> {
     let dir = a.dir.dir;
     drive_and_report(&a.output, &dir, |reporter| {
-        crate::runner::setup::resume(&dir, &a.run_id, reporter)
+        crate::runner::setup::resume_with(&dir, &a.run_id, a.parallel, reporter)
     })
 }

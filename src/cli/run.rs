@@ -36,6 +36,9 @@ pub struct RunArgs {
     /// Stop for your approval after these stages (plan, spec, decompose, review, ship), besides `run.approve`.
     #[arg(long, value_name = "STAGE,...", value_delimiter = ',')]
     pub approve: Vec<String>,
+    /// Backlog items worked at once, each in a lane of its own (1 to 16) [default: run.max_parallel, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_PARALLEL as i64))]
+    pub parallel: Option<u32>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -74,6 +77,7 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
         pipeline: a.pipeline,
         run_id: a.run_id,
         approve,
+        parallel: a.parallel,
     };
     drive_and_report(&a.output, &opts.dir, |reporter| start(&opts, reporter))
 }

@@ -204,6 +204,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
             );
         }
     }
+    let _ = write!(out, "{}", lanes_table(&state));
     let _ = writeln!(
         out,
         "
@@ -231,4 +232,22 @@ usage     {}",
     let _ = writeln!(out, "folder    {}", paths.dir.display());
     let _ = out.flush();
     Ok(0)
+}
+
+/// The parallel lanes open now, one line each: item, attempt, phase and worktree.
+fn lanes_table(state: &RunState) -> String {
+    if state.lanes.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\nLANE     ATTEMPT  PHASE      WORKTREE\n");
+    for l in &state.lanes {
+        s.push_str(&format!(
+            "{:<8} {:>7}  {:<10} {}\n",
+            l.item,
+            l.attempt,
+            l.phase,
+            l.path.display()
+        ));
+    }
+    s
 }

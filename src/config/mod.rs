@@ -36,7 +36,7 @@ pub use types::{
     BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
     STAGE_NAMES,
 };
-pub use validate::{validate, MAX_FIX_ATTEMPTS};
+pub use validate::{validate, MAX_FIX_ATTEMPTS, MAX_PARALLEL};
 pub use workspace::{default_gates, defaults_for, detect, render_init, WorkspaceKind};
 
 /// The JSON Schema of `orx.yaml`, as committed in `orx.schema.json` (pretty, newline-ended).

@@ -500,6 +500,11 @@ pub struct RunConfig {
     /// review, ship): it ends `awaiting_approval` (exit 4) until `orx approve` or `orx reject`.
     /// Default: [].
     pub approve: Vec<String>,
+    /// Backlog items worked at once, each in a lane of its own (a worktree and branch cut from
+    /// the run branch) and integrated back one at a time; `--parallel` overrides it. 1 works
+    /// the items one after another in the run's worktree.
+    #[schemars(range(min = 1, max = 16))]
+    pub max_parallel: u32,
 }
 
 impl Default for RunConfig {
@@ -513,6 +518,7 @@ impl Default for RunConfig {
             max_tokens: None,
             max_wait_secs: 900,
             approve: Vec::new(),
+            max_parallel: 1,
         }
     }
 }

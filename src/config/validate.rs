@@ -20,6 +20,8 @@ use super::types::{
 
 /// The most fix attempts per item a config may ask for.
 pub const MAX_FIX_ATTEMPTS: u32 = 20;
+/// The most backlog items a run works at once (`run.max_parallel`, `--parallel`).
+pub const MAX_PARALLEL: u32 = 16;
 
 /// Every rule `config` breaks, in file order of the sections.
 pub fn validate(config: &Config) -> Vec<Problem> {
@@ -106,6 +108,16 @@ pub fn validate(config: &Config) -> Vec<Problem> {
                 suggestion(name, &approvable, "stages"),
             ));
         }
+    }
+    if !(1..=MAX_PARALLEL).contains(&config.run.max_parallel) {
+        problems.push(Problem::new(
+            run.key("max_parallel"),
+            format!(
+                "`run.max_parallel` is {}, outside 1 to {MAX_PARALLEL}",
+                config.run.max_parallel
+            ),
+            "it counts backlog items worked at once; the default is 1".to_string(),
+        ));
     }
     if config.run.stuck_threshold == 0 {
         problems.push(Problem::new(

@@ -17,6 +17,7 @@
 
 mod error;
 mod ignores_and_refs;
+mod integrate;
 mod quarantine;
 mod remote;
 mod repo;
@@ -24,6 +25,7 @@ mod snapshot;
 mod worktree;
 
 pub use error::GitError;
+pub use integrate::Merged;
 pub use quarantine::WorkingState;
 pub use remote::{classify_push_failure, PushError, PushFailure, Pushed};
 pub use repo::Repo;

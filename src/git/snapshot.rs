@@ -251,7 +251,7 @@ fn stage_working_state(git: &Git) -> Result<(TempIndex, WorkingState)> {
 }
 
 /// A commit of `tree` with parent `parent`, unsigned, with orx's identity when none is set.
-fn commit_tree(git: &Git, tree: &str, parent: &str, message: &[u8]) -> Result<String> {
+pub(super) fn commit_tree(git: &Git, tree: &str, parent: &str, message: &[u8]) -> Result<String> {
     git.call([
         "commit-tree",
         "--no-gpg-sign",

@@ -241,6 +241,19 @@ pub enum EventKind {
         stage: Stage,
         feedback: String,
     },
+    /// Parallel lanes: `item` is being worked in a lane of its own, on `branch`, in `worktree`.
+    LaneStarted {
+        item: String,
+        branch: String,
+        worktree: String,
+    },
+    /// Parallel lanes: the lane's commit for `item` is being integrated into the run branch,
+    /// whose head is `onto`.
+    LaneIntegrating {
+        item: String,
+        attempt: u32,
+        onto: String,
+    },
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ string_enum! {
         GhAuth = "gh_auth",
         /// `gh pr create` failed.
         PrFailed = "pr_failed",
+        /// Parallel lanes: the item's change kept conflicting with the run branch.
+        MergeConflict = "merge_conflict",
     }
 }
 
@@ -95,7 +97,12 @@ impl FailureReason {
     pub fn is_item_evidence(&self) -> bool {
         matches!(
             self,
-            FailureReason::Orx(OrxFailure::Stuck | OrxFailure::GatesFailed | OrxFailure::EmptyDiff)
+            FailureReason::Orx(
+                OrxFailure::Stuck
+                    | OrxFailure::GatesFailed
+                    | OrxFailure::EmptyDiff
+                    | OrxFailure::MergeConflict
+            )
         )
     }
 }

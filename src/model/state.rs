@@ -159,6 +159,18 @@ pub struct RunState {
     /// when a person rejected the backlog, which grants the stage its tries again).
     #[serde(default)]
     pub decompose_budget_start: u32,
+    /// Backlog items worked at once (`run.max_parallel` or `--parallel`); `None` before lanes
+    /// existed, which is 1.
+    #[serde(default)]
+    pub max_parallel: Option<u32>,
+    /// The parallel lanes open now, one per item being worked in a worktree of its own, in the
+    /// order they started.
+    #[serde(default)]
+    pub lanes: Vec<LaneState>,
+    /// Implement ran in lanes: its items' checkpoints are lane commits, so it goes on in lanes
+    /// (one at a time if resumed with `--parallel 1`), never in the run's own worktree.
+    #[serde(default)]
+    pub lanes_used: bool,
 }
 
 /// Where a run waits for a person: the stage that finished and how it ended, which decides
@@ -176,6 +188,27 @@ pub struct Checkpoint {
 pub struct StageFeedback {
     pub stage: Stage,
     pub text: String,
+}
+
+/// One parallel lane: an item worked in its own worktree and branch, cut from the run branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaneState {
+    pub item: String,
+    /// The lane's worktree (`.worktrees/<run_id>.lanes/<item>`).
+    pub path: PathBuf,
+    /// The lane's branch (`orx/<run_id>.lanes/<item>`).
+    pub branch: String,
+    /// The item's attempt, as its phase last recorded it.
+    pub attempt: u32,
+    /// The item's phase (agent, verify, commit, integrate, merge).
+    pub phase: String,
+    /// The run branch head an integration of this lane started from; set while it runs, so a
+    /// resume puts the run branch back there before integrating again.
+    #[serde(default)]
+    pub onto: Option<String>,
+    /// `worktree.copy` and `worktree.setup` ran for the lane's worktree.
+    #[serde(default)]
+    pub setup_done: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -294,6 +327,9 @@ impl RunState {
             checkpoint: None,
             feedback: None,
             decompose_budget_start: 0,
+            max_parallel: None,
+            lanes: Vec::new(),
+            lanes_used: false,
         }
     }
 

@@ -73,6 +73,36 @@ pub enum ItemPhase {
     Verify { attempt: u32 },
     /// Gates passed; the snapshot is being committed.
     Commit { attempt: u32 },
+    /// Parallel lanes: the item passed its gates in its lane and its commit waits to be (or is
+    /// being) integrated into the run branch.
+    Integrate { attempt: u32 },
+    /// Parallel lanes: integrating the item's commit conflicted with the run branch; attempt
+    /// `attempt` asks the agent to resolve the conflict in the item's lane.
+    Merge { attempt: u32 },
+}
+
+impl ItemPhase {
+    /// The attempt the phase belongs to.
+    pub fn attempt(&self) -> u32 {
+        match self {
+            ItemPhase::Agent { attempt }
+            | ItemPhase::Verify { attempt }
+            | ItemPhase::Commit { attempt }
+            | ItemPhase::Integrate { attempt }
+            | ItemPhase::Merge { attempt } => *attempt,
+        }
+    }
+
+    /// The phase's name as `state.json` writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ItemPhase::Agent { .. } => "agent",
+            ItemPhase::Verify { .. } => "verify",
+            ItemPhase::Commit { .. } => "commit",
+            ItemPhase::Integrate { .. } => "integrate",
+            ItemPhase::Merge { .. } => "merge",
+        }
+    }
 }
 
 string_enum! {
@@ -82,6 +112,7 @@ string_enum! {
         Fix = "fix",
         /// A person's work in the item's worktree (`orx takeover`), verified like an agent's.
         Takeover = "takeover",
+        Merge = "merge",
     }
 }
 

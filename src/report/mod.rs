@@ -17,8 +17,9 @@ pub mod terminal;
 use crate::model::RunEvent;
 pub use terminal::{pick_reporter, OutputMode};
 
-/// A sink for run events.
-pub trait Reporter {
+/// A sink for run events. `Send`, so that a run (which holds one) is `Send` and its parallel
+/// lanes, runs of their own, can work on threads.
+pub trait Reporter: Send {
     fn event(&mut self, ev: &RunEvent);
     /// The run is over: clear progress bars.
     fn finish(&mut self) {}

@@ -40,6 +40,11 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             duration_ms,
         } => format!("  {stage} {status} in {}", secs(*duration_ms)),
         EventKind::ItemStarted { item, title } => format!("  item {item}: {title}"),
+        EventKind::LaneStarted { item, branch, .. } => format!("  lane {item} on {branch}"),
+        EventKind::LaneIntegrating { item, onto, .. } => format!(
+            "  integrating {item} onto {}",
+            &onto[..onto.len().min(10)]
+        ),
         EventKind::AttemptStarted { item, attempt, kind } => {
             format!("    {item} attempt {attempt} ({kind})")
         }

@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::error::{OrxError, Result};
 use crate::git::{Repo, Worktree};
 use crate::guard::Redactor;
+use crate::model::state::WorktreeInfo;
 use crate::model::RunState;
 use crate::model::{EventKind, FailureKind, FailureReason, FailureRecord, Stage, StageEnd, Stop};
 use crate::report::Reporter;
@@ -34,6 +35,8 @@ use crate::store::events::EventLog;
 use crate::store::lock::RunLock;
 use crate::store::meta::Meta;
 use crate::store::RunPaths;
+
+use super::lane::{LaneLink, LaneMsg};
 
 /// Why a step of a stage did not run to its end.
 #[derive(Debug)]
@@ -64,6 +67,18 @@ pub fn stage_end(step: Step<StageEnd>) -> Result<StageEnd> {
     }
 }
 
+/// Where a [`Run`]'s events and checkpoints go.
+enum Sink<'r> {
+    /// The run itself: its event log, its reporter and its lock.
+    Own {
+        events: EventLog,
+        reporter: &'r mut dyn Reporter,
+        _lock: RunLock,
+    },
+    /// A parallel lane: everything goes to the scheduler thread, the one writer.
+    Lane(Box<LaneLink>),
+}
+
 /// A run being driven by this process.
 pub struct Run<'r> {
     pub repo: Repo,
@@ -71,15 +86,15 @@ pub struct Run<'r> {
     pub config: Config,
     pub state: RunState,
     pub wt: Worktree,
-    events: EventLog,
-    reporter: &'r mut dyn Reporter,
+    /// Where events and checkpoints go: this process's own log and state file, or, in a
+    /// parallel lane, the scheduler that owns them.
+    sink: Sink<'r>,
     last_meta: Option<Meta>,
     /// Set on resume: the first step puts the worktree back to its checkpoint.
     pub needs_restore: bool,
     /// Verify's accumulated time when the current stage began (see `end_stage`).
     pub(super) verify_ms_at_begin: u64,
     pub(super) started: Instant,
-    _lock: RunLock,
     /// Hides secrets in everything the run writes (events, state, prompts, logs, artifacts).
     pub redactor: Arc<Redactor>,
 }
@@ -102,15 +117,62 @@ impl<'r> Run<'r> {
             config,
             state,
             wt,
-            events,
-            reporter,
+            sink: Sink::Own {
+                events,
+                reporter,
+                _lock: lock,
+            },
             last_meta: None,
             needs_restore: false,
             verify_ms_at_begin: 0,
             started: Instant::now(),
-            _lock: lock,
             redactor: Arc::new(Redactor::from_env()),
         })
+    }
+
+    /// A lane of this run working `item` in the worktree `lane`: a copy of the run's state
+    /// whose worktree (set up or not) is the lane's, whose events and checkpoints go over `tx`
+    /// to the scheduler. It resumes from the item's recorded phase.
+    pub(crate) fn lane(
+        &self,
+        item: &str,
+        lane: &WorktreeInfo,
+        setup_done: bool,
+        tx: std::sync::mpsc::Sender<LaneMsg>,
+    ) -> Run<'static> {
+        let mut state = self.state.clone();
+        state.worktree = lane.clone();
+        state.worktree_setup_done = setup_done;
+        state.current_item = Some(item.to_string());
+        Run {
+            repo: self.repo.clone(),
+            paths: self.paths.clone(),
+            config: self.config.clone(),
+            wt: self.repo.worktree(&lane.path),
+            sink: Sink::Lane(Box::new(LaneLink::new(item, tx, &state))),
+            state,
+            last_meta: None,
+            needs_restore: true,
+            verify_ms_at_begin: 0,
+            started: self.started,
+            redactor: self.redactor.clone(),
+        }
+    }
+
+    /// The item this run is a lane of, if it is one.
+    pub fn lane_item(&self) -> Option<&str> {
+        match &self.sink {
+            Sink::Own { .. } => None,
+            Sink::Lane(link) => Some(link.item()),
+        }
+    }
+
+    /// The ref that keeps the current item's snapshots alive: the run's, or the lane's own.
+    pub fn wip_ref(&self) -> String {
+        match self.lane_item() {
+            Some(item) => self.paths.lane_wip_ref(item),
+            None => self.paths.wip_ref(),
+        }
     }
 
     /// Emit a warning: something the user should know that does not stop the run.
@@ -120,14 +182,28 @@ impl<'r> Run<'r> {
 
     /// Append an event to the history and hand it to the reporter.
     pub fn emit(&mut self, kind: EventKind) -> Result<()> {
+        if let Sink::Lane(link) = &self.sink {
+            // The scheduler redacts it as it writes it.
+            return link.event(kind);
+        }
         let kind = self.redact_event(kind);
-        let ev = self.events.append(kind)?;
-        self.reporter.event(&ev);
+        let Sink::Own {
+            events, reporter, ..
+        } = &mut self.sink
+        else {
+            return Ok(());
+        };
+        let ev = events.append(kind)?;
+        reporter.event(&ev);
         Ok(())
     }
 
-    /// Persist `state.json` (and `meta.json` when its summary changed).
+    /// Persist `state.json` (and `meta.json` when its summary changed). In a lane, hand the
+    /// lane's changes to the scheduler and wait until it has written them.
     pub fn save(&mut self) -> Result<()> {
+        if let Sink::Lane(link) = &mut self.sink {
+            return link.save(&mut self.state);
+        }
         // What is on disk is redacted; the state in memory keeps the real text.
         let mut json = serde_json::to_value(&self.state)
             .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;

@@ -26,8 +26,8 @@ use crate::store::layout::{RUNS_DIR, WORKTREES_DIR};
 /// Most files a copy walk visits before it stops looking.
 const MAX_VISITED: usize = 200_000;
 
-/// Why preparing stopped the run before its first stage.
-pub(super) struct SetupStop {
+/// Why preparing stopped the run before its first stage (or a lane before its first step).
+pub(crate) struct SetupStop {
     pub reason: OrxFailure,
     pub message: String,
 }
@@ -53,6 +53,20 @@ impl Run<'_> {
         Ok(None)
     }
 
+    /// A parallel lane's worktree is set up like the run's (`worktree.copy`, `worktree.setup`),
+    /// once: its state's `worktree_setup_done` is the lane's own. `Some` means the lane must
+    /// stop.
+    pub(crate) fn prepare_lane(&mut self) -> Step<Option<SetupStop>> {
+        if !self.state.worktree_setup_done {
+            if let Some(stop) = self.setup_worktree()? {
+                return Ok(Some(stop));
+            }
+            self.state.worktree_setup_done = true;
+            self.save()?;
+        }
+        Ok(None)
+    }
+
     fn setup_worktree(&mut self) -> Step<Option<SetupStop>> {
         let cfg = self.config.worktree.clone();
         if !cfg.copy.is_empty() {
@@ -60,7 +74,10 @@ impl Run<'_> {
         }
         for (i, command) in cfg.setup.iter().enumerate() {
             let index = i + 1;
-            let log = format!("logs/setup_{index}.log");
+            let log = match self.lane_item() {
+                Some(item) => format!("logs/setup_{item}_{index}.log"),
+                None => format!("logs/setup_{index}.log"),
+            };
             let mut spec = CommandSpec::new("sh", &self.state.worktree.path);
             spec.args = vec!["-c".into(), command.clone()];
             spec.stdout_log = Some(self.paths.dir.join(&log));

@@ -41,6 +41,8 @@ pub struct StartOptions {
     pub run_id: Option<String>,
     /// Stages to stop after for approval, besides `run.approve` (`--approve`).
     pub approve: Vec<Stage>,
+    /// Backlog items worked at once (`--parallel`); `run.max_parallel` when `None`.
+    pub parallel: Option<u32>,
 }
 
 /// The largest task file read (`@file`); a task is a description, not a document dump.
@@ -228,6 +230,7 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         },
         scenario,
         approve: approve_stages(&stages, &cfg.run.approve, &opts.approve),
+        max_parallel: Some(opts.parallel.unwrap_or(cfg.run.max_parallel)),
         ..RunState::blank()
     };
     state.created_at = now.clone();
@@ -293,6 +296,17 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
 
 /// `orx resume`: rebuild the run from disk and continue where it stopped.
 pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
+    resume_with(dir, run_id, None, reporter)
+}
+
+/// [`resume`] with `--parallel`: the items worked at once from now on (`None` keeps the
+/// run's own).
+pub fn resume_with(
+    dir: &Path,
+    run_id: &str,
+    parallel: Option<u32>,
+    reporter: &mut dyn Reporter,
+) -> Result<RunOutcome> {
     let run = reopen(dir, run_id, reporter, |state, _| {
         // A recorded checkpoint, whatever the status (an approve that died before going past
         // the stage leaves `running`), means a person has yet to decide: running the stage
@@ -305,6 +319,9 @@ pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<R
             .with_hint(format!(
                 "go on with `orx approve {run_id}`, or run the stage again with `orx reject {run_id} --feedback TEXT`"
             )));
+        }
+        if let Some(n) = parallel {
+            state.max_parallel = Some(n);
         }
         Ok(())
     })?;

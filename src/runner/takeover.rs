@@ -77,6 +77,17 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
     }
     let loaded = config::load(&repo.root, state.config_path.as_deref())?;
     check_own_worktree(&repo, &paths, &state)?;
+    if state.lanes_used {
+        // Its items live in lane worktrees of their own, which the takeover does not open.
+        return Err(OrxError::state(format!(
+            "run {} works its items in parallel lanes, which takeover cannot open yet",
+            opts.run_id
+        ))
+        .with_hint(format!(
+            "work in the item's lane worktree under .worktrees/{}.lanes/ by hand, then `orx resume {}`",
+            opts.run_id, opts.run_id
+        )));
+    }
     let id = item_to_take(&state).ok_or_else(|| {
         OrxError::state(format!(
             "run {} has no item being implemented (it is at {}); takeover works on an item in implement or verify",
@@ -223,7 +234,8 @@ fn item_to_take(state: &RunState) -> Option<String> {
 fn attempt_of(item: &ItemState) -> u32 {
     match item.phase {
         Some(ItemPhase::Agent { attempt } | ItemPhase::Verify { attempt }) => attempt,
-        Some(ItemPhase::Commit { attempt }) => attempt + 1,
+        Some(ItemPhase::Commit { attempt } | ItemPhase::Integrate { attempt }) => attempt + 1,
+        Some(ItemPhase::Merge { attempt }) => attempt,
         None => item.attempts + 1,
     }
     .max(item.attempts + 1)

@@ -1,6 +1,7 @@
 //! `orx clean --orphans`: what runs leave outside their folder once the folder was deleted by
-//! hand: the worktree under `.worktrees/<id>`, the branch `orx/<id>`, the refs under
-//! `refs/orx/<id>/` and processes still naming the run (see `strays.rs`).
+//! hand: the worktree under `.worktrees/<id>`, the lanes under `.worktrees/<id>.lanes/`, the
+//! branches `orx/<id>` and `orx/<id>.lanes/<item>`, the refs under `refs/orx/<id>/` and
+//! processes still naming the run (see `strays.rs`).
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use super::remove::dir_size;
 use super::strays::kill_strays;
 use crate::error::{OrxError, Result};
 use crate::git::Repo;
-use crate::store::layout::{is_valid_run_id, RUNS_DIR, WORKTREES_DIR};
+use crate::store::layout::{is_valid_run_id, lanes_owner, RUNS_DIR, WORKTREES_DIR};
 use crate::store::lock::holder_alive;
 use crate::store::RunPaths;
 
@@ -46,6 +47,21 @@ pub fn clean_orphans(repo: &Repo) -> Result<Orphans> {
             out.worktrees.push(id);
         }
     }
+    // Lanes of runs whose folder is gone: `.worktrees/<id>.lanes/<item>`, then the folder.
+    if let Ok(rd) = std::fs::read_dir(&wt_root) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = lanes_owner(&name).filter(|id| !has_folder(id)) else {
+                continue;
+            };
+            out.freed += dir_size(&e.path());
+            super::remove::remove_lanes(repo, &e.path())?;
+            let id = id.to_string();
+            if !out.worktrees.contains(&id) {
+                out.worktrees.push(id);
+            }
+        }
+    }
     // Folders under .worktrees/ that git no longer knows about.
     if let Ok(rd) = std::fs::read_dir(&wt_root) {
         for e in rd.flatten() {
@@ -65,7 +81,8 @@ pub fn clean_orphans(repo: &Repo) -> Result<Orphans> {
 
     for full in repo.refs_under("refs/heads/orx/")? {
         let branch = full.trim_start_matches("refs/heads/").to_string();
-        let id = branch.trim_start_matches("orx/");
+        let name = branch.trim_start_matches("orx/");
+        let id = lanes_owner(name).unwrap_or(name);
         if is_valid_run_id(id) && !has_folder(id) {
             repo.delete_branch(&branch)?;
             out.branches.push(branch);

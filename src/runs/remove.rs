@@ -4,8 +4,10 @@
 //! run or race a resume: a busy run is an `ErrorKind::Busy` error (skipped and reported when
 //! removing several). It stops what a dead driver left running, then removes the worktree, the
 //! `orx/<id>` branch (unless kept), the snapshot refs under `refs/orx/<id>/`, the run folder
-//! and what `orx serve` kept about launching it. Only a run is removed: a folder under `runs/`
-//! that the listing does not count as one is refused, whoever asks.
+//! and what `orx serve` kept about launching it; with the run's parallel lanes, their
+//! worktrees (`.worktrees/<id>.lanes/`) and, unless kept, their branches. Only a run is
+//! removed: a folder under `runs/` that the listing does not count as one is refused, whoever
+//! asks.
 
 use std::path::Path;
 
@@ -27,10 +29,12 @@ pub fn remove_run(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64> {
     let paths = RunPaths::new(&repo.root, id);
     let lock = RunLock::acquire(&paths.lock(), id)?;
     stop_leftovers(&repo.root, id);
-    let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree);
+    let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree) + dir_size(&paths.lanes_dir());
     repo.remove_worktree(&paths.worktree)?;
+    remove_lanes(repo, &paths.lanes_dir())?;
     if !keep_branch {
         repo.delete_branch(&paths.branch())?;
+        repo.delete_refs_with_prefix(&format!("refs/heads/{}", paths.lane_branch("")))?;
     }
     repo.delete_refs_with_prefix(&format!("refs/orx/{id}/"))?;
     // Rename the folder away before letting go of the lock: from then on a racing resume or
@@ -48,6 +52,22 @@ pub fn remove_run(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64> {
         let _ = std::fs::remove_file(launch.join(f));
     }
     Ok(bytes)
+}
+
+/// Remove the lane worktrees under `lanes_dir` (`.worktrees/<id>.lanes`) and the folder.
+pub(super) fn remove_lanes(repo: &Repo, lanes_dir: &Path) -> Result<()> {
+    let Ok(rd) = std::fs::read_dir(lanes_dir) else {
+        return Ok(()); // no lanes
+    };
+    for e in rd.flatten() {
+        repo.remove_worktree(&e.path())?;
+    }
+    match std::fs::remove_dir_all(lanes_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(OrxError::io("remove", lanes_dir, e))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What removing a list of runs did.

@@ -32,6 +32,7 @@ use crate::agents::Mode;
 use crate::error::{OrxError, Result};
 use crate::gates::{self, GateContext, GateResult};
 use crate::model::event::EventKind;
+use crate::model::state::ItemState;
 use crate::model::{AttemptKind, AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
 use crate::model::{Stage, StageEnd, Stop};
 use crate::runner::schedule::{self, judge_attempt, record_attempt, FixLimits};
@@ -39,21 +40,29 @@ use crate::runner::{Halt, Run, Step};
 
 /// The name of the synthetic gate that carries guardrail violations to the fix prompt.
 pub const GUARDRAIL_GATE: &str = "guardrails";
+/// The prefix of the failure signature of a lane whose integration conflicted.
+pub(crate) const CONFLICT_PREFIX: &str = "conflict:";
+
+/// Whether `it`'s last attempt ended in a conflict (parallel lanes), so its next one resolves
+/// it.
+pub(crate) fn after_conflict(it: &ItemState) -> bool {
+    it.signatures
+        .last()
+        .is_some_and(|s| s.starts_with(CONFLICT_PREFIX))
+}
+
+/// The number of the merge call a merge attempt of `it` is (1 for its first conflict).
+pub(crate) fn merge_count(it: &ItemState) -> u32 {
+    let n = it
+        .signatures
+        .iter()
+        .filter(|s| s.starts_with(CONFLICT_PREFIX))
+        .count();
+    n.max(1) as u32
+}
 
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
-    if run.state.items.is_empty() {
-        // fast-fix (or any pipeline without decompose): the task is the one item.
-        let def = crate::backlog::Item {
-            id: "W001".into(),
-            title: crate::store::meta::headline(&run.state.task),
-            objective: run.state.task.clone(),
-            acceptance: Vec::new(),
-            files_hint: Vec::new(),
-            depends_on: Vec::new(),
-        };
-        run.state.items.push(super::item::item_state(&def, 0));
-        run.save()?;
-    }
+    ensure_items(run)?;
     let mut any_failed = false;
     while let Some(id) = schedule::next_item(&run.state) {
         let ok = run_item(run, &id)?;
@@ -77,8 +86,27 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     }
 }
 
-/// Drive one item to done (true) or to a recorded failure (false).
-fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
+/// A pipeline without decompose (fast-fix) has no backlog: the task is its one item.
+pub(crate) fn ensure_items(run: &mut Run<'_>) -> Step<()> {
+    if run.state.items.is_empty() {
+        // fast-fix (or any pipeline without decompose): the task is the one item.
+        let def = crate::backlog::Item {
+            id: "W001".into(),
+            title: crate::store::meta::headline(&run.state.task),
+            objective: run.state.task.clone(),
+            acceptance: Vec::new(),
+            files_hint: Vec::new(),
+            depends_on: Vec::new(),
+        };
+        run.state.items.push(super::item::item_state(&def, 0));
+        run.save()?;
+    }
+    Ok(())
+}
+
+/// Drive one item to done (true) or to a recorded failure (false). In a parallel lane, done
+/// means committed on the lane's branch, waiting to be integrated (phase `integrate`).
+pub(crate) fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
     let item = run
         .state
         .item(id)
@@ -112,10 +140,24 @@ fn run_item(run: &mut Run<'_>, id: &str) -> Step<bool> {
         }
         match phase {
             ItemPhase::Agent { attempt } => {
-                if !agent_attempt(run, id, attempt)? {
+                // The attempt after a conflict resolves it, even if a crash came between the
+                // conflict's judgement and its `merge` phase.
+                let kind = if after_conflict(&it) {
+                    AttemptKind::Merge
+                } else {
+                    AttemptKind::of(attempt)
+                };
+                if !agent_attempt(run, id, attempt, kind)? {
                     return Ok(false);
                 }
             }
+            ItemPhase::Merge { attempt } => {
+                if !agent_attempt(run, id, attempt, AttemptKind::Merge)? {
+                    return Ok(false);
+                }
+            }
+            // Only a lane gets here: the scheduler integrates its commit.
+            ItemPhase::Integrate { .. } => return Ok(true),
             ItemPhase::Verify { attempt } => verify_attempt(run, id, attempt)?,
             ItemPhase::Commit { attempt } => {
                 commit_item(run, id, attempt)?;
@@ -156,8 +198,9 @@ fn restore(run: &mut Run<'_>, id: &str) -> Result<()> {
     }
 }
 
-/// Run the agent for `attempt`. Returns false when the agent itself failed (run stops).
-fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
+/// Run the agent for `attempt` (implement, fix, or resolving a merge conflict). Returns false
+/// when the agent itself failed (run stops).
+fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32, kind: AttemptKind) -> Step<bool> {
     run.state.current_stage = Some(Stage::Implement);
     run.save()?;
     let it = run
@@ -166,7 +209,6 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
         .cloned()
         .ok_or_else(|| OrxError::internal("item vanished"))?;
     let base = it.base_commit.clone().unwrap_or_else(|| "HEAD".into());
-    let kind = AttemptKind::of(attempt);
     run.emit(EventKind::AttemptStarted {
         item: id.to_string(),
         attempt,
@@ -186,7 +228,11 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
         );
     }
     let prompt = run.prompt(kind.as_str(), &vars)?;
-    let n = if attempt == 1 { 1 } else { attempt - 1 };
+    let n = match kind {
+        AttemptKind::Merge => merge_count(&it),
+        _ if attempt == 1 => 1,
+        _ => attempt - 1,
+    };
     let outcome = run.call_agent(kind.as_str(), Some(id), n, Mode::Apply, prompt)?;
     if !outcome.succeeded() {
         run.fail_agent(Stage::Implement, Some(id), &outcome);
@@ -221,7 +267,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
         return Ok(true);
     }
     // Only now, the content having passed the scan, do its objects enter the repository.
-    let snap = run.wt.snapshot_of(now, &run.paths.wip_ref())?;
+    let snap = run.wt.snapshot_of(now, &run.wip_ref())?;
     if let Some(i) = run.state.item_mut(id) {
         i.snapshot = Some(snap);
         i.note = None;
@@ -259,42 +305,9 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
         rec.attempts += 1;
     }
     run.save()?;
-    let gate_cfgs: Vec<_> = run
-        .config
-        .gates
-        .iter()
-        .filter(|g| g.enabled)
-        .cloned()
-        .collect();
-    let mut results: Vec<GateResult> = Vec::new();
     let started_at = crate::store::now_rfc3339();
     let t0 = std::time::Instant::now();
-    for g in &gate_cfgs {
-        run.emit(EventKind::GateStarted {
-            gate: g.name.clone(),
-            item: id.to_string(),
-            attempt,
-        })?;
-        let ctx = GateContext {
-            cwd: &run.state.worktree.path,
-            run_dir: &run.paths.dir,
-            log_name: format!("{}_{id}_{attempt}.log", g.name),
-            run_id: &run.paths.id,
-        };
-        let r = gates::run_gate_redacted(g, &ctx, Some(&run.redactor));
-        if gates::interrupted(std::slice::from_ref(&r)) {
-            return Err(Halt::Stop(Stop::Interrupted));
-        }
-        run.emit(EventKind::GateFinished {
-            item: id.to_string(),
-            attempt,
-            result: r.clone(),
-        })?;
-        if !r.passed {
-            run.gate_failed_hooks(id, &r)?;
-        }
-        results.push(r);
-    }
+    let results = run_gates(run, id, attempt, "")?;
     // Gates may leave byproducts (`__pycache__`, coverage files, build output that is not
     // ignored). Only what the agent wrote may reach a commit or the next attempt, so the
     // worktree goes back to the attempt's snapshot; ignored files (caches) are left alone.
@@ -325,27 +338,7 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
             usage: Default::default(),
         },
     )?;
-    let signature = {
-        let mut sigs: Vec<String> = blocking
-            .iter()
-            .map(|r| format!("{}:{}", r.name, r.signature.clone().unwrap_or_default()))
-            .collect();
-        sigs.sort();
-        sigs.join("+")
-    };
-    let message = blocking
-        .iter()
-        .map(|r| {
-            format!(
-                "gate `{}` failed{}",
-                r.name,
-                r.exit_code
-                    .map(|c| format!(" (exit {c})"))
-                    .unwrap_or_default()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (signature, message) = failure_of(&blocking);
     let failed = !blocking.is_empty();
     if let Some(i) = run.state.item_mut(id) {
         i.gates = results;
@@ -367,6 +360,77 @@ fn verify_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<()> {
         run.save()?;
     }
     Ok(())
+}
+
+/// Run every enabled gate in the run's worktree for `attempt` of `id`, with events and hooks;
+/// each gate's log is `<gate>_<id>_<attempt><log_tag>.log`.
+pub(crate) fn run_gates(
+    run: &mut Run<'_>,
+    id: &str,
+    attempt: u32,
+    log_tag: &str,
+) -> Step<Vec<GateResult>> {
+    let gate_cfgs: Vec<_> = run
+        .config
+        .gates
+        .iter()
+        .filter(|g| g.enabled)
+        .cloned()
+        .collect();
+    let mut results: Vec<GateResult> = Vec::new();
+    for g in &gate_cfgs {
+        run.emit(EventKind::GateStarted {
+            gate: g.name.clone(),
+            item: id.to_string(),
+            attempt,
+        })?;
+        let ctx = GateContext {
+            cwd: &run.state.worktree.path,
+            run_dir: &run.paths.dir,
+            log_name: format!("{}_{id}_{attempt}{log_tag}.log", g.name),
+            run_id: &run.paths.id,
+        };
+        let r = gates::run_gate_redacted(g, &ctx, Some(&run.redactor));
+        if gates::interrupted(std::slice::from_ref(&r)) {
+            return Err(Halt::Stop(Stop::Interrupted));
+        }
+        run.emit(EventKind::GateFinished {
+            item: id.to_string(),
+            attempt,
+            result: r.clone(),
+        })?;
+        if !r.passed {
+            run.gate_failed_hooks(id, &r)?;
+        }
+        results.push(r);
+    }
+    Ok(results)
+}
+
+/// The failure signature and message of the blocking gates of an attempt.
+pub(crate) fn failure_of(blocking: &[&GateResult]) -> (String, String) {
+    let signature = {
+        let mut sigs: Vec<String> = blocking
+            .iter()
+            .map(|r| format!("{}:{}", r.name, r.signature.clone().unwrap_or_default()))
+            .collect();
+        sigs.sort();
+        sigs.join("+")
+    };
+    let message = blocking
+        .iter()
+        .map(|r| {
+            format!(
+                "gate `{}` failed{}",
+                r.name,
+                r.exit_code
+                    .map(|c| format!(" (exit {c})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (signature, message)
 }
 
 /// An attempt whose change breaks the guardrails. Its report (secrets masked) becomes the
@@ -432,7 +496,7 @@ fn guard_failed(
 
 /// A failed attempt: record it, then decide between another fix, stuck, and out of attempts;
 /// `final_failure` fails the item whatever budget is left.
-fn judge_failure(
+pub(crate) fn judge_failure(
     run: &mut Run<'_>,
     id: &str,
     attempt: u32,
@@ -524,12 +588,16 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
     let commit = run
         .wt
         .commit_snapshot(&snap, &message, &run.state.worktree.branch)?;
-    if let Some(i) = run.state.item_mut(id) {
-        i.status = ItemStatus::Done;
-        i.attempts = attempt;
-        i.commit = Some(commit.clone());
-        i.phase = None;
+    if run.lane_item().is_some() {
+        // The lane's commit waits for the scheduler, which integrates it and ends the item.
+        if let Some(i) = run.state.item_mut(id) {
+            i.attempts = attempt;
+            i.commit = Some(commit);
+            i.phase = Some(ItemPhase::Integrate { attempt });
+        }
+        return run.save();
     }
+    mark_done(run, id, attempt, &commit);
     run.save()?;
     if let Some(last) = it.signatures.last().filter(|_| attempt > 1) {
         let lesson = format!(
@@ -540,6 +608,21 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
             run.warn(message)?;
         }
     }
+    emit_passed(run, id, attempt, commit)
+}
+
+/// Record `id` done at `commit` on the run branch after `attempt` (the caller saves).
+pub(crate) fn mark_done(run: &mut Run<'_>, id: &str, attempt: u32, commit: &str) {
+    if let Some(i) = run.state.item_mut(id) {
+        i.status = ItemStatus::Done;
+        i.attempts = attempt;
+        i.commit = Some(commit.to_string());
+        i.phase = None;
+    }
+}
+
+/// The events of an item that passed: its attempt, then the item itself, done at `commit`.
+pub(crate) fn emit_passed(run: &mut Run<'_>, id: &str, attempt: u32, commit: String) -> Result<()> {
     run.emit(EventKind::AttemptFinished {
         item: id.to_string(),
         attempt,

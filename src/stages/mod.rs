@@ -14,6 +14,7 @@ pub mod implement;
 pub(crate) mod item;
 pub mod knowledge;
 pub mod knowledge_blocks;
+pub(crate) mod lanes;
 pub(crate) mod lessons;
 pub mod review;
 pub mod ship;
@@ -31,9 +32,18 @@ pub fn entry(stage: Stage) -> Entry {
         Stage::Plan => text::plan,
         Stage::Spec => text::spec,
         Stage::Decompose => decompose::run,
-        Stage::Implement | Stage::Verify => implement::run,
+        Stage::Implement | Stage::Verify => implement_or_lanes,
         Stage::Review => review::run,
         Stage::Ship => ship::run,
         Stage::Knowledge => knowledge::run,
+    }
+}
+
+/// Implement and verify: one item after another in the run's worktree, or in parallel lanes.
+fn implement_or_lanes(run: &mut Run<'_>) -> Step<StageEnd> {
+    if lanes::wanted(&run.state) {
+        lanes::run(run)
+    } else {
+        implement::run(run)
     }
 }

@@ -16,6 +16,9 @@ pub const WORKTREES_DIR: &str = ".worktrees";
 /// Where `orx serve` keeps what it launched (`<id>.log`, `<id>.task.md`), under `runs/`; not a
 /// run id, so listings skip it.
 pub const LAUNCH_DIR: &str = ".launch";
+/// What follows a run id in the name of the folder of its lanes' worktrees and of their
+/// branches' prefix.
+pub const LANES_SUFFIX: &str = ".lanes";
 
 /// Paths of one run.
 #[derive(Debug, Clone)]
@@ -39,6 +42,25 @@ impl RunPaths {
     /// The ref that keeps work-in-progress snapshots alive for `git gc`.
     pub fn wip_ref(&self) -> String {
         format!("refs/orx/{}/wip", self.id)
+    }
+    /// Where the parallel lanes' worktrees live: `.worktrees/<id>.lanes/`, beside the run's
+    /// worktree (never inside it, where they would count as the run's own files).
+    pub fn lanes_dir(&self) -> PathBuf {
+        self.worktree
+            .with_file_name(format!("{}{LANES_SUFFIX}", self.id))
+    }
+    /// The worktree of the lane working `item`.
+    pub fn lane_worktree(&self, item: &str) -> PathBuf {
+        self.lanes_dir().join(item)
+    }
+    /// The branch of the lane working `item`: `orx/<id>.lanes/<item>` (a branch cannot sit
+    /// under `orx/<id>`, which is itself a branch).
+    pub fn lane_branch(&self, item: &str) -> String {
+        format!("orx/{}{LANES_SUFFIX}/{item}", self.id)
+    }
+    /// The ref that keeps a lane's snapshots alive.
+    pub fn lane_wip_ref(&self, item: &str) -> String {
+        format!("refs/orx/{}/lanes/{item}/wip", self.id)
     }
     pub fn meta(&self) -> PathBuf {
         self.dir.join("meta.json")
@@ -113,6 +135,13 @@ fn random_u32() -> u32 {
     nanos ^ std::process::id().rotate_left(16)
 }
 
+/// The run a lanes' folder (`<id>.lanes`) or a lane branch below `orx/` (`<id>.lanes/<item>`)
+/// belongs to.
+pub fn lanes_owner(name: &str) -> Option<&str> {
+    let (id, rest) = name.split_once(LANES_SUFFIX)?;
+    (is_valid_run_id(id) && (rest.is_empty() || rest.starts_with('/'))).then_some(id)
+}
+
 /// True when `id` has the shape of a run id and is safe as a path component.
 pub fn is_valid_run_id(id: &str) -> bool {
     RunId::parse(id).is_some()
@@ -131,6 +160,30 @@ mod tests {
         assert!(is_valid_run_id(&a));
         assert!(!is_valid_run_id("../etc"));
         assert!(!is_valid_run_id(""));
+    }
+
+    #[test]
+    fn lanes_sit_beside_the_run_worktree_and_name_their_run() {
+        let p = RunPaths::new(Path::new("/r"), "20261121-120059-a1b2c3");
+        assert_eq!(
+            p.lane_worktree("W002"),
+            Path::new("/r/.worktrees/20261121-120059-a1b2c3.lanes/W002")
+        );
+        assert_eq!(
+            p.lane_branch("W002"),
+            "orx/20261121-120059-a1b2c3.lanes/W002"
+        );
+        assert_eq!(
+            lanes_owner("20261121-120059-a1b2c3.lanes/W002"),
+            Some("20261121-120059-a1b2c3")
+        );
+        assert_eq!(
+            lanes_owner("20261121-120059-a1b2c3.lanes"),
+            Some("20261121-120059-a1b2c3")
+        );
+        assert_eq!(lanes_owner("20261121-120059-a1b2c3"), None);
+        assert_eq!(lanes_owner("../x.lanes/W1"), None);
+        assert_eq!(lanes_owner("20261121-120059-a1b2c3.lanesX"), None);
     }
 
     #[test]

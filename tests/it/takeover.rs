@@ -326,6 +326,10 @@ fn takeover_of_an_ended_run_opens_at_once_and_no_continue_leaves_it_at_verify() 
 /// A fast-fix run on the fake engine whose one item got stuck: its gate needs a file no agent
 /// writes.
 fn stuck_fake_run() -> (Repo, String) {
+    stuck_fake_run_with(&[])
+}
+
+fn stuck_fake_run_with(args: &[&str]) -> (Repo, String) {
     let config = config_with_gates(
         &[("by_hand", "test -f by-hand.txt")],
         "run:\n  max_fix_attempts: 1\n",
@@ -341,7 +345,9 @@ fn stuck_fake_run() -> (Repo, String) {
         )])
     );
     let repo = Repo::new(&config, &scenario);
-    let r = repo.run("Say hello by hand", &["--pipeline", "fast-fix"]);
+    let mut all = vec!["--pipeline", "fast-fix"];
+    all.extend_from_slice(args);
+    let r = repo.run("Say hello by hand", &all);
     r.expect_code(1);
     assert_eq!(repo.state(&r.id)["items"][0]["status"], "stuck");
     (repo, r.id)
@@ -414,4 +420,22 @@ fn a_takeover_that_breaks_the_guardrails_is_not_snapshotted() {
     assert_eq!(item["phase"]["attempt"], 3);
     assert_eq!(item["snapshot"], before);
     assert!(!repo.events(&id).iter().any(|e| e["event"] == "taken_over"));
+}
+
+/// An item worked in a parallel lane lives in the lane's worktree, which takeover does not
+/// open: it refuses such a run with exit 2 before opening anything, and leaves it resumable.
+#[test]
+fn a_run_worked_in_parallel_lanes_is_refused_before_anything_opens() {
+    let (repo, id) = stuck_fake_run_with(&["--parallel", "2"]);
+    assert_eq!(repo.state(&id)["lanes_used"], true);
+    let before = std::fs::read_to_string(repo.run_dir(&id).join("state.json")).unwrap();
+    let (log, shell) = person_shell("echo 'written by hand' > by-hand.txt");
+    let mut cmd = repo.cmd(&["takeover", &id, "--no-progress"]);
+    cmd.env("SHELL", &shell);
+    let (code, screen) = run_on_pty(cmd);
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("parallel lanes"), "{screen}");
+    assert!(!log.path().join("argc").exists(), "the shell was opened");
+    let after = std::fs::read_to_string(repo.run_dir(&id).join("state.json")).unwrap();
+    assert_eq!(before, after);
 }
