@@ -2,7 +2,8 @@
 //! through.
 //!
 //! [`Run`] holds the repository, worktree, config, state, event log and reporter, and offers
-//! [`Run::emit`] (the one event stream), [`Run::save`] (the checkpoint), [`Run::fail`] (the
+//! [`Run::emit`] (the one event stream), [`Run::save`] and [`Run::checkpoint`] (a progress
+//! note and a checkpoint resume needs, both appended to the state journal), [`Run::fail`] (the
 //! recorded failure), [`Run::prompt`], [`Run::route`], and, in the sibling files, the one
 //! agent call (`call`), the guardrail check of the worktree (`guardrails`) and the hooks
 //! (`hooks`). It sits *below* the stages: a stage takes `&mut Run`, while the driver
@@ -14,7 +15,8 @@
 //! `StageEnd::Stopped`), or [`Halt::Error`] when orx itself cannot go on.
 //!
 //! Everything the run writes under `runs/<id>/` passes through its [`Redactor`]: events in
-//! `emit`, `state.json`/`meta.json` in `save` (the state in memory keeps the real text),
+//! `emit`, the state journal, `state.json` and `meta.json` in `save` (the state in memory keeps
+//! the real text),
 //! prompts (also as sent to the agent), agent logs (as they stream), metrics.
 
 use std::borrow::Cow;
@@ -31,6 +33,7 @@ use crate::model::RunState;
 use crate::model::{EventKind, FailureKind, FailureReason, FailureRecord, Stage, StageEnd, Stop};
 use crate::report::Reporter;
 use crate::store::events::EventLog;
+use crate::store::journal::{Checkpoint, StateJournal};
 use crate::store::lock::RunLock;
 use crate::store::meta::Meta;
 use crate::store::RunPaths;
@@ -72,6 +75,7 @@ pub struct Run<'r> {
     pub state: RunState,
     pub wt: Worktree,
     events: EventLog,
+    journal: StateJournal,
     reporter: &'r mut dyn Reporter,
     last_meta: Option<Meta>,
     /// Set on resume: the first step puts the worktree back to its checkpoint.
@@ -95,6 +99,7 @@ impl<'r> Run<'r> {
         reporter: &'r mut dyn Reporter,
     ) -> Result<Run<'r>> {
         let events = EventLog::open(&paths.events(), &paths.id)?;
+        let journal = StateJournal::open(&paths.state())?;
         let wt = repo.worktree(&state.worktree.path);
         Ok(Run {
             repo,
@@ -103,6 +108,7 @@ impl<'r> Run<'r> {
             state,
             wt,
             events,
+            journal,
             reporter,
             last_meta: None,
             needs_restore: false,
@@ -126,16 +132,28 @@ impl<'r> Run<'r> {
         Ok(())
     }
 
-    /// Persist `state.json` (and `meta.json` when its summary changed).
+    /// Record the state as a progress note: appended to the state journal, which a `kill -9`
+    /// cannot take back, but not synced, so a power loss may return resume to the last
+    /// [`Run::checkpoint`] (every step is idempotent). Also rewrites `meta.json` when its
+    /// summary changed.
     pub fn save(&mut self) -> Result<()> {
+        self.persist(Checkpoint::Note)
+    }
+
+    /// Record the state durably (one `fdatasync`): for a step resume must not repeat after a
+    /// power loss, such as an agent attempt's snapshot, an item's commit or a push.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.persist(Checkpoint::Durable)
+    }
+
+    /// Record the state as `how` says (stage ends and the run's exit are the driver's).
+    pub(super) fn persist(&mut self, how: Checkpoint) -> Result<()> {
+        self.state.updated_at = crate::store::now_rfc3339();
         // What is on disk is redacted; the state in memory keeps the real text.
         let mut json = serde_json::to_value(&self.state)
             .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
-        if self.redactor.redact_json(&mut json) {
-            crate::store::atomic::write_json_atomic(&self.paths.state(), &json)?;
-        } else {
-            self.state.save(&self.paths.state())?;
-        }
+        self.redactor.redact_json(&mut json);
+        self.journal.record(&json, how)?;
         let mut meta = Meta::from_state(&self.state);
         meta.task = self.redactor.redact(&meta.task).into_owned();
         let changed = match &self.last_meta {

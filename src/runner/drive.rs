@@ -18,6 +18,7 @@ use crate::model::{
     EventKind, FailureKind, OrxFailure, RunState, RunStatus, Stage, StageEnd, StageStatus, Stop,
 };
 use crate::stages;
+use crate::store::journal::Checkpoint;
 use crate::store::now_rfc3339;
 
 /// What `orx run` / `orx resume` hand back to the CLI.
@@ -172,7 +173,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.save()?;
+        self.persist(Checkpoint::StageEnd)?;
         for st in touched {
             if self.state.stage(st).is_some() {
                 let duration_ms = if st == Stage::Verify {
@@ -205,7 +206,7 @@ impl Run<'_> {
 
     fn stop_interrupted(mut self) -> Result<RunOutcome> {
         self.state.status = RunStatus::Interrupted;
-        self.save()?;
+        self.persist(Checkpoint::Exit)?;
         self.emit(EventKind::RunFinished {
             status: RunStatus::Interrupted,
             duration_ms: self.started.elapsed().as_millis() as u64,
@@ -225,7 +226,7 @@ impl Run<'_> {
         if status == RunStatus::Succeeded {
             self.state.current_item = None;
         }
-        self.save()?;
+        self.persist(Checkpoint::Exit)?;
         let stage = self.state.current_stage;
         self.notify_hooks("run_end", stage, status.as_str())?;
         if status == RunStatus::Failed {
@@ -279,9 +280,13 @@ impl Run<'_> {
             "stages": stages,
             "items": items,
             "process": crate::store::metrics::process_usage(),
+            "fsyncs": crate::store::fsync::count(),
+            "git_processes": crate::git::spawns::count(),
         });
         let mut body = body;
         self.redactor.redact_json(&mut body);
-        let _ = crate::store::atomic::write_json_atomic(&self.paths.run_metrics(), &body);
+        // A measurement derived from the run, so not synced: the state journal is what resume
+        // needs, and `fsyncs` above is then the whole process's count.
+        let _ = crate::store::atomic::write_json_unsynced(&self.paths.run_metrics(), &body);
     }
 }

@@ -226,7 +226,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32) -> Step<bool> {
         i.note = None;
         i.phase = Some(ItemPhase::Verify { attempt });
     }
-    run.save()?;
+    run.checkpoint()?;
     Ok(true)
 }
 
@@ -529,7 +529,7 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         i.commit = Some(commit.clone());
         i.phase = None;
     }
-    run.save()?;
+    run.checkpoint()?;
     if let Some(last) = it.signatures.last().filter(|_| attempt > 1) {
         let lesson = format!(
             "{id} passed on attempt {attempt}; what fixed it is in commit {}, after `{last}`",

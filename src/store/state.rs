@@ -3,9 +3,13 @@
 //! `events.jsonl` is the history; this file is what a resumed process needs to continue
 //! *exactly*: the stage, each backlog item with its phase inside the implement → verify → fix
 //! loop, its completed attempts, the worktree snapshot taken after its last agent attempt and
-//! the commit after it finished, plus usage totals and the last failure. Every write is atomic
-//! (see `atomic`), so a `kill -9` at any instant leaves either the previous or the next state.
-//! Loading rejects an unknown `version` and a file that does not parse, with one clear sentence.
+//! the commit after it finished, plus usage totals and the last failure. A driving process
+//! checkpoints into the journal next to it (`state.jsonl`, see `journal`) and compacts the
+//! journal back into this file when it exits; loading therefore replays: the journal's last
+//! complete line when it has one, else this file, so every reader (resume, status, serve, mcp)
+//! sees the latest checkpoint. Every replacement of the file is atomic (see `atomic`), so a
+//! `kill -9` at any instant leaves either the previous or the next state. Loading rejects an
+//! unknown `version` and a file or journal line that does not parse, with one clear sentence.
 
 use std::path::Path;
 
@@ -20,33 +24,42 @@ impl RunState {
         write_json_atomic(path, self)
     }
 
+    /// The run's latest state: `path` (`state.json`) replayed with its journal.
     pub fn load(path: &Path) -> Result<RunState> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => StoreError::NotUtf8 {
-                path: path.to_path_buf(),
-            },
-            _ => StoreError::StateUnreadable(FileError::own("read", path, e)),
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| StoreError::CorruptJson {
-                path: path.to_path_buf(),
-                line: source.line(),
-                column: source.column(),
-                source,
-            })?;
-        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
-        if version != u64::from(STATE_VERSION) {
-            return Err(StoreError::UnsupportedVersion {
-                path: path.to_path_buf(),
-                found: version,
-                expected: STATE_VERSION,
-            });
+        if let Some((line, bytes)) = super::journal::latest(path)? {
+            return decode(&super::journal::journal_path(path), line, &bytes);
         }
-        serde_json::from_value(value).map_err(|source| StoreError::Unusable {
-            path: path.to_path_buf(),
-            source,
-        })
+        let bytes = std::fs::read(path)
+            .map_err(|e| StoreError::StateUnreadable(FileError::own("read", path, e)))?;
+        decode(path, 1, &bytes)
     }
+}
+
+/// A state from `bytes`, read from `path` where it starts at line `first_line` (1 for
+/// `state.json`, the line's number in the journal).
+fn decode(path: &Path, first_line: usize, bytes: &[u8]) -> Result<RunState> {
+    let text = std::str::from_utf8(bytes).map_err(|_| StoreError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|source| StoreError::CorruptJson {
+            path: path.to_path_buf(),
+            line: first_line + source.line().saturating_sub(1),
+            column: source.column(),
+            source,
+        })?;
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version != u64::from(STATE_VERSION) {
+        return Err(StoreError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            expected: STATE_VERSION,
+        });
+    }
+    serde_json::from_value(value).map_err(|source| StoreError::Unusable {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Now as RFC 3339 UTC with milliseconds.
@@ -55,7 +68,7 @@ pub fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::state::{ItemState, StageRecord, WorktreeInfo};
     use crate::model::{ItemPhase, ItemStatus, RunStatus, Stage, StageStatus, Usage};
