@@ -12,6 +12,7 @@ mod flows;
 mod git_setup;
 mod guard;
 mod hostile_input;
+mod journal;
 mod lifecycle;
 mod mcp;
 mod mock_server;
