@@ -17,6 +17,10 @@
 //!   its fsyncs, and only then is the journal emptied. A crash between the two leaves a
 //!   journal whose last line *is* the new `state.json`, so replay gives the same state.
 //!
+//! A journal that outgrows [`COMPACT_AT`] (a run with many items, whose state is larger and
+//! checkpointed more often) is compacted the same way whatever the checkpoint, so neither the
+//! file nor a reader's replay grows with the square of the run; a happy run never gets there.
+//!
 //! Replay ([`latest`]): the journal's last complete line when it has one, else `state.json`.
 //! A last line without its newline is a write a crash cut short and is ignored (the writer
 //! drops it when it reopens the journal, so the next line never lands after it); a complete
@@ -46,12 +50,17 @@ pub fn journal_path(state: &Path) -> PathBuf {
     state.with_extension("jsonl")
 }
 
+/// The journal size from which a checkpoint compacts it into `state.json`.
+pub const COMPACT_AT: u64 = 1 << 20;
+
 /// Appends checkpoints to a run's journal; owned by the process that holds the run's lock.
 #[derive(Debug)]
 pub struct StateJournal {
     file: File,
     path: PathBuf,
     state: PathBuf,
+    /// The journal's length: what this process found, plus what it appended since.
+    len: u64,
 }
 
 impl StateJournal {
@@ -76,11 +85,17 @@ impl StateJournal {
             file,
             path,
             state: state.to_path_buf(),
+            len: whole as u64,
         })
     }
 
     /// Append `state` as one line, then make it as durable as `how` asks.
     pub fn record(&mut self, state: &serde_json::Value, how: Checkpoint) -> Result<()> {
+        let how = if self.len >= COMPACT_AT {
+            Checkpoint::Exit
+        } else {
+            how
+        };
         self.append(state, how)?;
         match how {
             Checkpoint::Note | Checkpoint::Durable => Ok(()),
@@ -102,6 +117,7 @@ impl StateJournal {
         self.file
             .write_all(&line)
             .map_err(|e| FileError::own("append to", &self.path, e))?;
+        self.len += line.len() as u64;
         if how != Checkpoint::Note {
             fsync::sync_data(&self.file).map_err(|e| FileError::own("sync", &self.path, e))?;
         }
@@ -113,7 +129,9 @@ impl StateJournal {
     fn restart(&mut self) -> Result<()> {
         self.file
             .set_len(0)
-            .map_err(|e| FileError::own("truncate", &self.path, e).into())
+            .map_err(|e| FileError::own("truncate", &self.path, e))?;
+        self.len = 0;
+        Ok(())
     }
 }
 
@@ -260,6 +278,37 @@ mod tests {
         j.record(&value(&at(RunStatus::Running, "resumed")), Checkpoint::Note)
             .unwrap();
         assert_eq!(RunState::load(&state).unwrap().task, "resumed");
+    }
+
+    #[test]
+    fn a_journal_that_outgrows_its_limit_is_compacted_by_the_next_checkpoint() {
+        let (_dir, state) = run_dir(&at(RunStatus::Running, "zero"));
+        let big = "x".repeat(COMPACT_AT as usize / 3);
+        let mut j = StateJournal::open(&state).unwrap();
+        for n in 0..4 {
+            j.record(
+                &value(&at(RunStatus::Running, &format!("{n}{big}"))),
+                Checkpoint::Note,
+            )
+            .unwrap();
+        }
+        // The fourth note found the journal past the limit and compacted it.
+        let len = std::fs::metadata(journal_path(&state)).unwrap().len();
+        assert_eq!(len, 0);
+        assert!(RunState::load(&state).unwrap().task.starts_with('3'));
+        // A writer that reopens a large journal knows its size too.
+        for n in 4..7 {
+            j.record(
+                &value(&at(RunStatus::Running, &format!("{n}{big}"))),
+                Checkpoint::Note,
+            )
+            .unwrap();
+        }
+        let mut j = StateJournal::open(&state).unwrap();
+        j.record(&value(&at(RunStatus::Running, "small")), Checkpoint::Note)
+            .unwrap();
+        assert_eq!(std::fs::metadata(journal_path(&state)).unwrap().len(), 0);
+        assert_eq!(RunState::load(&state).unwrap().task, "small");
     }
 
     #[test]

@@ -13,17 +13,11 @@
 
 use std::path::Path;
 
-use super::atomic::write_json_atomic;
 use super::error::{Result, StoreError};
 use crate::error::file::FileError;
 use crate::model::state::{RunState, STATE_VERSION};
 
 impl RunState {
-    pub fn save(&mut self, path: &Path) -> Result<()> {
-        self.updated_at = now_rfc3339();
-        write_json_atomic(path, self)
-    }
-
     /// The run's latest state: `path` (`state.json`) replayed with its journal.
     pub fn load(path: &Path) -> Result<RunState> {
         if let Some((line, bytes)) = super::journal::latest(path)? {
@@ -115,8 +109,8 @@ pub(crate) mod tests {
     fn state_round_trips_through_disk() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        let mut s = sample();
-        s.save(&p).unwrap();
+        let s = sample();
+        crate::store::atomic::write_json_atomic(&p, &s).unwrap();
         let back = RunState::load(&p).unwrap();
         assert_eq!(back.items[0].phase, Some(ItemPhase::Verify { attempt: 2 }));
         assert_eq!(back.run_id, "r1");
