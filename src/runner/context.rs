@@ -16,8 +16,7 @@
 //!
 //! Everything the run writes under `runs/<id>/` passes through its [`Redactor`]: events in
 //! `emit`, the state journal, `state.json` and `meta.json` in `save` (the state in memory keeps
-//! the real text),
-//! prompts (also as sent to the agent), agent logs (as they stream), metrics.
+//! the real text), prompts (also as sent to the agent), agent logs (as they stream), metrics.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
