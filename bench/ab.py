@@ -3,14 +3,19 @@
     python3 bench/ab.py OLD_BIN NEW_BIN ingest [MiB] [rounds]     (default 128 MiB, 5 rounds)
     python3 bench/ab.py OLD_BIN NEW_BIN overhead [pairs]          (default 12 pairs)
     python3 bench/ab.py OLD_BIN NEW_BIN gitcount                  (git processes per run)
+    python3 bench/ab.py OLD_BIN NEW_BIN fsyncs                    (fsyncs per run, needs strace)
 
 ingest: the bench-2 setup (stand-in `claude` printing Claude stream-json, one-stage pipeline),
 wall time and orx's CPU (user+sys from wait4, children included: the stand-in `cat` is tiny).
 overhead: the bench-1 fast-fix run (fake engine, one item, gate `true`), wall time.
 gitcount: a `git` shim on PATH counts the git processes of one fast-fix and one full run.
+fsyncs: `strace -f` counts the fsync and fdatasync calls of the same two runs (orx's and its
+children's: git and the gates make none here), and prints the count in metrics/run.json where
+the binary reports one.
 The order of the two binaries flips every round; medians are printed. Nothing is written to
 bench/results: this is for the notes' before/after table, not for the main table.
 """
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -98,6 +103,27 @@ def run_gitcount(old, new):
                 print(f"{k}: {pipeline} run exited {code}, {n} git processes")
 
 
+def run_fsyncs(old, new):
+    strace = shutil.which("strace")
+    if not strace:
+        raise SystemExit("fsyncs needs strace")
+    for pipeline in ("fast-fix", "full"):
+        for k, binary in (("old", old), ("new", new)):
+            with c.TempDir("ab-fsyncs") as tmp:
+                repo = c.init_repo(tmp / "repo", config=c.FAKE_CONFIG)
+                (tmp / "scenario.yaml").write_text(c.ONE_ITEM_SCENARIO)
+                trace = tmp / "strace.log"
+                _, code, _ = c.timed([strace, "-f", "-qq", "-o", str(trace), "-e",
+                                      "trace=fsync,fdatasync", binary, "run", "Write hello.txt",
+                                      "--scenario", str(tmp / "scenario.yaml"), "--no-progress",
+                                      "--pipeline", pipeline], cwd=repo, env=c.env_for_orx())
+                n = sum(1 for line in trace.read_text().splitlines() if "sync(" in line)
+                reported = "-"
+                for m in (repo / "runs").glob("*/metrics/run.json"):
+                    reported = json.loads(m.read_text()).get("fsyncs", "-")
+                print(f"{k}: {pipeline} run exited {code}, {n} fsyncs (run.json: {reported})")
+
+
 def main():
     if len(sys.argv) < 4:
         raise SystemExit(__doc__)
@@ -109,6 +135,8 @@ def main():
         run_overhead(old, new, *(rest or [12]))
     elif what == "gitcount":
         run_gitcount(old, new)
+    elif what == "fsyncs":
+        run_fsyncs(old, new)
     else:
         raise SystemExit(__doc__)
 

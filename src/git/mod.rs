@@ -22,6 +22,7 @@ mod quarantine;
 mod remote;
 mod repo;
 mod snapshot;
+pub mod spawns;
 mod worktree;
 
 pub use error::GitError;
@@ -270,6 +271,7 @@ impl GitCall<'_> {
             Stdio::null()
         });
         let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
+        spawns::count_one();
         // Feed stdin from another thread so a chatty git cannot deadlock on a full pipe.
         let feeder = match (self.stdin.clone(), child.stdin.take()) {
             (Some(input), Some(mut pipe)) => Some(std::thread::spawn(move || {

@@ -2,7 +2,8 @@
 //! through.
 //!
 //! [`Run`] holds the repository, worktree, config, state, event log and reporter, and offers
-//! [`Run::emit`] (the one event stream), [`Run::save`] (the checkpoint), [`Run::fail`] (the
+//! [`Run::emit`] (the one event stream), [`Run::save`] and [`Run::checkpoint`] (a progress
+//! note and a checkpoint resume needs, both appended to the state journal), [`Run::fail`] (the
 //! recorded failure), [`Run::prompt`], [`Run::route`], and, in the sibling files, the one
 //! agent call (`call`), the guardrail check of the worktree (`guardrails`) and the hooks
 //! (`hooks`). It sits *below* the stages: a stage takes `&mut Run`, while the driver
@@ -14,8 +15,8 @@
 //! `StageEnd::Stopped`), or [`Halt::Error`] when orx itself cannot go on.
 //!
 //! Everything the run writes under `runs/<id>/` passes through its [`Redactor`]: events in
-//! `emit`, `state.json`/`meta.json` in `save` (the state in memory keeps the real text),
-//! prompts (also as sent to the agent), agent logs (as they stream), metrics.
+//! `emit`, the state journal, `state.json` and `meta.json` in `save` (the state in memory keeps
+//! the real text), prompts (also as sent to the agent), agent logs (as they stream), metrics.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::model::RunState;
 use crate::model::{EventKind, FailureKind, FailureReason, FailureRecord, Stage, StageEnd, Stop};
 use crate::report::Reporter;
 use crate::store::events::EventLog;
+use crate::store::journal::{Durability, StateJournal};
 use crate::store::lock::RunLock;
 use crate::store::meta::Meta;
 use crate::store::RunPaths;
@@ -69,9 +71,11 @@ pub fn stage_end(step: Step<StageEnd>) -> Result<StageEnd> {
 
 /// Where a [`Run`]'s events and checkpoints go.
 enum Sink<'r> {
-    /// The run itself: its event log, its reporter and its lock.
+    /// The run itself: its event log, its state journal, its reporter and its lock.
     Own {
         events: EventLog,
+        /// The state journal; `state.json` is compacted from it.
+        journal: StateJournal,
         reporter: &'r mut dyn Reporter,
         _lock: RunLock,
     },
@@ -110,6 +114,7 @@ impl<'r> Run<'r> {
         reporter: &'r mut dyn Reporter,
     ) -> Result<Run<'r>> {
         let events = EventLog::open(&paths.events(), &paths.id)?;
+        let journal = StateJournal::open(&paths.state())?;
         let wt = repo.worktree(&state.worktree.path);
         Ok(Run {
             repo,
@@ -119,6 +124,7 @@ impl<'r> Run<'r> {
             wt,
             sink: Sink::Own {
                 events,
+                journal,
                 reporter,
                 _lock: lock,
             },
@@ -198,20 +204,34 @@ impl<'r> Run<'r> {
         Ok(())
     }
 
-    /// Persist `state.json` (and `meta.json` when its summary changed). In a lane, hand the
-    /// lane's changes to the scheduler and wait until it has written them.
+    /// Record the state as a progress note: appended to the state journal, which a `kill -9`
+    /// cannot take back, but not synced, so a power loss may return resume to the last
+    /// [`Run::checkpoint`] (every step is idempotent). Also rewrites `meta.json` when its
+    /// summary changed.
     pub fn save(&mut self) -> Result<()> {
-        if let Sink::Lane(link) = &mut self.sink {
-            return link.save(&mut self.state);
-        }
+        self.persist(Durability::Note)
+    }
+
+    /// Record the state durably (one `fdatasync`): for a step resume must not repeat after a
+    /// power loss, such as an agent attempt's snapshot, an item's commit or a push.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.persist(Durability::Durable)
+    }
+
+    /// Record the state as `how` says (stage ends and the run's exit are the driver's).
+    pub(crate) fn persist(&mut self, how: Durability) -> Result<()> {
+        let journal = match &mut self.sink {
+            // In a lane: hand the lane's changes to the scheduler, which records them as `how`
+            // says, and wait until it has.
+            Sink::Lane(link) => return link.save(&mut self.state, how),
+            Sink::Own { journal, .. } => journal,
+        };
+        self.state.updated_at = crate::store::now_rfc3339();
         // What is on disk is redacted; the state in memory keeps the real text.
         let mut json = serde_json::to_value(&self.state)
             .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
-        if self.redactor.redact_json(&mut json) {
-            crate::store::atomic::write_json_atomic(&self.paths.state(), &json)?;
-        } else {
-            self.state.save(&self.paths.state())?;
-        }
+        self.redactor.redact_json(&mut json);
+        journal.record(&json, how)?;
         let mut meta = Meta::from_state(&self.state);
         meta.task = self.redactor.redact(&meta.task).into_owned();
         let changed = match &self.last_meta {

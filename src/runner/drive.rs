@@ -19,6 +19,7 @@ use crate::model::{
     EventKind, FailureKind, OrxFailure, RunState, RunStatus, Stage, StageEnd, StageStatus, Stop,
 };
 use crate::stages;
+use crate::store::journal::Durability;
 use crate::store::now_rfc3339;
 
 /// The exit code of a run that stopped at an approval checkpoint (documented in the README's
@@ -250,7 +251,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.save()?;
+        self.persist(Durability::StageEnd)?;
         for st in touched {
             if self.state.stage(st).is_some() {
                 let duration_ms = if st == Stage::Verify {
@@ -283,7 +284,7 @@ impl Run<'_> {
 
     fn stop_interrupted(mut self) -> Result<RunOutcome> {
         self.state.status = RunStatus::Interrupted;
-        self.save()?;
+        self.persist(Durability::Exit)?;
         self.emit(EventKind::RunFinished {
             status: RunStatus::Interrupted,
             duration_ms: self.started.elapsed().as_millis() as u64,
@@ -303,7 +304,7 @@ impl Run<'_> {
         if status == RunStatus::Succeeded {
             self.state.current_item = None;
         }
-        self.save()?;
+        self.persist(Durability::Exit)?;
         let stage = self.state.current_stage;
         self.notify_hooks("run_end", stage, status.as_str())?;
         if status == RunStatus::Failed {
@@ -361,9 +362,13 @@ impl Run<'_> {
                 "mode": crate::exec::tracking::tracking().mode,
                 "environ_reads": crate::exec::tracking::environ_reads(),
             },
+            "fsyncs": crate::store::fsync::count(),
+            "git_processes": crate::git::spawns::count(),
         });
         let mut body = body;
         self.redactor.redact_json(&mut body);
-        let _ = crate::store::atomic::write_json_atomic(&self.paths.run_metrics(), &body);
+        // A measurement derived from the run, so not synced: the state journal is what resume
+        // needs, and `fsyncs` above is then the whole process's count.
+        let _ = crate::store::atomic::write_json_unsynced(&self.paths.run_metrics(), &body);
     }
 }

@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, Sender};
 
 use crate::error::{OrxError, Result};
 use crate::model::{EventKind, RunState, Stop, Usage};
+use crate::store::journal::Durability;
 
 /// What a lane tells the scheduler.
 pub enum LaneMsg {
@@ -27,6 +28,8 @@ pub enum LaneMsg {
         item: String,
         before: Box<RunState>,
         now: Box<RunState>,
+        /// How the scheduler records it: a progress note, or durably.
+        how: Durability,
         ack: Sender<Result<Usage>>,
     },
     /// The lane's item ended its work in the lane.
@@ -77,13 +80,14 @@ impl LaneLink {
 
     /// Hand the changes since the last checkpoint to the scheduler and wait until written.
     /// The lane's usage becomes the run's (every lane's), so its budget checks see it all.
-    pub fn save(&mut self, state: &mut RunState) -> Result<()> {
+    pub fn save(&mut self, state: &mut RunState, how: Durability) -> Result<()> {
         let (ack, written) = mpsc::channel();
         self.tx
             .send(LaneMsg::Save {
                 item: self.item.clone(),
                 before: Box::new(self.base.clone()),
                 now: Box::new(state.clone()),
+                how,
                 ack,
             })
             .map_err(|_| scheduler_gone())?;

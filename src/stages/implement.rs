@@ -273,7 +273,7 @@ fn agent_attempt(run: &mut Run<'_>, id: &str, attempt: u32, kind: AttemptKind) -
         i.note = None;
         i.phase = Some(ItemPhase::Verify { attempt });
     }
-    run.save()?;
+    run.checkpoint()?;
     Ok(true)
 }
 
@@ -598,7 +598,7 @@ fn commit_item(run: &mut Run<'_>, id: &str, attempt: u32) -> Result<()> {
         return run.save();
     }
     mark_done(run, id, attempt, &commit);
-    run.save()?;
+    run.checkpoint()?;
     if let Some(last) = it.signatures.last().filter(|_| attempt > 1) {
         let lesson = format!(
             "{id} passed on attempt {attempt}; what fixed it is in commit {}, after `{last}`",

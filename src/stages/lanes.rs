@@ -165,10 +165,11 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                     item,
                     before,
                     now,
+                    how,
                     ack,
                 } => {
                     merge_lane(&mut run.state, &item, &before, &now);
-                    let saved = run.save();
+                    let saved = run.persist(how);
                     let answer = match &saved {
                         Ok(()) => Ok(run.state.usage.clone()),
                         Err(e) => Err(OrxError::internal(e.message.clone())),

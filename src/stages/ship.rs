@@ -46,7 +46,8 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     }
     let body = pr_body(run, files, insertions, deletions);
     let path = run.paths.artifact("pr_body.md");
-    crate::store::atomic::write_atomic(&path, run.redact(&body).as_bytes())?;
+    // Derived from the run branch, like the patch: whole for every reader, not synced.
+    crate::store::atomic::write_unsynced(&path, run.redact(&body).as_bytes())?;
     run.emit(EventKind::Shipped {
         branch: run.state.worktree.branch.clone(),
         patch: "artifacts/patch.diff".into(),
@@ -118,7 +119,7 @@ pub(crate) fn push(run: &mut Run<'_>) -> Result<std::result::Result<(), PushErro
     };
     run.state.ship.remote = Some(remote.clone());
     run.state.ship.pushed_sha = Some(pushed.sha.clone());
-    run.save()?;
+    run.checkpoint()?;
     run.emit(EventKind::Pushed {
         remote,
         branch,
@@ -202,7 +203,7 @@ fn pull_request(run: &mut Run<'_>) -> Result<StageEnd> {
     match ensure_pr(&req)? {
         Ok(pr) => {
             run.state.ship.pr_url = Some(pr.url.clone());
-            run.save()?;
+            run.checkpoint()?;
             run.emit(EventKind::PullRequest {
                 url: pr.url,
                 created: pr.created,
@@ -246,7 +247,8 @@ pub fn write_patch(run: &mut Run<'_>) -> Result<(u32, u32, u32)> {
     let base = run.state.worktree.base_sha.clone();
     let patch = run.wt.diff(&base, "HEAD")?;
     let path = run.paths.artifact("patch.diff");
-    crate::store::atomic::write_atomic(&path, run.redact(&patch).as_bytes())?;
+    // Derived from the run branch (rewritten by every ship and knowledge pass), so not synced.
+    crate::store::atomic::write_unsynced(&path, run.redact(&patch).as_bytes())?;
     Ok(run.wt.diff_stat(&base, "HEAD")?)
 }
 

@@ -4,6 +4,13 @@
 //! it over the target, then fsync the folder. A reader (or a resumed run after `kill -9`)
 //! therefore sees either the old content or the new, never a torn file. The temporary name
 //! carries the pid so two processes never share one.
+//!
+//! A file derived from something durable elsewhere (the `state.json` refreshed at a stage end
+//! and the `meta.json` summary from the state journal, the `metrics/run.json` aggregate, the
+//! patch and PR body from the run branch) is replaced the same way but without the two fsyncs
+//! ([`write_unsynced`], [`write_json_unsynced`]): the rename still keeps it whole for every reader
+//! and across a `kill -9`; only a power loss can leave it stale (or, on a file system that
+//! does not order a rename after its data, empty), and the durable copy is elsewhere.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,7 +21,13 @@ use crate::error::file::FileError;
 
 /// Atomically replace `path` with `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    put(path, bytes, true).map(|_| ())
+    put(path, bytes, true, true).map(|_| ())
+}
+
+/// Replace `path` with `bytes` whole but without fsync: for a file derived from a durable one
+/// (see the module header).
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    put(path, bytes, true, false).map(|_| ())
 }
 
 /// Atomically create `path` with `bytes` unless something is already there, in which case
@@ -22,10 +35,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// the finished temporary file, which fails on an existing name), so a file that another
 /// process creates at the same moment is never overwritten.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool> {
-    put(path, bytes, false)
+    put(path, bytes, false, true)
 }
 
-fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
+fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> {
     let dir = path.parent().ok_or_else(|| StoreError::NoParent {
         path: path.to_path_buf(),
     })?;
@@ -41,7 +54,9 @@ fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            super::fsync::sync_all(&f)?;
+        }
         if replace {
             fs::rename(&tmp, path)?;
         } else {
@@ -53,8 +68,10 @@ fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
             }
         }
         // fsync the folder so the rename itself survives a power loss.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+        if durable {
+            if let Ok(d) = File::open(dir) {
+                let _ = super::fsync::sync_all(&d);
+            }
         }
         Ok(true)
     })();
@@ -66,12 +83,22 @@ fn put(path: &Path, bytes: &[u8], replace: bool) -> Result<bool> {
 
 /// Serialize `value` as pretty JSON and write it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomic(path, &pretty_json(path, value)?)
+}
+
+/// Serialize `value` as pretty JSON and replace `path` with it whole but without fsync: for a
+/// file derived from a durable one (see the module header).
+pub fn write_json_unsynced<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_unsynced(path, &pretty_json(path, value)?)
+}
+
+fn pretty_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StoreError::Encode {
         what: path.display().to_string(),
         source,
     })?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    Ok(bytes)
 }
 
 /// Append `text` to a log-like file (created with its folder when missing). Appends are not

@@ -68,6 +68,10 @@ impl RunPaths {
     pub fn state(&self) -> PathBuf {
         self.dir.join("state.json")
     }
+    /// The state journal that checkpoints append to (see `store::journal`).
+    pub fn state_journal(&self) -> PathBuf {
+        super::journal::journal_path(&self.state())
+    }
     pub fn events(&self) -> PathBuf {
         self.dir.join("events.jsonl")
     }

@@ -116,8 +116,9 @@ impl RunLock {
         let start = process_start_time(me).unwrap_or(0);
         let _ = file.set_len(0);
         let _ = file.rewind();
+        // Not synced: the holder it names matters only while that process lives, and a power
+        // loss ends every holder.
         let _ = writeln!(file, "{me} {start}");
-        let _ = file.sync_all();
         Ok(RunLock { _file: file })
     }
 }

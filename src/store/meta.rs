@@ -3,13 +3,15 @@
 //! `orx status` over 10,000 runs must not parse 10,000 full states, so each run keeps a tiny
 //! summary (id, status, stage, item, task headline, times) next to `state.json`, rewritten
 //! atomically whenever one of those fields changes. `state.json` stays the source of truth;
-//! meta is derived from it by [`Meta::from_state`] and never read by `resume`.
+//! meta is derived from it by [`Meta::from_state`] and never read by `resume`, so it is
+//! replaced without fsync (`atomic::write_json_unsynced`): whole for every reader and across a
+//! `kill -9`, possibly stale after a power loss until the run's next checkpoint.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::write_json_atomic;
+use super::atomic::write_json_unsynced;
 use super::error::{Result, StoreError};
 use crate::error::file::FileError;
 use crate::model::RunState;
@@ -55,7 +57,7 @@ impl Meta {
         }
     }
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_json_atomic(path, self)
+        write_json_unsynced(path, self)
     }
     pub fn load(path: &Path) -> Result<Meta> {
         let text = std::fs::read(path).map_err(|e| FileError::own("read", path, e))?;

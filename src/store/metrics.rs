@@ -2,10 +2,12 @@
 //!
 //! `stages.jsonl` gets one line per agent call or gate pass (stage, item, attempt, status,
 //! duration, tokens, cost, executor, model), appended as it happens, so a crashed run keeps the
-//! measurements it paid for. `run.json` is the aggregate, rewritten atomically at the end of
-//! each process's drive of the run, with that process's own CPU time and peak memory
-//! (`process`, from `getrusage(RUSAGE_SELF)`: orx alone, never its agents or gates), which is
-//! what the idle-cost and ingestion benchmarks read.
+//! measurements it paid for. `run.json` is the aggregate, rewritten whole (unsynced: it is a
+//! measurement) at the end of each process's drive of the run, with that process's own CPU
+//! time and peak memory (`process`, from `getrusage(RUSAGE_SELF)`: orx alone, never its agents
+//! or gates), which is what the idle-cost and ingestion benchmarks read, and the fsyncs and git
+//! processes it cost (`fsyncs`, `git_processes`: the counts of `store::fsync` and
+//! `git::spawns`).
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -520,8 +520,8 @@ fn killed_and_resumed(
     let _ = child.wait();
     lock_released(&repo.run_dir(&id));
     release(repo, true);
-    let text = std::fs::read_to_string(repo.run_dir(&id).join("state.json")).unwrap();
-    let st: serde_json::Value = serde_json::from_str(&text).expect("state.json parses");
+    // The state as resume reads it: state.json with the journal's checkpoints replayed.
+    let st = repo.state(&id);
     assert_eq!(st["status"], "running", "{what}: {st}");
     assert!(
         !st["lanes"].as_array().unwrap().is_empty(),

@@ -13,6 +13,7 @@ mod flows;
 mod git_setup;
 mod guard;
 mod hostile_input;
+mod journal;
 mod lanes;
 mod lifecycle;
 mod logs;

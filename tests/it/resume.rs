@@ -74,10 +74,10 @@ fn sigkill_at_many_points_then_resume_gives_the_same_patch() {
         lock_released(&repo.run_dir(&id));
         hold.release();
         known.push(id.clone());
-        // state.json always parses, whatever instant the kill hit.
-        let text = std::fs::read_to_string(repo.run_dir(&id).join("state.json")).unwrap();
-        let st: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("point {k}: corrupt state: {e}\n{text}"));
+        // The state (state.json and every complete journal line) always parses, whatever
+        // instant the kill hit.
+        let st = crate::support::replayed_state(&repo.run_dir(&id))
+            .unwrap_or_else(|e| panic!("point {k}: {e}"));
         assert_eq!(st["status"], "running", "point {k} (event {at}): {st}");
         let out = RunResult::from(repo.orx(&["resume", &id, "--no-progress"]));
         out.expect_code(0);

@@ -59,10 +59,9 @@ impl Repo {
         self.path().join("runs").join(id)
     }
 
+    /// The run's latest state, replayed as orx does (see [`replayed_state`]).
     pub fn state(&self, id: &str) -> serde_json::Value {
-        let text =
-            std::fs::read_to_string(self.run_dir(id).join("state.json")).expect("state.json");
-        serde_json::from_str(&text).expect("state.json parses")
+        replayed_state(&self.run_dir(id)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn read(&self, id: &str, rel: &str) -> String {
@@ -196,4 +195,29 @@ pub fn standard_config(extra: &str) -> String {
         ],
         extra,
     )
+}
+
+/// A run folder's latest state as orx replays it: the last complete line of `state.jsonl` when
+/// it has one, else `state.json`. Every complete journal line and `state.json` itself must
+/// parse (a line without its newline is a write a kill cut short); the error says which did
+/// not, or that there is no state yet.
+pub fn replayed_state(run_dir: &Path) -> Result<serde_json::Value, String> {
+    let parse = |what: String, text: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(text)
+            .map_err(|e| format!("{what} is corrupt: {e}\n{}", String::from_utf8_lossy(text)))
+    };
+    let file = std::fs::read(run_dir.join("state.json"))
+        .map_err(|e| format!("{}: no state.json: {e}", run_dir.display()))?;
+    let mut latest = parse("state.json".into(), &file)?;
+    let journal = std::fs::read(run_dir.join("state.jsonl")).unwrap_or_default();
+    let whole = journal
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    for (n, line) in journal[..whole].split(|&b| b == b'\n').enumerate() {
+        if !line.is_empty() {
+            latest = parse(format!("state.jsonl line {}", n + 1), line)?;
+        }
+    }
+    Ok(latest)
 }

@@ -77,8 +77,8 @@ fn racing_resumes_and_cleans_have_exactly_one_winner_and_lose_nothing() {
         };
         known.push(id.clone());
         lock_released(&repo.run_dir(&id));
-        let st = std::fs::read_to_string(repo.run_dir(&id).join("state.json"));
-        if !st.is_ok_and(|s| s.contains("\"running\"")) {
+        let st = crate::support::replayed_state(&repo.run_dir(&id));
+        if !st.is_ok_and(|s| s["status"] == "running") {
             let _ = repo.orx(&["clean", &id]);
             continue;
         }

@@ -1,14 +1,14 @@
 //! Crash and resume: `orx run` killed with SIGKILL at random instants (then its resumes killed
-//! again, up to three kills per run), resumed until it finishes. Every step checks that
-//! state.json parses; the end checks the patch against an uninterrupted run, the push and the
-//! single pull request, that no process of the run survives, and that `orx clean` leaves no
-//! worktree, branch or ref behind.
+//! again, up to three kills per run), resumed until it finishes. Every step checks that the
+//! state (state.json and every complete line of its journal) parses; the end checks the patch
+//! against an uninterrupted run, the push and the single pull request, that no process of the
+//! run survives, and that `orx clean` leaves no worktree, branch or ref behind.
 //!
 //! The instants are drawn uniformly over the uninterrupted run's duration, whose stages all
 //! take time on purpose: each agent call sleeps, one gate sleeps, and ship pushes to a bare
 //! remote and calls a stand-in `gh` that sleeps. orx has no crash-point hook, so a kill lands
 //! mid-write of state by timing alone; the campaign counts how often that happened by the
-//! `.state.json.tmp-<pid>` file the kill left behind.
+//! `.state.json.tmp-<pid>` file or the torn last journal line the kill left behind.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -92,16 +92,14 @@ struct KillSite {
 
 fn inspect(repo: &Repo, id: &str, ctx: &str) -> KillSite {
     let dir = repo.run_dir(id);
-    let stage = match std::fs::read_to_string(dir.join("state.json")) {
-        Ok(text) => {
-            let st: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{ctx}: corrupt state.json: {e}\n{text}"));
-            match st["current_stage"].as_str() {
-                Some(s) if st["status"] == "running" => s.to_string(),
-                _ => st["status"].as_str().unwrap_or("?").to_string(),
-            }
+    let stage = if dir.join("state.json").exists() {
+        let st = crate::support::replayed_state(&dir).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        match st["current_stage"].as_str() {
+            Some(s) if st["status"] == "running" => s.to_string(),
+            _ => st["status"].as_str().unwrap_or("?").to_string(),
         }
-        Err(_) => "before state".to_string(),
+    } else {
+        "before state".to_string()
     };
     let mid_state_write = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -111,7 +109,9 @@ fn inspect(repo: &Repo, id: &str, ctx: &str) -> KillSite {
                     .starts_with(".state.json.tmp-")
             })
         })
-        .unwrap_or(false);
+        .unwrap_or(false)
+        || std::fs::read(dir.join("state.jsonl"))
+            .is_ok_and(|j| j.last().is_some_and(|&b| b != b'\n'));
     let orphans = pids_with_env(&format!("ORX_RUN_ID={id}"));
     let orphan_kinds = orphans
         .iter()
