@@ -6,12 +6,14 @@
 
 use serde_json::Value;
 
+/// The text of a line that may hold a JSON object: trimmed, starting with `{`.
+pub fn object_text(line: &str) -> Option<&str> {
+    Some(line.trim()).filter(|t| t.starts_with('{'))
+}
+
 /// Parse one stream line; `None` for blank lines and anything that is not a JSON object.
 pub fn parse_line(line: &str) -> Option<Value> {
-    let t = line.trim();
-    if !t.starts_with('{') {
-        return None;
-    }
+    let t = object_text(line)?;
     serde_json::from_str::<Value>(t)
         .ok()
         .filter(|v| v.is_object())
@@ -62,11 +64,16 @@ pub fn compact(v: &Value, max: usize) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    if s.chars().count() > max {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    } else {
-        s
+    cut_chars(s, max)
+}
+
+/// `s` cut to `max` characters, with `…` when something was cut; without a copy when nothing
+/// was, and with one slice copy when something was (not a push per character: tool output
+/// passes here on every result).
+pub fn cut_chars(mut s: String, max: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        s.truncate(at);
+        s.push('…');
     }
+    s
 }

@@ -262,7 +262,7 @@ impl LineSplitter {
 
     /// Feed one chunk; complete lines are appended to `out`.
     fn feed(&mut self, mut chunk: &[u8], out: &mut Batch) {
-        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', chunk) {
             let (segment, rest) = chunk.split_at(nl);
             if self.partial_len == 0 {
                 self.emit_whole(segment, out);
@@ -334,14 +334,21 @@ fn cut_at_char(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// Append a batch's lines to the log through `filter`; a failed write stops the logging.
-fn write_filtered(
-    log: &mut Option<(File, std::path::PathBuf)>,
-    filter: &mut dyn super::LineFilter,
-    batch: &Batch,
-) {
-    let Some((file, path)) = log else { return };
-    let mut buf = String::new();
+/// A batch's lines as the log shows them through `filter`: the lines as they are when the
+/// filter finds the whole batch clean (the common case, one scan of the batch), else line by
+/// line through it, a cut line with its marker.
+fn filtered_text(filter: &mut dyn super::LineFilter, batch: &Batch) -> String {
+    let mut buf = String::with_capacity(batch.text.len() + batch.ends.len());
+    if batch.cuts.is_empty() {
+        for line in batch.lines() {
+            buf.push_str(line);
+            buf.push('\n');
+        }
+        if filter.clean(&buf) {
+            return buf;
+        }
+        buf.clear();
+    }
     for (line, cut) in batch.lines_cut() {
         match filter.filter(line) {
             Some(l) => buf.push_str(&l),
@@ -352,6 +359,17 @@ fn write_filtered(
         }
         buf.push('\n');
     }
+    buf
+}
+
+/// Append a batch's lines to the log through `filter`; a failed write stops the logging.
+fn write_filtered(
+    log: &mut Option<(File, std::path::PathBuf)>,
+    filter: &mut dyn super::LineFilter,
+    batch: &Batch,
+) {
+    let Some((file, path)) = log else { return };
+    let buf = filtered_text(filter, batch);
     if let Err(e) = file.write_all(buf.as_bytes()) {
         tracing::warn!(
             "cannot append to log {}: {e}; the rest of this stream is not logged",
