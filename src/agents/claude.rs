@@ -30,6 +30,16 @@
 //! `AgentError`. A non-empty `permission_denials` fails the call as `PermissionDenied` even
 //! when `is_error` is false: a tool the agent needed was refused, so what it reports as done
 //! is not what happened.
+//!
+//! Reading. `assistant` and `user` lines, nearly all of a stream, go through `TypedLine`,
+//! which borrows the short names from the line, owns the texts the events keep, and skips
+//! everything else (per-message usage, `tool_use_result` repeating the tool's output) without
+//! building it. A line with anything unexpected (another type, an `error`, a retyped field, an
+//! escaped name, a repeated key) is read as a generic value instead, by the same code as
+//! before; a test plays every recording both ways. The one difference: serde checks skipped
+//! fields less strictly than it builds values, so a line whose skipped part holds a number
+//! beyond `f64`, a lone UTF-16 surrogate escape or nesting deeper than 128 is read rather than
+//! dropped as unparsed.
 
 use std::collections::HashMap;
 

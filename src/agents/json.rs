@@ -2,7 +2,10 @@
 //!
 //! The CLIs add and rename fields between releases, so the parsers read their lines as loose
 //! JSON values rather than strict structs: a missing or retyped field reads as `None` or 0 and
-//! the line still counts, instead of failing to deserialize and being dropped whole.
+//! the line still counts, instead of failing to deserialize and being dropped whole. A parser
+//! may read its bulk lines through a typed, borrowing shape first (`JsonLines::typed`, Claude's
+//! `assistant` and `user` lines), but only as a shortcut: a line that does not fit that shape
+//! comes back here.
 
 use serde_json::Value;
 
@@ -71,9 +74,48 @@ pub fn compact(v: &Value, max: usize) -> String {
 /// was, and with one slice copy when something was (not a push per character: tool output
 /// passes here on every result).
 pub fn cut_chars(mut s: String, max: usize) -> String {
-    if let Some((at, _)) = s.char_indices().nth(max) {
+    if s.len() <= max {
+        return s; // no more characters than bytes
+    }
+    // ASCII up to `max`: the character after the first `max` starts at byte `max`.
+    let at = match s.as_bytes()[..max].is_ascii() {
+        true => Some(max),
+        false => s.char_indices().nth(max).map(|(at, _)| at),
+    };
+    if let Some(at) = at {
         s.truncate(at);
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_chars_counts_characters_not_bytes() {
+        assert_eq!(cut_chars("abc".into(), 3), "abc");
+        assert_eq!(cut_chars("abcd".into(), 3), "abc…");
+        assert_eq!(cut_chars("ééé".into(), 3), "ééé");
+        assert_eq!(cut_chars("éééé".into(), 3), "ééé…");
+        assert_eq!(cut_chars("abcé".into(), 3), "abc…");
+        assert_eq!(cut_chars("aébcd".into(), 3), "aéb…");
+        assert_eq!(cut_chars(String::new(), 0), "");
+        assert_eq!(cut_chars("a".into(), 0), "…");
+        for s in [
+            "x".repeat(50),
+            "é".repeat(50),
+            format!("{}é{}", "a".repeat(9), "b".repeat(9)),
+        ] {
+            for max in 0..60 {
+                let old: String = if s.chars().count() > max {
+                    s.chars().take(max).chain(['…']).collect()
+                } else {
+                    s.clone()
+                };
+                assert_eq!(cut_chars(s.clone(), max), old, "{s} {max}");
+            }
+        }
+    }
 }

@@ -7,6 +7,12 @@
 //! only their format: which line type means what, and how their result line is judged. They
 //! hold a `StreamCore` and go through it for everything above, so the outcome skeleton, the
 //! "ended without a result line" fallback and the rate-limit flag exist once.
+//!
+//! A format may also read its most frequent lines through a typed shape that borrows from the
+//! line ([`JsonLines::typed`]): building a generic value of every field of every line (a
+//! tool's whole output repeated in metadata, per-message usage) was half of ingesting a
+//! stream. The generic value stays the reference: the typed shape only takes lines it reads
+//! exactly as the value would, and hands every other line back untouched.
 
 use serde_json::Value;
 

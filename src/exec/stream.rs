@@ -13,8 +13,14 @@
 //! admitted into an empty queue so an oversized batch cannot deadlock.
 //!
 //! With a [`super::LineFilter`] (secret redaction), the log is written from the split lines
-//! instead of the raw chunk, each line through the filter; a line cut at `max_line_bytes` is
-//! logged cut, with a marker, because redacting it whole would mean holding it whole.
+//! instead of the raw chunk; a line cut at `max_line_bytes` is logged cut, with a marker,
+//! because redacting it whole would mean holding it whole. The filter first looks at a chunk's
+//! lines as one text ([`super::LineFilter::clean`]): nearly always they hold no secret and are
+//! logged from that one scan; otherwise each line goes through the filter. Either way a chunk
+//! is one `write` (at most 64 KiB of lines, never one per line), made as soon as the chunk is
+//! read, so whoever follows the log (`orx logs`, the dashboard) sees a line once it is complete:
+//! a larger buffer would save about 1% of the ingestion profile (the write calls) and hold a
+//! slow agent's lines back from them.
 
 use std::collections::VecDeque;
 use std::fs::File;

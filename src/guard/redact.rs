@@ -13,7 +13,10 @@
 //! stateful [`LineRedactor`] per stream ([`Redactor::line_redactor`], and
 //! [`Redactor::log_filter`] for the supervisor), which also hides the body lines of a private
 //! key block that opened on an earlier line; whole texts go through [`Redactor::redact`],
-//! which sees a block from its BEGIN line to its END line (or the end of the text). JSON documents (events, state) are redacted string by
+//! which sees a block from its BEGIN line to its END line (or the end of the text). A log
+//! filter looks at a whole chunk of lines at once first ([`LineFilter::clean`]): with no
+//! secret anywhere in it and no key block open or beginning, every line is logged as it is
+//! from that one scan; any finding sends the chunk through line by line. JSON documents (events, state) are redacted string by
 //! string ([`Redactor::redact_json`]) so that an escaped quote in a secret cannot hide it.
 
 use std::borrow::Cow;
