@@ -30,9 +30,20 @@
 //! `AgentError`. A non-empty `permission_denials` fails the call as `PermissionDenied` even
 //! when `is_error` is false: a tool the agent needed was refused, so what it reports as done
 //! is not what happened.
+//!
+//! Reading. `assistant` and `user` lines, nearly all of a stream, go through `TypedLine`,
+//! which borrows the short names from the line, owns the texts the events keep, and skips
+//! everything else (per-message usage, `tool_use_result` repeating the tool's output) without
+//! building it. A line with anything unexpected (another type, an `error`, a retyped field, an
+//! escaped name, a repeated key) is read as a generic value instead, by the same code as
+//! before; a test plays every recording both ways. The one difference: serde checks skipped
+//! fields less strictly than it builds values, so a line whose skipped part holds a number
+//! beyond `f64`, a lone UTF-16 surrogate escape or nesting deeper than 128 is read rather than
+//! dropped as unparsed.
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, parse_reset};
@@ -124,6 +135,33 @@ pub struct ClaudeParser {
 impl JsonLines for ClaudeParser {
     fn core(&mut self) -> &mut StreamCore {
         &mut self.core
+    }
+
+    fn typed(&mut self, line: &str, out: &mut Vec<AgentEvent>) -> bool {
+        let Some(l) =
+            super::json::object_text(line).and_then(|t| serde_json::from_str::<TypedLine>(t).ok())
+        else {
+            return false;
+        };
+        let Some(blocks) = l.message.and_then(|m| m.content) else {
+            return false;
+        };
+        let user = match l.kind {
+            Some("assistant") if l.error.is_none() => false,
+            Some("user") => true,
+            _ => return false,
+        };
+        if self.core.session_id.is_none() {
+            self.core.session_id = l.session_id.map(str::to_string);
+        }
+        for b in blocks {
+            if user {
+                self.typed_result(b, out);
+            } else {
+                self.typed_block(b, out);
+            }
+        }
+        true
     }
 
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
@@ -233,7 +271,88 @@ impl JsonLines for ClaudeParser {
     }
 }
 
+/// An `assistant` or `user` line, the bulk of a stream, as far as the parser reads it; every
+/// other field (the per-message usage, `tool_use_result` repeating a tool's whole output) is
+/// skipped without being built. The short names borrow from the line.
+#[derive(Deserialize)]
+struct TypedLine<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(borrow, default)]
+    session_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    error: Option<&'a str>,
+    #[serde(borrow, default)]
+    message: Option<TypedMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TypedMessage<'a> {
+    #[serde(borrow, default)]
+    content: Option<Vec<TypedBlock<'a>>>,
+}
+
+/// One content block: text, thinking, a tool call or a tool result.
+#[derive(Deserialize)]
+struct TypedBlock<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(borrow, default)]
+    name: Option<&'a str>,
+    #[serde(borrow, default)]
+    id: Option<&'a str>,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(borrow, default)]
+    tool_use_id: Option<&'a str>,
+    #[serde(default)]
+    is_error: Option<bool>,
+    #[serde(default)]
+    content: Option<Value>,
+}
+
 impl ClaudeParser {
+    /// [`ClaudeParser::assistant`]'s work on one block of a typed line.
+    fn typed_block(&mut self, b: TypedBlock<'_>, out: &mut Vec<AgentEvent>) {
+        match b.kind.unwrap_or("") {
+            "text" => self.core.text(b.text.unwrap_or_default(), out),
+            "thinking" | "redacted_thinking" => out.push(AgentEvent::Reasoning {
+                text: b.thinking.unwrap_or_default(),
+            }),
+            "tool_use" => {
+                let name = b.name.unwrap_or("tool");
+                let input = b.input.unwrap_or(Value::Null);
+                self.pending.insert(
+                    b.id.unwrap_or("").to_string(),
+                    Pending {
+                        name: name.to_string(),
+                        command: string_at(&input, "command"),
+                        path: string_at(&input, "file_path")
+                            .or_else(|| string_at(&input, "notebook_path")),
+                    },
+                );
+                out.push(tools::call(name, &input));
+            }
+            _ => {}
+        }
+    }
+
+    /// [`ClaudeParser::user`]'s work on one block of a typed line.
+    fn typed_result(&mut self, b: TypedBlock<'_>, out: &mut Vec<AgentEvent>) {
+        if b.kind != Some("tool_result") {
+            return;
+        }
+        let Some(p) = self.pending.remove(b.tool_use_id.unwrap_or("")) else {
+            return;
+        };
+        let content = b.content.unwrap_or(Value::Null);
+        self.tool_result(p, b.is_error.unwrap_or(false), &content, out);
+    }
+
     fn assistant(&mut self, v: &Value, out: &mut Vec<AgentEvent>) {
         if let Some(err) = str_at(v, "error") {
             // Synthetic API-error messages (`"error": "rate_limit"`, `is_api_error_message`).
@@ -285,14 +404,26 @@ impl ClaudeParser {
                 continue;
             };
             let failed = bool_at(b, "is_error");
-            let output = tools::output_text(b.get("content").unwrap_or(&Value::Null));
+            self.tool_result(p, failed, b.get("content").unwrap_or(&Value::Null), out);
+        }
+    }
+
+    /// The events of the result of the pending call `p`, whose content is `content`.
+    fn tool_result(
+        &mut self,
+        p: Pending,
+        failed: bool,
+        content: &Value,
+        out: &mut Vec<AgentEvent>,
+    ) {
+        {
+            let output = tools::output_text(content);
             let result = tools::result(&p.name, !failed, &output);
             match p.name.as_str() {
                 "Bash" => out.push(AgentEvent::CommandRun {
                     command: p.command.unwrap_or_default(),
                     exit_code: Some(if failed {
-                        exit_code_in(&compact(b.get("content").unwrap_or(&Value::Null), 2000))
-                            .unwrap_or(1)
+                        exit_code_in(&compact(content, 2000)).unwrap_or(1)
                     } else {
                         0
                     }),
@@ -372,6 +503,71 @@ mod tests {
     use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
     use crate::agents::testutil::{play_success, tokens};
     use crate::agents::ToolKind;
+
+    /// The parser without its typed shape: every line read as a generic value.
+    struct Generic(ClaudeParser);
+
+    impl JsonLines for Generic {
+        fn core(&mut self) -> &mut StreamCore {
+            self.0.core()
+        }
+        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
+            self.0.line(v, out)
+        }
+        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+            self.0.verdict(exit)
+        }
+    }
+
+    /// Lines in the bulk shapes with every irregularity the typed shape must hand back to the
+    /// generic value: escapes in borrowed names, retyped fields, repeated keys, odd blocks.
+    const ODD_LINES: &str = r#"{"type":"assistant","session_id":"s\u0031","message":{"content":[{"type":"tool_use","id":"t1","name":"B\u0061sh","input":{"command":"ls"}}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","is_error":"yes","content":"Exit code 2\nboom"}]}}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t2","name":"Write","input":{"file_path":"/w/a.py"}}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"ok"}]}]}}
+{"type":"assistant","message":{"content":[{"type":"text","text":"one"}],"content":[{"type":"text","text":"two"}]}}
+{"type":"assistant","message":{"content":[{"type":"text","text":7},"a string block",{"type":"thinking","thinking":null}]}}
+{"type":"assistant","error":"rate_limit","message":{"content":[{"type":"text","text":"API Error: 429"}]}}
+{"type":"assistant","message":null}
+{"type":"user","message":{"content":"a plain prompt"}}
+  {"type":"assistant","message":{"content":[{"type":"text","text":"padded \"quoted\"\n"}]},"uuid":"u"}  
+{"type":5,"message":{"content":[]}}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t3","name":"Bash","input":null}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t3","is_error":true,"content":null}]}}
+[1,2]
+not json
+{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s1"}"#;
+
+    #[test]
+    fn typed_lines_read_exactly_as_the_generic_value_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/claude");
+        let mut streams = vec![ODD_LINES.to_string()];
+        for dir in [root.clone(), root.join("written")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "jsonl") {
+                    streams.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        assert!(streams.len() > 10, "the recordings were found");
+        for stream in &streams {
+            for exit in [exited(0), exited(1)] {
+                let typed = play(&mut ClaudeParser::default(), stream, exit.clone());
+                let generic = play(&mut Generic(ClaudeParser::default()), stream, exit);
+                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+            }
+        }
+        // The bulk lines do take the typed path.
+        let mut p = ClaudeParser::default();
+        let mut out = Vec::new();
+        assert!(p.typed(
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":3}},"session_id":"s"}"#,
+            &mut out
+        ));
+        assert_eq!(out, [AgentEvent::Text { text: "hi".into() }]);
+        assert!(!p.typed(ODD_LINES.lines().next().unwrap(), &mut out));
+    }
 
     #[test]
     fn argv_per_mode_keeps_the_prompt_off_the_command_line() {

@@ -2,16 +2,21 @@
 //!
 //! The CLIs add and rename fields between releases, so the parsers read their lines as loose
 //! JSON values rather than strict structs: a missing or retyped field reads as `None` or 0 and
-//! the line still counts, instead of failing to deserialize and being dropped whole.
+//! the line still counts, instead of failing to deserialize and being dropped whole. A parser
+//! may read its bulk lines through a typed, borrowing shape first (`JsonLines::typed`, Claude's
+//! `assistant` and `user` lines), but only as a shortcut: a line that does not fit that shape
+//! comes back here.
 
 use serde_json::Value;
 
+/// The text of a line that may hold a JSON object: trimmed, starting with `{`.
+pub fn object_text(line: &str) -> Option<&str> {
+    Some(line.trim()).filter(|t| t.starts_with('{'))
+}
+
 /// Parse one stream line; `None` for blank lines and anything that is not a JSON object.
 pub fn parse_line(line: &str) -> Option<Value> {
-    let t = line.trim();
-    if !t.starts_with('{') {
-        return None;
-    }
+    let t = object_text(line)?;
     serde_json::from_str::<Value>(t)
         .ok()
         .filter(|v| v.is_object())
@@ -62,11 +67,55 @@ pub fn compact(v: &Value, max: usize) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    if s.chars().count() > max {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    } else {
-        s
+    cut_chars(s, max)
+}
+
+/// `s` cut to `max` characters, with `…` when something was cut; without a copy when nothing
+/// was, and with one slice copy when something was (not a push per character: tool output
+/// passes here on every result).
+pub fn cut_chars(mut s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s; // no more characters than bytes
+    }
+    // ASCII up to `max`: the character after the first `max` starts at byte `max`.
+    let at = match s.as_bytes()[..max].is_ascii() {
+        true => Some(max),
+        false => s.char_indices().nth(max).map(|(at, _)| at),
+    };
+    if let Some(at) = at {
+        s.truncate(at);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_chars_counts_characters_not_bytes() {
+        assert_eq!(cut_chars("abc".into(), 3), "abc");
+        assert_eq!(cut_chars("abcd".into(), 3), "abc…");
+        assert_eq!(cut_chars("ééé".into(), 3), "ééé");
+        assert_eq!(cut_chars("éééé".into(), 3), "ééé…");
+        assert_eq!(cut_chars("abcé".into(), 3), "abc…");
+        assert_eq!(cut_chars("aébcd".into(), 3), "aéb…");
+        assert_eq!(cut_chars(String::new(), 0), "");
+        assert_eq!(cut_chars("a".into(), 0), "…");
+        for s in [
+            "x".repeat(50),
+            "é".repeat(50),
+            format!("{}é{}", "a".repeat(9), "b".repeat(9)),
+        ] {
+            for max in 0..60 {
+                let old: String = if s.chars().count() > max {
+                    s.chars().take(max).chain(['…']).collect()
+                } else {
+                    s.clone()
+                };
+                assert_eq!(cut_chars(s.clone(), max), old, "{s} {max}");
+            }
+        }
     }
 }

@@ -7,6 +7,12 @@
 //! only their format: which line type means what, and how their result line is judged. They
 //! hold a `StreamCore` and go through it for everything above, so the outcome skeleton, the
 //! "ended without a result line" fallback and the rate-limit flag exist once.
+//!
+//! A format may also read its most frequent lines through a typed shape that borrows from the
+//! line ([`JsonLines::typed`]): building a generic value of every field of every line (a
+//! tool's whole output repeated in metadata, per-message usage) was half of ingesting a
+//! stream. The generic value stays the reference: the typed shape only takes lines it reads
+//! exactly as the value would, and hands every other line back untouched.
 
 use serde_json::Value;
 
@@ -137,6 +143,16 @@ pub fn fail(out: &mut AgentOutcome, kind: FailureKind, message: String, evidence
 /// counted by its [`StreamCore`] and yields nothing.
 pub trait JsonLines {
     fn core(&mut self) -> &mut StreamCore;
+    /// The events of one line read through the format's typed shape, which borrows from the
+    /// line and skips the fields the parser never reads (a tool's whole output repeated in
+    /// metadata, per-message usage). It returns false, having changed nothing, whenever the
+    /// line does not fit that shape (another line type, a field of an unexpected type, an
+    /// escaped string where a borrowed one is expected, a repeated key): the line then goes
+    /// through [`JsonLines::line`] as a generic value, which is the reference behaviour the
+    /// typed shape must match. By default no line is typed.
+    fn typed(&mut self, _line: &str, _out: &mut Vec<AgentEvent>) -> bool {
+        false
+    }
     /// The events of one JSON line.
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>);
     /// The outcome once the stream is over.
@@ -146,6 +162,9 @@ pub trait JsonLines {
 impl<T: JsonLines> StreamParser for T {
     fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
         let mut out = Vec::new();
+        if self.typed(line, &mut out) {
+            return out;
+        }
         if let Some(v) = self.core().parse(line) {
             self.line(v, &mut out);
         }

@@ -231,14 +231,7 @@ pub fn output_text(content: &Value) -> String {
 
 /// `s` on one line (newlines and runs of blanks as one space), at most `max` characters.
 pub fn one_line(s: &str, max: usize) -> String {
-    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > max {
-        let mut t: String = flat.chars().take(max).collect();
-        t.push('…');
-        t
-    } else {
-        flat
-    }
+    super::json::cut_chars(s.split_whitespace().collect::<Vec<_>>().join(" "), max)
 }
 
 /// A tool call's target (or a tool result's summary) naming paths under `root`, the call's

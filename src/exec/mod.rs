@@ -87,6 +87,14 @@ pub struct CommandSpec {
 pub trait LineFilter: Send {
     /// The line (without its newline) as the log should show it; `None` keeps it as is.
     fn filter(&mut self, line: &str) -> Option<String>;
+
+    /// Whether every line of `lines` (each ending in `\n`) would pass [`LineFilter::filter`]
+    /// unchanged, one after the other, leaving the filter's state as they would: then the
+    /// whole text is logged as it is, from one look at it instead of one per line. `false`
+    /// (the default) only means the lines go through `filter` one by one.
+    fn clean(&mut self, _lines: &str) -> bool {
+        false
+    }
 }
 
 /// Makes a fresh [`LineFilter`] for each stream of each child.

@@ -13,7 +13,10 @@
 //! stateful [`LineRedactor`] per stream ([`Redactor::line_redactor`], and
 //! [`Redactor::log_filter`] for the supervisor), which also hides the body lines of a private
 //! key block that opened on an earlier line; whole texts go through [`Redactor::redact`],
-//! which sees a block from its BEGIN line to its END line (or the end of the text). JSON documents (events, state) are redacted string by
+//! which sees a block from its BEGIN line to its END line (or the end of the text). A log
+//! filter looks at a whole chunk of lines at once first ([`LineFilter::clean`]): with no
+//! secret anywhere in it and no key block open or beginning, every line is logged as it is
+//! from that one scan; any finding sends the chunk through line by line. JSON documents (events, state) are redacted string by
 //! string ([`Redactor::redact_json`]) so that an escaped quote in a secret cannot hide it.
 
 use std::borrow::Cow;
@@ -182,6 +185,18 @@ impl LineFilter for LineRedactor {
             Cow::Borrowed(_) => None,
         }
     }
+
+    /// Clean when no key block is open, none begins, and the text as a whole holds no secret.
+    /// Whole is as strong as line by line: every matcher stops at a newline the way it stops
+    /// at the end of a text (a name never reaches back over one, a value, URL or credential
+    /// never runs on through one) and a newline before a line starts it as its start does, so
+    /// a secret that one line holds is found in the text that holds that line; and any finding
+    /// at all, even one only the whole text has, sends the lines through `filter` one by one.
+    fn clean(&mut self, lines: &str) -> bool {
+        !self.in_private_key
+            && !lines.contains("-----BEGIN ")
+            && matches!(self.redactor.redact(lines), Cow::Borrowed(_))
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +243,63 @@ mod tests {
         assert!(!s.contains(AWS) && !s.contains("inside-pw"), "{s}");
         let mut clean = serde_json::json!({"a": "fine"});
         assert!(!r.redact_json(&mut clean));
+    }
+
+    /// Pieces that make, and almost make, every kind of finding, glued at random into lines.
+    const PIECES: &[&str] = &[
+        "AKIA2QZ7XW4RTY9PLM3K",
+        "AKIA2QZ7",
+        "ghp_a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5a1B2c3",
+        "sk-ant-api03-Zx9_Qw8-Er7Ty6Zx9_Qw8-Er7Ty6Zx9_Qw8-Er7Ty6",
+        "xoxb-1234567890-abcdefghij",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "API_TOKEN",
+        "password",
+        "9fQ2xL8vR3mZ7kP1wT5y",
+        "postgres://app:",
+        "s3cr3tPassw0rd@db",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----END RSA PRIVATE KEY-----",
+        "env-secret-value",
+        "=", ":", " ", "\"", "'", "A", "-", "_", ".", "x", "{", "}", "\\",
+    ];
+
+    fn lines() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let line = proptest::collection::vec(proptest::sample::select(PIECES), 0..8)
+            .prop_map(|p| p.concat());
+        proptest::collection::vec(line, 0..6)
+    }
+
+    proptest::proptest! {
+        /// A text the filter calls clean is one whose every line it would keep as it is.
+        #[test]
+        fn a_clean_batch_is_clean_line_by_line(lines in lines()) {
+            let r = Arc::new(env(&[("MY_TOKEN", "env-secret-value")]));
+            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let mut batch = r.line_redactor();
+            let mut each = r.line_redactor();
+            if batch.clean(&text) {
+                for l in &lines {
+                    proptest::prop_assert_eq!(each.filter(l), None, "{:?}", lines);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_is_clean_only_without_secrets_or_an_open_key_block() {
+        let r = Arc::new(env(&[("MY_TOKEN", "env-secret-value")]));
+        let mut f = r.line_redactor();
+        assert!(f.clean("fine\nalso fine\n"));
+        assert!(!f.clean(&format!("fine\nkey {AWS}\n")));
+        assert!(!f.clean("x env-secret-value y\n"));
+        assert!(!f.clean("-----BEGIN RSA PRIVATE KEY-----\n"));
+        assert_eq!(
+            f.filter("-----BEGIN RSA PRIVATE KEY-----").as_deref(),
+            Some("[REDACTED:private_key]")
+        );
+        assert!(!f.clean("MIIEowIBAAKCAQEA\n"), "a key block is open");
     }
 
     #[test]
