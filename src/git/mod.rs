@@ -16,6 +16,7 @@
 //! touching the process environment.
 
 mod error;
+mod gitdir;
 mod ignores_and_refs;
 mod integrate;
 mod quarantine;

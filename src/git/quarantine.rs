@@ -62,7 +62,7 @@ impl Quarantine {
     /// read from the repository.
     pub(super) fn new(git: &Git) -> Result<Quarantine> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let objects = objects_dir(git)?;
+        let objects = super::gitdir::objects_dir(git)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = objects.join(format!("orx-quarantine-{}-{n}", std::process::id()));
         std::fs::create_dir(&dir).map_err(|e| FileError::own("create", &dir, e))?;
@@ -98,18 +98,6 @@ impl Quarantine {
         }
         Ok(())
     }
-}
-
-/// The repository's object directory, found from the worktree's index file (whose folder is
-/// the git folder, and in a linked worktree names the common one in `commondir`) without
-/// starting git: every look needs it, and the overhead benchmark counts git calls.
-pub(super) fn objects_dir(git: &Git) -> Result<PathBuf> {
-    let index = super::snapshot::index_path(git)?;
-    let gitdir = index.parent().unwrap_or(&git.dir);
-    Ok(match std::fs::read_to_string(gitdir.join("commondir")) {
-        Ok(common) => gitdir.join(common.trim()).join("objects"),
-        Err(_) => gitdir.join("objects"),
-    })
 }
 
 impl Drop for Quarantine {

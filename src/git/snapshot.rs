@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{GitError, Result};
+use super::gitdir::index_path;
 use super::quarantine::{Quarantine, WorkingState};
 use super::{Git, Worktree};
 use crate::error::file::FileError;
@@ -194,28 +195,6 @@ impl Drop for TempIndex {
         // Best effort: a leftover file in the git folder is harmless and named as ours.
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// The worktree's real index file. Read from `<dir>/.git` (a folder in a main checkout, a
-/// `gitdir:` file in a linked worktree) without starting git: every snapshot needs it, and
-/// the overhead benchmark counted this `rev-parse` as one git call in seven. Anything else
-/// (a `.git` that is neither) asks `git rev-parse --git-path index`.
-pub(super) fn index_path(git: &Git) -> Result<PathBuf> {
-    let dot_git = git.dir.join(".git");
-    if dot_git.is_dir() {
-        return Ok(dot_git.join("index"));
-    }
-    if let Ok(text) = std::fs::read_to_string(&dot_git) {
-        if let Some(dir) = text.strip_prefix("gitdir:").map(str::trim) {
-            // `join` keeps an absolute gitdir as it is and resolves a relative one
-            // (worktree.useRelativePaths) against the worktree, as git does.
-            let gitdir = git.dir.join(dir);
-            if !dir.is_empty() && gitdir.is_dir() {
-                return Ok(gitdir.join("index"));
-            }
-        }
-    }
-    Ok(git.dir.join(git.run(["rev-parse", "--git-path", "index"])?))
 }
 
 /// Copy the worktree's index next to itself under a name no other call uses.
@@ -500,7 +479,7 @@ mod tests {
         let objects = |dir: &Path| {
             let g = Git::new(dir);
             let rel = g.run(["rev-parse", "--git-path", "objects"]).unwrap();
-            let ours = super::super::quarantine::objects_dir(&g).unwrap();
+            let ours = super::super::gitdir::objects_dir(&g).unwrap();
             (
                 std::fs::canonicalize(ours).unwrap(),
                 std::fs::canonicalize(dir.join(rel)).unwrap(),
