@@ -1,6 +1,6 @@
 //! One run in detail: its state with the live status, a stage timeline, backlog items, gate
-//! results with their log paths, usage and cost, the per-attempt metrics, its events after a
-//! cursor, and its diff.
+//! results with their log paths, usage and cost, the per-attempt metrics, the open parallel
+//! lanes, its events after a cursor, and its diff.
 //!
 //! Everything is read from the run folder as the runner wrote it: `state.json` (the projection
 //! `resume` uses), `metrics/stages.jsonl`, `events.jsonl` through `store::events::read_since`
@@ -48,6 +48,17 @@ pub struct GateView {
     pub error: Option<String>,
 }
 
+/// One open parallel lane: the item worked in it, the item's attempt and phase as it last
+/// recorded them, and the lane's worktree.
+#[derive(Debug, Clone, Serialize)]
+pub struct LaneView {
+    pub item: String,
+    pub attempt: u32,
+    /// agent, verify, commit, integrate or merge.
+    pub phase: String,
+    pub worktree: String,
+}
+
 /// A run as the dashboard and the API show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunDetail {
@@ -85,6 +96,10 @@ pub struct RunDetail {
     pub metrics: Vec<StageMetric>,
     /// The highest event `seq` so far (a cursor for the events endpoints).
     pub last_seq: u64,
+    /// The parallel lanes open now, in the order they started (empty outside implement).
+    pub lanes: Vec<LaneView>,
+    /// Backlog items worked at once (1 for a run from before lanes existed).
+    pub max_parallel: u32,
 }
 
 /// Events after a cursor; `next` is the cursor for the following call.
@@ -191,6 +206,17 @@ impl Control {
             pr_url: state.ship.pr_url.clone(),
             metrics: read_stage_metrics(&paths.stage_metrics()),
             last_seq: crate::store::events::last_seq(&paths.events()).unwrap_or(0),
+            lanes: state
+                .lanes
+                .iter()
+                .map(|l| LaneView {
+                    item: l.item.clone(),
+                    attempt: l.attempt,
+                    phase: l.phase.clone(),
+                    worktree: l.path.display().to_string(),
+                })
+                .collect(),
+            max_parallel: state.max_parallel.unwrap_or(1),
         })
     }
 

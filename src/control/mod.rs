@@ -28,7 +28,7 @@ use crate::store::RunPaths;
 
 pub use approval::{ApprovalView, ApproveRequest, RejectRequest};
 pub use artifacts::{ArtifactChunk, ArtifactEntry};
-pub use detail::{DiffView, EventPage, GateView, RunDetail, StageView};
+pub use detail::{DiffView, EventPage, GateView, LaneView, RunDetail, StageView};
 pub use health::Health;
 pub use launch::{CancelResult, CleanResult, LaunchRequest, Launched};
 pub use runs::{RunPage, RunQuery, RunSummary};

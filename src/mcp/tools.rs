@@ -231,6 +231,11 @@ fn status_summary(d: &crate::control::RunDetail) -> Value {
         .filter(|g| !g.passed)
         .map(|g| json!({"item": g.item, "gate": g.name, "exit_code": g.exit_code, "log": g.log}))
         .collect();
+    let lanes: Vec<Value> = d
+        .lanes
+        .iter()
+        .map(|l| json!({"item": l.item, "attempt": l.attempt, "phase": l.phase, "worktree": l.worktree}))
+        .collect();
     json!({
         "run_id": d.run_id,
         "status": d.status,
@@ -256,6 +261,8 @@ fn status_summary(d: &crate::control::RunDetail) -> Value {
         "pr_url": d.pr_url,
         "last_event": d.last_seq,
         "next": next_step(&d.run_id, &d.status, d.last_seq),
+        "lanes": lanes,
+        "max_parallel": d.max_parallel,
     })
 }
 
@@ -371,7 +378,7 @@ impl OrxMcp {
     }
 
     #[tool(
-        description = "A run's state: status (running, waiting, succeeded, failed, interrupted, budget_exceeded), current stage and item, every stage with status, attempts, duration, tokens and cost, the backlog items, failed gates, the failure if any, and `next`: what to do now."
+        description = "A run's state: status (running, waiting, succeeded, failed, interrupted, budget_exceeded), current stage and item, every stage with status, attempts, duration, tokens and cost, the backlog items, failed gates, the failure if any, the open parallel lanes (item, attempt, phase, worktree) and max_parallel, and `next`: what to do now."
     )]
     async fn run_status(&self, Parameters(input): Parameters<RunInput>) -> CallToolResult {
         reply(

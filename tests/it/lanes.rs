@@ -1,5 +1,6 @@
 //! Parallel lanes: items worked at once in worktrees of their own, integrated back into the run
-//! branch one at a time; conflicts, failures, kills and cleaning up.
+//! branch one at a time; conflicts, failures, kills and cleaning up; the open lanes as the API,
+//! MCP and the dashboard show them.
 
 use std::process::Stdio;
 
@@ -738,4 +739,81 @@ fn clean_orphans_removes_the_lanes_of_a_run_whose_folder_was_deleted() {
     assert!(lane_branches(&repo, &id).is_empty(), "no lane branch left");
     let list = git(repo.path(), &["worktree", "list", "--porcelain"]);
     assert_eq!(list.matches("worktree ").count(), 1, "{list}");
+}
+
+/// A parallel run SIGKILLed with its lanes open keeps them in its state; the API's run detail,
+/// MCP's `run_status` and the dashboard's run page and live fragment show each of them.
+#[test]
+fn the_api_mcp_and_the_run_page_show_the_open_lanes_of_a_killed_run() {
+    let repo = kill_repo();
+    release(&repo, false);
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "lanes",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = until("three lanes to be open", || {
+        let id = other_run(&repo, "")?;
+        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
+        (text.matches("\"lane_started\"").count() >= 3).then_some(id)
+    });
+    kill9(child.id());
+    let _ = child.wait();
+    lock_released(&repo.run_dir(&id));
+    let st = repo.state(&id);
+    let lanes = st["lanes"].as_array().unwrap().clone();
+    assert!(!lanes.is_empty(), "lanes are open after the kill: {st}");
+    let want: Vec<serde_json::Value> = lanes
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "item": l["item"], "attempt": l["attempt"], "phase": l["phase"], "worktree": l["path"],
+            })
+        })
+        .collect();
+
+    let s = crate::serve::Server::start(repo.path(), &[], &[]);
+    let detail = s.get(&format!("/api/runs/{id}"));
+    assert_eq!(detail.status, 200, "{}", detail.text());
+    let detail = detail.json();
+    assert_eq!(detail["lanes"], serde_json::json!(want), "{detail}");
+    assert_eq!(detail["max_parallel"], 3);
+    for target in [format!("/runs/{id}"), format!("/ui/runs/{id}/live")] {
+        let page = s.get(&target);
+        assert_eq!(page.status, 200, "{target}");
+        let html = page.text();
+        assert!(
+            html.contains("<table class=\"lanes\" id=\"lanes\">"),
+            "{target}: {html}"
+        );
+        for l in &lanes {
+            let row = format!(
+                "<tr data-lane=\"{i}\"><td>{i}</td><td>{a}</td><td>{p}</td></tr>",
+                i = l["item"].as_str().unwrap(),
+                a = l["attempt"].as_u64().unwrap(),
+                p = l["phase"].as_str().unwrap(),
+            );
+            assert!(html.contains(&row), "{target}: {row} in {html}");
+        }
+        assert_eq!(
+            html.matches("<tr data-lane=").count(),
+            lanes.len(),
+            "{target}"
+        );
+    }
+
+    let mut m = crate::mcp::Mcp::start(&repo);
+    let status = m.ok("run_status", serde_json::json!({"run_id": id}));
+    assert_eq!(status["lanes"], serde_json::json!(want), "{status}");
+    assert_eq!(status["max_parallel"], 3);
+    m.close();
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::support::*;
 use crate::waiting::{until, until_ok, Hold, SAFETY_BOUND};
 
-struct Mcp {
+pub(crate) struct Mcp {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
@@ -31,7 +31,7 @@ fn mcp_repo(extra: &str) -> Repo {
 }
 
 impl Mcp {
-    fn start(repo: &Repo) -> Mcp {
+    pub(crate) fn start(repo: &Repo) -> Mcp {
         let mut child = repo
             .cmd(&["mcp"])
             .stdin(Stdio::piped())
@@ -128,7 +128,7 @@ impl Mcp {
         r["result"].clone()
     }
 
-    fn ok(&mut self, tool: &str, args: Value) -> Value {
+    pub(crate) fn ok(&mut self, tool: &str, args: Value) -> Value {
         let r = self.call(tool, args.clone());
         assert_eq!(r["isError"], false, "{tool} {args} failed: {r}");
         r["structuredContent"].clone()
@@ -163,7 +163,7 @@ impl Mcp {
     }
 
     /// Close stdin: the server must exit 0 (waited for; a hang fails at the safety bound).
-    fn close(mut self) {
+    pub(crate) fn close(mut self) {
         drop(self.stdin.take());
         let status = until("orx mcp to exit after stdin closed", || {
             self.child.try_wait().unwrap()

@@ -1,7 +1,7 @@
 //! The run page `/runs/{id}`: the task and the run's facts, the actions (cancel, resume, and
 //! approve or reject at an approval checkpoint), the
-//! live part (status, stage timeline, backlog items, gate results with links to their logs, the
-//! last failure) and the agent log tail.
+//! live part (status, stage timeline, the open parallel lanes, backlog items, gate results with
+//! links to their logs, the last failure) and the agent log tail.
 //!
 //! The live part is a fragment (`/ui/runs/{id}/live`) that replaces itself (`outerHTML`). While
 //! a process drives the run it carries `hx-trigger="every 1s, orx-event from:body"` — polled,
@@ -53,6 +53,29 @@ fn timeline(d: &RunDetail) -> String {
     format!(
         "<table class=\"timeline\" id=\"timeline\"><thead><tr><th>Stage</th><th>Status</th><th>Duration</th>\
 <th>Attempts</th><th>Tokens</th><th>Cost</th><th>Started</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+}
+
+/// The open parallel lanes, one row each; nothing when the run has none open.
+fn lanes(d: &RunDetail) -> String {
+    if d.lanes.is_empty() {
+        return String::new();
+    }
+    let mut rows = String::new();
+    for l in &d.lanes {
+        let _ = write!(
+            rows,
+            "<tr data-lane=\"{item}\"><td>{item}</td><td>{att}</td><td>{phase}</td></tr>",
+            item = escape(&l.item),
+            att = l.attempt,
+            phase = escape(&l.phase),
+        );
+    }
+    format!(
+        "<h2>Lanes <small>({open} open, at most {max})</small></h2><table class=\"lanes\" id=\"lanes\"><thead>\
+<tr><th>Item</th><th>Attempt</th><th>Phase</th></tr></thead><tbody>{rows}</tbody></table>",
+        open = d.lanes.len(),
+        max = d.max_parallel,
     )
 }
 
@@ -155,7 +178,7 @@ pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
         "<div id=\"live\" data-status=\"{status}\" data-live=\"{live}\"{polling}>\
 <div class=\"facts\"><span>{badge}</span> <span class=\"now\">{now}</span>\
 <span>tokens {tokens}</span> <span>cost {cost}</span> <span>time {time}</span> <span>resumes {resumes}</span></div>\
-{actions}{approval}{failure}<h2>Stages</h2>{timeline}<h2>Backlog</h2>{items}<h2>Gates</h2>{gates}</div>",
+{actions}{approval}{failure}<h2>Stages</h2>{timeline}{lanes}<h2>Backlog</h2>{items}<h2>Gates</h2>{gates}</div>",
         status = escape(&d.status),
         live = d.live,
         badge = badge(&d.status),
@@ -165,6 +188,7 @@ pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
         time = duration(total_ms),
         resumes = d.resumes,
         timeline = timeline(d),
+        lanes = lanes(d),
         items = items(d),
         gates = gates(d),
     )
