@@ -173,7 +173,8 @@ impl Run<'_> {
             changes_requested: end == StageEnd::ChangesRequested,
         });
         self.state.status = RunStatus::AwaitingApproval;
-        self.save()?;
+        // The run exits here: synced, state.json compacted, the journal emptied, as at any end.
+        self.persist(Durability::Exit)?;
         let output = super::approval::output_of(&self.state, stage);
         self.emit(EventKind::AwaitingApproval {
             stage,

@@ -333,8 +333,13 @@ fn a_run_left_at_its_checkpoint_by_a_crashed_approve_is_still_awaiting_approval(
     let backlog = repo.run_dir(&r.id).join("context/backlog.yaml");
     let edit = "items:\n  - id: W002\n    title: Only mul\n    objective: Add mul()\n";
     std::fs::write(&backlog, edit).unwrap();
+    // The stop is an exit: the journal is compacted into state.json, which holds the
+    // checkpoint on its own (and is what a person or a crash-recovery tool would read).
+    let journal = repo.run_dir(&r.id).join("state.jsonl");
+    assert_eq!(std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0), 0);
     let state_file = repo.run_dir(&r.id).join("state.json");
-    let mut st = repo.state(&r.id);
+    let mut st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
     assert!(st["checkpoint"].is_object());
     st["status"] = "running".into();
     std::fs::write(&state_file, serde_json::to_string_pretty(&st).unwrap()).unwrap();
