@@ -485,9 +485,9 @@ fn release(repo: &Repo, open: bool) {
     }
 }
 
-/// Start a parallel run, SIGKILL it once `ready` holds for its events, resume it, and return
-/// its patch.
-fn killed_and_resumed(
+/// Start a `--parallel 3` run of `kill_repo` with the run branch's gates held, SIGKILL it once
+/// `ready` holds for its events, wait until its lock is free, and return its id.
+fn killed_when(
     repo: &Repo,
     reference_id: &str,
     what: &str,
@@ -520,6 +520,27 @@ fn killed_and_resumed(
     kill9(child.id());
     let _ = child.wait();
     lock_released(&repo.run_dir(&id));
+    id
+}
+
+/// Three lanes have started.
+fn three_lanes_open(events: &[serde_json::Value]) -> bool {
+    events
+        .iter()
+        .filter(|e| e["event"] == "lane_started")
+        .count()
+        >= 3
+}
+
+/// Start a parallel run, SIGKILL it once `ready` holds for its events, resume it, and return
+/// its patch.
+fn killed_and_resumed(
+    repo: &Repo,
+    reference_id: &str,
+    what: &str,
+    ready: impl Fn(&[serde_json::Value]) -> bool,
+) -> String {
+    let id = killed_when(repo, reference_id, what, ready);
     release(repo, true);
     // The state as resume reads it: state.json with the journal's checkpoints replayed.
     let st = repo.state(&id);
@@ -705,29 +726,7 @@ fn every_lane_worktree_is_set_up_once_like_the_run_worktree() {
 #[test]
 fn clean_orphans_removes_the_lanes_of_a_run_whose_folder_was_deleted() {
     let repo = kill_repo();
-    release(&repo, false);
-    let mut child = repo
-        .cmd(&[
-            "run",
-            "lanes",
-            "--scenario",
-            "scenario.yaml",
-            "--no-progress",
-            "--parallel",
-            "3",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let id = until("three lanes to be open", || {
-        let id = other_run(&repo, "")?;
-        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
-        (text.matches("\"lane_started\"").count() >= 3).then_some(id)
-    });
-    kill9(child.id());
-    let _ = child.wait();
-    lock_released(&repo.run_dir(&id));
+    let id = killed_when(&repo, "", "three lanes to be open", three_lanes_open);
     assert!(
         lanes_left(&repo, &id).0 >= 1,
         "lanes are open after the kill"
@@ -746,29 +745,7 @@ fn clean_orphans_removes_the_lanes_of_a_run_whose_folder_was_deleted() {
 #[test]
 fn the_api_mcp_and_the_run_page_show_the_open_lanes_of_a_killed_run() {
     let repo = kill_repo();
-    release(&repo, false);
-    let mut child = repo
-        .cmd(&[
-            "run",
-            "lanes",
-            "--scenario",
-            "scenario.yaml",
-            "--no-progress",
-            "--parallel",
-            "3",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let id = until("three lanes to be open", || {
-        let id = other_run(&repo, "")?;
-        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
-        (text.matches("\"lane_started\"").count() >= 3).then_some(id)
-    });
-    kill9(child.id());
-    let _ = child.wait();
-    lock_released(&repo.run_dir(&id));
+    let id = killed_when(&repo, "", "three lanes to be open", three_lanes_open);
     let st = repo.state(&id);
     let lanes = st["lanes"].as_array().unwrap().clone();
     assert!(!lanes.is_empty(), "lanes are open after the kill: {st}");
