@@ -343,9 +343,10 @@ pub(super) fn reopen<'r>(
     // What a SIGKILLed driver left running would keep writing into the worktree.
     crate::runs::stop_leftovers(&repo.root, run_id);
     let mut state = RunState::load(&paths.state())?;
-    if state.status == RunStatus::Succeeded {
+    if state.status.is_finished() {
         return Err(OrxError::state(format!(
-            "run {run_id} already finished (succeeded); there is nothing to resume"
+            "run {run_id} already finished ({}); there is nothing to resume",
+            state.status
         ))
         .with_hint("start a new run with `orx run`"));
     }

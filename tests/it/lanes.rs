@@ -299,8 +299,7 @@ fn a_conflict_goes_back_to_its_item_and_the_scripted_merge_resolves_it() {
 }
 
 #[test]
-fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_finish_then_resumes()
-{
+fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_ship_partial() {
     // No fix attempts: the first conflict ends Y.
     let repo = Repo::new(
         &config_with_gates(
@@ -312,6 +311,7 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
     let r = repo.run("conflict", &["--parallel", "3"]);
     r.expect_code(1);
     let st = repo.state(&r.id);
+    assert_eq!(st["status"], "partial");
     let status = |i: usize| st["items"][i]["status"].as_str().unwrap_or("").to_string();
     assert_eq!(
         [status(0), status(1), status(2), status(3)],
@@ -319,17 +319,47 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
     );
     assert_eq!(st["last_failure"]["reason"], "merge_conflict");
     assert_eq!(st["last_failure"]["item"], "Y");
-    let files = git(
-        repo.path(),
-        &["ls-tree", "--name-only", &format!("orx/{}", r.id)],
-    );
+    // Review and ship ran with the items that passed.
+    let stage = |name: &str| {
+        st["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .map(|s| s["status"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(stage("review").as_deref(), Some("done"));
+    assert_eq!(stage("ship").as_deref(), Some("done"));
+    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    for f in ["x.txt", "z.txt", "from x"] {
+        assert!(patch.contains(f), "{f} in {patch}");
+    }
+    for f in ["y.txt", "w.txt", "from y"] {
+        assert!(!patch.contains(f), "{f} not in {patch}");
+    }
+    let body = repo.read(&r.id, "artifacts/pr_body.md");
+    let left = &body[body.find("## Left out").expect("a Left out section")..];
     assert!(
-        files.contains("x.txt") && files.contains("z.txt"),
-        "{files}"
+        left.contains("**Y**")
+            && left.contains("failed")
+            && left.contains("**W**")
+            && left.contains("blocked"),
+        "{body}"
     );
+    assert!(!left.contains("**X**") && !left.contains("**Z**"), "{body}");
+    // The summary on stdout and `orx status` name what was left out.
     assert!(
-        !files.contains("y.txt") && !files.contains("w.txt"),
-        "{files}"
+        r.stdout.contains(&format!("run {} partial", r.id))
+            && r.stdout.contains("left out  Y (failed), W (blocked)"),
+        "{}",
+        r.stdout
+    );
+    let shown = RunResult::from(repo.orx(&["status", &r.id]));
+    assert!(
+        shown.stdout.contains("status    partial")
+            && shown.stdout.contains("left out  Y (failed), W (blocked)"),
+        "{}",
+        shown.stdout
     );
     assert_eq!(
         lanes_left(&repo, &r.id),
@@ -337,34 +367,88 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
         "a failed item's lane is removed"
     );
     assert!(!lane_branches(&repo, &r.id).is_empty());
-    // Resumed one lane at a time with a fix that resolves it: Y starts again in its lane from
-    // the head holding X, and nothing integrated is lost.
-    let fix = format!(
-        "fix:\n  Y:\n    - {}\n",
-        files_step(&[("shared.txt", "from x\nfrom y\n")])
+    // A partial run is finished: there is nothing to resume.
+    let again = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    assert_ne!(again.code, 0);
+    assert!(
+        again.stderr.contains("already finished (partial)"),
+        "{}",
+        again.stderr
     );
-    std::fs::write(
-        repo.path().join("scenario.yaml"),
-        scenario(&conflicting(), 0, &fix),
-    )
-    .unwrap();
-    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress", "--parallel", "1"]))
-        .expect_code(0);
-    let st = repo.state(&r.id);
-    assert_eq!(st["max_parallel"], 1);
-    let files = git(
-        repo.path(),
-        &["ls-tree", "--name-only", &format!("orx/{}", r.id)],
-    );
-    for f in ["x.txt", "y.txt", "z.txt", "w.txt"] {
-        assert!(files.contains(f), "{f} in {files}");
-    }
-    let shared = git(repo.path(), &["show", &format!("orx/{}:shared.txt", r.id)]);
-    assert_eq!(shared.trim_end(), "from x\nfrom y");
-    assert_eq!(lanes_left(&repo, &r.id), (0, false));
     let out = repo.orx(&["clean", &r.id]);
     assert!(out.status.success(), "{out:?}");
     assert!(lane_branches(&repo, &r.id).is_empty());
+}
+
+#[test]
+fn the_json_summary_names_the_items_a_partial_run_left_out() {
+    let repo = Repo::new(
+        &config_with_gates(
+            &[("no_markers", NO_MARKERS)],
+            "run:\n  max_fix_attempts: 0\n",
+        ),
+        &scenario(&conflicting(), 0, ""),
+    );
+    let out = repo.orx(&[
+        "run",
+        "conflict",
+        "--scenario",
+        "scenario.yaml",
+        "--json",
+        "--parallel",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["status"], "partial");
+    assert_eq!(summary["exit_code"], 1);
+    let left: Vec<(String, String)> = summary["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        left,
+        [
+            ("Y".to_string(), "failed".to_string()),
+            ("W".into(), "blocked".into())
+        ]
+    );
+}
+
+#[test]
+fn lanes_in_which_no_item_passed_fail_as_before() {
+    // Both items write markers-free files but the gate refuses every change.
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "y\n")],
+        },
+    ];
+    let repo = Repo::new(
+        &config_with_gates(&[("never", "false")], "run:\n  max_fix_attempts: 0\n"),
+        &scenario(&items, 0, ""),
+    );
+    let r = repo.run("nothing passes", &["--parallel", "2"]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "failed");
+    assert!(!repo.run_dir(&r.id).join("artifacts/patch.diff").exists());
 }
 
 #[test]
