@@ -298,6 +298,59 @@ fn a_conflict_goes_back_to_its_item_and_the_scripted_merge_resolves_it() {
     assert_eq!(lanes_left(&repo, &r.id), (0, false));
 }
 
+/// The executor and model of every `stage` line of the run's `metrics/stages.jsonl`.
+fn routed(repo: &Repo, id: &str, stage: &str) -> Vec<(String, String)> {
+    repo.read(id, "metrics/stages.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["stage"] == stage)
+        .map(|m| {
+            (
+                m["executor"].as_str().unwrap_or("").to_string(),
+                m["model"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stages_merge_routes_the_conflict_resolution_and_fix_routing_is_its_default() {
+    let merge = format!(
+        "merge:\n  Y:\n    - {}\n",
+        files_step(&[("shared.txt", "from x\nfrom y\n")])
+    );
+    let routing = "stages:\n  implement:\n    model: builder\n  fix:\n    model: fixer\n";
+    let repo = Repo::new(
+        &config_with_gates(
+            &[("no_markers", NO_MARKERS)],
+            &format!("{routing}  merge:\n    model: merger\n"),
+        ),
+        &scenario(&conflicting(), 0, &merge),
+    );
+    let r = repo.run("conflict", &["--parallel", "3"]);
+    r.expect_code(0);
+    assert_eq!(
+        routed(&repo, &r.id, "merge"),
+        [("fake".to_string(), "merger".to_string())]
+    );
+    assert!(routed(&repo, &r.id, "implement")
+        .iter()
+        .all(|(_, m)| m == "builder"));
+
+    // Without `stages.merge`, the merge attempt goes where fixes go.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("no_markers", NO_MARKERS)], routing),
+    )
+    .unwrap();
+    let r = repo.run("conflict", &["--parallel", "3"]);
+    r.expect_code(0);
+    assert_eq!(
+        routed(&repo, &r.id, "merge"),
+        [("fake".to_string(), "fixer".to_string())]
+    );
+}
+
 #[test]
 fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_ship_partial() {
     // No fix attempts: the first conflict ends Y.
