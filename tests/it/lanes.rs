@@ -931,3 +931,139 @@ fn the_api_mcp_and_the_run_page_show_the_open_lanes_of_a_killed_run() {
     assert_eq!(status["max_parallel"], 3);
     m.close();
 }
+
+/// A folder holding a `git` that says it is 2.37.1 when asked its version (orx asks as `git -c
+/// … --version`) and is the real git otherwise; put first on PATH.
+fn old_git() -> (tempfile::TempDir, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "git is on PATH");
+    let bin = tempfile::tempdir().unwrap();
+    let git = bin.path().join("git");
+    std::fs::write(
+        &git,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *' --version '*) echo 'git version 2.37.1'; exit 0 ;; esac\nexec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+#[test]
+fn lanes_with_a_git_older_than_they_need_are_refused_before_anything_is_created() {
+    let (_bin, path) = old_git();
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], ""),
+        &scenario(&diamond(), 0, ""),
+    );
+    let exclude = repo.path().join(".git/info/exclude");
+    let exclude_before = std::fs::read_to_string(&exclude).unwrap_or_default();
+    let out = repo
+        .cmd(&[
+            "run",
+            "diamond",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "2",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let r = RunResult::from(out);
+    r.expect_code(2);
+    let stderr = r.stderr.trim_end();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for part in [
+        "git 2.40 or later",
+        "git version 2.37.1",
+        "upgrade git",
+        "--parallel 1",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(!repo.path().join("runs").exists(), "no run folder");
+    assert!(!repo.path().join(".worktrees").exists(), "no worktree");
+    assert_eq!(
+        std::fs::read_to_string(&exclude).unwrap_or_default(),
+        exclude_before
+    );
+    let branches = git(repo.path(), &["branch", "--list", "orx/*"]);
+    assert!(branches.trim().is_empty(), "{branches}");
+
+    // `run.max_parallel` in orx.yaml is refused the same way; doctor names the minimum and,
+    // since the file asks for lanes, calls the old git an error.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("ok", "true")], "run:\n  max_parallel: 2\n"),
+    )
+    .unwrap();
+    let out = repo
+        .cmd(&[
+            "run",
+            "diamond",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    RunResult::from(out).expect_code(2);
+    assert!(!repo.path().join("runs").exists(), "no run folder");
+    let out = repo
+        .cmd(&["doctor", "--json"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "git")
+        .cloned()
+        .unwrap();
+    assert_eq!(check["version"], "2.37.1");
+    assert_eq!(check["minimum_version"], "2.40");
+    assert_eq!(check["problems"][0]["severity"], "error", "{check}");
+    assert_eq!(report["ok"], false);
+    let text = RunResult::from(repo.cmd(&["doctor"]).env("PATH", &path).output().unwrap());
+    assert!(
+        text.stdout.contains("parallel lanes need 2.40 or later"),
+        "{}",
+        text.stdout
+    );
+
+    // One item at a time needs no merge-tree: the same git runs it.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("ok", "true")], ""),
+    )
+    .unwrap();
+    let out = repo
+        .cmd(&[
+            "run",
+            "diamond",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    RunResult::from(out).expect_code(0);
+}
