@@ -6,8 +6,9 @@
 //! store without touching any worktree, index or branch, so integrating can never leave a
 //! half-merged run worktree behind, and running it again after a crash gives the same tree.
 //! The base is the lane commit's parent (the head its lane was cut from), so the lane's change
-//! is replayed onto the new head as a cherry-pick would. A conflict is an answer, not an error: the tree then holds the conflicting files
-//! with conflict markers, which is exactly what the agent asked to resolve them starts from.
+//! is replayed onto the new head as a cherry-pick would. A conflict is an answer, not an
+//! error: the tree then holds the conflicting files with conflict markers, which is exactly
+//! what the agent asked to resolve them starts from.
 
 use super::error::Result;
 use super::Worktree;
