@@ -9,14 +9,14 @@ use crate::waiting::{lock_released, until};
 use crate::support::*;
 
 /// One backlog item of a lanes scenario: id, dependencies, the files its implement step writes.
-struct Item<'a> {
-    id: &'a str,
-    deps: &'a [&'a str],
-    files: &'a [(&'a str, &'a str)],
+pub(crate) struct Item<'a> {
+    pub id: &'a str,
+    pub deps: &'a [&'a str],
+    pub files: &'a [(&'a str, &'a str)],
 }
 
 /// A scenario whose items write `files` after `delay_ms`, plus `extra` lines (fix:, merge:).
-fn scenario(items: &[Item<'_>], delay_ms: u64, extra: &str) -> String {
+pub(crate) fn scenario(items: &[Item<'_>], delay_ms: u64, extra: &str) -> String {
     let backlog: Vec<(&str, &[&str])> = items.iter().map(|i| (i.id, i.deps)).collect();
     let mut s = format!(
         "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n",
@@ -223,7 +223,7 @@ fn run_max_parallel_in_orx_yaml_opens_lanes_and_out_of_range_is_refused() {
 
 /// X and Y both write `shared.txt` (differently) and start at once; Z is independent; W needs
 /// Y. No conflict marker may pass the gate.
-fn conflicting() -> Vec<Item<'static>> {
+pub(crate) fn conflicting() -> Vec<Item<'static>> {
     vec![
         Item {
             id: "X",
@@ -248,7 +248,7 @@ fn conflicting() -> Vec<Item<'static>> {
     ]
 }
 
-const NO_MARKERS: &str = "! grep -rqs '^<<<<<<<' --include=*.txt .";
+pub(crate) const NO_MARKERS: &str = "! grep -rqs '^<<<<<<<' --include=*.txt .";
 
 #[test]
 fn a_conflict_goes_back_to_its_item_and_the_scripted_merge_resolves_it() {
@@ -1066,4 +1066,95 @@ fn lanes_with_a_git_older_than_they_need_are_refused_before_anything_is_created(
         .output()
         .unwrap();
     RunResult::from(out).expect_code(0);
+}
+
+#[test]
+fn a_second_ctrl_c_during_lanes_kills_every_lane_group_at_once_and_leaves_no_process() {
+    // Every lane's gate ignores the SIGTERM of a graceful stop: it marks that it got it and
+    // goes on (its `sleep` dies with the group's SIGTERM, the loop starts another). Only the
+    // SIGKILL of a second Ctrl-C ends it before the supervisor's grace period (5 s) runs out.
+    let marks = tempfile::tempdir().unwrap();
+    let script = marks.path().join("gate.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "trap 'touch {m}/term.$$' TERM\ntouch {m}/started.$$\nwhile :; do sleep 1; done\n",
+            m = marks.path().display()
+        ),
+    )
+    .unwrap();
+    // Exec form: the gate's own process is the shell that traps SIGTERM (through `sh -c` the
+    // outer shell would die of it and the call would end at once).
+    let gate = format!(
+        "  - name: stubborn\n    command: sh\n    args: [{}]\n",
+        yaml_str(&script.display().to_string())
+    );
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "y\n")],
+        },
+        Item {
+            id: "Z",
+            deps: &[],
+            files: &[("z.txt", "z\n")],
+        },
+    ];
+    let repo = Repo::new(&config_with_gates(&[], &gate), &scenario(&items, 0, ""));
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "lanes",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marked = |prefix: &str| {
+        std::fs::read_dir(marks.path())
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    until("every lane's gate to start", || {
+        (marked("started.") == 3).then_some(())
+    });
+    let sigint = || {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+    };
+    sigint();
+    until("every lane's gate to get the graceful SIGTERM", || {
+        (marked("term.") == 3).then_some(())
+    });
+    sigint();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let id = other_run(&repo, "").expect("the run has a folder");
+    // Killed at once: no graceful end was recorded (a graceful stop writes run_finished).
+    let events = repo.events(&id);
+    assert!(
+        !events.iter().any(|e| e["event"] == "run_finished"),
+        "the run ended gracefully, not at the second Ctrl-C"
+    );
+    let left = until("the killed groups to be gone", || {
+        let left = crate::torture::pids_with_env(&format!("ORX_RUN_ID={id}"));
+        left.is_empty().then_some(left)
+    });
+    assert!(left.is_empty());
 }
