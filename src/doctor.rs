@@ -5,8 +5,9 @@
 //! CLI is on PATH (or where `executors.<name>.bin` points), its `--version` against the
 //! release orx was tested with, and whether credentials look present (an API key in the
 //! environment or in `orx.yaml`, or the CLI's own login file; nothing is validated over the
-//! network). It also checks `git` (required) and `gh` (optional, for pull requests) with `gh
-//! auth status`. Every problem carries a one-line hint. Versions are read through the
+//! network). It also checks `git` (required; parallel lanes need the release `git::version`
+//! names, an error when `run.max_parallel` asks for lanes) and `gh` (optional, for pull
+//! requests) with `gh auth status`. Every problem carries a one-line hint. Versions are read through the
 //! supervisor with a 10 s timeout, like every other child process. The checks live below
 //! `cli/` because two callers read them: `orx doctor` (`cli/doctor.rs`, which prints them) and
 //! `control::health`.
@@ -54,6 +55,8 @@ pub struct Check {
     pub credentials: Option<bool>,
     pub credentials_source: Option<String>,
     pub problems: Vec<Problem>,
+    /// The oldest version orx works with, where it needs one (git: what parallel lanes need).
+    pub minimum_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +97,7 @@ pub fn diagnose(config: &Config, config_source: Option<String>) -> Report {
             used.push(e.clone());
         }
     }
-    let mut checks = vec![git_check()];
+    let mut checks = vec![git_check(config.run.max_parallel > 1)];
     for row in registry::EXECUTORS.iter().filter(|e| e.is_external()) {
         checks.push(executor_check(
             config,
@@ -148,6 +151,7 @@ fn executor_check(config: &Config, row: &Executor, required: bool) -> Check {
         credentials: None,
         credentials_source: None,
         problems: Vec::new(),
+        minimum_version: None,
     };
     let severity = if required { "error" } else { "warning" };
     let Some(path) = c.path.clone() else {
@@ -215,8 +219,12 @@ fn executor_check(config: &Config, row: &Executor, required: bool) -> Check {
     c
 }
 
-fn git_check() -> Check {
+/// git: installed, and recent enough for parallel lanes (an error when `run.max_parallel`
+/// asks for them, a warning otherwise).
+fn git_check(lanes: bool) -> Check {
     let mut c = tool("git", true);
+    let need = crate::git::version::lanes_min();
+    c.minimum_version = Some(need.clone());
     match &c.path {
         None => c.problems.push(Problem {
             severity: "error",
@@ -226,6 +234,17 @@ fn git_check() -> Check {
         Some(p) => match version_of(p, &["--version"]) {
             Ok(v) => {
                 c.installed = true;
+                if crate::git::version::too_old_for_lanes(&v) == Some(true) {
+                    c.problems.push(Problem {
+                        severity: if lanes { "error" } else { "warning" },
+                        message: format!(
+                            "git {v} is older than {need}, which parallel lanes need (`git merge-tree --merge-base`)"
+                        ),
+                        hint: format!(
+                            "upgrade git to {need} or later; until then runs work their items one at a time (--parallel 1)"
+                        ),
+                    });
+                }
                 c.version = Some(v);
             }
             Err(why) => c.problems.push(Problem {
@@ -304,6 +323,7 @@ pub fn missing_tool(name: &str, required: bool) -> Check {
         credentials: None,
         credentials_source: None,
         problems: Vec::new(),
+        minimum_version: None,
     }
 }
 

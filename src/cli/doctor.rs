@@ -90,6 +90,9 @@ fn render(r: &Report) -> String {
         if let Some(t) = &c.tested_version {
             line.push_str(&format!(" (tested {t})"));
         }
+        if let Some(m) = &c.minimum_version {
+            line.push_str(&format!(" (parallel lanes need {m} or later)"));
+        }
         if let Some(src) = &c.credentials_source {
             line.push_str(&format!(", credentials: {src}"));
         }

@@ -211,6 +211,13 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
 usage     {}",
         state.usage.describe()
     );
+    if state.status == crate::model::RunStatus::Partial {
+        let _ = writeln!(
+            out,
+            "left out  {} (shipped without them)",
+            super::summary::left_out(&state)
+        );
+    }
     if let Some(f) = &state.last_failure {
         let _ = writeln!(out, "failure   [{}] {}: {}", f.stage, f.reason, f.message);
         if let Some(p) = &f.evidence_path {

@@ -122,6 +122,7 @@ pub fn summary_json(o: &RunOutcome) -> serde_json::Value {
             "stage": c.stage,
             "output": crate::runner::approval::output_of(s, c.stage),
         })),
+        "left_out": s.left_out().iter().map(|i| json!({"id": i.id, "title": i.title, "status": i.status})).collect::<Vec<_>>(),
     })
 }
 
@@ -174,8 +175,14 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
     }
     let _ = writeln!(out, "  usage     {}", s.usage.describe());
     let run_dir = format!("runs/{}", s.run_id);
+    if s.status == RunStatus::Partial {
+        let _ = writeln!(out, "  left out  {}", left_out(s));
+        if let Some(f) = &s.last_failure {
+            let _ = writeln!(out, "  failure   [{}] {}: {}", f.stage, f.reason, f.message);
+        }
+    }
     match s.status {
-        RunStatus::Succeeded => {
+        RunStatus::Succeeded | RunStatus::Partial => {
             if let (Some(remote), Some(_)) = (&s.ship.remote, &s.ship.pushed_sha) {
                 let _ = writeln!(out, "  pushed    {} to {remote}", s.worktree.branch);
             }
@@ -214,4 +221,13 @@ pub fn print_summary(o: &RunOutcome, mode: OutputMode) {
             let _ = writeln!(out, "  resume    orx resume {}", s.run_id);
         }
     }
+}
+
+/// The items a `partial` run shipped without, as `Y (failed), W (blocked)`.
+pub fn left_out(s: &crate::model::RunState) -> String {
+    s.left_out()
+        .iter()
+        .map(|i| format!("{} ({})", i.id, i.status))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

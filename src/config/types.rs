@@ -23,7 +23,7 @@ pub const CONFIG_VERSION: &str = "1";
 pub use crate::agents::registry::NAMES as EXECUTOR_NAMES;
 
 /// Stage names that `stages.<name>` overrides apply to.
-pub const STAGE_NAMES: [&str; 7] = [
+pub const STAGE_NAMES: [&str; 8] = [
     "plan",
     "spec",
     "decompose",
@@ -31,6 +31,7 @@ pub const STAGE_NAMES: [&str; 7] = [
     "fix",
     "review",
     "knowledge_update",
+    "merge",
 ];
 
 /// Stage names a custom pipeline may list.
@@ -236,6 +237,9 @@ pub struct StagesConfig {
     pub review: Option<StageOverride>,
     /// Overrides for the knowledge update stage.
     pub knowledge_update: Option<StageOverride>,
+    /// Overrides for the attempts that resolve a conflict met integrating a parallel lane;
+    /// default: `stages.fix`.
+    pub merge: Option<StageOverride>,
 }
 
 impl StagesConfig {
@@ -249,7 +253,17 @@ impl StagesConfig {
             "fix" => self.fix.as_ref(),
             "review" => self.review.as_ref(),
             "knowledge_update" => self.knowledge_update.as_ref(),
+            "merge" => self.merge.as_ref(),
             _ => None,
+        }
+    }
+
+    /// The override an agent call of `stage` uses: its own, and for a merge attempt (a fix of
+    /// a conflict) the fix stage's when it has none.
+    pub fn routing(&self, stage: &str) -> Option<&StageOverride> {
+        match stage {
+            "merge" => self.merge.as_ref().or(self.fix.as_ref()),
+            other => self.get(other),
         }
     }
 
@@ -304,10 +318,10 @@ pub struct FallbackRule {
     /// The failure that triggers the rule: rate_limited, model_not_found, auth_failed or
     /// any_error.
     pub on: FallbackOn,
-    /// Only for this stage (plan, spec, decompose, implement, fix, review, knowledge_update);
-    /// default: every stage.
+    /// Only for this stage (plan, spec, decompose, implement, fix, review, knowledge_update,
+    /// merge); default: every stage.
     #[serde(default)]
-    #[schemars(extend("enum" = ["plan", "spec", "decompose", "implement", "fix", "review", "knowledge_update", null]))]
+    #[schemars(extend("enum" = ["plan", "spec", "decompose", "implement", "fix", "review", "knowledge_update", "merge", null]))]
     pub stage: Option<String>,
     /// The executor to switch to; default: the same executor.
     #[serde(default)]

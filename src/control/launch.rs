@@ -326,9 +326,10 @@ impl Control {
             return Err(busy(id, pid, "there is nothing to resume"));
         }
         let state = RunState::load(&paths.state())?;
-        if state.status == RunStatus::Succeeded {
+        if state.status.is_finished() {
             return Err(OrxError::state(format!(
-                "run {id} already finished (succeeded); there is nothing to resume"
+                "run {id} already finished ({}); there is nothing to resume",
+                state.status
             ))
             .with_hint("start a new run"));
         }

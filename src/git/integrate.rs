@@ -1,13 +1,14 @@
 //! Integrating a lane's commit into the run branch: the three-way merge, the commits made from
 //! its tree, and reading both sides of a conflict.
 //!
-//! The merge is `git merge-tree --write-tree` (git 2.40 or later, for `--merge-base`): it
-//! computes the merged tree in the object store without touching any worktree, index or
-//! branch, so integrating can never leave a half-merged run worktree behind, and running it
-//! again after a crash gives the same tree. The base is the lane commit's parent (the head its
-//! lane was cut from), so the lane's change is replayed onto the new head as a cherry-pick
-//! would. A conflict is an answer, not an error: the tree then holds the conflicting files
-//! with conflict markers, which is exactly what the agent asked to resolve them starts from.
+//! The merge is `git merge-tree --write-tree` (git 2.40 or later, for `--merge-base`, which a
+//! run checks before it opens lanes: `version.rs`): it computes the merged tree in the object
+//! store without touching any worktree, index or branch, so integrating can never leave a
+//! half-merged run worktree behind, and running it again after a crash gives the same tree.
+//! The base is the lane commit's parent (the head its lane was cut from), so the lane's change
+//! is replayed onto the new head as a cherry-pick would. A conflict is an answer, not an
+//! error: the tree then holds the conflicting files with conflict markers, which is exactly
+//! what the agent asked to resolve them starts from.
 
 use super::error::Result;
 use super::Worktree;

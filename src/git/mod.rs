@@ -24,6 +24,7 @@ mod remote;
 mod repo;
 mod snapshot;
 pub mod spawns;
+pub mod version;
 mod worktree;
 
 pub use error::GitError;

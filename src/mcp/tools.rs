@@ -91,8 +91,8 @@ pub struct RejectInput {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInput {
-    /// Only runs with this status: running, waiting, succeeded, failed, interrupted or
-    /// budget_exceeded.
+    /// Only runs with this status: running, waiting, succeeded, failed, interrupted,
+    /// budget_exceeded, awaiting_approval or partial.
     #[serde(default)]
     pub status: Option<String>,
     /// How many runs to return, newest first (1 to 500; default 20).
@@ -204,6 +204,9 @@ fn next_step(id: &str, status: &str, last_seq: u64) -> String {
         ),
         "awaiting_approval" => format!(
             "the run waits for a person's approval of the output of `stage`: read it with run_artifact (run_id {id}, path plan, spec, backlog for decompose, review, or patch for ship), then run_approve (optionally with edited content) to go on, or run_reject with feedback to run the stage again"
+        ),
+        "partial" => format!(
+            "done with items left out: `items` names those that failed or were blocked; the diff (run_artifact, run_id {id}, path \"patch\") holds only the items that passed; workspace_sync gives the branch; start a new run for the rest"
         ),
         "interrupted" => {
             "the run was stopped before it finished: run_resume continues it from its last checkpoint".to_string()
@@ -389,7 +392,7 @@ impl OrxMcp {
     }
 
     #[tool(
-        description = "A run's state: status (running, waiting, succeeded, failed, interrupted, budget_exceeded), current stage and item, every stage with status, attempts, duration, tokens and cost, the backlog items, failed gates, the failure if any, the open parallel lanes (item, attempt, phase, worktree) and max_parallel, and `next`: what to do now."
+        description = "A run's state: status (running, waiting, succeeded, failed, interrupted, budget_exceeded, awaiting_approval, partial: shipped without the items that failed), current stage and item, every stage with status, attempts, duration, tokens and cost, the backlog items, failed gates, the failure if any, the open parallel lanes (item, attempt, phase, worktree) and max_parallel, and `next`: what to do now."
     )]
     async fn run_status(&self, Parameters(input): Parameters<RunInput>) -> CallToolResult {
         reply(
@@ -475,7 +478,7 @@ impl OrxMcp {
     }
 
     #[tool(
-        description = "Continue a failed, interrupted or budget_exceeded run from its last checkpoint, in the background; refused while the run is live or once it succeeded. Then poll run_status."
+        description = "Continue a failed, interrupted or budget_exceeded run from its last checkpoint, in the background; refused while the run is live or once it finished (succeeded or partial). Then poll run_status."
     )]
     async fn run_resume(&self, Parameters(input): Parameters<RunInput>) -> CallToolResult {
         reply(

@@ -348,4 +348,12 @@ impl RunState {
     pub fn stage_names(&self) -> Vec<Stage> {
         self.stages.iter().map(|r| r.stage).collect()
     }
+    /// The items that ended without being done (failed, stuck, or blocked by one that did): what
+    /// a `partial` run shipped without.
+    pub fn left_out(&self) -> Vec<&ItemState> {
+        self.items
+            .iter()
+            .filter(|i| i.status.is_unfinished_end())
+            .collect()
+    }
 }

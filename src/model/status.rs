@@ -20,12 +20,16 @@ string_enum! {
         /// Stopped after a stage named in `run.approve` / `--approve`: nothing runs until a
         /// person approves (`orx approve`) or rejects (`orx reject`) the stage's output.
         AwaitingApproval = "awaiting_approval",
+        /// Parallel lanes: some items failed (or were blocked by one that did) and the run
+        /// shipped the items that passed; finished, not resumable.
+        Partial = "partial",
     }
 }
 
 impl RunStatus {
+    /// The run ended for good: nothing is left to resume.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded)
+        matches!(self, RunStatus::Succeeded | RunStatus::Partial)
     }
 }
 

@@ -143,7 +143,7 @@ impl<'r> Run<'r> {
     /// One supervised agent process, fully recorded.
     fn call_once(&mut self, c: &Call<'_>) -> Step<AgentOutcome> {
         let cli = build_cli(&c.executor, &self.state, &self.config)?;
-        let ov = self.config.stages.get(c.stage_key);
+        let ov = self.config.stages.routing(c.stage_key);
         let exec_cfg = self.config.executors.get(&c.executor);
         let timeout = ov
             .and_then(|o| o.timeout)

@@ -285,7 +285,7 @@ impl<'r> Run<'r> {
 
     /// The executor and model for a stage key, after `stages:` routing.
     pub fn route(&self, stage_key: &str) -> (String, Option<String>) {
-        let ov = self.config.stages.get(stage_key);
+        let ov = self.config.stages.routing(stage_key);
         let executor = ov
             .and_then(|o| o.executor.clone())
             .unwrap_or_else(|| self.state.engine.clone());

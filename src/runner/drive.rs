@@ -41,7 +41,8 @@ impl RunOutcome {
             RunStatus::Failed
             | RunStatus::Running
             | RunStatus::BudgetExceeded
-            | RunStatus::Waiting => 1,
+            | RunStatus::Waiting
+            | RunStatus::Partial => 1,
             RunStatus::AwaitingApproval => AWAITING_APPROVAL_EXIT,
         }
     }
@@ -300,6 +301,12 @@ impl Run<'_> {
     }
 
     fn finish(&mut self, status: RunStatus) -> Result<RunOutcome> {
+        // Only parallel lanes go past a failed item: the run shipped what passed.
+        let status = if status == RunStatus::Succeeded && !self.state.left_out().is_empty() {
+            RunStatus::Partial
+        } else {
+            status
+        };
         self.state.status = status;
         self.state.finished_at = Some(now_rfc3339());
         if status == RunStatus::Succeeded {
@@ -312,7 +319,7 @@ impl Run<'_> {
             self.notify_hooks("run_failed", stage, "failed")?;
         }
         let (reason, message) = match (&self.state.last_failure, status) {
-            (Some(f), RunStatus::Failed | RunStatus::BudgetExceeded) => {
+            (Some(f), RunStatus::Failed | RunStatus::BudgetExceeded | RunStatus::Partial) => {
                 (Some(f.reason.clone()), Some(f.message.clone()))
             }
             _ => (None, None),

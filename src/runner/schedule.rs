@@ -11,7 +11,7 @@
 //! writes that judgement into the item.
 
 use crate::model::state::{ItemState, RunState};
-use crate::model::{AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure};
+use crate::model::{AttemptOutcome, FailureRecord, ItemPhase, ItemStatus, OrxFailure, StageEnd};
 
 /// The items that may start (or continue) now, in order: in progress first, then every
 /// pending item whose dependencies are all done, both in backlog order.
@@ -71,6 +71,26 @@ pub fn block_dependents(state: &mut RunState) -> Vec<String> {
 /// agent, a guardrail or orx broke), since the next item would meet the same cause.
 pub fn stop_after_failed_item(last_failure: Option<&FailureRecord>, stop_on_first: bool) -> bool {
     stop_on_first || last_failure.is_some_and(|f| !f.reason.is_item_evidence())
+}
+
+/// How implement in lanes ends. Done when every item is done, and also when the items that
+/// ended without being done failed on their own evidence (`stopped_early` is false: no failure
+/// stopped new lanes), no item is left to work and at least one passed: the run goes on to
+/// review and ship what passed, and ends `partial`. Failed otherwise, as the sequential loop.
+pub fn lanes_end(state: &RunState, stopped_early: bool) -> StageEnd {
+    let done = state
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Done)
+        .count();
+    let ended = state.left_out().len();
+    let all_done = done == state.items.len();
+    let partial = !stopped_early && done > 0 && done + ended == state.items.len();
+    if all_done || partial {
+        StageEnd::Done
+    } else {
+        StageEnd::Failed
+    }
 }
 
 /// The fix loop's limits, from `run:` in orx.yaml.
@@ -240,6 +260,29 @@ mod tests {
             block_dependents(&mut s).is_empty(),
             "a second pass finds nothing"
         );
+    }
+
+    #[test]
+    fn lanes_ship_what_passed_when_the_failures_were_the_items_own() {
+        let mut s = state(vec![
+            item("W001", Done, &[]),
+            item("W002", Failed, &[]),
+            item("W003", Blocked, &["W002"]),
+        ]);
+        assert_eq!(lanes_end(&s, false), StageEnd::Done);
+        assert_eq!(
+            lanes_end(&s, true),
+            StageEnd::Failed,
+            "a failure that stopped new lanes fails the run"
+        );
+        s.items[0].status = Stuck;
+        assert_eq!(lanes_end(&s, false), StageEnd::Failed, "nothing passed");
+        s.items[0].status = InProgress;
+        assert_eq!(lanes_end(&s, false), StageEnd::Failed, "work is left");
+        for i in &mut s.items {
+            i.status = Done;
+        }
+        assert_eq!(lanes_end(&s, false), StageEnd::Done);
     }
 
     const LIMITS: FixLimits = FixLimits {

@@ -161,6 +161,18 @@ fn preflight(cfg: &config::Config, engine: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuse parallel lanes with a git too old to integrate them (`git::version`).
+fn git_fits_lanes(dir: &Path) -> Result<()> {
+    let found = crate::git::version::installed(dir)?;
+    if crate::git::version::too_old_for_lanes(&found) == Some(true) {
+        let need = crate::git::version::lanes_min();
+        return Err(OrxError::usage(format!(
+            "parallel lanes need git {need} or later (for `git merge-tree --merge-base`), but `git --version` says `{found}`: upgrade git, or run with --parallel 1"
+        )));
+    }
+    Ok(())
+}
+
 /// `orx run`: validate everything, create the run, drive it.
 pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
     let repo = Repo::discover(&opts.dir)?;
@@ -179,6 +191,9 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         crate::agents::scenario::load_scenario(s)?;
     }
     preflight(&cfg, &engine)?;
+    if opts.parallel.unwrap_or(cfg.run.max_parallel) > 1 {
+        git_fits_lanes(&repo.root)?;
+    }
     for key in crate::config::STAGE_NAMES {
         if let Some(exe) = cfg.stages.get(key).and_then(|o| o.executor.as_deref()) {
             super::build_cli(exe, &RunState::blank(), &cfg)?;
@@ -323,6 +338,9 @@ pub fn resume_with(
         if let Some(n) = parallel {
             state.max_parallel = Some(n);
         }
+        if crate::stages::lanes::wanted(state) {
+            git_fits_lanes(dir)?;
+        }
         Ok(())
     })?;
     run.drive()
@@ -343,9 +361,10 @@ pub(super) fn reopen<'r>(
     // What a SIGKILLed driver left running would keep writing into the worktree.
     crate::runs::stop_leftovers(&repo.root, run_id);
     let mut state = RunState::load(&paths.state())?;
-    if state.status == RunStatus::Succeeded {
+    if state.status.is_finished() {
         return Err(OrxError::state(format!(
-            "run {run_id} already finished (succeeded); there is nothing to resume"
+            "run {run_id} already finished ({}); there is nothing to resume",
+            state.status
         ))
         .with_hint("start a new run with `orx run`"));
     }

@@ -26,7 +26,7 @@ use crate::exec::CommandSpec;
 use crate::git::Repo;
 use crate::model::event::EventKind;
 use crate::model::state::ItemState;
-use crate::model::{AttemptKind, ItemPhase, ItemStatus, RunState, RunStatus, Stage};
+use crate::model::{AttemptKind, ItemPhase, ItemStatus, RunState, Stage};
 use crate::report::Reporter;
 use crate::store::lock::RunLock;
 
@@ -68,10 +68,10 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
     // What a SIGKILLed driver left running would keep writing into the worktree.
     crate::runs::stop_leftovers(&repo.root, opts.run_id);
     let mut state = RunState::load(&paths.state())?;
-    if state.status == RunStatus::Succeeded {
+    if state.status.is_finished() {
         return Err(OrxError::state(format!(
-            "run {} already finished (succeeded); there is nothing to take over",
-            opts.run_id
+            "run {} already finished ({}); there is nothing to take over",
+            opts.run_id, state.status
         ))
         .with_hint("start a new run with `orx run`"));
     }

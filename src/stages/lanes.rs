@@ -19,7 +19,9 @@
 //! lane rebased onto the head; a conflict gives the item a `merge` attempt in its lane, started
 //! from the merged files with their conflict markers, with the conflicting files and both sides
 //! as evidence. Both count against the item's fix attempts; an item that runs out of them
-//! fails, blocks its dependents, and the other lanes go on.
+//! fails, blocks its dependents, and the other lanes go on; when at least one item passed, the
+//! stage ends done and the run ships what was integrated, ending `partial`
+//! (`schedule::lanes_end`).
 //!
 //! Every step is checkpointed first: a lane's phase is its item's phase, and an integration
 //! records the head it started from (`onto`), so a resume puts the run branch back there and
@@ -213,12 +215,8 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     }
     schedule::block_dependents(&mut run.state);
     run.save()?;
-    let done = run.state.items.iter().all(|i| i.status == ItemStatus::Done);
-    if done && !any_failed {
-        Ok(StageEnd::Done)
-    } else {
-        Ok(StageEnd::Failed)
-    }
+    // A failed item does not stop the others from shipping: the run ends `partial`.
+    Ok(schedule::lanes_end(&run.state, any_failed && stop_new))
 }
 
 /// A lane's thread: set its worktree up (once), then work its item.

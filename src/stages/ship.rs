@@ -274,6 +274,24 @@ fn pr_body(run: &Run<'_>, files: u32, insertions: u32, deletions: u32) -> String
             }
         ));
     }
+    let left_out = s.left_out();
+    if !left_out.is_empty() {
+        b.push_str(
+            "\n## Left out\n\nThese items did not pass; this change does not hold them.\n\n",
+        );
+        for i in left_out {
+            b.push_str(&format!(
+                "- **{}** {} ({}{})\n",
+                i.id,
+                i.title,
+                i.status,
+                i.note
+                    .as_deref()
+                    .map(|n| format!(": {}", crate::text::one_line(n)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
     b.push_str(&format!(
         "\n## Change\n\n{files} files changed, +{insertions} −{deletions}, on `{}` from `{}`.\n\n",
         s.worktree.branch, s.worktree.base_branch

@@ -9,14 +9,14 @@ use crate::waiting::{lock_released, until};
 use crate::support::*;
 
 /// One backlog item of a lanes scenario: id, dependencies, the files its implement step writes.
-struct Item<'a> {
-    id: &'a str,
-    deps: &'a [&'a str],
-    files: &'a [(&'a str, &'a str)],
+pub(crate) struct Item<'a> {
+    pub id: &'a str,
+    pub deps: &'a [&'a str],
+    pub files: &'a [(&'a str, &'a str)],
 }
 
 /// A scenario whose items write `files` after `delay_ms`, plus `extra` lines (fix:, merge:).
-fn scenario(items: &[Item<'_>], delay_ms: u64, extra: &str) -> String {
+pub(crate) fn scenario(items: &[Item<'_>], delay_ms: u64, extra: &str) -> String {
     let backlog: Vec<(&str, &[&str])> = items.iter().map(|i| (i.id, i.deps)).collect();
     let mut s = format!(
         "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n",
@@ -223,7 +223,7 @@ fn run_max_parallel_in_orx_yaml_opens_lanes_and_out_of_range_is_refused() {
 
 /// X and Y both write `shared.txt` (differently) and start at once; Z is independent; W needs
 /// Y. No conflict marker may pass the gate.
-fn conflicting() -> Vec<Item<'static>> {
+pub(crate) fn conflicting() -> Vec<Item<'static>> {
     vec![
         Item {
             id: "X",
@@ -248,7 +248,7 @@ fn conflicting() -> Vec<Item<'static>> {
     ]
 }
 
-const NO_MARKERS: &str = "! grep -rqs '^<<<<<<<' --include=*.txt .";
+pub(crate) const NO_MARKERS: &str = "! grep -rqs '^<<<<<<<' --include=*.txt .";
 
 #[test]
 fn a_conflict_goes_back_to_its_item_and_the_scripted_merge_resolves_it() {
@@ -298,9 +298,61 @@ fn a_conflict_goes_back_to_its_item_and_the_scripted_merge_resolves_it() {
     assert_eq!(lanes_left(&repo, &r.id), (0, false));
 }
 
+/// The executor and model of every `stage` line of the run's `metrics/stages.jsonl`.
+fn routed(repo: &Repo, id: &str, stage: &str) -> Vec<(String, String)> {
+    repo.read(id, "metrics/stages.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["stage"] == stage)
+        .map(|m| {
+            (
+                m["executor"].as_str().unwrap_or("").to_string(),
+                m["model"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_finish_then_resumes()
-{
+fn stages_merge_routes_the_conflict_resolution_and_fix_routing_is_its_default() {
+    let merge = format!(
+        "merge:\n  Y:\n    - {}\n",
+        files_step(&[("shared.txt", "from x\nfrom y\n")])
+    );
+    let routing = "stages:\n  implement:\n    model: builder\n  fix:\n    model: fixer\n";
+    let repo = Repo::new(
+        &config_with_gates(
+            &[("no_markers", NO_MARKERS)],
+            &format!("{routing}  merge:\n    model: merger\n"),
+        ),
+        &scenario(&conflicting(), 0, &merge),
+    );
+    let r = repo.run("conflict", &["--parallel", "3"]);
+    r.expect_code(0);
+    assert_eq!(
+        routed(&repo, &r.id, "merge"),
+        [("fake".to_string(), "merger".to_string())]
+    );
+    assert!(routed(&repo, &r.id, "implement")
+        .iter()
+        .all(|(_, m)| m == "builder"));
+
+    // Without `stages.merge`, the merge attempt goes where fixes go.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("no_markers", NO_MARKERS)], routing),
+    )
+    .unwrap();
+    let r = repo.run("conflict", &["--parallel", "3"]);
+    r.expect_code(0);
+    assert_eq!(
+        routed(&repo, &r.id, "merge"),
+        [("fake".to_string(), "fixer".to_string())]
+    );
+}
+
+#[test]
+fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_ship_partial() {
     // No fix attempts: the first conflict ends Y.
     let repo = Repo::new(
         &config_with_gates(
@@ -312,6 +364,7 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
     let r = repo.run("conflict", &["--parallel", "3"]);
     r.expect_code(1);
     let st = repo.state(&r.id);
+    assert_eq!(st["status"], "partial");
     let status = |i: usize| st["items"][i]["status"].as_str().unwrap_or("").to_string();
     assert_eq!(
         [status(0), status(1), status(2), status(3)],
@@ -319,17 +372,47 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
     );
     assert_eq!(st["last_failure"]["reason"], "merge_conflict");
     assert_eq!(st["last_failure"]["item"], "Y");
-    let files = git(
-        repo.path(),
-        &["ls-tree", "--name-only", &format!("orx/{}", r.id)],
-    );
+    // Review and ship ran with the items that passed.
+    let stage = |name: &str| {
+        st["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .map(|s| s["status"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(stage("review").as_deref(), Some("done"));
+    assert_eq!(stage("ship").as_deref(), Some("done"));
+    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    for f in ["x.txt", "z.txt", "from x"] {
+        assert!(patch.contains(f), "{f} in {patch}");
+    }
+    for f in ["y.txt", "w.txt", "from y"] {
+        assert!(!patch.contains(f), "{f} not in {patch}");
+    }
+    let body = repo.read(&r.id, "artifacts/pr_body.md");
+    let left = &body[body.find("## Left out").expect("a Left out section")..];
     assert!(
-        files.contains("x.txt") && files.contains("z.txt"),
-        "{files}"
+        left.contains("**Y**")
+            && left.contains("failed")
+            && left.contains("**W**")
+            && left.contains("blocked"),
+        "{body}"
     );
+    assert!(!left.contains("**X**") && !left.contains("**Z**"), "{body}");
+    // The summary on stdout and `orx status` name what was left out.
     assert!(
-        !files.contains("y.txt") && !files.contains("w.txt"),
-        "{files}"
+        r.stdout.contains(&format!("run {} partial", r.id))
+            && r.stdout.contains("left out  Y (failed), W (blocked)"),
+        "{}",
+        r.stdout
+    );
+    let shown = RunResult::from(repo.orx(&["status", &r.id]));
+    assert!(
+        shown.stdout.contains("status    partial")
+            && shown.stdout.contains("left out  Y (failed), W (blocked)"),
+        "{}",
+        shown.stdout
     );
     assert_eq!(
         lanes_left(&repo, &r.id),
@@ -337,34 +420,88 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_f
         "a failed item's lane is removed"
     );
     assert!(!lane_branches(&repo, &r.id).is_empty());
-    // Resumed one lane at a time with a fix that resolves it: Y starts again in its lane from
-    // the head holding X, and nothing integrated is lost.
-    let fix = format!(
-        "fix:\n  Y:\n    - {}\n",
-        files_step(&[("shared.txt", "from x\nfrom y\n")])
+    // A partial run is finished: there is nothing to resume.
+    let again = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    assert_ne!(again.code, 0);
+    assert!(
+        again.stderr.contains("already finished (partial)"),
+        "{}",
+        again.stderr
     );
-    std::fs::write(
-        repo.path().join("scenario.yaml"),
-        scenario(&conflicting(), 0, &fix),
-    )
-    .unwrap();
-    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress", "--parallel", "1"]))
-        .expect_code(0);
-    let st = repo.state(&r.id);
-    assert_eq!(st["max_parallel"], 1);
-    let files = git(
-        repo.path(),
-        &["ls-tree", "--name-only", &format!("orx/{}", r.id)],
-    );
-    for f in ["x.txt", "y.txt", "z.txt", "w.txt"] {
-        assert!(files.contains(f), "{f} in {files}");
-    }
-    let shared = git(repo.path(), &["show", &format!("orx/{}:shared.txt", r.id)]);
-    assert_eq!(shared.trim_end(), "from x\nfrom y");
-    assert_eq!(lanes_left(&repo, &r.id), (0, false));
     let out = repo.orx(&["clean", &r.id]);
     assert!(out.status.success(), "{out:?}");
     assert!(lane_branches(&repo, &r.id).is_empty());
+}
+
+#[test]
+fn the_json_summary_names_the_items_a_partial_run_left_out() {
+    let repo = Repo::new(
+        &config_with_gates(
+            &[("no_markers", NO_MARKERS)],
+            "run:\n  max_fix_attempts: 0\n",
+        ),
+        &scenario(&conflicting(), 0, ""),
+    );
+    let out = repo.orx(&[
+        "run",
+        "conflict",
+        "--scenario",
+        "scenario.yaml",
+        "--json",
+        "--parallel",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["status"], "partial");
+    assert_eq!(summary["exit_code"], 1);
+    let left: Vec<(String, String)> = summary["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        left,
+        [
+            ("Y".to_string(), "failed".to_string()),
+            ("W".into(), "blocked".into())
+        ]
+    );
+}
+
+#[test]
+fn lanes_in_which_no_item_passed_fail_as_before() {
+    // Both items write markers-free files but the gate refuses every change.
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "y\n")],
+        },
+    ];
+    let repo = Repo::new(
+        &config_with_gates(&[("never", "false")], "run:\n  max_fix_attempts: 0\n"),
+        &scenario(&items, 0, ""),
+    );
+    let r = repo.run("nothing passes", &["--parallel", "2"]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "failed");
+    assert!(!repo.run_dir(&r.id).join("artifacts/patch.diff").exists());
 }
 
 #[test]
@@ -793,4 +930,231 @@ fn the_api_mcp_and_the_run_page_show_the_open_lanes_of_a_killed_run() {
     assert_eq!(status["lanes"], serde_json::json!(want), "{status}");
     assert_eq!(status["max_parallel"], 3);
     m.close();
+}
+
+/// A folder holding a `git` that says it is 2.37.1 when asked its version (orx asks as `git -c
+/// … --version`) and is the real git otherwise; put first on PATH.
+fn old_git() -> (tempfile::TempDir, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "git is on PATH");
+    let bin = tempfile::tempdir().unwrap();
+    let git = bin.path().join("git");
+    std::fs::write(
+        &git,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *' --version '*) echo 'git version 2.37.1'; exit 0 ;; esac\nexec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+#[test]
+fn lanes_with_a_git_older_than_they_need_are_refused_before_anything_is_created() {
+    let (_bin, path) = old_git();
+    let repo = Repo::new(
+        &config_with_gates(&[("ok", "true")], ""),
+        &scenario(&diamond(), 0, ""),
+    );
+    let exclude = repo.path().join(".git/info/exclude");
+    let exclude_before = std::fs::read_to_string(&exclude).unwrap_or_default();
+    let out = repo
+        .cmd(&[
+            "run",
+            "diamond",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "2",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let r = RunResult::from(out);
+    r.expect_code(2);
+    let stderr = r.stderr.trim_end();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for part in [
+        "git 2.40 or later",
+        "git version 2.37.1",
+        "upgrade git",
+        "--parallel 1",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(!repo.path().join("runs").exists(), "no run folder");
+    assert!(!repo.path().join(".worktrees").exists(), "no worktree");
+    assert_eq!(
+        std::fs::read_to_string(&exclude).unwrap_or_default(),
+        exclude_before
+    );
+    let branches = git(repo.path(), &["branch", "--list", "orx/*"]);
+    assert!(branches.trim().is_empty(), "{branches}");
+
+    // `run.max_parallel` in orx.yaml is refused the same way; doctor names the minimum and,
+    // since the file asks for lanes, calls the old git an error.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("ok", "true")], "run:\n  max_parallel: 2\n"),
+    )
+    .unwrap();
+    let out = repo
+        .cmd(&[
+            "run",
+            "diamond",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    RunResult::from(out).expect_code(2);
+    assert!(!repo.path().join("runs").exists(), "no run folder");
+    let out = repo
+        .cmd(&["doctor", "--json"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "git")
+        .cloned()
+        .unwrap();
+    assert_eq!(check["version"], "2.37.1");
+    assert_eq!(check["minimum_version"], "2.40");
+    assert_eq!(check["problems"][0]["severity"], "error", "{check}");
+    assert_eq!(report["ok"], false);
+    let text = RunResult::from(repo.cmd(&["doctor"]).env("PATH", &path).output().unwrap());
+    assert!(
+        text.stdout.contains("parallel lanes need 2.40 or later"),
+        "{}",
+        text.stdout
+    );
+
+    // One item at a time needs no merge-tree: the same git runs it.
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(&[("ok", "true")], ""),
+    )
+    .unwrap();
+    let out = repo
+        .cmd(&[
+            "run",
+            "diamond",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    RunResult::from(out).expect_code(0);
+}
+
+#[test]
+fn a_second_ctrl_c_during_lanes_kills_every_lane_group_at_once_and_leaves_no_process() {
+    // Every lane's gate ignores the SIGTERM of a graceful stop: it marks that it got it and
+    // goes on (its `sleep` dies with the group's SIGTERM, the loop starts another). Only the
+    // SIGKILL of a second Ctrl-C ends it before the supervisor's grace period (5 s) runs out.
+    let marks = tempfile::tempdir().unwrap();
+    let script = marks.path().join("gate.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "trap 'touch {m}/term.$$' TERM\ntouch {m}/started.$$\nwhile :; do sleep 1; done\n",
+            m = marks.path().display()
+        ),
+    )
+    .unwrap();
+    // Exec form: the gate's own process is the shell that traps SIGTERM (through `sh -c` the
+    // outer shell would die of it and the call would end at once).
+    let gate = format!(
+        "  - name: stubborn\n    command: sh\n    args: [{}]\n",
+        yaml_str(&script.display().to_string())
+    );
+    let items = vec![
+        Item {
+            id: "X",
+            deps: &[],
+            files: &[("x.txt", "x\n")],
+        },
+        Item {
+            id: "Y",
+            deps: &[],
+            files: &[("y.txt", "y\n")],
+        },
+        Item {
+            id: "Z",
+            deps: &[],
+            files: &[("z.txt", "z\n")],
+        },
+    ];
+    let repo = Repo::new(&config_with_gates(&[], &gate), &scenario(&items, 0, ""));
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "lanes",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--parallel",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marked = |prefix: &str| {
+        std::fs::read_dir(marks.path())
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    until("every lane's gate to start", || {
+        (marked("started.") == 3).then_some(())
+    });
+    let sigint = || {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+    };
+    sigint();
+    until("every lane's gate to get the graceful SIGTERM", || {
+        (marked("term.") == 3).then_some(())
+    });
+    sigint();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let id = other_run(&repo, "").expect("the run has a folder");
+    // Killed at once: no graceful end was recorded (a graceful stop writes run_finished).
+    let events = repo.events(&id);
+    assert!(
+        !events.iter().any(|e| e["event"] == "run_finished"),
+        "the run ended gracefully, not at the second Ctrl-C"
+    );
+    let left = until("the killed groups to be gone", || {
+        let left = crate::torture::pids_with_env(&format!("ORX_RUN_ID={id}"));
+        left.is_empty().then_some(left)
+    });
+    assert!(left.is_empty());
 }

@@ -75,7 +75,7 @@ pub fn badge(status: &str) -> String {
         "succeeded" | "done" | "passed" => "ok",
         "failed" | "stuck" | "blocked" => "bad",
         "running" | "in_progress" | "waiting" => "live",
-        "interrupted" | "budget_exceeded" | "awaiting_approval" => "warn",
+        "interrupted" | "budget_exceeded" | "awaiting_approval" | "partial" => "warn",
         _ => "idle",
     };
     format!(

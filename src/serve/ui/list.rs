@@ -14,7 +14,7 @@ use crate::control::launch::ENGINES;
 use crate::control::{RunPage, RunQuery};
 
 /// The statuses a run can have, for the filter.
-pub const STATUSES: [&str; 7] = [
+pub const STATUSES: [&str; 8] = [
     "running",
     "waiting",
     "succeeded",
@@ -22,6 +22,7 @@ pub const STATUSES: [&str; 7] = [
     "interrupted",
     "budget_exceeded",
     "awaiting_approval",
+    "partial",
 ];
 
 /// What the start form was filled with (kept when the start failed, so nothing is lost).

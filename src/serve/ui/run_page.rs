@@ -203,7 +203,10 @@ fn actions(d: &RunDetail) -> String {
             out,
             "<form method=\"post\" action=\"/runs/{id}/cancel\"><button class=\"danger\" type=\"submit\" id=\"cancel\">Cancel run</button></form>"
         );
-    } else if d.status != "succeeded" && d.status != "awaiting_approval" {
+    } else if !matches!(
+        d.status.as_str(),
+        "succeeded" | "awaiting_approval" | "partial"
+    ) {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/runs/{id}/resume\"><button type=\"submit\" id=\"resume\">Resume run</button></form>"

@@ -1,5 +1,5 @@
-//! Fault campaigns: crash and resume, supervision, concurrency, run at random against
-//! the real `orx` binary on real temporary repositories.
+//! Fault campaigns: crash and resume (sequential and with parallel lanes), supervision,
+//! concurrency, run at random against the real `orx` binary on real temporary repositories.
 //!
 //! Each campaign is an ordinary integration test whose size comes from `ORX_TORTURE`: unset (or
 //! anything but `long`) gives the short version that runs in `make test` and CI; `long` gives
@@ -11,6 +11,7 @@
 
 mod concurrency;
 mod crash;
+mod crash_lanes;
 mod supervise;
 
 use std::io::Write;
