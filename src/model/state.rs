@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::agent::{FailureKind, Usage};
+use super::candidate::{CandidateChoice, CandidateState};
 use super::failure::FailureRecord;
 use super::gate::GateResult;
 use super::stage::Stage;
@@ -171,6 +172,20 @@ pub struct RunState {
     /// (one at a time if resumed with `--parallel 1`), never in the run's own worktree.
     #[serde(default)]
     pub lanes_used: bool,
+    /// Candidates per item (`stages.implement.candidates` or `--candidates`); `None` or 1 is
+    /// one attempt per item, as without candidates.
+    #[serde(default)]
+    pub max_candidates: Option<u32>,
+    /// The executor of each candidate, by number (a list in `stages.implement.candidates`);
+    /// empty when every candidate uses the implement stage's executor.
+    #[serde(default)]
+    pub candidate_executors: Vec<String>,
+    /// Every candidate of every item that had candidates, in the order they were opened.
+    #[serde(default)]
+    pub candidates: Vec<CandidateState>,
+    /// The candidate chosen for each item whose candidates have all finished.
+    #[serde(default)]
+    pub choices: Vec<CandidateChoice>,
 }
 
 /// Where a run waits for a person: the stage that finished and how it ended, which decides
@@ -330,6 +345,10 @@ impl RunState {
             max_parallel: None,
             lanes: Vec::new(),
             lanes_used: false,
+            max_candidates: None,
+            candidate_executors: Vec::new(),
+            candidates: Vec::new(),
+            choices: Vec::new(),
         }
     }
 

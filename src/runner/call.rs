@@ -143,7 +143,10 @@ impl<'r> Run<'r> {
     /// One supervised agent process, fully recorded.
     fn call_once(&mut self, c: &Call<'_>) -> Step<AgentOutcome> {
         let cli = build_cli(&c.executor, &self.state, &self.config)?;
-        let ov = self.config.stages.get(c.stage_key);
+        let ov = self
+            .config
+            .stages
+            .get(super::context::routed_as(c.stage_key));
         let exec_cfg = self.config.executors.get(&c.executor);
         let timeout = ov
             .and_then(|o| o.timeout)

@@ -165,6 +165,15 @@ impl<'r> Run<'r> {
         }
     }
 
+    /// The scheduler's end of the channel, in a lane: where the lanes a lane opens itself
+    /// (an item's candidates) send their events and checkpoints.
+    pub(crate) fn lane_sender(&self) -> Option<std::sync::mpsc::Sender<LaneMsg>> {
+        match &self.sink {
+            Sink::Own { .. } => None,
+            Sink::Lane(link) => Some(link.sender()),
+        }
+    }
+
     /// The item this run is a lane of, if it is one.
     pub fn lane_item(&self) -> Option<&str> {
         match &self.sink {
@@ -285,7 +294,7 @@ impl<'r> Run<'r> {
 
     /// The executor and model for a stage key, after `stages:` routing.
     pub fn route(&self, stage_key: &str) -> (String, Option<String>) {
-        let ov = self.config.stages.get(stage_key);
+        let ov = self.config.stages.get(routed_as(stage_key));
         let executor = ov
             .and_then(|o| o.executor.clone())
             .unwrap_or_else(|| self.state.engine.clone());
@@ -353,5 +362,14 @@ impl<'r> Run<'r> {
             ))?;
         }
         Ok(text)
+    }
+}
+
+/// The `stages:` entry a call routes by: a judge of candidates is the review stage's call.
+pub(crate) fn routed_as(stage_key: &str) -> &str {
+    if stage_key == "judge" {
+        "review"
+    } else {
+        stage_key
     }
 }

@@ -1,0 +1,175 @@
+//! Best-of-N candidates: several agents attempt one item at once, each in a lane of its own;
+//! the judge (or the smallest diff) picks among those that passed, the losers stay as refs
+//! until `orx clean`; kills, budgets and what status shows.
+
+use crate::support::*;
+
+/// One item, W001, whose gate wants `ok` in out.txt; candidate steps from `implement` (lines
+/// under `implement:`) and `extra` (fix:, judge:).
+fn scenario(implement: &str, extra: &str) -> String {
+    format!(
+        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n{implement}{extra}review: {}\nknowledge_update: {}\n",
+        text_step("# Plan\n\nWrite out.txt."),
+        text_step("# Spec\n\nout.txt says ok."),
+        text_step(&backlog_text(&[("W001", &[])])),
+        text_step(&approve("done")),
+        files_step(&[(
+            "AGENTS.md",
+            "<!-- orx:begin -->\n- candidates\n<!-- orx:end -->\n"
+        )]),
+    )
+}
+
+/// Three candidates: 1 passes with a large change, 2 fails its gate (and its one fix), 3
+/// passes with the smallest change.
+fn three_candidates() -> String {
+    format!(
+        "  W001+c1: {}\n  W001+c2: {}\n  W001+c3: {}\n",
+        files_step(&[
+            ("out.txt", "ok\n"),
+            ("extra.txt", "one\ntwo\nthree\nfour\nfive\n")
+        ]),
+        files_step(&[("out.txt", "bad\n")]),
+        files_step(&[("out.txt", "ok\n")]),
+    )
+}
+
+fn config(candidates: &str, extra: &str) -> String {
+    config_with_gates(
+        &[("ok", "grep -q ok out.txt")],
+        &format!("stages:\n  implement:\n    candidates: {candidates}\nrun:\n  max_fix_attempts: 1\n{extra}"),
+    )
+}
+
+/// A judge step answering `reply`.
+fn judge(reply: &str) -> String {
+    format!("judge:\n  W001: {}\n", text_step(reply))
+}
+
+fn fix_c2() -> String {
+    format!(
+        "fix:\n  W001+c2:\n    - {}\n",
+        files_step(&[("out.txt", "still bad\n")])
+    )
+}
+
+/// The refs that keep candidates, by number.
+fn candidate_refs(repo: &Repo, id: &str) -> Vec<String> {
+    git(
+        repo.path(),
+        &[
+            "for-each-ref",
+            "--format=%(refname)",
+            &format!("refs/orx/{id}/candidates/"),
+        ],
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+/// Worktrees and branches of candidates git still knows.
+fn candidates_left(repo: &Repo) -> (usize, usize) {
+    let worktrees = git(repo.path(), &["worktree", "list", "--porcelain"])
+        .matches("+c")
+        .count();
+    let branches = git(repo.path(), &["branch", "--list", "*+c*"])
+        .lines()
+        .count();
+    (worktrees, branches)
+}
+
+#[test]
+fn best_of_three_ships_the_judges_choice_keeps_the_losers_as_refs_until_clean() {
+    let reply = "Candidate 1 covers more.\n\n```json\n{\"choice\": 1, \"reason\": \"it covers more\"}\n```\n";
+    let extra = format!("{}{}", fix_c2(), judge(reply));
+    let repo = Repo::new(&config("3", ""), &scenario(&three_candidates(), &extra));
+    let r = repo.run("best of three", &[]);
+    r.expect_code(0);
+    let st = repo.state(&r.id);
+    let cands = st["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 3, "{st}");
+    let passed: Vec<_> = cands.iter().map(|c| c["passed"].clone()).collect();
+    assert_eq!(passed, [true, false, true].map(serde_json::Value::from));
+    assert_eq!(cands[1]["phase"], "failed");
+    assert_eq!(cands[0]["executor"], "fake");
+    assert_eq!(st["choices"][0]["item"], "W001");
+    assert_eq!(st["choices"][0]["n"], 1);
+    assert_eq!(st["choices"][0]["how"], "judge");
+    assert_eq!(st["choices"][0]["reason"], "it covers more");
+    assert_eq!(st["items"][0]["status"], "done");
+    // The judge saw both passing candidates and not the failed one.
+    let prompt = repo.read(&r.id, "prompts/judge_W001_1.md");
+    assert!(
+        prompt.contains("### Candidate 1") && prompt.contains("### Candidate 3"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("### Candidate 2"), "{prompt}");
+    // Each candidate had its own prompts and logs.
+    for n in 1..=3 {
+        repo.read(&r.id, &format!("prompts/implement_W001+c{n}_1.md"));
+    }
+    repo.read(&r.id, "prompts/fix_W001+c2_1.md");
+    // The chosen diff shipped.
+    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    assert!(
+        patch.contains("extra.txt") && patch.contains("+ok"),
+        "{patch}"
+    );
+    let shown = git(repo.path(), &["show", &format!("orx/{}:extra.txt", r.id)]);
+    assert!(shown.starts_with("one"), "{shown}");
+    let events = repo.events(&r.id);
+    let chosen: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "candidate_chosen")
+        .collect();
+    assert_eq!(chosen.len(), 1);
+    assert_eq!(chosen[0]["how"], "judge");
+    // Every candidate stays inspectable as a ref; no candidate worktree or branch is left.
+    let refs = candidate_refs(&repo, &r.id);
+    let want: Vec<String> = (1..=3)
+        .map(|n| format!("refs/orx/{}/candidates/W001/{n}", r.id))
+        .collect();
+    assert_eq!(refs, want);
+    let loser = git(
+        repo.path(),
+        &[
+            "show",
+            &format!("refs/orx/{}/candidates/W001/2:out.txt", r.id),
+        ],
+    );
+    assert_eq!(loser.trim_end(), "still bad");
+    assert_eq!(candidates_left(&repo), (0, 0));
+    // `orx status` shows the candidates and the choice.
+    let status = RunResult::from(repo.orx(&["status", &r.id]));
+    assert!(status.stdout.contains("CANDIDATE"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("W001 chose candidate 1 (judge): it covers more"),
+        "{}",
+        status.stdout
+    );
+    // Clean removes the refs.
+    assert!(repo.orx(&["clean", &r.id]).status.success());
+    assert!(candidate_refs(&repo, &r.id).is_empty());
+}
+
+#[test]
+fn an_unreadable_judge_answer_falls_back_to_the_smallest_diff() {
+    let extra = format!("{}{}", fix_c2(), judge("Both look fine to me."));
+    let repo = Repo::new(&config("3", ""), &scenario(&three_candidates(), &extra));
+    let r = repo.run("best of three", &[]);
+    r.expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(st["choices"][0]["n"], 3, "{st}");
+    assert_eq!(st["choices"][0]["how"], "smallest_diff");
+    let reason = st["choices"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("no ```json block"), "{reason}");
+    let patch = repo.read(&r.id, "artifacts/patch.diff");
+    assert!(
+        patch.contains("+ok") && !patch.contains("extra.txt"),
+        "{patch}"
+    );
+    assert_eq!(candidates_left(&repo), (0, 0));
+}
