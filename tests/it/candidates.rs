@@ -173,3 +173,128 @@ fn an_unreadable_judge_answer_falls_back_to_the_smallest_diff() {
     );
     assert_eq!(candidates_left(&repo), (0, 0));
 }
+
+#[test]
+fn sigkill_while_candidates_run_then_resume_gives_the_same_patch() {
+    let slow = |files: &[(&str, &str)], ms: u64| {
+        files_step(files).replacen('{', &format!("{{delay_ms: {ms}, "), 1)
+    };
+    let implement = format!(
+        "  W001+c1: {}\n  W001+c2: {}\n  W001+c3: {}\n",
+        slow(&[("out.txt", "ok\n"), ("extra.txt", "more\n")], 300),
+        slow(&[("out.txt", "bad\n")], 300),
+        slow(&[("out.txt", "ok\n")], 300),
+    );
+    let fix = format!(
+        "fix:\n  W001+c2:\n    - {}\n",
+        slow(&[("out.txt", "ok, fixed\n")], 300)
+    );
+    let reply = "```json\n{\"choice\": 2, \"reason\": \"fixed it\"}\n```";
+    let extra = format!("{fix}{}", judge(reply));
+    let repo = Repo::new(
+        &config("3", "  max_fix_attempts: 2\n").replace("  max_fix_attempts: 1\n", ""),
+        &scenario(&implement, &extra),
+    );
+    let reference = repo.run("lanes", &["--parallel", "3"]);
+    reference.expect_code(0);
+    let patch = repo.read(&reference.id, "artifacts/patch.diff");
+    assert!(patch.contains("ok, fixed"), "{patch}");
+
+    // Killed once every candidate's agent has started.
+    let id = super::lanes::killed_when(&repo, &reference.id, "three candidates to run", |ev| {
+        ev.iter()
+            .filter(|e| e["event"] == "attempt_started")
+            .count()
+            >= 3
+    });
+    let st = repo.state(&id);
+    assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["candidates"].as_array().unwrap().len(), 3, "{st}");
+    assert!(st["choices"].as_array().unwrap().is_empty(), "{st}");
+    let out = RunResult::from(repo.orx(&["resume", &id, "--no-progress"]));
+    out.expect_code(0);
+    assert_eq!(repo.read(&id, "artifacts/patch.diff"), patch);
+    let st = repo.state(&id);
+    assert_eq!(st["choices"][0]["n"], 2, "{st}");
+    assert_eq!(st["candidates"][1]["work"]["attempts"], 2, "{st}");
+    assert_eq!(candidates_left(&repo), (0, 0));
+}
+
+#[test]
+fn a_budget_that_runs_out_stops_the_running_candidate_and_keeps_the_one_that_passed() {
+    let implement = format!(
+        "  W001+c1: {}\n  W001+c2: {}\n",
+        files_step(&[("out.txt", "ok\n")]).replacen('{', "{usage: {input_tokens: 10}, ", 1),
+        files_step(&[("out.txt", "bad\n")]).replacen('{', "{usage: {input_tokens: 10}, ", 1),
+    );
+    // Candidate 2's fix crosses the budget on its own.
+    let fix = format!(
+        "fix:\n  W001+c2:\n    - {}\n",
+        files_step(&[("out.txt", "ok\n")]).replacen(
+            '{',
+            "{usage: {input_tokens: 1000}, delay_ms: 300000, ",
+            1
+        )
+    );
+    let repo = Repo::new("", &scenario(&implement, &fix));
+    // Candidate 2's gate waits until candidate 1 has written its file, so candidate 1's only
+    // agent call is past its budget check before candidate 2's fix can spend the budget.
+    let script = repo.path().join("gate.sh");
+    std::fs::write(
+        &script,
+        "case \"$PWD\" in *+c2) while [ ! -f ../W001+c1/out.txt ]; do sleep 0.05; done ;; esac\n\
+         grep -q ok out.txt\n",
+    )
+    .unwrap();
+    let gate = format!("sh {}", script.display());
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        config_with_gates(
+            &[("ok", &gate)],
+            "stages:\n  implement:\n    candidates: 2\nrun:\n  max_fix_attempts: 1\n  max_tokens: 500\n",
+        ),
+    )
+    .unwrap();
+    let r = repo.run("budget", &[]);
+    r.expect_code(1);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "budget_exceeded", "{st}");
+    assert_eq!(st["candidates"][0]["passed"], true, "{st}");
+    assert_eq!(st["candidates"][1]["passed"], false, "{st}");
+    assert_eq!(st["candidates"][1]["phase"], "stopped", "{st}");
+    assert_eq!(st["choices"][0]["n"], 1, "{st}");
+    assert_eq!(st["choices"][0]["how"], "only_one", "{st}");
+    assert_eq!(st["items"][0]["status"], "done", "{st}");
+    // Both candidates' usage counts.
+    assert_eq!(st["usage"]["input_tokens"], 1020, "{st}");
+    let shipped = git(repo.path(), &["show", &format!("orx/{}:out.txt", r.id)]);
+    assert_eq!(shipped, "ok");
+    assert_eq!(candidates_left(&repo), (0, 0));
+}
+
+#[test]
+fn candidates_out_of_range_on_the_wrong_stage_or_naming_an_unknown_executor_are_refused() {
+    let cases = [
+        (
+            "stages:\n  implement:\n    candidates: 9\n",
+            "orx.yaml:11:5: `stages.implement.candidates` is 9, outside 1 to 8",
+        ),
+        (
+            "stages:\n  implement:\n    candidates: [fake, nope]\n",
+            "orx.yaml:11:5: `stages.implement.candidates[1]` is `nope`, which is not a known executor",
+        ),
+        (
+            "stages:\n  review:\n    candidates: 2\n",
+            "orx.yaml:11:5: `stages.review.candidates` is set, but only the implement stage has candidates",
+        ),
+    ];
+    for (extra, want) in cases {
+        let repo = Repo::new(&config_with_gates(&[("ok", "true")], extra), "");
+        let r = repo.run("bad", &[]);
+        r.expect_code(2);
+        assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
+    }
+    let repo = Repo::new(&config_with_gates(&[("ok", "true")], ""), "");
+    let r = repo.run("bad", &["--candidates", "9"]);
+    r.expect_code(2);
+}

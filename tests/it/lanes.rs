@@ -485,9 +485,10 @@ fn release(repo: &Repo, open: bool) {
     }
 }
 
-/// Start a `--parallel 3` run of `kill_repo` with the run branch's gates held, SIGKILL it once
-/// `ready` holds for its events, wait until its lock is free, and return its id.
-fn killed_when(
+/// Start a `--parallel 3` run of the repository's scenario (`kill_repo`'s, or any other) with
+/// the run branch's gates held, SIGKILL it once `ready` holds for its events, wait until its
+/// lock is free, and return its id.
+pub(super) fn killed_when(
     repo: &Repo,
     reference_id: &str,
     what: &str,
