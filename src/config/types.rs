@@ -293,9 +293,9 @@ pub struct StageOverride {
 #[serde(untagged)]
 pub enum Candidates {
     /// This many candidates, each with the implement stage's executor.
-    Count(u32),
+    Count(#[schemars(range(min = 1, max = 8))] u32),
     /// One candidate per executor named, in order.
-    Executors(Vec<String>),
+    Executors(#[schemars(length(min = 1, max = 8))] Vec<String>),
 }
 
 impl Candidates {

@@ -306,6 +306,11 @@ fn settle_ends(lane: &mut Run<'_>, id: &str, ends: Vec<CandidateEnd>) -> Step<()
                     None
                 };
                 let c = &mut lane.state.candidates[pos];
+                c.attempt = c
+                    .work
+                    .phase
+                    .as_ref()
+                    .map_or(c.work.attempts, ItemPhase::attempt);
                 c.passed = Some(passed);
                 c.phase = if passed { "passed" } else { "failed" }.into();
                 c.diff_lines = diff_lines;

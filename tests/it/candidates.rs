@@ -298,3 +298,49 @@ fn candidates_out_of_range_on_the_wrong_stage_or_naming_an_unknown_executor_are_
     let r = repo.run("bad", &["--candidates", "9"]);
     r.expect_code(2);
 }
+
+#[test]
+fn the_api_mcp_and_the_run_page_show_the_candidates_and_the_choice() {
+    let reply = "```json\n{\"choice\": 3, \"reason\": \"the <smallest> one\"}\n```";
+    let extra = format!("{}{}", fix_c2(), judge(reply));
+    let repo = Repo::new(&config("3", ""), &scenario(&three_candidates(), &extra));
+    let r = repo.run("best of three", &[]);
+    r.expect_code(0);
+    let want_choice = serde_json::json!([{
+        "item": "W001", "n": 3, "how": "judge", "reason": "the <smallest> one",
+    }]);
+
+    let s = crate::serve::Server::start(repo.path(), &[], &[]);
+    let detail = s.get(&format!("/api/runs/{}", r.id));
+    assert_eq!(detail.status, 200, "{}", detail.text());
+    let detail = detail.json();
+    let cands = detail["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 3, "{detail}");
+    assert_eq!(
+        cands[1],
+        serde_json::json!({
+            "item": "W001", "n": 2, "executor": "fake", "attempt": 2, "phase": "failed",
+            "passed": false, "chosen": false,
+        })
+    );
+    assert_eq!(cands[2]["chosen"], true);
+    assert_eq!(detail["choices"], want_choice);
+    for target in [format!("/runs/{}", r.id), format!("/ui/runs/{}/live", r.id)] {
+        let html = s.get(&target).text();
+        assert_eq!(html.matches("<tr data-candidate=").count(), 3, "{target}");
+        assert!(
+            html.contains("<tr data-candidate=\"W001+c3\" class=\"chosen\">"),
+            "{target}: {html}"
+        );
+        assert!(
+            html.contains("W001: candidate 3 chosen (judge): the &lt;smallest&gt; one"),
+            "{target}: {html}"
+        );
+    }
+
+    let mut m = crate::mcp::Mcp::start(&repo);
+    let status = m.ok("run_status", serde_json::json!({"run_id": r.id}));
+    assert_eq!(status["choices"], want_choice, "{status}");
+    assert_eq!(status["candidates"][0]["passed"], true, "{status}");
+    m.close();
+}
