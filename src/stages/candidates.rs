@@ -623,3 +623,95 @@ fn close(lane: &mut Run<'_>, id: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::state::ItemState;
+    use crate::model::{FailureKind, Usage};
+
+    fn record(item: &ItemState, n: u32) -> CandidateState {
+        let mut work = item.clone();
+        work.id = key(&item.id, n);
+        CandidateState {
+            item: item.id.clone(),
+            n,
+            executor: "fake".into(),
+            path: format!("/l/{}", work.id).into(),
+            branch: format!("orx/r.lanes/{}", work.id),
+            attempt: 1,
+            phase: "agent".into(),
+            passed: None,
+            diff_lines: None,
+            setup_done: false,
+            work,
+        }
+    }
+
+    fn failure(item: &str) -> FailureRecord {
+        FailureRecord {
+            stage: Stage::Verify,
+            item: Some(item.into()),
+            reason: FailureKind::AgentError.into(),
+            message: format!("{item} broke"),
+            evidence_path: None,
+        }
+    }
+
+    #[test]
+    fn a_candidates_checkpoint_goes_to_its_record_and_keeps_its_failure_to_itself() {
+        let item = ItemState::new("W001", "w");
+        let mut master = RunState::blank();
+        master.items = vec![item.clone()];
+        master.candidates = vec![record(&item, 1), record(&item, 2)];
+        // Candidate 2, as its lane sees the run: its copy of the item under its key.
+        let mut before = master.clone();
+        before.items.push(record(&item, 2).work);
+        let mut now = before.clone();
+        now.usage = Usage {
+            input_tokens: 7,
+            ..Usage::default()
+        };
+        now.worktree_setup_done = true;
+        now.last_failure = Some(failure("W001+c2"));
+        if let Some(w) = now.item_mut("W001+c2") {
+            w.phase = Some(ItemPhase::Verify { attempt: 2 });
+            w.attempts = 1;
+        }
+        merge(&mut master, "W001+c2", &before, &now);
+        let c2 = &master.candidates[1];
+        assert_eq!(c2.work.attempts, 1);
+        assert_eq!((c2.attempt, c2.phase.as_str()), (2, "verify"));
+        assert!(c2.setup_done);
+        assert_eq!(
+            master.candidates[0],
+            record(&item, 1),
+            "candidate 1 untouched"
+        );
+        assert_eq!(master.usage.input_tokens, 7, "its usage counts");
+        assert_eq!(master.last_failure, None, "its failure is not the item's");
+        assert_eq!(master.items, vec![item], "the item itself is untouched");
+    }
+
+    #[test]
+    fn an_items_lane_files_its_candidate_records_and_its_choice() {
+        let item = ItemState::new("W001", "w");
+        let mut master = RunState::blank();
+        master.items = vec![item.clone(), ItemState::new("W002", "x")];
+        let before = master.clone();
+        let mut now = before.clone();
+        now.candidates = vec![record(&item, 1)];
+        now.choices = vec![CandidateChoice {
+            item: "W001".into(),
+            n: 1,
+            how: crate::model::candidate::ChoiceHow::OnlyOne,
+            reason: "r".into(),
+        }];
+        // Another item's lane does not carry W001's records.
+        merge(&mut master, "W002", &before, &now);
+        assert!(master.candidates.is_empty() && master.choices.is_empty());
+        merge(&mut master, "W001", &before, &now);
+        assert_eq!(master.candidates, now.candidates);
+        assert_eq!(master.choices, now.choices);
+    }
+}

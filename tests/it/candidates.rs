@@ -71,7 +71,8 @@ fn candidate_refs(repo: &Repo, id: &str) -> Vec<String> {
 /// Worktrees and branches of candidates git still knows.
 fn candidates_left(repo: &Repo) -> (usize, usize) {
     let worktrees = git(repo.path(), &["worktree", "list", "--porcelain"])
-        .matches("+c")
+        .lines()
+        .filter(|l| l.starts_with("worktree ") && l.contains("+c"))
         .count();
     let branches = git(repo.path(), &["branch", "--list", "*+c*"])
         .lines()
@@ -343,4 +344,38 @@ fn the_api_mcp_and_the_run_page_show_the_candidates_and_the_choice() {
     assert_eq!(status["choices"], want_choice, "{status}");
     assert_eq!(status["candidates"][0]["passed"], true, "{status}");
     m.close();
+}
+
+#[test]
+fn clean_orphans_removes_the_candidates_of_a_run_whose_folder_was_deleted() {
+    let slow = |files: &[(&str, &str)]| files_step(files).replacen('{', "{delay_ms: 300000, ", 1);
+    // Candidate 1 passes at once; 2 and 3 are still at work when orx is killed.
+    let implement = format!(
+        "  W001+c1: {}\n  W001+c2: {}\n  W001+c3: {}\n",
+        files_step(&[("out.txt", "ok\n")]),
+        slow(&[("out.txt", "ok\n")]),
+        slow(&[("out.txt", "ok\n")]),
+    );
+    let repo = Repo::new(&config("3", ""), &scenario(&implement, ""));
+    let id = super::lanes::killed_when(&repo, "", "three candidates to run", |ev| {
+        ev.iter()
+            .filter(|e| e["event"] == "attempt_started")
+            .count()
+            >= 3
+    });
+    assert_eq!(
+        candidates_left(&repo),
+        (3, 3),
+        "candidates are open after the kill"
+    );
+    std::fs::remove_dir_all(repo.run_dir(&id)).unwrap();
+    let out = repo.orx(&["clean", "--orphans"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        candidates_left(&repo),
+        (0, 0),
+        "no candidate worktree or branch left"
+    );
+    let refs = git(repo.path(), &["for-each-ref", &format!("refs/orx/{id}/")]);
+    assert!(refs.is_empty(), "{refs}");
 }
