@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::agent::{FailureKind, Usage};
-use super::candidate::{CandidateChoice, CandidateState};
+use super::candidate::ChoiceHow;
 use super::failure::FailureRecord;
 use super::gate::GateResult;
 use super::stage::Stage;
@@ -224,6 +224,46 @@ pub struct LaneState {
     /// `worktree.copy` and `worktree.setup` ran for the lane's worktree.
     #[serde(default)]
     pub setup_done: bool,
+}
+
+/// One candidate of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateState {
+    pub item: String,
+    /// 1-based.
+    pub n: u32,
+    /// The executor its implement and fix calls go to.
+    pub executor: String,
+    /// Its worktree (`.worktrees/<run_id>.lanes/<item>+c<n>`), removed once the choice is made.
+    pub path: PathBuf,
+    /// Its branch (`orx/<run_id>.lanes/<item>+c<n>`), deleted once the choice is made; the
+    /// ref `refs/orx/<run_id>/candidates/<item>/<n>` keeps its work until `orx clean`.
+    pub branch: String,
+    /// Its attempt, as its phase last recorded it.
+    pub attempt: u32,
+    /// Its phase while it works (agent, verify, commit, integrate, merge), then `passed`,
+    /// `failed` or `stopped` (a budget ran out before it finished).
+    pub phase: String,
+    /// Whether it passed every gate; `None` while it works.
+    #[serde(default)]
+    pub passed: Option<bool>,
+    /// Lines its change adds and removes (for a candidate that passed).
+    #[serde(default)]
+    pub diff_lines: Option<u64>,
+    /// `worktree.copy` and `worktree.setup` ran for its worktree.
+    #[serde(default)]
+    pub setup_done: bool,
+    /// Its copy of the item, under its key: attempts, phase, snapshot, commit, gates.
+    pub work: ItemState,
+}
+
+/// The candidate chosen for an item, how, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateChoice {
+    pub item: String,
+    pub n: u32,
+    pub how: ChoiceHow,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use crate::model::candidate::ChoiceHow;
-use crate::text::fences::fenced_blocks;
+use crate::text::fences::last_json;
 
 /// A candidate that passed every gate, with the size of its change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,19 +36,10 @@ pub struct Choice {
     pub reason: String,
 }
 
-/// The judge's answer from its reply, or one sentence saying why there is none.
+/// The judge's answer from its reply (its reason on one line), or one sentence saying why
+/// there is none.
 pub fn parse_answer(text: &str) -> Result<Answer, String> {
-    let block = fenced_blocks(text)
-        .into_iter()
-        .rev()
-        .find(|b| b.lang == "json")
-        .map(|b| b.body);
-    let trimmed = text.trim();
-    let json = match block {
-        Some(b) => b,
-        None if trimmed.starts_with('{') && trimmed.ends_with('}') => trimmed.to_string(),
-        None => return Err("the judge's reply has no ```json block".into()),
-    };
+    let json = last_json(text).ok_or("the judge's reply has no ```json block")?;
     let value: Value = serde_json::from_str(&json)
         .map_err(|e| format!("the judge's ```json block is not valid JSON ({e})"))?;
     let n = value
@@ -59,8 +50,8 @@ pub fn parse_answer(text: &str) -> Result<Answer, String> {
     let reason = value
         .get("reason")
         .and_then(Value::as_str)
-        .map(crate::text::one_line)
-        .filter(|r| !r.trim().is_empty())
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "the judge gave no reason".into());
     Ok(Answer { n, reason })
 }

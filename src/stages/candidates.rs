@@ -32,9 +32,9 @@ use std::sync::mpsc::Sender;
 use super::implement::run_item;
 use crate::agents::Mode;
 use crate::error::{OrxError, Result};
-use crate::model::candidate::{key, parse_key, CandidateChoice, CandidateState};
+use crate::model::candidate::{key, parse_key};
 use crate::model::event::EventKind;
-use crate::model::state::{ItemState, WorktreeInfo};
+use crate::model::state::{CandidateChoice, CandidateState, ItemState, WorktreeInfo};
 use crate::model::{FailureRecord, ItemPhase, ItemStatus, RunState, Stage, Stop};
 use crate::runner::judge::{self, Answer, Passing};
 use crate::runner::lane::{merge_lane, LaneMsg};
@@ -92,6 +92,16 @@ pub(crate) fn merge(master: &mut RunState, key: &str, before: &RunState, now: &R
         }
         c.setup_done |= now.worktree_setup_done;
     }
+}
+
+/// The candidates of item `id`, in number order.
+fn candidates_of(state: &RunState, id: &str) -> Vec<CandidateState> {
+    state
+        .candidates
+        .iter()
+        .filter(|c| c.item == id)
+        .cloned()
+        .collect()
 }
 
 /// In the lane of item `id`: race its candidates and choose one. `None` when the item has no
@@ -197,13 +207,8 @@ fn run_candidates(lane: &mut Run<'_>, id: &str) -> Result<Vec<CandidateEnd>> {
     let tx: Sender<LaneMsg> = lane
         .lane_sender()
         .ok_or_else(|| OrxError::internal("candidates run only in a lane"))?;
-    let open: Vec<CandidateState> = lane
-        .state
-        .candidates
-        .iter()
-        .filter(|c| c.item == id && c.passed.is_none())
-        .cloned()
-        .collect();
+    let mut open = candidates_of(&lane.state, id);
+    open.retain(|c| c.passed.is_none());
     let implement_executor = lane.route("implement").0;
     let mut runs = Vec::new();
     for c in open {
@@ -534,13 +539,7 @@ fn adopt(lane: &mut Run<'_>, item: &ItemState, choice: judge::Choice) -> Result<
 
 /// No candidate of `id` passed: the item fails, with the first candidate's failure as its own.
 fn none_passed(lane: &mut Run<'_>, id: &str) -> Result<()> {
-    let all: Vec<CandidateState> = lane
-        .state
-        .candidates
-        .iter()
-        .filter(|c| c.item == id)
-        .cloned()
-        .collect();
+    let all = candidates_of(&lane.state, id);
     let first = all.first();
     let why = first
         .and_then(|c| c.work.note.clone())
@@ -586,13 +585,7 @@ fn close(lane: &mut Run<'_>, id: &str) -> Result<()> {
         .iter()
         .find(|c| c.item == id)
         .map(|c| c.n);
-    let all: Vec<CandidateState> = lane
-        .state
-        .candidates
-        .iter()
-        .filter(|c| c.item == id)
-        .cloned()
-        .collect();
+    let all = candidates_of(&lane.state, id);
     for c in all {
         if Some(c.n) != chosen {
             let work = &c.work;
