@@ -126,6 +126,7 @@ mod tests {
             "max_deleted_lines",
             "begin_marker",
             "end_marker",
+            "candidates",
         ];
         let vars: BTreeMap<&str, String> = known.iter().map(|k| (*k, String::new())).collect();
         for (name, t) in BUILTIN {
