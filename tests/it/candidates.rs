@@ -379,3 +379,37 @@ fn clean_orphans_removes_the_candidates_of_a_run_whose_folder_was_deleted() {
     let refs = git(repo.path(), &["for-each-ref", &format!("refs/orx/{id}/")]);
     assert!(refs.is_empty(), "{refs}");
 }
+
+#[test]
+fn a_list_of_executors_opens_one_candidate_each_and_one_passing_needs_no_judge() {
+    let implement = format!(
+        "  W001+c1: {}\n  W001+c2: {}\n",
+        files_step(&[("out.txt", "bad\n")]),
+        files_step(&[("out.txt", "ok\n")]),
+    );
+    let fix = format!(
+        "fix:\n  W001+c1:\n    - {}\n",
+        files_step(&[("out.txt", "still bad\n")])
+    );
+    let repo = Repo::new(&config("[fake, fake]", ""), &scenario(&implement, &fix));
+    let r = repo.run("two executors", &["--parallel", "1"]);
+    r.expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(
+        st["candidate_executors"],
+        serde_json::json!(["fake", "fake"])
+    );
+    let cands = st["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 2, "{st}");
+    assert_eq!(cands[0]["passed"], false);
+    assert_eq!(st["choices"][0]["n"], 2);
+    assert_eq!(st["choices"][0]["how"], "only_one");
+    let events = repo.events(&r.id);
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["event"] == "agent_finished" && e["stage"] == "judge"),
+        "no judge call for one passing candidate"
+    );
+    assert!(!repo.run_dir(&r.id).join("prompts/judge_W001_1.md").exists());
+}
