@@ -413,3 +413,60 @@ fn a_list_of_executors_opens_one_candidate_each_and_one_passing_needs_no_judge()
     );
     assert!(!repo.run_dir(&r.id).join("prompts/judge_W001_1.md").exists());
 }
+
+#[test]
+fn ctrl_c_stops_every_candidate_with_130_and_the_run_resumes() {
+    // Every candidate's agent works for five minutes: Ctrl-C, sent once all three have
+    // started, lands inside every candidate's call whatever the load.
+    let slow = |ms: u64| {
+        format!(
+            "  default: {}\n",
+            files_step(&[("out.txt", "ok\n")]).replacen('{', &format!("{{delay_ms: {ms}, "), 1)
+        )
+    };
+    let repo = Repo::new(&config("3", ""), &scenario(&slow(300_000), ""));
+    let child = repo
+        .cmd(&[
+            "run",
+            "race",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::waiting::until("three candidate agents to start", || {
+        let id = super::lanes::other_run(&repo, "")?;
+        let text = std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl")).ok()?;
+        let started = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "agent" && e["stage"] == "implement")
+            .map(|e| e["item"].as_str().unwrap_or("").to_string())
+            .collect::<std::collections::BTreeSet<_>>();
+        (started.len() == 3).then_some(())
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let r = RunResult::from(child.wait_with_output().unwrap());
+    r.expect_code(130);
+    assert_eq!(repo.state(&r.id)["status"], "interrupted");
+    let left = crate::torture::pids_with_env(&format!("ORX_RUN_ID={}", r.id));
+    assert!(left.is_empty(), "processes of the run survived: {left:?}");
+    std::fs::write(repo.path().join("scenario.yaml"), scenario(&slow(0), "")).unwrap();
+    RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"])).expect_code(0);
+    let st = repo.state(&r.id);
+    assert_eq!(st["status"], "succeeded");
+    let passed: Vec<_> = st["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["passed"].clone())
+        .collect();
+    assert_eq!(passed, [true, true, true].map(serde_json::Value::from));
+    assert_eq!(st["choices"][0]["how"], "smallest_diff", "{st}");
+    assert_eq!(candidates_left(&repo), (0, 0));
+}

@@ -416,7 +416,7 @@ fn kill9(pid: u32) {
 }
 
 /// The id of the one run in `runs/` other than `known`.
-fn other_run(repo: &Repo, known: &str) -> Option<String> {
+pub(super) fn other_run(repo: &Repo, known: &str) -> Option<String> {
     std::fs::read_dir(repo.path().join("runs"))
         .ok()?
         .flatten()
