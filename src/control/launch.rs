@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
 use crate::agents::registry::NAMES;
+use crate::config::MAX_PARALLEL;
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::pidfd::{ProcessHandle, Signalled};
-use crate::model::{RunState, RunStatus};
+use crate::model::{RunState, RunStatus, Stage};
 use crate::store::layout::{new_run_id, LAUNCH_DIR, RUNS_DIR};
 use crate::store::lock::{holder_alive, process_start_time, read_holder};
 use crate::store::RunPaths;
@@ -51,6 +52,38 @@ pub struct LaunchRequest {
     /// The served repository (its name); default the first.
     #[serde(default)]
     pub repo: Option<String>,
+    /// Stages after which the run stops for a person's approval (`--approve`), besides
+    /// `run.approve`.
+    #[serde(default)]
+    pub approve: Vec<String>,
+    /// Backlog items worked at once (`--parallel`); default `run.max_parallel`.
+    #[serde(default)]
+    pub parallel: Option<u32>,
+}
+
+/// Refuse approval stages and a lane count `orx run` would refuse, with the same words, so a
+/// client learns it from its own request rather than from a run that never appears.
+fn check_steering(req: &LaunchRequest) -> Result<()> {
+    let approvable: Vec<&str> = Stage::APPROVABLE.iter().map(|s| s.as_str()).collect();
+    for name in &req.approve {
+        if !approvable.contains(&name.trim()) {
+            return Err(OrxError::usage(format!(
+                "`approve` names `{name}`, which is not a stage a run can stop after"
+            ))
+            .with_hint(format!("name stages from {}", approvable.join(", "))));
+        }
+    }
+    if let Some(n) = req.parallel {
+        if !(1..=MAX_PARALLEL).contains(&n) {
+            return Err(
+                OrxError::usage(format!("`parallel` is {n}, outside 1 to {MAX_PARALLEL}"))
+                    .with_hint(format!(
+                        "give the number of backlog items to work at once, 1 to {MAX_PARALLEL}"
+                    )),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A run that was started or resumed.
@@ -200,6 +233,7 @@ impl Control {
                     .with_hint(format!("known engines: {}", ENGINES.join(", "))));
             }
         }
+        check_steering(req)?;
         let repo = w.repo()?;
         if let Some(b) = req.base_branch.as_deref() {
             if b.trim().is_empty() || b.starts_with('-') || repo.resolve_commit(b).is_err() {
@@ -245,6 +279,14 @@ impl Control {
                 args.push(flag.into());
                 args.push(v.clone());
             }
+        }
+        if !req.approve.is_empty() {
+            args.push("--approve".into());
+            args.push(req.approve.join(","));
+        }
+        if let Some(n) = req.parallel {
+            args.push("--parallel".into());
+            args.push(n.to_string());
         }
         let (pid, exited) = spawn_detached(&w.root, &args, &log)?;
         // meta.json is written once the worktree exists: from then on listings show the run.

@@ -46,6 +46,15 @@ pub struct SubmitInput {
     /// A pipeline named in orx.yaml (e.g. full, fast-fix, plan-only). Default: full.
     #[serde(default)]
     pub pipeline: Option<String>,
+    /// Stages after which the run stops for approval (any of plan, spec, decompose, review,
+    /// ship): run_status then says awaiting_approval, and run_approve or run_reject goes on.
+    /// Default: orx.yaml's run.approve.
+    #[serde(default)]
+    pub approve: Vec<String>,
+    /// Backlog items worked at once, each in a git worktree of its own (1 to 16). Default:
+    /// orx.yaml's run.max_parallel, else 1.
+    #[serde(default)]
+    pub parallel: Option<u32>,
 }
 
 /// The input of the tools that take only a run.
@@ -363,6 +372,8 @@ impl OrxMcp {
             base_branch: input.base_branch,
             pipeline: input.pipeline,
             repo: None,
+            approve: input.approve,
+            parallel: input.parallel,
         };
         reply(
             self.blocking(move |c| {

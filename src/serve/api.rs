@@ -479,6 +479,38 @@ mod tests {
         assert_eq!(routed, documented);
     }
 
+    #[test]
+    fn the_launch_schema_offers_what_a_launch_accepts() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let props = &doc["components"]["schemas"]["LaunchRequest"]["properties"];
+        let names = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(&props["engine"]["enum"]),
+            crate::control::launch::ENGINES
+        );
+        let approvable: Vec<&str> = crate::model::Stage::APPROVABLE
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(names(&props["approve"]["items"]["enum"]), approvable);
+        assert_eq!(props["parallel"]["minimum"], 1);
+        assert_eq!(props["parallel"]["maximum"], crate::config::MAX_PARALLEL);
+        // Every field of the request is documented, and nothing more.
+        let documented: Vec<String> = props.as_object().unwrap().keys().cloned().collect();
+        let sent = serde_json::to_value(crate::control::LaunchRequest::default()).unwrap();
+        let mut fields: Vec<String> = sent.as_object().unwrap().keys().cloned().collect();
+        let mut documented = documented;
+        fields.sort();
+        documented.sort();
+        assert_eq!(fields, documented);
+    }
+
     /// A served repository with one run `20261201-000000-abcdef` whose state says `status` and
     /// whose lock names `holder` (a real process) as its driver.
     fn served_run(

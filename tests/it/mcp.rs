@@ -495,3 +495,34 @@ fn mcp_answers_a_request_line_over_16_mib_with_an_error_and_stays_alive() {
     assert_eq!(m.ok("run_list", json!({}))["total"], 0);
     m.close();
 }
+
+#[test]
+fn mcp_submits_a_run_that_stops_for_approval_and_approves_it() {
+    let repo = mcp_repo("");
+    let mut m = Mcp::start(&repo);
+    let id = m.ok(
+        "run_submit",
+        json!({"task": "Add add() and mul()", "approve": ["spec"], "parallel": 2}),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let st = m.wait_for(&id, &["awaiting_approval"]);
+    assert_eq!(st["stage"], "spec", "{st}");
+    assert_eq!(repo.state(&id)["max_parallel"], 2);
+    assert!(m
+        .err("run_submit", json!({"task": "x", "approve": ["verify"]}))
+        .contains("not a stage a run can stop after"));
+    m.ok("run_approve", json!({"run_id": id}));
+    // The approving process holds the run when run_approve answers; until it records its
+    // own status the run still reads awaiting_approval.
+    until_ok("the approved run to succeed", || {
+        let st = m.ok("run_status", json!({"run_id": id}));
+        if st["status"] == "succeeded" && st["live"] == false {
+            Ok(())
+        } else {
+            Err(st.to_string())
+        }
+    });
+    m.close();
+}

@@ -37,6 +37,41 @@ pub struct StartForm {
     pub base_branch: String,
     #[serde(default)]
     pub repo: String,
+    /// Backlog items worked at once; empty for orx.yaml's.
+    #[serde(default)]
+    pub parallel: String,
+    /// One checkbox per stage a run can stop after (a form sends each checked box by name).
+    #[serde(default)]
+    pub approve_plan: Option<String>,
+    #[serde(default)]
+    pub approve_spec: Option<String>,
+    #[serde(default)]
+    pub approve_decompose: Option<String>,
+    #[serde(default)]
+    pub approve_review: Option<String>,
+    #[serde(default)]
+    pub approve_ship: Option<String>,
+}
+
+impl StartForm {
+    /// The stages whose box is checked, in pipeline order.
+    pub fn approve(&self) -> Vec<String> {
+        self.approve_boxes()
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(stage, _)| stage.to_string())
+            .collect()
+    }
+
+    fn approve_boxes(&self) -> [(&'static str, bool); 5] {
+        [
+            ("plan", self.approve_plan.is_some()),
+            ("spec", self.approve_spec.is_some()),
+            ("decompose", self.approve_decompose.is_some()),
+            ("review", self.approve_review.is_some()),
+            ("ship", self.approve_ship.is_some()),
+        ]
+    }
 }
 
 /// `status=…&q=…` of a query (offset and limit too when given), URL-encoded.
@@ -76,6 +111,16 @@ pub fn start_form(form: &StartForm, repos: &[String]) -> String {
     for e in ENGINES {
         engines.push_str(&option(e, e, form.engine == e));
     }
+    let boxes: String = form
+        .approve_boxes()
+        .iter()
+        .map(|(stage, on)| {
+            format!(
+                "<label><input type=\"checkbox\" name=\"approve_{stage}\"{}> {stage}</label>",
+                if *on { " checked" } else { "" }
+            )
+        })
+        .collect();
     let repo_field = if repos.len() > 1 {
         let opts: String = repos
             .iter()
@@ -92,10 +137,14 @@ pub fn start_form(form: &StartForm, repos: &[String]) -> String {
 <label>Engine <select name=\"engine\">{engines}</select></label>\
 <label>Model <input name=\"model\" value=\"{model}\" placeholder=\"default\"></label>\
 <label>Base branch <input name=\"base_branch\" value=\"{base}\" placeholder=\"from orx.yaml\"></label>\
+<label>Parallel <input name=\"parallel\" type=\"number\" min=\"1\" max=\"{max}\" value=\"{parallel}\" placeholder=\"from orx.yaml\"></label>\
+<fieldset class=\"wide approve\"><legend>Stop for my approval after</legend>{boxes}</fieldset>\
 {repo_field}<button type=\"submit\">Start</button></form></section>",
         task = escape(&form.task),
         model = escape(&form.model),
         base = escape(&form.base_branch),
+        max = crate::config::MAX_PARALLEL,
+        parallel = escape(&form.parallel),
     )
 }
 

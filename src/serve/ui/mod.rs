@@ -183,11 +183,35 @@ async fn start(
         base_branch: opt(&form.base_branch),
         pipeline: None,
         repo: opt(&form.repo),
+        approve: form.approve(),
+        parallel: None,
+    };
+    let req = match parallel_field(&form.parallel) {
+        Ok(parallel) => LaunchRequest { parallel, ..req },
+        Err(e) => return render_home(&st, RunQuery::default(), form, Some(&e)).await,
     };
     match blocking(&st, move |c| c.launch(&req)).await {
         Ok(l) => Redirect::to(&format!("/runs/{}", url_part(&l.run_id, false))).into_response(),
         Err(e) => render_home(&st, RunQuery::default(), form, Some(&e)).await,
     }
+}
+
+/// The form's lane count: empty for orx.yaml's; anything but a whole number is refused here
+/// (the range is checked where every client's is).
+fn parallel_field(text: &str) -> std::result::Result<Option<u32>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Parallel must be a whole number from 1 to {}, not `{text}`",
+                crate::config::MAX_PARALLEL
+            ),
+        )
+    })
 }
 
 /// A run's detail, and what it asks a person to read when it awaits approval.

@@ -85,3 +85,69 @@ fn a_run_awaiting_approval_is_shown_rejected_and_approved_with_an_edit() {
         409
     );
 }
+
+#[test]
+fn a_run_started_from_the_api_the_form_or_mcp_can_ask_for_approval_and_lanes() {
+    let repo = Repo::new(&serve_config(""), &standard_scenario(0));
+    let s = Server::start(repo.path(), &[], &[]);
+
+    let r = s.post(
+        "/api/runs",
+        &json!({"task": "Add add() and mul()", "approve": ["plan"], "parallel": 2}),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["run_id"].as_str().unwrap().to_string();
+    s.wait_run(&id, |v| {
+        v["status"] == "awaiting_approval" && v["live"] == false
+    });
+    let state = repo.state(&id);
+    assert_eq!(state["max_parallel"], 2, "{state}");
+    assert_eq!(
+        s.get(&format!("/api/runs/{id}/approval")).json()["stage"],
+        "plan"
+    );
+
+    // A stage a run cannot stop after, and a lane count out of range, are refused with the
+    // reason before any run exists.
+    for (body, words) in [
+        (
+            json!({"task": "t", "approve": ["implement"]}),
+            "`implement`",
+        ),
+        (json!({"task": "t", "parallel": 17}), "outside 1 to 16"),
+    ] {
+        let bad = s.post("/api/runs", &body);
+        assert_eq!(bad.status, 400, "{}", bad.text());
+        assert!(
+            bad.json()["error"].as_str().unwrap().contains(words),
+            "{}",
+            bad.text()
+        );
+    }
+
+    // The dashboard's start form: a checked box stops the run after that stage.
+    let page = s.get("/").text();
+    assert!(page.contains("name=\"approve_decompose\""), "{page}");
+    let form = s.post_form(
+        "/ui/runs",
+        "task=Add+add%28%29+and+mul%28%29&approve_decompose=on&parallel=1",
+    );
+    assert_eq!(form.status, 303, "{}", form.text());
+    let id = form
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let d = s.wait_run(&id, |v| {
+        v["status"] == "awaiting_approval" && v["live"] == false
+    });
+    assert_eq!(d["current_stage"], "decompose", "{d}");
+    let bad = s.post_form("/ui/runs", "task=t&parallel=two");
+    assert!(
+        bad.text().contains("Parallel must be a whole number"),
+        "{}",
+        bad.text()
+    );
+}

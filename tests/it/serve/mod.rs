@@ -112,6 +112,21 @@ impl Server {
         )
     }
 
+    /// POST a dashboard form (`application/x-www-form-urlencoded`) from the dashboard's own
+    /// origin, as a browser on the page would.
+    pub fn post_form(&self, target: &str, body: &str) -> Resp {
+        let origin = format!("http://127.0.0.1:{}", self.port);
+        self.req(
+            "POST",
+            target,
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Origin", &origin),
+            ],
+            Some(body.as_bytes()),
+        )
+    }
+
     /// Re-read GET /api/runs/{id} until `pred` holds (no deadline but the safety bound).
     pub fn wait_run(
         &self,
