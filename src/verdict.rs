@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::model::VerdictKind;
-use crate::text::fences::fenced_blocks;
+use crate::text::fences::last_json;
 
 /// One change the reviewer asks for; it becomes a new backlog item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,15 +43,8 @@ pub fn parse_verdict(text: &str) -> Result<Verdict, String> {
 }
 
 fn read_verdict(text: &str) -> Result<Verdict, String> {
-    let block = fenced_blocks(text)
-        .into_iter()
-        .rev()
-        .find(|b| b.lang == "json")
-        .map(|b| b.body);
-    let trimmed = text.trim();
-    let json = match block {
+    let json = match last_json(text) {
         Some(b) => b,
-        None if trimmed.starts_with('{') && trimmed.ends_with('}') => trimmed.to_string(),
         None => {
             return Err("the review reply has no ```json block; end the reply with a ```json block holding {\"verdict\": \"approved\" or \"changes_requested\", \"summary\": \"...\", \"changes\": [...]}".into())
         }

@@ -131,14 +131,31 @@ pub struct Scenario {
     /// integrating the item into the run branch conflicted (parallel lanes).
     #[serde(default, deserialize_with = "null_as_default")]
     pub merge: BTreeMap<String, OneOrMany>,
+    /// Backlog item id (or `default`) → one step per judge call: the reply choosing among the
+    /// item's candidates that passed (best-of-N), e.g. a ```json block `{"choice": 2,
+    /// "reason": "..."}`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub judge: BTreeMap<String, OneOrMany>,
+}
+
+/// The entry of `map` for `item`: its own key, then, for a candidate's key `<item>+c<n>`, its
+/// item's, then `default`. So a scenario scripts candidates apart (`W001+c2:`) or alike.
+fn for_item<'a, T>(map: &'a BTreeMap<String, T>, item: Option<&str>) -> Option<&'a T> {
+    let own = item.and_then(|id| map.get(id));
+    let of_item = || {
+        item.and_then(|id| id.rsplit_once("+c"))
+            .and_then(|(id, _)| map.get(id))
+    };
+    own.or_else(of_item).or_else(|| map.get("default"))
 }
 
 impl Scenario {
     /// The step for a stage call. `stage` is one of plan, spec, decompose, review,
-    /// knowledge_update, implement, fix, merge; `item` is the backlog item id for implement, fix
-    /// and merge; `n` is the 1-based number of the call of that kind (decompose attempt, review
-    /// round, fix or merge attempt for that item). Implement, fix and merge look up the item id,
-    /// then `default`. A fix (or merge) for
+    /// knowledge_update, implement, fix, merge, judge; `item` is the backlog item id (or a
+    /// candidate's key, `<item>+c<n>`) for implement, fix, merge and judge; `n` is the 1-based
+    /// number of the call of that kind (decompose attempt, review round, fix, merge or judge
+    /// call for that item). Implement, fix, merge and judge look up the item id (for a
+    /// candidate, its key, then its item's id), then `default`. A fix (or merge) for
     /// an item with neither → `None`; so is an unknown stage.
     pub fn step(&self, stage: &str, item: Option<&str>, n: u32) -> Option<Step> {
         let staged = |s: &Option<OneOrMany>| s.as_ref().and_then(|s| s.nth(n));
@@ -148,18 +165,10 @@ impl Scenario {
             "decompose" => staged(&self.decompose),
             "review" => staged(&self.review),
             "knowledge_update" => staged(&self.knowledge_update),
-            "implement" => item
-                .and_then(|id| self.implement.get(id))
-                .or_else(|| self.implement.get("default"))
-                .cloned(),
-            "fix" => item
-                .and_then(|id| self.fix.get(id))
-                .or_else(|| self.fix.get("default"))
-                .and_then(|s| s.nth(n)),
-            "merge" => item
-                .and_then(|id| self.merge.get(id))
-                .or_else(|| self.merge.get("default"))
-                .and_then(|s| s.nth(n)),
+            "implement" => for_item(&self.implement, item).cloned(),
+            "fix" => for_item(&self.fix, item).and_then(|s| s.nth(n)),
+            "merge" => for_item(&self.merge, item).and_then(|s| s.nth(n)),
+            "judge" => for_item(&self.judge, item).and_then(|s| s.nth(n)),
             _ => None,
         }
     }
@@ -198,6 +207,9 @@ impl Scenario {
         }
         for (id, s) in &self.merge {
             push(&mut out, &format!("merge.{id}"), s);
+        }
+        for (id, s) in &self.judge {
+            push(&mut out, &format!("judge.{id}"), s);
         }
         for (id, s) in &self.fix {
             push(&mut out, &format!("fix.{id}"), s);
@@ -496,6 +508,37 @@ review:
   - {text: "approve", usage: {input_tokens: 10, output_tokens: 2}}
 knowledge_update: {error: "rate limited", exit_code: 1}
 "##;
+
+    #[test]
+    fn candidates_take_their_own_steps_then_their_items_then_the_default() {
+        let s = parse(
+            "implement:\n  W001: {text: item}\n  W001+c2: {text: two}\n  default: {text: d}\nfix:\n  W001+c3: [{text: f3}]\njudge:\n  W001: [{text: j1}, {text: j2}]\n",
+        )
+        .unwrap();
+        let text = |st: Option<Step>| st.and_then(|s| s.text);
+        assert_eq!(
+            text(s.step("implement", Some("W001+c2"), 1)).as_deref(),
+            Some("two")
+        );
+        assert_eq!(
+            text(s.step("implement", Some("W001+c1"), 1)).as_deref(),
+            Some("item")
+        );
+        assert_eq!(
+            text(s.step("implement", Some("W002+c1"), 1)).as_deref(),
+            Some("d")
+        );
+        assert_eq!(
+            text(s.step("fix", Some("W001+c3"), 1)).as_deref(),
+            Some("f3")
+        );
+        assert_eq!(s.step("fix", Some("W001+c1"), 1), None);
+        assert_eq!(
+            text(s.step("judge", Some("W001"), 2)).as_deref(),
+            Some("j2")
+        );
+        assert_eq!(s.step("judge", Some("W002"), 1), None);
+    }
 
     #[test]
     fn step_lookup_rules() {

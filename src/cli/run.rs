@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Backlog items worked at once, each in a lane of its own (1 to 16) [default: run.max_parallel, else 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_PARALLEL as i64))]
     pub parallel: Option<u32>,
+    /// Candidates that attempt each item at once, best of N, each in a lane of its own (1 to 8) [default: stages.implement.candidates, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_CANDIDATES as i64))]
+    pub candidates: Option<u32>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -78,6 +81,7 @@ pub fn run(a: RunArgs) -> Result<i32, OrxError> {
         run_id: a.run_id,
         approve,
         parallel: a.parallel,
+        candidates: a.candidates,
     };
     drive_and_report(&a.output, &opts.dir, |reporter| start(&opts, reporter))
 }

@@ -205,6 +205,7 @@ fn detail(repo: &Repo, id: &str, as_json: bool) -> Result<i32, OrxError> {
         }
     }
     let _ = write!(out, "{}", lanes_table(&state));
+    let _ = write!(out, "{}", candidates_table(&state));
     let _ = writeln!(
         out,
         "
@@ -254,6 +255,36 @@ fn lanes_table(state: &RunState) -> String {
             l.attempt,
             l.phase,
             l.path.display()
+        ));
+    }
+    s
+}
+
+/// Best-of-N: every item's candidates, one line each (item, number, executor, attempt, phase,
+/// passed), then the choice made for each item and why.
+fn candidates_table(state: &RunState) -> String {
+    if state.candidates.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\nCANDIDATE  EXECUTOR  ATTEMPT  PHASE      PASSED\n");
+    for c in &state.candidates {
+        let passed = match c.passed {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        s.push_str(&format!(
+            "{:<10} {:<9} {:>7}  {:<10} {passed}\n",
+            crate::model::candidate::key(&c.item, c.n),
+            c.executor,
+            c.attempt,
+            c.phase,
+        ));
+    }
+    for ch in &state.choices {
+        s.push_str(&format!(
+            "{} chose candidate {} ({}): {}\n",
+            ch.item, ch.n, ch.how, ch.reason
         ));
     }
     s

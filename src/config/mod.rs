@@ -31,12 +31,12 @@ pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
 pub use problem::Problem;
 pub use types::{
-    Config, EngineConfig, ExecutorConfig, ExecutorDefaults, FallbackOn, FallbackRule, GateConfig,
-    GitConfig, GuardrailsConfig, ModelPrice, RunConfig, SecretsConfig, StageOverride, StagesConfig,
-    BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
-    STAGE_NAMES,
+    Candidates, Config, EngineConfig, ExecutorConfig, ExecutorDefaults, FallbackOn, FallbackRule,
+    GateConfig, GitConfig, GuardrailsConfig, ModelPrice, RunConfig, SecretsConfig, StageOverride,
+    StagesConfig, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS,
+    PIPELINE_STAGE_NAMES, STAGE_NAMES,
 };
-pub use validate::{validate, MAX_FIX_ATTEMPTS, MAX_PARALLEL};
+pub use validate::{validate, MAX_CANDIDATES, MAX_FIX_ATTEMPTS, MAX_PARALLEL};
 pub use workspace::{default_gates, defaults_for, detect, render_init, WorkspaceKind};
 
 /// The JSON Schema of `orx.yaml`, as committed in `orx.schema.json` (pretty, newline-ended).

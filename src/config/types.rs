@@ -258,11 +258,12 @@ impl StagesConfig {
         }
     }
 
-    /// The override an agent call of `stage` uses: its own, and for a merge attempt (a fix of
-    /// a conflict) the fix stage's when it has none.
+    /// The override an agent call of `stage` uses: its own; for a merge attempt (a fix of a
+    /// conflict) the fix stage's when it has none; for the judge of candidates, review's.
     pub fn routing(&self, stage: &str) -> Option<&StageOverride> {
         match stage {
             "merge" => self.merge.as_ref().or(self.fix.as_ref()),
+            "judge" => self.review.as_ref(),
             other => self.get(other),
         }
     }
@@ -294,6 +295,60 @@ pub struct StageOverride {
     /// when it crosses it. Passed to Claude as `--max-turns`. Default: no limit.
     #[schemars(range(min = 1))]
     pub max_turns: Option<u32>,
+    /// Implement only: best-of-N. A number (1 to 8) of candidates that attempt each item at
+    /// once with this stage's executor, or a list of executors, one candidate each (e.g.
+    /// `[claude, codex, gemini]`). Each works in a lane of its own with its own fix loop; among
+    /// those that pass every gate, the review stage's executor judges which one ships. Default:
+    /// 1, one attempt per item.
+    pub candidates: Option<Candidates>,
+}
+
+/// `stages.implement.candidates`: how many candidates, or which executors.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum Candidates {
+    /// This many candidates, each with the implement stage's executor.
+    Count(#[schemars(range(min = 1, max = 8))] u32),
+    /// One candidate per executor named, in order.
+    Executors(#[schemars(length(min = 1, max = 8))] Vec<String>),
+}
+
+impl Candidates {
+    /// How many candidates this asks for.
+    pub fn count(&self) -> usize {
+        match self {
+            Candidates::Count(n) => *n as usize,
+            Candidates::Executors(list) => list.len(),
+        }
+    }
+}
+
+/// By hand rather than `#[serde(untagged)]`, so a wrong value keeps its line and column.
+impl<'de> Deserialize<'de> for Candidates {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Candidates;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of candidates or a list of executors")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Candidates, E> {
+                u32::try_from(n)
+                    .map(Candidates::Count)
+                    .map_err(|_| E::custom(format!("{n} candidates is far too many")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Candidates, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::custom(format!("{n} is not a number of candidates")))
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, s: A) -> Result<Candidates, A::Error> {
+                Vec::<String>::deserialize(serde::de::value::SeqAccessDeserializer::new(s))
+                    .map(Candidates::Executors)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Which failure a fallback rule reacts to.

@@ -14,14 +14,17 @@ use super::problem::Problem;
 use crate::model::Stage;
 
 use super::types::{
-    Config, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS, PIPELINE_STAGE_NAMES,
-    STAGE_NAMES,
+    Candidates, Config, BUILTIN_PIPELINES, CONFIG_VERSION, EXECUTOR_NAMES, GATE_PARSERS,
+    PIPELINE_STAGE_NAMES, STAGE_NAMES,
 };
 
 /// The most fix attempts per item a config may ask for.
 pub const MAX_FIX_ATTEMPTS: u32 = 20;
 /// The most backlog items a run works at once (`run.max_parallel`, `--parallel`).
 pub const MAX_PARALLEL: u32 = 16;
+/// The most candidates per item a config may ask for (`stages.implement.candidates`,
+/// `--candidates`).
+pub const MAX_CANDIDATES: u32 = 8;
 
 /// Every rule `config` breaks, in file order of the sections.
 pub fn validate(config: &Config) -> Vec<Problem> {
@@ -84,6 +87,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
         positive(&mut problems, path.key("timeout"), stage.timeout);
         positive(&mut problems, path.key("idle_timeout"), stage.idle_timeout);
+        if let Some(c) = &stage.candidates {
+            check_candidates(&mut problems, name, path.key("candidates"), c);
+        }
     }
 
     check_gates(&mut problems, config);
@@ -231,6 +237,34 @@ fn check_executor(problems: &mut Vec<Problem>, path: KeyPath, name: &str) {
             format!("`{path}` is `{name}`, which is not a known executor"),
             suggestion(name, &EXECUTOR_NAMES, "known executors"),
         ));
+    }
+}
+
+/// `stages.<name>.candidates`: implement only, 1 to [`MAX_CANDIDATES`] of them, known executors.
+fn check_candidates(problems: &mut Vec<Problem>, stage: &str, path: KeyPath, c: &Candidates) {
+    if stage != "implement" {
+        problems.push(Problem::new(
+            path.clone(),
+            format!("`{path}` is set, but only the implement stage has candidates"),
+            "move it to `stages.implement.candidates`".to_string(),
+        ));
+        return;
+    }
+    if !(1..=MAX_CANDIDATES as usize).contains(&c.count()) {
+        let what = match c {
+            Candidates::Count(n) => format!("is {n}"),
+            Candidates::Executors(l) => format!("lists {} executors", l.len()),
+        };
+        problems.push(Problem::new(
+            path.clone(),
+            format!("`{path}` {what}, outside 1 to {MAX_CANDIDATES}"),
+            "give a number of candidates per item, or a list of executors such as [claude, codex]; the default is 1".to_string(),
+        ));
+    }
+    if let Candidates::Executors(list) = c {
+        for (i, name) in list.iter().enumerate() {
+            check_executor(problems, path.index(i), name);
+        }
     }
 }
 

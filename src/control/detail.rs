@@ -14,6 +14,7 @@ use super::Control;
 use crate::agents::Usage;
 use crate::error::Result;
 use crate::model::event::RunEvent;
+use crate::model::state::CandidateChoice;
 use crate::model::RunState;
 use crate::store::lock::holder_alive;
 use crate::store::metrics::{read_stage_metrics, StageMetric};
@@ -59,6 +60,21 @@ pub struct LaneView {
     pub worktree: String,
 }
 
+/// One best-of-N candidate: its item and number, executor, attempt and phase as it last
+/// recorded them, whether it passed every gate, and whether it was chosen.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateView {
+    pub item: String,
+    pub n: u32,
+    pub executor: String,
+    pub attempt: u32,
+    /// agent, verify, commit, integrate or merge while it works; then passed, failed or stopped.
+    pub phase: String,
+    /// `None` while it works.
+    pub passed: Option<bool>,
+    pub chosen: bool,
+}
+
 /// A run as the dashboard and the API show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunDetail {
@@ -100,6 +116,10 @@ pub struct RunDetail {
     pub lanes: Vec<LaneView>,
     /// Backlog items worked at once (1 for a run from before lanes existed).
     pub max_parallel: u32,
+    /// Best-of-N: every candidate of every item that had candidates.
+    pub candidates: Vec<CandidateView>,
+    /// The candidate chosen for each item, how (judge, smallest_diff, only_one) and why.
+    pub choices: Vec<CandidateChoice>,
 }
 
 /// Events after a cursor; `next` is the cursor for the following call.
@@ -217,6 +237,23 @@ impl Control {
                 })
                 .collect(),
             max_parallel: state.max_parallel.unwrap_or(1),
+            candidates: state
+                .candidates
+                .iter()
+                .map(|c| CandidateView {
+                    item: c.item.clone(),
+                    n: c.n,
+                    executor: c.executor.clone(),
+                    attempt: c.attempt,
+                    phase: c.phase.clone(),
+                    passed: c.passed,
+                    chosen: state
+                        .choices
+                        .iter()
+                        .any(|ch| ch.item == c.item && ch.n == c.n),
+                })
+                .collect(),
+            choices: state.choices.clone(),
         })
     }
 

@@ -275,6 +275,8 @@ fn status_summary(d: &crate::control::RunDetail) -> Value {
         "next": next_step(&d.run_id, &d.status, d.last_seq),
         "lanes": lanes,
         "max_parallel": d.max_parallel,
+        "candidates": d.candidates,
+        "choices": d.choices,
     })
 }
 
@@ -392,7 +394,7 @@ impl OrxMcp {
     }
 
     #[tool(
-        description = "A run's state: status (running, waiting, succeeded, failed, interrupted, budget_exceeded, awaiting_approval, partial: shipped without the items that failed), current stage and item, every stage with status, attempts, duration, tokens and cost, the backlog items, failed gates, the failure if any, the open parallel lanes (item, attempt, phase, worktree) and max_parallel, and `next`: what to do now."
+        description = "A run's state: status (running, waiting, succeeded, failed, interrupted, budget_exceeded, awaiting_approval, partial: shipped without the items that failed), current stage and item, every stage with status, attempts, duration, tokens and cost, the backlog items, failed gates, the failure if any, the open parallel lanes (item, attempt, phase, worktree) and max_parallel, the best-of-N candidates (item, n, executor, attempt, phase, passed, chosen) and the choices made (item, n, how, reason), and `next`: what to do now."
     )]
     async fn run_status(&self, Parameters(input): Parameters<RunInput>) -> CallToolResult {
         reply(

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::agent::{AgentEvent, FailureKind, Usage};
+use super::candidate::ChoiceHow;
 use super::failure::FailureReason;
 use super::gate::GateResult;
 use super::stage::Stage;
@@ -253,6 +254,28 @@ pub enum EventKind {
         item: String,
         attempt: u32,
         onto: String,
+    },
+    /// Best-of-N: candidate `n` of `item` started (or resumed) in a lane of its own.
+    CandidateStarted {
+        item: String,
+        n: u32,
+        executor: String,
+        branch: String,
+    },
+    /// Best-of-N: candidate `n` of `item` finished: passed every gate, failed, or stopped by a
+    /// budget that ran out.
+    CandidateFinished {
+        item: String,
+        n: u32,
+        passed: bool,
+        phase: String,
+    },
+    /// Best-of-N: candidate `n` was chosen for `item` (`how`: judge, smallest_diff, only_one).
+    CandidateChosen {
+        item: String,
+        n: u32,
+        how: ChoiceHow,
+        reason: String,
     },
 }
 

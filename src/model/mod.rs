@@ -72,6 +72,7 @@ macro_rules! string_enum {
 pub(crate) use string_enum;
 
 pub mod agent;
+pub mod candidate;
 pub mod event;
 pub mod failure;
 pub mod gate;

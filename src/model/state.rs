@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::agent::{FailureKind, Usage};
+use super::candidate::ChoiceHow;
 use super::failure::FailureRecord;
 use super::gate::GateResult;
 use super::stage::Stage;
@@ -171,6 +172,20 @@ pub struct RunState {
     /// (one at a time if resumed with `--parallel 1`), never in the run's own worktree.
     #[serde(default)]
     pub lanes_used: bool,
+    /// Candidates per item (`stages.implement.candidates` or `--candidates`); `None` or 1 is
+    /// one attempt per item, as without candidates.
+    #[serde(default)]
+    pub max_candidates: Option<u32>,
+    /// The executor of each candidate, by number (a list in `stages.implement.candidates`);
+    /// empty when every candidate uses the implement stage's executor.
+    #[serde(default)]
+    pub candidate_executors: Vec<String>,
+    /// Every candidate of every item that had candidates, in the order they were opened.
+    #[serde(default)]
+    pub candidates: Vec<CandidateState>,
+    /// The candidate chosen for each item whose candidates have all finished.
+    #[serde(default)]
+    pub choices: Vec<CandidateChoice>,
 }
 
 /// Where a run waits for a person: the stage that finished and how it ended, which decides
@@ -209,6 +224,46 @@ pub struct LaneState {
     /// `worktree.copy` and `worktree.setup` ran for the lane's worktree.
     #[serde(default)]
     pub setup_done: bool,
+}
+
+/// One candidate of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateState {
+    pub item: String,
+    /// 1-based.
+    pub n: u32,
+    /// The executor its implement and fix calls go to.
+    pub executor: String,
+    /// Its worktree (`.worktrees/<run_id>.lanes/<item>+c<n>`), removed once the choice is made.
+    pub path: PathBuf,
+    /// Its branch (`orx/<run_id>.lanes/<item>+c<n>`), deleted once the choice is made; the
+    /// ref `refs/orx/<run_id>/candidates/<item>/<n>` keeps its work until `orx clean`.
+    pub branch: String,
+    /// Its attempt, as its phase last recorded it.
+    pub attempt: u32,
+    /// Its phase while it works (agent, verify, commit, integrate, merge), then `passed`,
+    /// `failed` or `stopped` (a budget ran out before it finished).
+    pub phase: String,
+    /// Whether it passed every gate; `None` while it works.
+    #[serde(default)]
+    pub passed: Option<bool>,
+    /// Lines its change adds and removes (for a candidate that passed).
+    #[serde(default)]
+    pub diff_lines: Option<u64>,
+    /// `worktree.copy` and `worktree.setup` ran for its worktree.
+    #[serde(default)]
+    pub setup_done: bool,
+    /// Its copy of the item, under its key: attempts, phase, snapshot, commit, gates.
+    pub work: ItemState,
+}
+
+/// The candidate chosen for an item, how, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateChoice {
+    pub item: String,
+    pub n: u32,
+    pub how: ChoiceHow,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -330,6 +385,10 @@ impl RunState {
             max_parallel: None,
             lanes: Vec::new(),
             lanes_used: false,
+            max_candidates: None,
+            candidate_executors: Vec::new(),
+            candidates: Vec::new(),
+            choices: Vec::new(),
         }
     }
 

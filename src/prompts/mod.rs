@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::error::{OrxError, Result};
 
 /// The built-in templates, by stage key.
-pub const BUILTIN: [(&str, &str); 8] = [
+pub const BUILTIN: [(&str, &str); 9] = [
     ("plan", include_str!("../../prompts/plan.md")),
     ("spec", include_str!("../../prompts/spec.md")),
     ("decompose", include_str!("../../prompts/decompose.md")),
@@ -24,6 +24,7 @@ pub const BUILTIN: [(&str, &str); 8] = [
         include_str!("../../prompts/knowledge_update.md"),
     ),
     ("merge", include_str!("../../prompts/merge.md")),
+    ("judge", include_str!("../../prompts/judge.md")),
 ];
 
 /// The template for `name`: `.orx/prompts/<name>.md` in the repository if present, else the
@@ -125,6 +126,7 @@ mod tests {
             "max_deleted_lines",
             "begin_marker",
             "end_marker",
+            "candidates",
         ];
         let vars: BTreeMap<&str, String> = known.iter().map(|k| (*k, String::new())).collect();
         for (name, t) in BUILTIN {

@@ -45,6 +45,15 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             "  integrating {item} onto {}",
             &onto[..onto.len().min(10)]
         ),
+        EventKind::CandidateStarted {
+            item, n, executor, ..
+        } => format!("  candidate {n} of {item} ({executor})"),
+        EventKind::CandidateFinished {
+            item, n, phase, ..
+        } => format!("  candidate {n} of {item} {phase}"),
+        EventKind::CandidateChosen {
+            item, n, how, reason,
+        } => format!("  {item}: candidate {n} chosen ({how}): {reason}"),
         EventKind::AttemptStarted { item, attempt, kind } => {
             format!("    {item} attempt {attempt} ({kind})")
         }

@@ -165,6 +165,15 @@ impl<'r> Run<'r> {
         }
     }
 
+    /// The scheduler's end of the channel, in a lane: where the lanes a lane opens itself
+    /// (an item's candidates) send their events and checkpoints.
+    pub(crate) fn lane_sender(&self) -> Option<std::sync::mpsc::Sender<LaneMsg>> {
+        match &self.sink {
+            Sink::Own { .. } => None,
+            Sink::Lane(link) => Some(link.sender()),
+        }
+    }
+
     /// The item this run is a lane of, if it is one.
     pub fn lane_item(&self) -> Option<&str> {
         match &self.sink {

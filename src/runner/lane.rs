@@ -72,6 +72,11 @@ impl LaneLink {
         &self.item
     }
 
+    /// Another sender to the scheduler, for the lanes this lane opens (its candidates).
+    pub fn sender(&self) -> Sender<LaneMsg> {
+        self.tx.clone()
+    }
+
     pub fn event(&self, kind: EventKind) -> Result<()> {
         self.tx
             .send(LaneMsg::Event(kind))

@@ -16,6 +16,7 @@ mod drive;
 pub mod fsm;
 mod guardrails;
 mod hooks;
+pub mod judge;
 pub(crate) mod lane;
 pub(crate) mod prepare;
 pub mod schedule;

@@ -43,6 +43,8 @@ pub struct StartOptions {
     pub approve: Vec<Stage>,
     /// Backlog items worked at once (`--parallel`); `run.max_parallel` when `None`.
     pub parallel: Option<u32>,
+    /// Candidates per item (`--candidates`); `stages.implement.candidates` when `None`.
+    pub candidates: Option<u32>,
 }
 
 /// The largest task file read (`@file`); a task is a description, not a document dump.
@@ -191,7 +193,9 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         crate::agents::scenario::load_scenario(s)?;
     }
     preflight(&cfg, &engine)?;
-    if opts.parallel.unwrap_or(cfg.run.max_parallel) > 1 {
+    if opts.parallel.unwrap_or(cfg.run.max_parallel) > 1
+        || candidate_count(opts.candidates, &cfg) > 1
+    {
         git_fits_lanes(&repo.root)?;
     }
     for key in crate::config::STAGE_NAMES {
@@ -246,6 +250,8 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         scenario,
         approve: approve_stages(&stages, &cfg.run.approve, &opts.approve),
         max_parallel: Some(opts.parallel.unwrap_or(cfg.run.max_parallel)),
+        max_candidates: Some(candidate_count(opts.candidates, &cfg)),
+        candidate_executors: candidate_executors(opts.candidates, &cfg),
         ..RunState::blank()
     };
     state.created_at = now.clone();
@@ -311,15 +317,42 @@ fn report_retention(run: &mut Run<'_>, removal: crate::runs::Removal) -> Result<
 
 /// `orx resume`: rebuild the run from disk and continue where it stopped.
 pub fn resume(dir: &Path, run_id: &str, reporter: &mut dyn Reporter) -> Result<RunOutcome> {
-    resume_with(dir, run_id, None, reporter)
+    resume_with(dir, run_id, None, None, reporter)
 }
 
-/// [`resume`] with `--parallel`: the items worked at once from now on (`None` keeps the
-/// run's own).
+/// Candidates per item: `--candidates`, else `stages.implement.candidates`, else 1.
+fn candidate_count(flag: Option<u32>, cfg: &config::Config) -> u32 {
+    flag.unwrap_or_else(|| {
+        cfg.stages
+            .implement
+            .as_ref()
+            .and_then(|o| o.candidates.as_ref())
+            .map_or(1, |c| c.count() as u32)
+    })
+}
+
+/// The executor of each candidate when `stages.implement.candidates` lists them (and
+/// `--candidates` does not override it); empty means the implement stage's executor for all.
+fn candidate_executors(flag: Option<u32>, cfg: &config::Config) -> Vec<String> {
+    match cfg
+        .stages
+        .implement
+        .as_ref()
+        .and_then(|o| o.candidates.as_ref())
+    {
+        Some(crate::config::Candidates::Executors(list)) if flag.is_none() => list.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// [`resume`] with `--parallel` and `--candidates`: the items worked at once and the
+/// candidates per item from now on (`None` keeps the run's own; items whose candidates have
+/// started keep theirs).
 pub fn resume_with(
     dir: &Path,
     run_id: &str,
     parallel: Option<u32>,
+    candidates: Option<u32>,
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
     let run = reopen(dir, run_id, reporter, |state, _| {
@@ -338,7 +371,11 @@ pub fn resume_with(
         if let Some(n) = parallel {
             state.max_parallel = Some(n);
         }
-        if crate::stages::lanes::wanted(state) {
+        if let Some(n) = candidates {
+            state.max_candidates = Some(n);
+            state.candidate_executors.clear();
+        }
+        if crate::stages::in_lanes(state) {
             git_fits_lanes(dir)?;
         }
         Ok(())

@@ -41,7 +41,7 @@ use crate::git::Merged;
 use crate::model::event::EventKind;
 use crate::model::state::{LaneState, RunState, WorktreeInfo};
 use crate::model::{GateResult, ItemPhase, ItemStatus, OrxFailure, Stage, StageEnd};
-use crate::runner::lane::{merge_lane, LaneEnd, LaneMsg};
+use crate::runner::lane::{LaneEnd, LaneMsg};
 use crate::runner::schedule;
 use crate::runner::{Halt, Run, Step};
 
@@ -170,7 +170,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
                     how,
                     ack,
                 } => {
-                    merge_lane(&mut run.state, &item, &before, &now);
+                    super::candidates::merge(&mut run.state, &item, &before, &now);
                     let saved = run.persist(how);
                     let answer = match &saved {
                         Ok(()) => Ok(run.state.usage.clone()),
@@ -221,6 +221,9 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
 
 /// A lane's thread: set its worktree up (once), then work its item.
 fn work_lane(lane: &mut Run<'_>, id: &str) -> Step<bool> {
+    if let Some(passed) = super::candidates::race(lane, id)? {
+        return Ok(passed);
+    }
     if let Some(stop) = lane.prepare_lane()? {
         lane.fail(Stage::Implement, Some(id), stop.reason, stop.message);
         lane.save()?;

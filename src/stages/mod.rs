@@ -9,6 +9,7 @@
 //! stage only reports `Done` when it can point at what it produced: a non-empty context file,
 //! a valid backlog, a commit, a parsed verdict, a patch.
 
+pub(crate) mod candidates;
 pub mod decompose;
 pub mod implement;
 pub(crate) mod item;
@@ -39,9 +40,15 @@ pub fn entry(stage: Stage) -> Entry {
     }
 }
 
+/// Whether implement runs in lanes: asked for (or already begun) as parallel items or as
+/// candidates of an item.
+pub fn in_lanes(state: &crate::model::RunState) -> bool {
+    lanes::wanted(state) || candidates::wanted(state)
+}
+
 /// Implement and verify: one item after another in the run's worktree, or in parallel lanes.
 fn implement_or_lanes(run: &mut Run<'_>) -> Step<StageEnd> {
-    if lanes::wanted(&run.state) {
+    if in_lanes(&run.state) {
         lanes::run(run)
     } else {
         implement::run(run)

@@ -62,6 +62,11 @@ impl RunPaths {
     pub fn lane_wip_ref(&self, item: &str) -> String {
         format!("refs/orx/{}/lanes/{item}/wip", self.id)
     }
+    /// The ref that keeps candidate `n` of `item` inspectable once its worktree and branch are
+    /// gone (best-of-N), until `orx clean`.
+    pub fn candidate_ref(&self, item: &str, n: u32) -> String {
+        format!("refs/orx/{}/candidates/{item}/{n}", self.id)
+    }
     pub fn meta(&self) -> PathBuf {
         self.dir.join("meta.json")
     }

@@ -69,6 +69,20 @@ fn fence_marker(trimmed: &str) -> Option<(char, usize)> {
     (len >= 3).then_some((ch, len))
 }
 
+/// The structured answer of a reply: the body of its last ```json block, or the whole reply
+/// when it is nothing but a JSON object.
+pub fn last_json(text: &str) -> Option<String> {
+    let block = fenced_blocks(text)
+        .into_iter()
+        .rev()
+        .find(|b| b.lang == "json")
+        .map(|b| b.body);
+    let trimmed = text.trim();
+    block.or_else(|| {
+        (trimmed.starts_with('{') && trimmed.ends_with('}')).then(|| trimmed.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -553,7 +553,7 @@ fn kill9(pid: u32) {
 }
 
 /// The id of the one run in `runs/` other than `known`.
-fn other_run(repo: &Repo, known: &str) -> Option<String> {
+pub(super) fn other_run(repo: &Repo, known: &str) -> Option<String> {
     std::fs::read_dir(repo.path().join("runs"))
         .ok()?
         .flatten()
@@ -622,9 +622,10 @@ fn release(repo: &Repo, open: bool) {
     }
 }
 
-/// Start a `--parallel 3` run of `kill_repo` with the run branch's gates held, SIGKILL it once
-/// `ready` holds for its events, wait until its lock is free, and return its id.
-fn killed_when(
+/// Start a `--parallel 3` run of the repository's scenario (`kill_repo`'s, or any other) with
+/// the run branch's gates held, SIGKILL it once `ready` holds for its events, wait until its
+/// lock is free, and return its id.
+pub(super) fn killed_when(
     repo: &Repo,
     reference_id: &str,
     what: &str,

@@ -3,6 +3,7 @@
 
 mod approval;
 mod bad_input;
+mod candidates;
 mod commands;
 mod conformance;
 mod disk;

@@ -79,6 +79,47 @@ fn lanes(d: &RunDetail) -> String {
     )
 }
 
+/// Best-of-N: every candidate, one row each, then the choice made for each item and why;
+/// nothing when the run has none.
+fn candidates(d: &RunDetail) -> String {
+    if d.candidates.is_empty() {
+        return String::new();
+    }
+    let mut rows = String::new();
+    for c in &d.candidates {
+        let passed = match c.passed {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "…",
+        };
+        let _ = write!(
+            rows,
+            "<tr data-candidate=\"{item}+c{n}\"{chosen}><td>{item}</td><td>{n}</td><td>{ex}</td><td>{att}</td><td>{phase}</td><td>{passed}</td></tr>",
+            item = escape(&c.item),
+            n = c.n,
+            chosen = if c.chosen { " class=\"chosen\"" } else { "" },
+            ex = escape(&c.executor),
+            att = c.attempt,
+            phase = escape(&c.phase),
+        );
+    }
+    let mut choices = String::new();
+    for ch in &d.choices {
+        let _ = write!(
+            choices,
+            "<li data-choice=\"{item}\">{item}: candidate {n} chosen ({how}): {reason}</li>",
+            item = escape(&ch.item),
+            n = ch.n,
+            how = ch.how,
+            reason = escape(&ch.reason),
+        );
+    }
+    format!(
+        "<h2>Candidates</h2><table class=\"candidates\" id=\"candidates\"><thead>\
+<tr><th>Item</th><th>#</th><th>Executor</th><th>Attempt</th><th>Phase</th><th>Passed</th></tr></thead><tbody>{rows}</tbody></table><ul class=\"choices\">{choices}</ul>"
+    )
+}
+
 /// The backlog items.
 fn items(d: &RunDetail) -> String {
     if d.items.is_empty() {
@@ -178,7 +219,7 @@ pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
         "<div id=\"live\" data-status=\"{status}\" data-live=\"{live}\"{polling}>\
 <div class=\"facts\"><span>{badge}</span> <span class=\"now\">{now}</span>\
 <span>tokens {tokens}</span> <span>cost {cost}</span> <span>time {time}</span> <span>resumes {resumes}</span></div>\
-{actions}{approval}{failure}<h2>Stages</h2>{timeline}{lanes}<h2>Backlog</h2>{items}<h2>Gates</h2>{gates}</div>",
+{actions}{approval}{failure}<h2>Stages</h2>{timeline}{lanes}{candidates}<h2>Backlog</h2>{items}<h2>Gates</h2>{gates}</div>",
         status = escape(&d.status),
         live = d.live,
         badge = badge(&d.status),
@@ -189,6 +230,7 @@ pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
         resumes = d.resumes,
         timeline = timeline(d),
         lanes = lanes(d),
+        candidates = candidates(d),
         items = items(d),
         gates = gates(d),
     )
