@@ -20,6 +20,15 @@ pub fn parse_key(key: &str) -> Option<(&str, u32)> {
     (!item.is_empty() && n > 0).then_some((item, n))
 }
 
+/// How a person reads the key an event names: `W001 candidate 2` for a candidate's key, the
+/// item id itself otherwise.
+pub fn label(key: &str) -> std::borrow::Cow<'_, str> {
+    match parse_key(key) {
+        Some((item, n)) => format!("{item} candidate {n}").into(),
+        None => key.into(),
+    }
+}
+
 string_enum! {
     /// How the candidate an item ships was chosen.
     pub enum ChoiceHow {
@@ -44,6 +53,8 @@ mod tests {
         assert_eq!(parse_key("a.b+c12"), Some(("a.b", 12)));
         for id in ["W001", "W001.c2", "+c2", "W001+c0", "W001+cx"] {
             assert_eq!(parse_key(id), None, "{id}");
+            assert_eq!(label(id), id);
         }
+        assert_eq!(label("W001+c2"), "W001 candidate 2");
     }
 }

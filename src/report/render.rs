@@ -5,6 +5,7 @@
 //! logs; file changes, commands, gate results and stage ends are shown.
 
 use crate::agents::AgentEvent;
+use crate::model::candidate::{label, parse_key};
 use crate::model::{EventKind, GateResult, RunEvent};
 
 /// One line for an event, or `None` when it is too chatty to print.
@@ -39,7 +40,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             status,
             duration_ms,
         } => format!("  {stage} {status} in {}", secs(*duration_ms)),
-        EventKind::ItemStarted { item, title } => format!("  item {item}: {title}"),
+        EventKind::ItemStarted { item, title } => format!("  item {}: {title}", label(item)),
         EventKind::LaneStarted { item, branch, .. } => format!("  lane {item} on {branch}"),
         EventKind::LaneIntegrating { item, onto, .. } => format!(
             "  integrating {item} onto {}",
@@ -55,7 +56,7 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             item, n, how, reason,
         } => format!("  {item}: candidate {n} chosen ({how}): {reason}"),
         EventKind::AttemptStarted { item, attempt, kind } => {
-            format!("    {item} attempt {attempt} ({kind})")
+            format!("    {} attempt {attempt} ({kind})", label(item))
         }
         EventKind::Agent { agent, .. } => match agent {
             AgentEvent::FileChange { path, kind } => format!("      {kind} {path}"),
@@ -97,7 +98,9 @@ pub fn line(ev: &RunEvent) -> Option<String> {
             attempt,
             outcome,
             ..
-        } => format!("    {item} attempt {attempt}: {outcome}"),
+        } => format!("    {} attempt {attempt}: {outcome}", label(item)),
+        // A candidate's end is told by its own line (`candidate n of item passed|failed`).
+        EventKind::ItemFinished { item, .. } if parse_key(item).is_some() => return None,
         EventKind::ItemFinished { item, status, commit } => format!(
             "  item {item} {status}{}",
             commit

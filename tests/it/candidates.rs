@@ -99,6 +99,11 @@ fn best_of_three_ships_the_judges_choice_keeps_the_losers_as_refs_until_clean() 
     assert_eq!(st["choices"][0]["how"], "judge");
     assert_eq!(st["choices"][0]["reason"], "it covers more");
     assert_eq!(st["items"][0]["status"], "done");
+    // Progress names a candidate as one, not as an item of its own.
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(said.contains("W001 candidate 2 attempt 2: stuck"), "{said}");
+    assert!(said.contains("candidate 2 of W001 failed"), "{said}");
+    assert!(!said.contains("W001+c"), "{said}");
     // The judge saw both passing candidates and not the failed one.
     let prompt = repo.read(&r.id, "prompts/judge_W001_1.md");
     assert!(
