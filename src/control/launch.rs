@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Control, Workspace};
 use crate::agents::registry::NAMES;
-use crate::config::MAX_PARALLEL;
+use crate::config::{MAX_CANDIDATES, MAX_PARALLEL};
 use crate::error::{ErrorKind, OrxError, Result};
 use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::model::{RunState, RunStatus, Stage};
@@ -59,9 +59,12 @@ pub struct LaunchRequest {
     /// Backlog items worked at once (`--parallel`); default `run.max_parallel`.
     #[serde(default)]
     pub parallel: Option<u32>,
+    /// Candidates racing on each item (`--candidates`); default `stages.implement.candidates`.
+    #[serde(default)]
+    pub candidates: Option<u32>,
 }
 
-/// Refuse approval stages and a lane count `orx run` would refuse, with the same words, so a
+/// Refuse approval stages, a lane count and a candidate count `orx run` would refuse, with the same words, so a
 /// client learns it from its own request rather than from a run that never appears.
 fn check_steering(req: &LaunchRequest) -> Result<()> {
     let approvable: Vec<&str> = Stage::APPROVABLE.iter().map(|s| s.as_str()).collect();
@@ -73,13 +76,24 @@ fn check_steering(req: &LaunchRequest) -> Result<()> {
             .with_hint(format!("name stages from {}", approvable.join(", "))));
         }
     }
-    if let Some(n) = req.parallel {
-        if !(1..=MAX_PARALLEL).contains(&n) {
+    for (what, v, max, hint) in [
+        (
+            "parallel",
+            req.parallel,
+            MAX_PARALLEL,
+            "backlog items to work at once",
+        ),
+        (
+            "candidates",
+            req.candidates,
+            MAX_CANDIDATES,
+            "candidates to race on each item",
+        ),
+    ] {
+        if let Some(n) = v.filter(|n| !(1..=max).contains(n)) {
             return Err(
-                OrxError::usage(format!("`parallel` is {n}, outside 1 to {MAX_PARALLEL}"))
-                    .with_hint(format!(
-                        "give the number of backlog items to work at once, 1 to {MAX_PARALLEL}"
-                    )),
+                OrxError::usage(format!("`{what}` is {n}, outside 1 to {max}"))
+                    .with_hint(format!("give the number of {hint}, 1 to {max}")),
             );
         }
     }
@@ -284,9 +298,14 @@ impl Control {
             args.push("--approve".into());
             args.push(req.approve.join(","));
         }
-        if let Some(n) = req.parallel {
-            args.push("--parallel".into());
-            args.push(n.to_string());
+        for (flag, v) in [
+            ("--parallel", req.parallel),
+            ("--candidates", req.candidates),
+        ] {
+            if let Some(n) = v {
+                args.push(flag.into());
+                args.push(n.to_string());
+            }
         }
         let (pid, exited) = spawn_detached(&w.root, &args, &log)?;
         // meta.json is written once the worktree exists: from then on listings show the run.

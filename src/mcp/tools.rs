@@ -55,6 +55,10 @@ pub struct SubmitInput {
     /// orx.yaml's run.max_parallel, else 1.
     #[serde(default)]
     pub parallel: Option<u32>,
+    /// Best of N: this many agents attempt each item at once and the best passing one ships
+    /// (1 to 8). Default: orx.yaml's stages.implement.candidates, else 1.
+    #[serde(default)]
+    pub candidates: Option<u32>,
 }
 
 /// The input of the tools that take only a run.
@@ -377,6 +381,7 @@ impl OrxMcp {
             repo: None,
             approve: input.approve,
             parallel: input.parallel,
+            candidates: input.candidates,
         };
         reply(
             self.blocking(move |c| {

@@ -501,6 +501,11 @@ mod tests {
         assert_eq!(names(&props["approve"]["items"]["enum"]), approvable);
         assert_eq!(props["parallel"]["minimum"], 1);
         assert_eq!(props["parallel"]["maximum"], crate::config::MAX_PARALLEL);
+        assert_eq!(props["candidates"]["minimum"], 1);
+        assert_eq!(
+            props["candidates"]["maximum"],
+            crate::config::MAX_CANDIDATES
+        );
         // Every field of the request is documented, and nothing more.
         let documented: Vec<String> = props.as_object().unwrap().keys().cloned().collect();
         let sent = serde_json::to_value(crate::control::LaunchRequest::default()).unwrap();

@@ -41,6 +41,9 @@ pub struct StartForm {
     /// Backlog items worked at once; empty for orx.yaml's.
     #[serde(default)]
     pub parallel: String,
+    /// Candidates racing on each item; empty for orx.yaml's.
+    #[serde(default)]
+    pub candidates: String,
     /// One checkbox per stage a run can stop after (a form sends each checked box by name).
     #[serde(default)]
     pub approve_plan: Option<String>,
@@ -139,6 +142,7 @@ pub fn start_form(form: &StartForm, repos: &[String]) -> String {
 <label>Model <input name=\"model\" value=\"{model}\" placeholder=\"default\"></label>\
 <label>Base branch <input name=\"base_branch\" value=\"{base}\" placeholder=\"from orx.yaml\"></label>\
 <label>Parallel <input name=\"parallel\" type=\"number\" min=\"1\" max=\"{max}\" value=\"{parallel}\" placeholder=\"from orx.yaml\"></label>\
+<label>Candidates <input name=\"candidates\" type=\"number\" min=\"1\" max=\"{max_candidates}\" value=\"{candidates}\" placeholder=\"from orx.yaml\"></label>\
 <fieldset class=\"wide approve\"><legend>Stop for my approval after</legend>{boxes}</fieldset>\
 {repo_field}<button type=\"submit\">Start</button></form></section>",
         task = escape(&form.task),
@@ -146,6 +150,8 @@ pub fn start_form(form: &StartForm, repos: &[String]) -> String {
         base = escape(&form.base_branch),
         max = crate::config::MAX_PARALLEL,
         parallel = escape(&form.parallel),
+        max_candidates = crate::config::MAX_CANDIDATES,
+        candidates = escape(&form.candidates),
     )
 }
 

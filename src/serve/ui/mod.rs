@@ -185,9 +185,24 @@ async fn start(
         repo: opt(&form.repo),
         approve: form.approve(),
         parallel: None,
+        candidates: None,
     };
-    let req = match parallel_field(&form.parallel) {
-        Ok(parallel) => LaunchRequest { parallel, ..req },
+    let counts = number_field("Parallel", &form.parallel, crate::config::MAX_PARALLEL).and_then(
+        |parallel| {
+            number_field(
+                "Candidates",
+                &form.candidates,
+                crate::config::MAX_CANDIDATES,
+            )
+            .map(|candidates| (parallel, candidates))
+        },
+    );
+    let req = match counts {
+        Ok((parallel, candidates)) => LaunchRequest {
+            parallel,
+            candidates,
+            ..req
+        },
         Err(e) => return render_home(&st, RunQuery::default(), form, Some(&e)).await,
     };
     match blocking(&st, move |c| c.launch(&req)).await {
@@ -196,9 +211,9 @@ async fn start(
     }
 }
 
-/// The form's lane count: empty for orx.yaml's; anything but a whole number is refused here
-/// (the range is checked where every client's is).
-fn parallel_field(text: &str) -> std::result::Result<Option<u32>, ApiError> {
+/// A number field of the form (`what`, at most `max`): empty for orx.yaml's; anything but a
+/// whole number is refused here (the range is checked where every client's is).
+fn number_field(what: &str, text: &str, max: u32) -> std::result::Result<Option<u32>, ApiError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -206,10 +221,7 @@ fn parallel_field(text: &str) -> std::result::Result<Option<u32>, ApiError> {
     text.parse().map(Some).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!(
-                "Parallel must be a whole number from 1 to {}, not `{text}`",
-                crate::config::MAX_PARALLEL
-            ),
+            format!("{what} must be a whole number from 1 to {max}, not `{text}`"),
         )
     })
 }

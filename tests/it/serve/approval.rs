@@ -87,13 +87,13 @@ fn a_run_awaiting_approval_is_shown_rejected_and_approved_with_an_edit() {
 }
 
 #[test]
-fn a_run_started_from_the_api_the_form_or_mcp_can_ask_for_approval_and_lanes() {
+fn a_run_started_from_the_api_or_the_form_can_ask_for_approval_lanes_and_candidates() {
     let repo = Repo::new(&serve_config(""), &standard_scenario(0));
     let s = Server::start(repo.path(), &[], &[]);
 
     let r = s.post(
         "/api/runs",
-        &json!({"task": "Add add() and mul()", "approve": ["plan"], "parallel": 2}),
+        &json!({"task": "Add add() and mul()", "approve": ["plan"], "parallel": 2, "candidates": 2}),
     );
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["run_id"].as_str().unwrap().to_string();
@@ -102,6 +102,7 @@ fn a_run_started_from_the_api_the_form_or_mcp_can_ask_for_approval_and_lanes() {
     });
     let state = repo.state(&id);
     assert_eq!(state["max_parallel"], 2, "{state}");
+    assert_eq!(state["max_candidates"], 2, "{state}");
     assert_eq!(
         s.get(&format!("/api/runs/{id}/approval")).json()["stage"],
         "plan"
@@ -115,6 +116,7 @@ fn a_run_started_from_the_api_the_form_or_mcp_can_ask_for_approval_and_lanes() {
             "`implement`",
         ),
         (json!({"task": "t", "parallel": 17}), "outside 1 to 16"),
+        (json!({"task": "t", "candidates": 9}), "outside 1 to 8"),
     ] {
         let bad = s.post("/api/runs", &body);
         assert_eq!(bad.status, 400, "{}", bad.text());
