@@ -253,6 +253,14 @@ impl Leaf {
         self.procs.as_ref().map(AsRawFd::as_raw_fd)
     }
 
+    /// The leaf's folder, open for `clone3(CLONE_INTO_CGROUP)`.
+    pub(crate) fn open_dir(&self) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&self.dir)
+    }
+
     /// The child is started: close the descriptor and say whether it really is inside.
     pub(crate) fn spawned(&mut self, pid: i32) -> bool {
         self.procs = None;
