@@ -239,7 +239,7 @@ fn run_in(
         _ => None,
     };
     let start = Instant::now();
-    let spawned: io::Result<(i32, Option<File>, Option<File>, Option<File>)> = match direct {
+    let spawned: io::Result<Started> = match direct {
         Some(outcome) => outcome.map(|c| (c.pid, c.stdin, Some(c.stdout), Some(c.stderr))),
         None => spawn_std(&mut cmd, leaf.as_ref().and_then(Leaf::procs_fd)),
     };
@@ -456,12 +456,12 @@ fn touch(last_byte: &AtomicU64, epoch: Instant) {
     last_byte.fetch_max(nanos, Ordering::Relaxed);
 }
 
+/// A started child: its pid, then its stdin (when piped), stdout and stderr.
+type Started = (i32, Option<File>, Option<File>, Option<File>);
+
 /// Start `cmd` with the standard library; in cgroup mode (`procs_fd`) the child moves itself
 /// into its leaf cgroup before its program can start anything. Returns the pid and the pipes.
-fn spawn_std(
-    cmd: &mut Command,
-    procs_fd: Option<i32>,
-) -> io::Result<(i32, Option<File>, Option<File>, Option<File>)> {
+fn spawn_std(cmd: &mut Command, procs_fd: Option<i32>) -> io::Result<Started> {
     // If orx itself dies without a chance to clean up (`kill -9`, OOM), the kernel kills the
     // direct child too, so an agent can never keep editing a worktree whose run is being
     // resumed by another orx. Grandchildren are left to the next resume or clean, which finds
