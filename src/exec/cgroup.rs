@@ -5,9 +5,10 @@
 //! a run, `orx-pid-<orx pid>/<spawn id>` for one without (doctor's version checks). Staying
 //! below orx's own cgroup is what delegation allows (a user's systemd service, a container's
 //! root): moving a process needs write access to the common ancestor's `cgroup.procs`, which is
-//! orx's own. The child moves itself, between fork and exec, by writing `0` to the leaf's
-//! `cgroup.procs` through a descriptor the parent opened, so it is inside before its program
-//! runs; the parent then checks `/proc/<child>/cgroup` and falls back to the subreaper if the
+//! orx's own. The child is created inside its leaf (`clone3(CLONE_INTO_CGROUP)` on the leaf's
+//! folder, [`super::clone_spawn`]); where the kernel refuses that, it moves itself, between
+//! fork and exec, by writing `0` to the leaf's `cgroup.procs` through a descriptor the parent
+//! opened. Either way it is inside before its program runs; the parent then checks `/proc/<child>/cgroup` and falls back to the subreaper if the
 //! move did not happen. No controller is enabled anywhere, so the "no internal processes" rule
 //! never applies and the cgroups cost nothing but their directories.
 //!
