@@ -5,9 +5,10 @@
 //! a run, `orx-pid-<orx pid>/<spawn id>` for one without (doctor's version checks). Staying
 //! below orx's own cgroup is what delegation allows (a user's systemd service, a container's
 //! root): moving a process needs write access to the common ancestor's `cgroup.procs`, which is
-//! orx's own. The child moves itself, between fork and exec, by writing `0` to the leaf's
-//! `cgroup.procs` through a descriptor the parent opened, so it is inside before its program
-//! runs; the parent then checks `/proc/<child>/cgroup` and falls back to the subreaper if the
+//! orx's own. The child is created inside its leaf (`clone3(CLONE_INTO_CGROUP)` on the leaf's
+//! folder, [`super::clone_spawn`]); where the kernel refuses that, it moves itself, between
+//! fork and exec, by writing `0` to the leaf's `cgroup.procs` through a descriptor the parent
+//! opened. Either way it is inside before its program runs; the parent then checks `/proc/<child>/cgroup` and falls back to the subreaper if the
 //! move did not happen. No controller is enabled anywhere, so the "no internal processes" rule
 //! never applies and the cgroups cost nothing but their directories.
 //!
@@ -251,6 +252,14 @@ impl Leaf {
     /// The descriptor the child writes `0` to; valid until [`Leaf::spawned`].
     pub(crate) fn procs_fd(&self) -> Option<i32> {
         self.procs.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// The leaf's folder, open for `clone3(CLONE_INTO_CGROUP)`.
+    pub(crate) fn open_dir(&self) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&self.dir)
     }
 
     /// The child is started: close the descriptor and say whether it really is inside.

@@ -17,7 +17,11 @@
 //! - [`tracking`]: how this process finds a child's leftovers (a cgroup per run and child, the
 //!   subreaper's own children, or a scan of `/proc`), chosen once from what the kernel offers.
 //! - [`cgroup`]: the cgroup v2 side of it: creating the cgroups, placing a child, `cgroup.kill`.
+//! - [`clone_spawn`]: starting a child already inside its cgroup (`clone3(CLONE_INTO_CGROUP)`),
+//!   which spares the lock a move into it costs.
 //! - [`reap`]: group kill, the stray hunt in each mode, targeted reaping.
+//! - [`exit_watch`]: a child's exit as an event (its pidfd) the loop blocks on, leaving the
+//!   child unreaped until its tree is cleaned up.
 //! - [`pidfd`]: signalling a process orx did not start (a run's lock holder, a stray) through a
 //!   pidfd, so an exit or a reused pid between finding it and signalling it is an answer, not
 //!   an error or a wrong target.
@@ -31,6 +35,8 @@
 //! failing, killed or timed-out child is described by [`ExitInfo`]: a result, not an error.
 
 mod cgroup;
+mod clone_spawn;
+mod exit_watch;
 pub mod interactive;
 pub mod pidfd;
 mod reap;

@@ -3,23 +3,29 @@
 //! The loop owns every decision about the child: it pops line batches from the reader
 //! threads and hands them to the callback, and between batches (at least every 50 ms while the
 //! child is silent) it checks the wall and idle deadlines, the interrupt flag and the
-//! callback's verdict. Exit is detected with `waitid(WNOWAIT)`, which leaves the child a zombie
-//! until the tree cleanup is done: while the zombie exists its pid, and therefore its process
+//! callback's verdict. Exit is detected with `waitid(WNOWAIT)`, and once both pipes are closed
+//! the loop blocks on the child's pidfd ([`super::exit_watch`]) rather than sleeping; both
+//! leave the child a zombie until the tree cleanup is done: while the zombie exists its pid, and therefore its process
 //! group id, cannot be reused, so signalling `-pgid` can never hit an unrelated group. Only
 //! then is the child reaped. The interrupt check is a parameter so tests can drive it without
 //! touching the process-wide flag.
 
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::cgroup::Leaf;
+use super::clone_spawn;
+use super::exit_watch::{exited_without_reaping, ExitWatch};
 use super::reap::{become_subreaper, kill_remaining, signal_group, Finder};
 use super::signals::{live_groups, register_group, unregister_group};
 use super::stream::{lock, spawn_reader, Batch, LineQueue, Pop, ReaderShared, StreamStats};
@@ -69,36 +75,16 @@ fn open_log(path: Option<&Path>) -> io::Result<Option<(File, std::path::PathBuf)
     Ok(Some((file, path.to_path_buf())))
 }
 
-/// Whether the child has exited, without reaping it.
-fn exited_without_reaping(pid: i32) -> bool {
-    // SAFETY: siginfo_t is plain data for which all-zero bytes are a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: waitid writes only to `info`, a valid local.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    if rc != 0 {
-        // ECHILD: it is not waitable at all, so there is nothing left to wait for.
-        return io::Error::last_os_error().raw_os_error() != Some(libc::EINTR);
-    }
-    // SAFETY: after a successful waitid the pid field is initialised (0 when none exited).
-    unsafe { info.si_pid() != 0 }
-}
-
 /// The spawned child; dropping it without [`Supervised::finish`] (early error, panic in the
 /// callback) still kills and reaps the whole tree.
 struct Supervised {
-    child: Child,
     pid: i32,
     marker: String,
     /// The child's cgroup (cgroup mode), else how its leftovers are found.
     leaf: Option<Leaf>,
     mode: Mode,
+    /// The child's exit as an event the loop can block on.
+    exit: ExitWatch,
     done: bool,
 }
 
@@ -109,10 +95,7 @@ impl Supervised {
         self.done = true;
         if force {
             signal_group(self.pid, libc::SIGKILL);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while !exited_without_reaping(self.pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            self.exit.wait(Duration::from_secs(5));
         }
         let finder = match (&self.leaf, self.mode) {
             (Some(leaf), _) => Finder::Cgroup(leaf),
@@ -120,7 +103,7 @@ impl Supervised {
             (None, _) => Finder::Subreaper,
         };
         let strays = kill_remaining(self.pid, self.pid, &self.marker, finder, &live_groups());
-        let status = self.child.wait().ok();
+        let status = reap(self.pid);
         unregister_group(self.pid);
         if let Some(leaf) = &self.leaf {
             leaf.remove();
@@ -231,33 +214,38 @@ fn run_in(
         },
         _ => None,
     };
-    let procs_fd = leaf.as_ref().and_then(Leaf::procs_fd);
-    // If orx itself dies without a chance to clean up (`kill -9`, OOM), the kernel kills the
-    // direct child too, so an agent can never keep editing a worktree whose run is being
-    // resumed by another orx. Grandchildren are left to the next resume or clean, which finds
-    // them in the run's cgroup (or by `ORX_RUN_ID` without one).
-    // In cgroup mode the child also moves itself into its leaf cgroup, before its program can
-    // start anything.
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-    // syscalls (prctl, write to a descriptor opened before the fork); it allocates nothing
-    // and touches no lock.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            if let Some(fd) = procs_fd {
-                // A failure shows in the parent's check of the child's cgroup.
-                libc::write(fd, b"0".as_ptr().cast(), 1);
+    // In cgroup mode the child is born in its leaf cgroup where the kernel allows it, which
+    // spares the cgroup-wide lock a move costs ([`super::clone_spawn`]).
+    let direct = match &leaf {
+        Some(l) if clone_into_cgroup_works() => match l.open_dir() {
+            Ok(dir) => {
+                let plan = clone_spawn::Plan {
+                    program: &spec.program,
+                    args: &spec.args,
+                    cwd: &spec.cwd,
+                    env: child_env(spec, &spawn_id),
+                    stdin_piped: spec.stdin.is_some(),
+                };
+                match clone_spawn::spawn(&plan, &dir) {
+                    Ok(outcome) => Some(outcome),
+                    Err(clone_spawn::Unsupported(e)) => {
+                        clone_into_cgroup_failed(&e);
+                        None
+                    }
+                }
             }
-            Ok(())
-        });
-    }
-
+            Err(_) => None,
+        },
+        _ => None,
+    };
     let start = Instant::now();
-    let spawned = cmd.spawn();
+    let spawned: io::Result<Started> = match direct {
+        Some(outcome) => outcome.map(|c| (c.pid, c.stdin, Some(c.stdout), Some(c.stderr))),
+        None => spawn_std(&mut cmd, leaf.as_ref().and_then(Leaf::procs_fd)),
+    };
     if let Some(l) = &mut leaf {
         let inside = match &spawned {
-            Ok(child) => l.spawned(i32::try_from(child.id()).unwrap_or(i32::MAX)),
+            Ok((pid, ..)) => l.spawned(*pid),
             Err(_) => false,
         };
         if !inside {
@@ -268,7 +256,7 @@ fn run_in(
             leaf = None;
         }
     }
-    let mut child = spawned.map_err(|e| {
+    let (pid, stdin, stdout, stderr) = spawned.map_err(|e| {
         io::Error::new(
             e.kind(),
             format!(
@@ -278,17 +266,13 @@ fn run_in(
             ),
         )
     })?;
-    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     register_group(pid);
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
     let mut sup = Supervised {
-        child,
         pid,
         marker: format!("ORX_SPAWN_ID={spawn_id}"),
         leaf,
         mode,
+        exit: ExitWatch::new(pid),
         done: false,
     };
     tracing::debug!("spawned `{}` as pid {pid} ({spawn_id})", spec.program);
@@ -315,18 +299,8 @@ fn run_in(
     let err_stats = Arc::new(Mutex::new(StreamStats::default()));
     let mut readers: Vec<JoinHandle<()>> = Vec::new();
     for (kind, pipe, log, stats) in [
-        (
-            StreamKind::Stdout,
-            stdout.map(PipeReader::Out),
-            stdout_log,
-            &out_stats,
-        ),
-        (
-            StreamKind::Stderr,
-            stderr.map(PipeReader::Err),
-            stderr_log,
-            &err_stats,
-        ),
+        (StreamKind::Stdout, stdout, stdout_log, &out_stats),
+        (StreamKind::Stderr, stderr, stderr_log, &err_stats),
     ] {
         let shared = ReaderShared {
             queue: Arc::clone(&queue),
@@ -374,7 +348,8 @@ fn run_in(
                 Pop::Closed => readers_open = false,
             }
         } else {
-            std::thread::sleep(Duration::from_millis(5));
+            // Both pipes are closed; the exit follows (or a deadline does): block on it.
+            sup.exit.wait(POLL);
         }
         let now = Instant::now();
         if check_exit {
@@ -481,18 +456,81 @@ fn touch(last_byte: &AtomicU64, epoch: Instant) {
     last_byte.fetch_max(nanos, Ordering::Relaxed);
 }
 
-/// Either pipe, so both readers share one thread body.
-enum PipeReader {
-    Out(std::process::ChildStdout),
-    Err(std::process::ChildStderr),
+/// A started child: its pid, then its stdin (when piped), stdout and stderr.
+type Started = (i32, Option<File>, Option<File>, Option<File>);
+
+/// Start `cmd` with the standard library; in cgroup mode (`procs_fd`) the child moves itself
+/// into its leaf cgroup before its program can start anything. Returns the pid and the pipes.
+fn spawn_std(cmd: &mut Command, procs_fd: Option<i32>) -> io::Result<Started> {
+    // If orx itself dies without a chance to clean up (`kill -9`, OOM), the kernel kills the
+    // direct child too, so an agent can never keep editing a worktree whose run is being
+    // resumed by another orx. Grandchildren are left to the next resume or clean, which finds
+    // them in the run's cgroup (or by `ORX_RUN_ID` without one).
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // syscalls (prctl, write to a descriptor opened before the fork); it allocates nothing
+    // and touches no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if let Some(fd) = procs_fd {
+                // A failure shows in the parent's check of the child's cgroup.
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    let stdin = child.stdin.take().map(|p| File::from(OwnedFd::from(p)));
+    let stdout = child.stdout.take().map(|p| File::from(OwnedFd::from(p)));
+    let stderr = child.stderr.take().map(|p| File::from(OwnedFd::from(p)));
+    // Dropping `child` neither waits nor signals: the supervisor reaps `pid` itself.
+    Ok((pid, stdin, stdout, stderr))
 }
 
-impl io::Read for PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            PipeReader::Out(p) => p.read(buf),
-            PipeReader::Err(p) => p.read(buf),
+/// The whole environment of a child: orx's own, without `env_remove`, with `env` and the
+/// run and spawn markers on top (as `Command` builds it).
+fn child_env(spec: &CommandSpec, spawn_id: &str) -> Vec<(OsString, OsString)> {
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    for key in &spec.env_remove {
+        env.remove(OsStr::new(key));
+    }
+    for (key, value) in &spec.env {
+        env.insert(key.into(), value.into());
+    }
+    if let Some(run_id) = &spec.run_id {
+        env.insert("ORX_RUN_ID".into(), run_id.into());
+    }
+    env.insert("ORX_SPAWN_ID".into(), spawn_id.into());
+    env.into_iter().collect()
+}
+
+/// Set once the kernel refused `CLONE_INTO_CGROUP`: the rest of this process moves children.
+static NO_CLONE_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
+
+fn clone_into_cgroup_works() -> bool {
+    !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed)
+}
+
+fn clone_into_cgroup_failed(e: &io::Error) {
+    if !NO_CLONE_INTO_CGROUP.swap(true, Ordering::Relaxed) {
+        tracing::debug!("cannot clone into a cgroup ({e}); moving children into theirs instead");
+    }
+}
+
+/// Reap child `pid` (blocking), its status.
+fn reap(pid: i32) -> Option<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes only to `status`, a valid local.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            return Some(ExitStatus::from_raw(status));
         }
+        if rc < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
     }
 }
 

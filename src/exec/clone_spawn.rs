@@ -1,0 +1,394 @@
+//! Starting a supervised child directly inside its cgroup, with `clone3(CLONE_INTO_CGROUP)`.
+//!
+//! Moving a process between cgroups by writing its pid to `cgroup.procs` takes the kernel's
+//! cgroup-wide thread-group lock for writing, which waits for an RCU grace period: several
+//! milliseconds per child, tens on a busy machine, paid by every agent call and gate. A process
+//! created with `CLONE_INTO_CGROUP` (Linux 5.7) is born in the target cgroup and takes no such
+//! lock, and it is still inside before its program runs a single instruction.
+//!
+//! The standard library cannot pass that flag, so this file does what `Command::spawn` does
+//! for the one shape of child the supervisor starts: piped stdout and stderr, stdin piped or
+//! `/dev/null`, its own process group, `PR_SET_PDEATHSIG`, a working directory, an explicit
+//! environment, the program found on the child's `PATH` as `execvp` would. Everything is
+//! allocated before the clone; between clone and exec the child only makes async-signal-safe
+//! system calls on memory prepared for it, and reports an exec failure's errno through a
+//! close-on-exec pipe, as the standard library does. When the kernel refuses the clone itself
+//! ([`Unsupported`]), the caller falls back to `Command` and a write to `cgroup.procs`.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+/// `CLONE_INTO_CGROUP` from `linux/sched.h` (the libc crate's constant does not fit its type
+/// on every target).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// The kernel's `struct clone_args` (version 2, with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// The kernel cannot clone into a cgroup here (too old, or a filter forbids it): use the
+/// standard library instead.
+#[derive(Debug)]
+pub(crate) struct Unsupported(pub io::Error);
+
+/// What to start: the parts of a [`super::CommandSpec`] after the supervisor has resolved them.
+pub(crate) struct Plan<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    pub cwd: &'a Path,
+    /// The child's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+    pub stdin_piped: bool,
+}
+
+/// A started child; the caller reaps `pid`.
+pub(crate) struct Spawned {
+    pub pid: i32,
+    pub stdin: Option<File>,
+    pub stdout: File,
+    pub stderr: File,
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a NUL byte in an argument, the environment or a path",
+        )
+    })
+}
+
+/// A pipe whose two ends are closed on exec: `(read, write)`.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`, a valid local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created by pipe2 and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The paths `execvp` would try for `program` with this `PATH`, in order.
+fn candidates(program: &str, path: Option<&OsStr>) -> io::Result<Vec<CString>> {
+    if program.contains('/') {
+        return Ok(vec![cstring(program.as_bytes())?]);
+    }
+    let path = path.map_or(&b"/bin:/usr/bin"[..], OsStrExt::as_bytes);
+    path.split(|b| *b == b':')
+        .map(|dir| {
+            let mut full = if dir.is_empty() {
+                b".".to_vec()
+            } else {
+                dir.to_vec()
+            };
+            full.push(b'/');
+            full.extend_from_slice(program.as_bytes());
+            cstring(&full)
+        })
+        .collect()
+}
+
+/// Make `fd` the child's descriptor `target`, open across exec. Async-signal-safe.
+///
+/// # Safety
+/// Only for the child between clone and exec.
+unsafe fn install(fd: RawFd, target: RawFd) -> bool {
+    if fd == target {
+        // dup2 onto itself would keep close-on-exec.
+        return libc::fcntl(fd, libc::F_SETFD, 0) == 0;
+    }
+    libc::dup2(fd, target) == target
+}
+
+/// Start `plan` in the cgroup open as `cgroup_dir`. The inner result is the spawn's own
+/// outcome (a missing program is [`io::ErrorKind::NotFound`]).
+pub(crate) fn spawn(plan: &Plan, cgroup_dir: &File) -> Result<io::Result<Spawned>, Unsupported> {
+    // Everything the child needs, built before the clone.
+    let prepared = (|| -> io::Result<_> {
+        let path = plan
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_os_str());
+        let programs = candidates(plan.program, path)?;
+        let mut argv = vec![cstring(plan.program.as_bytes())?];
+        for a in plan.args {
+            argv.push(cstring(a.as_bytes())?);
+        }
+        let mut envp = Vec::with_capacity(plan.env.len());
+        for (k, v) in &plan.env {
+            let mut kv = k.clone().into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            envp.push(cstring(&kv)?);
+        }
+        let cwd = cstring(plan.cwd.as_os_str().as_bytes())?;
+        let stdin = if plan.stdin_piped {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        } else {
+            (OwnedFd::from(File::open("/dev/null")?), None)
+        };
+        Ok((programs, argv, envp, cwd, stdin, pipe()?, pipe()?, pipe()?))
+    })();
+    let (
+        programs,
+        argv,
+        envp,
+        cwd,
+        (stdin_r, stdin_w),
+        (out_r, out_w),
+        (err_r, err_w),
+        (report_r, report_w),
+    ) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let argv_ptrs: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let fds = [
+        (stdin_r.as_raw_fd(), 0),
+        (out_w.as_raw_fd(), 1),
+        (err_w.as_raw_fd(), 2),
+    ];
+    let report = report_w.as_raw_fd();
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_dir.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+
+    // SAFETY: clone3 with a valid, fully initialised clone_args of the size passed, no
+    // CLONE_VM and no stack: it behaves as fork, returning twice. The child branch below only
+    // makes async-signal-safe calls on memory allocated before the clone, and never returns.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if rc == 0 {
+        // SAFETY: the child, between clone and exec: see the comment on the clone.
+        unsafe { child(&fds, &programs, &argv_ptrs, &envp_ptrs, &cwd, report) }
+    }
+    if rc < 0 {
+        return Err(Unsupported(io::Error::last_os_error()));
+    }
+    let pid = i32::try_from(rc).unwrap_or(i32::MAX);
+    // The parent keeps only its ends; the report pipe's write end must be closed here so its
+    // read end sees end-of-file at the child's exec.
+    drop((stdin_r, out_w, err_w, report_w));
+    let mut report_r = File::from(report_r);
+    let mut errno = [0u8; 4];
+    let mut got = 0;
+    while got < errno.len() {
+        match report_r.read(&mut errno[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if got == errno.len() {
+        // The exec failed and the child exited: reap it and report why.
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`, a valid local; `pid` is our child.
+        while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
+        return Ok(Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno))));
+    }
+    Ok(Ok(Spawned {
+        pid,
+        stdin: stdin_w.map(File::from),
+        stdout: File::from(out_r),
+        stderr: File::from(err_r),
+    }))
+}
+
+/// The child after the clone: descriptors, process group, parent-death signal, signal state,
+/// working directory, exec. Reports the errno of a failure on `report` and exits 127.
+///
+/// # Safety
+/// Only in the child of a fork-like clone; every pointer must stay valid (they point into the
+/// parent's memory, which the child has a copy of).
+unsafe fn child(
+    fds: &[(RawFd, RawFd); 3],
+    programs: &[CString],
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    cwd: &CString,
+    report: RawFd,
+) -> ! {
+    let fail = |errno: i32| -> ! {
+        let bytes = errno.to_ne_bytes();
+        libc::write(report, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(127)
+    };
+    let errno = || {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL)
+    };
+    for &(fd, target) in fds {
+        if !install(fd, target) {
+            fail(errno());
+        }
+    }
+    if libc::setpgid(0, 0) != 0 {
+        fail(errno());
+    }
+    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    // What the standard library resets for its children: an empty signal mask and the
+    // default SIGPIPE action (Rust programs ignore SIGPIPE; a child must not inherit that).
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if libc::chdir(cwd.as_ptr()) != 0 {
+        fail(errno());
+    }
+    // As execvp: try each candidate; a missing one is skipped, a denied one remembered.
+    let mut last = libc::ENOENT;
+    let mut denied = false;
+    for program in programs {
+        libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        match errno() {
+            libc::ENOENT | libc::ENOTDIR => {}
+            libc::EACCES => denied = true,
+            e => {
+                last = e;
+                break;
+            }
+        }
+    }
+    fail(if denied && last == libc::ENOENT {
+        libc::EACCES
+    } else {
+        last
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cgroup::Leaf;
+    use super::super::tracking;
+    use super::*;
+    use std::io::Write;
+
+    /// A leaf cgroup to clone into, or `None` where this machine gives no cgroup mode (the
+    /// supervisor then never calls this file).
+    fn leaf(name: &str) -> Option<Leaf> {
+        let base = tracking::tracking().cgroup.clone()?;
+        let id = format!("clone-spawn-{name}-{}", std::process::id());
+        Some(Leaf::create(&base, Some(&id), "leaf").unwrap())
+    }
+
+    fn reap(pid: i32) -> i32 {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`, a valid local.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        libc::WEXITSTATUS(status)
+    }
+
+    #[test]
+    fn the_child_is_born_in_the_cgroup_with_its_folder_environment_and_pipes() {
+        let Some(mut leaf) = leaf("born") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let script = "cat /proc/self/cgroup | grep '^0::'; pwd; echo \"$ONLY_HERE\" \"$1\"; \
+                      test \"$(ps -o pgid= -p $$ | tr -d ' ')\" = $$ && echo own-group; \
+                      read line; echo \"got $line\"; echo oops >&2; exit 7";
+        let plan = Plan {
+            program: "sh",
+            args: &["-c".into(), script.into(), "sh".into(), "an-arg".into()],
+            cwd: dir.path(),
+            env: vec![
+                ("PATH".into(), std::env::var_os("PATH").unwrap()),
+                ("ONLY_HERE".into(), "yes".into()),
+            ],
+            stdin_piped: true,
+        };
+        let mut child = spawn(&plan, &leaf.open_dir().unwrap())
+            .expect("clone3 into a cgroup works where cgroup mode does")
+            .unwrap();
+        assert!(leaf.spawned(child.pid), "not in its leaf cgroup");
+        child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        let (mut out, mut err) = (String::new(), String::new());
+        child.stdout.read_to_string(&mut out).unwrap();
+        child.stderr.read_to_string(&mut err).unwrap();
+        assert_eq!(reap(child.pid), 7);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].ends_with("/leaf"), "{out}");
+        let cwd = dir.path().canonicalize().unwrap();
+        assert_eq!(
+            lines[1..],
+            [
+                cwd.to_str().unwrap(),
+                "yes an-arg",
+                "own-group",
+                "got hello"
+            ]
+        );
+        assert_eq!(err, "oops\n");
+        leaf.remove();
+    }
+
+    #[test]
+    fn a_missing_or_unrunnable_program_is_the_exec_error() {
+        let Some(leaf) = leaf("missing") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let not_exec = dir.path().join("plain.txt");
+        std::fs::write(&not_exec, "not a program").unwrap();
+        for (program, kind) in [
+            ("orx-no-such-program-anywhere", io::ErrorKind::NotFound),
+            (not_exec.to_str().unwrap(), io::ErrorKind::PermissionDenied),
+        ] {
+            let plan = Plan {
+                program,
+                args: &[],
+                cwd: dir.path(),
+                env: vec![("PATH".into(), std::env::var_os("PATH").unwrap())],
+                stdin_piped: false,
+            };
+            let err = match spawn(&plan, &leaf.open_dir().unwrap()).unwrap() {
+                Ok(c) => panic!("{program} started as pid {}", c.pid),
+                Err(e) => e,
+            };
+            assert_eq!(err.kind(), kind, "{program}: {err}");
+        }
+        leaf.remove();
+    }
+}
