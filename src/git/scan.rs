@@ -1,0 +1,232 @@
+//! The working-tree scan: the worktree's files (tracked changes, untracked non-ignored files,
+//! deletions) hashed into a tree in a quarantine, the first step of every look at an agent's
+//! work.
+//!
+//! Both ways start from the worktree's own index, so files whose stat data is unchanged are
+//! not hashed again, and neither writes that index:
+//!
+//! - **in-process** (libgit2): the index is read into memory, `add_all` + `update_all` bring
+//!   it to the files, and the tree is written into the quarantine's in-memory store. No
+//!   process starts; on the standard run's small worktrees this is most of what used to be a
+//!   run's git processes.
+//! - **`git add -A`** into a private copy of the index, with git's object directory pointed at
+//!   the quarantine's folder, then `git write-tree`. git is chosen where libgit2 would do the
+//!   job worse: a repository that configures a filter driver (`filter.<name>.clean` or
+//!   `.process`, as `git-lfs` installs; libgit2 runs only its built-in CRLF and ident
+//!   filters, so it would hash the raw file instead of the pointer), an index libgit2 cannot
+//!   read (a split index), and a large index, where git's untracked cache, fsmonitor and
+//!   preloaded, parallel `lstat` make it faster than libgit2's single-threaded walk.
+//!   [`LARGE_INDEX`] is where the measurement put that line (`bench/notes.md`, "in-process
+//!   git"). An in-process scan that fails for any reason falls back to git too, so libgit2
+//!   never makes a look fail that git would have answered.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use git2::{Index, IndexAddOption, Repository};
+
+use super::error::Result;
+use super::gitdir::index_path;
+use super::quarantine::{Quarantine, WorkingState};
+use super::Git;
+use crate::error::file::FileError;
+
+/// Index entries above which the scan runs `git add -A` (see the module note).
+pub(super) const LARGE_INDEX: usize = 20_000;
+
+/// The working state of the worktree `git` runs in, hashed into a fresh quarantine.
+pub(super) fn working_state(git: &Git) -> Result<WorkingState> {
+    let quarantine = Quarantine::new(git)?;
+    match in_process(git, quarantine.repo(), LARGE_INDEX) {
+        Ok(Some(tree)) => return Ok(WorkingState::new(tree, quarantine)),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::debug!(dir = %git.dir.display(), "in-process scan failed, running git: {e}")
+        }
+    }
+    // A fresh quarantine: whatever the failed attempt hashed is dropped with the old one.
+    drop(quarantine);
+    let (_index, state) = with_git(git)?;
+    Ok(state)
+}
+
+/// The working state by the in-process scan alone, `None` where git would be needed (a large or
+/// filtered repository, or libgit2 failing): for callers to whom a look is only worth it
+/// when it is cheap.
+pub(super) fn in_process_only(git: &Git) -> Result<Option<WorkingState>> {
+    let quarantine = Quarantine::new(git)?;
+    Ok(match in_process(git, quarantine.repo(), LARGE_INDEX) {
+        Ok(Some(tree)) => Some(WorkingState::new(tree, quarantine)),
+        _ => None,
+    })
+}
+
+/// The in-process scan, `None` where git does the job better (above `limit` entries).
+fn in_process(
+    git: &Git,
+    repo: &Repository,
+    limit: usize,
+) -> std::result::Result<Option<String>, git2::Error> {
+    if has_filter_driver(repo)? {
+        return Ok(None);
+    }
+    let path = match index_path(git) {
+        Ok(path) => path,
+        Err(_) => return Ok(None),
+    };
+    let mut index = Index::open(&path)?;
+    if index.len() > limit {
+        return Ok(None);
+    }
+    repo.set_index(&mut index)?;
+    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
+    index.update_all(["*"], None)?;
+    Ok(Some(index.write_tree()?.to_string()))
+}
+
+/// Whether any config level defines a clean or process filter driver.
+fn has_filter_driver(repo: &Repository) -> std::result::Result<bool, git2::Error> {
+    let cfg = repo.config()?;
+    let mut entries = cfg.entries(Some(r"^filter\..*\.(clean|process)$"))?;
+    Ok(entries.next().is_some())
+}
+
+/// A private copy of a worktree's index, deleted when dropped.
+pub(super) struct TempIndex {
+    pub(super) path: PathBuf,
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        // Best effort: a leftover file in the git folder is harmless and named as ours.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Copy the worktree's index next to itself under a name no other call uses.
+fn temp_index(git: &Git) -> Result<TempIndex> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let real = index_path(git)?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!("orx-index-{}-{n}", std::process::id());
+    let path = real.with_file_name(name);
+    let tmp = TempIndex { path };
+    match std::fs::copy(&real, &tmp.path) {
+        Ok(_) => Ok(tmp),
+        // No index yet: git starts from an empty one.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(tmp),
+        Err(e) => Err(FileError::own("copy the git index to", &tmp.path, e).into()),
+    }
+}
+
+/// The scan by git: a temp index holding the full working state (which `restore` goes on
+/// using), and the working state's tree, hashed into a quarantine folder.
+pub(super) fn with_git(git: &Git) -> Result<(TempIndex, WorkingState)> {
+    let index = temp_index(git)?;
+    let mut quarantine = Quarantine::new(git)?;
+    let q = quarantine.disk_git()?;
+    q.call(["add", "-A"])
+        .env("GIT_INDEX_FILE", &index.path)
+        .run()?;
+    let tree = q
+        .call(["write-tree"])
+        .env("GIT_INDEX_FILE", &index.path)
+        .run()?;
+    Ok((index, WorkingState::new(tree, quarantine)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::sh;
+    use std::time::Instant;
+
+    /// Both scans give the same tree, and hash nothing into the repository.
+    #[test]
+    fn both_scans_agree() {
+        let tmp = crate::git::testutil::repo();
+        let p = tmp.path();
+        std::fs::write(p.join(".gitignore"), "*.log\n").unwrap();
+        std::fs::write(p.join("a.txt"), "changed\n").unwrap();
+        std::fs::remove_file(p.join("b.txt")).unwrap();
+        std::fs::create_dir_all(p.join("new/deep")).unwrap();
+        std::fs::write(p.join("new/deep/c.txt"), "c\n").unwrap();
+        std::fs::write(p.join("x.log"), "ignored\n").unwrap();
+        let git = Git::new(p);
+        let before = sh(p, &["count-objects"]);
+        let q = Quarantine::new(&git).unwrap();
+        let ours = in_process(&git, q.repo(), usize::MAX).unwrap().unwrap();
+        let (_index, theirs) = with_git(&git).unwrap();
+        assert_eq!(ours, theirs.tree);
+        drop((q, theirs));
+        // Nothing the scans hashed stayed in the repository.
+        assert_eq!(sh(p, &["count-objects"]), before);
+        let leftovers: Vec<_> = std::fs::read_dir(p.join(".git/objects"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("orx-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    /// The figure behind [`LARGE_INDEX`]: both scans timed on a generated tree of
+    /// `ORX_SCAN_FILES` files (100,000 by default) with a few changed and new files.
+    /// `cargo test --release --lib scan_timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn scan_timing_on_a_large_tree() {
+        let n: usize = std::env::var("ORX_SCAN_FILES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path();
+        sh(p, &["init", "-q", "-b", "main"]);
+        for i in 0..n {
+            let dir = p.join(format!("d{:04}", i / 100));
+            if i % 100 == 0 {
+                std::fs::create_dir_all(&dir).unwrap();
+            }
+            std::fs::write(dir.join(format!("f{:02}.txt", i % 100)), format!("{i}\n")).unwrap();
+        }
+        sh(p, &["add", "-A"]);
+        sh(
+            p,
+            &[
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "user.name=t",
+                "commit",
+                "-q",
+                "-m",
+                "big",
+            ],
+        );
+        for i in 0..10 {
+            std::fs::write(p.join(format!("d{:04}/f00.txt", i * 7)), "changed\n").unwrap();
+            std::fs::write(p.join(format!("new{i}.txt")), "new\n").unwrap();
+        }
+        let git = Git::new(p);
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let t = Instant::now();
+            let q = Quarantine::new(&git).unwrap();
+            let a = in_process(&git, q.repo(), usize::MAX).unwrap().unwrap();
+            ours.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let (_i, b) = with_git(&git).unwrap();
+            theirs.push(t.elapsed().as_secs_f64());
+            assert_eq!(a, b.tree);
+        }
+        println!(
+            "{n} files, median of 5: in-process {:.0} ms, git add -A + write-tree {:.0} ms",
+            median(ours) * 1000.0,
+            median(theirs) * 1000.0
+        );
+    }
+}
