@@ -23,7 +23,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use git2::{Index, IndexAddOption, Repository};
+use git2::{Delta, DiffOptions, Index, Repository};
 
 use super::error::Result;
 use super::gitdir::index_path;
@@ -79,8 +79,33 @@ fn in_process(
         return Ok(None);
     }
     repo.set_index(&mut index)?;
-    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
-    index.update_all(["*"], None)?;
+    // One walk of the files against the index (git's own `add -A` makes one too; libgit2's
+    // `add_all` + `update_all` would make two), then only the paths that differ are hashed.
+    let mut opts = DiffOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_typechange(true)
+        .skip_binary_check(true);
+    let diff = repo.diff_index_to_workdir(Some(&index), Some(&mut opts))?;
+    let mut changes = Vec::new();
+    for delta in diff.deltas() {
+        let gone = delta.status() == Delta::Deleted;
+        if let Some(path) = delta.new_file().path().or(delta.old_file().path()) {
+            changes.push((path.to_path_buf(), gone));
+        }
+    }
+    drop(diff);
+    // Deletions first, so a file that became a folder (or back) never meets its old entry.
+    changes.sort_by_key(|(_, gone)| !gone);
+    for (path, gone) in changes {
+        if gone {
+            index.remove_path(&path)?;
+        } else {
+            // A folder here is an untracked repository inside the worktree, which `git add`
+            // records as a gitlink: git does that part.
+            index.add_path(&path)?;
+        }
+    }
     Ok(Some(index.write_tree()?.to_string()))
 }
 

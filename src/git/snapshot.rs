@@ -23,7 +23,7 @@
 //! Every function here takes the [`Git`] runner explicitly; [`Worktree`]'s methods pass
 //! their default one. That is how the tests run commits with no identity configured.
 
-use git2::{Delta, Diff, DiffFormat, DiffOptions, ObjectType, Repository, ResetType};
+use git2::{Delta, Diff, DiffFormat, DiffOptions, ObjectType, Oid, Repository, ResetType};
 
 use super::error::{GitError, Result};
 use super::handle::{self, oid, resolve, tree_id, with_repo};
@@ -203,7 +203,29 @@ fn shipped_diff<'r>(
 }
 
 /// The patch text of [`shipped_diff`], which `git apply` takes.
+///
+/// Computed once per pair of trees: review, ship and knowledge each ask for the run's patch
+/// from the base to HEAD, and the dashboard asks again while the run goes on. The pair of
+/// tree ids names the content, so the last answer (kept per thread) can never be stale.
 fn patch(repo: &Repository, from: &str, to: &str) -> std::result::Result<String, git2::Error> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<((Oid, Oid), String)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let key = (tree_id(repo, from)?, tree_id(repo, to)?);
+    let known = LAST.with(|l| match &*l.borrow() {
+        Some((k, text)) if *k == key => Some(text.clone()),
+        _ => None,
+    });
+    if let Some(text) = known {
+        return Ok(text);
+    }
+    let text = patch_text(repo, from, to)?;
+    LAST.with(|l| *l.borrow_mut() = Some((key, text.clone())));
+    Ok(text)
+}
+
+fn patch_text(repo: &Repository, from: &str, to: &str) -> std::result::Result<String, git2::Error> {
     let mut out = Vec::new();
     shipped_diff(repo, from, to)?.print(DiffFormat::Patch, |_, _, line| {
         if matches!(line.origin(), '+' | '-' | ' ') {
