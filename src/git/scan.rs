@@ -207,6 +207,37 @@ mod tests {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
+    /// With a filter driver configured the scan is git's, and keeping its tree copies exactly
+    /// the new objects from the quarantine folder: nothing before, nothing else after.
+    #[test]
+    fn a_filtered_repository_scans_with_git_and_keeps_only_the_new_objects() {
+        let tmp = crate::git::testutil::repo();
+        let p = tmp.path();
+        sh(p, &["config", "filter.plain.clean", "cat"]);
+        std::fs::create_dir_all(p.join("new")).unwrap();
+        std::fs::write(p.join("new/fresh.txt"), "fresh\n").unwrap();
+        let git = Git::new(p);
+        let count = || sh(p, &["count-objects"]);
+        let before = count();
+        let now = working_state(&git).unwrap();
+        assert!(now.disk_git().is_some(), "the scan ran git");
+        assert_eq!(count(), before, "looking wrote objects");
+        let tree = now.keep().unwrap();
+        // The blob and the two trees (root and new/).
+        let loose =
+            |text: String| -> u32 { text.split_whitespace().next().unwrap().parse().unwrap() };
+        assert_eq!(loose(count()), loose(before) + 3);
+        let listed = sh(p, &["ls-tree", "-r", "--name-only", &tree]);
+        assert_eq!(listed, "a.txt\nb.txt\nnew/fresh.txt");
+        sh(p, &["fsck", "--strict", "--no-dangling"]);
+        let leftovers: Vec<_> = std::fs::read_dir(p.join(".git/objects"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("orx-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
     /// The figure behind [`LARGE_INDEX`]: both scans timed on a generated tree of
     /// `ORX_SCAN_FILES` files (100,000 by default) with ten changed and ten new files, the
     /// two timed one after the other in each of 7 rounds.
