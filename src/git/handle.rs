@@ -154,9 +154,29 @@ pub(super) fn config_string(cfg: &Config, key: &str) -> std::result::Result<Stri
     }
 }
 
+/// A date in git's internal form, `<seconds> <+hhmm>` or `@<seconds> <+hhmm>` (the form
+/// scripts set `GIT_AUTHOR_DATE` to for reproducible commits); `None` for any other form.
+fn raw_date(text: &str) -> Option<git2::Time> {
+    let (secs, zone) = text.trim().trim_start_matches('@').split_once(' ')?;
+    let secs: i64 = secs.parse().ok()?;
+    let zone = zone.trim();
+    let (sign, digits) = match zone.split_at_checked(1)? {
+        ("+", d) => (1, d),
+        ("-", d) => (-1, d),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    Some(git2::Time::new(secs, sign * (hours * 60 + minutes)))
+}
+
 /// The author and committer of a commit made now in `repo`: the `GIT_AUTHOR_*` and
 /// `GIT_COMMITTER_*` variables ([`Git::extra_env`], then the process's) where set, else the
-/// configured identity, else orx's fallback, exactly as [`Git::identity_env`] makes git choose.
+/// configured identity, else orx's fallback, exactly as [`Git::identity_env`] makes git choose;
+/// dated now unless `GIT_AUTHOR_DATE`/`GIT_COMMITTER_DATE` give git's raw form.
 pub(super) fn signatures(
     git: &Git,
     repo: &Repository,
@@ -193,10 +213,42 @@ pub(super) fn signatures(
             None => configured([format!("{lower}.email"), "user.email".into()])?
                 .unwrap_or_else(|| FALLBACK_EMAIL.to_string()),
         };
-        Signature::now(&name, &email)
+        match var(format!("GIT_{who}_DATE")).and_then(|d| raw_date(&d)) {
+            Some(when) => Signature::new(&name, &email, &when),
+            None => Signature::now(&name, &email),
+        }
     };
     let author = sign("AUTHOR").map_err(|e| failure(&git.dir, "read the commit identity", e))?;
     let committer =
         sign("COMMITTER").map_err(|e| failure(&git.dir, "read the commit identity", e))?;
     Ok((author, committer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_dates_parse_and_other_forms_do_not() {
+        let t = raw_date("1700000000 +0130").unwrap();
+        assert_eq!((t.seconds(), t.offset_minutes()), (1_700_000_000, 90));
+        let t = raw_date("@1700000000 -0500").unwrap();
+        assert_eq!((t.seconds(), t.offset_minutes()), (1_700_000_000, -300));
+        for other in ["2024-01-01T00:00:00Z", "1700000000", "x +0000", "1 +01", ""] {
+            assert!(raw_date(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_commit_takes_the_raw_dates_from_the_environment() {
+        let tmp = crate::git::testutil::repo();
+        let git = Git::new(tmp.path())
+            .with_env("GIT_AUTHOR_DATE", "1700000000 +0100")
+            .with_env("GIT_COMMITTER_DATE", "@1700000100 +0000");
+        let repo = open(tmp.path()).unwrap();
+        let (author, committer) = signatures(&git, &repo).unwrap();
+        assert_eq!(author.when().seconds(), 1_700_000_000);
+        assert_eq!(author.when().offset_minutes(), 60);
+        assert_eq!(committer.when().seconds(), 1_700_000_100);
+    }
 }
