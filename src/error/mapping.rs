@@ -133,7 +133,8 @@ impl Meaning for GitError {
             GitError::Failed { .. }
             | GitError::UnexpectedOutput { .. }
             | GitError::WrongHead { .. }
-            | GitError::NotARefPrefix { .. } => (ErrorKind::Internal, None),
+            | GitError::NotARefPrefix { .. }
+            | GitError::InProcess { .. } => (ErrorKind::Internal, None),
         }
     }
 }

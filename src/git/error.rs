@@ -71,6 +71,13 @@ pub enum GitError {
     /// A file orx keeps in the repository (the exclude file, the worktree lock, an index).
     #[error(transparent)]
     File(#[from] FileError),
+    /// An in-process (libgit2) operation failed; `detail` is libgit2's message.
+    #[error("git {op} failed in {} (in-process): {detail}", dir.display())]
+    InProcess {
+        op: String,
+        dir: PathBuf,
+        detail: String,
+    },
 }
 
 pub type Result<T, E = GitError> = std::result::Result<T, E>;

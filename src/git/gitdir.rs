@@ -4,7 +4,7 @@
 //! Every snapshot and every look at the working files needs both paths, and the overhead
 //! benchmark counts git processes, so they are read from `.git` (a folder in a main checkout,
 //! a `gitdir:` file in a linked worktree, whose folder names the common one in `commondir`);
-//! only a `.git` that is neither asks git. The snapshot and the quarantine both use them,
+//! only a `.git` that is neither asks git. The scan and the quarantine both use them,
 //! which is why they live apart from either.
 
 use std::path::PathBuf;

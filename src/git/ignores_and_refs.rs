@@ -51,14 +51,24 @@ impl Repo {
                 prefix: prefix.to_string(),
             });
         }
-        let text = self
-            .git()
-            .run(["for-each-ref", "--format=%(refname)", prefix])?;
-        Ok(text
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect())
+        let op = format!("for-each-ref {prefix}");
+        let mut names = super::handle::with_repo(&self.git(), &op, |repo| {
+            let mut names = Vec::new();
+            for r in repo.references()? {
+                if let Ok(name) = r?.name() {
+                    // for-each-ref's rule: the whole name, or a prefix ending at a slash.
+                    let under = name.strip_prefix(prefix).is_some_and(|rest| {
+                        rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/')
+                    });
+                    if under {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+            Ok(names)
+        })?;
+        names.sort();
+        Ok(names)
     }
 }
 

@@ -9,8 +9,13 @@
 //! is replayed onto the new head as a cherry-pick would. A conflict is an answer, not an
 //! error: the tree then holds the conflicting files with conflict markers, which is exactly
 //! what the agent asked to resolve them starts from.
+//!
+//! The merge stays a git process (git's merge machinery, rename handling and conflict
+//! markers, one call per lane); everything around it (the parent, the commits, the refs,
+//! the messages and files read back) is in-process.
 
 use super::error::Result;
+use super::handle::with_repo;
 use super::Worktree;
 
 /// The outcome of replaying a commit onto a head.
@@ -26,7 +31,14 @@ impl Worktree {
     /// Replay `commit` (its change against its parent) onto `onto`, touching nothing.
     pub fn merge_onto(&self, onto: &str, commit: &str) -> Result<Merged> {
         let git = self.git();
-        let parent = git.run(["rev-parse", "--verify", &format!("{commit}^")])?;
+        let op = format!("rev-parse --verify {commit}^");
+        let parent = with_repo(&git, &op, |repo| {
+            Ok(repo
+                .revparse_single(commit)?
+                .peel_to_commit()?
+                .parent_id(0)?
+                .to_string())
+        })?;
         let base = format!("--merge-base={parent}");
         let args = [
             "merge-tree",
@@ -66,23 +78,36 @@ impl Worktree {
     ) -> Result<String> {
         let git = self.git();
         let commit = super::snapshot::commit_tree(&git, tree, parent, message.as_bytes())?;
-        git.run(["update-ref", "-m", "orx lane", keep_ref, &commit])?;
+        super::snapshot::update_ref(&git, keep_ref, &commit, "orx lane")?;
         Ok(commit)
     }
 
     /// The full message of `commit`.
     pub fn message_of(&self, commit: &str) -> Result<String> {
-        self.git()
-            .run(["log", "-1", "--no-show-signature", "--format=%B", commit])
+        let op = format!("log -1 --format=%B {commit}");
+        with_repo(&self.git(), &op, |repo| {
+            let c = repo.revparse_single(commit)?.peel_to_commit()?;
+            // What `git log --format=%B` printed, less the newline it adds.
+            Ok(String::from_utf8_lossy(c.message_raw_bytes()).into_owned())
+        })
     }
 
     /// The content of `path` at `rev`, or `None` when it does not exist there.
     pub fn file_at(&self, rev: &str, path: &str) -> Result<Option<String>> {
-        let spec = format!("{rev}:{path}");
-        let out = self.git().call(["show", &spec]).output()?;
-        Ok(out
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+        let op = format!("show {rev}:{path}");
+        with_repo(&self.git(), &op, |repo| {
+            let tree = repo.revparse_single(rev)?.peel_to_tree()?;
+            let entry = match tree.get_path(std::path::Path::new(path)) {
+                Ok(entry) => entry,
+                Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            match entry.to_object(repo)?.into_blob() {
+                Ok(blob) => Ok(Some(String::from_utf8_lossy(blob.content()).into_owned())),
+                // A folder at that path is not a file there.
+                Err(_) => Ok(None),
+            }
+        })
     }
 }
 

@@ -1,27 +1,44 @@
-//! Everything orx does with git, and the one place that runs the `git` binary.
+//! Everything orx does with git: in-process through libgit2 where the work is inside the object
+//! database, and the one place that runs the `git` binary where git itself is the better tool.
 //!
 //! orx never touches the user's checkout: each run works in a worktree of its own at
 //! `<root>/.worktrees/<run_id>` on branch `orx/<run_id>` ([`Repo`], in `repo.rs` and
 //! `worktree.rs`), and checkpoints that worktree as plain commit objects kept alive under
 //! `refs/orx/<run_id>/...` ([`Worktree`], in `snapshot.rs`), and pushes the run branch to the
-//! user's remote (`remote.rs`). The git CLI is driven through
-//! short plumbing calls rather than libgit2, so orx behaves exactly like the user's git
-//! (same config, same filters, same on-disk formats) and adds no native dependency.
+//! user's remote (`remote.rs`).
 //!
-//! Every call goes through [`Git`], which pins what must not vary between machines: the C
-//! locale (so messages can be parsed), no terminal prompts, no user hooks (a checkpoint commit
-//! must not run the user's pre-commit lint), no inherited `GIT_DIR`-style variables that would
-//! point git somewhere else, and a fallback identity so commits work on a fresh machine. The
-//! extra environment is data on the runner, so tests can point git at an empty `HOME` without
-//! touching the process environment.
+//! Reads (heads, refs, config, trees, diffs between trees and their patch text, ancestry) and
+//! object writes (blobs, trees, commits, ref updates) run in-process with `git2`
+//! (`handle.rs`), so a happy run starts a handful of git processes instead of about a hundred.
+//! The git binary stays where it is the better tool:
+//!
+//! - `worktree add/remove/list/prune`: git owns the worktree registry and its locking rules,
+//!   and checking out a tree writes the working files through the user's smudge filters.
+//! - `push` and `ls-remote` (`remote.rs`): the user's remotes, `insteadOf`, SSH keys and
+//!   credential helpers work exactly as they do for them; libgit2 is built without transports.
+//! - `merge-tree` (`integrate.rs`): one call that gives the merged tree and the conflicting
+//!   paths, with git's own merge machinery; only parallel lanes use it.
+//! - `reset --hard`, `clean`, `read-tree -u`, `check-ignore`: they write or judge working files,
+//!   through the user's filters (`git-lfs`) and git's caches.
+//! - the working-tree scan on large repositories or where a filter driver is configured
+//!   (`scan.rs` says where the line is and what measured it).
+//!
+//! Every git process goes through [`Git`], which pins what must not vary between machines: the
+//! C locale (so messages can be parsed), no terminal prompts, no user hooks (a checkpoint
+//! commit must not run the user's pre-commit lint), no inherited `GIT_DIR`-style variables that
+//! would point git somewhere else, and a fallback identity so commits work on a fresh machine.
+//! The extra environment is data on the runner, so tests can point git at an empty `HOME`
+//! without touching the process environment; the in-process side honours it too.
 
 mod error;
 mod gitdir;
+mod handle;
 mod ignores_and_refs;
 mod integrate;
 mod quarantine;
 mod remote;
 mod repo;
+mod scan;
 mod snapshot;
 pub mod spawns;
 pub mod version;
@@ -157,15 +174,12 @@ impl Git {
         self.call(args).run()
     }
 
-    /// The value of a config key as git resolves it here, empty when unset.
+    /// The value of a config key as git resolves it here, empty when unset (read in-process).
     pub fn config_value(&self, key: &str) -> Result<String> {
-        let out = self.call(["config", "--get", key]).output()?;
-        match out.code {
-            Some(0) => Ok(out.text().trim().to_string()),
-            // 1 means "not set"; anything else is a broken config file, worth reporting.
-            Some(1) => Ok(String::new()),
-            _ => Err(self.failure(&["config", "--get", key], &out)),
-        }
+        let op = format!("config --get {key}");
+        handle::with_repo(self, &op, |repo| {
+            handle::config_string(&handle::config(self, repo)?, key)
+        })
     }
 
     /// Variables that give commits an author and committer when none is configured.
@@ -173,8 +187,7 @@ impl Git {
     /// A variable already set in the environment (the process's or [`Git::extra_env`]) wins,
     /// so a CI job that exports `GIT_AUTHOR_EMAIL` keeps its identity.
     ///
-    /// Every checkpoint commit needs this, and it cost two `git config` processes each time
-    /// (a fifth of a run's git calls), so the answer is read once per process for each
+    /// Every checkpoint commit needs this, so the answer is read once per process for each
     /// directory and environment: a run is one process, and an identity configured while it
     /// runs applies from the next run on.
     pub fn identity_env(&self) -> Result<Vec<(OsString, OsString)>> {

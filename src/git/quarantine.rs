@@ -1,34 +1,51 @@
-//! A private object directory for looking at a worktree's files before anything is kept.
+//! A private object store for looking at a worktree's files before anything is kept.
 //!
 //! Every question about the working state (what changed, what the secret scan reads, what the
-//! dashboard's diff shows) starts with `git add -A` + `write-tree`, and git writes each new
-//! file's content into the object database as it hashes it. A secret the scan then blocks
-//! would stay there as an unreachable blob, in the user's `.git/objects`, until a `git gc`
-//! weeks later. So orx hashes into a quarantine instead, as git's own `receive-pack` does
-//! with an incoming push: a fresh folder inside the repository's objects directory, made the
-//! object directory of the calls (`GIT_OBJECT_DIRECTORY`) with the real one as an alternate
-//! (`GIT_ALTERNATE_OBJECT_DIRECTORIES`), so existing objects are read from where they are and
-//! only new ones land in the quarantine. Dropping the [`WorkingState`] deletes the quarantine
-//! with everything in it; only [`WorkingState::keep`], called once the content has passed the
-//! scan (a snapshot is about to point at it), moves the objects into the repository.
+//! dashboard's diff shows) starts by hashing the working files into a tree, and hashing writes
+//! each new file's content as an object. A secret the scan then blocks must never reach the
+//! user's `.git/objects`, not even as an unreachable blob waiting for a `git gc`. So orx hashes
+//! into a quarantine, as git's own `receive-pack` does with an incoming push:
+//!
+//! - in-process, a libgit2 handle of its own whose object database has an in-memory pack
+//!   (libgit2's mempack) in front of the repository's: existing objects are read from where
+//!   they are, new ones stay in memory and are gone when the handle is dropped;
+//! - where the scan runs `git add -A` (`scan.rs`), also a fresh folder inside the repository's
+//!   objects directory, made git's object directory (`GIT_OBJECT_DIRECTORY`) with the real one
+//!   as an alternate, and added to the handle as an alternate so it reads what git wrote;
+//!   dropping the quarantine deletes the folder with everything in it.
+//!
+//! Only [`WorkingState::keep`], called once the content has passed the scan (a snapshot is
+//! about to point at it), copies the tree's new objects into the repository: children before
+//! parents, and only below trees the repository does not have yet, so a kept tree is complete
+//! the moment it exists and a small change on a large tree copies a few objects.
 //!
 //! What the agent itself writes with git (its own `git add`, `git commit`, `git stash`) is
 //! outside this: those objects are the agent's, written before orx sees the files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use git2::{ObjectType, Odb, Oid, Repository};
+
 use super::error::Result;
-use super::Git;
+use super::{handle, Git};
 use crate::error::file::FileError;
 
 /// The working state of a worktree as a tree, with the objects hashed to make it held in a
-/// quarantine that is deleted on drop unless [`WorkingState::keep`] moves them in first.
-#[derive(Debug)]
+/// quarantine that is dropped with it unless [`WorkingState::keep`] copies them in first.
 pub struct WorkingState {
     /// The tree sha of the working state.
     pub tree: String,
     quarantine: Quarantine,
+}
+
+impl std::fmt::Debug for WorkingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkingState")
+            .field("tree", &self.tree)
+            .field("dir", &self.quarantine.git.dir)
+            .finish()
+    }
 }
 
 impl WorkingState {
@@ -36,71 +53,69 @@ impl WorkingState {
         WorkingState { tree, quarantine }
     }
 
-    /// The git runner that sees the quarantined objects (to diff or list the tree).
+    /// The handle that sees the quarantined objects (to diff or list the tree).
+    pub(super) fn repo(&self) -> &Repository {
+        &self.quarantine.repo
+    }
+
+    /// The worktree's runner (where errors happened).
     pub(super) fn git(&self) -> &Git {
         &self.quarantine.git
     }
 
-    /// Move the quarantined objects into the repository's object database, so the tree can
-    /// be committed; returns the tree sha.
-    pub(super) fn keep(mut self) -> Result<String> {
-        self.quarantine.migrate()?;
-        Ok(std::mem::take(&mut self.tree))
+    /// The git runner that sees the quarantined objects, when the scan ran git.
+    pub(super) fn disk_git(&self) -> Option<&Git> {
+        self.quarantine.disk.as_ref().map(|d| &d.git)
     }
+
+    /// Copy the tree's new objects into the repository's object database, so it can be
+    /// committed; returns the tree sha.
+    pub(super) fn keep(mut self) -> Result<String> {
+        let tree = std::mem::take(&mut self.tree);
+        let q = &self.quarantine;
+        let id = handle::oid(&tree).map_err(|e| handle::failure(&q.git.dir, "keep", e))?;
+        handle::with_repo(&q.git, "keep the snapshot's objects", |real| {
+            copy_new(&q.repo, &real.odb()?, id)
+        })?;
+        Ok(tree)
+    }
+}
+
+/// Copy `id` and everything below it that `to` lacks from `from`'s store, children first.
+fn copy_new(from: &Repository, to: &Odb<'_>, id: Oid) -> std::result::Result<(), git2::Error> {
+    if to.exists(id) {
+        return Ok(());
+    }
+    let odb = from.odb()?;
+    let object = odb.read(id)?;
+    if object.kind() == ObjectType::Tree {
+        for entry in from.find_tree(id)?.iter() {
+            // A gitlink names a commit of another repository: nothing to copy.
+            if entry.kind() != Some(ObjectType::Commit) {
+                copy_new(from, to, entry.id())?;
+            }
+        }
+    }
+    to.write(object.kind(), object.data()).map(drop)
+}
+
+/// The quarantine behind one look at the working files.
+pub(super) struct Quarantine {
+    /// A handle of its own: its object database writes into memory.
+    repo: Repository,
+    /// The worktree's plain runner.
+    git: Git,
+    /// The folder git hashed into, when the scan ran git.
+    disk: Option<DiskQuarantine>,
 }
 
 /// A temporary object directory inside the repository's own, deleted when dropped.
-#[derive(Debug)]
-pub(super) struct Quarantine {
+struct DiskQuarantine {
     dir: PathBuf,
-    objects: PathBuf,
     git: Git,
 }
 
-impl Quarantine {
-    /// A fresh quarantine for calls made by `git`: new objects go into it, existing ones are
-    /// read from the repository.
-    pub(super) fn new(git: &Git) -> Result<Quarantine> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let objects = super::gitdir::objects_dir(git)?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = objects.join(format!("orx-quarantine-{}-{n}", std::process::id()));
-        std::fs::create_dir(&dir).map_err(|e| FileError::own("create", &dir, e))?;
-        let quarantined = git
-            .clone()
-            .with_env("GIT_OBJECT_DIRECTORY", &dir)
-            .with_env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects);
-        Ok(Quarantine {
-            dir,
-            objects,
-            git: quarantined,
-        })
-    }
-
-    pub(super) fn git(&self) -> &Git {
-        &self.git
-    }
-
-    /// Move every object file into the repository: loose objects into their fan-out
-    /// folders, packs with their index last (as git does), so no reader ever sees an index
-    /// without its pack. An object already there is the same content under the same name.
-    fn migrate(&mut self) -> Result<()> {
-        let mut files = Vec::new();
-        collect(&self.dir, &self.dir, &mut files)?;
-        files.sort_by_key(|rel| rel.extension().is_some_and(|e| e == "idx"));
-        for rel in files {
-            let to = self.objects.join(&rel);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| FileError::own("create", parent, e))?;
-            }
-            let from = self.dir.join(&rel);
-            std::fs::rename(&from, &to).map_err(|e| FileError::own("move", &from, e))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Quarantine {
+impl Drop for DiskQuarantine {
     fn drop(&mut self) {
         // Best effort: what cannot be removed is a folder git ignores (not an object
         // directory's fan-out name), named as ours.
@@ -108,20 +123,55 @@ impl Drop for Quarantine {
     }
 }
 
-/// The files under `dir`, relative to `root`.
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| FileError::own("read", dir, e))?;
-    for entry in rd {
-        let entry = entry.map_err(|e| FileError::own("read", dir, e))?;
-        let path = entry.path();
-        let kind = entry
-            .file_type()
-            .map_err(|e| FileError::own("read", &path, e))?;
-        if kind.is_dir() {
-            collect(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.push(rel.to_path_buf());
+impl Quarantine {
+    /// A fresh in-memory quarantine for looking at the worktree `git` runs in.
+    pub(super) fn new(git: &Git) -> Result<Quarantine> {
+        let fail = |e| handle::failure(&git.dir, "open a quarantine", e);
+        let repo = handle::open(&git.dir).map_err(fail)?;
+        {
+            let odb = repo.odb().map_err(fail)?;
+            // Highest priority: every write lands here, reads fall through to the repository.
+            odb.add_new_mempack_backend(1000).map_err(fail)?;
         }
+        Ok(Quarantine {
+            repo,
+            git: git.clone(),
+            disk: None,
+        })
     }
-    Ok(())
+
+    /// The handle whose writes stay in memory.
+    pub(super) fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// A runner for git calls whose new objects land in a folder of this quarantine (created
+    /// on first use) and that this quarantine's handle reads.
+    pub(super) fn disk_git(&mut self) -> Result<&Git> {
+        let disk = match self.disk.take() {
+            Some(disk) => disk,
+            None => self.new_disk()?,
+        };
+        Ok(&self.disk.insert(disk).git)
+    }
+
+    fn new_disk(&self) -> Result<DiskQuarantine> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let objects = super::gitdir::objects_dir(&self.git)?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = objects.join(format!("orx-quarantine-{}-{n}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| FileError::own("create", &dir, e))?;
+        let git = self
+            .git
+            .clone()
+            .with_env("GIT_OBJECT_DIRECTORY", &dir)
+            .with_env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects);
+        let disk = DiskQuarantine { dir, git };
+        let alternate = disk.dir.to_string_lossy().into_owned();
+        self.repo
+            .odb()
+            .and_then(|odb| odb.add_disk_alternate(&alternate))
+            .map_err(|e| handle::failure(&self.git.dir, "open a quarantine", e))?;
+        Ok(disk)
+    }
 }

@@ -1,6 +1,6 @@
 //! Pushing the run branch to a remote, idempotently and without ever losing someone's commits.
 //!
-//! Push goes through the git CLI (like everything in `crate::git`), so the user's remotes,
+//! Push goes through the git CLI (libgit2 is built without transports), so the user's remotes,
 //! `insteadOf` rewrites, SSH keys and credential helpers all work as they do for them; orx
 //! only disables terminal prompts (and, unless the user configured their own SSH command,
 //! runs ssh with `BatchMode=yes`), so a missing credential or an unknown host key fails at once
@@ -19,6 +19,7 @@
 //! being broken.
 
 use super::error::Result;
+use super::handle::{resolve, with_repo};
 use super::{Git, GitOutput, Repo};
 
 /// Why a push (or the `ls-remote` before it) failed.
@@ -204,7 +205,8 @@ fn push_in(
     last_pushed: Option<&str>,
 ) -> Result<std::result::Result<Pushed, PushError>> {
     let full = format!("refs/heads/{branch}");
-    let head = git.run(["rev-parse", "--verify", "--end-of-options", &full])?;
+    let op = format!("rev-parse --verify {full}");
+    let head = with_repo(git, &op, |repo| resolve(repo, &full).map(|h| h.to_string()))?;
     let there = match remote_branch_in(git, remote, branch)? {
         Ok(there) => there,
         Err(e) => return Ok(Err(e)),
@@ -259,17 +261,20 @@ fn push_in(
 }
 
 /// Whether commit `a` is known here and an ancestor of `b`.
+/// Whether commit `a` is known here and an ancestor of `b` (or `b` itself), in-process.
 fn is_ancestor(git: &Git, a: &str, b: &str) -> Result<bool> {
-    let known = git
-        .call(["cat-file", "-e", &format!("{a}^{{commit}}")])
-        .code(&[0, 1, 128])?;
-    if known != 0 {
-        return Ok(false);
-    }
-    let code = git
-        .call(["merge-base", "--is-ancestor", a, b])
-        .code(&[0, 1])?;
-    Ok(code == 0)
+    let op = format!("merge-base --is-ancestor {a} {b}");
+    with_repo(git, &op, |repo| {
+        let Ok(a) = git2::Oid::from_str(a) else {
+            return Ok(false);
+        };
+        if repo.find_commit(a).is_err() {
+            // Not here (the remote has commits this repository never fetched).
+            return Ok(false);
+        }
+        let b = resolve(repo, b)?;
+        Ok(a == b || repo.graph_descendant_of(b, a)?)
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::error::{GitError, Result};
+use super::handle::{self, with_repo};
 use super::Git;
 use crate::error::file::FileError;
 
@@ -31,32 +32,18 @@ impl Repo {
         if !dir.is_dir() {
             return Err(not_a_repo());
         }
-        let git = Git::new(dir);
-        let args = ["rev-parse", "--show-toplevel", "--git-common-dir"];
-        let out = git.call(args).output()?;
-        if !out.success() {
-            let line = out.first_error_line();
-            if line.contains("not a git repository") || line.contains("must be run in a work tree")
-            {
-                return Err(not_a_repo());
-            }
-            return Err(git.failure(&args, &out));
-        }
-        let text = out.text();
-        let mut lines = text.lines();
-        let (Some(root), Some(common)) = (lines.next(), lines.next()) else {
-            return Err(GitError::UnexpectedOutput {
-                command: args.join(" "),
-                dir: dir.to_path_buf(),
-                output: text,
-                expected: "two paths",
-            });
+        let repo = match handle::open(dir) {
+            Ok(repo) => repo,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Err(not_a_repo()),
+            Err(e) => return Err(handle::failure(dir, "rev-parse --show-toplevel", e)),
         };
-        // `--git-common-dir` is relative to the folder git ran in unless it is absolute.
-        let common_dir = super::normalize(&dir.join(common));
+        // A bare repository has no work tree to run in.
+        let Some(root) = repo.workdir() else {
+            return Err(not_a_repo());
+        };
         Ok(Repo {
-            root: PathBuf::from(root),
-            common_dir,
+            root: super::normalize(root),
+            common_dir: super::normalize(repo.commondir()),
         })
     }
 
@@ -67,48 +54,44 @@ impl Repo {
 
     /// The branch checked out in the main checkout, `None` when HEAD is detached.
     pub fn current_branch(&self) -> Result<Option<String>> {
-        let git = self.git();
-        let args = ["symbolic-ref", "-q", "--short", "HEAD"];
-        let out = git.call(args).output()?;
-        match out.code {
-            Some(0) => Ok(Some(out.text())),
-            Some(1) => Ok(None),
-            _ => Err(git.failure(&args, &out)),
-        }
+        with_repo(&self.git(), "symbolic-ref -q --short HEAD", |repo| {
+            let head = repo.find_reference("HEAD")?;
+            Ok(head
+                .symbolic_target()?
+                .map(|t| t.strip_prefix("refs/heads/").unwrap_or(t).to_string()))
+        })
     }
 
     /// The full sha of the commit `rev` names (a branch, tag or sha).
     pub fn resolve_commit(&self, rev: &str) -> Result<String> {
-        let spec = format!("{rev}^{{commit}}");
-        let out = self
-            .git()
-            .call([
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                "--end-of-options",
-                &spec,
-            ])
-            .output()?;
-        if out.success() && !rev.is_empty() {
-            return Ok(out.text());
+        let op = format!("rev-parse --verify {rev}^{{commit}}");
+        let found = with_repo(&self.git(), &op, |repo| {
+            if rev.is_empty() || rev.starts_with('-') {
+                return Ok(None);
+            }
+            match repo.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
+                Ok(c) => Ok(Some(c.id().to_string())),
+                Err(e) if is_missing(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        match found {
+            Some(sha) => Ok(sha),
+            None => Err(GitError::UnknownBaseBranch {
+                rev: rev.to_string(),
+                branches: self.local_branches(5)?,
+            }),
         }
-        Err(GitError::UnknownBaseBranch {
-            rev: rev.to_string(),
-            branches: self.local_branches(5)?,
-        })
     }
 
     /// Up to `limit` local branch names, in ref order.
     fn local_branches(&self, limit: usize) -> Result<Vec<String>> {
-        let count = format!("--count={limit}");
-        let text = self.git().run([
-            "for-each-ref",
-            &count,
-            "--format=%(refname:short)",
-            "refs/heads/",
-        ])?;
-        Ok(text.lines().map(str::to_string).collect())
+        let mut names = self.refs_under("refs/heads/")?;
+        names.truncate(limit);
+        Ok(names
+            .into_iter()
+            .map(|n| n.trim_start_matches("refs/heads/").to_string())
+            .collect())
     }
 
     /// Make sure each pattern is a line of `<common_dir>/info/exclude`.
@@ -154,11 +137,8 @@ impl Repo {
     /// Whether `refs/heads/<branch>` exists.
     pub fn branch_exists(&self, branch: &str) -> Result<bool> {
         let full = format!("refs/heads/{branch}");
-        let code = self
-            .git()
-            .call(["show-ref", "--verify", "--quiet", &full])
-            .code(&[0, 1])?;
-        Ok(code == 0)
+        let op = format!("show-ref --verify {full}");
+        with_repo(&self.git(), &op, |repo| exists(repo, &full))
     }
 
     /// Delete a local branch; a branch that does not exist is already deleted.
@@ -173,15 +153,12 @@ impl Repo {
 
     /// Delete one ref such as `refs/orx/<run_id>/wip`; a missing ref is already deleted.
     pub fn delete_ref(&self, name: &str) -> Result<()> {
-        let exists = self
-            .git()
-            .call(["rev-parse", "--verify", "--quiet", "--end-of-options", name])
-            .code(&[0, 1])?
-            == 0;
-        if !exists {
-            return Ok(());
-        }
-        self.git().run(["update-ref", "-d", name]).map(drop)
+        let op = format!("update-ref -d {name}");
+        with_repo(&self.git(), &op, |repo| match repo.find_reference(name) {
+            Ok(mut r) => r.delete(),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
     }
 
     /// Delete every ref under `prefix` (such as `refs/orx/<run_id>/`) in one transaction.
@@ -200,6 +177,30 @@ impl Repo {
             .run()
             .map(drop)
     }
+}
+
+/// Whether the ref `full` exists.
+pub(super) fn exists(
+    repo: &git2::Repository,
+    full: &str,
+) -> std::result::Result<bool, git2::Error> {
+    match repo.find_reference(full) {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a failed lookup means "no such object or ref" (an answer) rather than a broken
+/// repository (an error).
+fn is_missing(e: &git2::Error) -> bool {
+    matches!(
+        e.code(),
+        git2::ErrorCode::NotFound | git2::ErrorCode::Ambiguous | git2::ErrorCode::InvalidSpec
+    ) || matches!(
+        e.class(),
+        git2::ErrorClass::Reference | git2::ErrorClass::Object
+    )
 }
 
 #[cfg(test)]

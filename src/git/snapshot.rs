@@ -3,30 +3,32 @@
 //! An agent leaves its work as plain files: modified, new (untracked) and deleted. A snapshot
 //! captures all of that as a commit whose parent is HEAD, without touching HEAD, the index or
 //! a single file, so it can be taken at any moment (even while a stage is running) and kept
-//! alive by a ref under `refs/orx/<run_id>/`. The trick is a private index: the worktree's real
-//! index is copied (so unchanged files keep their stat data and are not hashed again, which
-//! keeps this fast on a 100k-file repository), `git add -A` runs against the copy, and
-//! `write-tree` + `commit-tree` turn it into a commit. The same "tree of the working state"
-//! powers `changed_paths`, `has_changes_since` and `diff_worktree`, so untracked files are
-//! always counted. `restore` runs the same machinery backwards with a two-tree `read-tree -u`,
-//! which touches only the paths that differ.
+//! alive by a ref under `refs/orx/<run_id>/`. The working files are hashed into a tree from a
+//! copy of the worktree's own index (`scan.rs`: unchanged files keep their stat data and are
+//! not hashed again, which keeps this fast on a 100k-file repository), and the commit and its
+//! ref are written in-process. The same "tree of the working state" powers `changed_paths`,
+//! `has_changes_since` and `diff_worktree`, so untracked files are always counted. `restore`
+//! runs the same machinery backwards with a two-tree `git read-tree -u`, which touches only the
+//! paths that differ, through the user's smudge filters.
 //!
-//! Looking is not keeping: the working state is hashed into a quarantine object directory
-//! (`quarantine.rs`) that is thrown away after the look, so content the secret scan blocks
-//! never enters the repository's object database through orx; only a snapshot, taken after
-//! the scan passed, moves its objects in.
+//! Looking is not keeping: the working state is hashed into a quarantine (`quarantine.rs`)
+//! that is thrown away after the look, so content the secret scan blocks never enters the
+//! repository's object database through orx; only a snapshot, taken after the scan passed,
+//! copies its objects in.
+//!
+//! Diffs between trees, their patch text and their stats are computed in-process (libgit2),
+//! with git's defaults for what the patch shows: `a/` and `b/` prefixes, binary hunks,
+//! renames as `diff.renames` says for the shipped patch, none for the path lists and the scan.
 //!
 //! Every function here takes the [`Git`] runner explicitly; [`Worktree`]'s methods pass
 //! their default one. That is how the tests run commits with no identity configured.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use git2::{Delta, Diff, DiffFormat, DiffOptions, ObjectType, Oid, Repository, ResetType};
 
 use super::error::{GitError, Result};
-use super::gitdir::index_path;
-use super::quarantine::{Quarantine, WorkingState};
-use super::{Git, Worktree};
-use crate::error::file::FileError;
+use super::handle::{self, oid, resolve, tree_id, with_repo};
+use super::quarantine::WorkingState;
+use super::{scan, Git, Worktree};
 
 /// The message of snapshot commits; they are never on a branch, so it only shows in `git log`.
 const SNAPSHOT_MESSAGE: &str = "orx snapshot\n";
@@ -65,19 +67,23 @@ impl Worktree {
     /// as a tree whose new objects are quarantined until [`Worktree::snapshot_of`] keeps them.
     /// Code that asks several questions about the same moment (changed? which paths? what
     /// diff? snapshot it) takes it once and passes it to the `*_to`/`*_of` variants: each
-    /// computation is an `add -A` and a `write-tree` over the whole worktree.
+    /// computation hashes the whole worktree.
     pub fn working_tree(&self) -> Result<WorkingState> {
-        working_tree(&self.git())
+        scan::working_state(&self.git())
     }
 
     /// Paths that differ between `base` and the working state `now`.
     pub fn changed_paths_to(&self, base: &str, now: &WorkingState) -> Result<Vec<String>> {
-        let out = diff_tree(now.git(), "--name-only", base, &now.tree)?;
-        let mut paths: Vec<String> = out
-            .split('\0')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
+        let op = format!("diff-tree --name-only {base} {}", now.tree);
+        let mut paths = in_state(now, &op, |repo| {
+            let diff = tree_diff(repo, base, &now.tree, &mut DiffOptions::new())?;
+            Ok(diff
+                .deltas()
+                .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+                .flatten()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect::<Vec<String>>())
+        })?;
         paths.sort();
         paths.dedup();
         Ok(paths)
@@ -85,23 +91,25 @@ impl Worktree {
 
     /// Whether the working state (untracked files included) differs from that commit's tree.
     pub fn has_changes_since(&self, snapshot_or_commit: &str) -> Result<bool> {
-        Ok(working_tree(&self.git())?.tree != self.tree_of(snapshot_or_commit)?)
+        Ok(self.working_tree()?.tree != self.tree_of(snapshot_or_commit)?)
     }
 
     /// The binary-safe patch from one commit to another.
     pub fn diff(&self, from: &str, to: &str) -> Result<String> {
-        diff_in(&self.git(), from, to)
+        let op = format!("diff --binary {from} {to}");
+        with_repo(&self.git(), &op, |repo| patch(repo, from, to))
     }
 
     /// The binary-safe patch from a commit to the working state, untracked files included.
     pub fn diff_worktree(&self, from: &str) -> Result<String> {
-        let now = working_tree(&self.git())?;
-        diff_in(now.git(), from, &now.tree)
+        let now = self.working_tree()?;
+        let op = format!("diff --binary {from} {}", now.tree);
+        in_state(&now, &op, |repo| patch(repo, from, &now.tree))
     }
 
     /// What the secret scan reads of the change from `from` to `to`: a patch in which every
-    /// changed file is text, whatever git's diff attributes say (`--text`: a file with a NUL
-    /// byte or marked `-diff` shows its lines like any other), leaving out the files whose new
+    /// changed file is text, whatever git's diff attributes say (a file with a NUL byte or
+    /// marked `-diff` shows its lines like any other), leaving out the files whose new
     /// content is above `max_bytes`, which are returned with their sizes instead.
     pub fn diff_for_scan(
         &self,
@@ -109,74 +117,49 @@ impl Worktree {
         now: &WorkingState,
         max_bytes: u64,
     ) -> Result<(String, Vec<(String, u64)>)> {
-        let (git, to) = (now.git(), now.tree.as_str());
-        let raw = diff_tree(git, "--raw", from, to)?;
-        // `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`, repeated.
-        let mut blobs: Vec<(String, String)> = Vec::new();
-        let mut fields = raw.split('\0');
-        while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
-            let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
-            if let [_, new_mode, _, new_sha, status] = parts[..] {
-                if status != "D" && new_mode != "160000" && !new_sha.bytes().all(|b| b == b'0') {
-                    blobs.push((path.to_string(), new_sha.to_string()));
-                }
-            }
-        }
-        let mut too_large = Vec::new();
-        if !blobs.is_empty() {
-            let list: String = blobs.iter().map(|(_, sha)| format!("{sha}\n")).collect();
-            let sizes = git
-                .call(["cat-file", "--batch-check=%(objectsize)"])
-                .stdin(list)
-                .run()?;
-            for ((path, _), size) in blobs.iter().zip(sizes.lines()) {
-                if let Ok(n) = size.trim().parse::<u64>() {
-                    if n > max_bytes {
-                        too_large.push((path.clone(), n));
+        let op = format!("diff --text {from} {}", now.tree);
+        in_state(now, &op, |repo| {
+            let mut opts = DiffOptions::new();
+            opts.force_text(true).old_prefix("a/").new_prefix("b/");
+            let diff = tree_diff(repo, from, &now.tree, &mut opts)?;
+            let odb = repo.odb()?;
+            let mut too_large = Vec::new();
+            let mut text = Vec::new();
+            for (i, delta) in diff.deltas().enumerate() {
+                let new = delta.new_file();
+                let shown = delta.status() != Delta::Deleted
+                    && new.mode() != git2::FileMode::Commit
+                    && !new.id().is_zero();
+                if shown {
+                    let (size, _) = odb.read_header(new.id())?;
+                    let size = size as u64;
+                    if size > max_bytes {
+                        let path = new.path().map(|p| p.to_string_lossy().into_owned());
+                        too_large.push((path.unwrap_or_default(), size));
+                        continue;
                     }
                 }
+                if let Some(mut p) = git2::Patch::from_diff(&diff, i)? {
+                    text.extend_from_slice(&p.to_buf()?);
+                }
             }
-        }
-        let mut args: Vec<String> = [
-            "diff",
-            "--text",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            from,
-            to,
-            "--",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
-        if !too_large.is_empty() {
-            args.push(":/".into());
-            args.extend(
-                too_large
-                    .iter()
-                    .map(|(p, _)| format!(":(top,exclude,literal){p}")),
-            );
-        }
-        let diff = git.run(&args)?;
-        Ok((diff, too_large))
+            too_large.sort();
+            Ok((String::from_utf8_lossy(&text).into_owned(), too_large))
+        })
     }
 
     /// Files changed, insertions and deletions between two commits.
     pub fn diff_stat(&self, from: &str, to: &str) -> Result<(u32, u32, u32)> {
-        let out = self.git().run([
-            "diff",
-            "--shortstat",
-            "--no-ext-diff",
-            "--no-color",
-            from,
-            to,
-            "--",
-        ])?;
-        Ok(parse_shortstat(&out))
+        let op = format!("diff --shortstat {from} {to}");
+        with_repo(&self.git(), &op, |repo| {
+            let stats = shipped_diff(repo, from, to)?.stats()?;
+            let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+            Ok((
+                n(stats.files_changed()),
+                n(stats.insertions()),
+                n(stats.deletions()),
+            ))
+        })
     }
 
     /// `git add -A && git commit`; `None` when there is nothing to commit.
@@ -185,111 +168,158 @@ impl Worktree {
     }
 }
 
-/// A private copy of a worktree's index, deleted when dropped.
-struct TempIndex {
-    path: PathBuf,
+/// Run `f` on the handle that sees the quarantined objects of `now`.
+fn in_state<T>(
+    now: &WorkingState,
+    op: &str,
+    f: impl FnOnce(&Repository) -> std::result::Result<T, git2::Error>,
+) -> Result<T> {
+    f(now.repo()).map_err(|e| handle::failure(&now.git().dir, op, e))
 }
 
-impl Drop for TempIndex {
-    fn drop(&mut self) {
-        // Best effort: a leftover file in the git folder is harmless and named as ours.
-        let _ = std::fs::remove_file(&self.path);
+/// The diff between the trees of `from` and `to` (commits or trees), no rename detection.
+fn tree_diff<'r>(
+    repo: &'r Repository,
+    from: &str,
+    to: &str,
+    opts: &mut DiffOptions,
+) -> std::result::Result<Diff<'r>, git2::Error> {
+    let old = repo.find_tree(tree_id(repo, from)?)?;
+    let new = repo.find_tree(tree_id(repo, to)?)?;
+    repo.diff_tree_to_tree(Some(&old), Some(&new), Some(opts))
+}
+
+/// The diff orx ships as a patch: binary hunks, `a/` and `b/`, renames as configured.
+fn shipped_diff<'r>(
+    repo: &'r Repository,
+    from: &str,
+    to: &str,
+) -> std::result::Result<Diff<'r>, git2::Error> {
+    let mut opts = DiffOptions::new();
+    opts.show_binary(true).old_prefix("a/").new_prefix("b/");
+    let mut diff = tree_diff(repo, from, to, &mut opts)?;
+    diff.find_similar(None)?;
+    Ok(diff)
+}
+
+/// The patch text of [`shipped_diff`], which `git apply` takes.
+///
+/// Computed once per pair of trees: review, ship and knowledge each ask for the run's patch
+/// from the base to HEAD, and the dashboard asks again while the run goes on. The pair of
+/// tree ids names the content, so the last answer (kept per thread) can never be stale.
+fn patch(repo: &Repository, from: &str, to: &str) -> std::result::Result<String, git2::Error> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<((Oid, Oid), String)>> =
+            const { std::cell::RefCell::new(None) };
     }
-}
-
-/// Copy the worktree's index next to itself under a name no other call uses.
-fn temp_index(git: &Git) -> Result<TempIndex> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let real = index_path(git)?;
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("orx-index-{}-{n}", std::process::id());
-    let path = real.with_file_name(name);
-    let tmp = TempIndex { path };
-    match std::fs::copy(&real, &tmp.path) {
-        Ok(_) => Ok(tmp),
-        // No index yet: git starts from an empty one.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(tmp),
-        Err(e) => Err(FileError::own("copy the git index to", &tmp.path, e).into()),
+    let key = (tree_id(repo, from)?, tree_id(repo, to)?);
+    let known = LAST.with(|l| match &*l.borrow() {
+        Some((k, text)) if *k == key => Some(text.clone()),
+        _ => None,
+    });
+    if let Some(text) = known {
+        return Ok(text);
     }
+    let text = patch_text(repo, from, to)?;
+    LAST.with(|l| *l.borrow_mut() = Some((key, text.clone())));
+    Ok(text)
 }
 
-/// A temp index holding the full working state, and the working state's tree, hashed into a
-/// quarantine.
-fn stage_working_state(git: &Git) -> Result<(TempIndex, WorkingState)> {
-    let index = temp_index(git)?;
-    let quarantine = Quarantine::new(git)?;
-    let q = quarantine.git();
-    q.call(["add", "-A"])
-        .env("GIT_INDEX_FILE", &index.path)
-        .run()?;
-    let tree = q
-        .call(["write-tree"])
-        .env("GIT_INDEX_FILE", &index.path)
-        .run()?;
-    Ok((index, WorkingState::new(tree, quarantine)))
+fn patch_text(repo: &Repository, from: &str, to: &str) -> std::result::Result<String, git2::Error> {
+    let mut out = Vec::new();
+    shipped_diff(repo, from, to)?.print(DiffFormat::Patch, |_, _, line| {
+        if matches!(line.origin(), '+' | '-' | ' ') {
+            out.push(line.origin() as u8);
+        }
+        out.extend_from_slice(line.content());
+        true
+    })?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// A commit of `tree` with parent `parent`, unsigned, with orx's identity when none is set.
 pub(super) fn commit_tree(git: &Git, tree: &str, parent: &str, message: &[u8]) -> Result<String> {
-    git.call([
-        "commit-tree",
-        "--no-gpg-sign",
-        tree,
-        "-p",
-        parent,
-        "-F",
-        "-",
-    ])
-    .envs(git.identity_env()?)
-    .stdin(message.to_vec())
-    .run()
+    let op = format!("commit-tree {tree} -p {parent}");
+    let message = String::from_utf8_lossy(message);
+    with_repo(git, &op, |repo| {
+        let (author, committer) = handle::signatures(git, repo).map_err(to_git2)?;
+        let tree = repo.find_tree(oid(tree)?)?;
+        let parent = repo.find_commit(resolve(repo, parent)?)?;
+        repo.commit(None, &author, &committer, &message, &tree, &[&parent])
+            .map(|c| c.to_string())
+    })
 }
 
-/// The working state (tracked changes, untracked non-ignored files, deletions).
-fn working_tree(git: &Git) -> Result<WorkingState> {
-    stage_working_state(git).map(|(_, now)| now)
+/// Carry an orx error through a libgit2 closure (its message survives in the detail).
+fn to_git2(err: GitError) -> git2::Error {
+    git2::Error::from_str(&err.to_string())
 }
 
 fn snapshot_in(git: &Git, keep_ref: Option<&str>) -> Result<String> {
-    snapshot_of_tree(git, &working_tree(git)?.keep()?, keep_ref)
+    snapshot_of_tree(git, &scan::working_state(git)?.keep()?, keep_ref)
 }
 
 fn snapshot_of_tree(git: &Git, tree: &str, keep_ref: Option<&str>) -> Result<String> {
-    let head = git.run(["rev-parse", "--verify", "HEAD"])?;
+    let head = with_repo(git, "rev-parse --verify HEAD", |repo| {
+        resolve(repo, "HEAD").map(|h| h.to_string())
+    })?;
     let commit = commit_tree(git, tree, &head, SNAPSHOT_MESSAGE.as_bytes())?;
     if let Some(name) = keep_ref {
-        git.run(["update-ref", "-m", "orx snapshot", name, &commit])?;
+        update_ref(git, name, &commit, "orx snapshot")?;
     }
     Ok(commit)
 }
 
+/// Point `name` at `commit`, with `log` as the reflog message where the ref keeps a reflog.
+pub(super) fn update_ref(git: &Git, name: &str, commit: &str, log: &str) -> Result<()> {
+    let op = format!("update-ref {name} {commit}");
+    with_repo(git, &op, |repo| {
+        repo.reference(name, oid(commit)?, true, log).map(drop)
+    })
+}
+
+/// `git reset -q`: the index back to HEAD, the files untouched (stat data of unchanged
+/// entries is kept, so the next scan does not hash them again).
+pub(super) fn reset_index(git: &Git) -> Result<()> {
+    with_repo(git, "reset -q", |repo| {
+        let head = repo.head()?.peel(ObjectType::Commit)?;
+        repo.reset(&head, ResetType::Mixed, None)
+    })
+}
+
 fn restore_in(git: &Git, snapshot: &str) -> Result<()> {
     let spec = format!("{snapshot}^{{tree}}");
-    let target = git.run(["rev-parse", "--verify", "--end-of-options", &spec])?;
-    let (index, current) = stage_working_state(git)?;
+    let target = with_repo(git, &format!("rev-parse {spec}"), |repo| {
+        tree_id(repo, snapshot).map(|t| t.to_string())
+    })?;
+    // Most restores find the files already there (gates that leave nothing behind): an
+    // in-process look says so without starting git.
+    if let Some(now) = scan::in_process_only(git)? {
+        if now.tree == target {
+            return reset_index(git);
+        }
+    }
+    // git both scans and switches here: the switch writes files (smudge filters, git's
+    // checkout rules), and needs the scan's index as its starting point.
+    let (index, current) = scan::with_git(git)?;
     if current.tree != target {
         // Two-tree switch: the temp index equals `current` and matches the files, so git
         // updates, creates and deletes exactly the paths that differ.
-        current
-            .git()
-            .call(["read-tree", "-m", "-u", &current.tree, &target])
+        let q = current.disk_git().unwrap_or(git);
+        q.call(["read-tree", "-m", "-u", &current.tree, &target])
             .env("GIT_INDEX_FILE", &index.path)
             .run()?;
     }
     drop((index, current));
-    git.run(["reset", "-q"]).map(drop)
+    reset_index(git)
 }
 
 fn commit_snapshot_in(git: &Git, snapshot: &str, message: &str, branch: &str) -> Result<String> {
     let full = format!("refs/heads/{branch}");
-    let head_ref = ["symbolic-ref", "-q", "HEAD"];
-    let out = git.call(head_ref).output()?;
-    let on = match out.code {
-        Some(0) => out.text(),
-        // 1: HEAD is detached.
-        Some(1) => String::new(),
-        _ => return Err(git.failure(&head_ref, &out)),
-    };
+    let on = with_repo(git, "symbolic-ref -q HEAD", |repo| {
+        let head = repo.find_reference("HEAD")?;
+        Ok(head.symbolic_target()?.unwrap_or_default().to_string())
+    })?;
     if on != full {
         return Err(GitError::WrongHead {
             branch: branch.to_string(),
@@ -297,110 +327,67 @@ fn commit_snapshot_in(git: &Git, snapshot: &str, message: &str, branch: &str) ->
             head: if on.is_empty() { "detached".into() } else { on },
         });
     }
-    let head = git.run(["rev-parse", "--verify", "HEAD"])?;
-    let tree_spec = format!("{snapshot}^{{tree}}");
-    let tree = git.run(["rev-parse", "--verify", "--end-of-options", &tree_spec])?;
     let message = with_final_newline(message);
-    let head_tree = git.run(["rev-parse", "--verify", "HEAD^{tree}"])?;
-    if head_tree == tree {
-        let head_message = git.run(["log", "-1", "--no-show-signature", "--format=%B", &head])?;
-        if head_message.trim_end() == message.trim_end() {
-            // Already committed before a crash; only the index may lag behind.
-            git.run(["reset", "-q"])?;
-            return Ok(head);
-        }
+    let op = format!("commit {snapshot} on {branch}");
+    let done = with_repo(git, &op, |repo| {
+        let head = repo.head()?.peel_to_commit()?;
+        let tree = tree_id(repo, snapshot)?;
+        let already = head.tree_id() == tree
+            && String::from_utf8_lossy(head.message_bytes()).trim_end() == message.trim_end();
+        // Already committed before a crash; only the index may lag behind.
+        Ok((head.id().to_string(), tree.to_string(), already))
+    })?;
+    let (head, tree, already) = done;
+    if already {
+        reset_index(git)?;
+        return Ok(head);
     }
     let commit = commit_tree(git, &tree, &head, message.as_bytes())?;
     let reflog = format!("orx: {}", message.lines().next().unwrap_or(""));
-    git.run(["update-ref", "-m", &reflog, &full, &commit, &head])?;
-    git.run(["reset", "-q"])?;
+    move_branch(git, &full, &commit, &head, &reflog)?;
+    reset_index(git)?;
     Ok(commit)
 }
 
+/// Move `full` from `from` to `to`, failing if it moved in between (`update-ref <new> <old>`).
+fn move_branch(git: &Git, full: &str, to: &str, from: &str, log: &str) -> Result<()> {
+    let op = format!("update-ref {full} {to} {from}");
+    with_repo(git, &op, |repo| {
+        repo.reference_matching(full, oid(to)?, true, oid(from)?, log)
+            .map(drop)
+    })
+}
+
 fn commit_all_in(git: &Git, message: &str) -> Result<Option<String>> {
-    git.run(["add", "-A"])?;
-    let changed = git
-        .call(["diff", "--cached", "--quiet", "--no-ext-diff"])
-        .code(&[0, 1])?;
-    if changed == 0 {
+    let now = scan::working_state(git)?;
+    let (head, head_tree, on) = with_repo(git, "rev-parse HEAD", |repo| {
+        let head_ref = repo.head()?;
+        let head = head_ref.peel_to_commit()?;
+        let name = head_ref.name().unwrap_or("HEAD").to_string();
+        Ok((head.id().to_string(), head.tree_id().to_string(), name))
+    })?;
+    if now.tree == head_tree {
+        drop(now);
+        reset_index(git)?;
         return Ok(None);
     }
-    git.call([
-        "commit",
-        "-q",
-        "--no-verify",
-        "--no-gpg-sign",
-        "--cleanup=verbatim",
-        "-F",
-        "-",
-    ])
-    .envs(git.identity_env()?)
-    .stdin(with_final_newline(message))
-    .run()?;
-    git.run(["rev-parse", "--verify", "HEAD"]).map(Some)
-}
-
-/// `git diff-tree` of two trees in `format` (`--raw`, `--name-only`), NUL-separated, renames
-/// shown as a deletion and an addition.
-fn diff_tree(git: &Git, format: &str, from: &str, to: &str) -> Result<String> {
-    git.run([
-        "diff-tree",
-        "-r",
-        "-z",
-        format,
-        "--no-renames",
-        "--end-of-options",
-        from,
-        to,
-    ])
-}
-
-fn diff_in(git: &Git, from: &str, to: &str) -> Result<String> {
-    git.run([
-        "diff",
-        "--binary",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        from,
-        to,
-        "--",
-    ])
-    .map(|mut text| {
-        if !text.is_empty() {
-            // `run` trims the last newline; a patch needs it to apply.
-            text.push('\n');
-        }
-        text
-    })
+    let tree = now.keep()?;
+    let message = with_final_newline(message);
+    let commit = commit_tree(git, &tree, &head, message.as_bytes())?;
+    let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
+    if on == "HEAD" {
+        update_ref(git, "HEAD", &commit, &reflog)?;
+    } else {
+        move_branch(git, &on, &commit, &head, &reflog)?;
+    }
+    reset_index(git)?;
+    Ok(Some(commit))
 }
 
 fn with_final_newline(message: &str) -> String {
     let mut m = message.trim_end().to_string();
     m.push('\n');
     m
-}
-
-/// Parse ` 3 files changed, 10 insertions(+), 2 deletions(-)` (each part optional).
-fn parse_shortstat(text: &str) -> (u32, u32, u32) {
-    let (mut files, mut ins, mut del) = (0, 0, 0);
-    for part in text.split(',') {
-        let mut words = part.split_whitespace();
-        let (Some(n), Some(what)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Ok(n) = n.parse::<u32>() else { continue };
-        if what.starts_with("file") {
-            files = n;
-        } else if what.starts_with("insertion") {
-            ins = n;
-        } else if what.starts_with("deletion") {
-            del = n;
-        }
-    }
-    (files, ins, del)
 }
 
 #[cfg(test)]
@@ -472,7 +459,10 @@ mod tests {
             let rel = g.run(["rev-parse", "--git-path", "index"]).unwrap();
             std::fs::canonicalize(dir.join(rel)).unwrap()
         };
-        let ours = |dir: &Path| std::fs::canonicalize(index_path(&Git::new(dir)).unwrap()).unwrap();
+        let ours = |dir: &Path| {
+            std::fs::canonicalize(super::super::gitdir::index_path(&Git::new(dir)).unwrap())
+                .unwrap()
+        };
         assert_eq!(ours(tmp.path()), asked(tmp.path()));
         assert_eq!(ours(&wt.path), asked(&wt.path));
         // The object directory the quarantine sits in, found the same way.
@@ -668,7 +658,7 @@ mod tests {
         write(p, "odd name.txt", &"y".repeat(2000));
         let now = wt.working_tree().unwrap();
         // The patch orx ships hides both keys in binary hunks.
-        let shipped = diff_in(now.git(), &base, &now.tree).unwrap();
+        let shipped = patch(now.repo(), &base, &now.tree).unwrap();
         assert!(!shipped.contains(&key), "{shipped}");
         let (scan, large) = wt.diff_for_scan(&base, &now, 1000).unwrap();
         assert_eq!(scan.matches(key.as_str()).count(), 2, "{scan}");
@@ -775,22 +765,5 @@ mod tests {
             );
             assert_eq!(who, "orx <orx@localhost>|orx <orx@localhost>");
         }
-    }
-
-    #[test]
-    fn shortstat_parses_every_form() {
-        assert_eq!(
-            parse_shortstat(" 3 files changed, 10 insertions(+), 2 deletions(-)"),
-            (3, 10, 2)
-        );
-        assert_eq!(
-            parse_shortstat(" 1 file changed, 1 insertion(+)"),
-            (1, 1, 0)
-        );
-        assert_eq!(
-            parse_shortstat(" 1 file changed, 4 deletions(-)"),
-            (1, 0, 4)
-        );
-        assert_eq!(parse_shortstat(""), (0, 0, 0));
     }
 }

@@ -16,6 +16,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::error::{GitError, Result};
+use super::handle::{resolve, tree_id, with_repo};
 use super::{normalize, Git, Repo};
 use crate::error::file::FileError;
 
@@ -62,7 +63,9 @@ impl Repo {
     pub fn add_worktree(&self, path: &Path, branch: &str, base_sha: &str) -> Result<()> {
         let _guard = self.worktrees_lock()?;
         let want = normalize(path);
-        for (existing, on) in self.list_worktrees()? {
+        let listed = self.list_worktrees()?;
+        for (existing, on) in &listed {
+            let (existing, on) = (existing.clone(), on.clone());
             if normalize(&existing) != want {
                 continue;
             }
@@ -79,7 +82,10 @@ impl Repo {
             }
         }
         // Forget worktrees whose folders are gone, so their paths and branches are free again.
-        self.git().run(["worktree", "prune"])?;
+        // Only when one is: a registry whose folders all exist has nothing to prune.
+        if listed.iter().any(|(p, _)| !p.is_dir()) {
+            self.git().run(["worktree", "prune"])?;
+        }
         let mut args: Vec<&OsStr> = vec!["worktree".as_ref(), "add".as_ref(), "-q".as_ref()];
         if self.branch_exists(branch)? {
             args.extend([path.as_os_str(), branch.as_ref()]);
@@ -113,6 +119,7 @@ impl Repo {
             ];
             self.git().run(args)?;
         }
+        super::handle::forget(path);
         self.git().run(["worktree", "prune"]).map(drop)
     }
 
@@ -154,24 +161,49 @@ impl Worktree {
 
     /// The full sha of HEAD.
     pub fn head(&self) -> Result<String> {
-        self.git().run(["rev-parse", "--verify", "HEAD"])
+        with_repo(&self.git(), "rev-parse --verify HEAD", |repo| {
+            resolve(repo, "HEAD").map(|h| h.to_string())
+        })
     }
 
     /// The tree sha of `rev` (a commit or a tree).
     pub fn tree_of(&self, rev: &str) -> Result<String> {
-        let spec = format!("{rev}^{{tree}}");
-        self.git()
-            .run(["rev-parse", "--verify", "--end-of-options", &spec])
+        let op = format!("rev-parse --verify {rev}^{{tree}}");
+        with_repo(&self.git(), &op, |repo| {
+            tree_id(repo, rev).map(|t| t.to_string())
+        })
     }
 
     /// Move HEAD, index and files to `commit`, and delete untracked files.
     ///
     /// Ignored files (`node_modules/`, build output) are kept: they are expensive to rebuild
-    /// and never part of a checkpoint.
+    /// and never part of a checkpoint. A reset to HEAD of files that already equal HEAD (the
+    /// in-process scan says so, untracked files included) only resets the index: after ship
+    /// committed everything, knowledge starts from exactly that, and the two git processes
+    /// would change nothing.
     pub fn reset_hard(&self, commit: &str) -> Result<()> {
         let git = self.git();
+        if self.equals_head(commit)? {
+            return super::snapshot::reset_index(&git);
+        }
         git.run(["reset", "-q", "--hard", commit, "--"])?;
         git.run(["clean", "-f", "-d", "-q"]).map(drop)
+    }
+
+    /// Whether `commit` is HEAD and the files are exactly HEAD's tree, as far as an in-process
+    /// scan can tell cheaply; `false` where only git can scan (large or filtered repositories).
+    fn equals_head(&self, commit: &str) -> Result<bool> {
+        let git = self.git();
+        let op = format!("rev-parse {commit} HEAD");
+        let head = with_repo(&git, &op, |repo| {
+            let head = repo.head()?.peel_to_commit()?;
+            let target = repo.revparse_single(commit)?.peel_to_commit()?;
+            Ok((head.id() == target.id()).then(|| head.tree_id().to_string()))
+        })?;
+        let Some(head_tree) = head else {
+            return Ok(false);
+        };
+        Ok(super::scan::in_process_only(&git)?.is_some_and(|now| now.tree == head_tree))
     }
 }
 
