@@ -2,25 +2,28 @@
 //! byte-bounded queue that carries lines to the calling thread.
 //!
 //! An agent CLI may run for an hour and print gigabytes, sometimes as one enormous line, so
-//! nothing here ever holds a whole stream or a whole line. Each reader takes the pipe in 64 KiB
-//! chunks, appends every raw byte to the stream's log file at once, keeps running statistics
-//! (byte count, the last 8 KiB, truncated lines) and cuts the chunk into lines. A line is kept
-//! only up to `max_line_bytes`; the rest is counted, never stored. The lines of one chunk
-//! travel as one [`Batch`] (one string, a list of end offsets) so a flood of tiny lines costs
-//! one queue operation per chunk, not per line. The [`LineQueue`] is bounded by total bytes:
-//! a reader blocks when it is full, which stalls the pipe, which stalls the child. That
-//! backpressure is what keeps memory flat however fast the child prints; one batch is always
-//! admitted into an empty queue so an oversized batch cannot deadlock.
+//! nothing here ever holds a whole stream or a whole line. Each reader takes the pipe in reads of
+//! up to 1 MiB (the pipe is grown to 1 MiB where the kernel allows, [`grow_pipe`]), appends every
+//! raw byte to the stream's log file at once, keeps running statistics (byte count, the last 8
+//! KiB, truncated lines) and cuts the chunk into lines. A line is kept only up to
+//! `max_line_bytes`; the rest is counted, never stored. The lines of one chunk travel as one
+//! [`Batch`] (one string, a list of end offsets) so a flood of tiny lines costs one queue
+//! operation per chunk, not per line. The [`LineQueue`] is bounded by total bytes: a reader
+//! blocks when it is full, which stalls the pipe, which stalls the child. That backpressure is
+//! what keeps memory flat however fast the child prints; one batch is always admitted into an
+//! empty queue so an oversized batch cannot deadlock.
 //!
 //! With a [`super::LineFilter`] (secret redaction), the log is written from the split lines
 //! instead of the raw chunk; a line cut at `max_line_bytes` is logged cut, with a marker,
 //! because redacting it whole would mean holding it whole. The filter first looks at a chunk's
 //! lines as one text ([`super::LineFilter::clean`]): nearly always they hold no secret and are
-//! logged from that one scan; otherwise each line goes through the filter. Either way a chunk
-//! is one `write` (at most 64 KiB of lines, never one per line), made as soon as the chunk is
-//! read, so whoever follows the log (`orx logs`, the dashboard) sees a line once it is complete:
-//! a larger buffer would save about 1% of the ingestion profile (the write calls) and hold a
-//! slow agent's lines back from them.
+//! logged from that one scan; otherwise each line goes through the filter. A chunk only ever
+//! holds whole lines (the splitter keeps the unfinished one for the next chunk), so a secret
+//! that a read boundary cuts in two is still seen whole. Either way a chunk is one `write`,
+//! made as soon as the chunk is read. The size of a read is what sets the size of a write: a
+//! child that floods the pipe fills it, and each read then takes (and each write logs) up to 1
+//! MiB at once; a slow child's lines come in small reads and reach the log, and whoever follows
+//! it (`orx logs`, the dashboard), as soon as they are complete. No timer, no held-back buffer.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -32,8 +35,12 @@ use std::time::{Duration, Instant};
 
 use super::StreamKind;
 
-/// Size of one read from a child pipe.
-const CHUNK: usize = 64 * 1024;
+/// Largest read from a child pipe, and the size the pipe is grown to: a flood is read, split,
+/// scanned and logged a megabyte at a time (64 KiB reads made the per-chunk work, the write
+/// calls and the wake-ups between the child and the reader a visible share of ingestion).
+const CHUNK: usize = 1024 * 1024;
+/// What the buffer of an unfinished line shrinks back to after a long line.
+const PARTIAL_KEEP: usize = 64 * 1024;
 /// How much of each stream's end is kept for [`super::ExitInfo`].
 pub(crate) const TAIL_BYTES: usize = 8 * 1024;
 
@@ -324,8 +331,8 @@ impl LineSplitter {
             out.push_line(&self.partial);
         }
         self.partial.clear();
-        if self.partial.capacity() > CHUNK {
-            self.partial.shrink_to(CHUNK);
+        if self.partial.capacity() > PARTIAL_KEEP {
+            self.partial.shrink_to(PARTIAL_KEEP);
         }
         self.partial_len = 0;
         self.partial_cr = false;
@@ -340,18 +347,19 @@ fn cut_at_char(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// A batch's lines as the log shows them through `filter`: the lines as they are when the
-/// filter finds the whole batch clean (the common case, one scan of the batch), else line by
-/// line through it, a cut line with its marker.
-fn filtered_text(filter: &mut dyn super::LineFilter, batch: &Batch) -> String {
-    let mut buf = String::with_capacity(batch.text.len() + batch.ends.len());
+/// A batch's lines as the log shows them through `filter`, into `buf` (cleared first, kept
+/// from chunk to chunk so a flood does not allocate a fresh buffer per read): the lines as they
+/// are when the filter finds the whole batch clean (the common case, one scan of the batch),
+/// else line by line through it, a cut line with its marker.
+fn filtered_text(filter: &mut dyn super::LineFilter, batch: &Batch, buf: &mut String) {
+    buf.clear();
     if batch.cuts.is_empty() {
         for line in batch.lines() {
             buf.push_str(line);
             buf.push('\n');
         }
-        if filter.clean(&buf) {
-            return buf;
+        if filter.clean(buf) {
+            return;
         }
         buf.clear();
     }
@@ -365,7 +373,6 @@ fn filtered_text(filter: &mut dyn super::LineFilter, batch: &Batch) -> String {
         }
         buf.push('\n');
     }
-    buf
 }
 
 /// Append a batch's lines to the log through `filter`; a failed write stops the logging.
@@ -373,15 +380,29 @@ fn write_filtered(
     log: &mut Option<(File, std::path::PathBuf)>,
     filter: &mut dyn super::LineFilter,
     batch: &Batch,
+    buf: &mut String,
 ) {
     let Some((file, path)) = log else { return };
-    let buf = filtered_text(filter, batch);
+    filtered_text(filter, batch, buf);
     if let Err(e) = file.write_all(buf.as_bytes()) {
         tracing::warn!(
             "cannot append to log {}: {e}; the rest of this stream is not logged",
             path.display()
         );
         *log = None;
+    }
+}
+
+/// Grows the pipe behind `fd` to [`CHUNK`] bytes (`F_SETPIPE_SZ`), so a child that prints
+/// faster than orx reads leaves up to a megabyte for each read instead of 64 KiB. Where the
+/// kernel refuses (an unprivileged limit below 1 MiB in `/proc/sys/fs/pipe-max-size`, a
+/// descriptor that is not a pipe) the pipe stays as it was: only the size of the reads changes.
+pub(crate) fn grow_pipe(fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl(F_SETPIPE_SZ) takes a descriptor that `fd` keeps open for the call and an
+    // integer; it touches no memory of ours, and its failure is harmless (see above).
+    unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, CHUNK as libc::c_int);
     }
 }
 
@@ -427,6 +448,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
             let _guard = ProducerGuard(queue);
             let mut splitter = LineSplitter::new(max_line_bytes.max(1));
             let mut buf = vec![0u8; CHUNK];
+            let mut logged = String::new();
             let mut consumer_gone = false;
             loop {
                 let n = match pipe.read(&mut buf) {
@@ -453,7 +475,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                 let mut batch = Batch::new(kind);
                 splitter.feed(chunk, &mut batch);
                 if let Some(f) = filter.as_deref_mut() {
-                    write_filtered(&mut log, f, &batch);
+                    write_filtered(&mut log, f, &batch, &mut logged);
                 }
                 {
                     let mut st = lock(&stats);
@@ -468,7 +490,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
             let mut batch = Batch::new(kind);
             splitter.flush(&mut batch);
             if let Some(f) = filter.as_deref_mut() {
-                write_filtered(&mut log, f, &batch);
+                write_filtered(&mut log, f, &batch, &mut logged);
             }
             lock(&stats).truncated_lines = splitter.truncated;
             if !batch.is_empty() && !consumer_gone {
@@ -587,6 +609,75 @@ mod tests {
         };
         assert_eq!(b.kind, StreamKind::Stderr);
         assert!(matches!(q.pop(Duration::from_millis(10)), Pop::Closed));
+    }
+
+    /// A pipe that hands out its bytes in the pieces given, one piece per read.
+    struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut piece) = self.0.pop_front() else {
+                return Ok(0);
+            };
+            let n = piece.len().min(buf.len());
+            buf[..n].copy_from_slice(&piece[..n]);
+            if n < piece.len() {
+                self.0.push_front(piece.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    /// What the reader logs for `pieces` through the run's redaction.
+    fn logged_through_redaction(pieces: &[&[u8]]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.jsonl");
+        let file = File::create(&path).unwrap();
+        let redactor = Arc::new(crate::guard::redact::Redactor::from_vars(Vec::new()));
+        let queue = Arc::new(LineQueue::new(usize::MAX, 1));
+        let shared = ReaderShared {
+            queue: Arc::clone(&queue),
+            last_byte: Arc::new(AtomicU64::new(0)),
+            epoch: Instant::now(),
+            at_eof: Arc::new(AtomicUsize::new(0)),
+        };
+        let pipe = Pieces(pieces.iter().map(|p| p.to_vec()).collect());
+        let reader = spawn_reader(
+            StreamKind::Stdout,
+            pipe,
+            Some((file, path.clone())),
+            Some(Box::new(redactor.line_redactor())),
+            1 << 20,
+            shared,
+            Arc::new(Mutex::new(StreamStats::default())),
+        )
+        .unwrap();
+        reader.join().unwrap();
+        std::fs::read_to_string(&path).unwrap()
+    }
+
+    #[test]
+    fn a_secret_cut_by_a_read_boundary_is_redacted_in_the_log() {
+        let key = "AKIA2QZ7XW4RTY9PLM3K";
+        let stream = format!(
+            "{{\"type\":\"text\"}}\n{{\"text\":\"the key is {key} here\"}}\n\
+             -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\n-----END RSA PRIVATE KEY-----\ndone\n"
+        );
+        let whole = logged_through_redaction(&[stream.as_bytes()]);
+        assert!(
+            !whole.contains(key) && !whole.contains("MIIEowIBAAKCAQEAx"),
+            "{whole}"
+        );
+        assert!(whole.contains("[REDACTED:aws_access_key_id]"), "{whole}");
+        // Every place a read can end: inside the key, inside the key block, between lines.
+        for cut in 1..stream.len() {
+            let (a, b) = stream.as_bytes().split_at(cut);
+            assert_eq!(
+                logged_through_redaction(&[a, b]),
+                whole,
+                "cut at byte {cut}"
+            );
+        }
     }
 
     #[test]
