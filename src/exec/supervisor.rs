@@ -282,9 +282,6 @@ fn run_in(
     register_group(pid);
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
-    if let Some(out) = &stdout {
-        super::stream::grow_pipe(std::os::fd::AsFd::as_fd(out));
-    }
     let stderr = child.stderr.take();
     let mut sup = Supervised {
         child,
