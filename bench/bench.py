@@ -211,7 +211,7 @@ def write_doc(results_dir):
         "",
         "`make bench` builds orx in release mode, runs the eight benchmarks and rewrites this file; "
         "`make bench BENCH=<name>` (or `bench/run.sh <name>`) runs one and refreshes its rows; "
-        "`bench/run.sh --smoke` runs all eight at a tiny size in under a minute and leaves this file alone. "
+        "`bench/run.sh --smoke` runs all eight at a tiny size (a few minutes: bench 8 makes real CLI calls) and leaves this file alone. "
         "Every figure is a ratio against a baseline measured in the same run, interleaved, because the "
         "absolute numbers depend on the machine.",
         "",
