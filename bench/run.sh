@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The orx benchmark suite. Usage:
 #   bench/run.sh                   build orx (release) and run all eight, then refresh docs/BENCHMARKS.md
-#   bench/run.sh status ingest     only these (names: overhead ingest status large_repo idle concurrency lanes candidates)
+#   bench/run.sh status ingest     only these (names: overhead ingest status large_repo idle concurrency lanes candidates percall)
 #   bench/run.sh --smoke           every benchmark at a tiny size (< 1 min); the doc is left alone
 # ORX_BIN=path skips the build and measures that binary. Needs git, python3 and a Rust toolchain.
 set -euo pipefail

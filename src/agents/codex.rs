@@ -23,6 +23,11 @@
 //! `cached`. Codex reports no cost: the runner prices the tokens from the price table and marks
 //! the cost estimated.
 //!
+//! The bulk of a long stream is `item.started`/`item.completed` lines of messages, reasoning
+//! and commands (with a command's whole output): those are read through a typed shape that
+//! borrows from the line ([`JsonLines::typed`]); every other line, and any of those that does
+//! not fit the shape exactly, is read as a generic value, the reference.
+//!
 //! Verdicts. `turn.failed`: named from its message (rate limit, unknown model, auth), else
 //! `AgentError`. A top-level `error` fails the call only when no `turn.completed` follows it
 //! (codex also reports transient reconnects that way). No `turn.completed` at all: `NoResult`.
@@ -30,6 +35,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::classify::classify_message;
@@ -114,6 +120,37 @@ pub struct CodexParser {
 impl JsonLines for CodexParser {
     fn core(&mut self) -> &mut StreamCore {
         &mut self.core
+    }
+
+    fn typed(&mut self, line: &str, out: &mut Vec<AgentEvent>) -> bool {
+        let Some(l) =
+            super::json::object_text(line).and_then(|t| serde_json::from_str::<TypedLine>(t).ok())
+        else {
+            return false;
+        };
+        let (Some(kind), Some(item)) = (l.kind, l.item) else {
+            return false;
+        };
+        if !matches!(
+            item.kind,
+            Some("agent_message" | "reasoning" | "command_execution")
+        ) {
+            return false;
+        }
+        match kind {
+            "item.started" => {
+                if let Some(call) = item.tool_call() {
+                    if let Some(id) = item.id {
+                        self.started.insert(id.to_string());
+                    }
+                    out.push(call);
+                }
+            }
+            "item.completed" => self.typed_completed(item, out),
+            _ => return false,
+        }
+        flag_rate_limit(out);
+        true
     }
 
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
@@ -205,7 +242,82 @@ impl JsonLines for CodexParser {
     }
 }
 
+/// The bulk lines: `item.started` and `item.completed` with their item.
+#[derive(Deserialize)]
+struct TypedLine<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(borrow, default)]
+    item: Option<TypedItem<'a>>,
+}
+
+/// An agent message, a reasoning text or a command with its output: the fields the parser
+/// reads, nothing else.
+#[derive(Deserialize)]
+struct TypedItem<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a str>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    aggregated_output: Option<String>,
+    #[serde(default)]
+    exit_code: Option<i64>,
+}
+
+impl TypedItem<'_> {
+    /// [`tool_call`] for the typed kinds: only a command is a tool.
+    fn tool_call(&self) -> Option<AgentEvent> {
+        if self.kind != Some("command_execution") {
+            return None;
+        }
+        let command = self.command.clone()?;
+        Some(tools::call_on(
+            "shell",
+            ToolKind::Run,
+            &tools::shell_line(&command),
+            command,
+        ))
+    }
+}
+
 impl CodexParser {
+    /// [`CodexParser::item_completed`] for a typed item.
+    fn typed_completed(&mut self, item: TypedItem<'_>, out: &mut Vec<AgentEvent>) {
+        if !self.started.contains(item.id.unwrap_or("")) {
+            if let Some(call) = item.tool_call() {
+                out.push(call);
+            }
+        }
+        match item.kind.unwrap_or("") {
+            "agent_message" => {
+                let text = item.text.unwrap_or_default();
+                self.core.last_text = Some(text.clone());
+                out.push(AgentEvent::Text { text });
+            }
+            "reasoning" => out.push(AgentEvent::Reasoning {
+                text: item.text.unwrap_or_default(),
+            }),
+            _ => {
+                let exit_code = item.exit_code.map(|c| c as i32);
+                out.push(AgentEvent::CommandRun {
+                    command: item.command.unwrap_or_default(),
+                    exit_code,
+                });
+                let output = item.aggregated_output.unwrap_or_default();
+                let summary = match exit_code {
+                    Some(c) if c != 0 && output.trim().is_empty() => format!("exit {c}"),
+                    _ => output,
+                };
+                out.push(tools::result("shell", exit_code == Some(0), &summary));
+            }
+        }
+    }
+
     fn item_completed(&mut self, item: &Value, out: &mut Vec<AgentEvent>) {
         let id = str_at(item, "id").unwrap_or("");
         if !self.started.contains(id) {
@@ -328,6 +440,73 @@ mod tests {
     use super::*;
     use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
     use crate::agents::testutil::{play_resumed, play_success, tokens};
+
+    /// The parser without its typed shape: every line read as a generic value.
+    struct Generic(CodexParser);
+
+    impl JsonLines for Generic {
+        fn core(&mut self) -> &mut StreamCore {
+            self.0.core()
+        }
+        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
+            self.0.line(v, out)
+        }
+        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+            self.0.verdict(exit)
+        }
+    }
+
+    /// Bulk lines with every irregularity the typed shape must hand back to the generic value
+    /// (escapes, retyped fields, repeated keys, missing or null items), and the other lines.
+    const ODD_LINES: &str = r#"{"type":"thread.started","thread_id":"t\u0031"}
+{"type":"item.started","item":{"id":"c1","type":"command_execution","command":"bash -lc 'ls -la'","aggregated_output":"","exit_code":null,"status":"in_progress"}}
+{"type":"item.completed","item":{"id":"c1","type":"command_execution","command":"bash -lc 'ls -la'","aggregated_output":"a\nb \"q\"\n","exit_code":0,"status":"completed"}}
+{"type":"item.completed","item":{"id":"c2","type":"command_execution","command":"false","aggregated_output":"  ","exit_code":1}}
+{"type":"item.completed","item":{"id":"c3","type":"command_execution","command":"x","exit_code":1.5}}
+{"type":"item.completed","item":{"id":"c4","type":"command_execution","command":7,"exit_code":2}}
+{"type":"item.completed","item":{"id":"c5","type":"command_execution","exit_code":-3}}
+{"type":"item.completed","item":{"id":"m1","type":"agent_message","text":"first"},"item":{"id":"m2","type":"agent_message","text":"second"}}
+{"type":"item.completed","item":{"id":"m3","type":"agent_message","text":5}}
+{"type":"item.completed","item":{"id":"m4","type":"agent_message"}}
+{"type":"item.completed","item":null}
+{"type":"item.completed"}
+{"type":"item.updated","item":{"id":"m5","type":"agent_message","text":"partial"}}
+{"type":"item.completed","item":{"id":"r1","type":"reasoning","text":"**Thinking** about it"}}
+{"type":"item.started","item":{"id":"f1","type":"file_change","changes":[{"path":"/w/a.py","kind":"add"}],"status":"in_progress"}}
+{"type":"item.completed","item":{"id":"f1","type":"file_change","changes":[{"path":"/w/a.py","kind":"add"}],"status":"completed"}}
+{"type":"item.completed","item":{"id":"e1","type":"error","message":"429 Too Many Requests"}}
+  {"type":"item.completed","item":{"id":"m6","type":"agent_message","text":"padded"}}  
+[1,2]
+not json
+{"type":"turn.completed","usage":{"input_tokens":20,"cached_input_tokens":5,"output_tokens":3}}"#;
+
+    #[test]
+    fn typed_lines_read_exactly_as_the_generic_value_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/codex");
+        let mut streams = vec![ODD_LINES.to_string()];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                streams.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        assert!(streams.len() > 5, "the recordings were found");
+        for stream in &streams {
+            for exit in [exited(0), exited(1)] {
+                let typed = play(&mut CodexParser::default(), stream, exit.clone());
+                let generic = play(&mut Generic(CodexParser::default()), stream, exit);
+                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+            }
+        }
+        // The bulk lines do take the typed path; the others do not.
+        let mut p = CodexParser::default();
+        let mut out = Vec::new();
+        assert!(p.typed(ODD_LINES.lines().nth(2).unwrap(), &mut out));
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(!p.typed(ODD_LINES.lines().next().unwrap(), &mut out));
+        assert!(!p.typed(ODD_LINES.lines().nth(7).unwrap(), &mut out));
+        assert!(!p.typed(ODD_LINES.lines().nth(15).unwrap(), &mut out));
+    }
 
     fn cli() -> CodexCli {
         CodexCli {

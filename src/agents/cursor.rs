@@ -19,6 +19,7 @@
 //! failing: it prints the error on stderr and exits); `is_error: true` is named from its text,
 //! else `AgentError`.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::classify::classify_message;
@@ -57,6 +58,30 @@ impl AgentCli for CursorCli {
     }
 }
 
+/// The bulk lines, `assistant` messages and `thinking` pieces: the fields the parser reads,
+/// nothing else (the generic value is the reference for every line that does not fit).
+#[derive(Deserialize)]
+struct TypedLine<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    message: Option<TypedMessage>,
+}
+
+#[derive(Deserialize)]
+struct TypedMessage {
+    #[serde(default)]
+    content: Option<Vec<TypedBlock>>,
+}
+
+#[derive(Deserialize)]
+struct TypedBlock {
+    #[serde(default)]
+    text: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct CursorParser {
     core: StreamCore,
@@ -65,6 +90,29 @@ pub struct CursorParser {
 impl JsonLines for CursorParser {
     fn core(&mut self) -> &mut StreamCore {
         &mut self.core
+    }
+
+    fn typed(&mut self, line: &str, out: &mut Vec<AgentEvent>) -> bool {
+        let Some(l) =
+            super::json::object_text(line).and_then(|t| serde_json::from_str::<TypedLine>(t).ok())
+        else {
+            return false;
+        };
+        match l.kind {
+            Some("assistant") => {
+                let blocks = l.message.and_then(|m| m.content).into_iter().flatten();
+                for b in blocks {
+                    self.core.text(b.text.unwrap_or_default(), out);
+                }
+            }
+            Some("thinking") => {
+                if let Some(text) = l.text.filter(|t| !t.is_empty()) {
+                    out.push(AgentEvent::Reasoning { text });
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
@@ -188,7 +236,69 @@ fn tool_call(v: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
+
+    /// The parser without its typed shape: every line read as a generic value.
+    struct Generic(CursorParser);
+
+    impl JsonLines for Generic {
+        fn core(&mut self) -> &mut StreamCore {
+            self.0.core()
+        }
+        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
+            self.0.line(v, out)
+        }
+        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+            self.0.verdict(exit)
+        }
+    }
+
+    /// Bulk lines with every irregularity the typed shape must hand back to the generic value
+    /// (escapes, retyped fields, repeated keys, odd blocks), and the other lines.
+    const ODD_LINES: &str = r#"{"type":"system","subtype":"init","session_id":"s1","model":"m"}
+{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"I \"will\""}]},"session_id":"s1"}
+{"type":"assistant","message":{"content":[{"type":"text","text":""},{"text":5}]}}
+{"type":"assistant","message":{"content":[{"type":"text"},1]}}
+{"type":"assistant","message":{"content":"plain"}}
+{"type":"assistant","message":null}
+{"type":"assistant","text":7}
+{"type":"assistant","message":{"content":[{"text":"one"}],"content":[{"text":"two"}]}}
+{"type":"thinking","subtype":"delta","text":"hm"}
+{"type":"thinking","subtype":"delta","text":""}
+{"type":"thinking","text":null}
+{"type":"th\u0069nking","text":"escaped type"}
+{"type":"tool_call","subtype":"started","call_id":"c1","tool_call":{"shellToolCall":{"args":{"command":"ls"}}}}
+  {"type":"assistant","message":{"content":[{"text":"padded"}]}}  
+[1,2]
+not json
+{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s1"}"#;
+
+    #[test]
+    fn typed_lines_read_exactly_as_the_generic_value_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/cursor");
+        let mut streams = vec![ODD_LINES.to_string()];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                streams.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        assert!(streams.len() > 3, "the recordings were found");
+        for stream in &streams {
+            for exit in [exited(0), exited(1)] {
+                let typed = play(&mut CursorParser::default(), stream, exit.clone());
+                let generic = play(&mut Generic(CursorParser::default()), stream, exit);
+                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+            }
+        }
+        // The bulk lines do take the typed path; the others do not.
+        let mut p = CursorParser::default();
+        let mut out = Vec::new();
+        assert!(p.typed(ODD_LINES.lines().nth(1).unwrap(), &mut out));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(!p.typed(ODD_LINES.lines().next().unwrap(), &mut out));
+        assert!(!p.typed(ODD_LINES.lines().nth(7).unwrap(), &mut out));
+    }
 
     #[test]
     fn argv_adds_force_only_in_apply_mode() {

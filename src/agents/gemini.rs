@@ -17,6 +17,11 @@
 //! (`input_tokens` includes `cached`; orx records `input - cached` as input and `cached` as
 //! cache reads). Gemini reports no cost: the runner prices it and marks it estimated.
 //!
+//! The bulk of a stream is `message` lines (a reply arrives as many small deltas): those are
+//! read through a typed shape that borrows from the line ([`JsonLines::typed`]); every other
+//! line, and any message that does not fit the shape exactly, is read as a generic value, the
+//! reference.
+//!
 //! Verdicts. The exit code is evidence of its own: 41 auth (`AuthFailed`), 42 bad input
 //! (`InputError`), 53 turn limit (`TurnLimit`), 55 untrusted folder (`Untrusted`); an API error
 //! in JSON mode exits with the HTTP status truncated to a byte (429 → 173, 404 → 148), which is
@@ -26,6 +31,7 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message, http_from_truncated_exit};
@@ -80,6 +86,19 @@ impl AgentCli for GeminiCli {
     }
 }
 
+/// A `message` line: the fields the parser reads, nothing else.
+#[derive(Deserialize)]
+struct TypedMessage<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(borrow, default)]
+    role: Option<&'a str>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    delta: Option<bool>,
+}
+
 #[derive(Debug, Default)]
 pub struct GeminiParser {
     core: StreamCore,
@@ -92,6 +111,27 @@ pub struct GeminiParser {
 impl JsonLines for GeminiParser {
     fn core(&mut self) -> &mut StreamCore {
         &mut self.core
+    }
+
+    fn typed(&mut self, line: &str, out: &mut Vec<AgentEvent>) -> bool {
+        let Some(m) = super::json::object_text(line)
+            .and_then(|t| serde_json::from_str::<TypedMessage>(t).ok())
+            .filter(|m| m.kind == Some("message"))
+        else {
+            return false;
+        };
+        if m.role == Some("assistant") {
+            let text = m.content.unwrap_or_default();
+            if m.delta == Some(true) {
+                self.reply.push_str(&text);
+            } else {
+                self.reply = text.clone();
+            }
+            if !text.is_empty() {
+                out.push(AgentEvent::Text { text });
+            }
+        }
+        true
     }
 
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
@@ -301,6 +341,69 @@ mod tests {
     use crate::agents::testutil::{exited, exited_with_stderr, play, request};
     use crate::agents::testutil::{play_success, resumed_apply_argv, settings, tokens};
     use crate::agents::ToolKind;
+
+    /// The parser without its typed shape: every line read as a generic value.
+    struct Generic(GeminiParser);
+
+    impl JsonLines for Generic {
+        fn core(&mut self) -> &mut StreamCore {
+            self.0.core()
+        }
+        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
+            self.0.line(v, out)
+        }
+        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+            self.0.verdict(exit)
+        }
+    }
+
+    /// Message lines with every irregularity the typed shape must hand back to the generic
+    /// value (escapes, retyped fields, repeated keys), and the other lines.
+    const ODD_LINES: &str = r#"{"type":"init","session_id":"s1","model":"gemini-2.5-flash"}
+{"type":"message","role":"user","content":"the prompt\n"}
+{"type":"message","role":"assistant","content":"Done: \"wrote\"","delta":true}
+{"type":"message","role":"assistant","content":" more","delta":true}
+{"type":"message","role":"assistant","content":"replaced"}
+{"type":"message","role":"assistant","content":"","delta":true}
+{"type":"message","role":"assistant","content":7,"delta":true}
+{"type":"message","role":"assistant","content":"d","delta":"true"}
+{"type":"message","role":"assist\u0061nt","content":"escaped role","delta":true}
+{"type":"message","role":5,"content":"x"}
+{"type":"message","role":"assistant","content":"one","content":"two"}
+{"type":"message","type":"error","message":"boom"}
+{"type":"tool_use","tool_name":"run_shell_command","tool_id":"t1","parameters":{"command":"ls"}}
+{"type":"tool_result","tool_id":"t1","status":"success","output":"a\nb"}
+ {"type":"message","role":"assistant","content":" padded","delta":true} 
+[1]
+not json
+{"type":"result","status":"success","stats":{"input_tokens":10,"output_tokens":2,"cached":1}}"#;
+
+    #[test]
+    fn typed_lines_read_exactly_as_the_generic_value_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/gemini");
+        let mut streams = vec![ODD_LINES.to_string()];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                streams.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        assert!(streams.len() > 5, "the recordings were found");
+        for stream in &streams {
+            for exit in [exited(0), exited(1)] {
+                let typed = play(&mut GeminiParser::default(), stream, exit.clone());
+                let generic = play(&mut Generic(GeminiParser::default()), stream, exit);
+                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+            }
+        }
+        // The message lines do take the typed path; the others do not.
+        let mut p = GeminiParser::default();
+        let mut out = Vec::new();
+        assert!(p.typed(ODD_LINES.lines().nth(2).unwrap(), &mut out));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(!p.typed(ODD_LINES.lines().next().unwrap(), &mut out));
+        assert!(!p.typed(ODD_LINES.lines().nth(10).unwrap(), &mut out));
+    }
 
     #[test]
     fn argv_keeps_the_prompt_on_stdin_and_always_names_a_model() {

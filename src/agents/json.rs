@@ -3,9 +3,9 @@
 //! The CLIs add and rename fields between releases, so the parsers read their lines as loose
 //! JSON values rather than strict structs: a missing or retyped field reads as `None` or 0 and
 //! the line still counts, instead of failing to deserialize and being dropped whole. A parser
-//! may read its bulk lines through a typed, borrowing shape first (`JsonLines::typed`, Claude's
-//! `assistant` and `user` lines), but only as a shortcut: a line that does not fit that shape
-//! comes back here.
+//! may read its bulk lines through a typed, borrowing shape first (`JsonLines::typed`: each
+//! CLI's messages, reasoning and, where they are frequent, tool lines), but only as a shortcut:
+//! a line that does not fit that shape comes back here.
 
 use serde_json::Value;
 

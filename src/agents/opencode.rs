@@ -27,6 +27,7 @@
 //! Verdicts. An `error` event fails the call, named from its HTTP status or its message, else
 //! `AgentError`; no final `step_finish`: `NoResult`.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::classify::{classify_http, classify_message};
@@ -64,6 +65,22 @@ impl AgentCli for OpenCodeCli {
     }
 }
 
+/// The bulk lines, `text` and `reasoning` parts: the fields the parser reads, nothing else (the
+/// generic value is the reference for every line that does not fit).
+#[derive(Deserialize)]
+struct TypedLine<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    part: Option<TypedPart>,
+}
+
+#[derive(Deserialize)]
+struct TypedPart {
+    #[serde(default)]
+    text: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct OpenCodeParser {
     core: StreamCore,
@@ -74,6 +91,30 @@ pub struct OpenCodeParser {
 impl JsonLines for OpenCodeParser {
     fn core(&mut self) -> &mut StreamCore {
         &mut self.core
+    }
+
+    fn typed(&mut self, line: &str, out: &mut Vec<AgentEvent>) -> bool {
+        // The line that starts the session goes through the generic value.
+        if self.core.session_id.is_none() {
+            return false;
+        }
+        let Some(l) =
+            super::json::object_text(line).and_then(|t| serde_json::from_str::<TypedLine>(t).ok())
+        else {
+            return false;
+        };
+        let text = l.part.and_then(|p| p.text);
+        match l.kind {
+            Some("text") => self.core.text(text.unwrap_or_default(), out),
+            Some("reasoning") => {
+                if let Some(text) = text.filter(|t| !t.is_empty()) {
+                    out.push(AgentEvent::Reasoning { text });
+                }
+            }
+            _ => return false,
+        }
+        flag_rate_limit(out);
+        true
     }
 
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
@@ -175,7 +216,71 @@ fn tool_use(part: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{request, settings};
+    use crate::agents::testutil::{exited, play, request, settings};
+
+    /// The parser without its typed shape: every line read as a generic value.
+    struct Generic(OpenCodeParser);
+
+    impl JsonLines for Generic {
+        fn core(&mut self) -> &mut StreamCore {
+            self.0.core()
+        }
+        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
+            self.0.line(v, out)
+        }
+        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+            self.0.verdict(exit)
+        }
+    }
+
+    /// Bulk lines with every irregularity the typed shape must hand back to the generic value
+    /// (escapes, retyped fields, repeated keys, odd parts), and the other lines.
+    const ODD_LINES: &str = r#"{"type":"text","part":{"type":"text","text":"before the session"}}
+{"type":"step_start","sessionID":"ses_1","part":{"type":"step-start"}}
+{"type":"text","sessionID":"ses_1","part":{"type":"text","text":"I \"will\"","time":{"start":1}}}
+{"type":"text","sessionID":"ses_1","part":{"type":"text","text":""}}
+{"type":"text","sessionID":"ses_1","part":{"text":5}}
+{"type":"text","sessionID":"ses_1","part":null}
+{"type":"text","sessionID":"ses_1"}
+{"type":"text","part":{"text":"one"},"part":{"text":"two"}}
+{"type":"reasoning","part":{"text":"hm"}}
+{"type":"reasoning","part":{"text":""}}
+{"type":"re\u0061soning","part":{"text":"escaped type"}}
+{"type":"tool_use","part":{"tool":"bash","state":{"status":"completed","input":{"command":"ls"},"output":"a"}}}
+  {"type":"text","part":{"text":"padded"}}  
+[1,2]
+not json
+{"type":"step_finish","part":{"reason":"stop","tokens":{"input":9,"output":2,"reasoning":0,"cache":{"read":1,"write":0}},"cost":0}}"#;
+
+    #[test]
+    fn typed_lines_read_exactly_as_the_generic_value_does() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/opencode");
+        let mut streams = vec![ODD_LINES.to_string()];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                streams.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        assert!(streams.len() > 3, "the recordings were found");
+        for stream in &streams {
+            for exit in [exited(0), exited(1)] {
+                let typed = play(&mut OpenCodeParser::default(), stream, exit.clone());
+                let generic = play(&mut Generic(OpenCodeParser::default()), stream, exit);
+                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+            }
+        }
+        // Once the session is known, the bulk lines do take the typed path; the others do not.
+        let mut p = OpenCodeParser::default();
+        let mut out = Vec::new();
+        assert!(!p.typed(ODD_LINES.lines().nth(2).unwrap(), &mut out));
+        p.feed(ODD_LINES.lines().nth(1).unwrap());
+        assert!(p.typed(ODD_LINES.lines().nth(2).unwrap(), &mut out));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(!p.typed(ODD_LINES.lines().nth(7).unwrap(), &mut out));
+        assert!(!p.typed(ODD_LINES.lines().nth(11).unwrap(), &mut out));
+    }
 
     #[test]
     fn argv_runs_the_plan_agent_in_text_mode() {

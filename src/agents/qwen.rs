@@ -24,6 +24,7 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::classify::classify_message;
@@ -72,6 +73,45 @@ impl AgentCli for QwenCli {
     }
 }
 
+/// The bulk lines, `assistant` and `user` messages: the fields the parser reads, nothing else
+/// (the generic value is the reference for every line that does not fit).
+#[derive(Deserialize)]
+struct TypedLine<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(borrow, default)]
+    message: Option<TypedMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TypedMessage<'a> {
+    #[serde(borrow, default)]
+    content: Option<Vec<TypedBlock<'a>>>,
+}
+
+/// One content block: text, thinking, a tool call or a tool result.
+#[derive(Deserialize)]
+struct TypedBlock<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(borrow, default)]
+    tool_use_id: Option<&'a str>,
+    #[serde(default)]
+    is_error: Option<bool>,
+    #[serde(default)]
+    content: Option<Value>,
+}
+
 #[derive(Debug, Default)]
 pub struct QwenParser {
     core: StreamCore,
@@ -86,6 +126,51 @@ pub struct QwenParser {
 impl JsonLines for QwenParser {
     fn core(&mut self) -> &mut StreamCore {
         &mut self.core
+    }
+
+    fn typed(&mut self, line: &str, out: &mut Vec<AgentEvent>) -> bool {
+        let Some(l) =
+            super::json::object_text(line).and_then(|t| serde_json::from_str::<TypedLine>(t).ok())
+        else {
+            return false;
+        };
+        let Some(blocks) = l.message.and_then(|m| m.content) else {
+            return false;
+        };
+        match l.kind {
+            Some("assistant") => {
+                for b in blocks {
+                    match b.kind.unwrap_or("") {
+                        "text" => self.core.text(b.text.unwrap_or_default(), out),
+                        "thinking" => out.push(AgentEvent::Reasoning {
+                            text: b.thinking.unwrap_or_default(),
+                        }),
+                        "tool_use" => {
+                            let name = b.name.unwrap_or_else(|| "tool".into());
+                            let input = b.input.unwrap_or(Value::Null);
+                            out.push(tools::call(&name, &input));
+                            if let Some(id) = b.id {
+                                self.pending.insert(id, (name, input));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Some("user") => {
+                for b in blocks.into_iter().filter(|b| b.kind == Some("tool_result")) {
+                    if let Some((name, input)) = self.pending.remove(b.tool_use_id.unwrap_or("")) {
+                        let is_error = b.is_error.unwrap_or(false);
+                        tool_result(&name, &input, is_error, out);
+                        let output = tools::output_text(b.content.as_ref().unwrap_or(&Value::Null));
+                        out.push(tools::result(&name, !is_error, &output));
+                    }
+                }
+            }
+            _ => return false,
+        }
+        flag_rate_limit(out);
+        true
     }
 
     fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
@@ -209,9 +294,72 @@ fn tool_result(name: &str, input: &Value, is_error: bool, out: &mut Vec<AgentEve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agents::testutil::{exited, play, play_resumed, tokens};
     use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
-    use crate::agents::testutil::{play_resumed, tokens};
     use crate::agents::Mode;
+
+    /// The parser without its typed shape: every line read as a generic value.
+    struct Generic(QwenParser);
+
+    impl JsonLines for Generic {
+        fn core(&mut self) -> &mut StreamCore {
+            self.0.core()
+        }
+        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
+            self.0.line(v, out)
+        }
+        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+            self.0.verdict(exit)
+        }
+    }
+
+    /// Bulk lines with every irregularity the typed shape must hand back to the generic value
+    /// (escapes in borrowed names, retyped fields, repeated keys, odd blocks), and the others.
+    const ODD_LINES: &str = r#"{"type":"system","subtype":"init","session_id":"s1","model":"orx-mock"}
+{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hm"},{"type":"text","text":"I will \"write\""}]}}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"write_file","input":{"file_path":"/w/a.txt","content":"a"}}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","is_error":false,"content":"ok"}]}}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t2","name":"run_shell_command","input":{"command":"ls"}}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t\u0032","is_error":true,"content":[{"type":"text","text":"boom"}]}]}}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t3","name":"run_shell_command","input":null}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t3","is_error":"yes","content":null}]}}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":5,"name":"x"}]}}
+{"type":"assistant","message":{"content":[{"type":"text","text":"one"}],"content":[{"type":"text","text":"two"}]}}
+{"type":"assistant","message":null}
+{"type":"assistant"}
+{"type":"user","message":{"content":"a plain prompt"}}
+{"type":"assistant","message":{"content":[{"type":"text","text":""},{"type":"other"},{"text":"no type"}]}}
+  {"type":"assistant","message":{"content":[{"type":"text","text":"padded"}]}}  
+[1,2]
+not json
+{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s1","usage":{"input_tokens":10,"output_tokens":2}}"#;
+
+    #[test]
+    fn typed_lines_read_exactly_as_the_generic_value_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/qwen");
+        let mut streams = vec![ODD_LINES.to_string()];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                streams.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        assert!(streams.len() > 5, "the recordings were found");
+        for stream in &streams {
+            for exit in [exited(0), exited(1)] {
+                let typed = play(&mut QwenParser::default(), stream, exit.clone());
+                let generic = play(&mut Generic(QwenParser::default()), stream, exit);
+                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+            }
+        }
+        // The bulk lines do take the typed path; the others do not.
+        let mut p = QwenParser::default();
+        let mut out = Vec::new();
+        assert!(p.typed(ODD_LINES.lines().nth(1).unwrap(), &mut out));
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(!p.typed(ODD_LINES.lines().next().unwrap(), &mut out));
+        assert!(!p.typed(ODD_LINES.lines().nth(9).unwrap(), &mut out));
+    }
 
     #[test]
     fn argv_withholds_confirmed_tools_in_text_mode() {

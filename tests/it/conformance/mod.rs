@@ -13,6 +13,7 @@
 //! With `ORX_RECORD_DIR` set, the direct tests also save each CLI's stdout and stderr as
 //! `<dir>/<cli>/<case>.jsonl` / `.stderr` (how tests/recordings/ was made).
 
+mod bench_mock;
 mod direct;
 mod full_fsm;
 mod orx_runs;
