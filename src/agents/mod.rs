@@ -85,6 +85,8 @@ pub struct AgentRequest {
     /// The cumulative usage the CLI last reported for `resume_session` (codex reports running
     /// totals per thread; its parser subtracts this to get the deltas of this call).
     pub usage_baseline: Option<Usage>,
+    /// How long the CLI gets to exit after SIGTERM before its group is killed.
+    pub grace: Duration,
 }
 
 /// The spec of `program` for a call, the fake's included: in the request's folder, the prompt on
@@ -96,6 +98,7 @@ pub fn request_spec(program: impl Into<String>, req: &AgentRequest) -> CommandSp
     spec.stderr_log = Some(req.stderr_log.clone());
     spec.wall_timeout = req.timeout;
     spec.idle_timeout = req.idle_timeout;
+    spec.grace = req.grace;
     spec.run_id = Some(req.run_id.clone());
     spec
 }

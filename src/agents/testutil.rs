@@ -47,6 +47,7 @@ pub fn request(mode: Mode) -> AgentRequest {
         max_turns: None,
         max_budget_usd: None,
         usage_baseline: None,
+        grace: Duration::from_secs(5),
     }
 }
 

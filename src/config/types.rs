@@ -574,6 +574,11 @@ pub struct RunConfig {
     /// the items one after another in the run's worktree.
     #[schemars(range(min = 1, max = 16))]
     pub max_parallel: u32,
+    /// Seconds an agent CLI, a gate or a setup command gets to exit after SIGTERM (a Ctrl-C,
+    /// a timeout, a budget stop) before its whole process group is killed; a second Ctrl-C
+    /// kills at once. 1 to 3600.
+    #[schemars(range(min = 1, max = 3600))]
+    pub stop_grace_secs: u64,
 }
 
 impl Default for RunConfig {
@@ -588,6 +593,7 @@ impl Default for RunConfig {
             max_wait_secs: 900,
             approve: Vec::new(),
             max_parallel: 1,
+            stop_grace_secs: 5,
         }
     }
 }

@@ -20,6 +20,8 @@ use super::types::{
 
 /// The most fix attempts per item a config may ask for.
 pub const MAX_FIX_ATTEMPTS: u32 = 20;
+/// The longest `run.stop_grace_secs`: an hour, past which a stop is no longer one.
+pub const MAX_STOP_GRACE_SECS: u64 = 3600;
 /// The most backlog items a run works at once (`run.max_parallel`, `--parallel`).
 pub const MAX_PARALLEL: u32 = 16;
 /// The most candidates per item a config may ask for (`stages.implement.candidates`,
@@ -123,6 +125,17 @@ pub fn validate(config: &Config) -> Vec<Problem> {
                 config.run.max_parallel
             ),
             "it counts backlog items worked at once; the default is 1".to_string(),
+        ));
+    }
+    if !(1..=MAX_STOP_GRACE_SECS).contains(&config.run.stop_grace_secs) {
+        problems.push(Problem::new(
+            run.key("stop_grace_secs"),
+            format!(
+                "`run.stop_grace_secs` is {}, outside 1 to {MAX_STOP_GRACE_SECS}",
+                config.run.stop_grace_secs
+            ),
+            "it is how long a stopped agent or gate gets before it is killed; the default is 5"
+                .to_string(),
         ));
     }
     if config.run.stuck_threshold == 0 {
@@ -378,6 +391,24 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert_eq!(validate(&Config::default()), Vec::new());
+    }
+
+    #[test]
+    fn the_stop_grace_is_one_second_to_an_hour() {
+        for bad in [0, MAX_STOP_GRACE_SECS + 1] {
+            let p = only_problem(&with(|c| c.run.stop_grace_secs = bad));
+            assert_eq!(p.path.to_string(), "run.stop_grace_secs");
+            assert_eq!(
+                p.message,
+                format!("`run.stop_grace_secs` is {bad}, outside 1 to 3600")
+            );
+        }
+        for good in [1, MAX_STOP_GRACE_SECS] {
+            assert_eq!(
+                validate(&with(|c| c.run.stop_grace_secs = good)),
+                Vec::new()
+            );
+        }
     }
 
     #[test]

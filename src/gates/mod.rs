@@ -60,6 +60,8 @@ pub struct GateContext<'a> {
     /// File name of the log under `logs/`.
     pub log_name: String,
     pub run_id: &'a str,
+    /// How long the gate gets to exit after SIGTERM before its group is killed.
+    pub grace: Duration,
 }
 
 /// Run one gate to completion.
@@ -82,6 +84,7 @@ pub fn run_gate_redacted(
     spec.stdout_log = Some(log_path.clone());
     spec.stderr_log = Some(log_path.clone());
     spec.wall_timeout = Some(Duration::from_secs(gate.timeout.max(1)));
+    spec.grace = ctx.grace;
     spec.run_id = Some(ctx.run_id.to_string());
     spec.env.push(("ORX_GATE".into(), gate.name.clone()));
     spec.log_filter = redactor.map(|r| r.log_filter());
@@ -200,6 +203,7 @@ mod tests {
             run_dir: dir.path(),
             log_name: "lint.log".into(),
             run_id: "r",
+            grace: Duration::from_secs(5),
         };
         let r = run_gate(&g, &ctx);
         assert!(!r.passed);
@@ -223,6 +227,7 @@ mod tests {
             run_dir: dir.path(),
             log_name: "x.log".into(),
             run_id: "r",
+            grace: Duration::from_secs(5),
         };
         let r = run_gate(&gate("x", "no-such-gate-bin", Some(vec![])), &ctx);
         assert!(!r.passed);

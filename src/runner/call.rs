@@ -204,6 +204,7 @@ impl<'r> Run<'r> {
             max_turns: limits.max_turns,
             max_budget_usd: budget.remaining_usd(),
             usage_baseline,
+            grace: Duration::from_secs(self.config.run.stop_grace_secs),
         };
         tracing::info!(
             stage = c.stage_key,

@@ -84,6 +84,7 @@ impl Run<'_> {
             spec.stderr_log = Some(self.paths.dir.join(&log));
             spec.log_filter = Some(self.redactor.log_filter());
             spec.wall_timeout = Some(Duration::from_secs(cfg.setup_timeout.max(1)));
+            spec.grace = Duration::from_secs(self.config.run.stop_grace_secs);
             spec.run_id = Some(self.paths.id.clone());
             spec.env = vec![
                 (

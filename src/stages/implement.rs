@@ -389,6 +389,7 @@ pub(crate) fn run_gates(
             run_dir: &run.paths.dir,
             log_name: format!("{}_{id}_{attempt}{log_tag}.log", g.name),
             run_id: &run.paths.id,
+            grace: std::time::Duration::from_secs(run.config.run.stop_grace_secs),
         };
         let r = gates::run_gate_redacted(g, &ctx, Some(&run.redactor));
         if gates::interrupted(std::slice::from_ref(&r)) {

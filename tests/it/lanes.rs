@@ -1072,8 +1072,8 @@ fn lanes_with_a_git_older_than_they_need_are_refused_before_anything_is_created(
 #[test]
 fn a_second_ctrl_c_during_lanes_kills_every_lane_group_at_once_and_leaves_no_process() {
     // Every lane's gate ignores the SIGTERM of a graceful stop: it marks that it got it and
-    // goes on (its `sleep` dies with the group's SIGTERM, the loop starts another). Only the
-    // SIGKILL of a second Ctrl-C ends it before the supervisor's grace period (5 s) runs out.
+    // goes on (its `sleep` dies with the group's SIGTERM, the loop starts another). The grace
+    // period is an hour, so only the SIGKILL of a second Ctrl-C can end it while the test waits.
     let marks = tempfile::tempdir().unwrap();
     let script = marks.path().join("gate.sh");
     std::fs::write(
@@ -1107,7 +1107,11 @@ fn a_second_ctrl_c_during_lanes_kills_every_lane_group_at_once_and_leaves_no_pro
             files: &[("z.txt", "z\n")],
         },
     ];
-    let repo = Repo::new(&config_with_gates(&[], &gate), &scenario(&items, 0, ""));
+    let config = format!(
+        "{}run:\n  stop_grace_secs: 3600\n",
+        config_with_gates(&[], &gate)
+    );
+    let repo = Repo::new(&config, &scenario(&items, 0, ""));
     let mut child = repo
         .cmd(&[
             "run",
@@ -1144,7 +1148,9 @@ fn a_second_ctrl_c_during_lanes_kills_every_lane_group_at_once_and_leaves_no_pro
         (marked("term.") == 3).then_some(())
     });
     sigint();
-    let status = child.wait().unwrap();
+    let status = until("orx to exit at the second Ctrl-C", || {
+        child.try_wait().unwrap()
+    });
     assert_eq!(status.code(), Some(130));
     let id = other_run(&repo, "").expect("the run has a folder");
     // Killed at once: no graceful end was recorded (a graceful stop writes run_finished).
