@@ -500,24 +500,11 @@ fn dedup(v: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, has_env, play, play_resumed, request};
+    use crate::agents::testutil::{
+        assert_typed_reads_as_generic, exited, has_env, play, play_resumed, request,
+    };
     use crate::agents::testutil::{play_success, tokens};
     use crate::agents::ToolKind;
-
-    /// The parser without its typed shape: every line read as a generic value.
-    struct Generic(ClaudeParser);
-
-    impl JsonLines for Generic {
-        fn core(&mut self) -> &mut StreamCore {
-            self.0.core()
-        }
-        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
-            self.0.line(v, out)
-        }
-        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
-            self.0.verdict(exit)
-        }
-    }
 
     /// Lines in the bulk shapes with every irregularity the typed shape must hand back to the
     /// generic value: escapes in borrowed names, retyped fields, repeated keys, odd blocks.
@@ -540,24 +527,7 @@ not json
 
     #[test]
     fn typed_lines_read_exactly_as_the_generic_value_does() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/claude");
-        let mut streams = vec![ODD_LINES.to_string()];
-        for dir in [root.clone(), root.join("written")] {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.extension().is_some_and(|e| e == "jsonl") {
-                    streams.push(std::fs::read_to_string(&path).unwrap());
-                }
-            }
-        }
-        assert!(streams.len() > 10, "the recordings were found");
-        for stream in &streams {
-            for exit in [exited(0), exited(1)] {
-                let typed = play(&mut ClaudeParser::default(), stream, exit.clone());
-                let generic = play(&mut Generic(ClaudeParser::default()), stream, exit);
-                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
-            }
-        }
+        assert_typed_reads_as_generic::<ClaudeParser>("claude", ODD_LINES, 10);
         // The bulk lines do take the typed path.
         let mut p = ClaudeParser::default();
         let mut out = Vec::new();

@@ -438,23 +438,10 @@ fn tool_call(item: &Value) -> Option<AgentEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
+    use crate::agents::testutil::{
+        assert_typed_reads_as_generic, exited, has_env, play, request, resumed_apply_argv, settings,
+    };
     use crate::agents::testutil::{play_resumed, play_success, tokens};
-
-    /// The parser without its typed shape: every line read as a generic value.
-    struct Generic(CodexParser);
-
-    impl JsonLines for Generic {
-        fn core(&mut self) -> &mut StreamCore {
-            self.0.core()
-        }
-        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
-            self.0.line(v, out)
-        }
-        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
-            self.0.verdict(exit)
-        }
-    }
 
     /// Bulk lines with every irregularity the typed shape must hand back to the generic value
     /// (escapes, retyped fields, repeated keys, missing or null items), and the other lines.
@@ -482,22 +469,7 @@ not json
 
     #[test]
     fn typed_lines_read_exactly_as_the_generic_value_does() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/codex");
-        let mut streams = vec![ODD_LINES.to_string()];
-        for entry in std::fs::read_dir(&root).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "jsonl") {
-                streams.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-        assert!(streams.len() > 5, "the recordings were found");
-        for stream in &streams {
-            for exit in [exited(0), exited(1)] {
-                let typed = play(&mut CodexParser::default(), stream, exit.clone());
-                let generic = play(&mut Generic(CodexParser::default()), stream, exit);
-                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
-            }
-        }
+        assert_typed_reads_as_generic::<CodexParser>("codex", ODD_LINES, 5);
         // The bulk lines do take the typed path; the others do not.
         let mut p = CodexParser::default();
         let mut out = Vec::new();

@@ -236,22 +236,9 @@ fn tool_call(v: &Value, out: &mut Vec<AgentEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, has_env, play, request, resumed_apply_argv, settings};
-
-    /// The parser without its typed shape: every line read as a generic value.
-    struct Generic(CursorParser);
-
-    impl JsonLines for Generic {
-        fn core(&mut self) -> &mut StreamCore {
-            self.0.core()
-        }
-        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
-            self.0.line(v, out)
-        }
-        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
-            self.0.verdict(exit)
-        }
-    }
+    use crate::agents::testutil::{
+        assert_typed_reads_as_generic, has_env, request, resumed_apply_argv, settings,
+    };
 
     /// Bulk lines with every irregularity the typed shape must hand back to the generic value
     /// (escapes, retyped fields, repeated keys, odd blocks), and the other lines.
@@ -275,22 +262,7 @@ not json
 
     #[test]
     fn typed_lines_read_exactly_as_the_generic_value_does() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/cursor");
-        let mut streams = vec![ODD_LINES.to_string()];
-        for entry in std::fs::read_dir(&root).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "jsonl") {
-                streams.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-        assert!(streams.len() > 3, "the recordings were found");
-        for stream in &streams {
-            for exit in [exited(0), exited(1)] {
-                let typed = play(&mut CursorParser::default(), stream, exit.clone());
-                let generic = play(&mut Generic(CursorParser::default()), stream, exit);
-                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
-            }
-        }
+        assert_typed_reads_as_generic::<CursorParser>("cursor", ODD_LINES, 3);
         // The bulk lines do take the typed path; the others do not.
         let mut p = CursorParser::default();
         let mut out = Vec::new();

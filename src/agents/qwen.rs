@@ -294,24 +294,9 @@ fn tool_result(name: &str, input: &Value, is_error: bool, out: &mut Vec<AgentEve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testutil::{exited, play, play_resumed, tokens};
+    use crate::agents::testutil::{assert_typed_reads_as_generic, play_resumed, tokens};
     use crate::agents::testutil::{has_env, request, resumed_apply_argv, settings};
     use crate::agents::Mode;
-
-    /// The parser without its typed shape: every line read as a generic value.
-    struct Generic(QwenParser);
-
-    impl JsonLines for Generic {
-        fn core(&mut self) -> &mut StreamCore {
-            self.0.core()
-        }
-        fn line(&mut self, v: Value, out: &mut Vec<AgentEvent>) {
-            self.0.line(v, out)
-        }
-        fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
-            self.0.verdict(exit)
-        }
-    }
 
     /// Bulk lines with every irregularity the typed shape must hand back to the generic value
     /// (escapes in borrowed names, retyped fields, repeated keys, odd blocks), and the others.
@@ -336,22 +321,7 @@ not json
 
     #[test]
     fn typed_lines_read_exactly_as_the_generic_value_does() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings/qwen");
-        let mut streams = vec![ODD_LINES.to_string()];
-        for entry in std::fs::read_dir(&root).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "jsonl") {
-                streams.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-        assert!(streams.len() > 5, "the recordings were found");
-        for stream in &streams {
-            for exit in [exited(0), exited(1)] {
-                let typed = play(&mut QwenParser::default(), stream, exit.clone());
-                let generic = play(&mut Generic(QwenParser::default()), stream, exit);
-                assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
-            }
-        }
+        assert_typed_reads_as_generic::<QwenParser>("qwen", ODD_LINES, 5);
         // The bulk lines do take the typed path; the others do not.
         let mut p = QwenParser::default();
         let mut out = Vec::new();

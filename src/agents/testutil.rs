@@ -209,3 +209,55 @@ pub fn play_hostile(parser: &mut dyn StreamParser, lines: &[String], code: i32) 
     }
     let _ = parser.finish(&exited(code));
 }
+
+/// A parser without its typed shape: every line read as a generic value.
+pub struct Generic<P>(pub P);
+
+impl<P: super::stream::JsonLines> super::stream::JsonLines for Generic<P> {
+    fn core(&mut self) -> &mut super::stream::StreamCore {
+        self.0.core()
+    }
+    fn line(&mut self, v: serde_json::Value, out: &mut Vec<AgentEvent>) {
+        self.0.line(v, out)
+    }
+    fn verdict(&mut self, exit: &ExitInfo) -> AgentOutcome {
+        self.0.verdict(exit)
+    }
+}
+
+/// Every recording of `executor` (`tests/recordings/<executor>`, sub-folders included) and
+/// `odd`, played through `P`'s typed shape and through the generic value alone, on a success
+/// and a failure exit, must give the same events and outcome. `min` recordings must exist, so
+/// a moved folder cannot make the comparison vacuous.
+pub fn assert_typed_reads_as_generic<P: super::stream::JsonLines + Default>(
+    executor: &str,
+    odd: &str,
+    min: usize,
+) {
+    fn collect(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/recordings")
+        .join(executor);
+    let mut streams = vec![odd.to_string()];
+    collect(&root, &mut streams);
+    assert!(
+        streams.len() > min,
+        "the recordings of {executor} were found"
+    );
+    for stream in &streams {
+        for exit in [exited(0), exited(1)] {
+            let typed = play(&mut P::default(), stream, exit.clone());
+            let generic = play(&mut Generic(P::default()), stream, exit);
+            assert_eq!(format!("{typed:?}"), format!("{generic:?}"), "{stream}");
+        }
+    }
+}
