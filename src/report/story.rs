@@ -11,6 +11,7 @@
 //! its own way (ship, push, hooks, warnings) read as the progress reporters print them.
 
 use crate::model::agent::{AgentEvent, ToolKind};
+use crate::model::candidate::{label, parse_key};
 use crate::model::gate::GateResult;
 use crate::model::{EventKind, RunEvent, Stage};
 
@@ -74,7 +75,9 @@ impl Story {
             }
         }
         match &filter.item {
-            Some(want) => item_of(&ev.kind) == Some(want.as_str()),
+            // An item's story holds its candidates' too (`W001+c2` is W001's candidate 2).
+            Some(want) => item_of(&ev.kind)
+                .is_some_and(|i| i == want || parse_key(i).is_some_and(|(item, _)| item == want)),
             None => true,
         }
     }
@@ -93,18 +96,20 @@ impl Story {
         let mut out = self.flush();
         match &ev.kind {
             EventKind::StageStarted { stage } => out.push(format!("== {stage} ==")),
-            EventKind::ItemStarted { item, title } => out.push(format!("-- item {item}: {title}")),
+            EventKind::ItemStarted { item, title } => {
+                out.push(format!("-- item {}: {title}", label(item)))
+            }
             EventKind::AttemptStarted {
                 item,
                 attempt,
                 kind,
-            } => out.push(format!("  {item} attempt {attempt} ({kind})")),
+            } => out.push(format!("  {} attempt {attempt} ({kind})", label(item))),
             EventKind::AttemptFinished {
                 item,
                 attempt,
                 outcome,
                 ..
-            } => out.push(format!("  {item} attempt {attempt}: {outcome}")),
+            } => out.push(format!("  {} attempt {attempt}: {outcome}", label(item))),
             EventKind::Agent { agent, .. } => out.extend(agent_line(agent)),
             EventKind::GateStarted { .. } => {}
             EventKind::GateFinished { result, .. } => out.extend(gate_lines(result)),
@@ -335,6 +340,12 @@ mod tests {
                 item: "W001".into(),
                 attempt: 2,
             }),
+            agent(
+                "fix",
+                Some("W001+c2"),
+                AgentEvent::Text { text: "z".into() },
+            ),
+            agent("fix", Some("W0011"), AgentEvent::Text { text: "w".into() }),
             ev(EventKind::StageFinished {
                 stage: Stage::Implement,
                 status: StageStatus::Done,
@@ -355,14 +366,15 @@ mod tests {
                 stage: Some(Stage::Implement),
                 item: None
             }),
-            vec![0, 1, 2, 3, 5]
+            vec![0, 1, 2, 3, 5, 6, 7]
         );
         assert_eq!(
             kept(Filter {
                 stage: None,
                 item: Some("W001".into())
             }),
-            vec![1, 2, 4]
+            vec![1, 2, 4, 5],
+            "W001's story holds its candidates' and not W0011's"
         );
         assert_eq!(
             kept(Filter {
