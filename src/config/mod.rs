@@ -30,6 +30,7 @@ pub use interpolate::{interpolate, InterpolationError};
 pub use load::{load, parse_str, ConfigSource, LoadedConfig, CONFIG_FILE_NAME};
 pub use locate::{locate, KeyPath, Segment};
 pub use problem::Problem;
+pub use types::routed_as;
 pub use types::{
     Candidates, Config, EngineConfig, ExecutorConfig, ExecutorDefaults, FallbackOn, FallbackRule,
     GateConfig, GitConfig, GuardrailsConfig, ModelPrice, RunConfig, SecretsConfig, StageOverride,

@@ -263,8 +263,7 @@ impl StagesConfig {
     pub fn routing(&self, stage: &str) -> Option<&StageOverride> {
         match stage {
             "merge" => self.merge.as_ref().or(self.fix.as_ref()),
-            "judge" => self.review.as_ref(),
-            other => self.get(other),
+            other => self.get(routed_as(other)),
         }
     }
 
@@ -273,6 +272,16 @@ impl StagesConfig {
         STAGE_NAMES
             .into_iter()
             .filter_map(|name| self.get(name).map(|o| (name, o)))
+    }
+}
+
+/// The stage name a call answers to in `stages:` and in `fallback:` rules: the judge of
+/// best-of-N candidates is a review of their work, so it is review's; every other call is its
+/// own stage's.
+pub fn routed_as(stage: &str) -> &str {
+    match stage {
+        "judge" => "review",
+        other => other,
     }
 }
 

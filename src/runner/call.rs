@@ -98,7 +98,7 @@ impl<'r> Run<'r> {
         let default_model = |e: &str| executors.get(e).and_then(|x| x.default.model.clone());
         let substitute = fallback::pick(
             &self.config.fallback,
-            stage_key,
+            crate::config::routed_as(stage_key),
             kind,
             &executor,
             model.as_deref(),

@@ -162,6 +162,32 @@ fn best_of_three_ships_the_judges_choice_keeps_the_losers_as_refs_until_clean() 
 }
 
 #[test]
+fn the_judge_answers_to_the_review_stages_fallback_rules() {
+    // The judge's call is review's: a rate limit on it switches model by a `stage: review`
+    // rule, and the judge's answer still decides.
+    let reply = serde_json::to_string(
+        "```json\n{\"choice\": 1, \"reason\": \"from the backup model\"}\n```",
+    )
+    .unwrap();
+    let judge = format!(
+        "judge:\n  W001: {{text: {reply}, error: \"rate limit exceeded\", error_model: primary}}\n"
+    );
+    let extra = "executors:\n  fake:\n    default:\n      model: primary\nfallback:\n  - on: rate_limited\n    stage: review\n    model: backup\n";
+    let repo = Repo::new(
+        &config("3", extra),
+        &scenario(&three_candidates(), &format!("{}{judge}", fix_c2())),
+    );
+    let r = repo.run("best of three", &[]);
+    r.expect_code(0);
+    let st = repo.state(&r.id);
+    let fb = &st["fallbacks"][0];
+    assert_eq!(fb["stage"], "judge", "{st}");
+    assert_eq!(fb["to_model"], "backup", "{st}");
+    assert_eq!(st["choices"][0]["how"], "judge", "{st}");
+    assert_eq!(st["choices"][0]["reason"], "from the backup model");
+}
+
+#[test]
 fn an_unreadable_judge_answer_falls_back_to_the_smallest_diff() {
     let extra = format!("{}{}", fix_c2(), judge("Both look fine to me."));
     let repo = Repo::new(&config("3", ""), &scenario(&three_candidates(), &extra));
