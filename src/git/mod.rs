@@ -41,6 +41,7 @@ mod repo;
 mod scan;
 mod snapshot;
 pub mod spawns;
+mod stale_locks;
 pub mod version;
 mod worktree;
 

@@ -408,6 +408,9 @@ pub(super) fn reopen<'r>(
     check(&mut state, &paths)?;
     let loaded = config::load(&repo.root, state.config_path.as_deref())?;
     check_own_worktree(&repo, &paths, &state)?;
+    // A ref or index write the kill cut short left its `.lock`: this process is now the run's
+    // only writer, so the run's own are stale.
+    repo.clear_stale_locks(run_id, &state.worktree.path);
     if !state.worktree.path.exists() {
         // The worktree folder was deleted: re-attach it to the run branch, nothing is lost.
         repo.add_worktree(

@@ -29,6 +29,8 @@ pub fn remove_run(repo: &Repo, id: &str, keep_branch: bool) -> Result<u64> {
     let paths = RunPaths::new(&repo.root, id);
     let lock = RunLock::acquire(&paths.lock(), id)?;
     stop_leftovers(&repo.root, id);
+    // Deleting a ref or a worktree would trip over a lock a killed write left on it.
+    repo.clear_stale_locks(id, &paths.worktree);
     let bytes = dir_size(&paths.dir) + dir_size(&paths.worktree) + dir_size(&paths.lanes_dir());
     repo.remove_worktree(&paths.worktree)?;
     remove_lanes(repo, &paths.lanes_dir())?;

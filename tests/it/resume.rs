@@ -207,6 +207,52 @@ fn a_failed_run_resumes_with_a_fresh_fix_budget() {
     assert_eq!(st["status"], "succeeded");
 }
 
+/// A SIGKILL in the middle of a ref or index update leaves its `.lock` file behind (git and
+/// libgit2 write `<file>.lock`, then rename it). The run's own refs and worktree files have one
+/// writer, whoever holds the run, so resume clears those; any other lock stays.
+#[test]
+fn locks_a_killed_orx_left_on_the_runs_own_refs_and_index_do_not_stop_its_resume() {
+    let scenario = format!(
+        "decompose: {}\nimplement:\n  W001: {}\nfix:\n  W001:\n    - {}\n    - {}\nreview: {}\n",
+        text_step(&backlog_text(&[("W001", &[])])),
+        files_step(&[("n.txt", "1")]),
+        files_step(&[("n.txt", "2")]),
+        files_step(&[("n.txt", "3")]),
+        text_step(&approve("ok")),
+    );
+    let cfg = config_with_gates(
+        &[("three", "test \"$(cat n.txt)\" = 3")],
+        "run:\n  max_fix_attempts: 1\n",
+    );
+    let repo = Repo::new(&cfg, &scenario);
+    let r = repo.run("task", &[]);
+    r.expect_code(1);
+    let git_dir = repo.path().join(".git");
+    let wt_git = git_dir.join("worktrees").join(&r.id);
+    assert!(wt_git.is_dir(), "the run's worktree has its admin folder");
+    let stale = [
+        git_dir.join(format!("refs/heads/orx/{}.lock", r.id)),
+        wt_git.join("index.lock"),
+        wt_git.join("HEAD.lock"),
+    ];
+    // Not the run's: another branch's lock may belong to a git the person is running.
+    let other = git_dir.join("refs/heads/main.lock");
+    for f in stale.iter().chain([&other]) {
+        std::fs::write(f, "").unwrap();
+    }
+    let out = RunResult::from(repo.orx(&["resume", &r.id, "--no-progress"]));
+    out.expect_code(0);
+    assert_eq!(repo.state(&r.id)["status"], "succeeded");
+    for f in &stale {
+        assert!(!f.exists(), "{} is left", f.display());
+    }
+    assert!(other.exists(), "a lock that is not the run's was removed");
+    // And `orx clean` of a run a kill left with such locks removes it all the same.
+    std::fs::write(&stale[0], "").unwrap();
+    RunResult::from(repo.orx(&["clean", &r.id])).expect_code(0);
+    assert!(!stale[0].exists() && !git_dir.join(format!("refs/heads/orx/{}", r.id)).exists());
+}
+
 /// A run whose `state.json` was edited (or symlinked from another repository) to name another
 /// folder as its worktree: resume refuses it with exit 2 and touches nothing there, because
 /// it resets and restores its worktree and must never do that to a person's checkout.
