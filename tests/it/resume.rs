@@ -181,9 +181,10 @@ fn a_live_run_cannot_be_resumed_or_cleaned_by_another_process() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
-#[test]
-fn a_failed_run_resumes_with_a_fresh_fix_budget() {
-    // Two fixes fail; the third succeeds. With max_fix_attempts 1 the first drive fails.
+/// A repository whose one item passes only at its third try (n.txt = 3): the implement and
+/// two fixes. With max_fix_attempts 1 the first drive fails after two tries; a resume, with a
+/// fresh fix budget, gets the third.
+fn passing_at_the_third_try() -> Repo {
     let scenario = format!(
         "decompose: {}\nimplement:\n  W001: {}\nfix:\n  W001:\n    - {}\n    - {}\nreview: {}\n",
         text_step(&backlog_text(&[("W001", &[])])),
@@ -196,7 +197,12 @@ fn a_failed_run_resumes_with_a_fresh_fix_budget() {
         &[("three", "echo got $(cat n.txt); test \"$(cat n.txt)\" = 3")],
         "run:\n  max_fix_attempts: 1\n",
     );
-    let repo = Repo::new(&cfg, &scenario);
+    Repo::new(&cfg, &scenario)
+}
+
+#[test]
+fn a_failed_run_resumes_with_a_fresh_fix_budget() {
+    let repo = passing_at_the_third_try();
     let r = repo.run("task", &[]);
     r.expect_code(1);
     assert_eq!(repo.state(&r.id)["items"][0]["attempts"], 2);
@@ -212,19 +218,7 @@ fn a_failed_run_resumes_with_a_fresh_fix_budget() {
 /// writer, whoever holds the run, so resume clears those; any other lock stays.
 #[test]
 fn locks_a_killed_orx_left_on_the_runs_own_refs_and_index_do_not_stop_its_resume() {
-    let scenario = format!(
-        "decompose: {}\nimplement:\n  W001: {}\nfix:\n  W001:\n    - {}\n    - {}\nreview: {}\n",
-        text_step(&backlog_text(&[("W001", &[])])),
-        files_step(&[("n.txt", "1")]),
-        files_step(&[("n.txt", "2")]),
-        files_step(&[("n.txt", "3")]),
-        text_step(&approve("ok")),
-    );
-    let cfg = config_with_gates(
-        &[("three", "test \"$(cat n.txt)\" = 3")],
-        "run:\n  max_fix_attempts: 1\n",
-    );
-    let repo = Repo::new(&cfg, &scenario);
+    let repo = passing_at_the_third_try();
     let r = repo.run("task", &[]);
     r.expect_code(1);
     let git_dir = repo.path().join(".git");
