@@ -226,39 +226,86 @@ pub fn invoke(
     req: &AgentRequest,
     on_event: &mut dyn FnMut(&AgentEvent) -> Control,
 ) -> AgentOutcome {
-    invoke_filtered(cli, req, None, on_event)
+    invoke_filtered(cli, req, None, &mut EachEvent(on_event))
 }
 
-/// [`invoke`], with the agent's logs written through `log_filter` (the run's redaction)
-/// whatever the CLI's own command says.
+/// Where an agent call's events go as they stream.
+pub trait EventSink {
+    /// One event; `Control::Stop` stops the agent (a budget crossed).
+    fn event(&mut self, ev: AgentEvent) -> Control;
+
+    /// Every line the agent had printed so far has become events: what the sink gathered may
+    /// be written now (see [`exec::Output`]).
+    fn caught_up(&mut self) {}
+}
+
+/// A plain event callback as an [`EventSink`].
+struct EachEvent<'a>(&'a mut dyn FnMut(&AgentEvent) -> Control);
+
+impl EventSink for EachEvent<'_> {
+    fn event(&mut self, ev: AgentEvent) -> Control {
+        (self.0)(&ev)
+    }
+}
+
+/// The agent's output on its way to a sink: stdout lines through the CLI's parser, stderr
+/// lines counted.
+struct Parsed<'a> {
+    parser: Box<dyn StreamParser>,
+    cwd: &'a std::path::Path,
+    sink: &'a mut dyn EventSink,
+    stderr_lines: u64,
+}
+
+impl exec::Output for Parsed<'_> {
+    fn line(&mut self, kind: StreamKind, line: &str) -> Control {
+        match kind {
+            StreamKind::Stdout => {
+                let mut control = Control::Continue;
+                for mut ev in self.parser.feed(line) {
+                    tools::relative_target(&mut ev, self.cwd);
+                    if let Control::Stop(why) = self.sink.event(ev) {
+                        control = Control::Stop(why);
+                    }
+                }
+                control
+            }
+            StreamKind::Stderr => {
+                self.stderr_lines += 1;
+                Control::Continue
+            }
+        }
+    }
+
+    fn caught_up(&mut self) {
+        self.sink.caught_up();
+    }
+}
+
+/// [`invoke`] into an [`EventSink`], with the agent's logs written through `log_filter` (the
+/// run's redaction) whatever the CLI's own command says.
 pub fn invoke_filtered(
     cli: &dyn AgentCli,
     req: &AgentRequest,
     log_filter: Option<LogFilter>,
-    on_event: &mut dyn FnMut(&AgentEvent) -> Control,
+    sink: &mut dyn EventSink,
 ) -> AgentOutcome {
     let mut spec = cli.command(req);
     if log_filter.is_some() {
         spec.log_filter = log_filter;
     }
-    let mut parser = cli.parser_for(req);
-    let mut stderr_lines = 0u64;
-    let result = exec::run(&spec, &mut |kind, line| match kind {
-        StreamKind::Stdout => {
-            let mut control = Control::Continue;
-            for mut ev in parser.feed(line) {
-                tools::relative_target(&mut ev, &req.cwd);
-                if let Control::Stop(why) = on_event(&ev) {
-                    control = Control::Stop(why);
-                }
-            }
-            control
-        }
-        StreamKind::Stderr => {
-            stderr_lines += 1;
-            Control::Continue
-        }
-    });
+    let mut out = Parsed {
+        parser: cli.parser_for(req),
+        cwd: &req.cwd,
+        sink,
+        stderr_lines: 0,
+    };
+    let result = exec::run_output(&spec, &mut out);
+    let Parsed {
+        mut parser,
+        stderr_lines,
+        ..
+    } = out;
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => AgentOutcome::failed(
             FailureKind::NotInstalled,

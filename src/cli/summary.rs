@@ -82,6 +82,9 @@ impl Reporter for IdFirst<'_> {
         }
         self.inner.event(ev);
     }
+    fn flush(&mut self) {
+        self.inner.flush();
+    }
     fn finish(&mut self) {
         self.inner.finish();
     }

@@ -228,7 +228,36 @@ pub fn run(
     spec: &CommandSpec,
     on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
 ) -> std::io::Result<ExitInfo> {
-    supervisor::run_with(spec, on_line, &interrupt_requested)
+    run_output(spec, &mut Lines(on_line))
+}
+
+/// [`run`], handing the output to an [`Output`], which also hears when it has caught up.
+pub fn run_output(spec: &CommandSpec, out: &mut dyn Output) -> std::io::Result<ExitInfo> {
+    supervisor::run_with(spec, out, &interrupt_requested)
+}
+
+/// Where the supervision loop hands a child's output, on the calling thread.
+///
+/// Besides each line, the consumer hears when it has been handed every line that had arrived:
+/// the loop is going back to waiting for more. A consumer that writes something for each line
+/// can gather those writes and make them there, as one, without ever holding them back while
+/// the child is quiet: a child printing steadily costs one write per line, a flood of output
+/// one write per batch the loop pops.
+pub trait Output {
+    /// One line (without its newline), in arrival order per stream.
+    fn line(&mut self, kind: StreamKind, line: &str) -> Control;
+
+    /// Every line that had arrived so far has been handed over.
+    fn caught_up(&mut self) {}
+}
+
+/// A plain line callback as an [`Output`].
+pub struct Lines<'a>(pub &'a mut dyn FnMut(StreamKind, &str) -> Control);
+
+impl Output for Lines<'_> {
+    fn line(&mut self, kind: StreamKind, line: &str) -> Control {
+        (self.0)(kind, line)
+    }
 }
 
 /// Re-check `cond` until it holds: how a test waits for an event the process table or a thread

@@ -30,7 +30,7 @@ use super::reap::{become_subreaper, kill_remaining, signal_group, Finder};
 use super::signals::{live_groups, register_group, unregister_group};
 use super::stream::{lock, spawn_reader, Batch, LineQueue, Pop, ReaderShared, StreamStats};
 use super::tracking::{self, Mode};
-use super::{CommandSpec, Control, ExitInfo, StreamKind, Termination};
+use super::{CommandSpec, Control, ExitInfo, Output, StreamKind, Termination};
 
 /// Total bytes of lines waiting for the callback before readers block.
 const QUEUE_BYTES: usize = 16 * 1024 * 1024;
@@ -140,16 +140,26 @@ struct Stopping {
 /// [`super::run`] with the interrupt check injected.
 pub(crate) fn run_with(
     spec: &CommandSpec,
+    out: &mut dyn Output,
+    interrupted: &dyn Fn() -> bool,
+) -> io::Result<ExitInfo> {
+    run_in(spec, out, interrupted, tracking::mode())
+}
+
+/// [`run_with`] with a plain line callback.
+#[cfg(test)]
+fn run_lines(
+    spec: &CommandSpec,
     on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
     interrupted: &dyn Fn() -> bool,
 ) -> io::Result<ExitInfo> {
-    run_in(spec, on_line, interrupted, tracking::mode())
+    run_with(spec, &mut super::Lines(on_line), interrupted)
 }
 
 /// [`run_with`] finding leftovers in the given mode.
 fn run_in(
     spec: &CommandSpec,
-    on_line: &mut dyn FnMut(StreamKind, &str) -> Control,
+    out: &mut dyn Output,
     interrupted: &dyn Fn() -> bool,
     mode: Mode,
 ) -> io::Result<ExitInfo> {
@@ -324,12 +334,13 @@ fn run_in(
 
     let mut deliver = |batch: Batch, stopping: &mut Option<Stopping>, may_stop: bool| {
         for line in batch.lines() {
-            if let Control::Stop(reason) = on_line(batch.kind, line) {
+            if let Control::Stop(reason) = out.line(batch.kind, line) {
                 if may_stop && stopping.is_none() {
                     begin_stop(pid, spec.grace, Termination::Stopped(reason), stopping);
                 }
             }
         }
+        out.caught_up();
     };
 
     let mut stopping: Option<Stopping> = None;
@@ -557,7 +568,7 @@ mod tests {
     /// Run `spec`, collecting every line.
     fn collect(spec: &CommandSpec) -> (ExitInfo, Vec<(StreamKind, String)>) {
         let mut lines = Vec::new();
-        let info = run_with(
+        let info = run_lines(
             spec,
             &mut |kind, line| {
                 lines.push((kind, line.to_string()));
@@ -750,7 +761,7 @@ mod tests {
         );
         spec.stdout_log = Some(dir.path().join("giant.log"));
         let mut seen = Vec::new();
-        let info = run_with(
+        let info = run_lines(
             &spec,
             &mut |_, line| {
                 seen.push((line.len(), line.get(..5).unwrap_or(line).to_string()));
@@ -780,7 +791,7 @@ mod tests {
         spec.stdout_log = Some(dir.path().join("many.log"));
         spec.max_line_bytes = 16;
         let (mut count, mut bad) = (0u64, 0u64);
-        let info = run_with(
+        let info = run_lines(
             &spec,
             &mut |_, line| {
                 count += 1;
@@ -919,10 +930,10 @@ mod tests {
             let mut lines = Vec::new();
             let info = run_in(
                 &spec,
-                &mut |kind, line| {
+                &mut super::super::Lines(&mut |kind, line| {
                     lines.push((kind, line.to_string()));
                     Control::Continue
-                },
+                }),
                 &never,
                 mode,
             )
@@ -949,7 +960,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spec = sh(dir.path(), "while :; do echo tick; sleep 0.05; done");
         let mut ticks = 0;
-        let info = run_with(
+        let info = run_lines(
             &spec,
             &mut |_, _| {
                 ticks += 1;
@@ -974,7 +985,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let start = Instant::now();
         let after_300ms = move || start.elapsed() >= Duration::from_millis(300);
-        let info = run_with(
+        let info = run_lines(
             &sh(dir.path(), "sleep 1000"),
             &mut |_, _| Control::Continue,
             &after_300ms,
@@ -988,7 +999,7 @@ mod tests {
     fn nothing_is_spawned_once_interrupted() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("ran");
-        let info = run_with(
+        let info = run_lines(
             &sh(dir.path(), "touch ran"),
             &mut |_, _| Control::Continue,
             &|| true,
@@ -1003,7 +1014,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spec = sh(dir.path(), "echo $$ > pid; echo go; exec sleep 1000");
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_with(&spec, &mut |_, _| panic!("callback bug"), &never)
+            run_lines(&spec, &mut |_, _| panic!("callback bug"), &never)
         }));
         assert!(result.is_err());
         let pid = read_pids(&dir.path().join("pid"))[0];
@@ -1014,11 +1025,11 @@ mod tests {
     fn a_missing_program_or_folder_is_a_not_found_error() {
         let dir = tempfile::tempdir().unwrap();
         let spec = CommandSpec::new("orx-no-such-program-xyz", dir.path());
-        let err = run_with(&spec, &mut |_, _| Control::Continue, &never).unwrap_err();
+        let err = run_lines(&spec, &mut |_, _| Control::Continue, &never).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().contains("orx-no-such-program-xyz"), "{err}");
         let spec = CommandSpec::new("sh", dir.path().join("missing"));
-        let err = run_with(&spec, &mut |_, _| Control::Continue, &never).unwrap_err();
+        let err = run_lines(&spec, &mut |_, _| Control::Continue, &never).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().contains("working directory"), "{err}");
     }

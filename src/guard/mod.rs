@@ -18,7 +18,9 @@
 //! - [`paths`]: the globs and the file count.
 //! - [`secrets`]: credential shapes, entropy, the diff scan.
 //! - [`redact`]: the run's [`Redactor`], applied to everything orx writes.
+//! - [`json_out`]: the redactor writing a value as JSON, every string redacted on the way.
 
+pub mod json_out;
 pub mod paths;
 pub mod redact;
 pub mod secrets;

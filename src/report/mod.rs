@@ -19,10 +19,18 @@ pub use terminal::{pick_reporter, OutputMode};
 
 /// A sink for run events. `Send`, so that a run (which holds one) is `Send` and its parallel
 /// lanes, runs of their own, can work on threads.
+///
+/// A reporter may gather what it prints: the runner calls [`Reporter::flush`] whenever the
+/// events so far are all there is for the moment (after every event, except while an agent's
+/// output arrives faster than it is read, when it calls it once per batch).
 pub trait Reporter: Send {
     fn event(&mut self, ev: &RunEvent);
-    /// The run is over: clear progress bars.
-    fn finish(&mut self) {}
+    /// Show what `event` gathered.
+    fn flush(&mut self) {}
+    /// The run is over: show what is gathered, clear progress bars.
+    fn finish(&mut self) {
+        self.flush();
+    }
 }
 
 /// A reporter that drops everything (used by tests and the MCP server later).

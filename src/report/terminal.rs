@@ -42,34 +42,58 @@ impl OutputMode {
 
 pub fn pick_reporter(mode: OutputMode) -> Box<dyn Reporter> {
     match mode {
-        OutputMode::Json => Box::new(JsonLines),
-        OutputMode::Plain => Box::new(Plain),
+        OutputMode::Json => Box::new(JsonLines::default()),
+        OutputMode::Plain => Box::new(Plain::default()),
         OutputMode::Progress => Box::new(Progress::new()),
     }
 }
 
 /// Plain lines on stderr, one per notable event.
-pub struct Plain;
+#[derive(Debug, Default)]
+pub struct Plain {
+    /// Lines gathered until the next flush.
+    pending: Vec<u8>,
+}
 
 impl Reporter for Plain {
     fn event(&mut self, ev: &RunEvent) {
         if let Some(l) = line(ev) {
             let ts = ev.ts.get(11..19).unwrap_or("");
-            let _ = writeln!(std::io::stderr().lock(), "{ts} {l}");
+            let _ = writeln!(self.pending, "{ts} {l}");
         }
+    }
+
+    fn flush(&mut self) {
+        write_out(&mut std::io::stderr().lock(), &mut self.pending);
     }
 }
 
 /// Every event as a JSON line on stdout.
-pub struct JsonLines;
+#[derive(Debug, Default)]
+pub struct JsonLines {
+    /// Lines gathered until the next flush.
+    pending: Vec<u8>,
+}
 
 impl Reporter for JsonLines {
     fn event(&mut self, ev: &RunEvent) {
-        if let Ok(s) = serde_json::to_string(ev) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{s}");
-            let _ = out.flush();
+        if serde_json::to_writer(&mut self.pending, ev).is_ok() {
+            self.pending.push(b'\n');
         }
+    }
+
+    fn flush(&mut self) {
+        write_out(&mut std::io::stdout().lock(), &mut self.pending);
+    }
+}
+
+/// Write the gathered lines in one go and forget them (a closed terminal is not the run's
+/// failure).
+fn write_out(out: &mut impl Write, pending: &mut Vec<u8>) {
+    if !pending.is_empty() {
+        let _ = out.write_all(pending);
+        let _ = out.flush();
+        pending.clear();
     }
 }
 

@@ -214,43 +214,28 @@ impl<'r> Run<'r> {
             "calling agent"
         );
         let prices = PriceTable::new(&self.config.pricing);
-        let mut live_model = c.model.clone();
         let started_at = now_rfc3339();
-        let stage_name = c.stage_key.to_string();
-        let item_name = c.item.map(String::from);
-        let mut emit_error: Option<OrxError> = None;
         let log_filter = self.redactor.log_filter();
-        let mut outcome = agents::invoke_filtered(
-            cli.as_ref(),
-            &req,
-            Some(log_filter),
-            &mut |ev: &AgentEvent| {
-                let mut ev = ev.clone();
-                match &mut ev {
-                    AgentEvent::SessionStarted { model: Some(m), .. } if live_model.is_none() => {
-                        live_model = Some(m.clone());
-                    }
-                    AgentEvent::Usage { usage } => prices.fill_cost(usage, live_model.as_deref()),
-                    _ => {}
-                }
-                let stop = budget.observe(&ev);
-                let kind = EventKind::Agent {
-                    stage: stage_name.clone(),
-                    item: item_name.clone(),
-                    agent: ev,
-                };
-                if let Err(e) = self.emit(kind) {
-                    emit_error.get_or_insert(e);
-                }
-                match stop {
-                    Some(why) => Control::Stop(why),
-                    None => Control::Continue,
-                }
-            },
-        );
-        if let Some(e) = emit_error {
+        let mut stream = Streamed {
+            stage: c.stage_key.to_string(),
+            item: c.item.map(String::from),
+            live_model: c.model.clone(),
+            prices: &prices,
+            budget: &mut budget,
+            error: None,
+            run: self,
+        };
+        let mut outcome =
+            agents::invoke_filtered(cli.as_ref(), &req, Some(log_filter), &mut stream);
+        let Streamed {
+            live_model, error, ..
+        } = stream;
+        // What the stream left gathered is written even when an event could not be.
+        let flushed = self.flush_events();
+        if let Some(e) = error {
             return Err(e.into());
         }
+        flushed?;
         prices.fill_cost(&mut outcome.usage, live_model.as_deref());
         // A turn limit orx itself passed down is the stage's budget, not the agent's failure.
         if outcome.failure == Some(FailureKind::TurnLimit) && req.max_turns.is_some() {
@@ -336,6 +321,52 @@ impl<'r> Run<'r> {
         let _ = self.save();
         tracing::info!(run = %self.paths.id, "budget crossed: {why}");
         Halt::Stop(Stop::BudgetExceeded)
+    }
+}
+
+/// An agent call's events on their way into the run: each one priced, counted against the
+/// budget and gathered into the run's history, which is written whenever the agent's output is
+/// caught up.
+struct Streamed<'a, 'r> {
+    run: &'a mut Run<'r>,
+    stage: String,
+    item: Option<String>,
+    /// The model the call runs on: routed, or as the agent's session names it.
+    live_model: Option<String>,
+    prices: &'a PriceTable,
+    budget: &'a mut Budget,
+    /// The first event that could not be recorded: the call fails with it once it ends.
+    error: Option<OrxError>,
+}
+
+impl agents::EventSink for Streamed<'_, '_> {
+    fn event(&mut self, mut ev: AgentEvent) -> Control {
+        match &mut ev {
+            AgentEvent::SessionStarted { model: Some(m), .. } if self.live_model.is_none() => {
+                self.live_model = Some(m.clone());
+            }
+            AgentEvent::Usage { usage } => self.prices.fill_cost(usage, self.live_model.as_deref()),
+            _ => {}
+        }
+        let stop = self.budget.observe(&ev);
+        let kind = EventKind::Agent {
+            stage: self.stage.clone(),
+            item: self.item.clone(),
+            agent: ev,
+        };
+        if let Err(e) = self.run.emit_gathered(kind) {
+            self.error.get_or_insert(e);
+        }
+        match stop {
+            Some(why) => Control::Stop(why),
+            None => Control::Continue,
+        }
+    }
+
+    fn caught_up(&mut self) {
+        if let Err(e) = self.run.flush_events() {
+            self.error.get_or_insert(e);
+        }
     }
 }
 

@@ -30,7 +30,9 @@ use crate::git::{Repo, Worktree};
 use crate::guard::Redactor;
 use crate::model::state::WorktreeInfo;
 use crate::model::RunState;
-use crate::model::{EventKind, FailureKind, FailureReason, FailureRecord, Stage, StageEnd, Stop};
+use crate::model::{
+    EventKind, FailureKind, FailureReason, FailureRecord, RunEvent, Stage, StageEnd, Stop,
+};
 use crate::report::Reporter;
 use crate::store::events::EventLog;
 use crate::store::journal::{Durability, StateJournal};
@@ -74,6 +76,8 @@ enum Sink<'r> {
     /// The run itself: its event log, its state journal, its reporter and its lock.
     Own {
         events: EventLog,
+        /// The buffer each event's line is encoded into.
+        line: Vec<u8>,
         /// The state journal; `state.json` is compacted from it.
         journal: StateJournal,
         reporter: &'r mut dyn Reporter,
@@ -124,6 +128,7 @@ impl<'r> Run<'r> {
             wt,
             sink: Sink::Own {
                 events,
+                line: Vec::new(),
                 journal,
                 reporter,
                 _lock: lock,
@@ -195,21 +200,70 @@ impl<'r> Run<'r> {
         self.emit(EventKind::Warning { message })
     }
 
-    /// Append an event to the history and hand it to the reporter.
+    /// Append an event to the history, written now, and hand it to the reporter.
     pub fn emit(&mut self, kind: EventKind) -> Result<()> {
-        if let Sink::Lane(link) = &self.sink {
-            // The scheduler redacts it as it writes it.
-            return link.event(kind);
+        self.emit_as(kind, false)
+    }
+
+    /// [`Run::emit`] for an event of a stream: its line is gathered and written with the next
+    /// [`Run::flush_events`], emit or record of the state (see [`EventLog::gather`]). The
+    /// reporter hears of it at once.
+    pub fn emit_gathered(&mut self, kind: EventKind) -> Result<()> {
+        self.emit_as(kind, true)
+    }
+
+    /// Write the events gathered by [`Run::emit_gathered`].
+    pub fn flush_events(&mut self) -> Result<()> {
+        match &mut self.sink {
+            Sink::Own {
+                events, reporter, ..
+            } => {
+                reporter.flush();
+                Ok(events.flush()?)
+            }
+            Sink::Lane(_) => Ok(()),
         }
-        let kind = self.redact_event(kind);
-        let Sink::Own {
-            events, reporter, ..
-        } = &mut self.sink
-        else {
-            return Ok(());
+    }
+
+    fn emit_as(&mut self, kind: EventKind, gathered: bool) -> Result<()> {
+        let (events, reporter, line) = match &mut self.sink {
+            Sink::Own {
+                events,
+                reporter,
+                line,
+                ..
+            } => (events, reporter, line),
+            // The scheduler redacts it as it writes it.
+            Sink::Lane(link) => return link.event(kind),
         };
-        let ev = events.append(kind)?;
+        let mut ev = events.stamp(kind);
+        line.clear();
+        let redacted = self
+            .redactor
+            .write_json(line, &ev)
+            .map_err(|e| OrxError::internal(format!("cannot encode an event: {e}")))?;
+        if redacted {
+            // Every sink sees the event as written. Should the redacted line no longer read
+            // as an event, a warning takes its place: a secret is never written for want of
+            // a redaction.
+            ev = match serde_json::from_slice::<RunEvent>(line) {
+                Ok(written) => written,
+                Err(_) => {
+                    ev.kind = EventKind::Warning {
+                        message: "an event was withheld: it carried a secret".into(),
+                    };
+                    line.clear();
+                    serde_json::to_writer(&mut *line, &ev)
+                        .map_err(|e| OrxError::internal(format!("cannot encode an event: {e}")))?;
+                    ev
+                }
+            };
+        }
+        events.record(line, !gathered)?;
         reporter.event(&ev);
+        if !gathered {
+            reporter.flush();
+        }
         Ok(())
     }
 
@@ -233,7 +287,13 @@ impl<'r> Run<'r> {
             // In a lane: hand the lane's changes to the scheduler, which records them as `how`
             // says, and wait until it has.
             Sink::Lane(link) => return link.save(&mut self.state, how),
-            Sink::Own { journal, .. } => journal,
+            Sink::Own {
+                journal, events, ..
+            } => {
+                // The history is never behind the state that follows it.
+                events.flush()?;
+                journal
+            }
         };
         self.state.updated_at = crate::store::now_rfc3339();
         // What is on disk is redacted; the state in memory keeps the real text.
@@ -313,20 +373,6 @@ impl<'r> Run<'r> {
     /// `text` with the run's secrets replaced, for anything written under `runs/`.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         self.redactor.redact(text)
-    }
-
-    /// An event with every string redacted. Should the redacted event no longer decode, a
-    /// warning takes its place: a secret is never written for want of a redaction.
-    fn redact_event(&self, kind: EventKind) -> EventKind {
-        let Ok(mut json) = serde_json::to_value(&kind) else {
-            return kind;
-        };
-        if !self.redactor.redact_json(&mut json) {
-            return kind;
-        }
-        serde_json::from_value(json).unwrap_or_else(|_| EventKind::Warning {
-            message: "an event was withheld: it carried a secret".into(),
-        })
     }
 
     /// Variables shared by every prompt.

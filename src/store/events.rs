@@ -1,9 +1,16 @@
 //! `events.jsonl`: the append-only history of a run.
 //!
-//! Each event is one JSON line written with a single `write` on an `O_APPEND` descriptor, so
-//! lines from one writer never interleave and a crash can at worst leave a torn *last* line.
-//! Readers skip a torn line; a writer that reopens the file (resume) first terminates it, and
-//! continues numbering after the highest `seq` it finds, so `seq` stays a valid cursor.
+//! Each event is one JSON line, and whole lines only are written, with a single `write` on an
+//! `O_APPEND` descriptor, so lines from one writer never interleave and a crash can at worst
+//! leave a torn *last* line. Readers skip a torn line; a writer that reopens the file (resume)
+//! first terminates it, and continues numbering after the highest `seq` it finds, so `seq`
+//! stays a valid cursor.
+//!
+//! [`EventLog::append`] writes at once. [`EventLog::gather`] keeps the line in memory until
+//! [`EventLog::flush`], an `append`, or 64 KiB gathered: an agent streaming a flood of
+//! lines costs one write per batch instead of one per event (the caller flushes whenever
+//! the agent's output is caught up, so a live reader never waits on a quiet agent). A crash
+//! loses at most the gathered lines, which the agent's raw log still holds.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -14,6 +21,9 @@ use crate::error::file::FileError;
 use crate::model::event::{EventKind, RunEvent};
 use crate::store::state::now_rfc3339;
 
+/// Gathered lines are written once they reach this many bytes.
+const GATHER_BYTES: usize = 64 * 1024;
+
 /// Appends events to `events.jsonl`.
 #[derive(Debug)]
 pub struct EventLog {
@@ -21,6 +31,8 @@ pub struct EventLog {
     path: PathBuf,
     next_seq: u64,
     run_id: String,
+    /// Whole lines gathered and not yet written.
+    pending: Vec<u8>,
 }
 
 impl EventLog {
@@ -48,27 +60,70 @@ impl EventLog {
             path: path.to_path_buf(),
             next_seq: last.map(|s| s + 1).unwrap_or(1),
             run_id: run_id.to_string(),
+            pending: Vec::new(),
         })
     }
 
-    /// Stamp and append one event; returns it for the other sinks.
+    /// Stamp and append one event, writing it (and anything gathered before it) now; returns
+    /// it for the other sinks.
     pub fn append(&mut self, kind: EventKind) -> Result<RunEvent> {
-        let ev = RunEvent {
+        let ev = self.gather(kind)?;
+        self.flush()?;
+        Ok(ev)
+    }
+
+    /// Stamp one event and gather its line, to be written with the next [`EventLog::flush`]
+    /// or [`EventLog::append`], or once 64 KiB are gathered; returns it for the other sinks.
+    pub fn gather(&mut self, kind: EventKind) -> Result<RunEvent> {
+        let ev = self.stamp(kind);
+        let line = serde_json::to_vec(&ev).map_err(|source| StoreError::Encode {
+            what: "event".into(),
+            source,
+        })?;
+        self.record(&line, false)?;
+        Ok(ev)
+    }
+
+    /// The next event: `kind` with its number, time and run, not yet recorded. The caller
+    /// encodes it (its own way: the run redacts as it encodes) and hands the line to
+    /// [`EventLog::record`].
+    pub fn stamp(&self, kind: EventKind) -> RunEvent {
+        RunEvent {
             seq: self.next_seq,
             ts: now_rfc3339(),
             run_id: self.run_id.clone(),
             kind,
-        };
-        let mut line = serde_json::to_vec(&ev).map_err(|source| StoreError::Encode {
-            what: "event".into(),
-            source,
-        })?;
-        line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .map_err(|e| FileError::own("append to", &self.path, e))?;
+        }
+    }
+
+    /// Record the line of the event [`EventLog::stamp`] made last: gathered, and written now
+    /// when `now` says so or 64 KiB are gathered. `line` is one JSON object, without its
+    /// newline.
+    pub fn record(&mut self, line: &[u8], now: bool) -> Result<()> {
+        self.pending.extend_from_slice(line);
+        self.pending.push(b'\n');
         self.next_seq += 1;
-        Ok(ev)
+        if now || self.pending.len() >= GATHER_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write the gathered lines, in one `write`.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.file.write_all(&self.pending);
+        self.pending.clear();
+        written.map_err(|e| FileError::own("append to", &self.path, e).into())
+    }
+}
+
+impl Drop for EventLog {
+    /// A log dropped on an error path still writes what it gathered.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 

@@ -1,11 +1,12 @@
 //! The state journal and the cost accounting of a run, end to end: a happy run's fsyncs and
 //! git processes as `metrics/run.json` reports them, a live run's latest checkpoint as other
-//! processes read it, and a corrupt journal line as a clear state error.
+//! processes read it, a corrupt journal line as a clear state error, and a quiet agent's
+//! events on disk while it still runs (events are written in batches, never held back).
 
 use std::process::Stdio;
 
 use crate::support::*;
-use crate::waiting::{lock_released, Hold};
+use crate::waiting::{lock_released, until, Hold};
 
 fn run_metrics(repo: &Repo, id: &str) -> serde_json::Value {
     serde_json::from_str(&repo.read(id, "metrics/run.json")).expect("run.json parses")
@@ -114,4 +115,53 @@ fn a_corrupt_journal_line_is_a_state_error_and_a_torn_last_line_is_ignored() {
         );
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
+}
+
+#[test]
+fn a_quiet_agents_events_are_on_disk_while_it_still_runs() {
+    // A stand-in `claude` that says something, then goes quiet until the test has seen it in
+    // events.jsonl: were the events of a batch held back until more output came, or until
+    // the agent ended, the wait below would never end.
+    let repo = Repo::new("", "");
+    let release = repo.path().join("release");
+    let bin = repo.path().join("quiet-claude");
+    std::fs::write(
+        &bin,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\n\
+             echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\",\"model\":\"m\"}}'\n\
+             echo '{{\"type\":\"assistant\",\"message\":{{\"role\":\"assistant\",\"content\":[{{\"type\":\"text\",\"text\":\"thinking out loud\"}}]}},\"session_id\":\"s1\"}}'\n\
+             while [ ! -e '{}' ]; do sleep 0.05; done\n\
+             echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"# Plan\",\"session_id\":\"s1\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":1}}}}'\n",
+            release.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        repo.path().join("orx.yaml"),
+        format!(
+            "version: \"1\"\nengine:\n  type: claude\nexecutors:\n  claude:\n    bin: {}\ngit:\n  base_branch: main\npipelines:\n  think: [plan]\n",
+            bin.display()
+        ),
+    )
+    .unwrap();
+    let mut child = repo
+        .cmd(&["run", "plan it", "--pipeline", "think", "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("orx runs");
+    let runs = repo.path().join("runs");
+    let events = until("the agent's text in events.jsonl", || {
+        let dir = std::fs::read_dir(&runs).ok()?.flatten().next()?.path();
+        let text = std::fs::read_to_string(dir.join("events.jsonl")).ok()?;
+        text.contains("thinking out loud").then_some(text)
+    });
+    assert!(
+        !events.contains("agent_finished"),
+        "the agent was still running: {events}"
+    );
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(child.wait().expect("orx exits").code(), Some(0));
 }
