@@ -39,26 +39,10 @@ impl Control {
         let base = state.worktree.base_sha.clone();
         let head = repo.resolve_commit(&branch).ok();
         let (ahead, files) = match &head {
-            Some(h) if !base.is_empty() => {
-                let range = format!("{base}..{h}");
-                let ahead = crate::git::Git::new(&repo.root)
-                    .run(["rev-list", "--count", range.as_str()])
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(0);
-                let files = crate::git::Git::new(&repo.root)
-                    .run([
-                        "diff",
-                        "--name-only",
-                        "--no-renames",
-                        base.as_str(),
-                        h.as_str(),
-                        "--",
-                    ])
-                    .map(|s| s.lines().map(String::from).collect())
-                    .unwrap_or_default();
-                (ahead, files)
-            }
+            Some(h) if !base.is_empty() => (
+                repo.commits_ahead(&base, h).unwrap_or(0),
+                repo.files_changed(&base, h).unwrap_or_default(),
+            ),
             _ => (0, Vec::new()),
         };
         let status = super::runs::live_status(state.status.as_str(), &paths);

@@ -30,6 +30,7 @@
 //! The extra environment is data on the runner, so tests can point git at an empty `HOME`
 //! without touching the process environment; the in-process side honours it too.
 
+mod compare;
 mod error;
 mod gitdir;
 mod handle;
