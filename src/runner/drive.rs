@@ -315,8 +315,10 @@ impl Run<'_> {
         self.persist(Durability::Exit)?;
         let stage = self.state.current_stage;
         self.notify_hooks("run_end", stage, status.as_str())?;
-        if status == RunStatus::Failed {
-            self.notify_hooks("run_failed", stage, "failed")?;
+        // A partial run shipped what passed but exits 1 like a failed one: whoever watches for
+        // failures hears of both, and ORX_STATUS says which.
+        if matches!(status, RunStatus::Failed | RunStatus::Partial) {
+            self.notify_hooks("run_failed", stage, status.as_str())?;
         }
         let (reason, message) = match (&self.state.last_failure, status) {
             (Some(f), RunStatus::Failed | RunStatus::BudgetExceeded | RunStatus::Partial) => {

@@ -354,10 +354,11 @@ fn stages_merge_routes_the_conflict_resolution_and_fix_routing_is_its_default() 
 #[test]
 fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_ship_partial() {
     // No fix attempts: the first conflict ends Y.
+    // A partial run exits 1 like a failed one, so the hooks that watch for failures hear of it.
     let repo = Repo::new(
         &config_with_gates(
             &[("no_markers", NO_MARKERS)],
-            "run:\n  max_fix_attempts: 0\n",
+            "run:\n  max_fix_attempts: 0\nhooks:\n  run_failed:\n    - command: 'echo \"$ORX_STATUS\" > \"$ORX_RUN_DIR/run_failed_hook\"'\n",
         ),
         &scenario(&conflicting(), 200, ""),
     );
@@ -365,6 +366,7 @@ fn an_unresolvable_conflict_fails_its_item_blocks_its_dependent_and_the_others_s
     r.expect_code(1);
     let st = repo.state(&r.id);
     assert_eq!(st["status"], "partial");
+    assert_eq!(repo.read(&r.id, "run_failed_hook").trim(), "partial");
     let status = |i: usize| st["items"][i]["status"].as_str().unwrap_or("").to_string();
     assert_eq!(
         [status(0), status(1), status(2), status(3)],
