@@ -16,10 +16,12 @@
 //! dummy values such as AWS's documented `AKIAIOSFODNN7EXAMPLE`.
 //!
 //! - [`paths`]: the globs and the file count.
-//! - [`secrets`]: credential shapes, entropy, the diff scan.
+//! - [`secrets`]: credential shapes, entropy, the diff scan (`anchors`: where its anchor bytes
+//!   are, for texts dense with them).
 //! - [`redact`]: the run's [`Redactor`], applied to everything orx writes.
 //! - [`json_out`]: the redactor writing a value as JSON, every string redacted on the way.
 
+mod anchors;
 pub mod json_out;
 pub mod paths;
 pub mod redact;

@@ -13,6 +13,7 @@
 //! new-file line number of every added line from the hunk headers, so a violation points at
 //! `config.py:3`, and only ever reports a masked value ([`mask`]).
 
+use super::anchors::{anchors2, anchors3};
 use super::{Violation, ViolationKind};
 
 /// One secret found in a text: its kind and byte span.
@@ -83,7 +84,7 @@ pub fn find(text: &str) -> Vec<Finding> {
 ///
 /// Every prefix [`shape_at`] knows holds an anchor byte at a fixed small offset: `A` at 0
 /// (AWS, Google), `-` at 0 (`-----BEGIN`), 2 (`sk-`) or 4 (`xoxb-`), `_` at 2 (`sk_live_`),
-/// 3 (`ghp_`) or 6 (`github_pat_`). So the scan jumps between anchors (`memchr3`, vectorised)
+/// 3 (`ghp_`) or 6 (`github_pat_`). So the scan jumps between anchors (`anchors3`, vectorised)
 /// and only tests the few positions up to [`MAX_ANCHOR_OFFSET`] bytes before each one, in
 /// increasing order and each once, which finds exactly what testing every byte finds.
 pub fn find_shapes(text: &str) -> Vec<Finding> {
@@ -108,7 +109,7 @@ pub fn find_shapes(text: &str) -> Vec<Finding> {
             None => false,
         }
     };
-    for anchor in memchr::memchr3_iter(b'A', b'-', b'_', b) {
+    for anchor in anchors3(b'A', b'-', b'_', b) {
         if anchor < next {
             continue;
         }
@@ -159,7 +160,7 @@ fn shape_finding(b: &[u8], i: usize) -> Option<Finding> {
 /// where a prefix matches in full, and a credential may start, is a candidate. In order.
 fn exact_anchored_starts(b: &[u8]) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
-    for a in memchr::memchr3_iter(b'.', b'K', b'J', b) {
+    for a in anchors3(b'.', b'K', b'J', b) {
         // Most anchors are ordinary dots: reject on the byte before first.
         let before = if a == 0 { 0 } else { b[a - 1] };
         if !matches!(before, b'G' | b'p' | b's' | b'b' | b'9' | b'S' | b'y') {
@@ -657,7 +658,7 @@ fn placeholder(v: &str) -> bool {
 /// secret and the value is long and random enough; the span is the value alone.
 ///
 /// Every assignment has an operator byte (`=` or `:`), and those are rare next to the bytes of
-/// names and prose, so the scan jumps from operator to operator (`memchr2`, vectorised) and
+/// names and prose, so the scan jumps from operator to operator (`anchors2`, vectorised) and
 /// walks back to the name before it, instead of testing every byte for the start of a name
 /// (that byte loop was a third of the ingestion profile). The name found is the one a
 /// left-to-right reading takes: the run of `[A-Za-z0-9_-]` before the operator (after an
@@ -688,7 +689,7 @@ fn scan_operators(text: &str, mut urls: Option<&mut Vec<Finding>>) -> Vec<Findin
     let mut out = Vec::new();
     // Bytes before this offset belong to a value already reported and start no name.
     let mut skip_until = 0;
-    for op in memchr::memchr2_iter(b'=', b':', b) {
+    for op in anchors2(b'=', b':', b) {
         if let Some(u) = urls.as_deref_mut() {
             if b[op] == b':' && b[op + 1..].starts_with(b"//") {
                 url_credentials_at(text, op, u);
