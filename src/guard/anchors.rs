@@ -5,8 +5,8 @@
 //! agent's stream-json they are dense: one of `A`, `-`, `_` every 15 bytes, a `:` or `=` every
 //! 22, in keys, ids and paths. memchr restarts its vector search for every hit, which at that
 //! density costs more than the search itself. Here the text is classified 64 bytes at a time
-//! into a bit mask (SSE2, part of every x86_64 CPU; a plain loop elsewhere and for the last
-//! bytes), and the hits are read off the mask, so a dense text costs a fraction of a cycle
+//! into a bit mask (SSE2, part of every x86_64 CPU; a plain loop elsewhere), and the hits are
+//! read off the mask, so a dense text costs a fraction of a cycle
 //! per byte plus a few instructions per hit, and a sparse one little more than one pass.
 
 /// The bytes of a 64-byte block.
@@ -70,16 +70,23 @@ impl Anchors<'_> {
         }
     }
 
-    /// The hits among the (up to) 64 bytes from `at`.
+    /// The hits among the (up to) 64 bytes from `at`. The last, shorter block (all of a short
+    /// text, such as one string of an event) is copied into a padded block first, so it costs
+    /// what a full one does.
     fn block_mask(&self, at: usize) -> u64 {
-        match self.text.get(at..at + BLOCK) {
-            Some(block) => full_block_mask(block, self.needles),
-            None => scalar_mask(self.text.get(at..).unwrap_or(&[]), self.needles),
+        if let Some(block) = self.text.get(at..at + BLOCK) {
+            return full_block_mask(block, self.needles);
         }
+        // Shorter than a block, since a full one was not there: it fits the padded copy.
+        let tail = self.text.get(at..).unwrap_or(&[]);
+        let mut padded = [0u8; BLOCK];
+        padded[..tail.len()].copy_from_slice(tail);
+        // Only the tail's own bytes count (a needle could be the padding's 0).
+        full_block_mask(&padded, self.needles) & ((1u64 << tail.len()) - 1)
     }
 }
 
-/// The hits of a block, one byte at a time (the last bytes of a text, and where SSE2 is not).
+/// The hits of a block, one byte at a time (where SSE2 is not).
 fn scalar_mask(bytes: &[u8], [a, b, c]: [u8; 3]) -> u64 {
     let mut mask = 0u64;
     for (i, &x) in bytes.iter().take(BLOCK).enumerate() {
