@@ -12,8 +12,11 @@
 //! (`handle.rs`), so a happy run starts a handful of git processes instead of about a hundred.
 //! The git binary stays where it is the better tool:
 //!
-//! - `worktree add/remove/list/prune`: git owns the worktree registry and its locking rules,
-//!   and checking out a tree writes the working files through the user's smudge filters.
+//! - `worktree add/remove/prune`: git owns the worktree registry and its locking rules, and
+//!   checking out a tree writes the working files through the user's smudge filters. Only
+//!   reading the registry (which worktrees, on which branch) is done in-process
+//!   (`registry.rs`), and a new run branch is made in-process before `worktree add` checks it
+//!   out.
 //! - `push` and `ls-remote` (`remote.rs`): the user's remotes, `insteadOf`, SSH keys and
 //!   credential helpers work exactly as they do for them; libgit2 is built without transports.
 //! - `merge-tree` (`integrate.rs`): one call that gives the merged tree and the conflicting
@@ -37,12 +40,14 @@ mod handle;
 mod ignores_and_refs;
 mod integrate;
 mod quarantine;
+mod registry;
 mod remote;
 mod repo;
 mod scan;
 mod snapshot;
 pub mod spawns;
 mod stale_locks;
+mod switch;
 pub mod version;
 mod worktree;
 

@@ -292,11 +292,14 @@ fn restore_in(git: &Git, snapshot: &str) -> Result<()> {
     let target = with_repo(git, &format!("rev-parse {spec}"), |repo| {
         tree_id(repo, snapshot).map(|t| t.to_string())
     })?;
-    // Most restores find the files already there (gates that leave nothing behind): an
-    // in-process look says so without starting git.
+    // Most restores find the files already there (gates that leave nothing behind), or a few
+    // plain files to put back: an in-process look says so, and does it, without starting git.
     if let Some(now) = scan::in_process_only(git)? {
         if now.tree == target {
             return reset_index(git);
+        }
+        if let Some(written) = super::switch::files_to(&now, &target)? {
+            return super::switch::index_to(git, "HEAD", &written);
         }
     }
     // git both scans and switches here: the switch writes files (smudge filters, git's

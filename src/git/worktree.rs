@@ -86,17 +86,22 @@ impl Repo {
         if listed.iter().any(|(p, _)| !p.is_dir()) {
             self.git().run(["worktree", "prune"])?;
         }
-        let mut args: Vec<&OsStr> = vec!["worktree".as_ref(), "add".as_ref(), "-q".as_ref()];
-        if self.branch_exists(branch)? {
-            args.extend([path.as_os_str(), branch.as_ref()]);
-        } else {
-            args.extend([
-                "-b".as_ref(),
-                branch.as_ref(),
-                path.as_os_str(),
-                base_sha.as_ref(),
-            ]);
+        // The new branch is made in-process: `worktree add -b` would start one more git
+        // process (`git branch`) for a one-line ref file.
+        if !self.branch_exists(branch)? {
+            let op = format!("branch {branch} {base_sha}");
+            with_repo(&self.git(), &op, |repo| {
+                let commit = repo.revparse_single(base_sha)?.peel_to_commit()?;
+                repo.branch(branch, &commit, false).map(drop)
+            })?;
         }
+        let args: [&OsStr; 5] = [
+            "worktree".as_ref(),
+            "add".as_ref(),
+            "-q".as_ref(),
+            path.as_os_str(),
+            branch.as_ref(),
+        ];
         self.git().run(args).map(drop)
     }
 
@@ -123,34 +128,12 @@ impl Repo {
         self.git().run(["worktree", "prune"]).map(drop)
     }
 
-    /// Every worktree of the repository (the main checkout first) with its branch, if any.
-    pub fn list_worktrees(&self) -> Result<Vec<(PathBuf, Option<String>)>> {
-        let text = self.git().run(["worktree", "list", "--porcelain"])?;
-        Ok(parse_worktree_list(&text))
-    }
-
     /// A handle on the worktree at `path` (nothing is checked).
     pub fn worktree(&self, path: &Path) -> Worktree {
         Worktree {
             path: path.to_path_buf(),
         }
     }
-}
-
-/// Parse `git worktree list --porcelain`: blocks of `worktree <path>`, `branch refs/heads/x`.
-fn parse_worktree_list(text: &str) -> Vec<(PathBuf, Option<String>)> {
-    let mut out: Vec<(PathBuf, Option<String>)> = Vec::new();
-    for line in text.lines() {
-        if let Some(path) = line.strip_prefix("worktree ") {
-            out.push((PathBuf::from(path), None));
-        } else if let Some(branch) = line.strip_prefix("branch ") {
-            if let Some(last) = out.last_mut() {
-                let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
-                last.1 = Some(short.to_string());
-            }
-        }
-    }
-    out
 }
 
 impl Worktree {
@@ -177,33 +160,25 @@ impl Worktree {
     /// Move HEAD, index and files to `commit`, and delete untracked files.
     ///
     /// Ignored files (`node_modules/`, build output) are kept: they are expensive to rebuild
-    /// and never part of a checkpoint. A reset to HEAD of files that already equal HEAD (the
-    /// in-process scan says so, untracked files included) only resets the index: after ship
-    /// committed everything, knowledge starts from exactly that, and the two git processes
-    /// would change nothing.
+    /// and never part of a checkpoint. Where the in-process scan can look, the few files that
+    /// differ are put back in-process (`switch.rs` says when that is exact) and HEAD and the
+    /// index are moved by libgit2: after ship committed everything, knowledge starts from
+    /// exactly that and drops what its agent wrote, and two git processes over the whole
+    /// worktree were most of what that cost.
     pub fn reset_hard(&self, commit: &str) -> Result<()> {
         let git = self.git();
-        if self.equals_head(commit)? {
-            return super::snapshot::reset_index(&git);
+        if let Some(now) = super::scan::in_process_only(&git)? {
+            let target = self.tree_of(commit)?;
+            let written = match now.tree == target {
+                true => Some(Vec::new()),
+                false => super::switch::files_to(&now, &target)?,
+            };
+            if let Some(written) = written {
+                return super::switch::index_to(&git, commit, &written);
+            }
         }
         git.run(["reset", "-q", "--hard", commit, "--"])?;
         git.run(["clean", "-f", "-d", "-q"]).map(drop)
-    }
-
-    /// Whether `commit` is HEAD and the files are exactly HEAD's tree, as far as an in-process
-    /// scan can tell cheaply; `false` where only git can scan (large or filtered repositories).
-    fn equals_head(&self, commit: &str) -> Result<bool> {
-        let git = self.git();
-        let op = format!("rev-parse {commit} HEAD");
-        let head = with_repo(&git, &op, |repo| {
-            let head = repo.head()?.peel_to_commit()?;
-            let target = repo.revparse_single(commit)?.peel_to_commit()?;
-            Ok((head.id() == target.id()).then(|| head.tree_id().to_string()))
-        })?;
-        let Some(head_tree) = head else {
-            return Ok(false);
-        };
-        Ok(super::scan::in_process_only(&git)?.is_some_and(|now| now.tree == head_tree))
     }
 }
 
@@ -391,18 +366,5 @@ mod tests {
         assert_eq!(std::fs::read_to_string(p.join("a.txt")).unwrap(), "a\n");
         assert_eq!(wt.tree_of(&base).unwrap().len(), 40);
         assert!(wt.tree_of("no-such").is_err());
-    }
-
-    #[test]
-    fn porcelain_lists_parse_branches_and_detached_heads() {
-        let text = "worktree /r\nHEAD 1\nbranch refs/heads/main\n\nworktree /r/.worktrees/x\nHEAD 2\ndetached\n";
-        let parsed = parse_worktree_list(text);
-        assert_eq!(
-            parsed,
-            vec![
-                (PathBuf::from("/r"), Some("main".into())),
-                (PathBuf::from("/r/.worktrees/x"), None)
-            ]
-        );
     }
 }

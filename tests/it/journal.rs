@@ -27,9 +27,8 @@ fn a_happy_run_stays_under_its_fsync_and_git_process_ceilings() {
     // agent snapshots, 2 item commits, the exit) and the two atomic writes of state.json (the
     // first, the compaction at exit). Rewriting state.json at every checkpoint cost 141.
     assert!(fsyncs < 20, "a happy run made {fsyncs} fsyncs");
-    // 4 at the time of writing: `worktree list` and `worktree add`, and the `reset --hard` and
-    // `clean` after knowledge's agent; every read and object write is in-process (libgit2).
-    // It was 99 with the git CLI for every read and write.
+    // 1 at the time of writing: `worktree add`. Every read, object write and putting back of
+    // plain files is in-process (libgit2). It was 99 with the git CLI for every read and write.
     assert!(git <= 10, "a happy run started {git} git processes");
     assert!(git > 0, "the count of git processes is wired");
     // The journal was compacted into state.json at exit and restarted empty.
