@@ -23,7 +23,7 @@
 //! Every function here takes the [`Git`] runner explicitly; [`Worktree`]'s methods pass
 //! their default one. That is how the tests run commits with no identity configured.
 
-use git2::{Delta, Diff, DiffFormat, DiffOptions, ObjectType, Oid, Repository, ResetType};
+use git2::{Delta, Diff, DiffFormat, DiffOptions, Oid, Repository};
 
 use super::error::{GitError, Result};
 use super::handle::{self, oid, resolve, tree_id, with_repo};
@@ -281,10 +281,7 @@ pub(super) fn update_ref(git: &Git, name: &str, commit: &str, log: &str) -> Resu
 /// `git reset -q`: the index back to HEAD, the files untouched (stat data of unchanged
 /// entries is kept, so the next scan does not hash them again).
 pub(super) fn reset_index(git: &Git) -> Result<()> {
-    with_repo(git, "reset -q", |repo| {
-        let head = repo.head()?.peel(ObjectType::Commit)?;
-        repo.reset(&head, ResetType::Mixed, None)
-    })
+    super::switch::index_to(git, "HEAD", &[])
 }
 
 fn restore_in(git: &Git, snapshot: &str) -> Result<()> {

@@ -81,16 +81,37 @@ pub(super) fn files_to(now: &WorkingState, target: &str) -> Result<Option<Vec<Pa
 /// does, and record the current stat data of the files just `written`: the tree read into
 /// the index carries none for them, and git would take them for modified (`git apply
 /// --index` refuses such an index).
+///
+/// What is already there is not written again: a reset to HEAD leaves the ref alone, and an
+/// index that already holds `commit`'s tree is not rewritten. Most resets of a run are such
+/// no-ops (after a snapshot, after a restore that found the files in place), and each write
+/// is a lock file, a new inode and a rename.
 pub(super) fn index_to(git: &Git, commit: &str, written: &[PathBuf]) -> Result<()> {
     let op = format!("reset -q {commit}");
     with_repo(git, &op, |repo| {
-        let to = repo.revparse_single(commit)?.peel(ObjectType::Commit)?;
-        repo.reset(&to, ResetType::Mixed, None)?;
-        if written.is_empty() {
-            return Ok(());
+        let to = repo.revparse_single(commit)?.peel_to_commit()?;
+        let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let mut index = repo.index()?;
+        let mut dirty = false;
+        if head.map(|h| h.id()) != Some(to.id()) {
+            repo.reset(to.as_object(), ResetType::Mixed, None)?;
+            index.read(true)?;
+        } else {
+            // Another process (git itself, the agent) may have written it since it was read.
+            index.read(false)?;
+            let tree = to.tree()?;
+            let differs = index.has_conflicts()
+                || repo
+                    .diff_tree_to_index(Some(&tree), Some(&index), None)?
+                    .deltas()
+                    .len()
+                    > 0;
+            if differs {
+                index.read_tree(&tree)?;
+                dirty = true;
+            }
         }
         let root = repo.workdir().unwrap_or(&git.dir).to_path_buf();
-        let mut index = repo.index()?;
         for path in written {
             // Only a file that equals its index entry gets that entry's stat data (written
             // content that differs from `commit` stays a change, as after git's own reset).
@@ -99,9 +120,13 @@ pub(super) fn index_to(git: &Git, commit: &str, written: &[PathBuf]) -> Result<(
             };
             if git2::Oid::hash_file(ObjectType::Blob, root.join(path))? == entry.id {
                 index.add_path(path)?;
+                dirty = true;
             }
         }
-        index.write()
+        if dirty {
+            index.write()?;
+        }
+        Ok(())
     })
 }
 
@@ -356,5 +381,26 @@ mod tests {
         repo.worktree(link.path()).reset_hard("HEAD").unwrap();
         assert!(std::fs::symlink_metadata(link.path().join("ln")).is_err());
         assert_eq!(sh(link.path(), &["status", "--porcelain"]), "");
+    }
+
+    #[test]
+    fn a_reset_to_what_is_there_writes_neither_the_index_nor_the_branch() {
+        use std::os::unix::fs::MetadataExt;
+        let t = super::super::testutil::repo();
+        let p = t.path();
+        let git = Git::new(p);
+        let ino = |rel: &str| std::fs::metadata(p.join(rel)).unwrap().ino();
+        let before = (ino(".git/index"), ino(".git/refs/heads/main"));
+        index_to(&git, "HEAD", &[]).unwrap();
+        assert_eq!((ino(".git/index"), ino(".git/refs/heads/main")), before);
+
+        // A staged change is still reset, and only the index is written.
+        std::fs::write(p.join("a.txt"), "staged\n").unwrap();
+        sh(p, &["add", "a.txt"]);
+        let branch = ino(".git/refs/heads/main");
+        index_to(&git, "HEAD", &[]).unwrap();
+        assert_eq!(sh(p, &["diff", "--cached", "--name-only"]), "");
+        assert_eq!(sh(p, &["diff", "--name-only"]).trim(), "a.txt");
+        assert_eq!(ino(".git/refs/heads/main"), branch);
     }
 }
