@@ -55,6 +55,40 @@ impl ExitWatch {
         ExitWatch { pid, pidfd }
     }
 
+    /// Call `wake` from a thread of its own once the child has exited (zombie or not), so a
+    /// loop waiting for something else (the child's output) hears of the exit at once instead
+    /// of probing for it on a timer. `false` where the exit cannot be watched as an event (no
+    /// pidfd, no thread): the caller then probes.
+    pub(crate) fn on_exit(&self, wake: impl FnOnce() + Send + 'static) -> bool {
+        let Some(fd) = self.pidfd.as_ref().and_then(|fd| fd.try_clone().ok()) else {
+            return false;
+        };
+        std::thread::Builder::new()
+            .name("orx-exec-exit".to_string())
+            .spawn(move || {
+                loop {
+                    let mut p = libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: `p` is one valid pollfd that outlives the call.
+                    let rc = unsafe { libc::poll(&mut p, 1, -1) };
+                    // Readable: the child exited (a pidfd stays readable once reaped, so this
+                    // ends even if the exit was already handled). An error other than EINTR is
+                    // not expected with a valid pidfd; waking is harmless, the loop probes.
+                    if rc != 0
+                        && !(rc < 0
+                            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+                    {
+                        break;
+                    }
+                }
+                wake();
+            })
+            .is_ok()
+    }
+
     /// Wait up to `limit` for the child to exit; whether it has. The child is left unreaped.
     pub(crate) fn wait(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;

@@ -14,17 +14,19 @@
 //! runs in async-signal context and plain locks are fine.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Arc, Mutex, Once};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::stream::lock;
+use super::stream::{lock, LineQueue};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Once = Once::new();
 /// Process group ids of the children currently being supervised.
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// The queues the running supervision loops wait on.
+static WAITING: Mutex<Vec<Arc<LineQueue>>> = Mutex::new(Vec::new());
 
 /// Route SIGINT, SIGTERM and SIGHUP (terminal closed) to orx's interrupt handling. Safe to call more than once; only
 /// the first call installs anything. Until it is called, the signals keep their default
@@ -45,7 +47,7 @@ pub fn install_interrupt_handler() {
                 for sig in signals.forever() {
                     received += 1;
                     if received == 1 {
-                        INTERRUPTED.store(true, Ordering::SeqCst);
+                        request_interrupt();
                         tracing::warn!(
                             "signal {sig} received: stopping the running child (send it again to kill it now)"
                         );
@@ -68,6 +70,28 @@ pub fn interrupt_requested() -> bool {
 /// Ask the running supervisor loops to stop their children as if Ctrl-C had been pressed.
 pub fn request_interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
+    wake_waiting();
+}
+
+/// Wake every waiting supervision loop, so each looks at the interrupt flag now.
+fn wake_waiting() {
+    for queue in lock(&WAITING).iter() {
+        queue.wake();
+    }
+}
+
+/// Register the queue a supervision loop waits on, so an interrupt wakes it at once (the loop
+/// otherwise sleeps until its child's next line, its exit or its next deadline).
+pub(crate) fn register_waiting(queue: &Arc<LineQueue>) {
+    lock(&WAITING).push(Arc::clone(queue));
+}
+
+/// Forget a queue registered with [`register_waiting`].
+pub(crate) fn unregister_waiting(queue: &Arc<LineQueue>) {
+    let mut waiting = lock(&WAITING);
+    if let Some(i) = waiting.iter().position(|q| Arc::ptr_eq(q, queue)) {
+        waiting.swap_remove(i);
+    }
 }
 
 /// Forget a pending interrupt (for a server that handled it, and for tests).
@@ -112,6 +136,26 @@ mod tests {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     use std::time::Duration;
+
+    #[test]
+    fn an_interrupt_wakes_a_waiting_loop_at_once() {
+        // A loop waiting an hour for its child's next line hears of the interrupt now. Other
+        // tests' loops woken on the way only look at their own checks again.
+        let queue = Arc::new(LineQueue::new(1024, 1));
+        register_waiting(&queue);
+        let waiter = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || queue.pop(Duration::from_secs(3600)))
+        };
+        // Woken before or while it waits: either way `pop` ends with nothing.
+        wake_waiting();
+        assert!(matches!(
+            waiter.join().unwrap(),
+            super::super::stream::Pop::Empty
+        ));
+        unregister_waiting(&queue);
+        assert!(!lock(&WAITING).iter().any(|q| Arc::ptr_eq(q, &queue)));
+    }
 
     /// Set in the re-executed test binary to run [`signal_helper`] for real.
     const HELPER_ENV: &str = "ORX_EXEC_SIGNAL_HELPER";

@@ -125,7 +125,8 @@ impl Batch {
 /// What [`LineQueue::pop`] found.
 pub(crate) enum Pop {
     Batch(Batch),
-    /// Nothing arrived within the timeout; readers are still open.
+    /// Nothing arrived within the timeout, or [`LineQueue::wake`] was called; readers are
+    /// still open.
     Empty,
     /// Every reader has finished and the queue is drained.
     Closed,
@@ -136,6 +137,8 @@ struct QueueState {
     bytes: usize,
     open_producers: usize,
     consumer_gone: bool,
+    /// Set by [`LineQueue::wake`], cleared by the `pop` it ends.
+    woken: bool,
 }
 
 /// A multi-producer, single-consumer queue of [`Batch`]es bounded by total bytes.
@@ -154,6 +157,7 @@ impl LineQueue {
                 bytes: 0,
                 open_producers: producers,
                 consumer_gone: false,
+                woken: false,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -195,7 +199,8 @@ impl LineQueue {
                 return Pop::Closed;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if st.woken || now >= deadline {
+                st.woken = false;
                 return Pop::Empty;
             }
             st = self
@@ -204,6 +209,14 @@ impl LineQueue {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+    }
+
+    /// End the consumer's current (or next) [`LineQueue::pop`] now, with nothing: something
+    /// other than a line needs its attention (the child exited, an interrupt arrived).
+    pub fn wake(&self) {
+        let mut st = lock(&self.state);
+        st.woken = true;
+        self.not_empty.notify_all();
     }
 
     /// One producer has finished (also used when a pipe was never there).

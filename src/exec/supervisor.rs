@@ -1,14 +1,19 @@
 //! Spawning a child and the supervision loop that runs on the calling thread.
 //!
 //! The loop owns every decision about the child: it pops line batches from the reader
-//! threads and hands them to the callback, and between batches (at least every 50 ms while the
-//! child is silent) it checks the wall and idle deadlines, the interrupt flag and the
-//! callback's verdict. Exit is detected with `waitid(WNOWAIT)`, and once both pipes are closed
-//! the loop blocks on the child's pidfd ([`super::exit_watch`]) rather than sleeping; both
-//! leave the child a zombie until the tree cleanup is done: while the zombie exists its pid, and therefore its process
-//! group id, cannot be reused, so signalling `-pgid` can never hit an unrelated group. Only
-//! then is the child reaped. The interrupt check is a parameter so tests can drive it without
-//! touching the process-wide flag.
+//! threads and hands them to the callback, and between batches it checks the wall and idle
+//! deadlines, the interrupt flag and the callback's verdict. While the child is silent the loop
+//! sleeps until something needs it, not on a timer: the next line, the child's exit (a thread
+//! blocked on the child's pidfd wakes the queue, [`super::exit_watch`]), an interrupt (the
+//! signal handling wakes every waiting loop, [`super::signals`]) or the nearest deadline, with a
+//! 1 s bound as a safety net. An agent thinking for ten minutes costs a few hundred wake-ups,
+//! not twelve thousand. Without a pidfd the loop probes every 50 ms, as it must. Exit is
+//! confirmed with `waitid(WNOWAIT)`, and once both pipes are closed the loop blocks on the
+//! pidfd itself; both leave the child a zombie until the tree cleanup is done: while the zombie
+//! exists its pid, and therefore its process group id, cannot be reused, so signalling `-pgid`
+//! can never hit an unrelated group. Only then is the child reaped. The interrupt check is a
+//! parameter so tests can drive it without touching the process-wide flag (such a check is
+//! seen at the next wake-up, within the safety net's second).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -27,15 +32,21 @@ use super::cgroup::Leaf;
 use super::clone_spawn;
 use super::exit_watch::{exited_without_reaping, ExitWatch};
 use super::reap::{become_subreaper, kill_remaining, signal_group, Finder};
-use super::signals::{live_groups, register_group, unregister_group};
+use super::signals::{
+    live_groups, register_group, register_waiting, unregister_group, unregister_waiting,
+};
 use super::stream::{lock, spawn_reader, Batch, LineQueue, Pop, ReaderShared, StreamStats};
 use super::tracking::{self, Mode};
 use super::{CommandSpec, Control, ExitInfo, Output, StreamKind, Termination};
 
 /// Total bytes of lines waiting for the callback before readers block.
 const QUEUE_BYTES: usize = 16 * 1024 * 1024;
-/// Longest the loop sleeps without re-checking deadlines and the child.
+/// How often the loop probes the child and the interrupt check when it cannot be woken by the
+/// exit itself (no pidfd), and the least time between exit checks while lines keep coming.
 const POLL: Duration = Duration::from_millis(50);
+/// Longest the loop sleeps when the exit and interrupts wake it: the safety net for a wake-up
+/// that never comes, not a schedule.
+const SAFETY_TICK: Duration = Duration::from_secs(1);
 /// After the child is gone: how long readers still reading a pipe (held open by a process we
 /// could not find) may make no progress before we stop waiting. Readers already at
 /// end-of-file are only finishing their last lines and are always waited for.
@@ -127,6 +138,51 @@ struct ConsumerGuard(Arc<LineQueue>);
 impl Drop for ConsumerGuard {
     fn drop(&mut self) {
         self.0.close_consumer();
+    }
+}
+
+/// Keeps a loop's queue registered for interrupt wake-ups while the loop runs.
+struct Waiting(Arc<LineQueue>);
+
+impl Waiting {
+    fn register(queue: &Arc<LineQueue>) -> Waiting {
+        register_waiting(queue);
+        Waiting(Arc::clone(queue))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        unregister_waiting(&self.0);
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The supervision loop's wake-ups on this thread, for the tests that count them.
+    static WAKES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How long the loop may sleep from now: until the nearest deadline (the wall timeout, the
+/// idle timeout, the end of the grace period), `tick` at most.
+fn next_wake(
+    spec: &CommandSpec,
+    start: Instant,
+    last_byte: &AtomicU64,
+    stopping: Option<&Stopping>,
+    tick: Duration,
+) -> Duration {
+    let running = start.elapsed();
+    match stopping {
+        None => {
+            let silent =
+                running.saturating_sub(Duration::from_nanos(last_byte.load(Ordering::Relaxed)));
+            let wall = spec.wall_timeout.map(|t| t.saturating_sub(running));
+            let idle = spec.idle_timeout.map(|t| t.saturating_sub(silent));
+            [wall, idle].into_iter().flatten().fold(tick, Duration::min)
+        }
+        Some(s) if !s.killed => spec.grace.saturating_sub(s.term_sent.elapsed()).min(tick),
+        Some(_) => tick,
     }
 }
 
@@ -303,6 +359,12 @@ fn run_in(
 
     let queue = Arc::new(LineQueue::new(QUEUE_BYTES, 2));
     let _consumer = ConsumerGuard(Arc::clone(&queue));
+    let _waiting = Waiting::register(&queue);
+    let woken_on_exit = {
+        let queue = Arc::clone(&queue);
+        sup.exit.on_exit(move || queue.wake())
+    };
+    let tick = if woken_on_exit { SAFETY_TICK } else { POLL };
     let last_byte = Arc::new(AtomicU64::new(0));
     let at_eof = Arc::new(AtomicUsize::new(0));
     let out_stats = Arc::new(Mutex::new(StreamStats::default()));
@@ -348,8 +410,11 @@ fn run_in(
     let mut last_exit_check = start;
     let exit_seen = loop {
         let mut check_exit = true;
+        let wait = next_wake(spec, start, &last_byte, stopping.as_ref(), tick);
+        #[cfg(test)]
+        WAKES.with(|w| w.set(w.get() + 1));
         if readers_open {
-            match queue.pop(POLL) {
+            match queue.pop(wait) {
                 Pop::Batch(batch) => {
                     touch(&last_byte, start);
                     deliver(batch, &mut stopping, true);
@@ -360,7 +425,7 @@ fn run_in(
             }
         } else {
             // Both pipes are closed; the exit follows (or a deadline does): block on it.
-            sup.exit.wait(POLL);
+            sup.exit.wait(wait);
         }
         let now = Instant::now();
         if check_exit {
@@ -978,6 +1043,19 @@ mod tests {
             Termination::Stopped("budget crossed".into())
         );
         assert!(info.duration < HANG, "{info:?}");
+    }
+
+    #[test]
+    fn a_silent_child_wakes_the_loop_for_its_exit_not_on_a_timer() {
+        // Silent for a second, then gone: the loop sleeps until the exit wakes it. Probing
+        // every 50 ms, as it did, woke it about twenty times.
+        let dir = tempfile::tempdir().unwrap();
+        WAKES.with(|w| w.set(0));
+        let (info, lines) = collect(&sh(dir.path(), "sleep 1; echo done"));
+        assert_eq!(info.code, Some(0));
+        assert_eq!(lines.len(), 1);
+        let wakes = WAKES.with(|w| w.get());
+        assert!(wakes <= 5, "{wakes} wake-ups of the loop");
     }
 
     #[test]
