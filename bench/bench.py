@@ -32,6 +32,11 @@ def ms(x):
     return f"{x * 1000:.0f} ms" if x < 10 else f"{x:.1f} s"
 
 
+def signed_ms(x):
+    """A difference with its sign: +12.1 ms, -17.6 ms."""
+    return ("-" if x < 0 else "+") + ms(abs(x))
+
+
 def yes(b):
     return "**met**" if b else "**missed**"
 
@@ -102,7 +107,7 @@ def rows(res):
         for x in r["clis"]:
             m = x["medians_s"]
             out.append((f"9. Per call: orx's cost for one real `{x['cli']}` call against the mock model",
-                        ms(m["orx"]), ms(m["alone"]) + f" ({x['cli']} alone)", f"+{ms(m['diff'])}",
+                        ms(m["orx"]), ms(m["alone"]) + f" ({x['cli']} alone)", signed_ms(m["diff"]),
                         "<= +50 ms", yes(m["diff"] <= 0.050), cmd("percall")))
     return out
 
@@ -235,7 +240,7 @@ def write_doc(results_dir):
         "absolute numbers depend on the machine.",
         "",
         f"Measured {when[0] if when else '-'} to {when[-1] if when else '-'} on a **shared 2-core virtual "
-        "machine** where up to five other builds were compiling at the same time "
+        "machine** "
         f"(1-minute load average between {min(loads, default=0):.1f} and {max(loads, default=0):.1f} "
         "when each result was written): absolute times are noisy and pessimistic, ratios less so.",
         "",
