@@ -59,13 +59,22 @@ pub(super) fn files_to(now: &WorkingState, target: &str) -> Result<Option<Vec<Pa
         return Ok(None);
     };
     // Deletions first, so a file that becomes a folder (or back) never meets its old self.
+    // A path this cannot change (a folder still holding ignored files where a file goes, a
+    // permission) is left to git: what was done so far is part of what git would do, and git
+    // finishes the job from there or reports why it cannot.
     for c in changes.iter().filter(|c| c.write.is_none()) {
-        remove(root, &c.path)?;
+        if let Err(e) = remove(root, &c.path) {
+            tracing::debug!("in-process reset gives way to git: {e}");
+            return Ok(None);
+        }
     }
     for c in &changes {
         if let Some((blob, exec)) = c.write {
             let content = repo.find_blob(blob).map_err(fail)?;
-            write(&root.join(&c.path), content.content(), exec)?;
+            if let Err(e) = write(&root.join(&c.path), content.content(), exec) {
+                tracing::debug!("in-process reset gives way to git: {e}");
+                return Ok(None);
+            }
         }
     }
     Ok(Some(
@@ -402,5 +411,34 @@ mod tests {
         assert_eq!(sh(p, &["diff", "--cached", "--name-only"]), "");
         assert_eq!(sh(p, &["diff", "--name-only"]).trim(), "a.txt");
         assert_eq!(ino(".git/refs/heads/main"), branch);
+    }
+
+    #[test]
+    fn a_path_only_git_can_clear_is_left_to_git_and_ends_as_git_leaves_it() {
+        // The committed file `dir` became a folder holding an untracked file and an ignored
+        // one: deleting the untracked file leaves the folder in the way of the file.
+        let make = || {
+            let t = messy(&[]);
+            let p = t.path();
+            std::fs::remove_file(p.join("a.txt")).unwrap();
+            std::fs::create_dir_all(p.join("a.txt")).unwrap();
+            std::fs::write(p.join("a.txt/inner.txt"), "untracked\n").unwrap();
+            std::fs::write(p.join("a.txt/keep.log"), "ignored\n").unwrap();
+            t
+        };
+        let (ours, theirs) = (make(), make());
+        let git_ok = std::process::Command::new("git")
+            .args(["reset", "-q", "--hard", "HEAD"])
+            .current_dir(theirs.path())
+            .status()
+            .unwrap()
+            .success();
+        if git_ok {
+            sh(theirs.path(), &["clean", "-f", "-d", "-q"]);
+        }
+        let repo = Repo::discover(ours.path()).unwrap();
+        let result = repo.worktree(ours.path()).reset_hard("HEAD");
+        assert_eq!(result.is_ok(), git_ok, "{result:?}");
+        assert_eq!(files(ours.path()), files(theirs.path()));
     }
 }
