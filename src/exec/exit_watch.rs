@@ -66,24 +66,10 @@ impl ExitWatch {
         std::thread::Builder::new()
             .name("orx-exec-exit".to_string())
             .spawn(move || {
-                loop {
-                    let mut p = libc::pollfd {
-                        fd: fd.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: `p` is one valid pollfd that outlives the call.
-                    let rc = unsafe { libc::poll(&mut p, 1, -1) };
-                    // Readable: the child exited (a pidfd stays readable once reaped, so this
-                    // ends even if the exit was already handled). An error other than EINTR is
-                    // not expected with a valid pidfd; waking is harmless, the loop probes.
-                    if rc != 0
-                        && !(rc < 0
-                            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
-                    {
-                        break;
-                    }
-                }
+                // Readable: the child exited (a pidfd stays readable once reaped, so this ends
+                // even if the exit was already handled). An error other than EINTR is not
+                // expected with a valid pidfd; waking is harmless, the loop probes.
+                while poll_in(&fd, -1) == PollIn::Interrupted {}
                 wake();
             })
             .is_ok()
@@ -102,16 +88,9 @@ impl ExitWatch {
             }
             match &self.pidfd {
                 Some(fd) => {
-                    let mut p = libc::pollfd {
-                        fd: fd.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
                     // Rounded up, so a wait shorter than a millisecond still blocks.
                     let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-                    // SAFETY: `p` is one valid pollfd that outlives the call.
-                    let rc = unsafe { libc::poll(&mut p, 1, ms) };
-                    if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                    if poll_in(fd, ms) == PollIn::Failed {
                         // Not expected with a valid pidfd; probe like the fallback.
                         std::thread::sleep(PROBE.min(left));
                     }
@@ -119,6 +98,34 @@ impl ExitWatch {
                 None => std::thread::sleep(PROBE.min(left)),
             }
         }
+    }
+}
+
+/// What one `poll` for readability of `fd` ended with.
+#[derive(Debug, PartialEq, Eq)]
+enum PollIn {
+    /// Readable, or the time ran out (the caller looks again either way).
+    Done,
+    /// A signal arrived first.
+    Interrupted,
+    /// Any other error.
+    Failed,
+}
+
+/// Wait up to `ms` milliseconds (-1: no limit) for `fd` to become readable.
+fn poll_in(fd: &OwnedFd, ms: i32) -> PollIn {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd that outlives the call.
+    if unsafe { libc::poll(&mut p, 1, ms) } >= 0 {
+        return PollIn::Done;
+    }
+    match io::Error::last_os_error().kind() {
+        io::ErrorKind::Interrupted => PollIn::Interrupted,
+        _ => PollIn::Failed,
     }
 }
 

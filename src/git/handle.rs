@@ -154,6 +154,15 @@ pub(super) fn config_string(cfg: &Config, key: &str) -> std::result::Result<Stri
     }
 }
 
+/// Whether a config value is one of git's spellings of off (`false`, `no`, `off`, `0`, or
+/// empty), for keys that also take values other than booleans.
+pub(super) fn config_off(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "" | "false" | "0" | "no" | "off"
+    )
+}
+
 /// A date in git's internal form, `<seconds> <+hhmm>` or `@<seconds> <+hhmm>` (the form
 /// scripts set `GIT_AUTHOR_DATE` to for reproducible commits); `None` for any other form.
 fn raw_date(text: &str) -> Option<git2::Time> {

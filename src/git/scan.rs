@@ -120,13 +120,9 @@ fn git_does_better(repo: &Repository) -> std::result::Result<bool, git2::Error> 
     if filters.next().is_some() {
         return Ok(true);
     }
-    Ok(match cfg.get_string("core.fsmonitor") {
-        Ok(v) => !matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "" | "false" | "0" | "no" | "off"
-        ),
-        Err(_) => false,
-    })
+    Ok(cfg
+        .get_string("core.fsmonitor")
+        .is_ok_and(|v| !super::handle::config_off(&v)))
 }
 
 /// A private copy of a worktree's index, deleted when dropped.

@@ -291,13 +291,8 @@ fn restore_in(git: &Git, snapshot: &str) -> Result<()> {
     })?;
     // Most restores find the files already there (gates that leave nothing behind), or a few
     // plain files to put back: an in-process look says so, and does it, without starting git.
-    if let Some(now) = scan::in_process_only(git)? {
-        if now.tree == target {
-            return reset_index(git);
-        }
-        if let Some(written) = super::switch::files_to(&now, &target)? {
-            return super::switch::index_to(git, "HEAD", &written);
-        }
+    if super::switch::put_back(git, &target, "HEAD")? {
+        return Ok(());
     }
     // git both scans and switches here: the switch writes files (smudge filters, git's
     // checkout rules), and needs the scan's index as its starting point.

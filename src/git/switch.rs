@@ -29,7 +29,7 @@ use git2::{
 use super::error::Result;
 use super::handle::{failure, oid, with_repo};
 use super::quarantine::WorkingState;
-use super::Git;
+use super::{scan, Git};
 use crate::error::file::FileError;
 
 /// Attributes that change a file's bytes between the object store and the working tree.
@@ -48,10 +48,29 @@ struct Change {
     write: Option<(git2::Oid, bool)>,
 }
 
+/// Put the files of the worktree `git` runs in at `target` (a tree the repository has) and
+/// HEAD and the index at `commit`, in-process, where that is exact (see the module note).
+/// `false` where git must do it; what was done by then is part of what git would do.
+pub(super) fn put_back(git: &Git, target: &str, commit: &str) -> Result<bool> {
+    let Some(now) = scan::in_process_only(git)? else {
+        return Ok(false);
+    };
+    let written = if now.tree == target {
+        Vec::new()
+    } else {
+        match files_to(&now, target)? {
+            Some(written) => written,
+            None => return Ok(false),
+        }
+    };
+    index_to(git, commit, &written)?;
+    Ok(true)
+}
+
 /// Make the files of the worktree whose scanned state is `now` equal `target` (a tree the
-/// repository has), and return the paths written, for [`index_to`]. `None` touches nothing:
-/// git must do it (see the module note).
-pub(super) fn files_to(now: &WorkingState, target: &str) -> Result<Option<Vec<PathBuf>>> {
+/// repository has), and return the paths written, for [`index_to`]. `None` where git must do
+/// it (see the module note).
+fn files_to(now: &WorkingState, target: &str) -> Result<Option<Vec<PathBuf>>> {
     let repo = now.repo();
     let root = now.git().dir.as_path();
     let fail = |e| failure(root, "switch files in-process", e);
@@ -189,13 +208,10 @@ fn plan(
 /// Whether `core.autocrlf` asks for line-ending conversion on checkout.
 fn converts_on_checkout(repo: &Repository) -> std::result::Result<bool, git2::Error> {
     let cfg = repo.config()?;
-    Ok(match cfg.get_string("core.autocrlf") {
-        Ok(v) => !matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "" | "false" | "0" | "no" | "off" | "input"
-        ),
-        Err(_) => false,
-    })
+    // `input` converts only when files are added, never on checkout.
+    Ok(cfg
+        .get_string("core.autocrlf")
+        .is_ok_and(|v| !super::handle::config_off(&v) && !v.trim().eq_ignore_ascii_case("input")))
 }
 
 /// Whether an attribute would convert `path` on checkout.
@@ -252,7 +268,6 @@ fn write(path: &Path, bytes: &[u8], exec: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::scan;
     use super::super::testutil::sh;
     use super::super::{git_setup::repo_with, Git, Repo};
     use super::*;

@@ -167,15 +167,8 @@ impl Worktree {
     /// worktree were most of what that cost.
     pub fn reset_hard(&self, commit: &str) -> Result<()> {
         let git = self.git();
-        if let Some(now) = super::scan::in_process_only(&git)? {
-            let target = self.tree_of(commit)?;
-            let written = match now.tree == target {
-                true => Some(Vec::new()),
-                false => super::switch::files_to(&now, &target)?,
-            };
-            if let Some(written) = written {
-                return super::switch::index_to(&git, commit, &written);
-            }
+        if super::switch::put_back(&git, &self.tree_of(commit)?, commit)? {
+            return Ok(());
         }
         git.run(["reset", "-q", "--hard", commit, "--"])?;
         git.run(["clean", "-f", "-d", "-q"]).map(drop)
