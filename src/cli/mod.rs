@@ -68,22 +68,6 @@ pub enum Command {
     /// Stop a run at its current item and work on it yourself in the agent's CLI; then the run
     /// goes on from verify.
     Takeover(takeover::TakeoverArgs),
-    /// The fake engine's agent process (internal).
-    #[command(name = "__fake-agent", hide = true)]
-    FakeAgent {
-        #[arg(long)]
-        stage: String,
-        #[arg(long)]
-        item: Option<String>,
-        #[arg(long, default_value_t = 1)]
-        n: u32,
-        #[arg(long)]
-        scenario: Option<PathBuf>,
-        #[arg(long)]
-        resume: Option<String>,
-        #[arg(long)]
-        model: Option<String>,
-    },
     /// Tell a run's story: stages, items, agent messages, tool calls, gates (-f follows it).
     Logs(logs::LogsArgs),
     /// Go on from a run stopped at an approval checkpoint, with the stage's output as it is now.
@@ -103,6 +87,13 @@ pub struct DirArg {
 /// Parse, dispatch, print errors; returns the process exit code.
 pub fn main() -> i32 {
     install_panic_hook();
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            crate::agents::fake::FAKE_AGENT_SUBCOMMAND,
+        ))
+    {
+        return fake_agent_main();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -116,6 +107,55 @@ pub fn main() -> i32 {
     match std::panic::catch_unwind(|| dispatch(cli.command)) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
+            print_error(&e);
+            e.kind.exit_code()
+        }
+        Err(_) => crate::error::ErrorKind::Internal.exit_code(),
+    }
+}
+
+/// The fake engine's agent process (`orx __fake-agent`, internal).
+///
+/// A fake run starts it for every agent call, so it is parsed on its own: building the whole
+/// command tree and the log filter cost more than the step it plays. It logs nothing.
+#[derive(Debug, Parser)]
+#[command(name = "__fake-agent")]
+struct FakeAgentCli {
+    #[arg(long)]
+    stage: String,
+    #[arg(long)]
+    item: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    n: u32,
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    #[arg(long)]
+    resume: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+}
+
+fn fake_agent_main() -> i32 {
+    // The first argument, the subcommand's name, stands where clap expects the program's.
+    let a = match FakeAgentCli::try_parse_from(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return 2;
+        }
+    };
+    let args = crate::agents::fake_agent::FakeAgentArgs {
+        stage: a.stage,
+        item: a.item,
+        n: a.n,
+        scenario: a.scenario,
+        resume: a.resume,
+        model: a.model,
+    };
+    match std::panic::catch_unwind(|| crate::agents::fake_agent::play(&args)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            let e = OrxError::from(e);
             print_error(&e);
             e.kind.exit_code()
         }
@@ -141,22 +181,6 @@ fn dispatch(command: Command) -> Result<i32, OrxError> {
             clap_complete::generate(shell, &mut cmd, "orx", &mut std::io::stdout());
             Ok(0)
         }
-        Command::FakeAgent {
-            stage,
-            item,
-            n,
-            scenario,
-            resume,
-            model,
-        } => crate::agents::fake_agent::play(&crate::agents::fake_agent::FakeAgentArgs {
-            stage,
-            item,
-            n,
-            scenario,
-            resume,
-            model,
-        })
-        .map_err(OrxError::from),
         Command::Approve(a) => approve::run(a),
         Command::Reject(a) => reject::run(a),
     }
