@@ -81,27 +81,88 @@ impl Drop for IgnoreTerminalSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// [`run_interactive`] ignores SIGINT and SIGQUIT in the whole process while its child
+    /// runs, and an ignored signal stays ignored across exec: a child another test started in
+    /// that moment (a `sleep` it then interrupts) would never get its SIGINT. So every case
+    /// runs in a process of its own, this test binary started again on [`interactive_case`].
+    const CASE_ENV: &str = "ORX_TEST_INTERACTIVE_CASE";
+
+    /// Run `case` of [`interactive_case`] in a new process, in `dir`; its `case:` line.
+    fn in_own_process(case: &str, dir: &Path) -> String {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "exec::interactive::tests::interactive_case",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CASE_ENV, case)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        stdout
+            .split("case: ")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("the case printed no result: {stdout}"))
+    }
+
+    #[test]
+    #[ignore = "started by the tests below in a process of its own"]
+    fn interactive_case() {
+        let Ok(case) = std::env::var(CASE_ENV) else {
+            return;
+        };
+        let here = std::env::current_dir().unwrap();
+        let result = match case.as_str() {
+            "status" => {
+                let mut spec = CommandSpec::new("/bin/sh", &here);
+                // The signals the child ignores, from the kernel's own account of it.
+                spec.args = vec![
+                    "-c".into(),
+                    "echo \"$ORX_RUN_ID $WHO\" > seen; grep SigIgn /proc/$$/status > ignored; exit 3"
+                        .into(),
+                ];
+                spec.env = vec![("WHO".into(), "me".into())];
+                spec.run_id = Some("r1".into());
+                format!("{:?}", run_interactive(&spec).unwrap().code())
+            }
+            "missing" => {
+                let spec = CommandSpec::new("/nonexistent/orx-no-such-agent", "/");
+                format!("{:?}", run_interactive(&spec).unwrap_err().kind())
+            }
+            other => panic!("no case {other}"),
+        };
+        println!("case: {result}");
+    }
 
     #[test]
     fn the_child_runs_in_its_folder_with_its_env_and_reports_its_status() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spec = CommandSpec::new("/bin/sh", dir.path());
-        spec.args = vec![
-            "-c".into(),
-            "echo \"$ORX_RUN_ID $WHO\" > seen; exit 3".into(),
-        ];
-        spec.env = vec![("WHO".into(), "me".into())];
-        spec.run_id = Some("r1".into());
-        let status = run_interactive(&spec).unwrap();
-        assert_eq!(status.code(), Some(3));
+        assert_eq!(in_own_process("status", dir.path()), "Some(3)");
         let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
         assert_eq!(seen, "r1 me\n");
+        // orx ignores SIGINT and SIGQUIT while the child runs; the child has them back.
+        let ignored = std::fs::read_to_string(dir.path().join("ignored")).unwrap();
+        let mask =
+            u64::from_str_radix(ignored.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+        let bit = |sig: libc::c_int| 1u64 << (sig - 1);
+        assert_eq!(
+            mask & (bit(libc::SIGINT) | bit(libc::SIGQUIT)),
+            0,
+            "{ignored}"
+        );
     }
 
     #[test]
     fn a_missing_program_is_not_found() {
-        let spec = CommandSpec::new("/nonexistent/orx-no-such-agent", "/");
-        let err = run_interactive(&spec).unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(in_own_process("missing", dir.path()), "NotFound");
     }
 }
