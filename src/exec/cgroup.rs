@@ -16,7 +16,8 @@
 //! them without a fork racing the kill, otherwise each listed process is SIGKILLed until the
 //! list is empty. The leaf, and the run's cgroup once empty, are removed. After a `kill -9` of
 //! orx the leaf stays behind with its processes; [`kill_run`] finds the run's cgroup by name
-//! and ends everything in it.
+//! and ends everything in it: SIGTERM first, so a git process the dead driver left halfway
+//! removes its lock files, then `cgroup.kill` for what did not leave within the grace period.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -25,6 +26,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use super::pidfd::{ProcessHandle, Signalled};
 
 /// How long to wait for killed processes to leave a cgroup.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
@@ -415,10 +418,45 @@ fn run_groups(id: &str) -> Vec<PathBuf> {
     found
 }
 
+/// Ask every process in `dir` and below to stop (SIGTERM) and wait, at most
+/// [`super::tracking::LEFTOVER_GRACE`], for them to leave; the pids asked. What a dead driver
+/// left behind may be halfway through something it can undo: git removes its lock files on
+/// SIGTERM, while a push's receiving side killed outright leaves the remote branch's lock, and
+/// every later push of that branch is refused.
+fn ask_to_stop(dir: &Path) -> BTreeSet<i32> {
+    let listed = |dir: &Path| {
+        let mut all = members(dir);
+        for sub in subdirs(dir) {
+            all.extend(members(&sub));
+        }
+        all
+    };
+    // The handles first, the membership after: a pid that left and was reused by then is
+    // not listed again, and a handle whose process exited is only told it is gone.
+    let handles: Vec<ProcessHandle> = listed(dir)
+        .into_iter()
+        .filter_map(|pid| ProcessHandle::open(u32::try_from(pid).ok()?).ok().flatten())
+        .collect();
+    let still = listed(dir);
+    let mut asked = BTreeSet::new();
+    for h in handles {
+        let pid = i32::try_from(h.pid()).unwrap_or(i32::MAX);
+        if still.contains(&pid) && matches!(h.signal(libc::SIGTERM), Ok(Signalled::Delivered)) {
+            asked.insert(pid);
+        }
+    }
+    let deadline = Instant::now() + super::tracking::LEFTOVER_GRACE;
+    while !asked.is_empty() && populated(dir) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    asked
+}
+
 /// End everything in a run's (or a process's) cgroup and remove it with its leaves; the pids
 /// that were in it.
 fn remove_group(group: &Path) -> BTreeSet<i32> {
-    let pids = drain(group, 0);
+    let mut pids = ask_to_stop(group);
+    pids.extend(drain(group, 0));
     for leaf in subdirs(group) {
         remove_dir_when_empty(&leaf);
     }
@@ -426,8 +464,9 @@ fn remove_group(group: &Path) -> BTreeSet<i32> {
     pids
 }
 
-/// Kill every process left in run `id`'s cgroup (its driver is dead: the caller holds the
-/// run's lock) and remove the cgroup. Returns their pids.
+/// End every process left in run `id`'s cgroup (its driver is dead: the caller holds the
+/// run's lock), SIGTERM first as [`ask_to_stop`] says, and remove the cgroup. Returns their
+/// pids.
 pub(crate) fn kill_run(id: &str) -> Vec<u32> {
     let mut pids = BTreeSet::new();
     for group in run_groups(id) {
@@ -450,7 +489,8 @@ mod tests {
     }
 
     #[test]
-    fn what_a_dead_driver_left_in_a_runs_cgroup_is_killed_and_the_cgroup_removed() {
+    fn what_a_dead_driver_left_is_asked_to_stop_then_killed_and_the_cgroup_removed() {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let base = match probe() {
             Ok(base) => base,
             Err(why) => {
@@ -458,22 +498,53 @@ mod tests {
                 return;
             }
         };
+        let dir = tempfile::tempdir().unwrap();
         let id = format!("unit-{}", std::process::id());
         let leaf = Leaf::create(&base, Some(&id), "spawn-1").unwrap();
-        // A process moved in from outside, as a child's escaped daemon would be found.
-        let mut sleeper = std::process::Command::new("sleep")
-            .arg("1000")
-            .spawn()
-            .unwrap();
-        let pid = sleeper.id();
-        std::fs::write(leaf.dir.join("cgroup.procs"), pid.to_string()).unwrap();
-        assert!(leaf.holds(pid as i32));
-        assert_eq!(kill_run(&id), vec![pid]);
-        let status = sleeper.wait().unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(libc::SIGKILL)
+        let fd = leaf.procs_fd().unwrap();
+        // Started inside the leaf, children included, as a dead driver's leftovers would be.
+        let in_leaf = |program: &str, args: &[&str]| {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(args).current_dir(dir.path());
+            // SAFETY: write(2) is async-signal-safe; `fd` stays open until the spawn returned.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            cmd.spawn().unwrap()
+        };
+        let mut sleeper = in_leaf("sleep", &["1000"]);
+        // Undoes its work when asked to stop, as git removes its lock files on SIGTERM.
+        let mut tidy = in_leaf(
+            "sh",
+            &[
+                "-c",
+                "trap 'echo tidied > tidied; exit 0' TERM; sleep 1000 & touch ready-tidy; wait",
+            ],
         );
+        // Ignores the request: only the kill ends it.
+        let mut deaf = in_leaf(
+            "sh",
+            &["-c", "trap '' TERM; sleep 1000 & touch ready-deaf; wait"],
+        );
+        crate::exec::wait_until("the shells' traps", || {
+            dir.path().join("ready-tidy").exists() && dir.path().join("ready-deaf").exists()
+        });
+        let ended = kill_run(&id);
+        for pid in [sleeper.id(), tidy.id(), deaf.id()] {
+            assert!(ended.contains(&pid), "{pid} not in {ended:?}");
+        }
+        assert_eq!(sleeper.wait().unwrap().signal(), Some(libc::SIGTERM));
+        assert_eq!(tidy.wait().unwrap().code(), Some(0));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("tidied")).unwrap(),
+            "tidied\n"
+        );
+        assert_eq!(deaf.wait().unwrap().signal(), Some(libc::SIGKILL));
         assert!(!leaf.group.exists(), "{}", leaf.group.display());
         assert!(kill_run(&id).is_empty());
     }

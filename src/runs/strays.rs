@@ -14,7 +14,6 @@
 //! it stays for this after-crash path and for `clean --orphans`.
 
 use std::path::Path;
-use std::time::Duration;
 
 use crate::exec::pidfd::{ProcessHandle, Signalled};
 use crate::store::layout::is_valid_run_id;
@@ -69,7 +68,7 @@ pub(super) fn kill_strays(root: &Path, is_live: &dyn Fn(&str) -> bool) -> Vec<u3
         }
     }
     // A grace period each, shared: a stray that ignores SIGTERM is killed once it is over.
-    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    let deadline = std::time::Instant::now() + crate::exec::tracking::LEFTOVER_GRACE;
     for handle in &killed {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if !handle.wait_exit(left) {
