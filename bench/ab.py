@@ -1,13 +1,15 @@
 """Two orx binaries side by side, interleaved in the same minutes, for before/after figures.
 
     python3 bench/ab.py OLD_BIN NEW_BIN ingest [MiB] [rounds]     (default 128 MiB, 5 rounds)
-    python3 bench/ab.py OLD_BIN NEW_BIN overhead [pairs]          (default 12 pairs)
+    python3 bench/ab.py OLD_BIN NEW_BIN overhead [pairs]          (default 12 pairs, fast-fix)
+    python3 bench/ab.py OLD_BIN NEW_BIN overhead-full [pairs]     (the same, full pipeline)
     python3 bench/ab.py OLD_BIN NEW_BIN gitcount                  (git processes per run)
     python3 bench/ab.py OLD_BIN NEW_BIN fsyncs                    (fsyncs per run, needs strace)
 
 ingest: the bench-2 setup (stand-in `claude` printing Claude stream-json, one-stage pipeline),
 wall time and orx's CPU (user+sys from wait4, children included: the stand-in `cat` is tiny).
-overhead: the bench-1 fast-fix run (fake engine, one item, gate `true`), wall time.
+overhead: the bench-1 fast-fix run (fake engine, one item, gate `true`), wall time;
+overhead-full: the same with the full pipeline (six fake agent calls instead of one).
 gitcount: a `git` shim on PATH counts the git processes of one fast-fix and one full run.
 fsyncs: `strace -f` counts the fsync and fdatasync calls of the same two runs (orx's and its
 children's: git and the gates make none here), and prints the count in metrics/run.json where
@@ -56,7 +58,7 @@ def run_ingest(old, new, mib, rounds):
                   f"({mib_s / w:.0f} MiB/s), CPU {cpu:.2f} s ({mib_s / cpu:.0f} MiB/CPU-s)")
 
 
-def run_overhead(old, new, pairs):
+def run_overhead(old, new, pairs, pipeline="fast-fix"):
     with c.TempDir("ab-overhead") as tmp:
         repo = c.init_repo(tmp / "repo", config=c.FAKE_CONFIG)
         scenario = tmp / "scenario.yaml"
@@ -69,7 +71,7 @@ def run_overhead(old, new, pairs):
                 before = set(p.name for p in runs.glob("*")) if runs.exists() else set()
                 wall, code, _ = c.timed([binary, "run", "Write hello.txt", "--scenario",
                                          str(scenario), "--no-progress", "--pipeline",
-                                         "fast-fix"], cwd=repo)
+                                         pipeline], cwd=repo)
                 if code != 0:
                     raise SystemExit(f"{k} orx exited {code}")
                 for rid in set(p.name for p in runs.glob("*")) - before:
@@ -77,7 +79,7 @@ def run_overhead(old, new, pairs):
                 if i > 0:
                     times[k].append(wall)
         for k in ("old", "new"):
-            print(f"{k}: fast-fix run, median of {pairs}: {c.median(times[k]) * 1000:.0f} ms")
+            print(f"{k}: {pipeline} run, median of {pairs}: {c.median(times[k]) * 1000:.0f} ms")
 
 
 SHIM = '#!/bin/bash\nprintf "%s\\n" "$*" >> {log}\nexec {git} "$@"\n'
@@ -133,6 +135,8 @@ def main():
         run_ingest(old, new, *(rest or [128, 5]))
     elif what == "overhead":
         run_overhead(old, new, *(rest or [12]))
+    elif what == "overhead-full":
+        run_overhead(old, new, *(rest or [12]), pipeline="full")
     elif what == "gitcount":
         run_gitcount(old, new)
     elif what == "fsyncs":
