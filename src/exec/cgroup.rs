@@ -419,7 +419,7 @@ fn run_groups(id: &str) -> Vec<PathBuf> {
 }
 
 /// Ask every process in `dir` and below to stop (SIGTERM) and wait, at most
-/// [`super::tracking::LEFTOVER_GRACE`], for them to leave; the pids asked. What a dead driver
+/// [`super::pidfd::LEFTOVER_GRACE`], for them to leave; the pids asked. What a dead driver
 /// left behind may be halfway through something it can undo: git removes its lock files on
 /// SIGTERM, while a push's receiving side killed outright leaves the remote branch's lock, and
 /// every later push of that branch is refused.
@@ -445,7 +445,7 @@ fn ask_to_stop(dir: &Path) -> BTreeSet<i32> {
             asked.insert(pid);
         }
     }
-    let deadline = Instant::now() + super::tracking::LEFTOVER_GRACE;
+    let deadline = Instant::now() + super::pidfd::LEFTOVER_GRACE;
     while !asked.is_empty() && populated(dir) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -16,6 +16,11 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+/// How long the processes a dead driver left behind get to end on SIGTERM before SIGKILL, in
+/// every mode: long enough for git to remove its lock files, short enough not to hold up the
+/// resume or clean that found them.
+pub const LEFTOVER_GRACE: Duration = Duration::from_millis(300);
+
 /// How a signal sent through a [`ProcessHandle`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signalled {

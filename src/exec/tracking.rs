@@ -34,11 +34,6 @@ use serde::Serialize;
 /// The environment variable that forces a weaker mode.
 pub const FORCE_ENV: &str = "ORX_STRAY_TRACKING";
 
-/// How long the processes a dead driver left behind get to end on SIGTERM before SIGKILL, in
-/// every mode: long enough for git to remove its lock files, short enough not to hold up the
-/// resume or clean that found them.
-pub const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
-
 /// How leftovers of a child are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -152,7 +147,7 @@ fn probe() -> Tracking {
 }
 
 /// End what is left in run `id`'s cgroup after its driver died (the caller holds the run's
-/// lock): SIGTERM, [`LEFTOVER_GRACE`], SIGKILL; their pids. Nothing outside cgroup mode.
+/// lock): SIGTERM, [`super::pidfd::LEFTOVER_GRACE`], SIGKILL; their pids. Nothing outside cgroup mode.
 pub fn stop_run(id: &str) -> Vec<u32> {
     super::cgroup::kill_run(id)
 }

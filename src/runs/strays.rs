@@ -68,7 +68,7 @@ pub(super) fn kill_strays(root: &Path, is_live: &dyn Fn(&str) -> bool) -> Vec<u3
         }
     }
     // A grace period each, shared: a stray that ignores SIGTERM is killed once it is over.
-    let deadline = std::time::Instant::now() + crate::exec::tracking::LEFTOVER_GRACE;
+    let deadline = std::time::Instant::now() + crate::exec::pidfd::LEFTOVER_GRACE;
     for handle in &killed {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if !handle.wait_exit(left) {
