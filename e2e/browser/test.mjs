@@ -111,6 +111,9 @@ try {
   check(await page.evaluate(() => window.__sameDocument === true), 'it changed without a page reload');
   check(await page.isVisible('#resume') === false && await page.isVisible('#cancel') === false,
     'a succeeded run offers neither cancel nor resume');
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.live === 'false');
+  check(await page.isVisible('#resume') === false && await page.isVisible('#cancel') === false,
+    'nor once its driver has exited');
 
   // The live log tail (SSE) and its search box.
   await page.waitForFunction(() => document.getElementById('tail-state').textContent.startsWith('ended'));
@@ -155,6 +158,10 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('#cancel')]);
   await page.waitForFunction(() => document.getElementById('live')?.dataset.status === 'interrupted');
   check(true, `the second run (${id2}) shows interrupted after cancel`);
+  check(await page.isVisible('#cancel') === false, 'an interrupted run no longer offers cancel');
+  // The driver writes `interrupted` before it lets go of the run; resume is offered once no
+  // process holds it, which the page learns on its next refresh.
+  await page.waitForFunction(() => document.getElementById('live')?.dataset.live === 'false');
   check(await page.isVisible('#resume'), 'an interrupted run offers resume');
   await shot('06-cancelled.png');
   // Resume it from its page, the hold lifted: it picks up where it stopped and finishes.

@@ -236,19 +236,29 @@ pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
     )
 }
 
-/// Cancel while live; resume when stopped and not succeeded. Plain POST forms.
+/// What a person can do to the run now, as plain POST forms.
+///
+/// Cancel only while the driver is working (`running`, `waiting`). A driver that has written a
+/// final status is still finishing (releasing its worktree and lock): cancelling it would do
+/// nothing and resuming it would be refused, so the page offers nothing and says so until the
+/// lock is free. Resume once no process drives the run and it can go on.
 fn actions(d: &RunDetail) -> String {
-    let id = url_part(&d.run_id, false);
+    actions_for(&d.run_id, &d.status, d.live)
+}
+
+fn actions_for(run_id: &str, status: &str, live: bool) -> String {
+    let id = url_part(run_id, false);
+    let working = matches!(status, "running" | "waiting");
+    let resumable = !matches!(status, "succeeded" | "awaiting_approval" | "partial");
     let mut out = String::from("<div class=\"actions\">");
-    if d.live {
+    if live && working {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/runs/{id}/cancel\"><button class=\"danger\" type=\"submit\" id=\"cancel\">Cancel run</button></form>"
         );
-    } else if !matches!(
-        d.status.as_str(),
-        "succeeded" | "awaiting_approval" | "partial"
-    ) {
+    } else if live {
+        out.push_str("<span class=\"note\" id=\"finishing\">finishing…</span>");
+    } else if resumable {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/runs/{id}/resume\"><button type=\"submit\" id=\"resume\">Resume run</button></form>"
@@ -307,4 +317,41 @@ pub fn sub_page(d: &RunDetail, tab: &str, inner: &str) -> String {
         df = on("diff"),
         fi = on("files"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actions_for;
+
+    #[test]
+    fn a_working_run_offers_cancel_and_a_stopped_one_resume() {
+        let running = actions_for("r1", "running", true);
+        assert!(running.contains("id=\"cancel\"") && !running.contains("id=\"resume\""));
+        let waiting = actions_for("r1", "waiting", true);
+        assert!(waiting.contains("id=\"cancel\""));
+        for status in ["interrupted", "failed", "budget_exceeded"] {
+            let stopped = actions_for("r1", status, false);
+            assert!(stopped.contains("id=\"resume\""), "{status}: {stopped}");
+            assert!(!stopped.contains("id=\"cancel\""), "{status}: {stopped}");
+        }
+        for status in ["succeeded", "partial", "awaiting_approval"] {
+            let done = actions_for("r1", status, false);
+            assert!(!done.contains("<button"), "{status}: {done}");
+        }
+    }
+
+    #[test]
+    fn a_driver_finishing_after_its_final_status_offers_neither_cancel_nor_resume() {
+        for status in [
+            "succeeded",
+            "interrupted",
+            "failed",
+            "budget_exceeded",
+            "partial",
+        ] {
+            let finishing = actions_for("r1", status, true);
+            assert!(!finishing.contains("<button"), "{status}: {finishing}");
+            assert!(finishing.contains("finishing"), "{status}: {finishing}");
+        }
+    }
 }
