@@ -238,10 +238,12 @@ pub fn live_fragment(d: &RunDetail, approval: Option<&ApprovalView>) -> String {
 
 /// What a person can do to the run now, as plain POST forms.
 ///
-/// Cancel only while the driver is working (`running`, `waiting`). A driver that has written a
-/// final status is still finishing (releasing its worktree and lock): cancelling it would do
-/// nothing and resuming it would be refused, so the page offers nothing and says so until the
-/// lock is free. Resume once no process drives the run and it can go on.
+/// Cancel only while the driver is working (`running`, `waiting`). A driver can hold the run
+/// under another status for a moment: it writes its final status before it releases the
+/// worktree and the lock, and an approve or reject holds the lock before it writes `running`.
+/// Cancelling then would do nothing and resuming would be refused, so the page offers nothing
+/// and says a process holds the run until the lock is free. Resume once no process drives the
+/// run and it can go on.
 fn actions(d: &RunDetail) -> String {
     actions_for(&d.run_id, &d.status, d.live)
 }
@@ -257,7 +259,7 @@ fn actions_for(run_id: &str, status: &str, live: bool) -> String {
             "<form method=\"post\" action=\"/runs/{id}/cancel\"><button class=\"danger\" type=\"submit\" id=\"cancel\">Cancel run</button></form>"
         );
     } else if live {
-        out.push_str("<span class=\"note\" id=\"finishing\">finishing…</span>");
+        out.push_str("<span class=\"note\" id=\"held\">a process still holds this run…</span>");
     } else if resumable {
         let _ = write!(
             out,
@@ -341,17 +343,18 @@ mod tests {
     }
 
     #[test]
-    fn a_driver_finishing_after_its_final_status_offers_neither_cancel_nor_resume() {
+    fn a_run_held_by_a_driver_outside_running_offers_neither_cancel_nor_resume() {
         for status in [
             "succeeded",
             "interrupted",
             "failed",
             "budget_exceeded",
             "partial",
+            "awaiting_approval",
         ] {
-            let finishing = actions_for("r1", status, true);
-            assert!(!finishing.contains("<button"), "{status}: {finishing}");
-            assert!(finishing.contains("finishing"), "{status}: {finishing}");
+            let held = actions_for("r1", status, true);
+            assert!(!held.contains("<button"), "{status}: {held}");
+            assert!(held.contains("id=\"held\""), "{status}: {held}");
         }
     }
 }
