@@ -154,7 +154,7 @@ fn sweep_dead_processes_groups(base: &Path) {
         let gone = unsafe { libc::kill(pid, 0) } != 0
             && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         if gone {
-            remove_group(&dir);
+            remove_group(&dir, super::pidfd::LEFTOVER_GRACE);
         }
     }
 }
@@ -418,12 +418,12 @@ fn run_groups(id: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Ask every process in `dir` and below to stop (SIGTERM) and wait, at most
-/// [`super::pidfd::LEFTOVER_GRACE`], for them to leave; the pids asked. What a dead driver
+/// Ask every process in `dir` and below to stop (SIGTERM) and wait, at most `grace`
+/// ([`super::pidfd::LEFTOVER_GRACE`] outside tests), for them to leave; the pids asked. What a dead driver
 /// left behind may be halfway through something it can undo: git removes its lock files on
 /// SIGTERM, while a push's receiving side killed outright leaves the remote branch's lock, and
 /// every later push of that branch is refused.
-fn ask_to_stop(dir: &Path) -> BTreeSet<i32> {
+fn ask_to_stop(dir: &Path, grace: Duration) -> BTreeSet<i32> {
     let listed = |dir: &Path| {
         let mut all = members(dir);
         for sub in subdirs(dir) {
@@ -445,17 +445,17 @@ fn ask_to_stop(dir: &Path) -> BTreeSet<i32> {
             asked.insert(pid);
         }
     }
-    let deadline = Instant::now() + super::pidfd::LEFTOVER_GRACE;
+    let deadline = Instant::now() + grace;
     while !asked.is_empty() && populated(dir) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
     asked
 }
 
-/// End everything in a run's (or a process's) cgroup and remove it with its leaves; the pids
-/// that were in it.
-fn remove_group(group: &Path) -> BTreeSet<i32> {
-    let mut pids = ask_to_stop(group);
+/// End everything in a run's (or a process's) cgroup and remove it with its leaves, SIGTERM
+/// first with `grace` to leave; the pids that were in it.
+fn remove_group(group: &Path, grace: Duration) -> BTreeSet<i32> {
+    let mut pids = ask_to_stop(group, grace);
     pids.extend(drain(group, 0));
     for leaf in subdirs(group) {
         remove_dir_when_empty(&leaf);
@@ -468,9 +468,13 @@ fn remove_group(group: &Path) -> BTreeSet<i32> {
 /// run's lock), SIGTERM first as [`ask_to_stop`] says, and remove the cgroup. Returns their
 /// pids.
 pub(crate) fn kill_run(id: &str) -> Vec<u32> {
+    kill_run_within(id, super::pidfd::LEFTOVER_GRACE)
+}
+
+fn kill_run_within(id: &str, grace: Duration) -> Vec<u32> {
     let mut pids = BTreeSet::new();
     for group in run_groups(id) {
-        pids.extend(remove_group(&group));
+        pids.extend(remove_group(&group, grace));
     }
     pids.into_iter()
         .filter_map(|p| u32::try_from(p).ok())
@@ -488,62 +492,87 @@ mod tests {
         assert_eq!(unescape(r"/end\04"), r"/end\04");
     }
 
-    #[test]
-    fn what_a_dead_driver_left_is_asked_to_stop_then_killed_and_the_cgroup_removed() {
-        use std::os::unix::process::{CommandExt, ExitStatusExt};
-        let base = match probe() {
-            Ok(base) => base,
+    /// A leaf of run `id`'s cgroup, and a way to start programs inside it (children
+    /// included), as a dead driver's leftovers would be; `None` where no cgroup v2 can be made.
+    fn leftovers_leaf(id: &str) -> Option<Leaf> {
+        match probe() {
+            Ok(base) => Some(Leaf::create(&base, Some(id), "spawn-1").unwrap()),
             Err(why) => {
                 eprintln!("no cgroup v2 to create here ({why}): nothing to test");
-                return;
+                None
             }
+        }
+    }
+
+    fn start_in(leaf: &Leaf, dir: &Path, script: &str) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let fd = leaf.procs_fd().unwrap();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", script]).current_dir(dir);
+        // SAFETY: write(2) is async-signal-safe; `fd` stays open until the spawn returned.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().unwrap()
+    }
+
+    #[test]
+    fn what_a_dead_driver_left_is_asked_to_stop_first_and_may_undo_its_work() {
+        use std::os::unix::process::ExitStatusExt;
+        let id = format!("unit-{}-tidy", std::process::id());
+        let Some(leaf) = leftovers_leaf(&id) else {
+            return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let id = format!("unit-{}", std::process::id());
-        let leaf = Leaf::create(&base, Some(&id), "spawn-1").unwrap();
-        let fd = leaf.procs_fd().unwrap();
-        // Started inside the leaf, children included, as a dead driver's leftovers would be.
-        let in_leaf = |program: &str, args: &[&str]| {
-            let mut cmd = std::process::Command::new(program);
-            cmd.args(args).current_dir(dir.path());
-            // SAFETY: write(2) is async-signal-safe; `fd` stays open until the spawn returned.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-            cmd.spawn().unwrap()
-        };
-        let mut sleeper = in_leaf("sleep", &["1000"]);
+        // Ends on SIGTERM as it comes.
+        let mut plain = start_in(&leaf, dir.path(), "exec sleep 1000");
         // Undoes its work when asked to stop, as git removes its lock files on SIGTERM.
-        let mut tidy = in_leaf(
-            "sh",
-            &[
-                "-c",
-                "trap 'echo tidied > tidied; exit 0' TERM; sleep 1000 & touch ready-tidy; wait",
-            ],
+        let mut tidy = start_in(
+            &leaf,
+            dir.path(),
+            "trap 'echo tidied > tidied; exit 0' TERM; sleep 1000 & : > ready; wait",
         );
-        // Ignores the request: only the kill ends it.
-        let mut deaf = in_leaf(
-            "sh",
-            &["-c", "trap '' TERM; sleep 1000 & touch ready-deaf; wait"],
-        );
-        crate::exec::wait_until("the shells' traps", || {
-            dir.path().join("ready-tidy").exists() && dir.path().join("ready-deaf").exists()
-        });
-        let ended = kill_run(&id);
-        for pid in [sleeper.id(), tidy.id(), deaf.id()] {
+        crate::exec::wait_until("the shell's trap", || dir.path().join("ready").exists());
+        // A grace longer than any test: the wait ends when the cgroup empties, so the kill
+        // never comes and each process ends the way SIGTERM ends it.
+        let ended = kill_run_within(&id, Duration::from_secs(120));
+        for pid in [plain.id(), tidy.id()] {
             assert!(ended.contains(&pid), "{pid} not in {ended:?}");
         }
-        assert_eq!(sleeper.wait().unwrap().signal(), Some(libc::SIGTERM));
+        assert_eq!(plain.wait().unwrap().signal(), Some(libc::SIGTERM));
         assert_eq!(tidy.wait().unwrap().code(), Some(0));
         assert_eq!(
             std::fs::read_to_string(dir.path().join("tidied")).unwrap(),
             "tidied\n"
         );
+        assert!(!leaf.group.exists(), "{}", leaf.group.display());
+        assert!(kill_run(&id).is_empty());
+    }
+
+    #[test]
+    fn what_a_dead_driver_left_and_ignores_sigterm_is_killed_and_the_cgroup_removed() {
+        use std::os::unix::process::ExitStatusExt;
+        let id = format!("unit-{}-deaf", std::process::id());
+        let Some(leaf) = leftovers_leaf(&id) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // Ignores the request (its child inherits that): only the kill ends them. `ready` is
+        // written by the shell itself, so no short-lived helper is in the cgroup to count.
+        let mut deaf = start_in(
+            &leaf,
+            dir.path(),
+            "trap '' TERM; sleep 1000 & : > ready; wait",
+        );
+        crate::exec::wait_until("the shell's trap", || dir.path().join("ready").exists());
+        let ended = kill_run(&id);
+        assert!(ended.contains(&deaf.id()), "{} not in {ended:?}", deaf.id());
+        assert_eq!(ended.len(), 2, "the shell and its sleep: {ended:?}");
         assert_eq!(deaf.wait().unwrap().signal(), Some(libc::SIGKILL));
         assert!(!leaf.group.exists(), "{}", leaf.group.display());
         assert!(kill_run(&id).is_empty());
