@@ -419,10 +419,10 @@ fn run_groups(id: &str) -> Vec<PathBuf> {
 }
 
 /// Ask every process in `dir` and below to stop (SIGTERM) and wait, at most `grace`
-/// ([`super::pidfd::LEFTOVER_GRACE`] outside tests), for them to leave; the pids asked. What a dead driver
-/// left behind may be halfway through something it can undo: git removes its lock files on
-/// SIGTERM, while a push's receiving side killed outright leaves the remote branch's lock, and
-/// every later push of that branch is refused.
+/// ([`super::pidfd::LEFTOVER_GRACE`] outside tests), for them to leave; the pids asked. What a
+/// dead driver left behind may be halfway through something it can undo: git removes its lock
+/// files on SIGTERM, while a push's receiving side killed outright leaves the remote branch's
+/// lock, and every later push of that branch is refused.
 fn ask_to_stop(dir: &Path, grace: Duration) -> BTreeSet<i32> {
     let listed = |dir: &Path| {
         let mut all = members(dir);
@@ -492,8 +492,8 @@ mod tests {
         assert_eq!(unescape(r"/end\04"), r"/end\04");
     }
 
-    /// A leaf of run `id`'s cgroup, and a way to start programs inside it (children
-    /// included), as a dead driver's leftovers would be; `None` where no cgroup v2 can be made.
+    /// A leaf of run `id`'s cgroup, as a dead driver leaves it; `None` where no cgroup v2 can
+    /// be made here.
     fn leftovers_leaf(id: &str) -> Option<Leaf> {
         match probe() {
             Ok(base) => Some(Leaf::create(&base, Some(id), "spawn-1").unwrap()),
@@ -504,6 +504,8 @@ mod tests {
         }
     }
 
+    /// `sh -c script` started inside `leaf` (so its children are too), as a dead driver's
+    /// leftovers would be.
     fn start_in(leaf: &Leaf, dir: &Path, script: &str) -> std::process::Child {
         use std::os::unix::process::CommandExt;
         let fd = leaf.procs_fd().unwrap();
