@@ -316,6 +316,15 @@ fn members(dir: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Pids in `dir` and in its leaves (orx's cgroups are one level deep).
+fn members_below(dir: &Path) -> Vec<i32> {
+    let mut all = members(dir);
+    for sub in subdirs(dir) {
+        all.extend(members(&sub));
+    }
+    all
+}
+
 /// Whether `dir` or a cgroup below it still holds a process.
 fn populated(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("cgroup.events"))
@@ -328,10 +337,7 @@ fn populated(dir: &Path) -> bool {
 fn drain(dir: &Path, child: i32) -> BTreeSet<i32> {
     let mut seen = BTreeSet::new();
     let listed = |dir: &Path| {
-        let mut all = members(dir);
-        for sub in subdirs(dir) {
-            all.extend(members(&sub));
-        }
+        let mut all = members_below(dir);
         all.retain(|p| *p != child);
         all
     };
@@ -424,20 +430,13 @@ fn run_groups(id: &str) -> Vec<PathBuf> {
 /// files on SIGTERM, while a push's receiving side killed outright leaves the remote branch's
 /// lock, and every later push of that branch is refused.
 fn ask_to_stop(dir: &Path, grace: Duration) -> BTreeSet<i32> {
-    let listed = |dir: &Path| {
-        let mut all = members(dir);
-        for sub in subdirs(dir) {
-            all.extend(members(&sub));
-        }
-        all
-    };
     // The handles first, the membership after: a pid that left and was reused by then is
     // not listed again, and a handle whose process exited is only told it is gone.
-    let handles: Vec<ProcessHandle> = listed(dir)
+    let handles: Vec<ProcessHandle> = members_below(dir)
         .into_iter()
         .filter_map(|pid| ProcessHandle::open(u32::try_from(pid).ok()?).ok().flatten())
         .collect();
-    let still = listed(dir);
+    let still = members_below(dir);
     let mut asked = BTreeSet::new();
     for h in handles {
         let pid = i32::try_from(h.pid()).unwrap_or(i32::MAX);
