@@ -82,7 +82,7 @@ schema:
 clean-demo:
 	rm -rf demo
 
-## The benchmark suite: release build, nine benchmarks with ratios against baselines,
+## The benchmark suite: release build, ten benchmarks with ratios against baselines,
 ## docs/BENCHMARKS.md rewritten. One alone: `make bench BENCH=status`. Not run in CI.
 bench:
 	bench/run.sh $(BENCH)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The orx benchmark suite. Usage:
-#   bench/run.sh                   build orx (release) and run all eight, then refresh docs/BENCHMARKS.md
-#   bench/run.sh status ingest     only these (names: overhead ingest status large_repo idle concurrency lanes candidates percall)
+#   bench/run.sh                   build orx (release) and run all ten, then refresh docs/BENCHMARKS.md
+#   bench/run.sh status ingest     only these (names: overhead ingest status large_repo idle concurrency lanes candidates percall python_orx)
 #   bench/run.sh --smoke           every benchmark at a tiny size (< 1 min); the doc is left alone
 # ORX_BIN=path skips the build and measures that binary. Needs git, python3 and a Rust toolchain.
+# ORX_PYTHON_ORX=path (an interpreter that can import the Python orx) enables python_orx.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
