@@ -213,8 +213,21 @@ pub(crate) struct Leaf {
 }
 
 impl Leaf {
-    /// Create `<base>/<run group>/<spawn id>` and open its `cgroup.procs`.
+    /// Create `<base>/<run group>/<spawn id>` and open its `cgroup.procs`; a second Ctrl-C
+    /// ends what is in it ([`kill_live`]).
     pub(crate) fn create(base: &Path, run_id: Option<&str>, spawn_id: &str) -> io::Result<Leaf> {
+        let leaf = Leaf::make(base, run_id, spawn_id)?;
+        set_live(&leaf.dir, true);
+        Ok(leaf)
+    }
+
+    /// A leaf for one of the run's git processes: like [`Leaf::create`], but a second Ctrl-C
+    /// leaves it alone, since git killed halfway through a ref update leaves its lock file.
+    pub(crate) fn for_helper(base: &Path, run_id: &str, spawn_id: &str) -> io::Result<Leaf> {
+        Leaf::make(base, Some(run_id), spawn_id)
+    }
+
+    fn make(base: &Path, run_id: Option<&str>, spawn_id: &str) -> io::Result<Leaf> {
         let group = base.join(group_name(run_id));
         let dir = group.join(spawn_id);
         // Another thread may remove the (empty) run cgroup between our two mkdirs.
@@ -236,14 +249,11 @@ impl Leaf {
             .custom_flags(libc::O_CLOEXEC)
             .open(dir.join("cgroup.procs"));
         match procs {
-            Ok(f) => {
-                set_live(&dir, true);
-                Ok(Leaf {
-                    dir,
-                    group,
-                    procs: Some(f),
-                })
-            }
+            Ok(f) => Ok(Leaf {
+                dir,
+                group,
+                procs: Some(f),
+            }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&dir);
                 let _ = std::fs::remove_dir(&group);
@@ -295,6 +305,14 @@ impl Leaf {
     /// Give the leaf up without waiting (its child never made it in, or never started).
     pub(crate) fn abandon(&self) {
         set_live(&self.dir, false);
+        let _ = std::fs::remove_dir(&self.dir);
+        let _ = std::fs::remove_dir(&self.group);
+    }
+
+    /// Remove the leaf and then the run's cgroup if they are empty, without waiting: what a
+    /// git process left running in the background (its detached maintenance) stays where the
+    /// run's next resume or clean finds it.
+    pub(crate) fn release(&self) {
         let _ = std::fs::remove_dir(&self.dir);
         let _ = std::fs::remove_dir(&self.group);
     }

@@ -7,9 +7,10 @@
 //! lock, and it is still inside before its program runs a single instruction.
 //!
 //! The standard library cannot pass that flag, so this file does what `Command::spawn` does
-//! for the one shape of child the supervisor starts: piped stdout and stderr, stdin piped or
-//! `/dev/null`, its own process group, `PR_SET_PDEATHSIG`, a working directory, an explicit
-//! environment, the program found on the child's `PATH` as `execvp` would. Everything is
+//! for the one shape of child the supervisor and the run's git processes need: piped stdout
+//! and stderr, stdin piped or `/dev/null`, its own process group, a parent-death signal where
+//! the caller asks for one (`PR_SET_PDEATHSIG`), a working directory, an explicit environment,
+//! the program found on the child's `PATH` as `execvp` would. Everything is
 //! allocated before the clone; between clone and exec the child only makes async-signal-safe
 //! system calls on memory prepared for it, and reports an exec failure's errno through a
 //! close-on-exec pipe, as the standard library does. When the kernel refuses the clone itself
@@ -51,11 +52,13 @@ pub(crate) struct Unsupported(pub io::Error);
 /// What to start: the parts of a [`super::CommandSpec`] after the supervisor has resolved them.
 pub(crate) struct Plan<'a> {
     pub program: &'a str,
-    pub args: &'a [String],
+    pub args: Vec<&'a OsStr>,
     pub cwd: &'a Path,
     /// The child's whole environment.
     pub env: Vec<(OsString, OsString)>,
     pub stdin_piped: bool,
+    /// The signal the kernel sends the child when orx dies (`PR_SET_PDEATHSIG`), if any.
+    pub death_signal: Option<libc::c_int>,
 }
 
 /// A started child; the caller reaps `pid`.
@@ -131,7 +134,7 @@ pub(crate) fn spawn(plan: &Plan, cgroup_dir: &File) -> Result<io::Result<Spawned
             .map(|(_, v)| v.as_os_str());
         let programs = candidates(plan.program, path)?;
         let mut argv = vec![cstring(plan.program.as_bytes())?];
-        for a in plan.args {
+        for a in &plan.args {
             argv.push(cstring(a.as_bytes())?);
         }
         let mut envp = Vec::with_capacity(plan.env.len());
@@ -198,7 +201,17 @@ pub(crate) fn spawn(plan: &Plan, cgroup_dir: &File) -> Result<io::Result<Spawned
     };
     if rc == 0 {
         // SAFETY: the child, between clone and exec: see the comment on the clone.
-        unsafe { child(&fds, &programs, &argv_ptrs, &envp_ptrs, &cwd, report) }
+        unsafe {
+            child(
+                &fds,
+                plan.death_signal,
+                &programs,
+                &argv_ptrs,
+                &envp_ptrs,
+                &cwd,
+                report,
+            )
+        }
     }
     if rc < 0 {
         return Err(Unsupported(io::Error::last_os_error()));
@@ -243,6 +256,7 @@ pub(crate) fn spawn(plan: &Plan, cgroup_dir: &File) -> Result<io::Result<Spawned
 /// parent's memory, which the child has a copy of).
 unsafe fn child(
     fds: &[(RawFd, RawFd); 3],
+    death_signal: Option<libc::c_int>,
     programs: &[CString],
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
@@ -267,7 +281,9 @@ unsafe fn child(
     if libc::setpgid(0, 0) != 0 {
         fail(errno());
     }
-    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    if let Some(signal) = death_signal {
+        libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0);
+    }
     // What the standard library resets for its children: an empty signal mask and the
     // default SIGPIPE action (Rust programs ignore SIGPIPE; a child must not inherit that).
     let mut set: libc::sigset_t = std::mem::zeroed();
@@ -331,13 +347,14 @@ mod tests {
                       read line; echo \"got $line\"; echo oops >&2; exit 7";
         let plan = Plan {
             program: "sh",
-            args: &["-c".into(), script.into(), "sh".into(), "an-arg".into()],
+            args: ["-c", script, "sh", "an-arg"].map(OsStr::new).to_vec(),
             cwd: dir.path(),
             env: vec![
                 ("PATH".into(), std::env::var_os("PATH").unwrap()),
                 ("ONLY_HERE".into(), "yes".into()),
             ],
             stdin_piped: true,
+            death_signal: Some(libc::SIGKILL),
         };
         let mut child = spawn(&plan, &leaf.open_dir().unwrap())
             .expect("clone3 into a cgroup works where cgroup mode does")
@@ -378,10 +395,11 @@ mod tests {
         ] {
             let plan = Plan {
                 program,
-                args: &[],
+                args: Vec::new(),
                 cwd: dir.path(),
                 env: vec![("PATH".into(), std::env::var_os("PATH").unwrap())],
                 stdin_piped: false,
+                death_signal: None,
             };
             let err = match spawn(&plan, &leaf.open_dir().unwrap()).unwrap() {
                 Ok(c) => panic!("{program} started as pid {}", c.pid),

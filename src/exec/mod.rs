@@ -19,6 +19,8 @@
 //! - [`cgroup`]: the cgroup v2 side of it: creating the cgroups, placing a child, `cgroup.kill`.
 //! - [`clone_spawn`]: starting a child already inside its cgroup (`clone3(CLONE_INTO_CGROUP)`),
 //!   which spares the lock a move into it costs.
+//! - [`helper`]: the run's git processes, which are not supervised (git must not be stopped
+//!   halfway) but are born in the run's cgroup too, so a resume after a `kill -9` finds them.
 //! - [`reap`]: group kill, the stray hunt in each mode, targeted reaping.
 //! - [`exit_watch`]: a child's exit as an event (its pidfd) the loop blocks on, leaving the
 //!   child unreaped until its tree is cleaned up.
@@ -37,6 +39,7 @@
 mod cgroup;
 mod clone_spawn;
 mod exit_watch;
+pub mod helper;
 pub mod interactive;
 pub mod pidfd;
 mod reap;

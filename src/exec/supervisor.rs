@@ -55,7 +55,7 @@ const READER_IDLE_LIMIT: Duration = Duration::from_secs(2);
 const READER_HARD_LIMIT: Duration = Duration::from_secs(10);
 
 /// A unique value for `ORX_SPAWN_ID`: our pid, a counter and the clock.
-fn next_spawn_id() -> String {
+pub(super) fn next_spawn_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
@@ -287,10 +287,12 @@ fn run_in(
             Ok(dir) => {
                 let plan = clone_spawn::Plan {
                     program: &spec.program,
-                    args: &spec.args,
+                    args: spec.args.iter().map(OsStr::new).collect(),
                     cwd: &spec.cwd,
                     env: child_env(spec, &spawn_id),
                     stdin_piped: spec.stdin.is_some(),
+                    // As `spawn_std` says: a dead orx takes its direct child with it.
+                    death_signal: Some(libc::SIGKILL),
                 };
                 match clone_spawn::spawn(&plan, &dir) {
                     Ok(outcome) => Some(outcome),
@@ -584,18 +586,18 @@ fn child_env(spec: &CommandSpec, spawn_id: &str) -> Vec<(OsString, OsString)> {
 /// Set once the kernel refused `CLONE_INTO_CGROUP`: the rest of this process moves children.
 static NO_CLONE_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
 
-fn clone_into_cgroup_works() -> bool {
+pub(super) fn clone_into_cgroup_works() -> bool {
     !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed)
 }
 
-fn clone_into_cgroup_failed(e: &io::Error) {
+pub(super) fn clone_into_cgroup_failed(e: &io::Error) {
     if !NO_CLONE_INTO_CGROUP.swap(true, Ordering::Relaxed) {
         tracing::debug!("cannot clone into a cgroup ({e}); moving children into theirs instead");
     }
 }
 
 /// Reap child `pid` (blocking), its status.
-fn reap(pid: i32) -> Option<ExitStatus> {
+pub(super) fn reap(pid: i32) -> Option<ExitStatus> {
     let mut status = 0;
     loop {
         // SAFETY: waitpid writes only to `status`, a valid local.
