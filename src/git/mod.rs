@@ -63,7 +63,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use error::Result;
 
@@ -97,6 +97,10 @@ pub struct Git {
     pub dir: PathBuf,
     /// Variables added to every call, after orx's own (tests use it to isolate `HOME`).
     pub extra_env: Vec<(OsString, OsString)>,
+    /// The run whose lock this process holds, when these calls are that run's: each git
+    /// process is then started with the run's other processes ([`crate::exec::helper`]), so a
+    /// resume after a `kill -9` of orx finds a push still running and stops it first.
+    pub run_id: Option<Arc<str>>,
 }
 
 /// What a finished git process left behind.
@@ -141,7 +145,14 @@ impl Git {
         Git {
             dir: dir.into(),
             extra_env: Vec::new(),
+            run_id: None,
         }
+    }
+
+    /// The same runner making the git processes of run `run_id` (see [`Git::run_id`]).
+    pub fn in_run(mut self, run_id: Option<Arc<str>>) -> Git {
+        self.run_id = run_id;
+        self
     }
 
     /// The same runner with one more variable in every call's environment.
@@ -155,6 +166,7 @@ impl Git {
         Git {
             dir: dir.into(),
             extra_env: self.extra_env.clone(),
+            run_id: self.run_id.clone(),
         }
     }
 
@@ -286,6 +298,20 @@ impl GitCall<'_> {
             .env("GIT_PAGER", "cat");
         cmd.envs(self.git.extra_env.iter().cloned());
         cmd.envs(self.env.iter().cloned());
+        if let Some(run) = &self.git.run_id {
+            // The mark the `/proc` scan after a crash looks for where there is no cgroup.
+            cmd.env("ORX_RUN_ID", &**run);
+            if let Some(out) = crate::exec::helper::output_in_run(&mut cmd, run, self.stdin.clone())
+            {
+                spawns::count_one();
+                let out = out.map_err(|e| self.spawn_error(e))?;
+                return Ok(GitOutput {
+                    code: out.code,
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                });
+            }
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if self.stdin.is_some() {
             Stdio::piped()

@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::{GitError, Result};
 use super::handle::{self, with_repo};
@@ -21,6 +22,8 @@ pub struct Repo {
     pub root: PathBuf,
     /// The folder shared by all worktrees (`.git` of the main checkout), absolute.
     pub common_dir: PathBuf,
+    /// The run whose lock this process holds, once it does ([`Repo::for_run`]).
+    pub run_id: Option<Arc<str>>,
 }
 
 impl Repo {
@@ -44,12 +47,22 @@ impl Repo {
         Ok(Repo {
             root: super::normalize(root),
             common_dir: super::normalize(repo.commondir()),
+            run_id: None,
         })
+    }
+
+    /// The same repository, for the driver of run `run_id` (which holds its lock): the git
+    /// processes it and its worktrees start are that run's ([`Git::run_id`]).
+    pub fn for_run(&self, run_id: &str) -> Repo {
+        Repo {
+            run_id: Some(Arc::from(run_id)),
+            ..self.clone()
+        }
     }
 
     /// The runner for calls made at the repository root.
     pub(crate) fn git(&self) -> Git {
-        Git::new(&self.root)
+        Git::new(&self.root).in_run(self.run_id.clone())
     }
 
     /// The branch checked out in the main checkout, `None` when HEAD is detached.

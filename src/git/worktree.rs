@@ -14,6 +14,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::{GitError, Result};
 use super::handle::{resolve, tree_id, with_repo};
@@ -24,6 +25,8 @@ use crate::error::file::FileError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worktree {
     pub path: PathBuf,
+    /// The run whose git processes these are, as on the [`Repo`] it came from.
+    pub run_id: Option<Arc<str>>,
 }
 
 /// Held while this process adds, removes or prunes worktrees; released on drop.
@@ -132,6 +135,7 @@ impl Repo {
     pub fn worktree(&self, path: &Path) -> Worktree {
         Worktree {
             path: path.to_path_buf(),
+            run_id: self.run_id.clone(),
         }
     }
 }
@@ -139,7 +143,7 @@ impl Repo {
 impl Worktree {
     /// The runner for calls made in this worktree.
     pub(crate) fn git(&self) -> Git {
-        Git::new(&self.path)
+        Git::new(&self.path).in_run(self.run_id.clone())
     }
 
     /// The full sha of HEAD.

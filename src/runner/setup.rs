@@ -213,6 +213,8 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
     let paths = RunPaths::new(&repo.root, &id);
     repo.ensure_excluded(&[&format!("/{RUNS_DIR}/"), &format!("/{WORKTREES_DIR}/")])?;
     let lock = paths.create()?;
+    // From here this process drives the run: its git processes are the run's.
+    let repo = repo.for_run(&id);
     let now = now_rfc3339();
     let mut state = RunState {
         version: STATE_VERSION,
@@ -395,8 +397,10 @@ pub(super) fn reopen<'r>(
     let repo = Repo::discover(dir)?;
     let paths = open_run(&repo, run_id)?;
     let lock = RunLock::acquire(&paths.lock(), run_id)?;
-    // What a SIGKILLed driver left running would keep writing into the worktree.
+    // What a SIGKILLed driver left running would keep writing into the worktree (its git
+    // processes too: a push still updating the remote branch would refuse ours).
     crate::runs::stop_leftovers(&repo.root, run_id);
+    let repo = repo.for_run(run_id);
     let mut state = RunState::load(&paths.state())?;
     if state.status.is_finished() {
         return Err(OrxError::state(format!(

@@ -67,6 +67,7 @@ pub fn take_over(opts: &TakeoverOptions<'_>, reporter: &mut dyn Reporter) -> Res
     };
     // What a SIGKILLed driver left running would keep writing into the worktree.
     crate::runs::stop_leftovers(&repo.root, opts.run_id);
+    let repo = repo.for_run(opts.run_id);
     let mut state = RunState::load(&paths.state())?;
     if state.status.is_finished() {
         return Err(OrxError::state(format!(

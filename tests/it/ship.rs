@@ -619,3 +619,118 @@ fn four_clones_push_to_one_remote_at_once_and_every_branch_arrives_intact() {
     );
     assert_eq!(heads.lines().count(), N, "{heads}");
 }
+
+/// A `git` in front of the real one that holds the first `push` it sees until `release`
+/// exists in its folder, after writing its pid to `pid` there; every later call goes through.
+struct HeldPush {
+    dir: tempfile::TempDir,
+}
+
+impl HeldPush {
+    fn new() -> HeldPush {
+        let dir = tempfile::tempdir().unwrap();
+        let real = String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v git"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let d = dir.path().display();
+        let script = format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *\" push \"*)\n\
+               if mkdir '{d}/held' 2>/dev/null; then\n\
+                 echo $$ > '{d}/pid.tmp' && mv '{d}/pid.tmp' '{d}/pid'\n\
+                 while [ ! -e '{d}/release' ]; do sleep 0.05; done\n\
+               fi ;;\n\
+             esac\n\
+             exec '{}' \"$@\"\n",
+            real.trim()
+        );
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("git"), script).unwrap();
+        make_executable(&bin.join("git"));
+        HeldPush { dir }
+    }
+
+    fn path(&self) -> OsString {
+        let mut dirs = vec![self.dir.path().join("bin")];
+        dirs.extend(path_without_gh());
+        std::env::join_paths(dirs).unwrap()
+    }
+
+    /// The held push's pid, once it is held.
+    fn wait_held(&self) -> i32 {
+        let pid = self.dir.path().join("pid");
+        crate::waiting::until("the push to be held", || {
+            std::fs::read_to_string(&pid).ok()?.trim().parse().ok()
+        })
+    }
+}
+
+impl Drop for HeldPush {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.path().join("release"), "");
+    }
+}
+
+/// Whether `pid` is a live process (a zombie waiting for its parent is not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_push_a_killed_orx_left_running_is_stopped_before_its_resume_pushes() {
+    // A kill -9 of orx does not stop the git push it started: it goes on updating the remote
+    // branch (or, here, is still waiting to). The resume must stop it before it pushes the
+    // same branch itself, or the remote refuses one of the two ("failed to update ref").
+    let repo = Repo::new(&ship_config("auto_push: true"), &standard_scenario(0));
+    let bare = bare_origin(repo.path());
+    let held = HeldPush::new();
+    let mut child = repo
+        .cmd(&[
+            "run",
+            "Add add() and mul()",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+        ])
+        .env("PATH", held.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = held.wait_held();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = std::fs::read_dir(repo.path().join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| !n.starts_with('.'))
+        .unwrap();
+    crate::waiting::lock_released(&repo.run_dir(&id));
+    assert!(alive(pid), "the held push outlived its orx");
+
+    let r = resume_with(&repo, &held.path(), &id, &[]);
+    r.expect_code(0);
+    assert!(
+        !alive(pid),
+        "the dead driver's push is still running after the resume"
+    );
+    let branch = format!("orx/{id}");
+    assert_eq!(
+        git(bare.path(), &["rev-parse", &branch]),
+        git(repo.path(), &["rev-parse", &branch]),
+        "the resume pushed the run branch"
+    );
+}

@@ -117,11 +117,21 @@ fn inspect(repo: &Repo, id: &str, ctx: &str) -> KillSite {
         .iter()
         .map(|pid| {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let program = cmd.split(|b| *b == 0).next().unwrap_or_default();
+            let program = String::from_utf8_lossy(program);
             let cmd = String::from_utf8_lossy(&cmd);
             if cmd.contains("__fake-agent") {
                 "agent"
             } else if cmd.contains("gh") && cmd.contains("pr") {
                 "gh"
+            } else if program
+                .rsplit('/')
+                .next()
+                .is_some_and(|p| p.starts_with("git"))
+            {
+                // A push (and the remote's receive-pack) the kill caught: the run's own git
+                // processes carry the run's id too.
+                "git"
             } else {
                 "gate"
             }
