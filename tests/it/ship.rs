@@ -621,7 +621,8 @@ fn four_clones_push_to_one_remote_at_once_and_every_branch_arrives_intact() {
 }
 
 /// A `git` in front of the real one that holds the first `push` it sees until `release`
-/// exists in its folder, after writing its pid to `pid` there; every later call goes through.
+/// exists in its folder (or the folder is gone: a failed test never leaves it waiting), after
+/// writing its pid to `pid` there; every later call goes through.
 struct HeldPush {
     dir: tempfile::TempDir,
 }
@@ -643,7 +644,7 @@ impl HeldPush {
              case \" $* \" in *\" push \"*)\n\
                if mkdir '{d}/held' 2>/dev/null; then\n\
                  echo $$ > '{d}/pid.tmp' && mv '{d}/pid.tmp' '{d}/pid'\n\
-                 while [ ! -e '{d}/release' ]; do sleep 0.05; done\n\
+                 while [ -d '{d}' ] && [ ! -e '{d}/release' ]; do sleep 0.05; done\n\
                fi ;;\n\
              esac\n\
              exec '{}' \"$@\"\n",
