@@ -131,7 +131,7 @@ def details(res):
                   f"**{q['ratio']:.2f}x**. orx failures: {f['orx_failures'] + q['orx_failures']}."]
         if "with_agents_median_s" in f:
             lines[-1] += (
-                f" The same script with the agent processes orx starts (the fake engine's seven calls "
+                f" The same script with the agent processes orx starts (the fake engine's six calls "
                 f"in full, three in fast-fix) took {ms(f['with_agents_median_s'])} and "
                 f"{ms(q['with_agents_median_s'])}: orx is **{f['ratio_with_agents']:.2f}x** and "
                 f"**{q['ratio_with_agents']:.2f}x** that, which is orx's own work beyond the agents "
@@ -238,7 +238,7 @@ def details(res):
                   f"command, **{r['speedup']:.1f}x** orx, of which interpreter start and imports "
                   f"{ms(r['python_start_median_s'])} and `Runner.run` {ms(r['python_run_median_s'])}: the run "
                   f"alone is **{r['speedup_run_only']:.1f}x** orx, with the Python side's fake engine inside "
-                  f"its own process where orx starts seven agent processes. Failed runs: orx {f['orx']}, "
+                  f"its own process where orx starts six agent processes. Failed runs: orx {f['orx']}, "
                   f"Python orx {f['python']}.", ""]
     return lines
 

@@ -3,7 +3,7 @@ running `true`) against a shell script doing only the unavoidable steps: worktre
 file, run the gate, commit, diff, worktree remove. Pairs are interleaved (the order flips every
 pair) and the ratio is of the medians. Target: orx <= 1.5x the script.
 
-The script starts no agent, while orx starts one fake agent process per agent call (seven in
+The script starts no agent, while orx starts one fake agent process per agent call (six in
 the full pipeline, three in fast-fix). A second script, measured in the same rounds, adds those
 same agent processes to the unavoidable steps (the implement call writes the file), so the
 report also says how much of the gap is orx's own work and how much the agents' processes.
