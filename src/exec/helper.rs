@@ -7,9 +7,10 @@
 //! of orx does not wait for it: a `git push` and the remote's `receive-pack` it started keep
 //! running, and a resume that pushes at once meets the remote branch locked by them
 //! ("failed to update ref"), while a resume that clears the run's stale lock files takes
-//! away a lock a live git still holds. So in cgroup mode a git process of a run is born in a
-//! leaf of the run's cgroup (`clone3(CLONE_INTO_CGROUP)`, as the supervisor's children are),
-//! where the next resume or clean finds it with everything it started, asks it to stop with
+//! away a lock a live git still holds. So in cgroup mode a git process of a run starts in a
+//! leaf of the run's cgroup (born there with `clone3(CLONE_INTO_CGROUP)` where the kernel
+//! allows it, else moving itself in before exec, as the supervisor's children do), where the
+//! next resume or clean finds it with everything it started, asks it to stop with
 //! SIGTERM (git removes its lock files then) and waits for it before touching the run. In the
 //! other modes the caller runs git itself with `ORX_RUN_ID` in its environment, which the
 //! `/proc` scan after a crash looks for.
