@@ -112,6 +112,12 @@ fn moved_inside(
             });
         }
     }
+    output(cmd, input)
+}
+
+/// Run `cmd` to its end with `input` on its stdin (else `/dev/null`), stdout and stderr piped,
+/// and collect its output: the standard library's spawn, wherever `cmd` puts the child.
+pub fn output(cmd: &mut Command, input: Option<Vec<u8>>) -> io::Result<HelperOutput> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if input.is_some() {
         Stdio::piped()
@@ -119,13 +125,7 @@ fn moved_inside(
         Stdio::null()
     });
     let mut child = cmd.spawn()?;
-    let feeder = match (child.stdin.take(), input) {
-        (Some(mut pipe), Some(input)) => Some(std::thread::spawn(move || {
-            // A write error means the child exited early; its exit status tells the story.
-            let _ = pipe.write_all(&input);
-        })),
-        _ => None,
-    };
+    let feeder = feed(child.stdin.take(), input);
     let out = child.wait_with_output()?;
     if let Some(f) = feeder {
         let _ = f.join();
@@ -135,6 +135,21 @@ fn moved_inside(
         stdout: out.stdout,
         stderr: out.stderr,
     })
+}
+
+/// Write `input` to the child's stdin from a thread, so a chatty child cannot deadlock on a
+/// full pipe; the pipe closes when the input is written.
+fn feed<W: Write + Send + 'static>(
+    pipe: Option<W>,
+    input: Option<Vec<u8>>,
+) -> Option<std::thread::JoinHandle<()>> {
+    match (pipe, input) {
+        (Some(mut pipe), Some(input)) => Some(std::thread::spawn(move || {
+            // A write error means the child exited early; its exit status tells the story.
+            let _ = pipe.write_all(&input);
+        })),
+        _ => None,
+    }
 }
 
 /// The environment `cmd` would give its child: this process's, with `cmd`'s changes on top.
@@ -152,13 +167,7 @@ fn whole_env(cmd: &Command) -> Vec<(OsString, OsString)> {
 /// Feed `input`, read stdout here and stderr on a thread (so neither pipe can fill and stall
 /// the child), then reap it.
 fn collect(child: clone_spawn::Spawned, input: Option<Vec<u8>>) -> io::Result<HelperOutput> {
-    let feeder = match (child.stdin, input) {
-        (Some(mut pipe), Some(input)) => Some(std::thread::spawn(move || {
-            // A write error means the child exited early; its exit status tells the story.
-            let _ = pipe.write_all(&input);
-        })),
-        _ => None,
-    };
+    let feeder = feed(child.stdin, input);
     let mut stderr_pipe: File = child.stderr;
     let stderr = std::thread::spawn(move || {
         let mut buf = Vec::new();

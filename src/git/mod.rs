@@ -60,9 +60,8 @@ pub use worktree::Worktree;
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use error::Result;
@@ -298,43 +297,17 @@ impl GitCall<'_> {
             .env("GIT_PAGER", "cat");
         cmd.envs(self.git.extra_env.iter().cloned());
         cmd.envs(self.env.iter().cloned());
-        if let Some(run) = &self.git.run_id {
+        let placed = self.git.run_id.as_deref().and_then(|run| {
             // The mark the `/proc` scan after a crash looks for where there is no cgroup.
-            cmd.env("ORX_RUN_ID", &**run);
-            if let Some(out) = crate::exec::helper::output_in_run(&mut cmd, run, self.stdin.clone())
-            {
-                spawns::count_one();
-                let out = out.map_err(|e| self.spawn_error(e))?;
-                return Ok(GitOutput {
-                    code: out.code,
-                    stdout: out.stdout,
-                    stderr: out.stderr,
-                });
-            }
-        }
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
+            cmd.env("ORX_RUN_ID", run);
+            crate::exec::helper::output_in_run(&mut cmd, run, self.stdin.clone())
         });
-        let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
+        let out = placed
+            .unwrap_or_else(|| crate::exec::helper::output(&mut cmd, self.stdin.clone()))
+            .map_err(|e| self.spawn_error(e))?;
         spawns::count_one();
-        // Feed stdin from another thread so a chatty git cannot deadlock on a full pipe.
-        let feeder = match (self.stdin.clone(), child.stdin.take()) {
-            (Some(input), Some(mut pipe)) => Some(std::thread::spawn(move || {
-                // A write error means git exited early; its exit status tells the story.
-                let _ = pipe.write_all(&input);
-            })),
-            _ => None,
-        };
-        let out = child.wait_with_output().map_err(|e| self.spawn_error(e))?;
-        if let Some(handle) = feeder {
-            // The feeder only writes to a pipe and never panics; a join error changes nothing.
-            let _ = handle.join();
-        }
         Ok(GitOutput {
-            code: out.status.code(),
+            code: out.code,
             stdout: out.stdout,
             stderr: out.stderr,
         })

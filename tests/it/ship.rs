@@ -124,14 +124,17 @@ fn orx_with(repo: &Repo, path: &OsString, args: &[&str]) -> RunResult {
     RunResult::from(repo.cmd(args).env("PATH", path).output().expect("orx runs"))
 }
 
+/// `orx run` of the standard task on the repository's scenario.
+const RUN: [&str; 5] = [
+    "run",
+    "Add add() and mul()",
+    "--scenario",
+    "scenario.yaml",
+    "--no-progress",
+];
+
 fn run_with(repo: &Repo, path: &OsString, extra: &[&str]) -> RunResult {
-    let mut args = vec![
-        "run",
-        "Add add() and mul()",
-        "--scenario",
-        "scenario.yaml",
-        "--no-progress",
-    ];
+    let mut args = RUN.to_vec();
     args.extend_from_slice(extra);
     orx_with(repo, path, &args)
 }
@@ -698,13 +701,7 @@ fn a_push_a_killed_orx_left_running_is_stopped_before_its_resume_pushes() {
     let bare = bare_origin(repo.path());
     let held = HeldPush::new();
     let mut child = repo
-        .cmd(&[
-            "run",
-            "Add add() and mul()",
-            "--scenario",
-            "scenario.yaml",
-            "--no-progress",
-        ])
+        .cmd(&RUN)
         .env("PATH", held.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
