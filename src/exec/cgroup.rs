@@ -16,8 +16,10 @@
 //! them without a fork racing the kill, otherwise each listed process is SIGKILLed until the
 //! list is empty. The leaf, and the run's cgroup once empty, are removed. After a `kill -9` of
 //! orx the leaf stays behind with its processes; [`kill_run`] finds the run's cgroup by name
-//! and ends everything in it: SIGTERM first, so a git process the dead driver left halfway
-//! removes its lock files, then `cgroup.kill` for what did not leave within the grace period.
+//! and ends everything in it: SIGTERM first, then `cgroup.kill` for what did not leave within
+//! the grace period. The leaves of the run's own git processes (named [`HELPER_LEAF`]`<spawn
+//! id>`) are not signalled but waited for: git stopped halfway can leave a lock file behind
+//! even on SIGTERM (see `exec::helper`), and it ends by itself.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -31,6 +33,8 @@ use super::pidfd::{ProcessHandle, Signalled};
 
 /// How long to wait for killed processes to leave a cgroup.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
+/// The start of the name of a leaf that holds one of the run's git processes.
+const HELPER_LEAF: &str = "git-";
 /// How deep [`kill_run`] looks for a run's cgroup outside orx's own.
 const SEARCH_DEPTH: usize = 12;
 
@@ -153,8 +157,9 @@ fn sweep_dead_processes_groups(base: &Path) {
         // SAFETY: kill with signal 0 only probes.
         let gone = unsafe { libc::kill(pid, 0) } != 0
             && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if gone {
-            remove_group(&dir, super::pidfd::LEFTOVER_GRACE);
+        // Its git still at work is left to finish; a later orx sweeps the group.
+        if gone && !helpers_at_work(&dir) {
+            remove_group(&dir, super::pidfd::LEFTOVER_GRACE, Duration::ZERO, &|_| {});
         }
     }
 }
@@ -223,8 +228,9 @@ impl Leaf {
 
     /// A leaf for one of the run's git processes: like [`Leaf::create`], but a second Ctrl-C
     /// leaves it alone, since git killed halfway through a ref update leaves its lock file.
+    /// Its name marks it as a helper's, which a resume after a crash waits for, not signals.
     pub(crate) fn for_helper(base: &Path, run_id: &str, spawn_id: &str) -> io::Result<Leaf> {
-        Leaf::make(base, Some(run_id), spawn_id)
+        Leaf::make(base, Some(run_id), &format!("{HELPER_LEAF}{spawn_id}"))
     }
 
     fn make(base: &Path, run_id: Option<&str>, spawn_id: &str) -> io::Result<Leaf> {
@@ -442,19 +448,33 @@ fn run_groups(id: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Ask every process in `dir` and below to stop (SIGTERM) and wait, at most `grace`
-/// ([`super::pidfd::LEFTOVER_GRACE`] outside tests), for them to leave; the pids asked. What a
-/// dead driver left behind may be halfway through something it can undo: git removes its lock
-/// files on SIGTERM, while a push's receiving side killed outright leaves the remote branch's
-/// lock, and every later push of that branch is refused.
-fn ask_to_stop(dir: &Path, grace: Duration) -> BTreeSet<i32> {
+/// Whether `leaf` holds one of a run's git processes ([`Leaf::for_helper`]).
+fn is_helper_leaf(leaf: &Path) -> bool {
+    leaf.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(HELPER_LEAF))
+}
+
+/// Whether a helper leaf of `group` still holds a process.
+fn helpers_at_work(group: &Path) -> bool {
+    subdirs(group)
+        .iter()
+        .any(|leaf| is_helper_leaf(leaf) && populated(leaf))
+}
+
+/// Ask every process in the cgroups `dirs` (each alone, not below) to stop (SIGTERM) and wait,
+/// at most `grace` ([`super::pidfd::LEFTOVER_GRACE`] outside tests), for them to leave; the
+/// pids asked. What a dead driver left behind may be halfway through something it can undo
+/// (a shell's trap, a server's shutdown).
+fn ask_to_stop(dirs: &[PathBuf], grace: Duration) -> BTreeSet<i32> {
+    let listed = || dirs.iter().flat_map(|d| members(d)).collect::<Vec<i32>>();
     // The handles first, the membership after: a pid that left and was reused by then is
     // not listed again, and a handle whose process exited is only told it is gone.
-    let handles: Vec<ProcessHandle> = members_below(dir)
+    let handles: Vec<ProcessHandle> = listed()
         .into_iter()
         .filter_map(|pid| ProcessHandle::open(u32::try_from(pid).ok()?).ok().flatten())
         .collect();
-    let still = members_below(dir);
+    let still = listed();
     let mut asked = BTreeSet::new();
     for h in handles {
         let pid = i32::try_from(h.pid()).unwrap_or(i32::MAX);
@@ -463,16 +483,46 @@ fn ask_to_stop(dir: &Path, grace: Duration) -> BTreeSet<i32> {
         }
     }
     let deadline = Instant::now() + grace;
-    while !asked.is_empty() && populated(dir) && Instant::now() < deadline {
+    // Until the asked have left (a cgroup's `populated` would count its leaves too).
+    while listed().iter().any(|p| asked.contains(p)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
     asked
 }
 
-/// End everything in a run's (or a process's) cgroup and remove it with its leaves, SIGTERM
-/// first with `grace` to leave; the pids that were in it.
-fn remove_group(group: &Path, grace: Duration) -> BTreeSet<i32> {
-    let mut pids = ask_to_stop(group, grace);
+/// Wait, at most `limit`, for the git processes in the helper leaves `leaves` to end by
+/// themselves, after telling `on_wait` their pids (only when there are any); the pids.
+fn let_finish(leaves: &[PathBuf], limit: Duration, on_wait: &dyn Fn(&[i32])) -> BTreeSet<i32> {
+    let pids: Vec<i32> = leaves.iter().flat_map(|d| members(d)).collect();
+    if pids.is_empty() || limit.is_zero() {
+        return pids.into_iter().collect();
+    }
+    on_wait(&pids);
+    let deadline = Instant::now() + limit;
+    while leaves.iter().any(|d| populated(d)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    pids.into_iter().collect()
+}
+
+/// End everything in a run's (or a process's) cgroup and remove it with its leaves: the
+/// helper leaves' git is let finish for up to `helper_wait` (announced to `on_wait`) while the
+/// rest is asked to stop with `grace` to leave, then whatever is still there is asked and
+/// killed. The pids that were in it.
+fn remove_group(
+    group: &Path,
+    grace: Duration,
+    helper_wait: Duration,
+    on_wait: &dyn Fn(&[i32]),
+) -> BTreeSet<i32> {
+    let (helpers, mut others): (Vec<PathBuf>, Vec<PathBuf>) =
+        subdirs(group).into_iter().partition(|l| is_helper_leaf(l));
+    others.push(group.to_path_buf());
+    let mut pids = ask_to_stop(&others, grace);
+    pids.extend(let_finish(&helpers, helper_wait, on_wait));
+    let mut all = subdirs(group);
+    all.push(group.to_path_buf());
+    pids.extend(ask_to_stop(&all, grace));
     pids.extend(drain(group, 0));
     for leaf in subdirs(group) {
         remove_dir_when_empty(&leaf);
@@ -482,16 +532,26 @@ fn remove_group(group: &Path, grace: Duration) -> BTreeSet<i32> {
 }
 
 /// End every process left in run `id`'s cgroup (its driver is dead: the caller holds the
-/// run's lock), SIGTERM first as [`ask_to_stop`] says, and remove the cgroup. Returns their
-/// pids.
+/// run's lock) and remove the cgroup: its git processes are let finish (saying so on stderr),
+/// the rest is asked to stop as [`ask_to_stop`] says, then killed. Returns their pids.
 pub(crate) fn kill_run(id: &str) -> Vec<u32> {
-    kill_run_within(id, super::pidfd::LEFTOVER_GRACE)
+    kill_run_within(
+        id,
+        super::pidfd::LEFTOVER_GRACE,
+        super::pidfd::HELPER_WAIT,
+        &|pids| super::helper::note_waiting(id, pids),
+    )
 }
 
-fn kill_run_within(id: &str, grace: Duration) -> Vec<u32> {
+fn kill_run_within(
+    id: &str,
+    grace: Duration,
+    helper_wait: Duration,
+    on_wait: &dyn Fn(&[i32]),
+) -> Vec<u32> {
     let mut pids = BTreeSet::new();
     for group in run_groups(id) {
-        pids.extend(remove_group(&group, grace));
+        pids.extend(remove_group(&group, grace, helper_wait, on_wait));
     }
     pids.into_iter()
         .filter_map(|p| u32::try_from(p).ok())
@@ -559,7 +619,7 @@ mod tests {
         crate::exec::wait_until("the shell's trap", || dir.path().join("ready").exists());
         // A grace longer than any test: the wait ends when the cgroup empties, so the kill
         // never comes and each process ends the way SIGTERM ends it.
-        let ended = kill_run_within(&id, Duration::from_secs(120));
+        let ended = kill_run_within(&id, Duration::from_secs(120), Duration::ZERO, &|_| {});
         for pid in [plain.id(), tidy.id()] {
             assert!(ended.contains(&pid), "{pid} not in {ended:?}");
         }
@@ -595,6 +655,59 @@ mod tests {
         assert_eq!(deaf.wait().unwrap().signal(), Some(libc::SIGKILL));
         assert!(!leaf.group.exists(), "{}", leaf.group.display());
         assert!(kill_run(&id).is_empty());
+    }
+
+    #[test]
+    fn a_dead_drivers_git_is_let_finish_while_its_agent_is_stopped() {
+        use std::os::unix::process::ExitStatusExt;
+        let id = format!("unit-{}-git", std::process::id());
+        let Some(agent_leaf) = leftovers_leaf(&id) else {
+            return;
+        };
+        let base = probe().unwrap();
+        let git_leaf = Leaf::for_helper(&base, &id, "spawn-2").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("go");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo only reads the NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut agent = start_in(&agent_leaf, dir.path(), "exec sleep 1000");
+        // Stands for git halfway through its work: it finishes once the fifo says so, and
+        // would write down a SIGTERM if one came.
+        let mut git = start_in(
+            &git_leaf,
+            dir.path(),
+            "trap 'echo TERM >> signals; exit 143' TERM; : > ready; read go < go; : > finished",
+        );
+        crate::exec::wait_until("the shell's trap", || dir.path().join("ready").exists());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stopper = {
+            let id = id.clone();
+            std::thread::spawn(move || {
+                let on_wait = move |pids: &[i32]| tx.send(pids.to_vec()).unwrap();
+                kill_run_within(
+                    &id,
+                    Duration::from_secs(120),
+                    Duration::from_secs(600),
+                    &on_wait,
+                )
+            })
+        };
+        // The stopper says whom it waits for, and waits: the agent is gone by then, git is not.
+        let waited = rx.recv().unwrap();
+        assert_eq!(waited, vec![i32::try_from(git.id()).unwrap()]);
+        assert_eq!(agent.wait().unwrap().signal(), Some(libc::SIGTERM));
+        assert!(
+            git.try_wait().unwrap().is_none(),
+            "git was stopped, not let finish"
+        );
+        std::fs::write(&fifo, "go\n").unwrap();
+        let ended = stopper.join().unwrap();
+        assert!(ended.contains(&git.id()), "{} not in {ended:?}", git.id());
+        assert_eq!(git.wait().unwrap().code(), Some(0));
+        assert!(dir.path().join("finished").exists());
+        assert!(!dir.path().join("signals").exists(), "git got a signal");
+        assert!(!agent_leaf.group.exists(), "{}", agent_leaf.group.display());
     }
 
     #[test]

@@ -2,22 +2,25 @@
 //!
 //! git is not supervised like an agent: it is short, orx waits for it to finish, and it is
 //! never interrupted halfway (its own process group keeps the terminal's Ctrl-C away, and it
-//! gets no parent-death signal), because git killed in the middle of a ref update leaves the
-//! ref's `.lock` file behind, and every later update of that ref is refused. But a `kill -9`
-//! of orx does not wait for it: a `git push` and the remote's `receive-pack` it started keep
-//! running, and a resume that pushes at once meets the remote branch locked by them
-//! ("failed to update ref"), while a resume that clears the run's stale lock files takes
-//! away a lock a live git still holds. So in cgroup mode a git process of a run starts in a
-//! leaf of the run's cgroup (born there with `clone3(CLONE_INTO_CGROUP)` where the kernel
-//! allows it, else moving itself in before exec, as the supervisor's children do), where the
-//! next resume or clean finds it with everything it started, asks it to stop with
-//! SIGTERM (git removes its lock files then) and waits for it before touching the run. In the
-//! other modes the caller runs git itself with `ORX_RUN_ID` in its environment, which the
-//! `/proc` scan after a crash looks for.
+//! gets no parent-death signal), because git stopped in the middle of a ref update leaves the
+//! ref's `.lock` file behind, and every later update of that ref is refused. That holds for
+//! SIGTERM too: git removes its lock files on it, but not in every window (4 of 300 SIGTERMs
+//! sent to a `git worktree add` at random instants left a lock behind, one of them the
+//! repository-wide `packed-refs.lock`). But a `kill -9` of orx does not wait for it: a `git
+//! push` and the remote's `receive-pack` it started keep running, and a resume that pushes at
+//! once meets the remote branch locked by them ("failed to update ref"), while a resume that
+//! clears the run's stale lock files takes away a lock a live git still holds. So a git
+//! process of a run is marked as the run's helper, and the next resume or clean finds it with
+//! everything it started and waits for it to finish ([`super::pidfd::HELPER_WAIT`], saying so
+//! on stderr) before touching the run. In cgroup mode it starts in a leaf of the run's cgroup
+//! named as a helper's (born there with `clone3(CLONE_INTO_CGROUP)` where the kernel allows
+//! it, else moving itself in before exec, as the supervisor's children do); in the other modes
+//! the caller runs git itself with `ORX_RUN_ID` and [`HELPER_ENV`] in its environment, which
+//! the `/proc` scan after a crash looks for.
 //!
 //! After git exits its leaf is removed if empty; something git left running in the
 //! background (its detached maintenance) is left to finish, and the run's next resume or
-//! clean ends it.
+//! clean waits for it in the same way.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -29,6 +32,49 @@ use super::cgroup::Leaf;
 use super::clone_spawn::{self, Plan};
 use super::supervisor::{clone_into_cgroup_failed, clone_into_cgroup_works, next_spawn_id, reap};
 use super::tracking::{self, Mode};
+
+/// The environment variable that marks a process as one of a run's git processes (or started
+/// by one), for the `/proc` scan that finds them where there is no cgroup.
+pub const HELPER_ENV: &str = "ORX_HELPER";
+
+/// Tell the person waiting on a resume or clean why it pauses: git processes (`pids`) that
+/// the stopped driver of run `run_id` left running are being let finish.
+pub(crate) fn note_waiting(run_id: &str, pids: &[i32]) {
+    let what: Vec<String> = pids
+        .iter()
+        .map(|pid| format!("{pid} ({})", describe(*pid)))
+        .collect();
+    eprintln!(
+        "orx: run {run_id}: waiting for the git processes its stopped orx left running to finish: {}",
+        what.join(", ")
+    );
+}
+
+/// A process's program and, for git, its subcommand (`git push`): never its other arguments,
+/// which may hold a remote's URL with a token in it.
+fn describe(pid: i32) -> String {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut words = cmd
+        .split(|b| *b == 0)
+        .map(|w| String::from_utf8_lossy(w).into_owned());
+    let program = words.next().unwrap_or_default();
+    let name = program.rsplit('/').next().unwrap_or_default().to_string();
+    if name != "git" {
+        return name;
+    }
+    let mut skip = false;
+    for word in words {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if word == "-c" || word == "-C" {
+            skip = true;
+        } else if !word.starts_with('-') {
+            return format!("git {word}");
+        }
+    }
+    name
+}
 
 /// What a finished helper left: its exit code (`None` when a signal ended it) and its output.
 #[derive(Debug)]
@@ -242,7 +288,7 @@ mod tests {
         leaf.release();
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(
-            text.starts_with("0::") && text.contains(&format!("/orx-run-{run}/moved\n")),
+            text.starts_with("0::") && text.contains(&format!("/orx-run-{run}/git-moved\n")),
             "{text}"
         );
         assert!(text.ends_with("in\n"), "{text}");

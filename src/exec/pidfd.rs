@@ -17,9 +17,16 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// How long the processes a dead driver left behind get to end on SIGTERM before SIGKILL, in
-/// every mode: long enough for git to remove its lock files, short enough not to hold up the
-/// resume or clean that found them.
+/// every mode: short enough not to hold up the resume or clean that found them.
 pub const LEFTOVER_GRACE: Duration = Duration::from_millis(300);
+
+/// How long a resume or clean lets the git processes a dead driver left running finish on
+/// their own before it stops them as other leftovers are stopped. git signalled in the middle
+/// of an update can leave its lock file behind even on SIGTERM (one kill in a hundred of a
+/// `git worktree add` did), and a shared lock such as `packed-refs.lock` then refuses every
+/// later ref deletion in the repository; left alone, git always ends by itself, and a push or
+/// a checkout takes seconds, not minutes.
+pub const HELPER_WAIT: Duration = Duration::from_secs(60);
 
 /// How a signal sent through a [`ProcessHandle`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -147,7 +147,8 @@ fn probe() -> Tracking {
 }
 
 /// End what is left in run `id`'s cgroup after its driver died (the caller holds the run's
-/// lock): SIGTERM, [`super::pidfd::LEFTOVER_GRACE`], SIGKILL; their pids. Nothing outside cgroup mode.
+/// lock): its git processes let finish (up to [`super::pidfd::HELPER_WAIT`]), the rest
+/// SIGTERM, [`super::pidfd::LEFTOVER_GRACE`], SIGKILL; their pids. Nothing outside cgroup mode.
 pub fn stop_run(id: &str) -> Vec<u32> {
     super::cgroup::kill_run(id)
 }

@@ -298,8 +298,10 @@ impl GitCall<'_> {
         cmd.envs(self.git.extra_env.iter().cloned());
         cmd.envs(self.env.iter().cloned());
         let placed = self.git.run_id.as_deref().and_then(|run| {
-            // The mark the `/proc` scan after a crash looks for where there is no cgroup.
-            cmd.env("ORX_RUN_ID", run);
+            // The marks the `/proc` scan after a crash looks for where there is no cgroup: the
+            // run, and that this is its git (let finish, never signalled halfway).
+            cmd.env("ORX_RUN_ID", run)
+                .env(crate::exec::helper::HELPER_ENV, "git");
             crate::exec::helper::output_in_run(&mut cmd, run, self.stdin.clone())
         });
         let out = placed

@@ -625,7 +625,8 @@ fn four_clones_push_to_one_remote_at_once_and_every_branch_arrives_intact() {
 
 /// A `git` in front of the real one that holds the first `push` it sees until `release`
 /// exists in its folder (or the folder is gone: a failed test never leaves it waiting), after
-/// writing its pid to `pid` there; every later call goes through.
+/// writing its pid to `pid` there, and writes down a SIGTERM it gets meanwhile in `signals`;
+/// every later call goes through.
 struct HeldPush {
     dir: tempfile::TempDir,
 }
@@ -646,6 +647,7 @@ impl HeldPush {
             "#!/bin/sh\n\
              case \" $* \" in *\" push \"*)\n\
                if mkdir '{d}/held' 2>/dev/null; then\n\
+                 trap \"echo TERM >> '{d}/signals'; exit 143\" TERM\n\
                  echo $$ > '{d}/pid.tmp' && mv '{d}/pid.tmp' '{d}/pid'\n\
                  while [ -d '{d}' ] && [ ! -e '{d}/release' ]; do sleep 0.05; done\n\
                fi ;;\n\
@@ -664,6 +666,16 @@ impl HeldPush {
         let mut dirs = vec![self.dir.path().join("bin")];
         dirs.extend(path_without_gh());
         std::env::join_paths(dirs).unwrap()
+    }
+
+    /// Let the held push go on.
+    fn release(&self) {
+        std::fs::write(self.dir.path().join("release"), "").unwrap();
+    }
+
+    /// The signals the held push wrote down.
+    fn signals(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("signals")).unwrap_or_default()
     }
 
     /// The held push's pid, once it is held.
@@ -693,10 +705,11 @@ fn alive(pid: i32) -> bool {
 }
 
 #[test]
-fn a_push_a_killed_orx_left_running_is_stopped_before_its_resume_pushes() {
+fn a_push_a_killed_orx_left_running_is_let_finish_before_its_resume_pushes() {
     // A kill -9 of orx does not stop the git push it started: it goes on updating the remote
-    // branch (or, here, is still waiting to). The resume must stop it before it pushes the
-    // same branch itself, or the remote refuses one of the two ("failed to update ref").
+    // branch (or, here, is still waiting to). The resume must not push the same branch while
+    // it runs, or the remote refuses one of the two ("failed to update ref"), and must not stop
+    // it either, since git stopped halfway can leave a lock file behind: it waits for it.
     let repo = Repo::new(&ship_config("auto_push: true"), &standard_scenario(0));
     let bare = bare_origin(repo.path());
     let held = HeldPush::new();
@@ -719,12 +732,48 @@ fn a_push_a_killed_orx_left_running_is_stopped_before_its_resume_pushes() {
     crate::waiting::lock_released(&repo.run_dir(&id));
     assert!(alive(pid), "the held push outlived its orx");
 
-    let r = resume_with(&repo, &held.path(), &id, &[]);
-    r.expect_code(0);
-    assert!(
-        !alive(pid),
-        "the dead driver's push is still running after the resume"
-    );
+    let mut resume = repo
+        .cmd(&["resume", &id, "--no-progress"])
+        .env("PATH", held.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = resume.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("waiting for the git processes") {
+                let _ = tx.send(line.clone());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // The resume says it waits, and waits: the held push is still running, unsignalled.
+    let Ok(said) = rx.recv() else {
+        let code = resume.wait().unwrap();
+        panic!(
+            "the resume ended ({code}) without waiting for the held push\n{}",
+            reader.join().unwrap()
+        );
+    };
+    assert!(said.contains(&format!("run {id}:")), "{said}");
+    assert!(said.contains(&pid.to_string()), "{said}");
+    assert!(alive(pid), "the held push was stopped, not let finish");
+    assert_eq!(held.signals(), "", "the held push got a signal");
+    held.release();
+    let status = resume.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert!(status.success(), "resume failed ({status})\n{err}");
+    assert!(!alive(pid), "the held push is still running");
+    assert_eq!(held.signals(), "", "the held push got a signal");
     let branch = format!("orx/{id}");
     assert_eq!(
         git(bare.path(), &["rev-parse", &branch]),
