@@ -11,6 +11,16 @@
 //! ([`write_unsynced`], [`write_json_unsynced`]): the rename still keeps it whole for every reader
 //! and across a `kill -9`; only a power loss can leave it stale (or, on a file system that
 //! does not order a rename after its data, empty), and the durable copy is elsewhere.
+//!
+//! Such a replacement swaps the two names (`renameat2(RENAME_EXCHANGE)`) and then removes the
+//! old content under the temporary name, instead of renaming over the target. ext4 writes a
+//! file's data out before a rename over an existing name commits (its `auto_da_alloc`
+//! heuristic), which made each of the twenty replacements of a happy run cost about 0.28 ms
+//! here against 0.06 ms for the swap, and bought nothing that the contract above relies on.
+//! Where the swap cannot be made (no target yet, a file system without it) it is a rename.
+//! A `kill -9` between the swap and the removal leaves the temporary file holding the old
+//! content: never read, and removed with the run. The temporary name carries a per-process
+//! counter too, so two threads replacing one file never share one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -46,7 +56,9 @@ fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| -> std::io::Result<bool> {
         let mut f = OpenOptions::new()
             .write(true)
@@ -57,7 +69,10 @@ fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> 
         if durable {
             super::fsync::sync_all(&f)?;
         }
-        if replace {
+        if replace && !durable && exchange(&tmp, path).is_ok() {
+            // The old content, now under the temporary name; a leftover is never read.
+            let _ = fs::remove_file(&tmp);
+        } else if replace {
             fs::rename(&tmp, path)?;
         } else {
             let linked = fs::hard_link(&tmp, path);
@@ -79,6 +94,39 @@ fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> 
         let _ = fs::remove_file(&tmp);
         FileError::own("write", path, e).into()
     })
+}
+
+/// Swap the names `a` and `b` in one step; an error when either is missing or the file system
+/// cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both paths are NUL-terminated and outlive the call; renameat2 only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 /// Serialize `value` as pretty JSON and write it atomically.
@@ -140,6 +188,62 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_only_file(&p, b"two");
+    }
+
+    #[test]
+    fn an_unsynced_replacement_is_whole_and_leaves_no_temp_file() {
+        let (_dir, p) = temp_path("meta.json");
+        write_unsynced(&p, b"first").unwrap();
+        let mut old = File::open(&p).unwrap();
+        write_unsynced(&p, b"second").unwrap();
+        write_unsynced(&p, b"third").unwrap();
+        assert_only_file(&p, b"third");
+        // A reader that opened the file before keeps the content it opened.
+        let mut seen = String::new();
+        std::io::Read::read_to_string(&mut old, &mut seen).unwrap();
+        assert_eq!(seen, "first");
+    }
+
+    #[test]
+    fn threads_replacing_one_file_each_write_it_whole() {
+        let (_dir, p) = temp_path("state.json");
+        write_unsynced(&p, b"0000").unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut reads = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let text = fs::read_to_string(&p).unwrap();
+                    assert!(
+                        text.len() == 4 && text.bytes().all(|b| b == text.as_bytes()[0]),
+                        "torn: {text:?}"
+                    );
+                    reads += 1;
+                }
+                reads
+            });
+            let writers: Vec<_> = (b'a'..=b'h')
+                .map(|c| {
+                    let p = &p;
+                    s.spawn(move || {
+                        for _ in 0..50 {
+                            write_unsynced(p, &[c; 4]).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0);
+        });
+        let last = fs::read(&p).unwrap();
+        assert!(
+            last.len() == 4 && (b'a'..=b'h').contains(&last[0]),
+            "{last:?}"
+        );
+        assert_only_file(&p, &last);
     }
 
     #[test]
