@@ -8,7 +8,7 @@
 //! take time on purpose: each agent call sleeps, one gate sleeps, and ship pushes to a bare
 //! remote and calls a stand-in `gh` that sleeps. orx has no crash-point hook, so a kill lands
 //! mid-write of state by timing alone; the campaign counts how often that happened by the
-//! `.state.json.tmp-<pid>` file or the torn last journal line the kill left behind.
+//! `.state.json.tmp-<pid>-<n>` file or the torn last journal line the kill left behind.
 
 use std::collections::BTreeMap;
 use std::path::Path;
