@@ -22,8 +22,8 @@ pub const LEFTOVER_GRACE: Duration = Duration::from_millis(300);
 
 /// How long a resume or clean lets the git processes a dead driver left running finish on
 /// their own before it stops them as other leftovers are stopped. git signalled in the middle
-/// of an update can leave its lock file behind even on SIGTERM (one kill in a hundred of a
-/// `git worktree add` did), and a shared lock such as `packed-refs.lock` then refuses every
+/// of an update can leave its lock file behind even on SIGTERM (about one SIGTERM in a hundred
+/// sent to a `git worktree add` did, `bench/git_sigterm_locks.py`), and a shared lock such as `packed-refs.lock` then refuses every
 /// later ref deletion in the repository; left alone, git always ends by itself, and a push or
 /// a checkout takes seconds, not minutes.
 pub const HELPER_WAIT: Duration = Duration::from_secs(60);
