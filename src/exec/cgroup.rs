@@ -539,7 +539,7 @@ pub(crate) fn kill_run(id: &str) -> Vec<u32> {
         id,
         super::pidfd::LEFTOVER_GRACE,
         super::pidfd::HELPER_WAIT,
-        &|pids| super::helper::note_waiting(id, pids),
+        &|pids| super::leftover_git::note_waiting(id, pids),
     )
 }
 

@@ -41,6 +41,7 @@ mod clone_spawn;
 mod exit_watch;
 pub mod helper;
 pub mod interactive;
+pub(crate) mod leftover_git;
 pub mod pidfd;
 mod reap;
 mod signals;

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use std::time::{Duration, Instant};
 
-use crate::exec::helper::{note_waiting, HELPER_ENV};
+use crate::exec::leftover_git::{note_waiting, HELPER_ENV};
 use crate::exec::pidfd::{ProcessHandle, Signalled, HELPER_WAIT};
 use crate::store::layout::is_valid_run_id;
 
