@@ -535,6 +535,13 @@ mod tests {
             "worktree": {"path": "/nonexistent", "branch": "b", "base_branch": "main", "base_sha": "0"},
         });
         std::fs::write(paths.state(), state.to_string()).unwrap();
+        // Until the holder has exec'd `sleep`, it is a copy of this test process, whose SIGINT
+        // handler (installed by any test that watched for Ctrl-C) would swallow the cancel's
+        // signal before exec, and `sleep` would then run its whole ten minutes.
+        let comm = format!("/proc/{}/comm", holder.id());
+        crate::exec::wait_until("the holder to run sleep", || {
+            std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep")
+        });
         let start = process_start_time(holder.id()).unwrap();
         std::fs::write(paths.lock(), format!("{} {start}\n", holder.id())).unwrap();
         let control = Control::new(vec![Workspace {
@@ -595,10 +602,20 @@ mod tests {
 
     #[tokio::test]
     async fn cancelling_a_live_run_signals_its_process_and_answers_202() {
-        let mut holder = std::process::Command::new("sleep")
-            .arg("600")
-            .spawn()
-            .unwrap();
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("600");
+        // SAFETY: runs between fork and exec and only calls `signal`, which is
+        // async-signal-safe. A test started in the background of a non-interactive shell
+        // inherits SIGINT ignored, and an ignored signal stays ignored across exec: the
+        // holder gets the default action back, as a real `orx` driving a run has it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut holder = cmd.spawn().unwrap();
         let (_dir, st, id) = served_run("running", &holder);
         let (status, body) = cancel_answer(&st, &id).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
