@@ -610,7 +610,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Ends on SIGTERM as it comes.
         let mut plain = start_in(&leaf, dir.path(), "exec sleep 1000");
-        // Undoes its work when asked to stop, as git removes its lock files on SIGTERM.
+        // Undoes its work when asked to stop, as a shell's trap or a server's shutdown does.
         let mut tidy = start_in(
             &leaf,
             dir.path(),

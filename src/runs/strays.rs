@@ -50,7 +50,9 @@ fn kill_strays_within(
     };
     let me = std::process::id();
     let ancestors = ancestors(me);
-    let mut found: Vec<(ProcessHandle, String, bool)> = Vec::new();
+    // The run's git processes, to let finish, and the rest, to stop.
+    let mut helpers: Vec<(ProcessHandle, String)> = Vec::new();
+    let mut others: Vec<ProcessHandle> = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -75,17 +77,17 @@ fn kill_strays_within(
         let inside = std::fs::read_link(format!("/proc/{pid}/cwd"))
             .map(|cwd| cwd.starts_with(&root))
             .unwrap_or(false);
-        if inside {
-            found.push((handle, id, helper));
+        if inside && helper {
+            helpers.push((handle, id));
+        } else if inside {
+            others.push(handle);
         }
     }
-    let mut pids: Vec<u32> = found.iter().map(|(h, _, _)| h.pid()).collect();
-    let (helpers, others): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, _, h)| *h);
+    let mut pids: Vec<u32> = helpers.iter().map(|(h, _)| h.pid()).collect();
+    pids.extend(others.iter().map(ProcessHandle::pid));
     let mut stopped: Vec<ProcessHandle> = others
         .into_iter()
-        .filter_map(|(h, _, _)| {
-            matches!(h.signal(libc::SIGTERM), Ok(Signalled::Delivered)).then_some(h)
-        })
+        .filter(|h| matches!(h.signal(libc::SIGTERM), Ok(Signalled::Delivered)))
         .collect();
     // What outlived the wait is stopped as the rest is.
     stopped.extend(
@@ -108,19 +110,19 @@ fn kill_strays_within(
 /// Wait, at most `limit` in all, for the git processes `helpers` to end by themselves, after
 /// telling `on_wait` which (per run); the ones still running after it.
 fn let_finish(
-    helpers: Vec<(ProcessHandle, String, bool)>,
+    helpers: Vec<(ProcessHandle, String)>,
     limit: Duration,
     on_wait: &dyn Fn(&str, &[i32]),
 ) -> Vec<ProcessHandle> {
-    let mut runs: Vec<&str> = helpers.iter().map(|(_, id, _)| id.as_str()).collect();
+    let mut runs: Vec<&str> = helpers.iter().map(|(_, id)| id.as_str()).collect();
     runs.sort_unstable();
     runs.dedup();
     if !limit.is_zero() {
         for run in runs {
             let pids: Vec<i32> = helpers
                 .iter()
-                .filter(|(_, id, _)| id == run)
-                .filter_map(|(h, _, _)| i32::try_from(h.pid()).ok())
+                .filter(|(_, id)| id == run)
+                .filter_map(|(h, _)| i32::try_from(h.pid()).ok())
                 .collect();
             on_wait(run, &pids);
         }
@@ -128,7 +130,7 @@ fn let_finish(
     let deadline = Instant::now() + limit;
     helpers
         .into_iter()
-        .filter_map(|(h, _, _)| {
+        .filter_map(|(h, _)| {
             let left = deadline.saturating_duration_since(Instant::now());
             (!h.wait_exit(left)).then_some(h)
         })

@@ -15,7 +15,7 @@
 //! Such a replacement swaps the two names (`renameat2(RENAME_EXCHANGE)`) and then removes the
 //! old content under the temporary name, instead of renaming over the target. ext4 writes a
 //! file's data out before a rename over an existing name commits (its `auto_da_alloc`
-//! heuristic), which made each of the twenty replacements of a happy run cost about 0.28 ms
+//! heuristic), which made each of the seventeen such replacements of a happy run cost about 0.28 ms
 //! here against 0.06 ms for the swap, and bought nothing that the contract above relies on.
 //! Where the swap cannot be made (no target yet, a file system without it) it is a rename.
 //! A `kill -9` between the swap and the removal leaves the temporary file holding the old
