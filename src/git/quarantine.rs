@@ -6,9 +6,13 @@
 //! user's `.git/objects`, not even as an unreachable blob waiting for a `git gc`. So orx hashes
 //! into a quarantine, as git's own `receive-pack` does with an incoming push:
 //!
-//! - in-process, a libgit2 handle of its own whose object database has an in-memory pack
-//!   (libgit2's mempack) in front of the repository's: existing objects are read from where
-//!   they are, new ones stay in memory and are gone when the handle is dropped;
+//! - in-process, a libgit2 handle of its own whose object database is a fresh one: an
+//!   in-memory pack (libgit2's mempack), the only store it can write, in front of the
+//!   repository's objects added read-only (as an alternate). Existing objects are read from
+//!   where they are, new ones stay in memory and are gone when the quarantine is dropped.
+//!   Opening a repository (discovery, every config file) costs far more than the look itself
+//!   on a small change, so the handle is kept per thread and folder once its quarantine is
+//!   dropped, and the next quarantine gives it a new object database;
 //! - where the scan runs `git add -A` (`scan.rs`), also a fresh folder inside the repository's
 //!   objects directory, made git's object directory (`GIT_OBJECT_DIRECTORY`) with the real one
 //!   as an alternate, and added to the handle as an alternate so it reads what git wrote;
@@ -22,6 +26,8 @@
 //! What the agent itself writes with git (its own `git add`, `git commit`, `git stash`) is
 //! outside this: those objects are the agent's, written before orx sees the files.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -55,7 +61,7 @@ impl WorkingState {
 
     /// The handle that sees the quarantined objects (to diff or list the tree).
     pub(super) fn repo(&self) -> &Repository {
-        &self.quarantine.repo
+        self.quarantine.repo()
     }
 
     /// The worktree's runner (where errors happened).
@@ -75,7 +81,7 @@ impl WorkingState {
         let q = &self.quarantine;
         let id = handle::oid(&tree).map_err(|e| handle::failure(&q.git.dir, "keep", e))?;
         handle::with_repo(&q.git, "keep the snapshot's objects", |real| {
-            copy_new(&q.repo, &real.odb()?, id)
+            copy_new(q.repo(), &real.odb()?, id)
         })?;
         Ok(tree)
     }
@@ -99,10 +105,16 @@ fn copy_new(from: &Repository, to: &Odb<'_>, id: Oid) -> std::result::Result<(),
     to.write(object.kind(), object.data()).map(drop)
 }
 
+thread_local! {
+    /// Handles whose quarantine was dropped, by folder, for the next quarantine on it.
+    static SPARE: RefCell<HashMap<PathBuf, Repository>> = RefCell::new(HashMap::new());
+}
+
 /// The quarantine behind one look at the working files.
 pub(super) struct Quarantine {
-    /// A handle of its own: its object database writes into memory.
-    repo: Repository,
+    /// A handle of its own: its object database writes into memory. `None` only while
+    /// dropping, when it goes back to [`SPARE`].
+    repo: Option<Repository>,
     /// The worktree's plain runner.
     git: Git,
     /// The folder git hashed into, when the scan ran git.
@@ -123,18 +135,38 @@ impl Drop for DiskQuarantine {
     }
 }
 
+impl Drop for Quarantine {
+    fn drop(&mut self) {
+        if let Some(repo) = self.repo.take() {
+            // Let the in-memory objects go now, not at the next look: an empty store until then.
+            if Odb::new().and_then(|empty| repo.set_odb(&empty)).is_ok() {
+                SPARE.with(|s| s.borrow_mut().insert(self.git.dir.clone(), repo));
+            }
+        }
+    }
+}
+
 impl Quarantine {
     /// A fresh in-memory quarantine for looking at the worktree `git` runs in.
     pub(super) fn new(git: &Git) -> Result<Quarantine> {
         let fail = |e| handle::failure(&git.dir, "open a quarantine", e);
-        let repo = handle::open(&git.dir).map_err(fail)?;
+        let spare = SPARE.with(|s| s.borrow_mut().remove(&git.dir));
+        let repo = match spare {
+            Some(repo) => repo,
+            None => handle::open(&git.dir).map_err(fail)?,
+        };
         {
-            let odb = repo.odb().map_err(fail)?;
-            // Highest priority: every write lands here, reads fall through to the repository.
+            let odb = Odb::new_ext(repo.object_format()).map_err(fail)?;
+            // The only store that takes writes, so every new object lands in memory ...
             odb.add_new_mempack_backend(1000).map_err(fail)?;
+            // ... and the repository's objects (with its own alternates) are read-only here.
+            let objects = repo.commondir().join("objects");
+            odb.add_disk_alternate(&objects.to_string_lossy())
+                .map_err(fail)?;
+            repo.set_odb(&odb).map_err(fail)?;
         }
         Ok(Quarantine {
-            repo,
+            repo: Some(repo),
             git: git.clone(),
             disk: None,
         })
@@ -142,7 +174,10 @@ impl Quarantine {
 
     /// The handle whose writes stay in memory.
     pub(super) fn repo(&self) -> &Repository {
-        &self.repo
+        // Set in `new` and taken only by `drop`, after which nothing can call this.
+        self.repo
+            .as_ref()
+            .expect("a live quarantine holds its handle")
     }
 
     /// A runner for git calls whose new objects land in a folder of this quarantine (created
@@ -168,7 +203,7 @@ impl Quarantine {
             .with_env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects);
         let disk = DiskQuarantine { dir, git };
         let alternate = disk.dir.to_string_lossy().into_owned();
-        self.repo
+        self.repo()
             .odb()
             .and_then(|odb| odb.add_disk_alternate(&alternate))
             .map_err(|e| handle::failure(&self.git.dir, "open a quarantine", e))?;
