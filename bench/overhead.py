@@ -34,7 +34,10 @@ git worktree remove --force ".worktrees/base-$id"
 WITH_AGENTS = r"""#!/usr/bin/env bash
 set -e
 id="$1"; out="$2"; orx="$3"; scenario="$4"; pipeline="$5"
-agent() { "$orx" __fake-agent --stage "$1" --n 1 --scenario "$scenario" ${2:+--item "$2"} </dev/null >/dev/null; }
+# The fake engine's agent program, as orx picks it: the small binary beside orx, else orx itself.
+if [ -x "$(dirname "$orx")/orx-fake-agent" ]; then agent_cmd=("$(dirname "$orx")/orx-fake-agent")
+else agent_cmd=("$orx" __fake-agent); fi
+agent() { "${agent_cmd[@]}" --stage "$1" --n 1 --scenario "$scenario" ${2:+--item "$2"} </dev/null >/dev/null; }
 git worktree add -q -b "base/$id" ".worktrees/base-$id" main
 cd ".worktrees/base-$id"
 if [ "$pipeline" = full ]; then agent plan; agent spec; agent decompose; fi

@@ -1,4 +1,4 @@
-//! The process side of the fake engine: what `orx __fake-agent` does.
+//! The process side of the fake engine: what `orx-fake-agent` (and `orx __fake-agent`) does.
 //!
 //! It behaves like a well-mannered agent CLI: it reads the whole prompt from stdin, plays the
 //! scenario step for its stage, item and call number (delay, file writes and deletes, usage,
@@ -17,7 +17,7 @@ use super::scenario::{load_scenario, Scenario, Step};
 use super::tools;
 use crate::error::file::FileError;
 
-/// Arguments of `orx __fake-agent`.
+/// Arguments of `orx-fake-agent` (and `orx __fake-agent`).
 #[derive(Debug, Clone)]
 pub struct FakeAgentArgs {
     pub stage: String,

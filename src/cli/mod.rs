@@ -92,7 +92,8 @@ pub fn main() -> i32 {
             crate::agents::fake::FAKE_AGENT_SUBCOMMAND,
         ))
     {
-        return fake_agent_main();
+        // The first argument, the subcommand's name, stands where clap expects the program's.
+        return fake_agent_main(std::env::args_os().skip(1));
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -135,9 +136,15 @@ struct FakeAgentCli {
     model: Option<String>,
 }
 
-fn fake_agent_main() -> i32 {
-    // The first argument, the subcommand's name, stands where clap expects the program's.
-    let a = match FakeAgentCli::try_parse_from(std::env::args_os().skip(1)) {
+/// The `orx-fake-agent` binary: the fake agent without the rest of orx, so a fake run's
+/// agent calls do not each load and relocate the whole orx binary.
+pub fn fake_agent_binary_main() -> i32 {
+    install_panic_hook();
+    fake_agent_main(std::env::args_os())
+}
+
+fn fake_agent_main(argv: impl Iterator<Item = std::ffi::OsString>) -> i32 {
+    let a = match FakeAgentCli::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();

@@ -120,7 +120,7 @@ fn inspect(repo: &Repo, id: &str, ctx: &str) -> KillSite {
             let program = cmd.split(|b| *b == 0).next().unwrap_or_default();
             let program = String::from_utf8_lossy(program);
             let cmd = String::from_utf8_lossy(&cmd);
-            if cmd.contains("__fake-agent") {
+            if cmd.contains("fake-agent") {
                 "agent"
             } else if cmd.contains("gh") && cmd.contains("pr") {
                 "gh"
