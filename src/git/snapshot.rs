@@ -166,6 +166,13 @@ impl Worktree {
     pub fn commit_all(&self, message: &str) -> Result<Option<String>> {
         commit_all_in(&self.git(), message)
     }
+
+    /// Commit `now`, a working state taken with [`Worktree::working_tree`] and checked since
+    /// (nothing ran in the worktree in between), as [`Worktree::commit_all`] would commit the
+    /// files: what is committed is exactly what was checked, and the files are not hashed twice.
+    pub fn commit_state(&self, now: WorkingState, message: &str) -> Result<Option<String>> {
+        commit_state_in(&self.git(), now, message)
+    }
 }
 
 /// Run `f` on the handle that sees the quarantined objects of `now`.
@@ -354,7 +361,10 @@ fn move_branch(git: &Git, full: &str, to: &str, from: &str, log: &str) -> Result
 }
 
 fn commit_all_in(git: &Git, message: &str) -> Result<Option<String>> {
-    let now = scan::working_state(git)?;
+    commit_state_in(git, scan::working_state(git)?, message)
+}
+
+fn commit_state_in(git: &Git, now: WorkingState, message: &str) -> Result<Option<String>> {
     let (head, head_tree, on) = with_repo(git, "rev-parse HEAD", |repo| {
         let head_ref = repo.head()?;
         let head = head_ref.peel_to_commit()?;

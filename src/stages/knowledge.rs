@@ -152,8 +152,10 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     for message in warnings {
         run.warn(message)?;
     }
-    let violations = run.guardrail_violations(None)?;
+    let now = run.wt.working_tree()?;
+    let violations = run.guardrail_violations(Some(&now))?;
     if !violations.is_empty() {
+        drop(now);
         // Shipped work stays; the update that breaks the guardrails is thrown away.
         run.wt.reset_hard("HEAD")?;
         let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
@@ -164,7 +166,7 @@ pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
         return Ok(StageEnd::Done);
     }
     let msg = format!("orx: knowledge update\n\nOrx-Run: {}\n", run.paths.id);
-    run.wt.commit_all(&msg)?;
+    run.wt.commit_state(now, &msg)?;
     // Always rewrite the patch, not only after a new commit: a resume after a crash between
     // the commit and the patch write finds nothing new to commit but a stale patch.
     super::ship::write_patch(run)?;

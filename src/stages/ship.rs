@@ -25,14 +25,15 @@ use crate::runner::{Run, Step};
 
 pub fn run(run: &mut Run<'_>) -> Step<StageEnd> {
     // The last line of defence: the whole change (committed items and leftovers) is checked
-    // before anything more is committed or shipped.
-    let violations = run.guardrail_violations(None)?;
+    // before anything more is committed or shipped, and what is committed is what was checked.
+    let now = run.wt.working_tree()?;
+    let violations = run.guardrail_violations(Some(&now))?;
     if !violations.is_empty() {
         return Ok(run.fail_guardrails(Stage::Ship, &violations)?);
     }
     if run.config.git.auto_commit {
         let msg = commit_message(run);
-        run.wt.commit_all(&msg)?;
+        run.wt.commit_state(now, &msg)?;
     }
     let (files, insertions, deletions) = write_patch(run)?;
     if files == 0 {
