@@ -8,7 +8,8 @@
 
 ingest: the bench-2 setup (stand-in `claude` printing Claude stream-json, one-stage pipeline),
 wall time and orx's CPU (user+sys from wait4, children included: the stand-in `cat` is tiny).
-overhead: the bench-1 fast-fix run (fake engine, one item, gate `true`), wall time;
+overhead: the bench-1 fast-fix run (fake engine, one item, gate `true`), wall time and the CPU
+of orx and its children (wait4);
 overhead-full: the same with the full pipeline (six fake agent calls instead of one).
 gitcount: a `git` shim on PATH counts the git processes of one fast-fix and one full run.
 fsyncs: `strace -f` counts the fsync and fdatasync calls of the same two runs (orx's and its
@@ -64,22 +65,25 @@ def run_overhead(old, new, pairs, pipeline="fast-fix"):
         scenario = tmp / "scenario.yaml"
         scenario.write_text(c.ONE_ITEM_SCENARIO)
         times = {"old": [], "new": []}
+        cpu = {"old": [], "new": []}
         for i in range(pairs + 1):  # the first pair warms up, untimed
             for k in (("old", "new") if i % 2 == 0 else ("new", "old")):
                 binary = old if k == "old" else new
                 runs = repo / "runs"
                 before = set(p.name for p in runs.glob("*")) if runs.exists() else set()
-                wall, code, _ = c.timed([binary, "run", "Write hello.txt", "--scenario",
-                                         str(scenario), "--no-progress", "--pipeline",
-                                         pipeline], cwd=repo)
+                wall, code, ru = c.timed([binary, "run", "Write hello.txt", "--scenario",
+                                          str(scenario), "--no-progress", "--pipeline",
+                                          pipeline], cwd=repo)
                 if code != 0:
                     raise SystemExit(f"{k} orx exited {code}")
                 for rid in set(p.name for p in runs.glob("*")) - before:
                     overhead.cleanup(repo, rid)
                 if i > 0:
                     times[k].append(wall)
+                    cpu[k].append(ru.ru_utime + ru.ru_stime)
         for k in ("old", "new"):
-            print(f"{k}: {pipeline} run, median of {pairs}: {c.median(times[k]) * 1000:.0f} ms")
+            print(f"{k}: {pipeline} run, median of {pairs}: {c.median(times[k]) * 1000:.0f} ms, "
+                  f"CPU {c.median(cpu[k]) * 1000:.0f} ms (orx and its children)")
 
 
 SHIM = '#!/bin/bash\nprintf "%s\\n" "$*" >> {log}\nexec {git} "$@"\n'
