@@ -110,6 +110,11 @@ thread_local! {
     static SPARE: RefCell<HashMap<PathBuf, Repository>> = RefCell::new(HashMap::new());
 }
 
+/// Forget this thread's kept handle on `dir` (its worktree is being removed).
+pub(super) fn forget(dir: &std::path::Path) {
+    SPARE.with(|s| s.borrow_mut().remove(dir));
+}
+
 /// The quarantine behind one look at the working files.
 pub(super) struct Quarantine {
     /// A handle of its own: its object database writes into memory. `None` only while
