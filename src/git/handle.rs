@@ -36,6 +36,10 @@ use super::{Git, FALLBACK_EMAIL, FALLBACK_NAME};
 thread_local! {
     /// This thread's open handles, by the folder they were opened from.
     static HANDLES: RefCell<HashMap<PathBuf, Repository>> = RefCell::new(HashMap::new());
+    /// Handles a dropped quarantine left (`quarantine.rs`), by folder: apart from [`HANDLES`],
+    /// as their object database is the quarantine's, never the repository's.
+    static QUARANTINE_HANDLES: RefCell<HashMap<PathBuf, Repository>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Open the repository containing `dir` (a checkout, a linked worktree or a folder inside one).
@@ -64,9 +68,20 @@ pub(super) fn with_repo<T>(
     out
 }
 
-/// Forget this thread's handle on `dir` (its worktree is being removed).
+/// This thread's handle on `dir` that a dropped quarantine left, if any.
+pub(super) fn take_quarantine_handle(dir: &Path) -> Option<Repository> {
+    QUARANTINE_HANDLES.with(|h| h.borrow_mut().remove(dir))
+}
+
+/// Keep a dropped quarantine's handle on `dir` for the next quarantine on it.
+pub(super) fn keep_quarantine_handle(dir: &Path, repo: Repository) {
+    QUARANTINE_HANDLES.with(|h| h.borrow_mut().insert(dir.to_path_buf(), repo));
+}
+
+/// Forget this thread's handles on `dir` (its worktree is being removed).
 pub(super) fn forget(dir: &Path) {
     HANDLES.with(|h| h.borrow_mut().remove(dir));
+    QUARANTINE_HANDLES.with(|h| h.borrow_mut().remove(dir));
 }
 
 /// The error for a libgit2 call that failed in `dir`.

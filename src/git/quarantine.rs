@@ -26,8 +26,6 @@
 //! What the agent itself writes with git (its own `git add`, `git commit`, `git stash`) is
 //! outside this: those objects are the agent's, written before orx sees the files.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -105,20 +103,10 @@ fn copy_new(from: &Repository, to: &Odb<'_>, id: Oid) -> std::result::Result<(),
     to.write(object.kind(), object.data()).map(drop)
 }
 
-thread_local! {
-    /// Handles whose quarantine was dropped, by folder, for the next quarantine on it.
-    static SPARE: RefCell<HashMap<PathBuf, Repository>> = RefCell::new(HashMap::new());
-}
-
-/// Forget this thread's kept handle on `dir` (its worktree is being removed).
-pub(super) fn forget(dir: &std::path::Path) {
-    SPARE.with(|s| s.borrow_mut().remove(dir));
-}
-
 /// The quarantine behind one look at the working files.
 pub(super) struct Quarantine {
     /// A handle of its own: its object database writes into memory. `None` only while
-    /// dropping, when it goes back to [`SPARE`].
+    /// dropping, when it is kept for the next quarantine on the folder.
     repo: Option<Repository>,
     /// The worktree's plain runner.
     git: Git,
@@ -145,7 +133,7 @@ impl Drop for Quarantine {
         if let Some(repo) = self.repo.take() {
             // Let the in-memory objects go now, not at the next look: an empty store until then.
             if Odb::new().and_then(|empty| repo.set_odb(&empty)).is_ok() {
-                SPARE.with(|s| s.borrow_mut().insert(self.git.dir.clone(), repo));
+                handle::keep_quarantine_handle(&self.git.dir, repo);
             }
         }
     }
@@ -155,8 +143,7 @@ impl Quarantine {
     /// A fresh in-memory quarantine for looking at the worktree `git` runs in.
     pub(super) fn new(git: &Git) -> Result<Quarantine> {
         let fail = |e| handle::failure(&git.dir, "open a quarantine", e);
-        let spare = SPARE.with(|s| s.borrow_mut().remove(&git.dir));
-        let repo = match spare {
+        let repo = match handle::take_quarantine_handle(&git.dir) {
             Some(repo) => repo,
             None => handle::open(&git.dir).map_err(fail)?,
         };

@@ -128,7 +128,6 @@ impl Repo {
             self.git().run(args)?;
         }
         super::handle::forget(path);
-        super::quarantine::forget(path);
         self.git().run(["worktree", "prune"]).map(drop)
     }
 
