@@ -143,7 +143,7 @@ def one_size(tmp, size, reps):
 
 def main(smoke=False):
     sizes = [8 * MIB] if smoke else [128 * MIB, 1024 * MIB]
-    reps = 1 if smoke else 3
+    reps = 1 if smoke else 5
     out = []
     with c.TempDir("ingest") as tmp:
         for size in sizes:

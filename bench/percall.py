@@ -94,14 +94,24 @@ class Mock:
         self.log.close()
 
 
-def stage_ms(repo):
-    """The agent call's duration as orx's supervisor measured it, from the latest run."""
-    latest = sorted((repo / "runs").iterdir())[-1]
-    for line in (latest / "metrics" / "stages.jsonl").read_text().splitlines():
+def run_names(repo):
+    runs = repo / "runs"
+    return {p.name for p in runs.iterdir()} if runs.exists() else set()
+
+
+def stage_ms(repo, before):
+    """The agent call's duration as orx's supervisor measured it, from the one run that is not
+    in `before`. Run ids sort by second only, so two runs in the same second can sort either
+    way: the new run is the one that was not there."""
+    new = run_names(repo) - before
+    if len(new) != 1:
+        raise SystemExit(f"percall: expected one new run in {repo / 'runs'}, found {sorted(new)}")
+    run = repo / "runs" / new.pop()
+    for line in (run / "metrics" / "stages.jsonl").read_text().splitlines():
         m = json.loads(line)
         if m.get("executor"):
-            return m["duration_ms"] / 1000, latest.name
-    raise SystemExit(f"percall: no agent call in {latest}")
+            return m["duration_ms"] / 1000, run.name
+    raise SystemExit(f"percall: no agent call in {run}")
 
 
 def clean_run(repo, rid):
@@ -125,10 +135,11 @@ def one_cli(tmp, bindir, mock, cli, rounds):
     cmd = [orx, "run", PROMPT, "--pipeline", "percall", "--no-progress"]
 
     # Untimed first round through the shim: orx's argv and prompt for the CLI alone.
+    before = run_names(repo)
     wall, code, _ = c.timed(cmd, cwd=repo, env=env)
     if code != 0:
         raise SystemExit(f"percall: orx with {cli} exited {code} (repo {repo})")
-    clean_run(repo, stage_ms(repo)[1])
+    clean_run(repo, stage_ms(repo, before)[1])
     argv = (cap / "argv").read_bytes().split(b"\0")[:-1]
     argv = [real] + [a.decode() for a in argv]
     prompt = (cap / "prompt").read_bytes()
@@ -151,10 +162,11 @@ def one_cli(tmp, bindir, mock, cli, rounds):
         got = {}
         for k in order:
             if k == "orx":
+                before = run_names(repo)
                 wall, code, _ = c.timed(cmd, cwd=repo, env=env)
                 if code != 0:
                     raise SystemExit(f"percall: orx with {cli} exited {code} (repo {repo})")
-                call_s, rid = stage_ms(repo)
+                call_s, rid = stage_ms(repo, before)
                 clean_run(repo, rid)
                 got["orx"], got["call"] = wall, call_s
             else:
@@ -173,7 +185,7 @@ def one_cli(tmp, bindir, mock, cli, rounds):
 
 
 def main(smoke=False):
-    rounds = 1 if smoke else 7
+    rounds = 1 if smoke else 11
     bindir = conformance_bin()
     out = []
     with c.TempDir("percall") as tmp:
