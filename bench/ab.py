@@ -41,13 +41,14 @@ def run_ingest(old, new, mib, rounds):
         for i in range(rounds):
             for k in (("old", "new") if i % 2 == 0 else ("new", "old")):
                 binary = old if k == "old" else new
+                before = c.run_names(repo)
                 wall, code, ru = c.timed([binary, "run", "ingest", "--pipeline", "ingest",
                                           "--no-progress"], cwd=repo)
                 if code != 0:
                     raise SystemExit(f"{k} orx exited {code}")
                 res[k][0].append(wall)
                 res[k][1].append(ru.ru_utime + ru.ru_stime)
-                latest = sorted((repo / "runs").iterdir())[-1]
+                latest = repo / "runs" / (c.run_names(repo) - before).pop()
                 for f in (latest / "logs").glob("*"):
                     f.unlink()
                 c.sh(["git", "worktree", "remove", "--force", f".worktrees/{latest.name}"],
@@ -69,14 +70,13 @@ def run_overhead(old, new, pairs, pipeline="fast-fix"):
         for i in range(pairs + 1):  # the first pair warms up, untimed
             for k in (("old", "new") if i % 2 == 0 else ("new", "old")):
                 binary = old if k == "old" else new
-                runs = repo / "runs"
-                before = set(p.name for p in runs.glob("*")) if runs.exists() else set()
+                before = c.run_names(repo)
                 wall, code, ru = c.timed([binary, "run", "Write hello.txt", "--scenario",
                                           str(scenario), "--no-progress", "--pipeline",
                                           pipeline], cwd=repo)
                 if code != 0:
                     raise SystemExit(f"{k} orx exited {code}")
-                for rid in set(p.name for p in runs.glob("*")) - before:
+                for rid in c.run_names(repo) - before:
                     overhead.cleanup(repo, rid)
                 if i > 0:
                     times[k].append(wall)

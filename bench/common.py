@@ -140,6 +140,14 @@ knowledge_update: {text: "Nothing to record."}
 """
 
 
+def run_names(repo):
+    """The run ids under `repo`/runs. A bench takes the set before a run and the set after to
+    find the run it started: ids sort by the second only, so the last in sort order may not
+    be the newest."""
+    runs = Path(repo) / "runs"
+    return {p.name for p in runs.iterdir()} if runs.exists() else set()
+
+
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
 

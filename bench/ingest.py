@@ -104,12 +104,12 @@ def one_size(tmp, size, reps):
         order = ["orx", "cat", "tee"] if i % 2 == 0 else ["tee", "cat", "orx"]
         for k in order:
             if k == "orx":
+                before = c.run_names(repo)
                 wall, code, ru = c.timed([orx, "run", "ingest", "--pipeline", "ingest",
                                           "--no-progress"], cwd=repo)
                 codes.append(code)
                 rss.append(ru.ru_maxrss)
-                runs = sorted((repo / "runs").iterdir())
-                latest = runs[-1]
+                latest = repo / "runs" / (c.run_names(repo) - before).pop()
                 try:
                     proc = json.loads((latest / "metrics" / "run.json").read_text()).get("process")
                     if proc:

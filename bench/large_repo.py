@@ -12,7 +12,6 @@ orx makes and its duration, which is where the difference comes from. Target: <=
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -128,13 +127,13 @@ def main(smoke=False):
         for i in range(pairs):
             for k in (("orx", "base", "hand") if i % 2 == 0 else ("hand", "base", "orx")):
                 if k == "orx":
-                    before = set(os.listdir(repo / "runs")) if (repo / "runs").exists() else set()
+                    before = c.run_names(repo)
                     start = time.time()
                     wall, code, _ = c.timed([c.orx_bin(), "run", "touch one file", "--scenario",
                                              str(scenario), "--pipeline", "fast-fix",
                                              "--no-progress"], cwd=repo)
                     failures += code != 0
-                    rid = (set(os.listdir(repo / "runs")) - before).pop()
+                    rid = (c.run_names(repo) - before).pop()
                     setup, ship = orx_phases(repo / "runs" / rid, start)
                     phases.append({"setup_s": setup, "ship_s": ship})
                     orx_part.append(setup + ship)

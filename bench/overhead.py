@@ -68,11 +68,11 @@ def measure(repo, tmp, pairs, pipeline, label):
     for i in range(pairs):
         def run_orx():
             nonlocal failures
-            before = set(p.name for p in (repo / "runs").glob("*")) if (repo / "runs").exists() else set()
+            before = c.run_names(repo)
             cmd = [orx, "run", "Write hello.txt", "--scenario", str(scenario), "--no-progress",
                    "--pipeline", pipeline]
             wall, code, _ = c.timed(cmd, cwd=repo)
-            new = set(p.name for p in (repo / "runs").glob("*")) - before
+            new = c.run_names(repo) - before
             if code != 0:
                 failures += 1
             for rid in new:

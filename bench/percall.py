@@ -94,16 +94,10 @@ class Mock:
         self.log.close()
 
 
-def run_names(repo):
-    runs = repo / "runs"
-    return {p.name for p in runs.iterdir()} if runs.exists() else set()
-
-
 def stage_ms(repo, before):
     """The agent call's duration as orx's supervisor measured it, from the one run that is not
-    in `before`. Run ids sort by second only, so two runs in the same second can sort either
-    way: the new run is the one that was not there."""
-    new = run_names(repo) - before
+    in `before` (`common.run_names`)."""
+    new = c.run_names(repo) - before
     if len(new) != 1:
         raise SystemExit(f"percall: expected one new run in {repo / 'runs'}, found {sorted(new)}")
     run = repo / "runs" / new.pop()
@@ -135,7 +129,7 @@ def one_cli(tmp, bindir, mock, cli, rounds):
     cmd = [orx, "run", PROMPT, "--pipeline", "percall", "--no-progress"]
 
     # Untimed first round through the shim: orx's argv and prompt for the CLI alone.
-    before = run_names(repo)
+    before = c.run_names(repo)
     wall, code, _ = c.timed(cmd, cwd=repo, env=env)
     if code != 0:
         raise SystemExit(f"percall: orx with {cli} exited {code} (repo {repo})")
@@ -162,7 +156,7 @@ def one_cli(tmp, bindir, mock, cli, rounds):
         got = {}
         for k in order:
             if k == "orx":
-                before = run_names(repo)
+                before = c.run_names(repo)
                 wall, code, _ = c.timed(cmd, cwd=repo, env=env)
                 if code != 0:
                     raise SystemExit(f"percall: orx with {cli} exited {code} (repo {repo})")

@@ -28,9 +28,9 @@ def run_once(orx, repo, scenario, mode, strace_out=None):
            "--pipeline", "full"]
     if strace_out:
         cmd = ["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(strace_out)] + cmd
-    before = set(p.name for p in (repo / "runs").glob("*")) if (repo / "runs").exists() else set()
+    before = c.run_names(repo)
     wall, code, _ = c.timed(cmd, cwd=repo, env=env)
-    new = sorted(set(p.name for p in (repo / "runs").glob("*")) - before)
+    new = sorted(c.run_names(repo) - before)
     if code != 0 or len(new) != 1:
         raise SystemExit(f"orx run failed in mode {mode or 'default'} (exit {code})")
     rid = new[0]
