@@ -8,18 +8,23 @@
 //! orx's own. The child is created inside its leaf (`clone3(CLONE_INTO_CGROUP)` on the leaf's
 //! folder, [`super::clone_spawn`]); where the kernel refuses that, it moves itself, between
 //! fork and exec, by writing `0` to the leaf's `cgroup.procs` through a descriptor the parent
-//! opened. Either way it is inside before its program runs; the parent then checks `/proc/<child>/cgroup` and falls back to the subreaper if the
-//! move did not happen. No controller is enabled anywhere, so the "no internal processes" rule
-//! never applies and the cgroups cost nothing but their directories.
+//! opened. Either way it is inside before its program runs; the parent then checks
+//! `/proc/<child>/cgroup` and falls back to the subreaper if the move did not happen. No
+//! controller is enabled anywhere, so the "no internal processes" rule never applies and the
+//! cgroups cost nothing but their directories.
 //!
 //! After the call, the leaf's `cgroup.procs` are its leftovers: `cgroup.kill` (Linux 5.14) ends
 //! them without a fork racing the kill, otherwise each listed process is SIGKILLed until the
 //! list is empty. The leaf, and the run's cgroup once empty, are removed. After a `kill -9` of
 //! orx the leaf stays behind with its processes; [`kill_run`] finds the run's cgroup by name
 //! and ends everything in it: SIGTERM first, then `cgroup.kill` for what did not leave within
-//! the grace period. The leaves of the run's own git processes (named [`HELPER_LEAF`]`<spawn
-//! id>`) are not signalled but waited for: git stopped halfway can leave a lock file behind
-//! even on SIGTERM (see `exec::helper`), and it ends by itself.
+//! the grace period. A run that is never resumed or cleaned would keep its cgroups until the
+//! next boot, so every orx that starts children sweeps what dead orx processes left: a leaf is
+//! named after the pid of the orx that made it, and an empty one whose maker is gone is
+//! removed, with its run's cgroup once that is empty. The leaves of the run's own git
+//! processes (named [`HELPER_LEAF`]`<spawn id>`) are not signalled but waited for: git stopped
+//! halfway can leave a lock file behind even on SIGTERM (see `exec::helper`), and it ends by
+//! itself.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -138,38 +143,67 @@ pub(crate) fn probe() -> Result<PathBuf, String> {
         .map(drop);
     let _ = std::fs::remove_dir(&trial);
     writable.map_err(|e| format!("cannot open a new cgroup's cgroup.procs: {e}"))?;
-    sweep_dead_processes_groups(&base);
+    sweep_dead_owners(&base, gone);
     Ok(base)
 }
 
-/// Remove the `orx-pid-<pid>` cgroups of orx processes that are gone (killed before they
-/// could remove them), ending whatever is still in them.
-fn sweep_dead_processes_groups(base: &Path) {
+/// Remove what orx processes that are gone (killed before they could clean up) left under
+/// `base`: their `orx-pid-<pid>` cgroups, ending whatever is still in them, and the empty
+/// leaves they left in run cgroups, then each run cgroup that nothing is left in. Without
+/// this, every run killed and never resumed or cleaned (a test's, a CI job's) would leave its
+/// cgroups until the next boot. A run leaf that still holds a process is left alone: that is
+/// a dead run's stray, or its git finishing, which only the run's resume or clean may end,
+/// knowing which of them to let finish. An empty run cgroup may be removed while a live orx of
+/// the same run is about to create a leaf in it: [`Leaf::make`] creates it again. `gone` says
+/// whether a pid's process is gone ([`gone`]).
+fn sweep_dead_owners(base: &Path, gone: impl Fn(i32) -> bool) {
     for dir in subdirs(base) {
-        let Some(pid) = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("orx-pid-"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        // SAFETY: kill with signal 0 only probes.
-        let gone = unsafe { libc::kill(pid, 0) } != 0
-            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        // Its git still at work is left to finish; a later orx sweeps the group.
-        if gone && !helpers_at_work(&dir) {
-            remove_group(&dir, super::pidfd::LEFTOVER_GRACE, Duration::ZERO, &|_| {});
+        if let Some(pid) = name
+            .strip_prefix("orx-pid-")
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            // Its git still at work is left to finish; a later orx sweeps the group.
+            if gone(pid) && !helpers_at_work(&dir) {
+                remove_group(&dir, super::pidfd::LEFTOVER_GRACE, Duration::ZERO, &|_| {});
+            }
+        } else if name.starts_with("orx-run-") {
+            for leaf in subdirs(&dir) {
+                if leaf_owner(&leaf).is_some_and(&gone) {
+                    // Fails, as it should, while the leaf still holds a process.
+                    let _ = std::fs::remove_dir(&leaf);
+                }
+            }
+            // Fails while any leaf is left.
+            let _ = std::fs::remove_dir(&dir);
         }
     }
+}
+
+/// Whether no process `pid` exists (a zombie still does).
+fn gone(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only probes.
+    pid > 0
+        && unsafe { libc::kill(pid, 0) } != 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// The orx process that made a leaf: the pid its spawn id starts with (`<pid>-<n>-<nanos>`,
+/// after [`HELPER_LEAF`] for a git process's).
+fn leaf_owner(leaf: &Path) -> Option<i32> {
+    let name = leaf.file_name()?.to_str()?;
+    let spawn_id = name.strip_prefix(HELPER_LEAF).unwrap_or(name);
+    spawn_id.split('-').next()?.parse().ok()
 }
 
 /// Cgroups of children being supervised right now, for the second Ctrl-C.
 static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 /// The second Ctrl-C: end everything in the live leaves at once (orx exits right after; the
-/// empty cgroups are removed by the next resume or clean of the run, or by the next orx's
-/// probe for `orx-pid-*`).
+/// empty cgroups are removed by the next resume or clean of the run, or by the next orx that
+/// starts a child).
 pub(crate) fn kill_live() {
     let live = match LIVE.lock() {
         Ok(g) => g.clone(),
@@ -572,8 +606,9 @@ mod tests {
     /// A leaf of run `id`'s cgroup, as a dead driver leaves it; `None` where no cgroup v2 can
     /// be made here.
     fn leftovers_leaf(id: &str) -> Option<Leaf> {
+        let name = format!("{}-1-0", std::process::id());
         match probe() {
-            Ok(base) => Some(Leaf::create(&base, Some(id), "spawn-1").unwrap()),
+            Ok(base) => Some(Leaf::create(&base, Some(id), &name).unwrap()),
             Err(why) => {
                 eprintln!("no cgroup v2 to create here ({why}): nothing to test");
                 None
@@ -665,7 +700,8 @@ mod tests {
             return;
         };
         let base = probe().unwrap();
-        let git_leaf = Leaf::for_helper(&base, &id, "spawn-2").unwrap();
+        let git_leaf =
+            Leaf::for_helper(&base, &id, &format!("{}-2-0", std::process::id())).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("go");
         let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
@@ -708,6 +744,70 @@ mod tests {
         assert!(dir.path().join("finished").exists());
         assert!(!dir.path().join("signals").exists(), "git got a signal");
         assert!(!agent_leaf.group.exists(), "{}", agent_leaf.group.display());
+    }
+
+    /// A pid no process can have: above the kernel's largest.
+    fn pid_of_no_process() -> i32 {
+        let max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        max + 1
+    }
+
+    #[test]
+    fn a_leaf_names_the_orx_process_that_made_it() {
+        let ours = i32::try_from(std::process::id()).unwrap();
+        let spawn_id = crate::exec::supervisor::next_spawn_id();
+        assert_eq!(leaf_owner(Path::new(&spawn_id)), Some(ours));
+        let helper = format!("/g/orx-run-x/{HELPER_LEAF}{spawn_id}");
+        assert_eq!(leaf_owner(Path::new(&helper)), Some(ours));
+        assert_eq!(leaf_owner(Path::new("/g/orx-run-x/leaf")), None);
+        assert!(!gone(ours));
+        assert!(gone(pid_of_no_process()));
+    }
+
+    #[test]
+    fn the_empty_leaves_of_a_dead_orx_are_swept_and_then_its_run_cgroup() {
+        let id = format!("unit-{}-swept", std::process::id());
+        let Some(held) = leftovers_leaf(&id) else {
+            return;
+        };
+        let base = probe().unwrap();
+        // The leaves are named after this process, which the sweep here is told is gone: a
+        // sweep that any other test may run meanwhile sees it alive and leaves them alone.
+        let ours = i32::try_from(std::process::id()).unwrap();
+        let dead = |pid: i32| pid == ours;
+        let dir = tempfile::tempdir().unwrap();
+        // A stray of the dead run, still in its leaf.
+        let mut stray = start_in(&held, dir.path(), "exec sleep 1000");
+        crate::exec::wait_until("the stray in its leaf", || !members(&held.dir).is_empty());
+        let empty = Leaf::create(&base, Some(&id), &format!("{ours}-2-0")).unwrap();
+        let git = Leaf::for_helper(&base, &id, &format!("{ours}-3-0")).unwrap();
+        // Made by a process that is there (init).
+        let live = Leaf::create(&base, Some(&id), "1-4-0").unwrap();
+
+        sweep_dead_owners(&base, dead);
+        assert!(
+            !empty.dir.exists() && !git.dir.exists(),
+            "dead and empty: swept"
+        );
+        assert!(
+            held.dir.exists(),
+            "a stray's leaf is for its run's resume to end"
+        );
+        assert!(live.dir.exists(), "a live orx's leaf stays");
+
+        stray.kill().unwrap();
+        stray.wait().unwrap();
+        live.remove();
+        crate::exec::wait_until("the stray's leaf to empty", || {
+            members(&held.dir).is_empty()
+        });
+        sweep_dead_owners(&base, dead);
+        assert!(!held.dir.exists(), "{}", held.dir.display());
+        assert!(!held.group.exists(), "{}", held.group.display());
     }
 
     #[test]

@@ -523,12 +523,18 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// The name of a test's leaf: named, like orx's own, after the process that made it, so
+    /// that what a failed test leaves behind is swept once the test process is gone.
+    fn leaf_name() -> String {
+        format!("{}-0-leaf", std::process::id())
+    }
+
     /// A leaf cgroup to clone into, or `None` where this machine gives no cgroup mode (the
     /// supervisor then never calls this file).
     fn leaf(name: &str) -> Option<Leaf> {
         let base = tracking::tracking().cgroup.clone()?;
         let id = format!("clone-spawn-{name}-{}", std::process::id());
-        Some(Leaf::create(&base, Some(&id), "leaf").unwrap())
+        Some(Leaf::create(&base, Some(&id), &leaf_name()).unwrap())
     }
 
     fn reap(pid: i32) -> i32 {
@@ -568,7 +574,7 @@ mod tests {
         child.stderr.read_to_string(&mut err).unwrap();
         assert_eq!(reap(child.pid), 7);
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[0].ends_with("/leaf"), "{out}");
+        assert!(lines[0].ends_with(&format!("/{}", leaf_name())), "{out}");
         let cwd = dir.path().canonicalize().unwrap();
         assert_eq!(
             lines[1..],
