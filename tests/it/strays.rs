@@ -1,7 +1,8 @@
 //! Strays through the real `orx` binary, in each way orx can find them (`ORX_STRAY_TRACKING`
 //! forces a weaker one; unset is the best this machine offers, which `orx doctor` names): a
-//! gate's double-forked, `setsid` sleeper is killed before the next gate starts, and a happy
-//! run reads no other process's environment unless only the scan of `/proc` is left.
+//! gate's double-forked, `setsid` sleeper is killed before the next gate starts, a happy run
+//! reads no other process's environment unless only the scan of `/proc` is left, and the
+//! cgroup of a run killed and never resumed is removed by the next orx that starts a child.
 
 use crate::support::*;
 
@@ -129,4 +130,92 @@ fn a_happy_run_reads_no_other_process_environment_unless_it_must_scan() {
             assert_eq!(reads, 0, "{mode}");
         }
     }
+}
+
+/// The folder of the cgroup v2 `path` (as `/proc/<pid>/cgroup` shows it after `0::`).
+fn cgroup_dir(path: &str) -> std::path::PathBuf {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let (root, point) = mountinfo
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2").then(|| {
+                let f: Vec<&str> = left.split_whitespace().collect();
+                (f[3].to_string(), f[4].to_string())
+            })
+        })
+        .expect("a cgroup2 mount, since doctor reports the cgroup mode");
+    let rel = path
+        .strip_prefix(root.trim_end_matches('/'))
+        .unwrap_or(path);
+    std::path::Path::new(&point).join(rel.trim_start_matches('/'))
+}
+
+#[test]
+fn the_cgroup_of_a_killed_run_never_resumed_is_removed_by_the_next_orx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pidfile, cgfile) = (tmp.path().join("gate.pid"), tmp.path().join("gate.cgroup"));
+    // The gate says where it runs, then waits to be killed with its orx.
+    let gate = format!(
+        "echo $$ > {}.tmp && mv {0}.tmp {0}; \
+         grep '^0::' /proc/self/cgroup > {1}.tmp && mv {1}.tmp {1}; exec sleep 1000",
+        pidfile.display(),
+        cgfile.display()
+    );
+    let repo = repo_with_gates(&[("hold", &gate)]);
+    if doctor_mode(&repo, None) != "cgroup" {
+        eprintln!("no cgroup mode on this machine: nothing to test");
+        return;
+    }
+    let mut orx = repo
+        .cmd(&[
+            "run",
+            "a task",
+            "--scenario",
+            "scenario.yaml",
+            "--no-progress",
+            "--pipeline",
+            "quick",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = crate::waiting::until("the gate to say its cgroup", || {
+        std::fs::read_to_string(&cgfile).ok()
+    });
+    let leaf = cgroup_dir(line.trim().trim_start_matches("0::"));
+    let group = leaf.parent().unwrap().to_path_buf();
+    assert!(
+        group
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("orx-run-"),
+        "{}",
+        leaf.display()
+    );
+    let gate_pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The driver dies without a word; its gate ends too (with it, or here), and nobody ever
+    // resumes or cleans the run.
+    orx.kill().unwrap();
+    orx.wait().unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(gate_pid, libc::SIGKILL);
+    }
+    crate::waiting::until("the gate's leaf to empty", || {
+        std::fs::read_to_string(leaf.join("cgroup.procs"))
+            .ok()
+            .filter(|procs| procs.trim().is_empty())
+    });
+    assert!(group.exists(), "the killed run left its cgroup");
+    // Any orx that starts a child sweeps: here doctor's version checks.
+    doctor_mode(&repo, None);
+    assert!(!leaf.exists(), "{}", leaf.display());
+    assert!(!group.exists(), "{}", group.display());
 }
