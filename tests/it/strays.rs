@@ -35,8 +35,9 @@ fn repo_with_gates(gates: &[(&str, &str)]) -> Repo {
     Repo::new(&cfg, &scenario)
 }
 
-fn run_in_mode(repo: &Repo, forced: Option<&str>) -> RunResult {
-    let mut cmd = repo.cmd(&[
+/// `orx run` of the one-stage pipeline of [`repo_with_gates`].
+fn quick_run(repo: &Repo) -> std::process::Command {
+    repo.cmd(&[
         "run",
         "a task",
         "--scenario",
@@ -44,7 +45,11 @@ fn run_in_mode(repo: &Repo, forced: Option<&str>) -> RunResult {
         "--no-progress",
         "--pipeline",
         "quick",
-    ]);
+    ])
+}
+
+fn run_in_mode(repo: &Repo, forced: Option<&str>) -> RunResult {
+    let mut cmd = quick_run(repo);
     if let Some(mode) = forced {
         cmd.env("ORX_STRAY_TRACKING", mode);
     }
@@ -167,16 +172,7 @@ fn the_cgroup_of_a_killed_run_never_resumed_is_removed_by_the_next_orx() {
         eprintln!("no cgroup mode on this machine: nothing to test");
         return;
     }
-    let mut orx = repo
-        .cmd(&[
-            "run",
-            "a task",
-            "--scenario",
-            "scenario.yaml",
-            "--no-progress",
-            "--pipeline",
-            "quick",
-        ])
+    let mut orx = quick_run(&repo)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
