@@ -1,13 +1,13 @@
 //! The positions of two or three given bytes in a text, in increasing order: what
 //! `memchr::memchr3_iter` yields, built for the texts the secret scan reads most.
 //!
-//! The scan jumps between anchor bytes (`A`, `-`, `_`; `.`, `K`, `J`; `=`, `:`), and in an
-//! agent's stream-json they are dense: one of `A`, `-`, `_` every 15 bytes, a `:` or `=` every
-//! 22, in keys, ids and paths. memchr restarts its vector search for every hit, which at that
-//! density costs more than the search itself. Here the text is classified 64 bytes at a time
-//! into a bit mask (SSE2, part of every x86_64 CPU; a plain loop elsewhere), and the hits are
-//! read off the mask, so a dense text costs a fraction of a cycle
-//! per byte plus a few instructions per hit, and a sparse one little more than one pass.
+//! The assignment scan jumps between the operators `=` and `:`, and in an agent's stream-json
+//! they are dense: one every 22 bytes, in keys, times and paths. memchr restarts its vector
+//! search for every hit, which at that density costs more than the search itself. Here the
+//! text is classified 64 bytes at a time into a bit mask (SSE2, part of every x86_64 CPU; a
+//! plain loop elsewhere), and the hits are read off the mask, so a dense text costs a fraction
+//! of a cycle per byte plus a few instructions per hit, and a sparse one little more than one
+//! pass.
 
 /// The bytes of a 64-byte block.
 const BLOCK: usize = 64;
