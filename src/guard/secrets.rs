@@ -238,8 +238,8 @@ fn stem_searcher() -> Option<&'static aho_corasick::packed::Searcher> {
         .get_or_init(|| {
             aho_corasick::packed::Config::new()
                 .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-                // More than the 64 stems its heuristic allows by default: measured, the
-                // searcher is still several times faster than the byte scan over stream-json.
+                // More than the 64 stems its heuristic allows by default: measured over
+                // stream-json, the searcher is still twice as fast as testing each byte.
                 .heuristic_pattern_limits(false)
                 .builder()
                 .extend(STEMS)
