@@ -90,7 +90,7 @@ pub fn find(text: &str) -> Vec<Finding> {
 
 /// Known credential shapes (cloud and provider keys, private keys) in `text`.
 ///
-/// Every shape [`shape_at`] knows starts with one of a few dozen literals ([`STEMS`]), so the
+/// Every shape [`shape_at`] knows starts with one of a few dozen literals ([`stems`]), so the
 /// scan asks a vectorised multi-literal searcher (aho-corasick's Teddy) for the leftmost stem
 /// at or after the first untested position and tests only there: in an agent's stream-json
 /// the stems are rare, where the bytes a byte-by-byte scan has to look closer at (`A`, `-`,
@@ -154,20 +154,10 @@ fn find_shapes_bytewise(text: &str) -> Vec<Finding> {
 /// then tells apart. Twilio's `SK` is given with each hex digit after it, so that every stem
 /// is at least 3 bytes long: the searcher's fingerprint is as long as the shortest stem, and
 /// a 2-byte one matches so often in prose that the scan ran slower than testing every byte.
-/// A test checks that every prefix `shape_at` knows starts with one of these.
+/// The AWS key prefixes are stems as they are ([`stems`]). A test checks that every prefix
+/// `shape_at` knows starts with a stem.
 const STEMS: &[&str] = &[
     "-----BEGIN ",
-    "AKIA",
-    "ASIA",
-    "ABIA",
-    "ACCA",
-    "AGPA",
-    "AIDA",
-    "AIPA",
-    "ANPA",
-    "ANVA",
-    "AROA",
-    "APKA",
     "AIza",
     "ATATT3",
     "AGE-SECRET-KEY-1",
@@ -229,7 +219,12 @@ const STEMS: &[&str] = &[
     "SKf",
 ];
 
-/// The searcher over [`STEMS`], built once per process; `None` where the CPU has no vector
+/// Every stem: the AWS key prefixes and [`STEMS`].
+fn stems() -> impl Iterator<Item = &'static str> {
+    AWS_PREFIXES.iter().chain(STEMS).copied()
+}
+
+/// The searcher over [`stems`], built once per process; `None` where the CPU has no vector
 /// instructions it can use.
 fn stem_searcher() -> Option<&'static aho_corasick::packed::Searcher> {
     static SEARCHER: std::sync::OnceLock<Option<aho_corasick::packed::Searcher>> =
@@ -242,7 +237,7 @@ fn stem_searcher() -> Option<&'static aho_corasick::packed::Searcher> {
                 // stream-json, the searcher is still twice as fast as testing each byte.
                 .heuristic_pattern_limits(false)
                 .builder()
-                .extend(STEMS)
+                .extend(stems())
                 .build()
         })
         .as_ref()
@@ -1753,7 +1748,7 @@ mod tests {
             .map(|p| p.to_string())
             .chain(twilio);
         for p in prefixes {
-            assert!(STEMS.iter().any(|s| p.starts_with(s)), "no stem for {p}");
+            assert!(stems().any(|s| p.starts_with(s)), "no stem for {p}");
             assert!(
                 FIRST_BYTES.contains(&p.as_bytes()[0]),
                 "{p} starts with an unknown byte"
