@@ -23,7 +23,7 @@ pub struct Anchors<'t> {
 }
 
 /// The positions of any of `a`, `b`, `c` in `text`.
-pub fn anchors3(a: u8, b: u8, c: u8, text: &[u8]) -> Anchors<'_> {
+fn anchors3(a: u8, b: u8, c: u8, text: &[u8]) -> Anchors<'_> {
     let mut it = Anchors {
         text,
         needles: [a, b, c],
