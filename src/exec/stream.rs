@@ -699,6 +699,31 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_right_after_a_json_escape_is_redacted_in_the_log() {
+        // In the raw stream-json line the key follows the `n` of `\n` (or the last digit of
+        // a `\u` escape), a letter glued to it; in the text the agent wrote it starts a line.
+        let key = "AKIA2QZ7XW4RTY9PLM3K";
+        let gh = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+        for escape in ["\\n", "\\t", "\\r", "\\b", "\\f", "\\u001b", "\\u00A0"] {
+            let stream = format!("{{\"text\":\"keys:{escape}{key}{escape}{gh}\"}}\n");
+            let logged = logged_through_redaction(&[stream.as_bytes()]);
+            assert!(!logged.contains(key) && !logged.contains(&gh), "{logged}");
+        }
+        // A file the agent writes, as its tool call carries it: the value sits between `\"`.
+        let token = "9fQ2xZ7LmK3pR8vT1wY6";
+        let stream = format!(
+            "{{\"input\":{{\"content\":\"import os\\nAPI_TOKEN = \\\"{token}\\\"\\n\"}}}}\n"
+        );
+        let logged = logged_through_redaction(&[stream.as_bytes()]);
+        assert!(!logged.contains(token), "{logged}");
+        let v: serde_json::Value = serde_json::from_str(logged.trim_end()).unwrap();
+        assert_eq!(
+            v["input"]["content"], "import os\nAPI_TOKEN = \"[REDACTED:secret_assignment]\"\n",
+            "the line stays JSON, and only the value is hidden"
+        );
+    }
+
+    #[test]
     fn a_long_stream_is_logged_as_its_lines_through_the_filter_would_be() {
         use crate::exec::LineFilter;
         let filler = format!("{{\"type\":\"text\",\"text\":\"{}\"}}", "x".repeat(300));

@@ -20,8 +20,10 @@
 //!   are, for texts dense with them).
 //! - [`redact`]: the run's [`Redactor`], applied to everything orx writes.
 //! - [`json_out`]: the redactor writing a value as JSON, every string redacted on the way.
+//! - `escapes`: the text a text's backslash escapes stand for, which the redactor scans.
 
 mod anchors;
+mod escapes;
 pub mod json_out;
 pub mod paths;
 pub mod redact;

@@ -16,13 +16,17 @@
 //! which sees a block from its BEGIN line to its END line (or the end of the text). A log
 //! filter looks at a whole chunk of lines at once first ([`LineFilter::clean`]): with no
 //! secret anywhere in it and no key block open or beginning, every line is logged as it is
-//! from that one scan; any finding sends the chunk through line by line. JSON documents (events, state) are redacted string by
-//! string ([`Redactor::redact_json`]) so that an escaped quote in a secret cannot hide it.
+//! from that one scan; any finding sends the chunk through line by line. JSON documents
+//! (events, state) are redacted string by string ([`Redactor::redact_json`]) so that an
+//! escaped quote in a secret cannot hide it. A text with backslash escapes (a JSON line of an
+//! agent's stream, a document quoted in one) is scanned as the text they stand for, so a key
+//! the agent wrote on a line of its own, after `\n` in the raw bytes, is hidden in the raw
+//! log as it is in the events.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::secrets;
+use super::{escapes, secrets};
 use crate::exec::{LineFilter, LogFilter};
 
 /// The shortest environment value that is redacted (shorter ones would match everywhere).
@@ -67,15 +71,7 @@ impl Redactor {
         if text.len() < secrets::SHORTEST_FINDING.min(MIN_ENV_VALUE) {
             return Cow::Borrowed(text);
         }
-        let mut spans: Vec<(usize, usize, Cow<'static, str>)> = secrets::find(text)
-            .into_iter()
-            .map(|f| (f.start, f.end, Cow::Borrowed(f.kind)))
-            .collect();
-        for (name, value) in &self.values {
-            for (pos, _) in text.match_indices(value.as_str()) {
-                spans.push((pos, pos + value.len(), Cow::Owned(format!("env:{name}"))));
-            }
-        }
+        let mut spans = self.spans(text);
         if spans.is_empty() {
             return Cow::Borrowed(text);
         }
@@ -97,6 +93,39 @@ impl Redactor {
         }
         out.push_str(&text[at..]);
         Cow::Owned(out)
+    }
+
+    /// The spans of `text` to replace, each with the kind its marker names.
+    ///
+    /// A text with backslash escapes is scanned as the text they stand for (`escapes.rs`),
+    /// which finds what the escapes hide from the raw bytes: a key after `\n`, a value
+    /// between `\"`. That text is itself scanned here, so a JSON document quoted inside a
+    /// string is read as the text its own escapes stand for, too.
+    fn spans(&self, text: &str) -> Vec<(usize, usize, Cow<'static, str>)> {
+        if memchr::memchr(b'\\', text.as_bytes()).is_some() {
+            let decoded = escapes::decode(text);
+            if decoded.len() < text.len() {
+                let inner = self.spans(&decoded);
+                if inner.is_empty() {
+                    return inner;
+                }
+                let map = escapes::Offsets::of(text);
+                return inner
+                    .into_iter()
+                    .map(|(start, end, kind)| (map.start(start), map.end(end), kind))
+                    .collect();
+            }
+        }
+        let mut spans: Vec<(usize, usize, Cow<'static, str>)> = secrets::find(text)
+            .into_iter()
+            .map(|f| (f.start, f.end, Cow::Borrowed(f.kind)))
+            .collect();
+        for (name, value) in &self.values {
+            for (pos, _) in text.match_indices(value.as_str()) {
+                spans.push((pos, pos + value.len(), Cow::Owned(format!("env:{name}"))));
+            }
+        }
+        spans
     }
 
     /// Redact every string inside a JSON value; returns whether anything changed.
@@ -250,6 +279,23 @@ mod tests {
         assert!(!r.redact_json(&mut clean));
     }
 
+    #[test]
+    fn escapes_are_read_as_what_they_stand_for_even_in_a_quoted_document() {
+        let r = env(&[("DB_PASSWORD", "q\"uote-pw-long")]);
+        // A tool's JSON output, quoted whole inside the stream's own JSON line.
+        let inner = serde_json::json!({"log": format!("done\n{AWS}"), "pw": "q\"uote-pw-long"});
+        let line = serde_json::json!({"type": "tool_result", "content": inner.to_string()});
+        let line = line.to_string();
+        assert!(line.contains(r#"\\n"#), "two levels of escapes: {line}");
+        let out = r.redact(&line);
+        assert!(!out.contains(AWS) && !out.contains("uote-pw"), "{out}");
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let inner: serde_json::Value =
+            serde_json::from_str(back["content"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["log"], "done\n[REDACTED:aws_access_key_id]");
+        assert_eq!(inner["pw"], "[REDACTED:env:DB_PASSWORD]");
+    }
+
     /// Pieces that make, and almost make, every kind of finding, glued at random into lines.
     const PIECES: &[&str] = &[
         "AKIA2QZ7XW4RTY9PLM3K",
@@ -287,6 +333,63 @@ mod tests {
             if batch.clean(&text) {
                 for l in &lines {
                     proptest::prop_assert_eq!(each.filter(l), None, "{:?}", lines);
+                }
+            }
+        }
+    }
+
+    /// `text` as the inside of a JSON string the way an encoder that escapes everything but
+    /// ASCII letters and digits writes it (`\/`, `\u0020`, `\u00e9`).
+    fn escape_all(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            match c {
+                c if c.is_ascii_alphanumeric() => out.push(c),
+                '/' => out.push_str("\\/"),
+                c => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn texts() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let more = prop_oneof![
+            proptest::sample::select(PIECES),
+            proptest::sample::select(&["\n", "\t", "\r", "\u{1b}", "\u{e9}", "/", " = "][..]),
+        ];
+        proptest::collection::vec(more, 0..12).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        /// Whatever the text of a JSON string holds that the redaction of that text hides, the
+        /// redaction of the JSON line hides too: read back as the text it encodes, the
+        /// redacted line holds no secret the text's own scan finds (each that stands there
+        /// once, since the same bytes glued to a word elsewhere are no finding) and no secret
+        /// value of the environment.
+        #[test]
+        fn a_json_line_hides_what_its_strings_hold(text in texts(), all in proptest::bool::ANY) {
+            let r = env(&[("MY_TOKEN", "env-secret-value"), ("DB_PASSWORD", "q\"uote\\d-pw")]);
+            let inner = if all {
+                escape_all(&text)
+            } else {
+                let quoted = serde_json::to_string(&text).unwrap();
+                quoted[1..quoted.len() - 1].to_string()
+            };
+            let line = format!("{{\"type\":\"text\",\"text\":\"{inner}\",\"n\":1}}");
+            let logged = escapes::decode(&r.redact(&line));
+            for value in ["env-secret-value", "q\"uote\\d-pw"] {
+                proptest::prop_assert!(!logged.contains(value), "{:?} -> {:?}", line, logged);
+            }
+            for f in secrets::find(&text) {
+                let secret = &text[f.start..f.end];
+                if text.matches(secret).count() == 1 {
+                    proptest::prop_assert!(!logged.contains(secret), "{:?} -> {:?}", line, logged);
                 }
             }
         }

@@ -317,6 +317,33 @@ fn secret_named_environment_values_never_reach_the_run_folder() {
 }
 
 #[test]
+fn a_key_on_a_line_of_its_own_in_an_agent_reply_reaches_no_file() {
+    // The agent's stream is JSON lines: in its raw log the key follows the `n` of `\n`, and
+    // the quoted value follows `\"`.
+    let key = "AKIA2QZ7XW4RTY9PLM3K";
+    let token = "9fQ2xZ7LmK3pR8vT1wY6";
+    let scenario = format!(
+        "plan: {}\nspec: {}\ndecompose: {}\nimplement:\n  W001: {}\nreview: {}\n",
+        text_step(&format!(
+            "# Plan\n\nThe deploy key:\n{key}\nand in code:\nAPI_TOKEN = \"{token}\"\n"
+        )),
+        text_step("# Spec\n\nRead the key from the environment."),
+        text_step(&backlog_text(&[("W001", &[])])),
+        files_step(&[("client.py", "import os\nKEY = os.environ['KEY']\n")]),
+        text_step(&approve("fine")),
+    );
+    let repo = Repo::new(&config_with_gates(&[("ok", "true")], ""), &scenario);
+    let r = repo.run("Deploy", &[]);
+    r.expect_code(0);
+    let plan = repo.read(&r.id, "context/plan.md");
+    assert!(plan.contains("[REDACTED:aws_access_key_id]"), "{plan}");
+    for secret in [key, token] {
+        let hits = files_containing(&repo.path().join("runs"), secret);
+        assert!(hits.is_empty(), "{secret} was written to {hits:?}");
+    }
+}
+
+#[test]
 fn a_multi_line_private_key_in_gate_output_reaches_no_file_hook_or_prompt() {
     // A body line of a key block: no credential shape on its own.
     let body = "MIIEpQIBAAKCAQEAq7Zr0bodyLINEx4";
