@@ -15,8 +15,10 @@
 //! new-file line number of every added line from the hunk headers, so a violation points at
 //! `config.py:3`, and only ever reports a masked value ([`mask`]).
 
+use std::borrow::Cow;
+
 use super::anchors::anchors2;
-use super::{Violation, ViolationKind};
+use super::{escapes, Violation, ViolationKind};
 
 /// One secret found in a text: its kind and byte span.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1016,8 +1018,15 @@ pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
                     });
                 }
                 prev_added = Some(added.to_string());
-                for finding in find(added) {
-                    let matched = &added[finding.start..finding.end];
+                // A line with escapes is read as the text they stand for, as the redaction
+                // reads it: a key after `\n` in a string literal is a key in the program too.
+                let text = if added.contains('\\') {
+                    Cow::Owned(escapes::decode(added))
+                } else {
+                    Cow::Borrowed(added)
+                };
+                for finding in find(&text) {
+                    let matched = &text[finding.start..finding.end];
                     if allow.allowed(&f.path, matched) {
                         continue;
                     }
@@ -1615,6 +1624,24 @@ mod tests {
         assert_eq!(v[0].kind, ViolationKind::Secret);
         assert_eq!(v[0].detail, "aws_access_key_id AKIA…(20 chars)");
         assert!(!format!("{v:?}").contains(AWS));
+    }
+
+    #[test]
+    fn diff_scan_reads_a_line_as_the_text_its_escapes_stand_for() {
+        // The key starts the second line of the string, but follows an `n` in the source.
+        let diff = format!(
+            "diff --git a/msg.py b/msg.py\n--- a/msg.py\n+++ b/msg.py\n@@ -0,0 +1,2 @@\n+MSG = \"creds:\\n{AWS}\"\n+API_TOKEN = \"9fQ2xZ7LmK3pR8vT1wY6\\\\n\"\n"
+        );
+        let v = scan_diff(&diff, &no_allow);
+        let found: Vec<_> = v.iter().map(|v| (v.line, v.detail.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(1), "aws_access_key_id AKIA…(20 chars)"),
+                // The value the program holds: an escaped backslash, then `n`.
+                (Some(2), "secret_assignment 9fQ2…(22 chars)")
+            ]
+        );
     }
 
     #[test]
