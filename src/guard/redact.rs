@@ -32,6 +32,12 @@ use crate::exec::{LineFilter, LogFilter};
 /// The shortest environment value that is redacted (shorter ones would match everywhere).
 pub const MIN_ENV_VALUE: usize = 8;
 
+/// How many times a text with escapes is read as the text they stand for: a stream line, a
+/// document quoted in one of its strings, and one more level of quoting. Each reading can
+/// remove as little as one escape (`\u005c` reads as a backslash, which makes the next
+/// escape), so without a bound a hostile text would take as many readings as it has bytes.
+const DECODINGS: usize = 3;
+
 /// Replaces secrets in text; cheap to share (`Arc`) between the run and its log threads.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -71,7 +77,7 @@ impl Redactor {
         if text.len() < secrets::SHORTEST_FINDING.min(MIN_ENV_VALUE) {
             return Cow::Borrowed(text);
         }
-        let mut spans = self.spans(text);
+        let mut spans = self.spans(text, DECODINGS);
         if spans.is_empty() {
             return Cow::Borrowed(text);
         }
@@ -99,13 +105,13 @@ impl Redactor {
     ///
     /// A text with backslash escapes is scanned as the text they stand for (`escapes.rs`),
     /// which finds what the escapes hide from the raw bytes: a key after `\n`, a value
-    /// between `\"`. That text is itself scanned here, so a JSON document quoted inside a
-    /// string is read as the text its own escapes stand for, too.
-    fn spans(&self, text: &str) -> Vec<(usize, usize, Cow<'static, str>)> {
-        if memchr::memchr(b'\\', text.as_bytes()).is_some() {
+    /// between `\"`. That text is scanned the same way, up to [`DECODINGS`] readings deep, so
+    /// a JSON document quoted inside a string is read as the text its own escapes stand for.
+    fn spans(&self, text: &str, decodings: usize) -> Vec<(usize, usize, Cow<'static, str>)> {
+        if decodings > 0 && memchr::memchr(b'\\', text.as_bytes()).is_some() {
             let decoded = escapes::decode(text);
             if decoded.len() < text.len() {
-                let inner = self.spans(&decoded);
+                let inner = self.spans(&decoded, decodings - 1);
                 if inner.is_empty() {
                     return inner;
                 }
@@ -294,6 +300,21 @@ mod tests {
             serde_json::from_str(back["content"].as_str().unwrap()).unwrap();
         assert_eq!(inner["log"], "done\n[REDACTED:aws_access_key_id]");
         assert_eq!(inner["pw"], "[REDACTED:env:DB_PASSWORD]");
+    }
+
+    #[test]
+    fn escapes_that_unfold_one_level_at_a_time_are_read_to_a_bounded_depth() {
+        // Each reading of `\u005c` leaves one backslash, so every level of reading makes the
+        // next: a text like this one would take as many readings as it has escapes.
+        let hostile = format!("\\{}", "u005c".repeat(200_000));
+        assert!(matches!(
+            Redactor::default().redact(&hostile),
+            Cow::Borrowed(_)
+        ));
+        // Three levels are read: a key in a string of a document quoted in a stream line.
+        let doc = serde_json::json!({"inner": format!("x\n{AWS}")}).to_string();
+        let line = serde_json::json!({"content": doc}).to_string();
+        assert!(!Redactor::default().redact(&line).contains(AWS));
     }
 
     /// Pieces that make, and almost make, every kind of finding, glued at random into lines.
