@@ -311,7 +311,7 @@ mod tests {
             Redactor::default().redact(&hostile),
             Cow::Borrowed(_)
         ));
-        // Three levels are read: a key in a string of a document quoted in a stream line.
+        // Within the bound: a key in a string of a document quoted in a stream line takes two.
         let doc = serde_json::json!({"inner": format!("x\n{AWS}")}).to_string();
         let line = serde_json::json!({"content": doc}).to_string();
         assert!(!Redactor::default().redact(&line).contains(AWS));
