@@ -1,5 +1,6 @@
 //! The positions of two or three given bytes in a text, in increasing order: what
-//! `memchr::memchr3_iter` yields, built for the texts the secret scan reads most.
+//! `memchr::memchr3_iter` yields, built for the texts the secret scan reads most; and
+//! whether a window of 16 bytes holds any of a few ([`holds_none`]).
 //!
 //! The assignment scan jumps between the operators `=` and `:`, and in an agent's stream-json
 //! they are dense: one every 22 bytes, in keys, times and paths. memchr restarts its vector
@@ -130,6 +131,31 @@ fn full_block_mask(block: &[u8], needles: [u8; 3]) -> u64 {
     scalar_mask(block, needles)
 }
 
+/// Whether none of the bytes of `v` is one of `set`: all 16 at once when there are 16 (SSE2,
+/// part of every x86_64 CPU), one by one otherwise.
+#[inline]
+pub fn holds_none(v: &[u8], set: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if v.len() == 16 {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8, _mm_setzero_si128,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline, so every target this compiles for has
+        // these instructions; the load reads bytes 0..16 of `v`, which holds exactly 16
+        // (checked above), and `loadu` needs no alignment.
+        unsafe {
+            let x = _mm_loadu_si128(v.as_ptr().cast::<__m128i>());
+            let mut hit = _mm_setzero_si128();
+            for &c in set {
+                hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8)));
+            }
+            return _mm_movemask_epi8(hit) == 0;
+        }
+    }
+    !v.iter().any(|c| set.contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +171,27 @@ mod tests {
             anchors2(b'=', b':', text).collect::<Vec<_>>(),
             memchr::memchr2_iter(b'=', b':', text).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn holds_none_sees_a_set_byte_wherever_it_stands() {
+        let set = b" \t\n,\"\xff";
+        for len in [0, 1, 15, 16, 17] {
+            let clean = vec![b'a'; len];
+            assert!(holds_none(&clean, set), "{len}");
+            for at in 0..len {
+                for &c in set {
+                    let mut v = clean.clone();
+                    v[at] = c;
+                    assert!(!holds_none(&v, set), "{len} {at} {c}");
+                }
+            }
+        }
+        assert!(
+            holds_none(&[0u8; 16], b"x"),
+            "no byte of the set, not even a padding 0"
+        );
+        assert!(!holds_none(&[0u8; 16], b"\0"));
     }
 
     #[test]
