@@ -771,14 +771,23 @@ mod tests {
     #[test]
     fn the_empty_leaves_of_a_dead_orx_are_swept_and_then_its_run_cgroup() {
         let id = format!("unit-{}-swept", std::process::id());
-        let Some(held) = leftovers_leaf(&id) else {
-            return;
+        let base = match probe() {
+            Ok(base) => base,
+            Err(why) => {
+                eprintln!("no cgroup v2 to create here ({why}): nothing to test");
+                return;
+            }
         };
-        let base = probe().unwrap();
-        // The leaves are named after this process, which the sweep here is told is gone: a
-        // sweep that any other test may run meanwhile sees it alive and leaves them alone.
-        let ours = i32::try_from(std::process::id()).unwrap();
+        // The dead orx: a process of this test's own, which the sweep here is told is gone. A
+        // sweep any other test runs meanwhile sees it alive and leaves its leaves alone, and
+        // the sweep here touches no other test's leaves (those are named after this process).
+        let mut owner = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let ours = i32::try_from(owner.id()).unwrap();
         let dead = |pid: i32| pid == ours;
+        let held = Leaf::create(&base, Some(&id), &format!("{ours}-1-0")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         // A stray of the dead run, still in its leaf.
         let mut stray = start_in(&held, dir.path(), "exec sleep 1000");
@@ -808,6 +817,8 @@ mod tests {
         sweep_dead_owners(&base, dead);
         assert!(!held.dir.exists(), "{}", held.dir.display());
         assert!(!held.group.exists(), "{}", held.group.display());
+        owner.kill().unwrap();
+        owner.wait().unwrap();
     }
 
     #[test]
