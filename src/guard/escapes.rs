@@ -15,9 +15,26 @@
 //! stands for fewer bytes than that, so a decoded text is shorter exactly when an escape was
 //! decoded.
 
+use std::borrow::Cow;
+
 /// The text `text` stands for, every escape decoded (see the module note).
 pub fn decode(text: &str) -> String {
     decode_with(text, |_| {})
+}
+
+/// [`decode`] of `text`, borrowed when it decodes no escape (most texts hold no backslash,
+/// and those cost one `memchr`).
+pub fn decoded(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'\\', text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let decoded = decode(text);
+    // Shorter exactly when an escape was decoded (see the module note).
+    if decoded.len() < text.len() {
+        Cow::Owned(decoded)
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// One decoded escape: its bytes in the raw text and in the decoded one.
@@ -153,6 +170,9 @@ mod tests {
         assert_eq!(decode(r"\ud83dx"), "\u{FFFD}x", "a lone surrogate");
         assert_eq!(decode(r"\x \u12 end\"), r"\x \u12 end\");
         assert_eq!(decode("no escape"), "no escape");
+        assert!(matches!(decoded("no escape"), Cow::Borrowed(_)));
+        assert!(matches!(decoded(r"only \x unknown"), Cow::Borrowed(_)));
+        assert_eq!(decoded(r"a\nb"), "a\nb");
     }
 
     #[test]

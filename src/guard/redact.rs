@@ -108,9 +108,8 @@ impl Redactor {
     /// between `\"`. That text is scanned the same way, up to [`DECODINGS`] readings deep, so
     /// a JSON document quoted inside a string is read as the text its own escapes stand for.
     fn spans(&self, text: &str, decodings: usize) -> Vec<(usize, usize, Cow<'static, str>)> {
-        if decodings > 0 && memchr::memchr(b'\\', text.as_bytes()).is_some() {
-            let decoded = escapes::decode(text);
-            if decoded.len() < text.len() {
+        if decodings > 0 {
+            if let Cow::Owned(decoded) = escapes::decoded(text) {
                 let inner = self.spans(&decoded, decodings - 1);
                 if inner.is_empty() {
                     return inner;

@@ -15,8 +15,6 @@
 //! new-file line number of every added line from the hunk headers, so a violation points at
 //! `config.py:3`, and only ever reports a masked value ([`mask`]).
 
-use std::borrow::Cow;
-
 use super::anchors::{anchors2, holds_none};
 use super::{escapes, Violation, ViolationKind};
 
@@ -1027,11 +1025,7 @@ pub fn scan_diff(diff: &str, allow: &dyn Allow) -> Vec<Violation> {
                 prev_added = Some(added.to_string());
                 // A line with escapes is read as the text they stand for, as the redaction
                 // reads it: a key after `\n` in a string literal is a key in the program too.
-                let text = if added.contains('\\') {
-                    Cow::Owned(escapes::decode(added))
-                } else {
-                    Cow::Borrowed(added)
-                };
+                let text = escapes::decoded(added);
                 for finding in find(&text) {
                     let matched = &text[finding.start..finding.end];
                     if allow.allowed(&f.path, matched) {
@@ -1519,9 +1513,9 @@ mod tests {
 
     #[test]
     fn a_finding_of_one_anchor_kind_hides_only_what_lies_inside_it() {
-        // A vault token swallows the first BEGIN marker; the
-        // second, past the token's end, is still a private key, as a left-to-right reading
-        // finds it (found by the oracle property below).
+        // A vault token swallows the first BEGIN marker; the second, past the token's end, is
+        // still a private key, as a left-to-right reading finds it (found by the oracle
+        // property below).
         let text =
             "hvs.B0B-_aaAaAa00------BEGIN RSA PRIVATE KEY----------BEGIN RSA PRIVATE KEY-----";
         let found: Vec<(&str, usize)> = find_shapes(text)
