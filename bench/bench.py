@@ -45,6 +45,19 @@ def cmd(name):
     return f"`make bench BENCH={name}`"
 
 
+def runs(size):
+    """The wall times of orx's ingestion runs of one size, fastest first."""
+    return ", ".join(f"{w:.2f} s" for w in sorted(size["samples_s"]["orx"]))
+
+
+def cpu(size):
+    """Median CPU seconds of orx's runs and of `cat | tee`, where the results hold them."""
+    if "user_s" not in size:
+        return "-"
+    u, s = size["user_s"], size["system_s"]
+    return f"{u['orx']:.2f} + {s['orx']:.2f} s, {u['tee']:.2f} + {s['tee']:.2f} s"
+
+
 def rows(res):
     out = []
     r = res.get("overhead")
@@ -140,13 +153,13 @@ def details(res):
     r = res.get("ingest")
     if r:
         lines += ["### 2. Stream ingestion", "",
-                  "| size | orx | cat > /dev/null | cat \\| tee LOG | orx/cat | orx/(cat\\|tee) | orx peak RSS | events in run |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| size | orx | cat > /dev/null | cat \\| tee LOG | orx/cat | orx/(cat\\|tee) | orx runs, fastest to slowest | CPU user + system: orx, cat \\| tee | orx peak RSS | events in run |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for s in r["sizes"]:
             rss = (s["peak_rss_kib_self"] or s["peak_rss_kib_wait4"]) / 1024
             lines.append(f"| {s['bytes'] / MIB:.0f} MiB | {s['orx_mib_s']:.0f} MiB/s | {s['cat_mib_s']:.0f} MiB/s "
                          f"| {s['tee_mib_s']:.0f} MiB/s | {s['ratio_vs_cat']:.3f}x | {s['ratio_vs_tee']:.2f}x "
-                         f"| {rss:.1f} MiB | {s['events_in_run']} |")
+                         f"| {runs(s)} | {cpu(s)} | {rss:.1f} MiB | {s['events_in_run']} |")
         lines.append("")
     r = res.get("status")
     if r:

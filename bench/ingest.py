@@ -98,6 +98,10 @@ def one_size(tmp, size, reps):
     repo = tmp / f"repo-{size}"
     c.init_repo(repo, config=CONFIG.format(agent=agent))
     rows = {"orx": [], "cat": [], "tee": []}
+    # CPU seconds (user + system) of each command and the children it waited for: the wall
+    # time of a pipe moves with the host's other load and with the kernel's page-cache work,
+    # the user time of the same work hardly does, so the two together say which one moved.
+    cpu = {"orx": [], "tee": []}
     rss, self_rss, codes, events = [], [], [], 0
     c.timed(f"cat '{stream}' > /dev/null")  # page cache
     for i in range(reps):
@@ -107,6 +111,7 @@ def one_size(tmp, size, reps):
                 before = c.run_names(repo)
                 wall, code, ru = c.timed([orx, "run", "ingest", "--pipeline", "ingest",
                                           "--no-progress"], cwd=repo)
+                cpu["orx"].append((ru.ru_utime, ru.ru_stime))
                 codes.append(code)
                 rss.append(ru.ru_maxrss)
                 latest = repo / "runs" / (c.run_names(repo) - before).pop()
@@ -126,12 +131,16 @@ def one_size(tmp, size, reps):
                 wall, code, _ = c.timed(f"cat '{stream}' > /dev/null")
             else:
                 log = tmp / "tee.log"
-                wall, code, _ = c.timed(f"cat '{stream}' | tee '{log}' > /dev/null")
+                wall, code, ru = c.timed(f"cat '{stream}' | tee '{log}' > /dev/null")
+                cpu["tee"].append((ru.ru_utime, ru.ru_stime))
                 log.unlink()
             rows[k].append(wall)
     stream.unlink()
     med = {k: c.median(v) for k, v in rows.items()}
+    user = {k: c.median([u for u, _ in v]) for k, v in cpu.items()}
+    system = {k: c.median([s for _, s in v]) for k, v in cpu.items()}
     return {
+        "user_s": user, "system_s": system, "cpu_samples_s": cpu,
         "bytes": actual, "reps": reps, "medians_s": med, "samples_s": rows,
         "orx_mib_s": actual / MIB / med["orx"], "cat_mib_s": actual / MIB / med["cat"],
         "tee_mib_s": actual / MIB / med["tee"],
@@ -155,6 +164,9 @@ def main(smoke=False):
                 ("cat > /dev/null", f"{c.fmt_s(r['medians_s']['cat'])}  {r['cat_mib_s']:.0f} MiB/s"),
                 ("cat | tee LOG", f"{c.fmt_s(r['medians_s']['tee'])}  {r['tee_mib_s']:.0f} MiB/s"),
                 ("throughput ratio", f"{r['ratio_vs_cat']:.2f}x cat, {r['ratio_vs_tee']:.2f}x cat|tee (target >= 0.5x cat|tee)"),
+                ("orx runs", ", ".join(c.fmt_s(w) for w in sorted(r["samples_s"]["orx"]))),
+                ("CPU, user + system", f"orx {r['user_s']['orx']:.2f} + {r['system_s']['orx']:.2f} s, "
+                 f"cat|tee {r['user_s']['tee']:.2f} + {r['system_s']['tee']:.2f} s"),
                 ("orx peak RSS", f"{rss / 1024:.1f} MiB (wait4 {r['peak_rss_kib_wait4'] / 1024:.1f} MiB; target < 64 MiB)"),
                 ("exit codes", str(r["exit_codes"])),
                 ("events in the run", str(r["events_in_run"])),
