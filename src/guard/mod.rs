@@ -21,6 +21,8 @@
 //! - [`redact`]: the run's [`Redactor`], applied to everything orx writes.
 //! - [`json_out`]: the redactor writing a value as JSON, every string redacted on the way.
 //! - `escapes`: the text a text's backslash escapes stand for, which the redactor scans.
+//! - `stems`: the literals every credential shape starts with, in the order that keeps the
+//!   literal searcher's buckets narrow.
 
 mod anchors;
 mod escapes;
@@ -28,6 +30,7 @@ pub mod json_out;
 pub mod paths;
 pub mod redact;
 pub mod secrets;
+mod stems;
 
 use serde::{Deserialize, Serialize};
 

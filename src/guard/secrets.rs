@@ -16,6 +16,7 @@
 //! `config.py:3`, and only ever reports a masked value ([`mask`]).
 
 use super::anchors::{anchors2, holds_none};
+use super::stems::STEMS;
 use super::{escapes, Violation, ViolationKind};
 
 /// One secret found in a text: its kind and byte span.
@@ -90,7 +91,7 @@ pub fn find(text: &str) -> Vec<Finding> {
 
 /// Known credential shapes (cloud and provider keys, private keys) in `text`.
 ///
-/// Every shape [`shape_at`] knows starts with one of a few dozen literals ([`stems`]), so the
+/// Every shape [`shape_at`] knows starts with one of a few dozen literals ([`STEMS`]), so the
 /// scan asks a vectorised multi-literal searcher (aho-corasick's Teddy) for the leftmost stem
 /// at or after the first untested position and tests only there: in an agent's stream-json
 /// the stems are rare, where the bytes a byte-by-byte scan has to look closer at (`A`, `-`,
@@ -149,82 +150,7 @@ fn find_shapes_bytewise(text: &str) -> Vec<Finding> {
     out
 }
 
-/// Literals that every credential [`shape_at`] knows starts with: a whole prefix where it is
-/// short, else a stem that several prefixes share (`xox`, `shp`, `sk_`), which `shape_at`
-/// then tells apart. Twilio's `SK` is given with each hex digit after it, so that every stem
-/// is at least 3 bytes long: the searcher's fingerprint is as long as the shortest stem, and
-/// a 2-byte one matches so often in prose that the scan ran slower than testing every byte.
-/// The AWS key prefixes are stems as they are ([`stems`]). A test checks that every prefix
-/// `shape_at` knows starts with a stem.
-const STEMS: &[&str] = &[
-    "-----BEGIN ",
-    "AIza",
-    "ATATT3",
-    "AGE-SECRET-KEY-1",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glp",
-    "gld",
-    "glr",
-    "glc_",
-    "sk-",
-    "sk_",
-    "rk_",
-    "xox",
-    "xapp-",
-    "npm_",
-    "hf_",
-    "hvs.",
-    "hvb.",
-    "GOCSPX-",
-    "ya29.",
-    "dop_",
-    "doo_",
-    "dor_",
-    "dp.pt.",
-    "pypi-",
-    "pscale_tkn_",
-    "pul-",
-    "shp",
-    "sntrys_",
-    "sq0",
-    "lin_api_",
-    "key-",
-    "NRAK-",
-    "LTAI",
-    "EAA",
-    "fo1_",
-    "SG.",
-    "PMAK-",
-    "eyJ",
-    "SK0",
-    "SK1",
-    "SK2",
-    "SK3",
-    "SK4",
-    "SK5",
-    "SK6",
-    "SK7",
-    "SK8",
-    "SK9",
-    "SKa",
-    "SKb",
-    "SKc",
-    "SKd",
-    "SKe",
-    "SKf",
-];
-
-/// Every stem: the AWS key prefixes and [`STEMS`].
-fn stems() -> impl Iterator<Item = &'static str> {
-    AWS_PREFIXES.iter().chain(STEMS).copied()
-}
-
-/// The searcher over [`stems`], built once per process; `None` where the CPU has no vector
+/// The searcher over [`STEMS`], built once per process; `None` where the CPU has no vector
 /// instructions it can use.
 fn stem_searcher() -> Option<&'static aho_corasick::packed::Searcher> {
     static SEARCHER: std::sync::OnceLock<Option<aho_corasick::packed::Searcher>> =
@@ -237,7 +163,7 @@ fn stem_searcher() -> Option<&'static aho_corasick::packed::Searcher> {
                 // stream-json, the searcher is still twice as fast as testing each byte.
                 .heuristic_pattern_limits(false)
                 .builder()
-                .extend(stems())
+                .extend(STEMS)
                 .build()
         })
         .as_ref()
@@ -1803,7 +1729,7 @@ mod tests {
             .map(|p| p.to_string())
             .chain(twilio);
         for p in prefixes {
-            assert!(stems().any(|s| p.starts_with(s)), "no stem for {p}");
+            assert!(STEMS.iter().any(|s| p.starts_with(s)), "no stem for {p}");
             assert!(
                 FIRST_BYTES.contains(&p.as_bytes()[0]),
                 "{p} starts with an unknown byte"
