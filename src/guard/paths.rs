@@ -5,17 +5,33 @@
 //! the file name at any depth (`.env` catches `app/.env`, `*secrets*` catches
 //! `conf/secrets.yaml`), a pattern with a `/` matches the whole repository-relative path
 //! (`migrations/**`), and a trailing `/` means everything below that folder. `*` may cross
-//! folders in whole-path patterns, as in globset's default. Compiling happens once per check
-//! site and fails with the offending pattern named, which is also how config validation
-//! rejects a broken glob before a run starts.
+//! folders in whole-path patterns, as in globset's default. Compiling fails with the offending
+//! pattern named, which is also how config validation rejects a broken glob before a run starts.
+//!
+//! Compiling a list builds its glob sets' regexes, which costs far more than matching a run's
+//! changed paths against them, and one process compiles the same config's lists several times
+//! (config validation, then every guardrail check of a run). So each distinct list is compiled
+//! once per process and kept ([`PathSet::new`] hands out a shared copy); the cache holds at most
+//! [`CACHED_LISTS`] lists, more than the configs a long-lived process (the dashboard) reads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::{Violation, ViolationKind};
 
-/// A compiled list of patterns.
+/// How many distinct pattern lists a process keeps compiled; past that the cache starts over.
+const CACHED_LISTS: usize = 32;
+
+/// A compiled list of patterns (cheap to clone: the compiled sets are shared).
 #[derive(Debug, Clone)]
 pub struct PathSet {
+    sets: Arc<Sets>,
+}
+
+#[derive(Debug)]
+struct Sets {
     /// Matched against the whole path.
     full: GlobSet,
     /// Patterns without a `/`, matched against the file name.
@@ -23,9 +39,51 @@ pub struct PathSet {
     empty: bool,
 }
 
+/// Compiled lists, by list.
+#[derive(Default)]
+struct Compiled {
+    lists: HashMap<Vec<String>, PathSet>,
+}
+
+impl Compiled {
+    /// This process's cache.
+    fn shared() -> &'static Mutex<Compiled> {
+        static SHARED: OnceLock<Mutex<Compiled>> = OnceLock::new();
+        SHARED.get_or_init(Default::default)
+    }
+
+    fn get(&self, patterns: &[String]) -> Option<PathSet> {
+        self.lists.get(patterns).cloned()
+    }
+
+    fn keep(&mut self, patterns: &[String], set: &PathSet) {
+        if self.lists.len() >= CACHED_LISTS {
+            self.lists.clear();
+        }
+        self.lists.insert(patterns.to_vec(), set.clone());
+    }
+}
+
 impl PathSet {
-    /// Compile `patterns`; the error names the first pattern that is not a valid glob.
+    /// Compile `patterns`, or take this process's earlier compilation of the same list; the
+    /// error names the first pattern that is not a valid glob.
     pub fn new(patterns: &[String]) -> Result<PathSet, String> {
+        // The map only ever holds whole entries, so a panic elsewhere cannot leave it torn.
+        let cache = || {
+            Compiled::shared()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(set) = cache().get(patterns) {
+            return Ok(set);
+        }
+        // Compiled outside the lock: another thread's check never waits for this one.
+        let set = PathSet::compile(patterns)?;
+        cache().keep(patterns, &set);
+        Ok(set)
+    }
+
+    fn compile(patterns: &[String]) -> Result<PathSet, String> {
         let mut full = GlobSetBuilder::new();
         let mut name = GlobSetBuilder::new();
         for p in patterns {
@@ -44,20 +102,22 @@ impl PathSet {
         }
         let build = |b: GlobSetBuilder| b.build().map_err(|e| format!("invalid glob set: {e}"));
         Ok(PathSet {
-            full: build(full)?,
-            name: build(name)?,
-            empty: patterns.is_empty(),
+            sets: Arc::new(Sets {
+                full: build(full)?,
+                name: build(name)?,
+                empty: patterns.is_empty(),
+            }),
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.empty
+        self.sets.empty
     }
 
     /// Whether `path` (repository-relative, `/`-separated) matches one of the patterns.
     pub fn matches(&self, path: &str) -> bool {
         let file_name = path.rsplit('/').next().unwrap_or(path);
-        self.full.is_match(path) || self.name.is_match(file_name)
+        self.sets.full.is_match(path) || self.sets.name.is_match(file_name)
     }
 }
 
@@ -140,6 +200,36 @@ mod tests {
         assert!(s.matches("Cargo.lock"));
         assert!(!s.matches("src/migrations.rs"));
         assert!(!s.matches("sub/Cargo.lock"));
+    }
+
+    #[test]
+    fn a_compiled_list_is_kept_and_shared_and_the_cache_stays_bounded() {
+        let list = |i: usize| vec![format!("dir{i}/*.tmp")];
+        let mut cache = Compiled::default();
+        let set = PathSet::compile(&list(0)).unwrap();
+        cache.keep(&list(0), &set);
+        let again = cache.get(&list(0)).unwrap();
+        assert!(Arc::ptr_eq(&set.sets, &again.sets));
+        assert!(again.matches("dir0/x.tmp") && !again.matches("dir1/x.tmp"));
+        assert!(cache.get(&list(1)).is_none());
+        for i in 1..=CACHED_LISTS * 2 {
+            cache.keep(&list(i), &PathSet::compile(&list(i)).unwrap());
+            assert!(cache.lists.len() <= CACHED_LISTS);
+        }
+        let last = cache.get(&list(CACHED_LISTS * 2)).unwrap();
+        assert!(last.matches(&format!("dir{}/x.tmp", CACHED_LISTS * 2)));
+    }
+
+    #[test]
+    fn new_gives_what_compile_gives() {
+        let list = vec!["*.key".to_string(), "build/".to_string()];
+        // The first call compiles (or finds another test's compilation), the second finds it.
+        for set in [PathSet::new(&list).unwrap(), PathSet::new(&list).unwrap()] {
+            for p in ["a/b.key", "build/x/y.o"] {
+                assert!(set.matches(p), "{p}");
+            }
+            assert!(!set.matches("src/build.rs"));
+        }
     }
 
     #[test]
