@@ -31,9 +31,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::atomic::{write_json_atomic, write_json_unsynced};
+use super::atomic::{write_atomic, write_unsynced};
 use super::error::{Result, StoreError};
 use super::fsync;
+use super::indent::indented;
 use crate::error::file::FileError;
 
 /// What a checkpoint must survive, and what it refreshes (see the module header).
@@ -90,32 +91,38 @@ impl StateJournal {
     }
 
     /// Append `state` as one line, then make it as durable as `how` asks.
-    pub fn record(&mut self, state: &serde_json::Value, how: Durability) -> Result<()> {
+    ///
+    /// `line` is the state as one compact JSON object followed by its newline, as serde_json
+    /// writes it (the run redacts it on the way: `Redactor::write_json`). `state.json` gets
+    /// the same state indented ([`indented`]).
+    pub fn record(&mut self, line: &[u8], how: Durability) -> Result<()> {
         let how = if self.len >= COMPACT_AT {
             Durability::Exit
         } else {
             how
         };
-        self.append(state, how)?;
+        self.append(line, how)?;
         match how {
             Durability::Note | Durability::Durable => Ok(()),
-            Durability::StageEnd => write_json_unsynced(&self.state, state),
+            Durability::StageEnd => write_unsynced(&self.state, &indented(line)),
             Durability::Exit => {
-                write_json_atomic(&self.state, state)?;
+                write_atomic(&self.state, &indented(line))?;
                 self.restart()
             }
         }
     }
 
     /// The line and its sync: the first half of every checkpoint.
-    fn append(&mut self, state: &serde_json::Value, how: Durability) -> Result<()> {
-        let mut line = serde_json::to_vec(state).map_err(|source| StoreError::Encode {
-            what: "state".into(),
-            source,
-        })?;
-        line.push(b'\n');
+    fn append(&mut self, line: &[u8], how: Durability) -> Result<()> {
+        if line.last() != Some(&b'\n') || line[..line.len() - 1].contains(&b'\n') {
+            return Err(StoreError::Encode {
+                what: "state".into(),
+                source: serde::ser::Error::custom("a journal line must be one line"),
+            });
+        }
+        // One `write`: an `O_APPEND` write lands whole after whatever is there.
         self.file
-            .write_all(&line)
+            .write_all(line)
             .map_err(|e| FileError::own("append to", &self.path, e))?;
         self.len += line.len() as u64;
         if how != Durability::Note {
@@ -187,7 +194,7 @@ mod tests {
     fn run_dir(first: &RunState) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.json");
-        write_json_atomic(&state, first).unwrap();
+        crate::store::atomic::write_json_atomic(&state, first).unwrap();
         (dir, state)
     }
 
@@ -199,8 +206,23 @@ mod tests {
         }
     }
 
-    fn value(s: &RunState) -> serde_json::Value {
-        serde_json::to_value(s).unwrap()
+    fn value(s: &RunState) -> Vec<u8> {
+        let mut line = serde_json::to_vec(s).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    #[test]
+    fn a_line_that_is_not_one_line_is_refused_and_nothing_is_appended() {
+        let (_dir, state) = run_dir(&at(RunStatus::Running, "zero"));
+        let mut j = StateJournal::open(&state).unwrap();
+        let whole = value(&at(RunStatus::Running, "one"));
+        for bad in [&whole[..whole.len() - 1], b"{}\n{}\n".as_slice(), b""] {
+            assert!(j.record(bad, Durability::Note).is_err());
+        }
+        assert_eq!(std::fs::metadata(journal_path(&state)).unwrap().len(), 0);
+        j.record(&whole, Durability::Note).unwrap();
+        assert_eq!(RunState::load(&state).unwrap().task, "one");
     }
 
     #[test]
@@ -321,7 +343,7 @@ mod tests {
         // state.json are written, the journal is not yet emptied.
         let last = value(&at(RunStatus::Succeeded, "done"));
         j.append(&last, Durability::Exit).unwrap();
-        write_json_atomic(&state, &last).unwrap();
+        write_atomic(&state, &indented(&last)).unwrap();
         drop(j);
         let back = RunState::load(&state).unwrap();
         assert_eq!(

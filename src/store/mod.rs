@@ -13,6 +13,7 @@ pub mod atomic;
 mod error;
 pub mod events;
 pub mod fsync;
+mod indent;
 pub mod journal;
 pub mod layout;
 pub mod lock;
