@@ -90,7 +90,7 @@ impl StateJournal {
         })
     }
 
-    /// Append `state` as one line, then make it as durable as `how` asks.
+    /// Append the state's line, then make it as durable as `how` asks.
     ///
     /// `line` is the state as one compact JSON object followed by its newline, as serde_json
     /// writes it (the run redacts it on the way: `Redactor::write_json`). `state.json` gets
