@@ -39,6 +39,15 @@ impl Redactor {
         value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))?;
         Ok(changed)
     }
+
+    /// `value` as one line of compact JSON and its newline, every string redacted: the form a
+    /// run's state takes in its journal and, indented, in `state.json`.
+    pub fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> serde_json::Result<Vec<u8>> {
+        let mut line = Vec::with_capacity(8 * 1024);
+        self.write_json(&mut line, value)?;
+        line.push(b'\n');
+        Ok(line)
+    }
 }
 
 /// A compact formatter that holds each string back until it is whole.

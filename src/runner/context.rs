@@ -300,11 +300,10 @@ impl<'r> Run<'r> {
         // straight from the state, redacted on the way out: a run checkpoints a few dozen
         // times, and building each state as a `serde_json::Value` to walk its strings and
         // drop it was most of orx's own CPU in a short run.
-        let mut line = Vec::with_capacity(8 * 1024);
-        self.redactor
-            .write_json(&mut line, &self.state)
+        let line = self
+            .redactor
+            .json_line(&self.state)
             .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
-        line.push(b'\n');
         journal.record(&line, how)?;
         let mut meta = Meta::from_state(&self.state);
         meta.task = self.redactor.redact(&meta.task).into_owned();

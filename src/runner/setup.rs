@@ -263,10 +263,10 @@ pub fn start(opts: &StartOptions, reporter: &mut dyn Reporter) -> Result<RunOutc
         .map_err(|e| OrxError::io("write", &paths.context("task.md"), e))?;
     // Written before the worktree exists, so a crash here is still visible and cleanable
     // (redacted like every later save: the task may quote a secret).
-    let mut first = serde_json::to_value(&state)
+    let first = redactor
+        .json_line(&state)
         .map_err(|e| OrxError::internal(format!("cannot encode state: {e}")))?;
-    redactor.redact_json(&mut first);
-    crate::store::atomic::write_json_atomic(&paths.state(), &first)?;
+    crate::store::journal::replace_state(&paths.state(), &first)?;
     repo.add_worktree(&paths.worktree, &paths.branch(), &base_sha)?;
     write_project_map(&paths.worktree, &paths.context("project_map.md"));
 

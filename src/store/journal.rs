@@ -106,7 +106,7 @@ impl StateJournal {
             Durability::Note | Durability::Durable => Ok(()),
             Durability::StageEnd => write_unsynced(&self.state, &indented(line)),
             Durability::Exit => {
-                write_atomic(&self.state, &indented(line))?;
+                replace_state(&self.state, line)?;
                 self.restart()
             }
         }
@@ -140,6 +140,12 @@ impl StateJournal {
         self.len = 0;
         Ok(())
     }
+}
+
+/// Replace the state file `state` whole and durably with the journal line `line`, indented:
+/// the run's first state, before any journal line, and every compaction.
+pub fn replace_state(state: &Path, line: &[u8]) -> Result<()> {
+    write_atomic(state, &indented(line))
 }
 
 /// The length of `bytes` up to and including its last newline.
