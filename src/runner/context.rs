@@ -275,10 +275,22 @@ impl<'r> Run<'r> {
         self.persist(Durability::Note)
     }
 
-    /// Record the state durably (one `fdatasync`): for a step resume must not repeat after a
-    /// power loss, such as an agent attempt's snapshot, an item's commit or a push.
+    /// Record the state durably (one `fdatasync`, made while the run goes on; [`Run::settle`]
+    /// waits for it): for a step resume must not repeat after a power loss, such as an agent
+    /// attempt's snapshot, an item's commit or a push.
     pub fn checkpoint(&mut self) -> Result<()> {
         self.persist(Durability::Durable)
+    }
+
+    /// Wait until every checkpoint so far is on the disk (they are synced on a thread of their
+    /// own): before an effect outside the run folder that resume must not repeat from an older
+    /// state after a power loss, such as a push or a pull request. A lane has nothing to wait
+    /// for: the scheduler owns the journal, and lanes only work in their own worktrees.
+    pub fn settle(&self) -> Result<()> {
+        match &self.sink {
+            Sink::Own { journal, .. } => Ok(journal.settle()?),
+            Sink::Lane(_) => Ok(()),
+        }
     }
 
     /// Record the state as `how` says (stage ends and the run's exit are the driver's).

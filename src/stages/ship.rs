@@ -97,6 +97,8 @@ pub(crate) fn push(run: &mut Run<'_>) -> Result<std::result::Result<(), PushErro
         Some(r) if *r == remote => run.state.ship.pushed_sha.clone(),
         _ => None,
     };
+    // What the push publishes must be what a resume after a power loss starts from.
+    run.settle()?;
     let result = run.repo.push_branch(&remote, &branch, last.as_deref())?;
     let log = run.paths.log("push.log");
     let line = match &result {
@@ -201,6 +203,7 @@ fn pull_request(run: &mut Run<'_>) -> Result<StageEnd> {
         run_id: run.paths.id.clone(),
         redactor: Some(run.redactor.clone()),
     };
+    run.settle()?;
     match ensure_pr(&req)? {
         Ok(pr) => {
             run.state.ship.pr_url = Some(pr.url.clone());

@@ -31,13 +31,25 @@ use crate::error::file::FileError;
 
 /// Atomically replace `path` with `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    put(path, bytes, true, true).map(|_| ())
+    put(path, bytes, true, true, None).map(|_| ())
+}
+
+/// Atomically replace `path` with `bytes`, calling `ready` once the new content is durable
+/// under its temporary name and before it takes the name; an error from `ready` leaves `path`
+/// as it was. For a replacement that must not be seen before something else is durable, with
+/// the two syncs running side by side until then (the state journal's compaction).
+pub fn write_atomic_when(
+    path: &Path,
+    bytes: &[u8],
+    ready: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
+    put(path, bytes, true, true, Some(ready)).map(|_| ())
 }
 
 /// Replace `path` with `bytes` whole but without fsync: for a file derived from a durable one
 /// (see the module header).
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
-    put(path, bytes, true, false).map(|_| ())
+    put(path, bytes, true, false, None).map(|_| ())
 }
 
 /// Atomically create `path` with `bytes` unless something is already there, in which case
@@ -45,10 +57,16 @@ pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
 /// the finished temporary file, which fails on an existing name), so a file that another
 /// process creates at the same moment is never overwritten.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool> {
-    put(path, bytes, false, true)
+    put(path, bytes, false, true, None)
 }
 
-fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> {
+fn put(
+    path: &Path,
+    bytes: &[u8],
+    replace: bool,
+    durable: bool,
+    mut ready: Option<&mut dyn FnMut() -> Result<()>>,
+) -> Result<bool> {
     let dir = path.parent().ok_or_else(|| StoreError::NoParent {
         path: path.to_path_buf(),
     })?;
@@ -59,6 +77,7 @@ fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> 
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let mut not_ready = None;
     let result = (|| -> std::io::Result<bool> {
         let mut f = OpenOptions::new()
             .write(true)
@@ -68,6 +87,12 @@ fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> 
         f.write_all(bytes)?;
         if durable {
             super::fsync::sync_all(&f)?;
+        }
+        if let Some(ready) = ready.as_mut() {
+            if let Err(e) = ready() {
+                not_ready = Some(e);
+                return Err(std::io::Error::other("not ready"));
+            }
         }
         if replace && !durable && exchange(&tmp, path).is_ok() {
             // The old content, now under the temporary name; a leftover is never read.
@@ -92,7 +117,9 @@ fn put(path: &Path, bytes: &[u8], replace: bool, durable: bool) -> Result<bool> 
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        FileError::own("write", path, e).into()
+        not_ready
+            .take()
+            .unwrap_or_else(|| FileError::own("write", path, e).into())
     })
 }
 

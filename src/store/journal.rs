@@ -9,13 +9,18 @@
 //! - [`Durability::Note`]: progress only (a stage begun, usage, a wait). No sync: after a power
 //!   loss resume re-enters the step from the last durable line, and every step is idempotent.
 //! - [`Durability::Durable`]: a step resume needs (an agent attempt's snapshot, an item's
-//!   commit, a push): one `fdatasync`.
+//!   commit, a push): one `fdatasync`, made by the journal's sync thread ([`Syncer`]) while
+//!   the run goes on. [`StateJournal::settle`] waits for it; the run does before an effect
+//!   outside its folder that must not be repeated from a stale state (a push, a pull
+//!   request), and every exit does.
 //! - [`Durability::StageEnd`]: durable, then `state.json` is refreshed from the line for
-//!   readers that read the file itself, replaced whole but unsynced (the journal line just
-//!   synced is the durable copy, so the journal is never empty while this copy may be stale).
-//! - [`Durability::Exit`]: durable, then compaction: `state.json` is replaced atomically with
-//!   its fsyncs, and only then is the journal emptied. A crash between the two leaves a
-//!   journal whose last line *is* the new `state.json`, so replay gives the same state.
+//!   readers that read the file itself, replaced whole but unsynced (the journal line is the
+//!   durable copy, so the journal is never empty while this copy may be stale).
+//! - [`Durability::Exit`]: durable and settled (the line and every one before it synced,
+//!   waited for before `state.json` takes its new content), then compaction: `state.json` is
+//!   replaced atomically with its fsyncs, and only then is the journal emptied. A crash between the two leaves a journal whose last
+//!   line *is* the new `state.json`, so replay gives the same state; so does a power loss
+//!   that takes the unsynced truncation back.
 //!
 //! A journal that outgrows [`COMPACT_AT`] (a run with many items, whose state is larger and
 //! checkpointed more often) is compacted the same way whatever the checkpoint, so neither the
@@ -31,10 +36,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::atomic::{write_atomic, write_unsynced};
+use super::atomic::{write_atomic, write_atomic_when, write_unsynced};
 use super::error::{Result, StoreError};
-use super::fsync;
 use super::indent::indented;
+use super::syncer::Syncer;
 use crate::error::file::FileError;
 
 /// What a checkpoint must survive, and what it refreshes (see the module header).
@@ -62,6 +67,8 @@ pub struct StateJournal {
     state: PathBuf,
     /// The journal's length: what this process found, plus what it appended since.
     len: u64,
+    /// The journal's `fdatasync`s, off the checkpointing thread.
+    syncer: Syncer,
 }
 
 impl StateJournal {
@@ -82,12 +89,22 @@ impl StateJournal {
             file.set_len(whole as u64)
                 .map_err(|e| FileError::own("truncate", &path, e))?;
         }
+        let syncer = Syncer::new(&file).map_err(|e| FileError::own("open", &path, e))?;
         Ok(StateJournal {
             file,
             path,
             state: state.to_path_buf(),
             len: whole as u64,
+            syncer,
         })
+    }
+
+    /// Wait until every durable checkpoint so far is on the disk; a sync that failed is the
+    /// error.
+    pub fn settle(&self) -> Result<()> {
+        self.syncer
+            .settle()
+            .map_err(|e| FileError::own("sync", &self.path, e).into())
     }
 
     /// Append the state's line, then make it as durable as `how` asks.
@@ -106,7 +123,16 @@ impl StateJournal {
             Durability::Note | Durability::Durable => Ok(()),
             Durability::StageEnd => write_unsynced(&self.state, &indented(line)),
             Durability::Exit => {
-                replace_state(&self.state, line)?;
+                // The line's sync and the new state.json's run side by side; state.json takes
+                // its name only once the line is durable, so a journal whose truncation a power
+                // loss takes back still ends with the state.json it left.
+                let syncer = &self.syncer;
+                let path = &self.path;
+                write_atomic_when(&self.state, &indented(line), &mut || {
+                    syncer
+                        .settle()
+                        .map_err(|e| FileError::own("sync", path, e).into())
+                })?;
                 self.restart()
             }
         }
@@ -125,10 +151,14 @@ impl StateJournal {
             .write_all(line)
             .map_err(|e| FileError::own("append to", &self.path, e))?;
         self.len += line.len() as u64;
-        if how != Durability::Note {
-            fsync::sync_data(&self.file).map_err(|e| FileError::own("sync", &self.path, e))?;
+        match how {
+            Durability::Note => Ok(()),
+            // Settled by the compaction that follows, while state.json is written.
+            Durability::Durable | Durability::StageEnd | Durability::Exit => self
+                .syncer
+                .ask()
+                .map_err(|e| FileError::own("sync", &self.path, e).into()),
         }
-        Ok(())
     }
 
     /// Empty the journal once `state.json` holds its last line durably. Not synced: should the

@@ -4,8 +4,9 @@
 //! lives in one place and every format is versioned.
 //!
 //! Durability is paid where resume needs it and nowhere else: checkpoints append to the state
-//! journal (`journal`, one `fdatasync` for a checkpoint resume needs, none for a progress note)
-//! and `state.json` is compacted from it when the driving process exits; files derived from
+//! journal (`journal`, one `fdatasync` for a checkpoint resume needs, none for a progress note,
+//! made on a thread of its own: `syncer`) and `state.json` is compacted from it when the driving
+//! process exits; files derived from
 //! the state (`meta.json`, `metrics/run.json`) are replaced whole without fsync. Every sync goes
 //! through `fsync`, which counts them for the run metrics.
 
@@ -20,6 +21,7 @@ pub mod lock;
 pub mod meta;
 pub mod metrics;
 pub mod state;
+mod syncer;
 pub mod tail;
 
 pub use error::StoreError;
