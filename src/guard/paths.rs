@@ -13,6 +13,10 @@
 //! (config validation, then every guardrail check of a run). So each distinct list is compiled
 //! once per process and kept ([`PathSet::new`] hands out a shared copy); the cache holds at most
 //! [`CACHED_LISTS`] lists, more than the configs a long-lived process (the dashboard) reads.
+//! globset matches a literal, a prefix, a suffix or an extension without a regex, but not a
+//! pattern of the shape `*text*` (the default `*secrets*`), whose regex was most of what a run
+//! spends to start: such a pattern is kept as the text a path must contain, which is exactly
+//! what its glob matches (`*` crosses `/` in a whole path, and the file name is part of it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -36,6 +40,8 @@ struct Sets {
     full: GlobSet,
     /// Patterns without a `/`, matched against the file name.
     name: GlobSet,
+    /// `*text*` patterns: the texts a matching path contains.
+    contains: Vec<String>,
     empty: bool,
 }
 
@@ -86,8 +92,13 @@ impl PathSet {
     fn compile(patterns: &[String]) -> Result<PathSet, String> {
         let mut full = GlobSetBuilder::new();
         let mut name = GlobSetBuilder::new();
+        let mut contains = Vec::new();
         for p in patterns {
             let p = p.trim();
+            if let Some(text) = contained_text(p) {
+                contains.push(text.to_string());
+                continue;
+            }
             let compiled =
                 |s: &str| Glob::new(s).map_err(|e| format!("`{p}` is not a valid glob: {e}"));
             let anchored = p.starts_with('/');
@@ -105,6 +116,7 @@ impl PathSet {
             sets: Arc::new(Sets {
                 full: build(full)?,
                 name: build(name)?,
+                contains,
                 empty: patterns.is_empty(),
             }),
         })
@@ -117,8 +129,17 @@ impl PathSet {
     /// Whether `path` (repository-relative, `/`-separated) matches one of the patterns.
     pub fn matches(&self, path: &str) -> bool {
         let file_name = path.rsplit('/').next().unwrap_or(path);
-        self.sets.full.is_match(path) || self.sets.name.is_match(file_name)
+        self.sets.contains.iter().any(|t| path.contains(t.as_str()))
+            || self.sets.full.is_match(path)
+            || self.sets.name.is_match(file_name)
     }
+}
+
+/// The text of a `*text*` pattern whose text holds nothing a glob reads specially.
+fn contained_text(pattern: &str) -> Option<&str> {
+    let text = pattern.strip_prefix('*')?.strip_suffix('*')?;
+    let plain = !text.is_empty() && !text.contains(['*', '?', '[', ']', '{', '}', '\\', '/']);
+    plain.then_some(text)
 }
 
 /// The path rules, compiled.
@@ -189,6 +210,42 @@ mod tests {
         }
         for p in ["env.py", ".envrc", "README.md", "src/main.rs"] {
             assert!(!s.matches(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_star_text_star_pattern_matches_exactly_where_its_glob_does() {
+        let globs = |p: &str| {
+            let full = Glob::new(p).unwrap().compile_matcher();
+            move |path: &str| {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                full.is_match(path) || full.is_match(name)
+            }
+        };
+        for pattern in ["*secrets*", "*.key*", "*a b*"] {
+            assert!(contained_text(pattern).is_some(), "{pattern}");
+            let ours = set(&[pattern]);
+            let glob = globs(pattern);
+            for path in [
+                "secrets",
+                "conf/secrets.yaml",
+                "secrets/a.txt",
+                "a/my_secrets/b",
+                "Secrets.txt",
+                "secret",
+                "x.key",
+                "id.key.pub",
+                "a b",
+                "dir/a b/c",
+                "ab",
+                "",
+            ] {
+                assert_eq!(ours.matches(path), glob(path), "{pattern} on {path:?}");
+            }
+        }
+        // Anything a glob reads specially keeps going through globset.
+        for pattern in ["**", "*a?b*", "*[ab]*", "*{a,b}*", "*a/b*", "*a\\*b*", "secrets*", "*"] {
+            assert!(contained_text(pattern).is_none(), "{pattern}");
         }
     }
 
