@@ -45,6 +45,7 @@ pub(crate) mod leftover_git;
 pub mod pidfd;
 mod reap;
 mod signals;
+mod stdin;
 mod stream;
 mod supervisor;
 pub mod tracking;

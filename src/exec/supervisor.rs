@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -345,18 +345,8 @@ fn run_in(
     };
     tracing::debug!("spawned `{}` as pid {pid} ({spawn_id})", spec.program);
 
-    if let (Some(data), Some(mut pipe)) = (&spec.stdin, stdin) {
-        let data = data.clone();
-        std::thread::Builder::new()
-            .name("orx-exec-stdin".to_string())
-            .spawn(move || {
-                if let Err(e) = pipe.write_all(&data) {
-                    if e.kind() != io::ErrorKind::BrokenPipe {
-                        tracing::warn!("writing the child's stdin failed: {e}");
-                    }
-                }
-                // `pipe` is dropped here: the child sees end-of-file.
-            })?;
+    if let (Some(data), Some(pipe)) = (&spec.stdin, stdin) {
+        super::stdin::hand_over(pipe, data)?;
     }
 
     let queue = Arc::new(LineQueue::new(QUEUE_BYTES, 2));
