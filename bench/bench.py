@@ -142,6 +142,10 @@ def details(res):
                   f"{ms(f['baseline_median_s'])}, **{f['ratio']:.2f}x**. `--pipeline fast-fix` (no plan/spec/"
                   f"decompose): orx {ms(q['orx_median_s'])}, script {ms(q['baseline_median_s'])}, "
                   f"**{q['ratio']:.2f}x**. orx failures: {f['orx_failures'] + q['orx_failures']}."]
+        if "per_round_ratio_median" in f:
+            lines[-1] += (
+                f" Each round's own ratio, median over the rounds: {f['per_round_ratio_median']:.2f}x "
+                f"(full) and {q['per_round_ratio_median']:.2f}x (fast-fix).")
         if "with_agents_median_s" in f:
             lines[-1] += (
                 f" The same script with the agent processes orx starts (the fake engine's six calls "
