@@ -244,7 +244,9 @@ mod tests {
             }
         }
         // Anything a glob reads specially keeps going through globset.
-        for pattern in ["**", "*a?b*", "*[ab]*", "*{a,b}*", "*a/b*", "*a\\*b*", "secrets*", "*"] {
+        for pattern in [
+            "**", "*a?b*", "*[ab]*", "*{a,b}*", "*a/b*", "*a\\*b*", "secrets*", "*",
+        ] {
             assert!(contained_text(pattern).is_none(), "{pattern}");
         }
     }

@@ -78,8 +78,9 @@ enum Sink<'r> {
         events: EventLog,
         /// The buffer each event's line is encoded into.
         line: Vec<u8>,
-        /// The state journal; `state.json` is compacted from it.
-        journal: StateJournal,
+        /// The state journal; `state.json` is compacted from it. Boxed: with its sync thread's
+        /// handles it is the largest part of the run's own sink.
+        journal: Box<StateJournal>,
         reporter: &'r mut dyn Reporter,
         _lock: RunLock,
     },
@@ -118,7 +119,7 @@ impl<'r> Run<'r> {
         reporter: &'r mut dyn Reporter,
     ) -> Result<Run<'r>> {
         let events = EventLog::open(&paths.events(), &paths.id)?;
-        let journal = StateJournal::open(&paths.state())?;
+        let journal = Box::new(StateJournal::open(&paths.state())?);
         let wt = repo.worktree(&state.worktree.path);
         Ok(Run {
             repo,
