@@ -12,11 +12,12 @@
 //! (`handle.rs`), so a happy run starts a handful of git processes instead of about a hundred.
 //! The git binary stays where it is the better tool:
 //!
-//! - `worktree add/remove/prune`: git owns the worktree registry and its locking rules, and
-//!   checking out a tree writes the working files through the user's smudge filters. Only
+//! - `worktree add/remove/prune`: git owns the worktree registry and its locking rules. Only
 //!   reading the registry (which worktrees, on which branch) is done in-process
-//!   (`registry.rs`), and a new run branch is made in-process before `worktree add` checks it
-//!   out.
+//!   (`registry.rs`), a new run branch is made in-process before `worktree add
+//!   --no-checkout`, and a small plain tree is then checked out in-process where that is
+//!   exact (`switch.rs`); anywhere else git's own `reset --hard` checks it out, through the
+//!   user's smudge filters.
 //! - `push` and `ls-remote` (`remote.rs`): the user's remotes, `insteadOf`, SSH keys and
 //!   credential helpers work exactly as they do for them; libgit2 is built without transports.
 //! - `merge-tree` (`integrate.rs`): one call that gives the merged tree and the conflicting

@@ -5,7 +5,8 @@
 //! A run resets its worktree around agent calls (knowledge starts from the shipped commit and
 //! throws away what its agent wrote; a retry starts from the base; a gate's leftovers are
 //! dropped), and usually a handful of files differ. Two git processes for that were most of
-//! what such a step cost. The in-process way is taken only where it does exactly what git
+//! what such a step cost. A new worktree's first checkout is the same job from an empty
+//! folder ([`fill_new`]): `git worktree add` would run `reset --hard` as a second process. The in-process way is taken only where it does exactly what git
 //! would, and otherwise says so and leaves the job to git:
 //!
 //! - only where the in-process scan ran (no filter driver, no fsmonitor, not a large index),
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{
     AttrCheckFlags, AttrValue, Delta, DiffOptions, FileMode, ObjectType, Repository, ResetType,
+    TreeWalkMode, TreeWalkResult,
 };
 
 use super::error::Result;
@@ -41,6 +43,10 @@ const CONVERTING: [&str; 6] = [
     "filter",
     "working-tree-encoding",
 ];
+
+/// The most files a new worktree may hold for orx to write them itself ([`fill_new`]); a
+/// larger tree is left to git's checkout, which is tuned for many files.
+const FRESH_FILES: usize = 2_000;
 
 /// One path to change: delete what is there, and write `blob` with `exec` if it has one.
 struct Change {
@@ -65,6 +71,46 @@ pub(super) fn put_back(git: &Git, target: &str, commit: &str) -> Result<bool> {
     };
     index_to(git, commit, &written)?;
     Ok(true)
+}
+
+/// Fill the worktree `git` runs in, which `git worktree add --no-checkout` just made (HEAD
+/// at its commit, no index, no files), with HEAD's files and index, in-process where that is
+/// exact; `false` where git must check it out. Beyond what [`put_back`] refuses, a new
+/// worktree goes to git when its tree holds a `.gitattributes` (nothing is on disk yet for
+/// the attribute lookups to read), when the repository checks out sparsely, and when the tree
+/// holds more than [`FRESH_FILES`] files.
+pub(super) fn fill_new(git: &Git) -> Result<bool> {
+    let target = with_repo(git, "check out a new worktree", |repo| {
+        let cfg = repo.config()?;
+        if cfg.get_bool("core.sparseCheckout").unwrap_or(false) {
+            return Ok(None);
+        }
+        let tree = repo.head()?.peel_to_tree()?;
+        let (mut files, mut refused) = (0, false);
+        let walked = tree.walk(TreeWalkMode::PreOrder, |_, entry| {
+            if entry.name_bytes() == b".gitattributes" {
+                refused = true;
+            } else if entry.kind() != Some(ObjectType::Tree) {
+                files += 1;
+                refused = files > FRESH_FILES;
+            }
+            if refused {
+                TreeWalkResult::Abort
+            } else {
+                TreeWalkResult::Ok
+            }
+        });
+        match walked {
+            // An abort is how the walk stops early; it says nothing about the tree.
+            Err(_) if refused => Ok(None),
+            Err(e) => Err(e),
+            Ok(()) => Ok(Some(tree.id().to_string())),
+        }
+    })?;
+    match target {
+        Some(tree) => put_back(git, &tree, "HEAD"),
+        None => Ok(false),
+    }
 }
 
 /// Make the files of the worktree whose scanned state is `now` equal `target` (a tree the
@@ -460,5 +506,56 @@ mod tests {
         let result = repo.worktree(ours.path()).reset_hard("HEAD");
         assert_eq!(result.is_ok(), git_ok, "{result:?}");
         assert_eq!(files(ours.path()), files(theirs.path()));
+    }
+
+    /// A `--no-checkout` worktree of a repository holding `files`, as `worktree add` makes it.
+    fn empty_worktree(files: &[(&str, &str)]) -> (tempfile::TempDir, Git) {
+        let made = repo_with(files);
+        let wt = made.path().join("wt");
+        sh(
+            made.path(),
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "--no-checkout",
+                "-b",
+                "w",
+                wt.to_str().unwrap(),
+            ],
+        );
+        (made, Git::new(&wt))
+    }
+
+    #[test]
+    fn a_new_worktree_is_filled_in_process_only_where_that_is_exact() {
+        let (_plain, git) = empty_worktree(&[("a.txt", "a\n"), ("d/b.txt", "b\n")]);
+        assert!(
+            fill_new(&git).unwrap(),
+            "a small plain tree is written in-process"
+        );
+        assert_eq!(
+            std::fs::read_to_string(git.dir.join("d/b.txt")).unwrap(),
+            "b\n"
+        );
+        assert_eq!(sh(&git.dir, &["status", "--porcelain"]), "");
+
+        // The tree's own attributes are not on disk yet for the lookups to read: git does it.
+        let (_attrs, git) = empty_worktree(&[(".gitattributes", "*.txt text\n"), ("a.txt", "a\n")]);
+        assert!(!fill_new(&git).unwrap());
+        // So does a sparse checkout, and a tree of more files than the bound.
+        let (sparse, git) = empty_worktree(&[("a.txt", "a\n")]);
+        sh(sparse.path(), &["config", "core.sparseCheckout", "true"]);
+        assert!(!fill_new(&git).unwrap());
+        let many: Vec<(String, &str)> = (0..=FRESH_FILES)
+            .map(|i| (format!("f/{i}.txt"), "x\n"))
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        let (_many, git) = empty_worktree(&many);
+        assert!(!fill_new(&git).unwrap());
+        // Refusing leaves the worktree as it was, for git's checkout.
+        assert!(std::fs::read_dir(&git.dir)
+            .unwrap()
+            .all(|e| e.unwrap().file_name() == ".git"));
     }
 }

@@ -98,14 +98,23 @@ impl Repo {
                 repo.branch(branch, &commit, false).map(drop)
             })?;
         }
-        let args: [&OsStr; 5] = [
+        // `--no-checkout`: git's own checkout of a new worktree is one more git process
+        // (`reset --hard`); orx writes the few files of a small tree itself where that is
+        // exact, and runs that same reset where it is not.
+        let args: [&OsStr; 6] = [
             "worktree".as_ref(),
             "add".as_ref(),
+            "--no-checkout".as_ref(),
             "-q".as_ref(),
             path.as_os_str(),
             branch.as_ref(),
         ];
-        self.git().run(args).map(drop)
+        self.git().run(args)?;
+        let new = self.git().at(path);
+        if !super::switch::fill_new(&new)? {
+            new.run(["reset", "--hard", "--no-recurse-submodules", "--quiet"])?;
+        }
+        Ok(())
     }
 
     /// Remove the worktree at `path`, modified or not; a worktree already gone is fine.
@@ -235,6 +244,96 @@ mod tests {
         assert_eq!(list[0].1.as_deref(), Some("main"));
         assert_eq!(normalize(&list[1].0), normalize(&wt_path));
         assert_eq!(list[1].1.as_deref(), Some("orx/r1"));
+    }
+
+    /// Every file under `dir` (`.git` aside): its path, content and whether it is executable.
+    fn tree_files(dir: &Path) -> Vec<(String, Vec<u8>, bool)> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if e.file_name() == ".git" {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let exec = e.metadata().unwrap().permissions().mode() & 0o111 != 0;
+                    let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                    out.push((rel, std::fs::read(&p).unwrap(), exec));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A repository whose main commit holds `files` (and `run.sh`, executable), with orx's new
+    /// worktree and one `git worktree add` made by git itself, both at that commit.
+    fn orx_and_git_checkouts(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = super::super::git_setup::repo_with(files);
+        std::fs::write(tmp.path().join("run.sh"), "#!/bin/sh\n").unwrap();
+        sh(
+            tmp.path(),
+            &["update-index", "--add", "--chmod=+x", "run.sh"],
+        );
+        std::fs::set_permissions(
+            tmp.path().join("run.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        sh(tmp.path(), &["commit", "-q", "-m", "script"]);
+        let r = Repo::discover(tmp.path()).unwrap();
+        r.ensure_excluded(&["/runs/", "/.worktrees/"]).unwrap();
+        let base = r.resolve_commit("main").unwrap();
+        let ours = r.root.join(".worktrees/ours");
+        r.add_worktree(&ours, "orx/ours", &base).unwrap();
+        let theirs = r.root.join(".worktrees/theirs");
+        sh(
+            tmp.path(),
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                "by-git",
+                theirs.to_str().unwrap(),
+                &base,
+            ],
+        );
+        (tmp, ours, theirs)
+    }
+
+    #[test]
+    fn a_new_worktree_holds_what_gits_own_checkout_holds_and_is_clean() {
+        let (_tmp, ours, theirs) = orx_and_git_checkouts(&[
+            ("a.txt", "a\n"),
+            ("src/deep/b.rs", "fn b() {}\n"),
+            ("crlf.txt", "one\r\ntwo\r\n"),
+        ]);
+        assert_eq!(tree_files(&ours), tree_files(&theirs));
+        assert_eq!(status(&ours), "");
+        // The index is git's too: the same entries, and fresh stat data (nothing to refresh).
+        let staged = |p: &Path| sh(p, &["ls-files", "-s"]);
+        assert_eq!(staged(&ours), staged(&theirs));
+        assert_eq!(sh(&ours, &["diff-files", "--name-only"]), "");
+    }
+
+    #[test]
+    fn a_new_worktree_whose_tree_converts_line_endings_is_checked_out_by_git() {
+        // A tree with its own `.gitattributes` converts on checkout: git's checkout does it.
+        let (_tmp, ours, theirs) = orx_and_git_checkouts(&[
+            (".gitattributes", "*.txt eol=crlf\n"),
+            ("a.txt", "one\ntwo\n"),
+        ]);
+        assert_eq!(
+            std::fs::read(ours.join("a.txt")).unwrap(),
+            b"one\r\ntwo\r\n".to_vec()
+        );
+        assert_eq!(tree_files(&ours), tree_files(&theirs));
+        assert_eq!(status(&ours), "");
     }
 
     #[test]

@@ -56,7 +56,11 @@ pub fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tmp.path();
     git(dir, &["init", "-q", "-b", "main"]);
     for (path, text) in files {
-        std::fs::write(dir.join(path), text).expect("write a first file");
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("make a first file's folder");
+        }
+        std::fs::write(path, text).expect("write a first file");
     }
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "init"]);
