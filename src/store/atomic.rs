@@ -195,6 +195,32 @@ pub fn append_text(path: &Path, text: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_replacement_takes_its_name_after_ready_and_an_error_from_ready_changes_nothing() {
+        let (dir, p) = temp_path("state.json");
+        write_atomic(&p, b"old").unwrap();
+        let mut seen = None;
+        write_atomic_when(&p, b"new", &mut || {
+            seen = Some(std::fs::read(&p).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen.as_deref(),
+            Some(b"old".as_slice()),
+            "ready ran before the rename"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        let e = write_atomic_when(&p, b"newer", &mut || {
+            Err(StoreError::NoParent { path: p.clone() })
+        })
+        .unwrap_err();
+        assert!(matches!(e, StoreError::NoParent { .. }), "{e:?}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left: {left:?}");
+    }
+
     /// A fresh temp folder and `name` inside it.
     fn temp_path(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();

@@ -16,11 +16,11 @@
 //! - [`Durability::StageEnd`]: durable, then `state.json` is refreshed from the line for
 //!   readers that read the file itself, replaced whole but unsynced (the journal line is the
 //!   durable copy, so the journal is never empty while this copy may be stale).
-//! - [`Durability::Exit`]: durable and settled (the line and every one before it synced,
-//!   waited for before `state.json` takes its new content), then compaction: `state.json` is
-//!   replaced atomically with its fsyncs, and only then is the journal emptied. A crash between the two leaves a journal whose last
-//!   line *is* the new `state.json`, so replay gives the same state; so does a power loss
-//!   that takes the unsynced truncation back.
+//! - [`Durability::Exit`]: compaction. `state.json` is replaced atomically with its fsyncs,
+//!   taking its new name only once the line and every one before it are synced (the two
+//!   waits for the disk overlap), and only then is the journal emptied. A crash between the
+//!   two leaves a journal whose last line *is* the new `state.json`, so replay gives the same
+//!   state; so does a power loss that takes the unsynced truncation back.
 //!
 //! A journal that outgrows [`COMPACT_AT`] (a run with many items, whose state is larger and
 //! checkpointed more often) is compacted the same way whatever the checkpoint, so neither the
@@ -153,7 +153,8 @@ impl StateJournal {
         self.len += line.len() as u64;
         match how {
             Durability::Note => Ok(()),
-            // Settled by the compaction that follows, while state.json is written.
+            // An exit's sync is waited for by the compaction that follows, which writes
+            // state.json meanwhile.
             Durability::Durable | Durability::StageEnd | Durability::Exit => self
                 .syncer
                 .ask()
