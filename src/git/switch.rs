@@ -6,8 +6,9 @@
 //! throws away what its agent wrote; a retry starts from the base; a gate's leftovers are
 //! dropped), and usually a handful of files differ. Two git processes for that were most of
 //! what such a step cost. A new worktree's first checkout is the same job from an empty
-//! folder ([`fill_new`]): `git worktree add` would run `reset --hard` as a second process. The in-process way is taken only where it does exactly what git
-//! would, and otherwise says so and leaves the job to git:
+//! folder ([`fill_new`]): `git worktree add` would run `reset --hard` as a second process.
+//! The in-process way is taken only where it does exactly what git would, and otherwise says
+//! so and leaves the job to git:
 //!
 //! - only where the in-process scan ran (no filter driver, no fsmonitor, not a large index),
 //!   so the starting state is the scan's;
@@ -44,8 +45,10 @@ const CONVERTING: [&str; 6] = [
     "working-tree-encoding",
 ];
 
-/// The most files a new worktree may hold for orx to write them itself ([`fill_new`]); a
-/// larger tree is left to git's checkout, which is tuned for many files.
+/// The most files a new worktree may hold for orx to write them itself ([`fill_new`]). Each
+/// file written is read again to hash it for the index, and no timing has placed the line
+/// where git's own checkout gets cheaper, so the bound stays far below the scan's: a larger
+/// tree is left to git.
 const FRESH_FILES: usize = 2_000;
 
 /// One path to change: delete what is there, and write `blob` with `exec` if it has one.
