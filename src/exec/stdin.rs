@@ -74,15 +74,12 @@ fn write_without_waiting(pipe: &File, data: &[u8]) -> io::Result<usize> {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::os::fd::FromRawFd;
+    use std::os::fd::OwnedFd;
 
     /// Both ends of a new pipe as files: (read, write).
     fn pipe() -> (File, File) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both descriptors were just opened and are owned by nothing else.
-        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+        let (r, w) = std::io::pipe().unwrap();
+        (File::from(OwnedFd::from(r)), File::from(OwnedFd::from(w)))
     }
 
     #[test]

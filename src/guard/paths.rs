@@ -15,8 +15,9 @@
 //! [`CACHED_LISTS`] lists, more than the configs a long-lived process (the dashboard) reads.
 //! globset matches a literal, a prefix, a suffix or an extension without a regex, but not a
 //! pattern of the shape `*text*` (the default `*secrets*`), whose regex cost more to build
-//! than all the rest of loading a config: such a pattern is kept as the text a path must contain, which is exactly
-//! what its glob matches (`*` crosses `/` in a whole path, and the file name is part of it).
+//! than all the rest of loading a config: such a pattern is kept as the text a path must
+//! contain, which is exactly what its glob matches (`*` crosses `/` in a whole path, and the
+//! file name is part of it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};

@@ -5,10 +5,10 @@
 //!
 //! Durability is paid where resume needs it and nowhere else: checkpoints append to the state
 //! journal (`journal`, one `fdatasync` for a checkpoint resume needs, none for a progress note,
-//! made on a thread of its own: `syncer`) and `state.json` is compacted from it when the driving
-//! process exits; files derived from
-//! the state (`meta.json`, `metrics/run.json`) are replaced whole without fsync. Every sync goes
-//! through `fsync`, which counts them for the run metrics.
+//! made on a thread of its own: `syncer`) and `state.json` is compacted from it when the
+//! driving process exits; files derived from the state (`meta.json`, `metrics/run.json`) are
+//! replaced whole without fsync. Every sync goes through `fsync`, which counts them for the run
+//! metrics.
 
 pub mod atomic;
 mod error;

@@ -57,35 +57,39 @@ impl Shared {
 #[derive(Debug)]
 pub struct Syncer {
     shared: Arc<Shared>,
-    /// `None` when no thread could be started: the file is then synced on the caller's thread.
-    thread: Option<JoinHandle<()>>,
-    /// The file, for the caller's thread when there is no sync thread.
-    file: File,
+    how: Syncing,
+}
+
+/// Where the syncs are made.
+#[derive(Debug)]
+enum Syncing {
+    /// On the sync thread (taken by `drop`, which joins it).
+    Thread(Option<JoinHandle<()>>),
+    /// No thread could be started: on the caller's thread, with this descriptor of the file.
+    Inline(File),
 }
 
 impl Syncer {
     /// A sync thread for `file` (a descriptor of its own is handed to the thread).
     pub fn new(file: &File) -> io::Result<Syncer> {
         let shared = Arc::new(Shared::default());
-        let mine = file.try_clone()?;
         let theirs = file.try_clone()?;
         let for_thread = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
+        let how = match std::thread::Builder::new()
             .name("orx-sync".into())
             .spawn(move || sync_loop(&for_thread, &theirs))
-            .ok();
-        Ok(Syncer {
-            shared,
-            thread,
-            file: mine,
-        })
+        {
+            Ok(thread) => Syncing::Thread(Some(thread)),
+            Err(_) => Syncing::Inline(file.try_clone()?),
+        };
+        Ok(Syncer { shared, how })
     }
 
     /// Have what was written to the file so far made durable; returns before it is, with the
     /// failure of an earlier sync if one failed.
     pub fn ask(&self) -> io::Result<()> {
-        if self.thread.is_none() {
-            return fsync::sync_data(&self.file);
+        if let Syncing::Inline(file) = &self.how {
+            return fsync::sync_data(file);
         }
         let mut p = self.shared.lock();
         if let Some(e) = p.failed.take() {
@@ -118,8 +122,10 @@ impl Drop for Syncer {
     fn drop(&mut self) {
         self.shared.lock().closing = true;
         self.shared.changed.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Syncing::Thread(thread) = &mut self.how {
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -216,11 +222,8 @@ mod tests {
 
     /// Both ends of a new pipe as files.
     fn os_pipe() -> (File, File) {
-        use std::os::fd::FromRawFd;
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both descriptors were just opened and are owned by nothing else.
-        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+        use std::os::fd::OwnedFd;
+        let (r, w) = std::io::pipe().unwrap();
+        (File::from(OwnedFd::from(r)), File::from(OwnedFd::from(w)))
     }
 }
