@@ -110,22 +110,29 @@ impl Run<'_> {
                 StageEnd::Skipped => StageStatus::Skipped,
                 StageEnd::Done | StageEnd::ChangesRequested => StageStatus::Done,
             };
-            self.end_stage(stage, status, t0)?;
-            if matches!(end, StageEnd::Done | StageEnd::ChangesRequested) {
-                if self
+            let finished = matches!(end, StageEnd::Done | StageEnd::ChangesRequested);
+            if finished
+                && self
                     .state
                     .feedback
                     .as_ref()
                     .is_some_and(|f| f.stage == stage)
-                {
-                    self.state.feedback = None;
-                }
-                if self.state.approve.contains(&stage) {
-                    return self.await_approval(stage, end);
-                }
+            {
+                self.state.feedback = None;
             }
-            if let Some(next) = self.advance(&stages, stage, end)? {
-                return self.conclude(next);
+            if finished && self.state.approve.contains(&stage) {
+                self.end_stage(stage, status, t0)?;
+                return self.await_approval(stage, end);
+            }
+            // The stage's end and the step to the next stage are one checkpoint: resume reads
+            // either the stage still running or the next one ready to begin, never a finished
+            // stage still current.
+            match fsm::next(&stages, stage, end) {
+                Next::Stage(s) => self.end_stage_into(stage, status, t0, Some(s))?,
+                other => {
+                    self.end_stage(stage, status, t0)?;
+                    return self.conclude(other);
+                }
             }
         }
         self.finish(RunStatus::Succeeded)
@@ -136,21 +143,26 @@ impl Run<'_> {
     fn advance(&mut self, stages: &[Stage], stage: Stage, end: StageEnd) -> Result<Option<Next>> {
         match fsm::next(stages, stage, end) {
             Next::Stage(s) => {
-                if s == Stage::Implement {
-                    // A review loop re-opens implement and verify.
-                    for st in [Stage::Implement, Stage::Verify] {
-                        if let Some(r) = self.state.stage_mut(st) {
-                            r.status = StageStatus::Pending;
-                        }
-                    }
-                }
-                self.state.current_stage = Some(s);
-                self.state.current_item = None;
+                self.enter(s);
                 self.save()?;
                 Ok(None)
             }
             other => Ok(Some(other)),
         }
+    }
+
+    /// Make `s` the current stage, not yet begun (the state only; the caller records it).
+    fn enter(&mut self, s: Stage) {
+        if s == Stage::Implement {
+            // A review loop re-opens implement and verify.
+            for st in [Stage::Implement, Stage::Verify] {
+                if let Some(r) = self.state.stage_mut(st) {
+                    r.status = StageStatus::Pending;
+                }
+            }
+        }
+        self.state.current_stage = Some(s);
+        self.state.current_item = None;
     }
 
     /// End the run as a transition that leaves the pipeline says.
@@ -228,6 +240,18 @@ impl Run<'_> {
     }
 
     fn end_stage(&mut self, stage: Stage, status: StageStatus, t0: Instant) -> Result<()> {
+        self.end_stage_into(stage, status, t0, None)
+    }
+
+    /// [`Run::end_stage`], with `next` (when given) made the current stage in the same
+    /// checkpoint, before the stage's events and hooks.
+    fn end_stage_into(
+        &mut self,
+        stage: Stage,
+        status: StageStatus,
+        t0: Instant,
+        next: Option<Stage>,
+    ) -> Result<()> {
         let elapsed = t0.elapsed().as_millis() as u64;
         let mut touched = vec![stage];
         if stage == Stage::Implement || stage == Stage::Verify {
@@ -252,6 +276,9 @@ impl Run<'_> {
                     rec.duration_ms += own;
                 }
             }
+        }
+        if let Some(s) = next {
+            self.enter(s);
         }
         self.persist(Durability::StageEnd)?;
         for st in touched {

@@ -59,14 +59,23 @@ fn other_processes_see_a_live_runs_latest_checkpoint() {
         .spawn()
         .expect("orx runs");
     let id = hold.wait_new(&[]);
-    // state.json was last refreshed when ship ended; entering knowledge is in the journal only.
+    // state.json was last refreshed when ship ended (with knowledge next, not yet begun);
+    // knowledge running is in the journal only.
+    let knowledge = |state: &serde_json::Value| {
+        state["stages"]
+            .as_array()
+            .and_then(|s| s.iter().find(|r| r["stage"] == "knowledge"))
+            .map(|r| r["status"].clone())
+    };
     let file: serde_json::Value =
         serde_json::from_str(&repo.read(&id, "state.json")).expect("state.json parses");
-    assert_eq!(file["current_stage"], "ship", "{file}");
+    assert_eq!(file["current_stage"], "knowledge", "{file}");
+    assert_eq!(knowledge(&file), Some("pending".into()), "{file}");
     let out = RunResult::from(repo.orx(&["status", &id, "--json"]));
     out.expect_code(0);
     let live: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
     assert_eq!(live["current_stage"], "knowledge", "{live}");
+    assert_eq!(knowledge(&live), Some("running".into()), "{live}");
     assert_eq!(
         live["stages"].as_array().map(|s| s.len()),
         file["stages"].as_array().map(|s| s.len())
