@@ -31,7 +31,7 @@ pub struct Step {
     #[serde(default)]
     pub text: Option<String>,
     /// Path (relative to the working directory) → full new content.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "unique_map")]
     pub files: BTreeMap<String, String>,
     /// Paths to delete, relative to the working directory.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -118,10 +118,10 @@ pub struct Scenario {
     #[serde(default)]
     pub decompose: Option<OneOrMany>,
     /// Backlog item id (or `default`) → step.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "unique_map")]
     pub implement: BTreeMap<String, Step>,
     /// Backlog item id (or `default`) → one step per fix attempt.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "unique_map")]
     pub fix: BTreeMap<String, OneOrMany>,
     #[serde(default)]
     pub review: Option<OneOrMany>,
@@ -129,12 +129,12 @@ pub struct Scenario {
     pub knowledge_update: Option<OneOrMany>,
     /// Backlog item id (or `default`) → one step per merge attempt: what the agent does when
     /// integrating the item into the run branch conflicted (parallel lanes).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "unique_map")]
     pub merge: BTreeMap<String, OneOrMany>,
     /// Backlog item id (or `default`) → one step per judge call: the reply choosing among the
     /// item's candidates that passed (best-of-N), e.g. a ```json block `{"choice": 2,
     /// "reason": "..."}`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "unique_map")]
     pub judge: BTreeMap<String, OneOrMany>,
 }
 
@@ -234,9 +234,6 @@ pub fn parse_scenario(text: &str, path: &Path) -> Result<Scenario> {
         });
     }
     let scenario: Scenario = yaml_serde::from_str(text).map_err(|e| describe_error(&e, path))?;
-    // A key twice in a map (`implement: {W001: .., W001: ..}`) kept the last silently; the
-    // untyped document refuses it wherever it is, as orx.yaml's loader refuses a key twice.
-    yaml_serde::from_str::<yaml_serde::Value>(text).map_err(|e| describe_error(&e, path))?;
     check_paths(&scenario, text, path)?;
     Ok(scenario)
 }
@@ -351,6 +348,49 @@ fn is_safe_relative(p: &str) -> bool {
             .components()
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
         && !p.split(['/', '\\']).any(|seg| seg == "..")
+}
+
+/// A map of the scenario (items, files): a key written with no value (`files:`) means "empty",
+/// and a key written twice in it is refused, as orx.yaml's loader refuses one, instead of the
+/// last one silently winning. A struct's own keys are refused twice by serde already, so every
+/// map of the file is checked in the one typed parse.
+fn unique_map<'de, D, V>(d: D) -> std::result::Result<BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(BTreeMap<String, V>);
+    impl<'de, V: Deserialize<'de>> Deserialize<'de> for Unique<V> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Keys<V>(std::marker::PhantomData<V>);
+            impl<'de, V: Deserialize<'de>> Visitor<'de> for Keys<V> {
+                type Value = Unique<V>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a map")
+                }
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> std::result::Result<Unique<V>, A::Error> {
+                    let mut out = BTreeMap::new();
+                    while let Some(key) = m.next_key::<String>()? {
+                        if out.contains_key(&key) {
+                            return Err(de::Error::custom(format_args!(
+                                "duplicate entry with key \"{key}\""
+                            )));
+                        }
+                        let value = m.next_value()?;
+                        out.insert(key, value);
+                    }
+                    Ok(Unique(out))
+                }
+            }
+            d.deserialize_map(Keys(std::marker::PhantomData))
+        }
+    }
+    Ok(Option::<Unique<V>>::deserialize(d)?
+        .map(|u| u.0)
+        .unwrap_or_default())
 }
 
 /// A key written with no value (`files:`) means "empty", not a type error.
@@ -665,17 +705,25 @@ knowledge_update: {error: "rate limited", exit_code: 1}
 
     #[test]
     fn a_key_twice_in_any_map_is_refused_as_in_orx_yaml() {
-        for text in [
-            "implement:\n  W001: {text: a}\n  W001: {text: b}\n",
-            "implement:\n  W001:\n    files: {a.txt: x, a.txt: y}\n",
-            "plan: {text: a}\nplan: {text: b}\n",
+        for (text, want) in [
+            (
+                "implement:\n  W001: {text: a}\n  W001: {text: b}\n",
+                "scenario.yaml:2:3: duplicate entry with key \"W001\" in `implement`",
+            ),
+            (
+                "implement:\n  W001:\n    files: {a.txt: x, a.txt: y}\n",
+                "scenario.yaml:3:12: duplicate entry with key \"a.txt\" in `implement.W001.files`",
+            ),
+            (
+                "fix:\n  W001:\n    - {text: a}\n  W001: {text: b}\n",
+                "scenario.yaml:2:3: duplicate entry with key \"W001\" in `fix`",
+            ),
+            (
+                "plan: {text: a}\nplan: {text: b}\n",
+                "scenario.yaml:1:1: duplicate field `plan`",
+            ),
         ] {
-            let (m, _) = err(text);
-            assert!(m.starts_with("scenario.yaml:"), "{text:?}: {m}");
-            assert!(
-                m.contains("twice") || m.contains("duplicate"),
-                "{text:?}: {m}"
-            );
+            assert_eq!(err(text).0, want, "{text:?}");
         }
     }
 
