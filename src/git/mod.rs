@@ -34,6 +34,7 @@
 //! The extra environment is data on the runner, so tests can point git at an empty `HOME`
 //! without touching the process environment; the in-process side honours it too.
 
+mod attributes;
 mod compare;
 mod error;
 mod gitdir;

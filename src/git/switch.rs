@@ -29,6 +29,7 @@ use git2::{
     TreeWalkMode, TreeWalkResult,
 };
 
+use super::attributes;
 use super::error::Result;
 use super::handle::{failure, oid, with_repo};
 use super::quarantine::WorkingState;
@@ -238,9 +239,6 @@ fn plan(
         let write = match delta.status() {
             Delta::Deleted => None,
             Delta::Added | Delta::Modified | Delta::Typechange => {
-                if converts(repo, path)? {
-                    return Ok(None);
-                }
                 let exec = delta.new_file().mode() == FileMode::BlobExecutable;
                 Some((delta.new_file().id(), exec))
             }
@@ -250,6 +248,16 @@ fn plan(
             path: path.to_path_buf(),
             write,
         });
+    }
+    // Each path written is asked about its attributes only where an attributes file could
+    // hold a rule for it: libgit2's lookup is a dozen system calls per attribute per path.
+    let written = || changes.iter().filter(|c| c.write.is_some());
+    if !attributes::none_apply(repo, written().map(|c| c.path.as_path()))? {
+        for c in written() {
+            if converts(repo, &c.path)? {
+                return Ok(None);
+            }
+        }
     }
     Ok(Some(changes))
 }
