@@ -7,7 +7,8 @@
 //!
 //! - **in-process** (libgit2): the index is read into memory, one walk compares it with the
 //!   files, only the paths that differ are hashed (ignored files skipped, as `git add -A`
-//!   does), and the tree is written into the quarantine's in-memory store. No process starts;
+//!   does; as they are on disk where no attribute or `core.autocrlf` can convert them, else
+//!   through libgit2's filters), and the tree is written into the quarantine's in-memory store. No process starts;
 //!   this was most of a run's git processes.
 //! - **`git add -A`** into a private copy of the index, with git's object directory pointed at
 //!   the quarantine's folder, then `git write-tree`. git is chosen where libgit2 would do the
@@ -20,10 +21,10 @@
 //!   the measurement put that line: `bench/notes.md`, "Git in-process"). An in-process scan that fails for any reason falls back to git too, so libgit2
 //!   never makes a look fail that git would have answered.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use git2::{Delta, DiffOptions, Index, Repository};
+use git2::{Delta, DiffOptions, Index, IndexEntry, IndexTime, Repository};
 
 use super::error::Result;
 use super::gitdir::index_path;
@@ -100,16 +101,92 @@ fn in_process(
     drop(diff);
     // Deletions first, so a file that became a folder (or back) never meets its old entry.
     changes.sort_by_key(|(_, gone)| !gone);
+    let raw = unfiltered(repo, changes.iter().filter(|c| !c.1).map(|c| c.0.as_path()))?;
+    let root = repo.workdir().map(Path::to_path_buf);
     for (path, gone) in changes {
         if gone {
             index.remove_path(&path)?;
-        } else {
-            // A folder here is an untracked repository inside the worktree, which `git add`
-            // records as a gitlink: git does that part.
-            index.add_path(&path)?;
+            continue;
         }
+        if let (true, Some(root)) = (raw, &root) {
+            if add_raw(&mut index, root, &path)? {
+                continue;
+            }
+        }
+        // A folder here is an untracked repository inside the worktree, which `git add`
+        // records as a gitlink: git does that part.
+        index.add_path(&path)?;
     }
     Ok(Some(index.write_tree()?.to_string()))
+}
+
+/// Whether `paths` go into the object store exactly as their bytes are, so the scan may hash
+/// them itself ([`add_raw`]) instead of through `Index::add_path`, which loads the filters of
+/// each path: an attribute lookup (a dozen system calls) per file. It holds where no
+/// attribute rule can apply, `core.autocrlf` converts nothing, and modes, links and names are
+/// taken as they are on disk (`core.fileMode` and `core.symlinks` on, `core.ignoreCase` off,
+/// each its default here).
+fn unfiltered<'p>(
+    repo: &Repository,
+    paths: impl IntoIterator<Item = &'p Path>,
+) -> std::result::Result<bool, git2::Error> {
+    let cfg = repo.config()?;
+    let on = |key: &str, default: bool| cfg.get_bool(key).unwrap_or(default);
+    let autocrlf = cfg
+        .get_string("core.autocrlf")
+        .is_ok_and(|v| !super::handle::config_off(&v));
+    if autocrlf
+        || !on("core.fileMode", true)
+        || !on("core.symlinks", true)
+        || on("core.ignoreCase", false)
+    {
+        return Ok(false);
+    }
+    super::attributes::none_apply(repo, paths)
+}
+
+/// The largest file [`add_raw`] reads whole into memory; a larger one goes through
+/// `add_path`, which streams it.
+const RAW_MAX: u64 = 8 * 1024 * 1024;
+
+/// `path` added to `index` as `add_path` adds it when no filter applies: a file's bytes, or a
+/// symlink's target, hashed into a blob in the index's repository, with the mode git gives
+/// it. The entry carries no stat data: the scan's index only ever becomes a tree. `false` for
+/// anything else (a folder: a repository inside the worktree; a file above [`RAW_MAX`]), which
+/// `add_path` handles.
+fn add_raw(index: &mut Index, root: &Path, path: &Path) -> std::result::Result<bool, git2::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let full = root.join(path);
+    let io = |e: std::io::Error| git2::Error::from_str(&format!("{}: {e}", full.display()));
+    let meta = full.symlink_metadata().map_err(io)?;
+    let (mode, bytes) = if meta.is_file() && meta.len() <= RAW_MAX {
+        // Git's rule: the owner's execute bit alone makes a file executable.
+        let exec = meta.permissions().mode() & 0o100 != 0;
+        let mode = if exec { 0o100755 } else { 0o100644 };
+        (mode, std::fs::read(&full).map_err(io)?)
+    } else if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(&full).map_err(io)?;
+        (0o120000, target.as_os_str().as_bytes().to_vec())
+    } else {
+        return Ok(false);
+    };
+    let entry = IndexEntry {
+        ctime: IndexTime::new(0, 0),
+        mtime: IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode,
+        uid: 0,
+        gid: 0,
+        file_size: 0,
+        id: git2::Oid::ZERO_SHA1,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_os_str().as_bytes().to_vec(),
+    };
+    index.add_frombuffer(&entry, &bytes)?;
+    Ok(true)
 }
 
 /// Whether the config asks for what only git does: a clean or process filter driver (git-lfs),
@@ -186,6 +263,19 @@ mod tests {
         std::fs::create_dir_all(p.join("new/deep")).unwrap();
         std::fs::write(p.join("new/deep/c.txt"), "c\n").unwrap();
         std::fs::write(p.join("x.log"), "ignored\n").unwrap();
+        // Modes as git reads them: the owner's execute bit alone counts.
+        use std::os::unix::fs::PermissionsExt;
+        for (name, mode) in [
+            ("run.sh", 0o755),
+            ("group-x.sh", 0o654),
+            ("owner-x.sh", 0o744),
+        ] {
+            std::fs::write(p.join(name), "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(p.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::os::unix::fs::symlink("new/deep/c.txt", p.join("link")).unwrap();
+        std::os::unix::fs::symlink("../nowhere", p.join("new/dangling")).unwrap();
+        std::fs::write(p.join("big.bin"), vec![7u8; (RAW_MAX + 1) as usize]).unwrap();
         let git = Git::new(p);
         let before = sh(p, &["count-objects"]);
         let q = Quarantine::new(&git).unwrap();
@@ -201,6 +291,38 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with("orx-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    /// Where an attribute or `core.autocrlf` converts line endings on the way in, the
+    /// in-process scan converts as git does (it leaves the hashing to libgit2's filters).
+    #[test]
+    fn both_scans_agree_where_line_endings_convert() {
+        for (attributes, autocrlf) in [(Some("*.txt text eol=lf\n"), None), (None, Some("true"))] {
+            let tmp = crate::git::testutil::repo();
+            let p = tmp.path();
+            if let Some(a) = attributes {
+                std::fs::write(p.join(".gitattributes"), a).unwrap();
+                sh(p, &["add", ".gitattributes"]);
+                sh(p, &["commit", "-qm", "attributes"]);
+            }
+            if let Some(v) = autocrlf {
+                sh(p, &["config", "core.autocrlf", v]);
+            }
+            std::fs::write(p.join("a.txt"), "one\r\ntwo\r\n").unwrap();
+            std::fs::write(p.join("new.txt"), "x\r\n").unwrap();
+            let git = Git::new(p);
+            let q = Quarantine::new(&git).unwrap();
+            let ours = in_process(&git, q.repo(), usize::MAX).unwrap().unwrap();
+            let (_index, theirs) = with_git(&git).unwrap();
+            assert_eq!(ours, theirs.tree, "{attributes:?} {autocrlf:?}");
+            let tree = q
+                .repo()
+                .find_tree(git2::Oid::from_str(&ours).unwrap())
+                .unwrap();
+            let stored = tree.get_name("new.txt").unwrap().id();
+            let lf = git2::Oid::hash_object(git2::ObjectType::Blob, b"x\n").unwrap();
+            assert_eq!(stored, lf, "{attributes:?} {autocrlf:?}");
+        }
     }
 
     /// With a filter driver configured the scan is git's, and keeping its tree copies exactly
