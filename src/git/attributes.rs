@@ -15,20 +15,26 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use git2::{ConfigLevel, Repository};
+use git2::{Config, ConfigLevel, Repository};
 
 /// The name of the per-folder attributes file.
 const FILE: &str = ".gitattributes";
 
 /// Whether no attribute rule can apply to any of `paths` (relative to the worktree of
-/// `repo`): no attributes file outside the tree, and no `.gitattributes` in any folder that
+/// `repo`, whose config is `cfg`, best a snapshot: each read of a live config checks its
+/// files): no attributes file outside the tree, and no `.gitattributes` in any folder that
 /// encloses one of the paths, neither in the worktree nor in `repo`'s index. A path that is
 /// itself a `.gitattributes` answers `false`, as writing it changes the rules.
 pub(super) fn none_apply<'p>(
     repo: &Repository,
+    cfg: &Config,
     paths: impl IntoIterator<Item = &'p Path>,
 ) -> std::result::Result<bool, git2::Error> {
-    if outside(repo)? {
+    let mut paths = paths.into_iter().peekable();
+    if paths.peek().is_none() {
+        return Ok(true);
+    }
+    if outside(repo, cfg)? {
         return Ok(false);
     }
     let Some(root) = repo.workdir() else {
@@ -58,14 +64,14 @@ pub(super) fn none_apply<'p>(
 /// (in its common folder and, for a linked worktree, its own), `core.attributesFile` (or the
 /// global default, `attributes` in the XDG `git` folder) and `gitattributes` in the system
 /// folder.
-fn outside(repo: &Repository) -> std::result::Result<bool, git2::Error> {
+fn outside(repo: &Repository, cfg: &Config) -> std::result::Result<bool, git2::Error> {
     let exists = |p: &Path| p.symlink_metadata().is_ok();
-    if exists(&repo.commondir().join("info/attributes"))
-        || exists(&repo.path().join("info/attributes"))
+    let (common, own) = (repo.commondir(), repo.path());
+    if exists(&common.join("info/attributes"))
+        || (own != common && exists(&own.join("info/attributes")))
     {
         return Ok(true);
     }
-    let cfg = repo.config()?;
     if cfg
         .get_path("core.attributesFile")
         .is_ok_and(|p| !p.as_os_str().is_empty())
@@ -98,7 +104,8 @@ mod tests {
 
     fn check(dir: &Path, paths: &[&str]) -> bool {
         let r = Repository::open(dir).unwrap();
-        none_apply(&r, paths.iter().map(Path::new)).unwrap()
+        let cfg = r.config().unwrap().snapshot().unwrap();
+        none_apply(&r, &cfg, paths.iter().map(Path::new)).unwrap()
     }
 
     #[test]
@@ -150,15 +157,16 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("x/y")).unwrap();
         std::fs::write(tmp.path().join("x/.gitattributes"), "*.c text\n").unwrap();
         let r = Repository::open(tmp.path()).unwrap();
+        let cfg = r.config().unwrap();
         for p in ["x/y/z.c", "x/a.c", "q.c", "x/y/z.h"] {
             let set = r
                 .get_attr(Path::new(p), "text", git2::AttrCheckFlags::FILE_THEN_INDEX)
                 .unwrap()
                 .is_some();
             if set {
-                assert!(!none_apply(&r, [Path::new(p)]).unwrap(), "{p}");
+                assert!(!none_apply(&r, &cfg, [Path::new(p)]).unwrap(), "{p}");
             }
         }
-        assert!(none_apply(&r, [Path::new("q.c")]).unwrap());
+        assert!(none_apply(&r, &cfg, [Path::new("q.c")]).unwrap());
     }
 }

@@ -130,7 +130,11 @@ fn unfiltered<'p>(
     repo: &Repository,
     paths: impl IntoIterator<Item = &'p Path>,
 ) -> std::result::Result<bool, git2::Error> {
-    let cfg = repo.config()?;
+    let mut paths = paths.into_iter().peekable();
+    if paths.peek().is_none() {
+        return Ok(false);
+    }
+    let cfg = repo.config()?.snapshot()?;
     let on = |key: &str, default: bool| cfg.get_bool(key).unwrap_or(default);
     let autocrlf = cfg
         .get_string("core.autocrlf")
@@ -142,7 +146,7 @@ fn unfiltered<'p>(
     {
         return Ok(false);
     }
-    super::attributes::none_apply(repo, paths)
+    super::attributes::none_apply(repo, &cfg, paths)
 }
 
 /// The largest file [`add_raw`] reads whole into memory; a larger one goes through

@@ -252,7 +252,8 @@ fn plan(
     // Each path written is asked about its attributes only where an attributes file could
     // hold a rule for it: libgit2's lookup is a dozen system calls per attribute per path.
     let written = || changes.iter().filter(|c| c.write.is_some());
-    if !attributes::none_apply(repo, written().map(|c| c.path.as_path()))? {
+    let cfg = repo.config()?.snapshot()?;
+    if !attributes::none_apply(repo, &cfg, written().map(|c| c.path.as_path()))? {
         for c in written() {
             if converts(repo, &c.path)? {
                 return Ok(None);
