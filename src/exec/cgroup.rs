@@ -385,9 +385,14 @@ fn members_below(dir: &Path) -> Vec<i32> {
 
 /// Whether `dir` or a cgroup below it still holds a process.
 fn populated(dir: &Path) -> bool {
+    populated_state(dir).unwrap_or(false)
+}
+
+/// [`populated`], `None` when `cgroup.events` cannot be read.
+fn populated_state(dir: &Path) -> Option<bool> {
     std::fs::read_to_string(dir.join("cgroup.events"))
+        .ok()
         .map(|t| t.lines().any(|l| l == "populated 1"))
-        .unwrap_or(false)
 }
 
 /// Kill every process in `dir` and below (except `child`, which is ours to reap) and wait for
@@ -399,9 +404,14 @@ fn drain(dir: &Path, child: i32) -> BTreeSet<i32> {
         all.retain(|p| *p != child);
         all
     };
+    // The common case, nothing left alive below the leaf, in one read (the exited child,
+    // a zombie, no longer counts as populating it).
+    if populated_state(dir) == Some(false) {
+        return seen;
+    }
     let first = listed(dir);
     if first.is_empty() && !populated(dir) {
-        return seen; // the common case: nothing left
+        return seen;
     }
     seen.extend(first.iter().copied());
     let has_kill = std::fs::write(dir.join("cgroup.kill"), b"1").is_ok();
