@@ -51,8 +51,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The lines cut from one chunk of one stream: `text` holds them back to back and `ends[i]`
-/// is the byte offset where line `i` stops.
+/// The lines cut from one chunk of one stream: `text` holds them back to back, each with its
+/// `\n` (so a batch the log filter finds clean is logged as it is, without a copy), and
+/// `ends[i]` is the byte offset just past line `i`'s `\n`.
 pub(crate) struct Batch {
     pub kind: StreamKind,
     text: String,
@@ -81,14 +82,20 @@ impl Batch {
         self.cuts.contains(&i)
     }
 
-    /// Line `i`.
-    fn line(&self, i: usize) -> &str {
-        let start = i
-            .checked_sub(1)
+    /// Where line `i` starts in `text` (`text.len()` past the last line).
+    fn start(&self, i: usize) -> usize {
+        i.checked_sub(1)
             .and_then(|p| self.ends.get(p).copied())
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// Line `i`, without its `\n`.
+    fn line(&self, i: usize) -> &str {
+        let start = self.start(i);
         let end = self.ends.get(i).copied().unwrap_or(start);
-        self.text.get(start..end).unwrap_or("")
+        self.text
+            .get(start..end.saturating_sub(1).max(start))
+            .unwrap_or("")
     }
 
     fn push_line(&mut self, bytes: &[u8]) {
@@ -98,6 +105,7 @@ impl Batch {
             Ok(s) => self.text.push_str(s),
             Err(_) => self.text.push_str(&String::from_utf8_lossy(bytes)),
         }
+        self.text.push('\n');
         self.ends.push(self.text.len());
     }
 
@@ -111,11 +119,14 @@ impl Batch {
         self.text.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
     }
 
-    /// The lines in order.
+    /// The lines in order, without their `\n`.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
-            let line = self.text.get(start..end).unwrap_or("");
+            let line = self
+                .text
+                .get(start..end.saturating_sub(1).max(start))
+                .unwrap_or("");
             start = end;
             line
         })
@@ -369,27 +380,41 @@ fn cut_at_char(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// A batch's lines as the log shows them through `filter`, into `buf` (cleared first, kept
-/// from chunk to chunk so a flood does not allocate a fresh buffer per read). The uncut lines
-/// are looked at as texts of about [`SCAN_PIECE`] bytes: such a text is kept as it is when the
-/// filter finds it clean (the common case, one scan), else its lines go through the filter one
-/// by one; a cut line always does, with its marker. Since [`super::LineFilter::clean`] leaves
-/// the filter as its lines would, the log is the same whatever the pieces.
-fn filtered_text(filter: &mut dyn super::LineFilter, batch: &Batch, buf: &mut String) {
+/// A batch's lines as the log shows them through `filter`: the batch's own text when the
+/// filter finds all of it clean (the common case, no copy), else a copy in `buf` (cleared
+/// first, kept from chunk to chunk so a flood does not allocate a fresh buffer per read). The
+/// uncut lines are looked at as texts of about [`SCAN_PIECE`] bytes: such a text is kept as it
+/// is when the filter finds it clean, else its lines go through the filter one by one; a cut
+/// line always does, with its marker. Each piece is looked at once, in order, and since
+/// [`super::LineFilter::clean`] leaves the filter as its lines would, the log is the same
+/// whatever the pieces.
+fn filtered_text<'b>(
+    filter: &mut dyn super::LineFilter,
+    batch: &'b Batch,
+    buf: &'b mut String,
+) -> &'b str {
     buf.clear();
     let n = batch.ends.len();
+    // Everything so far is the batch's text as it is; `buf` is only filled from the first
+    // piece that is not.
+    let mut direct = true;
     let mut i = 0;
     while i < n {
-        let (first, start) = (i, buf.len());
-        while i < n && !batch.is_cut(i) && buf.len() - start < SCAN_PIECE {
-            buf.push_str(batch.line(i));
-            buf.push('\n');
+        let (first, start) = (i, batch.start(i));
+        while i < n && !batch.is_cut(i) && batch.start(i) - start < SCAN_PIECE {
             i += 1;
         }
-        if i > first && filter.clean(&buf[start..]) {
+        let piece = batch.text.get(start..batch.start(i)).unwrap_or("");
+        if i > first && filter.clean(piece) {
+            if !direct {
+                buf.push_str(piece);
+            }
             continue;
         }
-        buf.truncate(start);
+        if direct {
+            buf.push_str(batch.text.get(..start).unwrap_or(""));
+            direct = false;
+        }
         let end = if i > first { i } else { i + 1 };
         for j in first..end {
             let line = batch.line(j);
@@ -404,6 +429,11 @@ fn filtered_text(filter: &mut dyn super::LineFilter, batch: &Batch, buf: &mut St
         }
         i = end;
     }
+    if direct {
+        &batch.text
+    } else {
+        buf
+    }
 }
 
 /// Append a batch's lines to the log through `filter`; a failed write stops the logging.
@@ -414,8 +444,8 @@ fn write_filtered(
     buf: &mut String,
 ) {
     let Some((file, path)) = log else { return };
-    filtered_text(filter, batch, buf);
-    if let Err(e) = file.write_all(buf.as_bytes()) {
+    let text = filtered_text(filter, batch, buf);
+    if let Err(e) = file.write_all(text.as_bytes()) {
         tracing::warn!(
             "cannot append to log {}: {e}; the rest of this stream is not logged",
             path.display()
