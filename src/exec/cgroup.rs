@@ -659,9 +659,18 @@ mod tests {
         let mut tidy = start_in(
             &leaf,
             dir.path(),
-            "trap 'echo tidied > tidied; exit 0' TERM; sleep 1000 & : > ready; wait",
+            "trap 'echo tidied > tidied; exit 0' TERM; sleep 1000 & echo $! > ready; wait",
         );
-        crate::exec::wait_until("the shell's trap", || dir.path().join("ready").exists());
+        // The background child must be `sleep` before it is asked to stop: a SIGTERM that
+        // lands between the shell's fork and its exec is taken by the trap the child still
+        // has, which the exec then forgets, and the sleep would wait out the whole grace.
+        crate::exec::wait_until("the background sleep", || {
+            std::fs::read_to_string(dir.path().join("ready"))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+                .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+                .is_some_and(|comm| comm.trim() == "sleep")
+        });
         // A grace longer than any test: the wait ends when the cgroup empties, so the kill
         // never comes and each process ends the way SIGTERM ends it.
         let ended = kill_run_within(&id, Duration::from_secs(120), Duration::ZERO, &|_| {});
